@@ -1,0 +1,342 @@
+#include "mcs-alloc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mcs-level.h"
+#include "mcs-macro.h"
+#include "mcs-rng.h"
+
+#define NWORDS ((MCS_NPAIRS + 63) / 64)
+#define FENWICK_SIZE 8192u /* power of two >= NWORDS */
+
+_Static_assert(FENWICK_SIZE >= NWORDS, "Fenwick tree too small");
+
+struct mcs_alloc {
+        mcs_catset pool;
+        uint32_t *block;    /* per pair: held labels that make it unavailable */
+        uint32_t *pair_ref; /* per pair: held labels that are exactly this pair */
+        uint64_t *freebits; /* per pair: 1 when in the pool and block == 0 */
+        uint32_t *tree;     /* Fenwick tree, 1-based, over popcount(freebits[w]) */
+        uint32_t cat_ref[MCS_NCATS];    /* held labels containing the category */
+        uint32_t cat_single[MCS_NCATS]; /* held labels that are that one category */
+        mcs_catset *big;                /* held labels of three or more categories */
+        size_t nbig, capbig;
+        uint64_t pool_pairs, free_pairs, held_pairs_in_pool, labels;
+        mcs_rng rng;
+};
+
+static inline uint64_t pair_index(unsigned i, unsigned j) {
+        return (uint64_t) j * (j - 1) / 2 + i; /* i < j, colex rank over c0..c1023 */
+}
+
+static void pair_from_index(uint64_t p, unsigned *i, unsigned *j) {
+        /* Binary search for the largest b with C(b,2) <= p. */
+        unsigned lo = 1, hi = MCS_NCATS - 1;
+        while (lo < hi) {
+                unsigned mid = (lo + hi + 1) / 2;
+                if ((uint64_t) mid * (mid - 1) / 2 <= p)
+                        lo = mid;
+                else
+                        hi = mid - 1;
+        }
+        *j = lo;
+        *i = (unsigned) (p - (uint64_t) lo * (lo - 1) / 2);
+}
+
+static bool in_pool(const mcs_alloc *a, unsigned i, unsigned j) {
+        return mcs_catset_has(&a->pool, i) && mcs_catset_has(&a->pool, j);
+}
+
+static void fenwick_add(mcs_alloc *a, size_t word, int32_t delta) {
+        for (size_t k = word + 1; k <= FENWICK_SIZE; k += k & -k)
+                a->tree[k] = (uint32_t) ((int32_t) a->tree[k] + delta);
+}
+
+static void set_free(mcs_alloc *a, uint64_t p, bool is_free) {
+        uint64_t bit = UINT64_C(1) << (p % 64);
+        if (is_free) {
+                a->freebits[p / 64] |= bit;
+                a->free_pairs++;
+        } else {
+                a->freebits[p / 64] &= ~bit;
+                a->free_pairs--;
+        }
+        fenwick_add(a, p / 64, is_free ? 1 : -1);
+}
+
+static void block_inc(mcs_alloc *a, unsigned i, unsigned j) {
+        uint64_t p = pair_index(i, j);
+        if (a->block[p]++ == 0 && in_pool(a, i, j))
+                set_free(a, p, false);
+}
+
+static void block_dec(mcs_alloc *a, unsigned i, unsigned j) {
+        uint64_t p = pair_index(i, j);
+        if (--a->block[p] == 0 && in_pool(a, i, j))
+                set_free(a, p, true);
+}
+
+int mcs_alloc_new(const mcs_catset *pool, uint64_t seed, mcs_alloc **out, mcs_err *e) {
+        mcs_alloc *a;
+        int r;
+
+        if (mcs_catset_count(pool) < 2)
+                return mcs_fail(e, MCS_E_RANGE, "the category pool needs at least two categories, it has %u",
+                                mcs_catset_count(pool));
+        a = calloc(1, sizeof *a);
+        if (!a)
+                return mcs_fail(e, MCS_E_NOMEM, "out of memory for the allocator");
+        a->block = calloc(MCS_NPAIRS, sizeof *a->block);
+        a->pair_ref = calloc(MCS_NPAIRS, sizeof *a->pair_ref);
+        a->freebits = calloc(NWORDS, sizeof *a->freebits);
+        a->tree = calloc(FENWICK_SIZE + 1, sizeof *a->tree);
+        if (!a->block || !a->pair_ref || !a->freebits || !a->tree) {
+                mcs_alloc_free(a);
+                return mcs_fail(e, MCS_E_NOMEM, "out of memory for the allocator");
+        }
+        if ((r = mcs_rng_init(&a->rng, seed, e)) < 0) {
+                mcs_alloc_free(a);
+                return r;
+        }
+        a->pool = *pool;
+        for (int j = mcs_catset_next(pool, 0); j >= 0; j = mcs_catset_next(pool, (unsigned) j + 1))
+                for (int i = mcs_catset_next(pool, 0); i >= 0 && i < j; i = mcs_catset_next(pool, (unsigned) i + 1)) {
+                        uint64_t p = pair_index((unsigned) i, (unsigned) j);
+                        a->freebits[p / 64] |= UINT64_C(1) << (p % 64);
+                }
+        /* Linear-time Fenwick build: each node passes its sum to its parent. */
+        for (size_t w = 0; w < NWORDS; w++) {
+                a->tree[w + 1] += (uint32_t) __builtin_popcountll(a->freebits[w]);
+                a->free_pairs += (uint64_t) __builtin_popcountll(a->freebits[w]);
+        }
+        for (size_t k = 1; k <= FENWICK_SIZE; k++) {
+                size_t parent = k + (k & -k);
+                if (parent <= FENWICK_SIZE)
+                        a->tree[parent] += a->tree[k];
+        }
+        a->pool_pairs = a->free_pairs;
+        *out = a;
+        return 0;
+}
+
+void mcs_alloc_free(mcs_alloc *a) {
+        if (!a)
+                return;
+        free(a->block);
+        free(a->pair_ref);
+        free(a->freebits);
+        free(a->tree);
+        free(a->big);
+        free(a);
+}
+
+/* Index of the free pair of the given rank among all free pairs. */
+static uint64_t select_free(const mcs_alloc *a, uint64_t rank) {
+        size_t pos = 0;
+        for (size_t step = FENWICK_SIZE; step; step >>= 1)
+                if (pos + step <= FENWICK_SIZE && a->tree[pos + step] <= rank) {
+                        pos += step;
+                        rank -= a->tree[pos];
+                }
+        uint64_t word = a->freebits[pos];
+        while (rank--)
+                word &= word - 1;
+        return (uint64_t) pos * 64 + (uint64_t) __builtin_ctzll(word);
+}
+
+static void describe_pool(const mcs_alloc *a, char *buf, size_t len) {
+        if (mcs_catset_format(&a->pool, buf, len) < 0)
+                snprintf(buf, len, "(%u categories)", mcs_catset_count(&a->pool));
+}
+
+int mcs_alloc_take(mcs_alloc *a, unsigned *ci, unsigned *cj, mcs_err *e) {
+        if (a->free_pairs == 0) {
+                char pool[MCS_LEVEL_STRMAX];
+                describe_pool(a, pool, sizeof pool);
+                return mcs_fail(e, MCS_E_EXHAUSTED,
+                                "no free category pair left in %s: %llu pairs, %llu held as pair labels, "
+                                "%llu blocked by labels of one or of three or more categories",
+                                pool, (unsigned long long) a->pool_pairs,
+                                (unsigned long long) a->held_pairs_in_pool,
+                                (unsigned long long) (a->pool_pairs - a->held_pairs_in_pool));
+        }
+        uint64_t p = select_free(a, mcs_rng_below(&a->rng, a->free_pairs));
+        mcs_catset s;
+        pair_from_index(p, ci, cj);
+        mcs_catset_clear(&s);
+        mcs_catset_add(&s, *ci);
+        mcs_catset_add(&s, *cj);
+        return mcs_alloc_add(a, &s, e);
+}
+
+/* Calls fn on every pair inside s. */
+static void each_pair_in(mcs_alloc *a, const mcs_catset *s, void (*fn)(mcs_alloc *, unsigned, unsigned)) {
+        for (int j = mcs_catset_next(s, 0); j >= 0; j = mcs_catset_next(s, (unsigned) j + 1))
+                for (int i = mcs_catset_next(s, 0); i >= 0 && i < j; i = mcs_catset_next(s, (unsigned) i + 1))
+                        fn(a, (unsigned) i, (unsigned) j);
+}
+
+static void each_pair_with(mcs_alloc *a, unsigned k, void (*fn)(mcs_alloc *, unsigned, unsigned)) {
+        for (unsigned x = 0; x < MCS_NCATS; x++)
+                if (x != k)
+                        fn(a, x < k ? x : k, x < k ? k : x);
+}
+
+static void first_two(const mcs_catset *s, unsigned *i, unsigned *j) {
+        *i = (unsigned) mcs_catset_next(s, 0);
+        *j = (unsigned) mcs_catset_next(s, *i + 1);
+}
+
+static void count_cats(mcs_alloc *a, const mcs_catset *s, int delta) {
+        for (int k = mcs_catset_next(s, 0); k >= 0; k = mcs_catset_next(s, (unsigned) k + 1))
+                a->cat_ref[k] = (uint32_t) ((int64_t) a->cat_ref[k] + delta);
+}
+
+int mcs_alloc_add(mcs_alloc *a, const mcs_catset *set, mcs_err *e) {
+        unsigned n = mcs_catset_count(set), i, j;
+
+        if (n == 0)
+                return mcs_fail(e, MCS_E_INVALID, "a label without categories is not tracked");
+        if (n == 1) {
+                i = (unsigned) mcs_catset_next(set, 0);
+                a->cat_single[i]++;
+                each_pair_with(a, i, block_inc);
+        } else if (n == 2) {
+                first_two(set, &i, &j);
+                if (a->pair_ref[pair_index(i, j)]++ == 0 && in_pool(a, i, j))
+                        a->held_pairs_in_pool++;
+                block_inc(a, i, j);
+        } else {
+                if (a->nbig == a->capbig) {
+                        size_t cap = a->capbig ? 2 * a->capbig : 16;
+                        mcs_catset *v = realloc(a->big, cap * sizeof *v);
+                        if (!v)
+                                return mcs_fail(e, MCS_E_NOMEM, "out of memory for held labels");
+                        a->big = v;
+                        a->capbig = cap;
+                }
+                a->big[a->nbig++] = *set;
+                each_pair_in(a, set, block_inc);
+        }
+        count_cats(a, set, +1);
+        a->labels++;
+        return 0;
+}
+
+int mcs_alloc_remove(mcs_alloc *a, const mcs_catset *set, mcs_err *e) {
+        unsigned n = mcs_catset_count(set), i, j;
+        char text[MCS_LEVEL_STRMAX];
+
+        if (n == 1) {
+                i = (unsigned) mcs_catset_next(set, 0);
+                if (a->cat_single[i] == 0)
+                        goto not_held;
+                a->cat_single[i]--;
+                each_pair_with(a, i, block_dec);
+        } else if (n == 2) {
+                first_two(set, &i, &j);
+                uint64_t p = pair_index(i, j);
+                if (a->pair_ref[p] == 0)
+                        goto not_held;
+                if (--a->pair_ref[p] == 0 && in_pool(a, i, j))
+                        a->held_pairs_in_pool--;
+                block_dec(a, i, j);
+        } else if (n >= 3) {
+                size_t k;
+                for (k = 0; k < a->nbig && !mcs_catset_equal(&a->big[k], set); k++)
+                        ;
+                if (k == a->nbig)
+                        goto not_held;
+                a->big[k] = a->big[--a->nbig];
+                each_pair_in(a, set, block_dec);
+        } else
+                goto not_held;
+        count_cats(a, set, -1);
+        a->labels--;
+        return 0;
+
+not_held:
+        if (mcs_catset_format(set, text, sizeof text) < 0)
+                snprintf(text, sizeof text, "(%u categories)", n);
+        return mcs_fail(e, MCS_E_NOTFOUND, "categories %s are not held", text[0] ? text : "(none)");
+}
+
+static int conflict_with(mcs_catset *out, const mcs_catset *held) {
+        if (out)
+                *out = *held;
+        return -(int) MCS_E_CONFLICT;
+}
+
+static int conflict_single(mcs_catset *out, unsigned k) {
+        mcs_catset s;
+        mcs_catset_clear(&s);
+        mcs_catset_add(&s, k);
+        return conflict_with(out, &s);
+}
+
+static int conflict_pair(mcs_catset *out, unsigned i, unsigned j) {
+        mcs_catset s;
+        mcs_catset_clear(&s);
+        mcs_catset_add(&s, i);
+        mcs_catset_add(&s, j);
+        return conflict_with(out, &s);
+}
+
+static int conflict_big(const mcs_alloc *a, const mcs_catset *set, mcs_catset *out) {
+        for (size_t k = 0; k < a->nbig; k++)
+                if (mcs_catset_conflict(&a->big[k], set))
+                        return conflict_with(out, &a->big[k]);
+        return 0;
+}
+
+int mcs_alloc_check(const mcs_alloc *a, const mcs_catset *set, mcs_catset *conflict) {
+        unsigned n = mcs_catset_count(set), i, j;
+
+        if (n == 0)
+                return 0;
+        if (n == 1) {
+                unsigned k = (unsigned) mcs_catset_next(set, 0);
+                if (!a->cat_ref[k])
+                        return 0;
+                if (a->cat_single[k])
+                        return conflict_single(conflict, k);
+                for (unsigned x = 0; x < MCS_NCATS; x++)
+                        if (x != k && a->pair_ref[pair_index(x < k ? x : k, x < k ? k : x)])
+                                return conflict_pair(conflict, x < k ? x : k, x < k ? k : x);
+                return conflict_big(a, set, conflict);
+        }
+        if (n == 2) {
+                first_two(set, &i, &j);
+                if (!a->block[pair_index(i, j)])
+                        return 0;
+                if (a->pair_ref[pair_index(i, j)])
+                        return conflict_with(conflict, set);
+                if (a->cat_single[i])
+                        return conflict_single(conflict, i);
+                if (a->cat_single[j])
+                        return conflict_single(conflict, j);
+                return conflict_big(a, set, conflict);
+        }
+        for (int k = mcs_catset_next(set, 0); k >= 0; k = mcs_catset_next(set, (unsigned) k + 1))
+                if (a->cat_single[k])
+                        return conflict_single(conflict, (unsigned) k);
+        for (int y = mcs_catset_next(set, 0); y >= 0; y = mcs_catset_next(set, (unsigned) y + 1))
+                if (a->cat_ref[y])
+                        for (int x = mcs_catset_next(set, 0); x >= 0 && x < y; x = mcs_catset_next(set, (unsigned) x + 1))
+                                if (a->pair_ref[pair_index((unsigned) x, (unsigned) y)])
+                                        return conflict_pair(conflict, (unsigned) x, (unsigned) y);
+        return conflict_big(a, set, conflict);
+}
+
+void mcs_alloc_stats_get(const mcs_alloc *a, mcs_alloc_stats *st) {
+        st->pool_pairs = a->pool_pairs;
+        st->free_pairs = a->free_pairs;
+        st->held_pairs = a->held_pairs_in_pool;
+        st->labels = a->labels;
+}
+
+const mcs_catset *mcs_alloc_pool(const mcs_alloc *a) {
+        return &a->pool;
+}

@@ -1,0 +1,20 @@
+/* What the installed SELinux policy says, read offline with libsepol (the
+ * kernel may have SELinux disabled). */
+#pragma once
+
+#include "mcs-catset.h"
+#include "mcs-error.h"
+#include "mcs-level.h"
+
+/* The binary policy in force: selinux_binary_policy_path() with the highest
+ * version suffix present, e.g. /etc/selinux/default/policy/policy.33. */
+int mcs_policy_find(char *path, size_t len, mcs_err *e);
+
+/* The MLS range of an SELinux user in a binary policy file
+ * (NULL: the policy in force). */
+int mcs_policy_user_range(const char *policy_path, const char *user, mcs_range *out, mcs_err *e);
+
+/* The default allocation pool: the categories of system_u's high level in the
+ * installed policy, or c0..c1023 when no policy can be read. note, when not
+ * NULL, says which one was taken and why. */
+void mcs_policy_default_pool(const char *policy_path, mcs_catset *pool, char *note, size_t len);

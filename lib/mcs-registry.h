@@ -1,0 +1,132 @@
+/* The registry: which guest holds which label, shared by every host.
+ *
+ * Callers use the mcs_registry_* functions below; they validate and
+ * canonicalise every argument once, then call a backend through
+ * struct mcs_registry_ops (registry-backend.h). */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mcs-alloc.h"
+#include "mcs-catset.h"
+#include "mcs-error.h"
+
+#define MCS_UUID_STRLEN 36u
+#define MCS_NAME_MAX 255u /* bytes of a guest name */
+#define MCS_HOST_MAX 255u /* bytes of a host id */
+#define MCS_DEFAULT_BUSY_TIMEOUT_MS 10000u
+
+typedef enum mcs_kind {
+        MCS_KIND_DYNAMIC,   /* a pair mcsd drew and wrote into a persistent guest */
+        MCS_KIND_STATIC,    /* a label an operator chose */
+        MCS_KIND_TRANSIENT, /* a transient guest's label, held while it runs */
+} mcs_kind;
+
+typedef enum mcs_state {
+        MCS_STATE_RESERVED,
+        MCS_STATE_RUNNING, /* running on the record's host */
+} mcs_state;
+
+typedef struct mcs_record {
+        char uuid[MCS_UUID_STRLEN + 1];
+        char *name;
+        char *label; /* canonical MCS level or range, e.g. "s0:c12,c873" */
+        mcs_kind kind;
+        mcs_state state;
+        char *host; /* the host that reserved it, or where it runs */
+        int64_t created_us, updated_us; /* wall clock, microseconds since the epoch */
+        uint64_t generation;            /* bumped on every change of the record */
+} mcs_record;
+
+typedef struct mcs_record_list {
+        mcs_record *v;
+        size_t n;
+} mcs_record_list;
+
+typedef enum mcs_history_op {
+        MCS_OP_RESERVE,
+        MCS_OP_RELEASE,
+        MCS_OP_STATE,
+} mcs_history_op;
+
+typedef struct mcs_history_entry {
+        uint64_t seq;
+        int64_t at_us;
+        mcs_history_op op;
+        mcs_record rec; /* the record as the operation left it (or removed it) */
+} mcs_history_entry;
+
+typedef struct mcs_history_list {
+        mcs_history_entry *v;
+        size_t n;
+} mcs_history_list;
+
+/* Who asks for a label. */
+typedef struct mcs_guest {
+        const char *uuid;
+        const char *name;
+        mcs_kind kind;
+} mcs_guest;
+
+typedef struct mcs_registry_config {
+        const char *host_id;         /* this host, recorded with every write */
+        mcs_catset pool;             /* categories dynamic pairs are drawn from */
+        unsigned busy_timeout_ms;    /* 0: MCS_DEFAULT_BUSY_TIMEOUT_MS */
+        uint64_t seed;               /* 0: random; else repeatable draws (tests) */
+} mcs_registry_config;
+
+typedef struct mcs_filter {
+        const char *host; /* NULL: any */
+        const char *name; /* NULL: any */
+        int state;        /* -1: any, else mcs_state */
+        int kind;         /* -1: any, else mcs_kind */
+} mcs_filter;
+
+#define MCS_FILTER_ALL ((mcs_filter){NULL, NULL, -1, -1})
+
+typedef struct mcs_registry mcs_registry;
+
+/* location: "sqlite:PATH" or a plain PATH (sqlite, the embedded default). */
+int mcs_registry_open(const char *location, const mcs_registry_config *cfg, mcs_registry **out, mcs_err *e);
+void mcs_registry_close(mcs_registry *r);
+const char *mcs_registry_backend_name(const mcs_registry *r);
+
+/* A free pair for the guest, drawn from the pool. If the guest already holds
+ * a label, that record is returned and *created is false. */
+int mcs_registry_reserve(mcs_registry *r, const mcs_guest *g, mcs_record *out, bool *created, mcs_err *e);
+
+/* Exactly this label for the guest. Refused (-MCS_E_CONFLICT, naming the
+ * holder) when another guest holds a label equal to, containing or contained
+ * in it; refused (-MCS_E_EXISTS) when the guest holds another label; refused
+ * (-MCS_E_INVALID) for a label without categories, which isolates nothing. */
+int mcs_registry_reserve_label(mcs_registry *r, const mcs_guest *g, const char *label, mcs_record *out,
+                               bool *created, mcs_err *e);
+
+/* Drops the guest's reservation; out (may be NULL) gets the released record. */
+int mcs_registry_release(mcs_registry *r, const char *uuid, mcs_record *out, mcs_err *e);
+
+/* Records the guest as reserved or running on this host (the record moves here). */
+int mcs_registry_set_state(mcs_registry *r, const char *uuid, mcs_state state, mcs_record *out, mcs_err *e);
+
+int mcs_registry_get(mcs_registry *r, const char *uuid, mcs_record *out, mcs_err *e);
+int mcs_registry_find_label(mcs_registry *r, const char *label, mcs_record *out, mcs_err *e);
+int mcs_registry_list(mcs_registry *r, const mcs_filter *f, mcs_record_list *out, mcs_err *e);
+/* uuid NULL: the whole history, oldest first. */
+int mcs_registry_history(mcs_registry *r, const char *uuid, mcs_history_list *out, mcs_err *e);
+int mcs_registry_stats(mcs_registry *r, mcs_alloc_stats *out, mcs_err *e);
+
+void mcs_record_clear(mcs_record *rec);
+void mcs_record_list_clear(mcs_record_list *l);
+void mcs_history_list_clear(mcs_history_list *l);
+
+const char *mcs_kind_name(mcs_kind k);
+const char *mcs_state_name(mcs_state s);
+const char *mcs_history_op_name(mcs_history_op op);
+int mcs_kind_from_name(const char *s, mcs_kind *out);
+int mcs_state_from_name(const char *s, mcs_state *out);
+int mcs_history_op_from_name(const char *s, mcs_history_op *out);
+
+/* Accepts 8-4-4-4-12 hex digits in either case; writes the lower-case form. */
+int mcs_uuid_canonical(const char *in, char out[MCS_UUID_STRLEN + 1], mcs_err *e);

@@ -1,0 +1,38 @@
+#include "registry-sqlite-schema.h"
+
+const char *const mcs_sqlite_migrations[MCS_SQLITE_SCHEMA_VERSION] = {
+        /* 0 -> 1: reservations and their append-only history. */
+        "CREATE TABLE reservations ("
+        "  uuid TEXT PRIMARY KEY NOT NULL,"
+        "  name TEXT NOT NULL,"
+        "  label TEXT NOT NULL UNIQUE,"
+        "  kind TEXT NOT NULL CHECK (kind IN ('dynamic', 'static', 'transient')),"
+        "  host TEXT NOT NULL,"
+        "  state TEXT NOT NULL CHECK (state IN ('reserved', 'running')),"
+        "  created_us INTEGER NOT NULL,"
+        "  updated_us INTEGER NOT NULL,"
+        "  generation INTEGER NOT NULL);"
+        "CREATE INDEX reservations_by_name ON reservations (name);"
+        "CREATE TABLE history ("
+        "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+        "  at_us INTEGER NOT NULL,"
+        "  op TEXT NOT NULL CHECK (op IN ('reserve', 'release', 'state')),"
+        "  uuid TEXT NOT NULL,"
+        "  name TEXT NOT NULL,"
+        "  label TEXT NOT NULL,"
+        "  kind TEXT NOT NULL,"
+        "  host TEXT NOT NULL,"
+        "  state TEXT NOT NULL,"
+        "  generation INTEGER NOT NULL);"
+        "CREATE TRIGGER history_no_update BEFORE UPDATE ON history"
+        "  BEGIN SELECT RAISE(ABORT, 'history is append-only'); END;"
+        "CREATE TRIGGER history_no_delete BEFORE DELETE ON history"
+        "  BEGIN SELECT RAISE(ABORT, 'history is append-only'); END;",
+
+        /* 1 -> 2: an identity for the registry file, so a handle notices when
+         * another file has been put in its place; lookups of a guest's history. */
+        "CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);"
+        "INSERT INTO meta (key, value) VALUES ('registry_id', lower(hex(randomblob(16))));"
+        "INSERT INTO meta (key, value) VALUES ('created_us', CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER));"
+        "CREATE INDEX history_by_uuid ON history (uuid);",
+};

@@ -1,0 +1,8 @@
+/* The sqlite registry's schema, as a list of migrations: entry N brings a
+ * database from PRAGMA user_version N to N+1. Never edit a released entry;
+ * append a new one. */
+#pragma once
+
+#define MCS_SQLITE_SCHEMA_VERSION 2
+
+extern const char *const mcs_sqlite_migrations[MCS_SQLITE_SCHEMA_VERSION];
