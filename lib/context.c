@@ -17,37 +17,49 @@ static bool ident_char(char ch) {
                ch == '_' || ch == '-' || ch == '.';
 }
 
-static int copy_field(const char *whole, const char *field_name, const char *value, size_t column,
-                      char *dst, mcs_err *e) {
+/* Checks field [start, end) of whole; columns are 1-based. */
+static int check_field(const char *whole, const char *field_name, const char *start, const char *end, mcs_err *e) {
         char q[MCS_QUOTE_MAX];
-        if (!value || !*value)
+        size_t column = (size_t) (start - whole) + 1;
+        if (start == end)
                 return mcs_fail(e, MCS_E_INVALID, "'%s': empty %s, at column %zu",
                                 mcs_quote(whole, q, sizeof q), field_name, column);
-        for (size_t i = 0; value[i]; i++)
-                if (!ident_char(value[i]))
+        for (const char *p = start; p < end; p++)
+                if (!ident_char(*p))
                         return mcs_fail(e, MCS_E_INVALID, "'%s': bad character in %s, at column %zu",
-                                        mcs_quote(whole, q, sizeof q), field_name, column + i);
-        if (strlen(value) >= MCS_IDENT_MAX)
+                                        mcs_quote(whole, q, sizeof q), field_name, (size_t) (p - whole) + 1);
+        if ((size_t) (end - start) >= MCS_IDENT_MAX)
                 return mcs_fail(e, MCS_E_RANGE, "'%s': %s longer than %u characters, at column %zu",
                                 mcs_quote(whole, q, sizeof q), field_name, MCS_IDENT_MAX - 1, column);
+        return 0;
+}
+
+static int copy_field(const char *whole, const char *field_name, const char *value, char *dst, mcs_err *e) {
+        char q[MCS_QUOTE_MAX];
+        if (!value || strlen(value) >= MCS_IDENT_MAX)
+                return mcs_fail(e, MCS_E_INVALID, "'%s': libselinux reads no %s here",
+                                mcs_quote(whole, q, sizeof q), field_name);
         strcpy(dst, value);
         return 0;
 }
 
 int mcs_context_parse(const char *text, mcs_context *out, mcs_err *e) {
+        static const char *const field_names[] = {"user", "role", "type"};
         char q[MCS_QUOTE_MAX];
         _cleanup_(context_freep) context_t ctx = NULL;
         const char *colon[3];
         const char *p = text;
         int r;
 
-        /* Locate the first three separators ourselves so errors can give columns. */
+        /* Split and check the fields ourselves first, so errors can give columns. */
         for (int i = 0; i < 3; i++) {
                 colon[i] = strchr(p, ':');
                 if (!colon[i] && i < 2)
                         return mcs_fail(e, MCS_E_INVALID,
                                         "'%s': a context needs user:role:type[:range], found %d field%s",
                                         mcs_quote(text, q, sizeof q), i + 1, i ? "s" : "");
+                if ((r = check_field(text, field_names[i], p, colon[i] ? colon[i] : p + strlen(p), e)) < 0)
+                        return r;
                 if (!colon[i])
                         break;
                 p = colon[i] + 1;
@@ -57,18 +69,15 @@ int mcs_context_parse(const char *text, mcs_context *out, mcs_err *e) {
         if (!ctx)
                 return mcs_fail(e, MCS_E_INVALID, "'%s': libselinux cannot split this context",
                                 mcs_quote(text, q, sizeof q));
-
-        if ((r = copy_field(text, "user", context_user_get(ctx), 1, out->user, e)) < 0 ||
-            (r = copy_field(text, "role", context_role_get(ctx), (size_t) (colon[0] - text) + 2,
-                            out->role, e)) < 0 ||
-            (r = copy_field(text, "type", context_type_get(ctx), (size_t) (colon[1] - text) + 2,
-                            out->type, e)) < 0)
+        if ((r = copy_field(text, "user", context_user_get(ctx), out->user, e)) < 0 ||
+            (r = copy_field(text, "role", context_role_get(ctx), out->role, e)) < 0 ||
+            (r = copy_field(text, "type", context_type_get(ctx), out->type, e)) < 0)
                 return r;
 
         out->has_range = colon[2] != NULL;
         if (!out->has_range)
                 return 0;
-        /* Parse the range from our own copy so columns count from text's start. */
+        /* Parse the range from the text itself so columns count from its start. */
         return mcs_range_parse_at(text, (size_t) (colon[2] - text) + 1, &out->range, e);
 }
 

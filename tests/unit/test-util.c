@@ -1,0 +1,32 @@
+#include "test-util.h"
+
+#include <ftw.h>
+#include <stdio.h>
+#include <unistd.h>
+
+char *test_tmpdir(void) {
+        const char *base = getenv("TMPDIR");
+        char *path;
+        ck_assert_int_ge(asprintf(&path, "%s/mcs-test.XXXXXX", base && *base ? base : "/var/tmp"), 0);
+        ck_assert_ptr_nonnull(mkdtemp(path));
+        return path;
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+        (void) st;
+        (void) flag;
+        (void) ftw;
+        return remove(path);
+}
+
+void test_rmtree(const char *dir) {
+        nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+int test_run(Suite *s) {
+        SRunner *sr = srunner_create(s);
+        srunner_run_all(sr, CK_NORMAL);
+        int failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
