@@ -1,7 +1,8 @@
 #include "registry-sqlite-schema.h"
 
 const char *const mcs_sqlite_migrations[MCS_SQLITE_SCHEMA_VERSION] = {
-        /* 0 -> 1: reservations and their append-only history. */
+        /* 0 -> 1: reservations and their append-only history. history.seq is a
+         * plain rowid: rows are never deleted (the triggers), so it only grows. */
         "CREATE TABLE reservations ("
         "  uuid TEXT PRIMARY KEY NOT NULL,"
         "  name TEXT NOT NULL,"
@@ -11,10 +12,10 @@ const char *const mcs_sqlite_migrations[MCS_SQLITE_SCHEMA_VERSION] = {
         "  state TEXT NOT NULL CHECK (state IN ('reserved', 'running')),"
         "  created_us INTEGER NOT NULL,"
         "  updated_us INTEGER NOT NULL,"
-        "  generation INTEGER NOT NULL);"
+        "  generation INTEGER NOT NULL) WITHOUT ROWID;"
         "CREATE INDEX reservations_by_name ON reservations (name);"
         "CREATE TABLE history ("
-        "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+        "  seq INTEGER PRIMARY KEY,"
         "  at_us INTEGER NOT NULL,"
         "  op TEXT NOT NULL CHECK (op IN ('reserve', 'release', 'state')),"
         "  uuid TEXT NOT NULL,"
