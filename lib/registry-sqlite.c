@@ -418,7 +418,8 @@ static int do_reserve(struct sq *s, void *arg, mcs_err *e) {
         mcs_record rec;
         char text[MCS_LEVEL_STRMAX];
         const char *label;
-        int r = query_one(s, Q_GET, a->g->uuid, &rec, e);
+        mcs_err probe = {0}; /* "not found" is the usual answer here, not the caller's error */
+        int r = query_one(s, Q_GET, a->g->uuid, &rec, &probe);
 
         if (r == 0) {
                 if (!a->want || strcmp(rec.label, a->want->text) == 0) {
@@ -431,8 +432,11 @@ static int do_reserve(struct sq *s, void *arg, mcs_err *e) {
                 mcs_record_clear(&rec);
                 return r;
         }
-        if (r != -(int) MCS_E_NOTFOUND)
+        if (r != -(int) MCS_E_NOTFOUND) {
+                if (e)
+                        *e = probe;
                 return r;
+        }
 
         if (a->want) {
                 mcs_catset conflict;

@@ -66,6 +66,9 @@ START_TEST(reserve_is_idempotent_per_uuid) {
         ck_assert_str_eq(mcs_registry_backend_name(r), "sqlite");
         ck_assert_ok(mcs_registry_reserve(r, &g, &rec, &created, &e), &e);
         ck_assert(created);
+        /* Success leaves the caller's error alone (the lookup before the insert is internal). */
+        ck_assert_int_eq(e.code, MCS_OK);
+        ck_assert_str_eq(e.msg, "");
         ck_assert_str_eq(rec.uuid, "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee");
         ck_assert_str_eq(rec.name, "web1");
         ck_assert_str_eq(rec.host, "host-a");

@@ -1,0 +1,24 @@
+# Sourced by scripts/demo and scripts/test: installs the Debian 12 packages
+# that mcsd needs to build and test, if any is missing.
+MCS_PACKAGES=(
+  meson ninja-build pkg-config gcc clang libclang-rt-14-dev valgrind
+  libselinux1-dev libsepol-dev libsemanage-dev libsqlite3-dev check
+  libsystemd-dev libxml2-dev libjson-c-dev libvirt-dev
+  selinux-policy-default
+)
+
+mcs_install_deps() {
+  local missing=()
+  local p
+  for p in "${MCS_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "missing packages: ${missing[*]}; run as root or install them with apt-get" >&2
+    return 1
+  fi
+  echo "installing: ${missing[*]}"
+  apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
