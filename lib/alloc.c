@@ -163,11 +163,8 @@ int mcs_alloc_take(mcs_alloc *a, unsigned *ci, unsigned *cj, mcs_err *e) {
                                 (unsigned long long) (a->pool_pairs - a->held_pairs_in_pool));
         }
         uint64_t p = select_free(a, mcs_rng_below(&a->rng, a->free_pairs));
-        mcs_catset s;
         pair_from_index(p, ci, cj);
-        mcs_catset_clear(&s);
-        mcs_catset_add(&s, *ci);
-        mcs_catset_add(&s, *cj);
+        mcs_catset s = mcs_catset_pair(*ci, *cj);
         return mcs_alloc_add(a, &s, e);
 }
 
@@ -277,10 +274,7 @@ static int conflict_single(mcs_catset *out, unsigned k) {
 }
 
 static int conflict_pair(mcs_catset *out, unsigned i, unsigned j) {
-        mcs_catset s;
-        mcs_catset_clear(&s);
-        mcs_catset_add(&s, i);
-        mcs_catset_add(&s, j);
+        mcs_catset s = mcs_catset_pair(i, j);
         return conflict_with(out, &s);
 }
 

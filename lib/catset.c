@@ -6,6 +6,14 @@ void mcs_catset_clear(mcs_catset *s) {
         memset(s, 0, sizeof *s);
 }
 
+mcs_catset mcs_catset_pair(unsigned i, unsigned j) {
+        mcs_catset s;
+        mcs_catset_clear(&s);
+        mcs_catset_add(&s, i);
+        mcs_catset_add(&s, j);
+        return s;
+}
+
 void mcs_catset_add_range(mcs_catset *s, unsigned lo, unsigned hi) {
         for (unsigned c = lo; c <= hi; c++)
                 mcs_catset_add(s, c);

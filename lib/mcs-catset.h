@@ -22,6 +22,8 @@ static inline bool mcs_catset_has(const mcs_catset *s, unsigned c) {
 }
 
 void mcs_catset_clear(mcs_catset *s);
+/* The set {i, j}. */
+mcs_catset mcs_catset_pair(unsigned i, unsigned j);
 /* Adds lo..hi inclusive; requires lo <= hi < MCS_NCATS. */
 void mcs_catset_add_range(mcs_catset *s, unsigned lo, unsigned hi);
 unsigned mcs_catset_count(const mcs_catset *s);

@@ -452,12 +452,10 @@ static int do_reserve(struct sq *s, void *arg, mcs_err *e) {
                         return r;
                 label = a->want->text;
         } else {
-                mcs_level l = {.sens = 0};
                 unsigned ci, cj;
                 if ((r = mcs_alloc_take(s->alloc, &ci, &cj, e)) < 0)
                         return r;
-                mcs_catset_add(&l.cats, ci);
-                mcs_catset_add(&l.cats, cj);
+                mcs_level l = {.sens = 0, .cats = mcs_catset_pair(ci, cj)};
                 mcs_level_format(&l, text, sizeof text);
                 label = text;
         }

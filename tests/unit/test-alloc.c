@@ -10,14 +10,6 @@ static mcs_catset range_set(unsigned lo, unsigned hi) {
         return s;
 }
 
-static mcs_catset pair_set(unsigned i, unsigned j) {
-        mcs_catset s;
-        mcs_catset_clear(&s);
-        mcs_catset_add(&s, i);
-        mcs_catset_add(&s, j);
-        return s;
-}
-
 static mcs_alloc *new_alloc(unsigned lo, unsigned hi, uint64_t seed) {
         mcs_catset pool = range_set(lo, hi);
         mcs_alloc *a;
@@ -48,7 +40,7 @@ START_TEST(fill_small_pool_then_exhausted) {
         ck_assert_uint_eq(st.labels, 45);
 
         /* Releasing one pair makes exactly that pair the next draw. */
-        mcs_catset p = pair_set(3, 7);
+        mcs_catset p = mcs_catset_pair(3, 7);
         ck_assert_ok(mcs_alloc_remove(a, &p, &e), &e);
         ck_assert_ok(mcs_alloc_take(a, &i, &j, &e), &e);
         ck_assert_uint_eq(i, 3);
@@ -116,7 +108,7 @@ START_TEST(pool_limits_draws_but_not_blocking) {
         }
         ck_assert_fails(mcs_alloc_take(a, &i, &j, &e), &e, MCS_E_EXHAUSTED, "c10,c20,c30: 3 pairs");
         /* A label outside the pool is still known to conflict. */
-        mcs_catset outside = pair_set(500, 501), conflict;
+        mcs_catset outside = mcs_catset_pair(500, 501), conflict;
         ck_assert_ok(mcs_alloc_add(a, &outside, &e), &e);
         ck_assert_int_eq(mcs_alloc_check(a, &outside, &conflict), -(int) MCS_E_CONFLICT);
         ck_assert(mcs_catset_equal(&conflict, &outside));
@@ -130,7 +122,7 @@ END_TEST
 START_TEST(remove_and_add_errors) {
         mcs_alloc *a = new_alloc(0, 1023, 9);
         mcs_err e = {0};
-        mcs_catset empty, p = pair_set(1, 2), big = range_set(1, 5), one = range_set(3, 3);
+        mcs_catset empty, p = mcs_catset_pair(1, 2), big = range_set(1, 5), one = range_set(3, 3);
         mcs_catset_clear(&empty);
         ck_assert_fails(mcs_alloc_add(a, &empty, &e), &e, MCS_E_INVALID, "without categories");
         ck_assert_fails(mcs_alloc_remove(a, &p, &e), &e, MCS_E_NOTFOUND, "c1,c2 are not held");
@@ -197,7 +189,7 @@ START_TEST(property_never_a_conflicting_pair) {
         for (;;) {
                 unsigned i, j;
                 int r = mcs_alloc_take(a, &i, &j, &e);
-                mcs_catset p = pair_set(i, j);
+                mcs_catset p = mcs_catset_pair(i, j);
                 if (r == -(int) MCS_E_EXHAUSTED)
                         break;
                 ck_assert_ok(r, &e);
@@ -208,7 +200,7 @@ START_TEST(property_never_a_conflicting_pair) {
         /* Exhausted means truly nothing: every pair of the pool conflicts with a held set. */
         for (unsigned j = 1; j < 40; j++)
                 for (unsigned i = 0; i < j; i++) {
-                        mcs_catset p = pair_set(i, j);
+                        mcs_catset p = mcs_catset_pair(i, j);
                         ck_assert(conflicts_any(&p, held, nheld));
                 }
         /* Release a random half and check the checker against brute force again. */
@@ -234,7 +226,7 @@ START_TEST(draws_are_uniform) {
         mcs_err e = {0};
         unsigned count[10][10] = {{0}}, i, j;
         for (unsigned k = 0; k < 5; k++) {
-                mcs_catset p = pair_set(k, k + 5);
+                mcs_catset p = mcs_catset_pair(k, k + 5);
                 ck_assert_ok(mcs_alloc_add(a, &p, &e), &e);
         }
         const int draws = 80000;
@@ -242,7 +234,7 @@ START_TEST(draws_are_uniform) {
                 ck_assert_ok(mcs_alloc_take(a, &i, &j, &e), &e);
                 ck_assert_uint_ne(j, i + 5);
                 count[i][j]++;
-                mcs_catset p = pair_set(i, j);
+                mcs_catset p = mcs_catset_pair(i, j);
                 ck_assert_ok(mcs_alloc_remove(a, &p, &e), &e);
         }
         double expect = draws / 40.0, chi2 = 0;

@@ -10,25 +10,13 @@
 #include "mcs-registry.h"
 #include "test-util.h"
 
-static char *dir, *db_path;
-
-static void setup(void) {
-        dir = test_tmpdir();
-        ck_assert_int_ge(asprintf(&db_path, "%s/registry.db", dir), 0);
-}
-
-static void teardown(void) {
-        test_rmtree(dir);
-        free(dir);
-        free(db_path);
-}
 
 static mcs_registry *open_as(const char *host) {
         mcs_registry_config cfg = {.host_id = host, .busy_timeout_ms = 60000};
         mcs_registry *r;
         mcs_err e = {0};
         mcs_catset_add_range(&cfg.pool, 0, 1023);
-        if (mcs_registry_open(db_path, &cfg, &r, &e) < 0) {
+        if (mcs_registry_open(test_db_path, &cfg, &r, &e) < 0) {
                 fprintf(stderr, "open: %s\n", e.msg);
                 _exit(3);
         }
@@ -101,7 +89,7 @@ static void verify(struct ack *acks, size_t n) {
 
         sqlite3 *db;
         sqlite3_stmt *st;
-        ck_assert_int_eq(sqlite3_open(db_path, &db), SQLITE_OK);
+        ck_assert_int_eq(sqlite3_open(test_db_path, &db), SQLITE_OK);
         ck_assert_int_eq(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL), SQLITE_OK);
         ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
         ck_assert_str_eq((const char *) sqlite3_column_text(st, 0), "ok");
@@ -118,7 +106,7 @@ static void verify(struct ack *acks, size_t n) {
 START_TEST(four_processes_thousand_each) {
         enum { WORKERS = 4, EACH = 1000 };
         char *out;
-        ck_assert_int_ge(asprintf(&out, "%s/acks", dir), 0);
+        ck_assert_int_ge(asprintf(&out, "%s/acks", test_dir), 0);
         mcs_registry_close(open_as("creator")); /* create the schema once, before the race */
         FILE *f = fopen(out, "w+");
         pid_t pids[WORKERS];
@@ -148,7 +136,7 @@ END_TEST
 static bool hot_journal(void) {
         char path[4096];
         struct stat st;
-        snprintf(path, sizeof path, "%s-journal", db_path);
+        snprintf(path, sizeof path, "%s-journal", test_db_path);
         return stat(path, &st) == 0 && st.st_size > 0;
 }
 
@@ -156,7 +144,7 @@ START_TEST(sigkill_mid_transaction_leaves_consistent_registry) {
         enum { ROUNDS = 30 };
         char *out;
         int hot = 0;
-        ck_assert_int_ge(asprintf(&out, "%s/acks", dir), 0);
+        ck_assert_int_ge(asprintf(&out, "%s/acks", test_dir), 0);
         FILE *f = fopen(out, "w+");
         struct timespec seed;
         clock_gettime(CLOCK_MONOTONIC, &seed);
@@ -191,7 +179,7 @@ END_TEST
 int main(void) {
         Suite *s = suite_create("registry-procs");
         TCase *tc = tcase_create("sqlite");
-        tcase_add_checked_fixture(tc, setup, teardown);
+        tcase_add_checked_fixture(tc, test_db_setup, test_db_teardown);
         tcase_set_timeout(tc, 600);
         tcase_add_test(tc, four_processes_thousand_each);
         tcase_add_test(tc, sigkill_mid_transaction_leaves_consistent_registry);

@@ -6,25 +6,13 @@
 #include "mcs-registry.h"
 #include "test-util.h"
 
-static char *dir, *db_path;
-
-static void setup(void) {
-        dir = test_tmpdir();
-        ck_assert_int_ge(asprintf(&db_path, "%s/registry.db", dir), 0);
-}
-
-static void teardown(void) {
-        test_rmtree(dir);
-        free(dir);
-        free(db_path);
-}
 
 static mcs_registry *open_reg(const char *host, const char *pool) {
         mcs_registry_config cfg = {.host_id = host};
         mcs_registry *r;
         mcs_err e = {0};
         ck_assert_ok(mcs_catset_parse(pool, &cfg.pool, &e), &e);
-        ck_assert_ok(mcs_registry_open(db_path, &cfg, &r, &e), &e);
+        ck_assert_ok(mcs_registry_open(test_db_path, &cfg, &r, &e), &e);
         return r;
 }
 
@@ -43,7 +31,7 @@ static mcs_guest static_guest(const char *uuid, const char *name) {
 
 static sqlite3 *raw_open(void) {
         sqlite3 *db;
-        ck_assert_int_eq(sqlite3_open(db_path, &db), SQLITE_OK);
+        ck_assert_int_eq(sqlite3_open(test_db_path, &db), SQLITE_OK);
         return db;
 }
 
@@ -137,12 +125,12 @@ START_TEST(bad_arguments_are_refused) {
 
         mcs_registry_config cfg = {.host_id = "has space"};
         mcs_catset_add_range(&cfg.pool, 0, 1023);
-        ck_assert_fails(mcs_registry_open(db_path, &cfg, &r, &e), &e, MCS_E_INVALID, "host id 'has space' has a space");
+        ck_assert_fails(mcs_registry_open(test_db_path, &cfg, &r, &e), &e, MCS_E_INVALID, "host id 'has space' has a space");
         cfg.host_id = "h";
         ck_assert_fails(mcs_registry_open("etcd:/x", &cfg, &r, &e), &e, MCS_E_INVALID, "'etcd': unknown backend");
         mcs_catset_clear(&cfg.pool);
         mcs_catset_add(&cfg.pool, 3);
-        ck_assert_fails(mcs_registry_open(db_path, &cfg, &r, &e), &e, MCS_E_RANGE, "at least two categories");
+        ck_assert_fails(mcs_registry_open(test_db_path, &cfg, &r, &e), &e, MCS_E_RANGE, "at least two categories");
 }
 END_TEST
 
@@ -424,17 +412,17 @@ START_TEST(refuses_newer_schema_and_foreign_files) {
         sqlite3 *db = raw_open();
         ck_assert_int_eq(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
         sqlite3_close(db);
-        ck_assert_fails(mcs_registry_open(db_path, &cfg, &r, &e), &e, MCS_E_SCHEMA,
+        ck_assert_fails(mcs_registry_open(test_db_path, &cfg, &r, &e), &e, MCS_E_SCHEMA,
                         "has schema version 99; this mcsd knows versions up to 2: upgrade mcsd");
 
-        FILE *f = fopen(db_path, "w");
+        FILE *f = fopen(test_db_path, "w");
         for (int i = 0; i < 100; i++)
                 fputs("this is not a database\n", f);
         fclose(f);
-        ck_assert_fails(mcs_registry_open(db_path, &cfg, &r, &e), &e, MCS_E_SCHEMA, "not a database");
+        ck_assert_fails(mcs_registry_open(test_db_path, &cfg, &r, &e), &e, MCS_E_SCHEMA, "not a database");
 
         char *missing;
-        ck_assert_int_ge(asprintf(&missing, "sqlite:%s/no/such/dir/registry.db", dir), 0);
+        ck_assert_int_ge(asprintf(&missing, "sqlite:%s/no/such/dir/registry.db", test_dir), 0);
         ck_assert_fails(mcs_registry_open(missing, &cfg, &r, &e), &e, MCS_E_IO, "/no/such/dir/registry.db: open");
         free(missing);
 }
@@ -459,7 +447,7 @@ END_TEST
 int main(void) {
         Suite *s = suite_create("registry");
         TCase *tc = tcase_create("sqlite");
-        tcase_add_checked_fixture(tc, setup, teardown);
+        tcase_add_checked_fixture(tc, test_db_setup, test_db_teardown);
         tcase_set_timeout(tc, 60);
         tcase_add_test(tc, reserve_is_idempotent_per_uuid);
         tcase_add_test(tc, bad_arguments_are_refused);

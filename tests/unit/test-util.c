@@ -23,6 +23,19 @@ void test_rmtree(const char *dir) {
         nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+char *test_dir, *test_db_path;
+
+void test_db_setup(void) {
+        test_dir = test_tmpdir();
+        ck_assert_int_ge(asprintf(&test_db_path, "%s/registry.db", test_dir), 0);
+}
+
+void test_db_teardown(void) {
+        test_rmtree(test_dir);
+        free(test_dir);
+        free(test_db_path);
+}
+
 int test_run(Suite *s) {
         SRunner *sr = srunner_create(s);
         srunner_run_all(sr, CK_NORMAL);

@@ -25,5 +25,10 @@
 char *test_tmpdir(void);
 void test_rmtree(const char *dir);
 
+/* A fixture for registry suites: a fresh directory and a database path in it. */
+extern char *test_dir, *test_db_path;
+void test_db_setup(void);
+void test_db_teardown(void);
+
 /* Runs the suite; returns the process exit status. */
 int test_run(Suite *s);
