@@ -88,7 +88,12 @@ typedef struct mcs_filter {
 
 typedef struct mcs_registry mcs_registry;
 
-/* location: "sqlite:PATH" or a plain PATH (sqlite, the embedded default). */
+/* Where the registry lives unless configured otherwise: the meson option
+ * registry_path, /var/lib/mcsd/registry.db by default. */
+const char *mcs_registry_default_location(void);
+
+/* location: "sqlite:PATH" or a plain PATH (sqlite, the embedded default);
+ * NULL: mcs_registry_default_location(). */
 int mcs_registry_open(const char *location, const mcs_registry_config *cfg, mcs_registry **out, mcs_err *e);
 void mcs_registry_close(mcs_registry *r);
 const char *mcs_registry_backend_name(const mcs_registry *r);

@@ -102,6 +102,10 @@ static int check_text(const char *what, const char *s, size_t max, bool allow_sp
         return 0;
 }
 
+const char *mcs_registry_default_location(void) {
+        return MCS_DEFAULT_REGISTRY;
+}
+
 int mcs_registry_open(const char *location, const mcs_registry_config *cfg, mcs_registry **out, mcs_err *e) {
         const mcs_registry_ops *ops = NULL;
         const char *path = location;
@@ -114,7 +118,9 @@ int mcs_registry_open(const char *location, const mcs_registry_config *cfg, mcs_
                 return mcs_fail(e, MCS_E_RANGE, "the category pool needs at least two categories");
         if (!c.busy_timeout_ms)
                 c.busy_timeout_ms = MCS_DEFAULT_BUSY_TIMEOUT_MS;
-        if (!location || !*location)
+        if (!location)
+                location = path = mcs_registry_default_location();
+        if (!*location)
                 return mcs_fail(e, MCS_E_INVALID, "empty registry location");
 
         /* "NAME:REST" with NAME in [a-z]+ picks a backend; anything else is a sqlite path

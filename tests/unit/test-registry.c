@@ -123,6 +123,8 @@ START_TEST(bad_arguments_are_refused) {
         ck_assert_uint_eq(l.n, 0);
         mcs_registry_close(r);
 
+        ck_assert_str_eq(mcs_registry_default_location(), MCS_CONFIGURED_REGISTRY);
+
         mcs_registry_config cfg = {.host_id = "has space"};
         mcs_catset_add_range(&cfg.pool, 0, 1023);
         ck_assert_fails(mcs_registry_open(test_db_path, &cfg, &r, &e), &e, MCS_E_INVALID, "host id 'has space' has a space");
