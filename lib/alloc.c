@@ -6,6 +6,7 @@
 
 #include "mcs-level.h"
 #include "mcs-macro.h"
+#include "mcs-pair.h"
 #include "mcs-rng.h"
 
 #define NWORDS ((MCS_NPAIRS + 63) / 64)
@@ -27,22 +28,9 @@ struct mcs_alloc {
         mcs_rng rng;
 };
 
+/* i < j: the colex rank of mcs_pair_rank over c0..c1023, without its checks. */
 static inline uint64_t pair_index(unsigned i, unsigned j) {
-        return (uint64_t) j * (j - 1) / 2 + i; /* i < j, colex rank over c0..c1023 */
-}
-
-static void pair_from_index(uint64_t p, unsigned *i, unsigned *j) {
-        /* Binary search for the largest b with C(b,2) <= p. */
-        unsigned lo = 1, hi = MCS_NCATS - 1;
-        while (lo < hi) {
-                unsigned mid = (lo + hi + 1) / 2;
-                if ((uint64_t) mid * (mid - 1) / 2 <= p)
-                        lo = mid;
-                else
-                        hi = mid - 1;
-        }
-        *j = lo;
-        *i = (unsigned) (p - (uint64_t) lo * (lo - 1) / 2);
+        return mcs_pair_count(j) + i;
 }
 
 static bool in_pool(const mcs_alloc *a, unsigned i, unsigned j) {
@@ -163,7 +151,7 @@ int mcs_alloc_take(mcs_alloc *a, unsigned *ci, unsigned *cj, mcs_err *e) {
                                 (unsigned long long) (a->pool_pairs - a->held_pairs_in_pool));
         }
         uint64_t p = select_free(a, mcs_rng_below(&a->rng, a->free_pairs));
-        pair_from_index(p, ci, cj);
+        mcs_pair_unrank(0, MCS_NCATS - 1, p, ci, cj, NULL); /* p < MCS_NPAIRS: cannot fail */
         mcs_catset s = mcs_catset_pair(*ci, *cj);
         return mcs_alloc_add(a, &s, e);
 }

@@ -4,10 +4,6 @@
 
 #include "mcs-catset.h"
 
-uint64_t mcs_pair_count(unsigned n) {
-        return (uint64_t) n * (n ? n - 1 : 0) / 2;
-}
-
 static int check_range(unsigned lo, unsigned hi, mcs_err *e) {
         if (hi >= MCS_NCATS || lo >= hi)
                 return mcs_fail(e, MCS_E_RANGE, "category range c%u.c%u holds no pair (needs lo < hi <= c%u)",

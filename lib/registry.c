@@ -108,9 +108,12 @@ const char *mcs_registry_default_location(void) {
 
 int mcs_registry_open(const char *location, const mcs_registry_config *cfg, mcs_registry **out, mcs_err *e) {
         const mcs_registry_ops *ops = NULL;
-        const char *path = location;
         mcs_registry_config c = *cfg;
         int r;
+
+        if (!location)
+                location = mcs_registry_default_location();
+        const char *path = location;
 
         if ((r = check_text("host id", cfg->host_id, MCS_HOST_MAX, false, e)) < 0)
                 return r;
@@ -118,8 +121,6 @@ int mcs_registry_open(const char *location, const mcs_registry_config *cfg, mcs_
                 return mcs_fail(e, MCS_E_RANGE, "the category pool needs at least two categories");
         if (!c.busy_timeout_ms)
                 c.busy_timeout_ms = MCS_DEFAULT_BUSY_TIMEOUT_MS;
-        if (!location)
-                location = path = mcs_registry_default_location();
         if (!*location)
                 return mcs_fail(e, MCS_E_INVALID, "empty registry location");
 
