@@ -1,0 +1,423 @@
+/* The guests mcsd follows: applies lib/'s rules to each guest on every
+ * lifecycle event and on reconcile, writes the resulting static label into
+ * libvirt, keeps the registry's state and host current, and releases the
+ * reservations of guests that went away once their grace period is over. */
+#include <libvirt/virterror.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "mcs-macro.h"
+#include "mcsd.h"
+
+#define RETRY_MS 1000
+
+/* ---- the table of guests this host has ---- */
+
+static guest_entry *find_guest(mcsd *d, const char *uuid) {
+        for (size_t i = 0; i < d->n_guests; i++)
+                if (!strcmp(d->guests[i].uuid, uuid))
+                        return &d->guests[i];
+        return NULL;
+}
+
+static void drop_guest(mcsd *d, const char *uuid) {
+        guest_entry *g = find_guest(d, uuid);
+        if (!g)
+                return;
+        free(g->name);
+        free(g->why);
+        *g = d->guests[--d->n_guests];
+}
+
+void guests_clear(mcsd *d) {
+        for (size_t i = 0; i < d->n_guests; i++) {
+                free(d->guests[i].name);
+                free(d->guests[i].why);
+        }
+        free(d->guests);
+        d->guests = NULL;
+        d->n_guests = 0;
+        free(d->pending);
+        d->pending = NULL;
+        d->n_pending = 0;
+}
+
+/* Records the guest's status; returns true when it changed (worth a log line). */
+static bool set_guest(mcsd *d, const char *uuid, const char *name, mcs_guest_status st, const char *why) {
+        guest_entry *g = find_guest(d, uuid);
+        if (!g) {
+                guest_entry *v = realloc(d->guests, (d->n_guests + 1) * sizeof *v);
+                if (!v)
+                        return true;
+                d->guests = v;
+                g = &v[d->n_guests++];
+                *g = (guest_entry){.status = st};
+                strcpy(g->uuid, uuid);
+        } else if (g->status == st && g->why && !strcmp(g->why, why) && g->name && !strcmp(g->name, name))
+                return false;
+        free(g->name);
+        free(g->why);
+        g->name = strdup(name);
+        g->why = strdup(why);
+        g->status = st;
+        return true;
+}
+
+/* ---- delayed releases ---- */
+
+static void on_pending_timer(int timer, void *opaque);
+
+static void arm_pending_timer(mcsd *d) {
+        int64_t next = INT64_MAX, now = mcsd_now_ms();
+        for (size_t i = 0; i < d->n_pending; i++)
+                if (d->pending[i].due_ms < next)
+                        next = d->pending[i].due_ms;
+        int delay = d->n_pending == 0 ? -1 : next <= now ? 0 : (int) (next - now);
+        if (d->pending_timer >= 0)
+                virEventUpdateTimeout(d->pending_timer, delay);
+        else if (delay >= 0)
+                d->pending_timer = virEventAddTimeout(delay, on_pending_timer, d, NULL);
+}
+
+static bool cancel_release(mcsd *d, const char *uuid) {
+        for (size_t i = 0; i < d->n_pending; i++)
+                if (!strcmp(d->pending[i].uuid, uuid)) {
+                        d->pending[i] = d->pending[--d->n_pending];
+                        arm_pending_timer(d);
+                        return true;
+                }
+        return false;
+}
+
+static void schedule_release(mcsd *d, const char *uuid) {
+        for (size_t i = 0; i < d->n_pending; i++)
+                if (!strcmp(d->pending[i].uuid, uuid))
+                        return;
+        pending_release *v = realloc(d->pending, (d->n_pending + 1) * sizeof *v);
+        if (!v) {
+                log_msg(MCS_LOG_ERROR, "out of memory; guest %s keeps its reservation", uuid);
+                return;
+        }
+        d->pending = v;
+        strcpy(v[d->n_pending].uuid, uuid);
+        v[d->n_pending++].due_ms = mcsd_now_ms() + d->cfg.undefine_grace_ms;
+        arm_pending_timer(d);
+}
+
+static bool domain_exists(mcsd *d, const char *uuid, bool *exists) {
+        virDomainPtr dom = virDomainLookupByUUIDString(d->conn, uuid);
+        if (dom) {
+                virDomainFree(dom);
+                *exists = true;
+                return true;
+        }
+        *exists = false;
+        return virGetLastErrorCode() == VIR_ERR_NO_DOMAIN;
+}
+
+/* Releases the guest's label if this host still owns the record. */
+static void release_gone(mcsd *d, const char *uuid, const char *why) {
+        mcs_record rec = {0};
+        mcs_err e = {0};
+        int r = mcs_registry_get(d->reg, uuid, &rec, &e);
+        if (r == -MCS_E_NOTFOUND)
+                return;
+        if (r < 0) {
+                log_guest(MCS_LOG_ERROR, NULL, uuid, NULL, "guest %s: %s", uuid, e.msg);
+                guests_schedule_retry(d);
+                return;
+        }
+        if (strcmp(rec.host, d->host_id)) {
+                log_guest(MCS_LOG_INFO, rec.name, uuid, rec.label, "guest '%s' keeps %s: host %s holds it now", rec.name,
+                          rec.label, rec.host);
+        } else if ((r = mcs_registry_release(d->reg, uuid, NULL, &e)) < 0 && r != -MCS_E_NOTFOUND) {
+                log_guest(MCS_LOG_ERROR, rec.name, uuid, rec.label, "guest '%s': cannot release %s: %s", rec.name,
+                          rec.label, e.msg);
+                guests_schedule_retry(d);
+        } else if (r == 0) {
+                log_guest(MCS_LOG_INFO, rec.name, uuid, rec.label, "released %s of guest '%s' (%s)", rec.label, rec.name,
+                          why);
+        }
+        mcs_record_clear(&rec);
+}
+
+static void on_pending_timer(int timer, void *opaque) {
+        mcsd *d = opaque;
+        int64_t now = mcsd_now_ms();
+        (void) timer;
+        if (!d->conn) {
+                /* Cannot tell whether the guest came back; reconcile decides. */
+                virEventUpdateTimeout(d->pending_timer, -1);
+                return;
+        }
+        for (size_t i = 0; i < d->n_pending;) {
+                if (d->pending[i].due_ms > now) {
+                        i++;
+                        continue;
+                }
+                char uuid[MCS_UUID_STRLEN + 1];
+                bool exists;
+                strcpy(uuid, d->pending[i].uuid);
+                d->pending[i] = d->pending[--d->n_pending];
+                if (!domain_exists(d, uuid, &exists))
+                        log_msg(MCS_LOG_WARNING, "guest %s: lookup failed (%s); keeping its label", uuid,
+                                virGetLastErrorMessage());
+                else if (!exists)
+                        release_gone(d, uuid, "gone for the grace period");
+        }
+        arm_pending_timer(d);
+        mcsd_update_status(d);
+}
+
+/* ---- applying the rules to one guest ---- */
+
+static void check_live_label(mcsd *d, virDomainPtr dom, const mcs_record *rec) {
+        virSecurityLabel live;
+        char level[MCS_RANGE_STRMAX];
+        mcs_err e = {0};
+
+        if (!d->selinux_host) {
+                log_guest(MCS_LOG_DEBUG, rec->name, rec->uuid, rec->label,
+                          "guest '%s': the host's security model is not selinux; live label not compared", rec->name);
+                return;
+        }
+        if (virDomainGetSecurityLabel(dom, &live) < 0) {
+                log_guest(MCS_LOG_WARNING, rec->name, rec->uuid, rec->label, "guest '%s': cannot read its live label: %s",
+                          rec->name, virGetLastErrorMessage());
+                return;
+        }
+        if (!live.label[0] || mcs_context_level(live.label, level, sizeof level, &e) < 0 || strcmp(level, rec->label))
+                log_guest(MCS_LOG_WARNING, rec->name, rec->uuid, rec->label,
+                          "guest '%s' runs with label '%s', not its reserved %s; the reserved label applies from its next start",
+                          rec->name, live.label, rec->label);
+}
+
+/* Brings the record's state and host in line with what libvirt says. */
+static int sync_state(mcsd *d, virDomainPtr dom, mcs_record *rec, mcs_err *e) {
+        int active = virDomainIsActive(dom);
+        bool here = !strcmp(rec->host, d->host_id);
+        mcs_state want = active == 1 ? MCS_STATE_RUNNING : MCS_STATE_RESERVED;
+        mcs_record upd = {0};
+        int r;
+
+        if (active < 0)
+                return mcs_fail(e, MCS_E_IO, "cannot tell whether it runs: %s", virGetLastErrorMessage());
+        if (active == 1)
+                check_live_label(d, dom, rec);
+        if (rec->state == want && here)
+                return 0;
+        /* Defined here but running elsewhere: the running host owns it. */
+        if (!active && rec->state == MCS_STATE_RUNNING && !here)
+                return 0;
+        if ((r = mcs_registry_set_state(d->reg, rec->uuid, want, &upd, e)) < 0)
+                return r;
+        if (!here)
+                log_guest(MCS_LOG_INFO, upd.name, upd.uuid, upd.label, "guest '%s' with %s moved here from host %s",
+                          upd.name, upd.label, rec->host);
+        mcs_record_clear(rec);
+        *rec = upd;
+        return 0;
+}
+
+static char *domain_xml(virDomainPtr dom, bool persistent) {
+        /* SECURE: a redefinition must keep passwords (graphics, secrets). */
+        return virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_SECURE | (persistent ? VIR_DOMAIN_XML_INACTIVE : 0));
+}
+
+static void log_outcome(mcsd *d, const mcs_domain *dom, const mcs_guest_outcome *o, bool changed) {
+        const char *label = o->status == MCS_GUEST_MANAGED ? o->rec.label : NULL;
+        if (o->replaced)
+                log_guest(MCS_LOG_INFO, dom->name, dom->uuid, label, "guest '%s' changed its static label", dom->name);
+        if (!changed)
+                return;
+        switch (o->status) {
+        case MCS_GUEST_MANAGED:
+                log_guest(MCS_LOG_DEBUG, dom->name, dom->uuid, label, "guest '%s' holds %s", dom->name, o->rec.label);
+                break;
+        case MCS_GUEST_UNMANAGED:
+                log_guest(MCS_LOG_INFO, dom->name, dom->uuid, NULL, "guest '%s' is unmanaged: %s", dom->name, o->why);
+                break;
+        case MCS_GUEST_REFUSED:
+                log_guest(MCS_LOG_ERROR, dom->name, dom->uuid, dom->label,
+                          "guest '%s' on host %s will not be allowed to start: %s", dom->name, d->host_id,
+                          o->why);
+                break;
+        }
+}
+
+/* Applies the rules to one guest. Returns 0 or -1 (already logged). */
+static int handle_domain(mcsd *d, virDomainPtr dom) {
+        char uuid[VIR_UUID_STRING_BUFLEN] = "";
+        int persistent = virDomainIsPersistent(dom);
+        mcs_domain parsed = {0};
+        mcs_guest_outcome o = {0};
+        mcs_err e = {0};
+        int rc = -1;
+
+        virDomainGetUUIDString(dom, uuid);
+        if (persistent < 0) {
+                log_msg(MCS_LOG_WARNING, "guest %s: %s", uuid, virGetLastErrorMessage());
+                return -1;
+        }
+        _cleanup_free_ char *xml = domain_xml(dom, persistent);
+        if (!xml) {
+                log_msg(MCS_LOG_WARNING, "guest %s: cannot read its XML: %s", uuid, virGetLastErrorMessage());
+                return -1;
+        }
+        if (mcs_domain_parse(xml, &parsed, &e) < 0) {
+                log_guest(MCS_LOG_ERROR, virDomainGetName(dom), uuid, NULL, "guest %s: %s", uuid, e.msg);
+                return -1;
+        }
+        cancel_release(d, parsed.uuid);
+        if (mcs_guest_apply_rules(d->reg, &d->cfg, &d->types, xml, &parsed, persistent, &o, &e) < 0) {
+                log_guest(MCS_LOG_ERROR, parsed.name, parsed.uuid, NULL, "guest '%s': %s", parsed.name, e.msg);
+                goto out;
+        }
+        if (o.created)
+                log_guest(MCS_LOG_INFO, parsed.name, parsed.uuid, o.rec.label, "reserved %s for guest '%s' (%s)",
+                          o.rec.label, parsed.name, mcs_kind_name(o.rec.kind));
+        if (o.new_xml) {
+                virDomainPtr redefined = virDomainDefineXML(d->conn, o.new_xml);
+                if (!redefined) {
+                        log_guest(MCS_LOG_ERROR, parsed.name, parsed.uuid, o.rec.label,
+                                  "guest '%s': cannot write its static label: %s", parsed.name, virGetLastErrorMessage());
+                        goto out;
+                }
+                virDomainFree(redefined);
+                log_guest(MCS_LOG_INFO, parsed.name, parsed.uuid, o.rec.label, "guest '%s' now has static label %s",
+                          parsed.name, o.rec.label);
+        }
+        bool changed = set_guest(d, parsed.uuid, parsed.name, o.status, o.why);
+        log_outcome(d, &parsed, &o, changed);
+        if (o.status == MCS_GUEST_MANAGED && sync_state(d, dom, &o.rec, &e) < 0) {
+                log_guest(MCS_LOG_ERROR, parsed.name, parsed.uuid, o.rec.label, "guest '%s': %s", parsed.name, e.msg);
+                goto out;
+        }
+        rc = 0;
+out:
+        mcs_guest_outcome_clear(&o);
+        mcs_domain_clear(&parsed);
+        return rc;
+}
+
+/* ---- events and reconcile ---- */
+
+/* A guest that stopped and is gone (transient) or was undefined. */
+static void guest_gone(mcsd *d, const char *uuid, bool stopped) {
+        mcs_record rec = {0};
+        mcs_err e = {0};
+        drop_guest(d, uuid);
+        if (mcs_registry_get(d->reg, uuid, &rec, &e) < 0)
+                return;
+        bool transient = rec.kind == MCS_KIND_TRANSIENT;
+        mcs_record_clear(&rec);
+        if (stopped && transient)
+                release_gone(d, uuid, "the transient guest stopped");
+        else
+                schedule_release(d, uuid);
+}
+
+int guests_on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *opaque) {
+        mcsd *d = opaque;
+        char uuid[VIR_UUID_STRING_BUFLEN] = "";
+        bool exists;
+        (void) conn;
+
+        virDomainGetUUIDString(dom, uuid);
+        log_msg(MCS_LOG_DEBUG, "event %d/%d for guest '%s' (%s)", event, detail, virDomainGetName(dom), uuid);
+        switch (event) {
+        case VIR_DOMAIN_EVENT_DEFINED:
+        case VIR_DOMAIN_EVENT_STARTED:
+        case VIR_DOMAIN_EVENT_UNDEFINED:
+        case VIR_DOMAIN_EVENT_STOPPED:
+                break;
+        default:
+                return 0;
+        }
+        if (!domain_exists(d, uuid, &exists)) {
+                log_msg(MCS_LOG_WARNING, "guest %s: lookup failed: %s", uuid, virGetLastErrorMessage());
+                guests_schedule_retry(d);
+                return 0;
+        }
+        if (!exists) {
+                /* A guest migrated away belongs to its new host. */
+                if (!(event == VIR_DOMAIN_EVENT_STOPPED && detail == VIR_DOMAIN_EVENT_STOPPED_MIGRATED))
+                        guest_gone(d, uuid, event == VIR_DOMAIN_EVENT_STOPPED);
+                else
+                        drop_guest(d, uuid);
+        } else if (handle_domain(d, dom) < 0) {
+                guests_schedule_retry(d);
+        }
+        mcsd_update_status(d);
+        return 0;
+}
+
+static bool listed(virDomainPtr *doms, int n, const char *uuid) {
+        char u[VIR_UUID_STRING_BUFLEN];
+        for (int i = 0; i < n; i++)
+                if (virDomainGetUUIDString(doms[i], u) == 0 && !strcmp(u, uuid))
+                        return true;
+        return false;
+}
+
+void guests_reconcile(mcsd *d) {
+        virDomainPtr *doms = NULL;
+        virSecurityModel model;
+        mcs_record_list mine = {0};
+        mcs_err e = {0};
+        int64_t t0 = mcsd_now_ms();
+        int failed = 0;
+
+        if (!d->conn)
+                return;
+        d->selinux_host = virNodeGetSecurityModel(d->conn, &model) == 0 && !strcmp(model.model, "selinux");
+        int n = virConnectListAllDomains(d->conn, &doms, 0);
+        if (n < 0) {
+                log_msg(MCS_LOG_ERROR, "cannot list guests: %s", virGetLastErrorMessage());
+                guests_schedule_retry(d);
+                return;
+        }
+        for (size_t i = 0; i < d->n_guests;)
+                if (!listed(doms, n, d->guests[i].uuid))
+                        drop_guest(d, d->guests[i].uuid);
+                else
+                        i++;
+        for (int i = 0; i < n; i++)
+                failed += handle_domain(d, doms[i]) < 0;
+
+        /* Guests this host held whose removal was missed while disconnected.
+         * Operators' static reservations are only released on an undefine
+         * mcsd sees. */
+        mcs_filter f = MCS_FILTER_ALL;
+        f.host = d->host_id;
+        if (mcs_registry_list(d->reg, &f, &mine, &e) < 0) {
+                log_msg(MCS_LOG_ERROR, "cannot list this host's reservations: %s", e.msg);
+                failed++;
+        }
+        for (size_t i = 0; i < mine.n; i++)
+                if (mine.v[i].kind != MCS_KIND_STATIC && !listed(doms, n, mine.v[i].uuid))
+                        schedule_release(d, mine.v[i].uuid);
+        mcs_record_list_clear(&mine);
+
+        for (int i = 0; i < n; i++)
+                virDomainFree(doms[i]);
+        free(doms);
+        if (failed)
+                guests_schedule_retry(d);
+        log_msg(MCS_LOG_INFO, "reconciled %d guests in %lld ms (%d failed)", n, (long long) (mcsd_now_ms() - t0), failed);
+        mcsd_update_status(d);
+}
+
+static void on_retry_timer(int timer, void *opaque) {
+        mcsd *d = opaque;
+        virEventUpdateTimeout(timer, -1);
+        guests_reconcile(d);
+}
+
+void guests_schedule_retry(mcsd *d) {
+        if (d->retry_timer >= 0)
+                virEventUpdateTimeout(d->retry_timer, RETRY_MS);
+        else
+                d->retry_timer = virEventAddTimeout(RETRY_MS, on_retry_timer, d, NULL);
+}

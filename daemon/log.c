@@ -1,0 +1,67 @@
+#include "log.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <systemd/sd-journal.h>
+
+static mcs_log_level log_threshold = MCS_LOG_INFO;
+static bool log_to_journal;
+
+/* systemd's documented test: JOURNAL_STREAM names the device and inode of
+ * the stream stderr is connected to. */
+static bool stderr_is_journal(void) {
+        const char *js = getenv("JOURNAL_STREAM");
+        struct stat st;
+        uintmax_t dev, ino;
+        if (!js || sscanf(js, "%ju:%ju", &dev, &ino) != 2 || fstat(2, &st) < 0)
+                return false;
+        return (uintmax_t) st.st_dev == dev && (uintmax_t) st.st_ino == ino;
+}
+
+void log_setup(mcs_log_level threshold) {
+        log_threshold = threshold;
+        log_to_journal = stderr_is_journal();
+}
+
+void log_set_level(mcs_log_level threshold) {
+        log_threshold = threshold;
+}
+
+static int syslog_priority(mcs_log_level lvl) {
+        static const int prio[] = {LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG};
+        return prio[lvl];
+}
+
+static void emit(mcs_log_level lvl, const char *name, const char *uuid, const char *label, const char *fmt,
+                 va_list ap) {
+        char msg[2048];
+        if (lvl > log_threshold)
+                return;
+        vsnprintf(msg, sizeof msg, fmt, ap);
+        if (log_to_journal) {
+                sd_journal_send("MESSAGE=%s", msg, "PRIORITY=%d", syslog_priority(lvl), "SYSLOG_IDENTIFIER=mcsd",
+                                "MCS_GUEST_NAME=%s", name ? name : "", "MCS_GUEST_UUID=%s", uuid ? uuid : "",
+                                "MCS_LABEL=%s", label ? label : "", NULL);
+                return;
+        }
+        fprintf(stderr, "mcsd: %s: %s\n", mcs_log_level_name(lvl), msg);
+}
+
+void log_msg(mcs_log_level lvl, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        emit(lvl, NULL, NULL, NULL, fmt, ap);
+        va_end(ap);
+}
+
+void log_guest(mcs_log_level lvl, const char *name, const char *uuid, const char *label, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        emit(lvl, name, uuid, label, fmt, ap);
+        va_end(ap);
+}

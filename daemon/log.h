@@ -1,0 +1,16 @@
+/* mcsd's log: to the journal with structured fields when stderr is connected
+ * to it (systemd sets JOURNAL_STREAM), to stderr otherwise. */
+#pragma once
+
+#include "mcs-config.h"
+
+/* Reads JOURNAL_STREAM and sets the threshold. */
+void log_setup(mcs_log_level threshold);
+void log_set_level(mcs_log_level threshold);
+
+void log_msg(mcs_log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* A message about one guest: the journal gets MCS_GUEST_NAME, MCS_GUEST_UUID
+ * and MCS_LABEL fields (each may be NULL). */
+void log_guest(mcs_log_level lvl, const char *name, const char *uuid, const char *label, const char *fmt, ...)
+        __attribute__((format(printf, 5, 6)));

@@ -1,0 +1,251 @@
+/* mcsd: gives every libvirt guest a cluster-unique SELinux MCS label.
+ * Reads the config, opens the registry, follows one libvirt connection and
+ * runs libvirt's default event loop until SIGTERM. */
+#include <errno.h>
+#include <getopt.h>
+#include <libvirt/virterror.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "mcs-policy.h"
+#include "mcsd.h"
+
+#define MACHINE_ID "/etc/machine-id"
+
+int64_t mcsd_now_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void mcsd_update_status(mcsd *d) {
+        size_t count[3] = {0};
+        for (size_t i = 0; i < d->n_guests; i++)
+                count[d->guests[i].status]++;
+        sd_notifyf(0, "%sSTATUS=%s %s; %zu guests: %zu managed, %zu unmanaged, %zu refused",
+                   d->ready_sent ? "" : "READY=1\n", d->conn ? "connected to" : "waiting for", d->cfg.uri, d->n_guests,
+                   count[MCS_GUEST_MANAGED], count[MCS_GUEST_UNMANAGED], count[MCS_GUEST_REFUSED]);
+        d->ready_sent = true;
+}
+
+/* libvirt prints every error to stderr by default; mcsd reports them itself. */
+static void quiet_libvirt(void *opaque, virErrorPtr err) {
+        (void) opaque;
+        (void) err;
+}
+
+static int open_registry(const mcs_config *cfg, const char *host_id, mcs_registry **out, mcs_err *e) {
+        mcs_registry_config rc = {.host_id = host_id, .busy_timeout_ms = cfg->busy_timeout_ms};
+        char note[256];
+        if (cfg->has_range)
+                rc.pool = cfg->range;
+        else {
+                mcs_policy_default_pool(NULL, &rc.pool, note, sizeof note);
+                log_msg(MCS_LOG_INFO, "category range: %s", note);
+        }
+        return mcs_registry_open(cfg->registry, &rc, out, e);
+}
+
+/* Everything derived from a config: host id, label types, registry. */
+typedef struct derived {
+        char host_id[MCS_HOST_MAX + 1];
+        mcs_domain_types types;
+        mcs_registry *reg;
+} derived;
+
+static int derive(const mcs_config *cfg, derived *out, mcs_err *e) {
+        int r;
+        if ((r = mcs_config_host_id(cfg, MACHINE_ID, out->host_id, sizeof out->host_id, e)) < 0 ||
+            (r = mcs_domain_types_load(cfg->domain_context_file, &out->types, e)) < 0 ||
+            (r = open_registry(cfg, out->host_id, &out->reg, e)) < 0)
+                return r;
+        return 0;
+}
+
+static bool same_str(const char *a, const char *b) {
+        return (!a && !b) || (a && b && !strcmp(a, b));
+}
+
+static void reload(mcsd *d) {
+        mcs_config n;
+        derived x = {0};
+        mcs_err e = {0};
+
+        mcs_config_init(&n);
+        if (mcs_config_load(&n, d->config_path, true, &e) < 0) {
+                log_msg(MCS_LOG_ERROR, "reload refused, keeping the running config: %s", e.msg);
+                mcs_config_clear(&n);
+                return;
+        }
+        bool reopen = !same_str(n.registry, d->cfg.registry) || !same_str(n.host_id, d->cfg.host_id) ||
+                      n.has_range != d->cfg.has_range || !mcs_catset_equal(&n.range, &d->cfg.range) ||
+                      !same_str(n.domain_context_file, d->cfg.domain_context_file) ||
+                      n.busy_timeout_ms != d->cfg.busy_timeout_ms;
+        bool reconnect = strcmp(n.uri, d->cfg.uri) != 0;
+        if (reopen) {
+                if (derive(&n, &x, &e) < 0) {
+                        log_msg(MCS_LOG_ERROR, "reload refused, keeping the running config: %s", e.msg);
+                        mcs_config_clear(&n);
+                        return;
+                }
+                mcs_registry_close(d->reg);
+                d->reg = x.reg;
+                d->types = x.types;
+                strcpy(d->host_id, x.host_id);
+        }
+        mcs_config_clear(&d->cfg);
+        d->cfg = n;
+        log_set_level(d->cfg.log_level);
+        log_msg(MCS_LOG_INFO, "reloaded %s%s%s", d->config_path, reopen ? "; registry reopened" : "",
+                reconnect ? "; reconnecting" : "");
+        if (reconnect || !d->conn) {
+                d->backoff_ms = d->cfg.reconnect_min_ms;
+                conn_start(d);
+        } else {
+                conn_apply_keepalive(d);
+                guests_reconcile(d);
+        }
+}
+
+static void on_signal(int watch, int fd, int events, void *opaque) {
+        mcsd *d = opaque;
+        struct signalfd_siginfo si;
+        (void) watch;
+        (void) events;
+        while (read(fd, &si, sizeof si) == sizeof si) {
+                if (si.ssi_signo == SIGHUP) {
+                        log_msg(MCS_LOG_INFO, "SIGHUP: reloading %s", d->config_path);
+                        sd_notify(0, "RELOADING=1");
+                        reload(d);
+                        sd_notify(0, "READY=1");
+                } else {
+                        log_msg(MCS_LOG_INFO, "%s: stopping", strsignal((int) si.ssi_signo));
+                        d->quit = true;
+                }
+        }
+}
+
+static void on_watchdog(int timer, void *opaque) {
+        (void) timer;
+        (void) opaque;
+        sd_notify(0, "WATCHDOG=1");
+}
+
+static void usage(FILE *f) {
+        fprintf(f,
+                "Usage: mcsd [--config PATH] [--check-config]\n"
+                "Gives every libvirt guest a cluster-unique SELinux MCS label.\n\n"
+                "  -c, --config PATH   configuration file (default " MCS_DEFAULT_CONFIG ")\n"
+                "      --check-config  read the configuration, report problems and exit\n"
+                "  -h, --help          show this help\n"
+                "      --version       show the version\n");
+}
+
+int main(int argc, char **argv) {
+        static const struct option opts[] = {
+                {"config", required_argument, NULL, 'c'},
+                {"check-config", no_argument, NULL, 'C'},
+                {"help", no_argument, NULL, 'h'},
+                {"version", no_argument, NULL, 'V'},
+                {0},
+        };
+        mcsd d = {.config_path = MCS_DEFAULT_CONFIG, .lifecycle_cb = -1, .reconnect_timer = -1,
+                  .pending_timer = -1, .retry_timer = -1};
+        bool config_given = false, check_only = false;
+        derived x = {0};
+        mcs_err e = {0};
+        int c;
+
+        while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+                switch (c) {
+                case 'c':
+                        d.config_path = optarg;
+                        config_given = true;
+                        break;
+                case 'C':
+                        check_only = true;
+                        break;
+                case 'h':
+                        usage(stdout);
+                        return 0;
+                case 'V':
+                        printf("mcsd %s\n", MCSD_VERSION);
+                        return 0;
+                default:
+                        usage(stderr);
+                        return 2;
+                }
+        }
+        if (optind < argc) {
+                fprintf(stderr, "mcsd: unexpected argument '%s'\n", argv[optind]);
+                usage(stderr);
+                return 2;
+        }
+
+        mcs_config_init(&d.cfg);
+        /* The default file may be missing (all defaults); a named one may not. */
+        if (mcs_config_load(&d.cfg, d.config_path, !config_given, &e) < 0) {
+                fprintf(stderr, "mcsd: %s\n", e.msg);
+                return 1;
+        }
+        log_setup(d.cfg.log_level);
+        if (check_only) {
+                mcs_config_clear(&d.cfg);
+                printf("%s: ok\n", d.config_path);
+                return 0;
+        }
+        if (derive(&d.cfg, &x, &e) < 0) {
+                log_msg(MCS_LOG_ERROR, "%s", e.msg);
+                mcs_config_clear(&d.cfg);
+                return 1;
+        }
+        d.reg = x.reg;
+        d.types = x.types;
+        strcpy(d.host_id, x.host_id);
+        log_msg(MCS_LOG_INFO, "host %s, registry %s (%s)", d.host_id,
+                d.cfg.registry ? d.cfg.registry : mcs_registry_default_location(), mcs_registry_backend_name(d.reg));
+
+        sigset_t mask;
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
+        sigprocmask(SIG_BLOCK, &mask, NULL);
+        signal(SIGPIPE, SIG_IGN);
+        int sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+
+        virSetErrorFunc(NULL, quiet_libvirt);
+        if (sfd < 0 || virEventRegisterDefaultImpl() < 0 ||
+            virEventAddHandle(sfd, VIR_EVENT_HANDLE_READABLE, on_signal, &d, NULL) < 0) {
+                log_msg(MCS_LOG_ERROR, "cannot set up the event loop: %s", sfd < 0 ? strerror(errno) : virGetLastErrorMessage());
+                return 1;
+        }
+        uint64_t wd_usec;
+        if (sd_watchdog_enabled(0, &wd_usec) > 0)
+                virEventAddTimeout((int) (wd_usec / 2000), on_watchdog, &d, NULL);
+
+        d.backoff_ms = d.cfg.reconnect_min_ms;
+        conn_start(&d);
+        while (!d.quit) {
+                if (virEventRunDefaultImpl() < 0) {
+                        log_msg(MCS_LOG_ERROR, "event loop: %s", virGetLastErrorMessage());
+                        break;
+                }
+        }
+
+        sd_notify(0, "STOPPING=1");
+        conn_stop(&d);
+        guests_clear(&d);
+        mcs_registry_close(d.reg);
+        mcs_config_clear(&d.cfg);
+        close(sfd);
+        log_msg(MCS_LOG_INFO, "stopped");
+        return 0;
+}

@@ -1,0 +1,323 @@
+#include "mcs-config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fnmatch.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mcs-level.h"
+#include "mcs-macro.h"
+
+#define CONFIG_MAX_BYTES (1u << 20)
+#define CONFIG_MAX_VALUE 4096u
+#define HOUR_MS (3600u * 1000u)
+
+static const char *const level_names[] = {"error", "warning", "info", "debug"};
+
+const char *mcs_log_level_name(mcs_log_level l) {
+        return (unsigned) l < MCS_ARRAY_SIZE(level_names) ? level_names[l] : "?";
+}
+
+void mcs_config_init(mcs_config *c) {
+        *c = (mcs_config){
+                .undefine_grace_ms = 30u * 1000u,
+                .reconnect_min_ms = 500u,
+                .reconnect_max_ms = 30u * 1000u,
+                .keepalive_interval_s = 5u,
+                .keepalive_count = 3u,
+                .busy_timeout_ms = 10u * 1000u,
+                .log_level = MCS_LOG_INFO,
+        };
+}
+
+void mcs_config_clear(mcs_config *c) {
+        free(c->uri);
+        free(c->registry);
+        free(c->host_id);
+        free(c->domain_context_file);
+        for (size_t i = 0; i < c->n_excludes; i++)
+                free(c->excludes[i]);
+        mcs_config_init(c);
+}
+
+/* Where a value came from, for messages. */
+typedef struct where {
+        const char *path;
+        unsigned line;
+} where;
+
+static int bad(mcs_err *e, const where *w, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int bad(mcs_err *e, const where *w, const char *fmt, ...) {
+        char msg[MCS_ERR_MSG_MAX];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof msg, fmt, ap);
+        va_end(ap);
+        return mcs_fail(e, MCS_E_INVALID, "%s:%u: %s", w->path, w->line, msg);
+}
+
+/* "30", "30s", "500ms", "2m": a duration in milliseconds up to an hour. */
+static int parse_duration(const char *v, unsigned *out) {
+        char *end;
+        errno = 0;
+        if (!isdigit((unsigned char) v[0]))
+                return -1;
+        unsigned long long n = strtoull(v, &end, 10);
+        unsigned long long mult;
+        if (errno)
+                return -1;
+        if (!*end || !strcmp(end, "s"))
+                mult = 1000;
+        else if (!strcmp(end, "ms"))
+                mult = 1;
+        else if (!strcmp(end, "m"))
+                mult = 60 * 1000;
+        else
+                return -1;
+        if (n > HOUR_MS / mult)
+                return -1;
+        *out = (unsigned) (n * mult);
+        return 0;
+}
+
+static int parse_uint(const char *v, unsigned max, unsigned *out) {
+        char *end;
+        errno = 0;
+        if (!isdigit((unsigned char) v[0]))
+                return -1;
+        unsigned long long n = strtoull(v, &end, 10);
+        if (errno || *end || n > max)
+                return -1;
+        *out = (unsigned) n;
+        return 0;
+}
+
+static bool printable_word(const char *v) {
+        for (const unsigned char *p = (const unsigned char *) v; *p; p++)
+                if (*p <= ' ' || *p == 0x7f)
+                        return false;
+        return true;
+}
+
+static int set_string(char **slot, const char *v) {
+        char *s = strdup(v);
+        if (!s)
+                return -1;
+        free(*slot);
+        *slot = s;
+        return 0;
+}
+
+static int apply_key(mcs_config *c, const where *w, const char *key, const char *v, mcs_err *e) {
+        char qv[MCS_QUOTE_MAX];
+        mcs_quote(v, qv, sizeof qv);
+        if (!strcmp(key, "uri") || !strcmp(key, "registry") || !strcmp(key, "domain_context_file")) {
+                if (!printable_word(v))
+                        return bad(e, w, "%s: the value '%s' must be one word without spaces or control characters", key, qv);
+                char **slot = key[0] == 'u' ? &c->uri : key[0] == 'r' ? &c->registry : &c->domain_context_file;
+                return set_string(slot, v) < 0 ? mcs_fail(e, MCS_E_NOMEM, "out of memory") : 0;
+        }
+        if (!strcmp(key, "host_id")) {
+                if (!printable_word(v) || strlen(v) > 255)
+                        return bad(e, w, "host_id: '%s' must be at most 255 printable characters without spaces", qv);
+                return set_string(&c->host_id, v) < 0 ? mcs_fail(e, MCS_E_NOMEM, "out of memory") : 0;
+        }
+        if (!strcmp(key, "exclude")) {
+                if (c->n_excludes == MCS_CONFIG_MAX_EXCLUDES)
+                        return bad(e, w, "exclude: more than %u patterns", MCS_CONFIG_MAX_EXCLUDES);
+                char *s = strdup(v);
+                if (!s)
+                        return mcs_fail(e, MCS_E_NOMEM, "out of memory");
+                c->excludes[c->n_excludes++] = s;
+                return 0;
+        }
+        if (!strcmp(key, "range")) {
+                mcs_err pe = {0};
+                mcs_catset set;
+                if (mcs_catset_parse(v, &set, &pe) < 0)
+                        return mcs_fail(e, MCS_E_INVALID, "%s:%u: range: %s", w->path, w->line, pe.msg);
+                if (mcs_catset_count(&set) < 8)
+                        return bad(e, w, "range: '%s' has fewer than 8 categories (libvirt refuses such a range)", qv);
+                c->range = set;
+                c->has_range = true;
+                return 0;
+        }
+        if (!strcmp(key, "log_level")) {
+                for (size_t i = 0; i < MCS_ARRAY_SIZE(level_names); i++)
+                        if (!strcmp(v, level_names[i])) {
+                                c->log_level = (mcs_log_level) i;
+                                return 0;
+                        }
+                return bad(e, w, "log_level: '%s' is not one of error, warning, info, debug", qv);
+        }
+        static const struct {
+                const char *key;
+                size_t off;
+                bool duration;
+                unsigned max;
+        } numbers[] = {
+                {"undefine_grace", offsetof(mcs_config, undefine_grace_ms), true, 0},
+                {"reconnect_min", offsetof(mcs_config, reconnect_min_ms), true, 0},
+                {"reconnect_max", offsetof(mcs_config, reconnect_max_ms), true, 0},
+                {"busy_timeout", offsetof(mcs_config, busy_timeout_ms), true, 0},
+                {"keepalive_interval", offsetof(mcs_config, keepalive_interval_s), false, 3600},
+                {"keepalive_count", offsetof(mcs_config, keepalive_count), false, 100},
+        };
+        for (size_t i = 0; i < MCS_ARRAY_SIZE(numbers); i++) {
+                if (strcmp(key, numbers[i].key))
+                        continue;
+                unsigned *slot = (unsigned *) ((char *) c + numbers[i].off);
+                if (numbers[i].duration ? parse_duration(v, slot) < 0 : parse_uint(v, numbers[i].max, slot) < 0)
+                        return numbers[i].duration
+                                       ? bad(e, w, "%s: '%s' is not a duration up to 1 hour (30, 30s, 500ms, 2m)", key, qv)
+                                       : bad(e, w, "%s: '%s' is not a whole number from 0 to %u", key, qv, numbers[i].max);
+                return 0;
+        }
+        char qk[MCS_QUOTE_MAX];
+        return bad(e, w, "unknown key '%s'", mcs_quote(key, qk, sizeof qk));
+}
+
+static char *trim(char *s) {
+        while (*s == ' ' || *s == '\t')
+                s++;
+        size_t n = strlen(s);
+        while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
+                s[--n] = '\0';
+        return s;
+}
+
+static bool once_key(const char *key) {
+        return strcmp(key, "exclude") != 0;
+}
+
+static int parse_into(mcs_config *c, const char *path, const char *text, mcs_err *e) {
+        char seen[16][32];
+        size_t n_seen = 0;
+        where w = {path, 0};
+        const char *p = text;
+
+        while (*p) {
+                const char *nl = strchr(p, '\n');
+                size_t len = nl ? (size_t) (nl - p) : strlen(p);
+                w.line++;
+                if (len > CONFIG_MAX_VALUE)
+                        return bad(e, &w, "line longer than %u bytes", CONFIG_MAX_VALUE);
+                char buf[CONFIG_MAX_VALUE + 1];
+                memcpy(buf, p, len);
+                buf[len] = '\0';
+                p += len + (nl ? 1 : 0);
+                if (memchr(buf, '\0', len))
+                        return bad(e, &w, "NUL byte in line");
+
+                char *line = trim(buf);
+                if (!*line || *line == '#')
+                        continue;
+                char *eq = strchr(line, '=');
+                char q[MCS_QUOTE_MAX];
+                if (!eq)
+                        return bad(e, &w, "expected \"key = value\", got '%s'", mcs_quote(line, q, sizeof q));
+                *eq = '\0';
+                char *key = trim(line), *value = trim(eq + 1);
+                if (!*key)
+                        return bad(e, &w, "missing key before '='");
+                if (!*value)
+                        return bad(e, &w, "%s: missing value after '='", mcs_quote(key, q, sizeof q));
+                if (once_key(key)) {
+                        for (size_t i = 0; i < n_seen; i++)
+                                if (!strcmp(seen[i], key))
+                                        return bad(e, &w, "%s is set twice", mcs_quote(key, q, sizeof q));
+                        if (n_seen < MCS_ARRAY_SIZE(seen) && strlen(key) < sizeof seen[0])
+                                strcpy(seen[n_seen++], key);
+                }
+                int r = apply_key(c, &w, key, value, e);
+                if (r < 0)
+                        return r;
+        }
+        if (c->reconnect_min_ms == 0 || c->reconnect_min_ms > c->reconnect_max_ms) {
+                return mcs_fail(e, MCS_E_INVALID, "%s: reconnect_min (%u ms) must be above 0 and at most reconnect_max (%u ms)",
+                                path, c->reconnect_min_ms, c->reconnect_max_ms);
+        }
+        return 0;
+}
+
+int mcs_config_parse(mcs_config *c, const char *path, const char *text, mcs_err *e) {
+        mcs_config n;
+        mcs_config_init(&n);
+        int r = parse_into(&n, path, text, e);
+        if (r < 0) {
+                mcs_config_clear(&n);
+                return r;
+        }
+        if (!n.uri && set_string(&n.uri, MCS_DEFAULT_URI) < 0) {
+                mcs_config_clear(&n);
+                return mcs_fail(e, MCS_E_NOMEM, "out of memory");
+        }
+        mcs_config_clear(c);
+        *c = n;
+        return 0;
+}
+
+int mcs_config_load(mcs_config *c, const char *path, bool missing_ok, mcs_err *e) {
+        _cleanup_free_ char *text = NULL;
+        FILE *f = fopen(path, "re");
+        if (!f) {
+                if (errno == ENOENT && missing_ok)
+                        return mcs_config_parse(c, path, "", e);
+                return mcs_fail(e, errno == ENOENT ? MCS_E_NOTFOUND : MCS_E_IO, "%s: %s", path, strerror(errno));
+        }
+        text = malloc(CONFIG_MAX_BYTES + 1);
+        if (!text) {
+                fclose(f);
+                return mcs_fail(e, MCS_E_NOMEM, "out of memory");
+        }
+        size_t n = fread(text, 1, CONFIG_MAX_BYTES + 1, f);
+        int err = ferror(f);
+        fclose(f);
+        if (err)
+                return mcs_fail(e, MCS_E_IO, "%s: read error", path);
+        if (n > CONFIG_MAX_BYTES)
+                return mcs_fail(e, MCS_E_INVALID, "%s: larger than 1 MiB", path);
+        if (memchr(text, '\0', n)) {
+                /* Name the line of the first NUL. */
+                unsigned line = 1;
+                for (const char *q = text; *q; q++)
+                        line += *q == '\n';
+                return mcs_fail(e, MCS_E_INVALID, "%s:%u: NUL byte in line", path, line);
+        }
+        text[n] = '\0';
+        return mcs_config_parse(c, path, text, e);
+}
+
+bool mcs_config_excludes(const mcs_config *c, const char *name) {
+        for (size_t i = 0; i < c->n_excludes; i++)
+                if (fnmatch(c->excludes[i], name, 0) == 0)
+                        return true;
+        return false;
+}
+
+int mcs_config_host_id(const mcs_config *c, const char *machine_id_path, char *out, size_t len, mcs_err *e) {
+        if (c->host_id) {
+                if (strlen(c->host_id) >= len)
+                        return mcs_fail(e, MCS_E_RANGE, "host_id is too long");
+                strcpy(out, c->host_id);
+                return 0;
+        }
+        FILE *f = fopen(machine_id_path, "re");
+        if (!f)
+                return mcs_fail(e, MCS_E_IO, "no host_id in the config and %s: %s", machine_id_path, strerror(errno));
+        char buf[256];
+        bool ok = fgets(buf, sizeof buf, f) != NULL;
+        fclose(f);
+        char *id = ok ? trim(buf) : buf;
+        size_t n = ok ? strlen(id) : 0;
+        if (!ok || !n || !printable_word(id))
+                return mcs_fail(e, MCS_E_INVALID, "no host_id in the config and %s holds no usable id", machine_id_path);
+        if (n >= len)
+                return mcs_fail(e, MCS_E_RANGE, "%s: the id is too long", machine_id_path);
+        strcpy(out, id);
+        return 0;
+}

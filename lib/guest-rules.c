@@ -1,0 +1,112 @@
+#include "mcs-guest-rules.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mcs-level.h"
+#include "mcs-macro.h"
+
+#define CONTEXT_MAX (4u * 256u + MCS_RANGE_STRMAX)
+
+static const char *const status_names[] = {"managed", "unmanaged", "refused"};
+
+const char *mcs_guest_status_name(mcs_guest_status s) {
+        return (unsigned) s < MCS_ARRAY_SIZE(status_names) ? status_names[s] : "?";
+}
+
+void mcs_guest_outcome_clear(mcs_guest_outcome *o) {
+        free(o->new_xml);
+        mcs_record_clear(&o->rec);
+        *o = (mcs_guest_outcome){0};
+}
+
+static int outcome(mcs_guest_outcome *o, mcs_guest_status s, const char *why) {
+        o->status = s;
+        snprintf(o->why, sizeof o->why, "%s", why);
+        return 0;
+}
+
+/* Refusals the hook will act on are outcomes; other failures are errors. */
+static bool refusal(int r) {
+        return r == -MCS_E_CONFLICT || r == -MCS_E_INVALID;
+}
+
+/* A guest whose XML carries a label (static, or a running transient guest's):
+ * the registry must hold exactly that label for it. */
+static int register_label(mcs_registry *r, const mcs_domain *d, mcs_kind kind, mcs_guest_outcome *o, mcs_err *e) {
+        char level[MCS_RANGE_STRMAX];
+        mcs_record cur = {0};
+        mcs_err le = {0};
+        int rc;
+
+        if (mcs_context_level(d->label, level, sizeof level, &le) < 0) {
+                mcs_err_prefix(&le, "its <label> is unusable");
+                return outcome(o, MCS_GUEST_REFUSED, le.msg);
+        }
+
+        rc = mcs_registry_get(r, d->uuid, &cur, e);
+        if (rc == 0) {
+                if (!strcmp(cur.label, level)) {
+                        o->rec = cur;
+                        return outcome(o, MCS_GUEST_MANAGED, "");
+                }
+                mcs_record_clear(&cur);
+                /* The operator changed the guest's label: its old one is free. */
+                if ((rc = mcs_registry_release(r, d->uuid, NULL, e)) < 0)
+                        return rc;
+                o->replaced = true;
+        } else if (rc != -MCS_E_NOTFOUND)
+                return rc;
+
+        mcs_guest g = {.uuid = d->uuid, .name = d->name, .kind = kind};
+        rc = mcs_registry_reserve_label(r, &g, level, &o->rec, &o->created, e);
+        if (rc == 0)
+                return outcome(o, MCS_GUEST_MANAGED, "");
+        if (refusal(rc))
+                return outcome(o, MCS_GUEST_REFUSED, e->msg);
+        return rc;
+}
+
+static int assign_dynamic(mcs_registry *r, const mcs_domain_types *types, const char *xml, const mcs_domain *d,
+                          mcs_guest_outcome *o, mcs_err *e) {
+        mcs_guest g = {.uuid = d->uuid, .name = d->name, .kind = MCS_KIND_DYNAMIC};
+        char context[CONTEXT_MAX];
+        int rc;
+
+        if ((rc = mcs_registry_reserve(r, &g, &o->rec, &o->created, e)) < 0)
+                return rc;
+        if ((rc = mcs_domain_label(d, types, o->rec.label, context, sizeof context, e)) < 0) {
+                if (rc != -MCS_E_INVALID)
+                        return rc;
+                /* A bad <baselabel>: libvirt would refuse to start the guest anyway. */
+                return outcome(o, MCS_GUEST_REFUSED, e->msg);
+        }
+        if ((rc = mcs_domain_set_static_label(xml, context, &o->new_xml, e)) < 0)
+                return rc;
+        return outcome(o, MCS_GUEST_MANAGED, "");
+}
+
+int mcs_guest_apply_rules(mcs_registry *r, const mcs_config *cfg, const mcs_domain_types *types, const char *xml,
+                          const mcs_domain *d, bool persistent, mcs_guest_outcome *out, mcs_err *e) {
+        mcs_guest_outcome o = {0};
+        int rc;
+
+        if (mcs_config_excludes(cfg, d->name))
+                rc = outcome(&o, MCS_GUEST_UNMANAGED, "excluded by name in the config");
+        else if (d->mode == MCS_SECLABEL_NONE)
+                rc = outcome(&o, MCS_GUEST_UNMANAGED, "<seclabel type='none'>");
+        else if (!persistent)
+                rc = d->label ? register_label(r, d, MCS_KIND_TRANSIENT, &o, e)
+                              : outcome(&o, MCS_GUEST_UNMANAGED, "a transient guest with no label in its XML yet");
+        else if (d->mode == MCS_SECLABEL_STATIC)
+                rc = register_label(r, d, MCS_KIND_STATIC, &o, e);
+        else
+                rc = assign_dynamic(r, types, xml, d, &o, e);
+        if (rc < 0) {
+                mcs_guest_outcome_clear(&o);
+                return rc;
+        }
+        *out = o;
+        return 0;
+}

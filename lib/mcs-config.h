@@ -1,0 +1,56 @@
+/* mcsd's configuration file, /etc/mcsd/mcsd.conf: "key = value" lines,
+ * '#' comments. Every key, its meaning and default is in docs/mcsd.conf.md. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "mcs-catset.h"
+#include "mcs-error.h"
+
+#define MCS_DEFAULT_CONFIG "/etc/mcsd/mcsd.conf"
+#define MCS_DEFAULT_URI "qemu:///system"
+#define MCS_CONFIG_MAX_EXCLUDES 64u
+
+typedef enum mcs_log_level {
+        MCS_LOG_ERROR,
+        MCS_LOG_WARNING,
+        MCS_LOG_INFO,
+        MCS_LOG_DEBUG,
+} mcs_log_level;
+
+typedef struct mcs_config {
+        char *uri;                 /* libvirt connection */
+        char *registry;            /* registry location; NULL: the built-in default */
+        char *host_id;             /* NULL: read /etc/machine-id */
+        char *excludes[MCS_CONFIG_MAX_EXCLUDES]; /* fnmatch(3) patterns of guest names */
+        size_t n_excludes;
+        bool has_range;            /* false: system_u's range from the policy */
+        mcs_catset range;
+        char *domain_context_file; /* NULL: selinux_virtual_domain_context_path() */
+        unsigned undefine_grace_ms;
+        unsigned reconnect_min_ms, reconnect_max_ms;
+        unsigned keepalive_interval_s, keepalive_count;
+        unsigned busy_timeout_ms;
+        mcs_log_level log_level;
+} mcs_config;
+
+/* Defaults for every key. */
+void mcs_config_init(mcs_config *c);
+void mcs_config_clear(mcs_config *c);
+
+/* Reads path over the defaults already in c. A missing file is not an error
+ * when missing_ok. Errors say "PATH:LINE: reason". On failure c is unchanged. */
+int mcs_config_load(mcs_config *c, const char *path, bool missing_ok, mcs_err *e);
+
+/* Parses text as if it were the file named path (for tests and reloads). */
+int mcs_config_parse(mcs_config *c, const char *path, const char *text, mcs_err *e);
+
+/* True when name matches one of the exclude patterns. */
+bool mcs_config_excludes(const mcs_config *c, const char *name);
+
+/* The host id: c->host_id, else the first line of machine_id_path
+ * (normally /etc/machine-id). */
+int mcs_config_host_id(const mcs_config *c, const char *machine_id_path, char *out, size_t len, mcs_err *e);
+
+const char *mcs_log_level_name(mcs_log_level l);

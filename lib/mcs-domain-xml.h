@@ -1,0 +1,41 @@
+/* What mcsd reads from and writes into libvirt domain XML: identity, virt
+ * type and the SELinux <seclabel>. Parsed with libxml2; no network access,
+ * no entity expansion. */
+#pragma once
+
+#include <stdbool.h>
+
+#include "mcs-error.h"
+#include "mcs-registry.h"
+
+#define MCS_DOMAIN_XML_MAX (16u << 20) /* libvirt's own limit for domain XML */
+
+typedef enum mcs_seclabel_mode {
+        MCS_SECLABEL_ABSENT,  /* no SELinux seclabel: libvirt's default, dynamic */
+        MCS_SECLABEL_NONE,    /* type='none': confinement turned off */
+        MCS_SECLABEL_DYNAMIC, /* type='dynamic', maybe with a <baselabel> */
+        MCS_SECLABEL_STATIC,  /* type='static' */
+} mcs_seclabel_mode;
+
+typedef struct mcs_domain {
+        char uuid[MCS_UUID_STRLEN + 1]; /* canonical, lower case */
+        char *name;
+        char *virt_type;  /* <domain type=...>: "kvm", "qemu", "test", ... */
+        mcs_seclabel_mode mode;
+        bool relabel;     /* relabel='yes' (libvirt's default for dynamic) */
+        char *label;      /* <label>, NULL if absent (a dynamic guest that is not running) */
+        char *baselabel;  /* <baselabel>, NULL if absent */
+} mcs_domain;
+
+/* The top-level <seclabel> elements that count for SELinux are those with
+ * model='selinux' and those without a model (libvirt gives those to the
+ * first security driver, which is SELinux on an SELinux host). */
+int mcs_domain_parse(const char *xml, mcs_domain *out, mcs_err *e);
+void mcs_domain_clear(mcs_domain *d);
+
+/* xml with its SELinux <seclabel> replaced by (or, when it has none,
+ * extended with) <seclabel type='static' model='selinux' relabel='yes'>
+ * carrying context; everything else is kept. *out is malloc'ed. */
+int mcs_domain_set_static_label(const char *xml, const char *context, char **out, mcs_err *e);
+
+const char *mcs_seclabel_mode_name(mcs_seclabel_mode m);

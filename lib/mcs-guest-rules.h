@@ -1,0 +1,36 @@
+/* The rules that decide what a guest's label should be, applied against the
+ * registry. The daemon fetches the XML from libvirt, calls
+ * mcs_guest_apply_rules() and, when the outcome carries new XML, defines it. */
+#pragma once
+
+#include <stdbool.h>
+
+#include "mcs-config.h"
+#include "mcs-domain-label.h"
+#include "mcs-domain-xml.h"
+#include "mcs-registry.h"
+
+typedef enum mcs_guest_status {
+        MCS_GUEST_MANAGED,   /* holds a reservation that matches its XML */
+        MCS_GUEST_UNMANAGED, /* left alone: excluded, type='none', or no label to register */
+        MCS_GUEST_REFUSED,   /* its label is held by another guest or isolates nothing */
+} mcs_guest_status;
+
+typedef struct mcs_guest_outcome {
+        mcs_guest_status status;
+        char why[MCS_ERR_MSG_MAX]; /* for unmanaged and refused guests */
+        char *new_xml;             /* non-NULL: define this XML (a dynamic guest got its static label) */
+        mcs_record rec;            /* the reservation, for managed guests */
+        bool created;              /* the reservation is new */
+        bool replaced;             /* an older reservation of the guest was released first */
+} mcs_guest_outcome;
+
+/* d is the parsed xml; persistent says whether libvirt keeps the guest's
+ * definition (transient guests vanish when they stop). Errors (registry,
+ * exhaustion, memory) are returned; refusals are an outcome, not an error. */
+int mcs_guest_apply_rules(mcs_registry *r, const mcs_config *cfg, const mcs_domain_types *types, const char *xml,
+                          const mcs_domain *d, bool persistent, mcs_guest_outcome *out, mcs_err *e);
+
+void mcs_guest_outcome_clear(mcs_guest_outcome *o);
+
+const char *mcs_guest_status_name(mcs_guest_status s);
