@@ -70,9 +70,9 @@ static int parse_doc(const char *xml, xmlDocPtr *out, mcs_err *e) {
         }
         xmlNodePtr root = xmlDocGetRootElement(doc);
         if (!root || !is_elem(root, "domain")) {
+                int line = root ? root->line : 1;
                 xmlFreeDoc(doc);
-                return mcs_fail(e, MCS_E_INVALID, "domain XML line %d: the root element is not <domain>",
-                                root ? root->line : 1);
+                return mcs_fail(e, MCS_E_INVALID, "domain XML line %d: the root element is not <domain>", line);
         }
         *out = doc;
         return 0;

@@ -1,0 +1,149 @@
+/* mcsd.conf: defaults, every key, and rejections that name file and line. */
+#include <stdio.h>
+#include <unistd.h>
+
+#include "mcs-config.h"
+#include "test-util.h"
+
+START_TEST(defaults_and_every_key) {
+        mcs_config c;
+        mcs_err e = {0};
+        mcs_config_init(&c);
+        ck_assert_ok(mcs_config_parse(&c, "empty.conf", "", &e), &e);
+        ck_assert_str_eq(c.uri, "qemu:///system");
+        ck_assert_ptr_null(c.registry);
+        ck_assert_ptr_null(c.host_id);
+        ck_assert_uint_eq(c.undefine_grace_ms, 30000);
+        ck_assert_uint_eq(c.reconnect_min_ms, 500);
+        ck_assert_uint_eq(c.reconnect_max_ms, 30000);
+        ck_assert_uint_eq(c.keepalive_interval_s, 5);
+        ck_assert_uint_eq(c.keepalive_count, 3);
+        ck_assert_int_eq(c.log_level, MCS_LOG_INFO);
+        ck_assert(!c.has_range);
+
+        const char *text = "# a comment\n"
+                           "uri = test+unix:///default?socket=/run/x.sock\n"
+                           "  registry=sqlite:/srv/mcs/registry.db  \n"
+                           "host_id = kvm-07\n"
+                           "exclude = scratch-*\n"
+                           "exclude = ci-[0-9]*\n"
+                           "range = c0.c511\n"
+                           "domain_context_file = /etc/mcsd/domain_context\n"
+                           "undefine_grace = 500ms\n"
+                           "reconnect_min = 1\n"
+                           "reconnect_max = 2m\n"
+                           "busy_timeout = 3s\n"
+                           "keepalive_interval = 0\n"
+                           "keepalive_count = 9\n"
+                           "log_level = debug\r\n";
+        ck_assert_ok(mcs_config_parse(&c, "full.conf", text, &e), &e);
+        ck_assert_str_eq(c.uri, "test+unix:///default?socket=/run/x.sock");
+        ck_assert_str_eq(c.registry, "sqlite:/srv/mcs/registry.db");
+        ck_assert_str_eq(c.host_id, "kvm-07");
+        ck_assert_uint_eq(c.n_excludes, 2);
+        ck_assert(mcs_config_excludes(&c, "scratch-1"));
+        ck_assert(mcs_config_excludes(&c, "ci-42"));
+        ck_assert(!mcs_config_excludes(&c, "db-1"));
+        ck_assert(c.has_range);
+        ck_assert_uint_eq(mcs_catset_count(&c.range), 512);
+        ck_assert_str_eq(c.domain_context_file, "/etc/mcsd/domain_context");
+        ck_assert_uint_eq(c.undefine_grace_ms, 500);
+        ck_assert_uint_eq(c.reconnect_min_ms, 1000);
+        ck_assert_uint_eq(c.reconnect_max_ms, 120000);
+        ck_assert_uint_eq(c.busy_timeout_ms, 3000);
+        ck_assert_uint_eq(c.keepalive_interval_s, 0);
+        ck_assert_uint_eq(c.keepalive_count, 9);
+        ck_assert_int_eq(c.log_level, MCS_LOG_DEBUG);
+        mcs_config_clear(&c);
+}
+END_TEST
+
+START_TEST(rejections_name_file_and_line) {
+        static const struct {
+                const char *text, *needle;
+        } cases[] = {
+                {"uri = a\nnonsense\n", "bad.conf:2: expected \"key = value\", got 'nonsense'"},
+                {"colour = blue\n", "bad.conf:1: unknown key 'colour'"},
+                {"\n\nuri =\n", "bad.conf:3: uri: missing value after '='"},
+                {"= x\n", "bad.conf:1: missing key before '='"},
+                {"uri = a\nuri = b\n", "bad.conf:2: uri is set twice"},
+                {"uri = a b\n", "bad.conf:1: uri: the value 'a b' must be one word"},
+                {"host_id = a\tb\n", "bad.conf:1: host_id: 'a\\x09b' must be at most 255"},
+                {"range = c0.c3\n", "bad.conf:1: range: 'c0.c3' has fewer than 8 categories"},
+                {"range = c9.c2\n", "bad.conf:1: range: "},
+                {"range = c0.c2000\n", "bad.conf:1: range: "},
+                {"log_level = loud\n", "bad.conf:1: log_level: 'loud' is not one of error, warning, info, debug"},
+                {"undefine_grace = soon\n", "bad.conf:1: undefine_grace: 'soon' is not a duration"},
+                {"undefine_grace = 2h\n", "bad.conf:1: undefine_grace: '2h' is not a duration"},
+                {"undefine_grace = 3601s\n", "bad.conf:1: undefine_grace: '3601s' is not a duration"},
+                {"undefine_grace = -1\n", "bad.conf:1: undefine_grace: '-1' is not a duration"},
+                {"keepalive_count = 101\n", "bad.conf:1: keepalive_count: '101' is not a whole number from 0 to 100"},
+                {"keepalive_interval = 99999999999999999999\n", "bad.conf:1: keepalive_interval: "},
+                {"reconnect_min = 5s\nreconnect_max = 1s\n", "bad.conf: reconnect_min (5000 ms) must be above 0"},
+                {"reconnect_min = 0\n", "bad.conf: reconnect_min (0 ms) must be above 0"},
+        };
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+                mcs_config c;
+                mcs_err e = {0};
+                mcs_config_init(&c);
+                ck_assert_ok(mcs_config_parse(&c, "ok.conf", "host_id = keep\n", &e), &e);
+                ck_assert_fails(mcs_config_parse(&c, "bad.conf", cases[i].text, &e), &e, MCS_E_INVALID,
+                                cases[i].needle);
+                /* A refused file leaves the running config as it was. */
+                ck_assert_str_eq(c.host_id, "keep");
+                mcs_config_clear(&c);
+        }
+}
+END_TEST
+
+START_TEST(files_and_host_id) {
+        char *dir = test_tmpdir(), path[4096], mid[4096], id[256];
+        mcs_config c;
+        mcs_err e = {0};
+        mcs_config_init(&c);
+
+        snprintf(path, sizeof path, "%s/mcsd.conf", dir);
+        ck_assert_fails(mcs_config_load(&c, path, false, &e), &e, MCS_E_NOTFOUND, "No such file or directory");
+        ck_assert_ok(mcs_config_load(&c, path, true, &e), &e);
+
+        FILE *f = fopen(path, "w");
+        fputs("uri = x\n", f);
+        fwrite("exclude = a\0b\n", 1, 14, f);
+        fclose(f);
+        ck_assert_fails(mcs_config_load(&c, path, false, &e), &e, MCS_E_INVALID, "mcsd.conf:2: NUL byte in line");
+
+        snprintf(mid, sizeof mid, "%s/machine-id", dir);
+        ck_assert_fails(mcs_config_host_id(&c, mid, id, sizeof id, &e), &e, MCS_E_IO, "no host_id in the config");
+        f = fopen(mid, "w");
+        fputs("\n", f);
+        fclose(f);
+        ck_assert_fails(mcs_config_host_id(&c, mid, id, sizeof id, &e), &e, MCS_E_INVALID, "holds no usable id");
+        f = fopen(mid, "w");
+        fputs("0123456789abcdef0123456789abcdef\n", f);
+        fclose(f);
+        ck_assert_ok(mcs_config_host_id(&c, mid, id, sizeof id, &e), &e);
+        ck_assert_str_eq(id, "0123456789abcdef0123456789abcdef");
+
+        f = fopen(path, "w");
+        fputs("host_id = from-config\n", f);
+        fclose(f);
+        ck_assert_ok(mcs_config_load(&c, path, false, &e), &e);
+        ck_assert_ok(mcs_config_host_id(&c, mid, id, sizeof id, &e), &e);
+        ck_assert_str_eq(id, "from-config");
+        mcs_config_clear(&c);
+        unlink(path);
+        unlink(mid);
+        test_rmtree(dir);
+        free(dir);
+}
+END_TEST
+
+int main(void) {
+        Suite *s = suite_create("config");
+        TCase *tc = tcase_create("config");
+        tcase_add_test(tc, defaults_and_every_key);
+        tcase_add_test(tc, rejections_name_file_and_line);
+        tcase_add_test(tc, files_and_host_id);
+        suite_add_tcase(s, tc);
+        return test_run(s);
+}

@@ -1,0 +1,306 @@
+/* Domain XML, label types and the rules, with a real sqlite registry. */
+#include <stdio.h>
+#include <unistd.h>
+
+#include "mcs-guest-rules.h"
+#include "test-util.h"
+
+#define UUID_A "11111111-2222-3333-4444-555555555555"
+#define UUID_B "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
+
+static char *domain_xml(const char *type, const char *name, const char *uuid, const char *seclabel) {
+        char *x;
+        ck_assert_int_ge(asprintf(&x,
+                                  "<domain type='%s'>\n  <name>%s</name>\n  <uuid>%s</uuid>\n"
+                                  "  <memory unit='KiB'>65536</memory>\n"
+                                  "  <devices>\n    <disk type='file'><source file='/i.qcow2'>"
+                                  "<seclabel model='selinux' relabel='no'/></source></disk>\n  </devices>\n"
+                                  "  <seclabel type='none' model='dac'/>\n%s</domain>\n",
+                                  type, name, uuid, seclabel),
+                         0);
+        return x;
+}
+
+START_TEST(parse_seclabel_modes) {
+        static const struct {
+                const char *seclabel;
+                mcs_seclabel_mode mode;
+                bool relabel;
+                const char *label, *base;
+        } cases[] = {
+                {"", MCS_SECLABEL_ABSENT, true, NULL, NULL},
+                {"<seclabel type='none'/>", MCS_SECLABEL_NONE, false, NULL, NULL},
+                {"<seclabel type='dynamic' model='selinux'/>", MCS_SECLABEL_DYNAMIC, true, NULL, NULL},
+                {"<seclabel model='selinux'><baselabel>system_u:system_r:svirt_custom_t:s0</baselabel></seclabel>",
+                 MCS_SECLABEL_DYNAMIC, true, NULL, "system_u:system_r:svirt_custom_t:s0"},
+                {"<seclabel type='static' model='selinux' relabel='yes'><label>u:r:t:s0:c1,c2</label></seclabel>",
+                 MCS_SECLABEL_STATIC, true, "u:r:t:s0:c1,c2", NULL},
+                {"<seclabel type='static' model='selinux'><label>u:r:t:s0:c5</label></seclabel>", MCS_SECLABEL_STATIC,
+                 false, "u:r:t:s0:c5", NULL},
+                /* A running dynamic guest (qemu driver's live XML). */
+                {"<seclabel type='dynamic' model='selinux' relabel='yes'><label>system_u:system_r:svirt_t:s0:c7,c9</label>"
+                 "<imagelabel>system_u:object_r:svirt_image_t:s0:c7,c9</imagelabel></seclabel>",
+                 MCS_SECLABEL_DYNAMIC, true, "system_u:system_r:svirt_t:s0:c7,c9", NULL},
+        };
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+                char *x = domain_xml("kvm", "vm1", "11111111-2222-3333-4444-55555555555A", cases[i].seclabel);
+                mcs_domain d;
+                mcs_err e = {0};
+                ck_assert_ok(mcs_domain_parse(x, &d, &e), &e);
+                ck_assert_str_eq(d.uuid, "11111111-2222-3333-4444-55555555555a");
+                ck_assert_str_eq(d.name, "vm1");
+                ck_assert_str_eq(d.virt_type, "kvm");
+                ck_assert_msg(d.mode == cases[i].mode, "case %zu: mode %s", i, mcs_seclabel_mode_name(d.mode));
+                ck_assert_msg(d.relabel == cases[i].relabel, "case %zu: relabel", i);
+                ck_assert_pstr_eq(d.label, cases[i].label);
+                ck_assert_pstr_eq(d.baselabel, cases[i].base);
+                mcs_domain_clear(&d);
+                free(x);
+        }
+}
+END_TEST
+
+START_TEST(parse_rejections) {
+        static const struct {
+                const char *xml, *needle;
+        } cases[] = {
+                {"<domain type='kvm'><name>a</name>", "domain XML line 1: "},
+                {"<notadomain/>", "the root element is not <domain>"},
+                {"<domain><name>a</name><uuid>" UUID_A "</uuid></domain>", "<domain> has no type"},
+                {"<domain type='kvm'><uuid>" UUID_A "</uuid></domain>", "domain XML: no <name>"},
+                {"<domain type='kvm'><name>a</name></domain>", "domain XML: no <uuid>"},
+                {"<domain type='kvm'><name>a</name>\n<uuid>1234</uuid></domain>", "domain XML line 2: "},
+                {"<domain type='kvm'><name>a</name><uuid>" UUID_A "</uuid>\n<seclabel type='odd'/></domain>",
+                 "line 2: <seclabel type='odd'> is not none, dynamic or static"},
+                {"<domain type='kvm'><name>a</name><uuid>" UUID_A "</uuid><seclabel relabel='maybe'/></domain>",
+                 "relabel='maybe' is not yes or no"},
+                {"<domain type='kvm'><name>a</name><uuid>" UUID_A "</uuid><seclabel type='static'/></domain>",
+                 "a static <seclabel> without <label>"},
+                {"<domain type='kvm'><name>a</name><uuid>" UUID_A "</uuid><seclabel type='static'><label/></seclabel></domain>",
+                 "<label> is empty"},
+                {"<domain type='kvm'><name>a</name><uuid>" UUID_A "</uuid><seclabel/>\n<seclabel model='selinux'/></domain>",
+                 "line 2: a second SELinux <seclabel> (the first is on line 1)"},
+                {"<!DOCTYPE domain [<!ENTITY x 'y'>]><domain type='kvm'><name>&x;</name><uuid>" UUID_A "</uuid></domain>",
+                 "a DOCTYPE is not allowed"},
+                {"", "domain XML line "},
+        };
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+                mcs_domain d;
+                mcs_err e = {0};
+                ck_assert_fails(mcs_domain_parse(cases[i].xml, &d, &e), &e, MCS_E_INVALID, cases[i].needle);
+        }
+}
+END_TEST
+
+START_TEST(rewrite_keeps_everything_else) {
+        char *x = domain_xml("kvm", "vm1", UUID_A, "  <seclabel type='dynamic' model='selinux'/>\n");
+        char *out;
+        mcs_domain d;
+        mcs_err e = {0};
+        ck_assert_ok(mcs_domain_set_static_label(x, "system_u:system_r:svirt_t:s0:c1,c2", &out, &e), &e);
+        ck_assert_ok(mcs_domain_parse(out, &d, &e), &e);
+        ck_assert_int_eq(d.mode, MCS_SECLABEL_STATIC);
+        ck_assert(d.relabel);
+        ck_assert_str_eq(d.label, "system_u:system_r:svirt_t:s0:c1,c2");
+        mcs_domain_clear(&d);
+        /* The DAC seclabel, the disk's own seclabel and the memory stay. */
+        ck_assert_ptr_nonnull(strstr(out, "<seclabel type=\"none\" model=\"dac\"/>"));
+        ck_assert_ptr_nonnull(strstr(out, "<seclabel model=\"selinux\" relabel=\"no\"/></source>"));
+        ck_assert_ptr_nonnull(strstr(out, "<memory unit=\"KiB\">65536</memory>"));
+        ck_assert_ptr_null(strstr(out, "dynamic"));
+        free(out);
+        free(x);
+
+        /* No seclabel at all: one is added. A label with XML metacharacters is escaped. */
+        x = domain_xml("kvm", "vm1", UUID_A, "");
+        ck_assert_ok(mcs_domain_set_static_label(x, "a<b", &out, &e), &e);
+        ck_assert_ptr_nonnull(strstr(out, "<label>a&lt;b</label>"));
+        free(out);
+        free(x);
+}
+END_TEST
+
+static void write_file(const char *path, const char *text) {
+        FILE *f = fopen(path, "w");
+        ck_assert_ptr_nonnull(f);
+        fputs(text, f);
+        fclose(f);
+}
+
+START_TEST(label_types) {
+        mcs_domain_types t;
+        mcs_err e = {0};
+        char path[4096], out[512];
+
+        /* The installed policy's file: one line, svirt_t. */
+        ck_assert_ok(mcs_domain_types_load(NULL, &t, &e), &e);
+        ck_assert_str_eq(t.kvm.type, "svirt_t");
+        ck_assert(!t.has_tcg);
+
+        snprintf(path, sizeof path, "%s/virtual_domain_context", test_dir);
+        write_file(path, "system_u:system_r:svirt_t:s0\nsystem_u:system_r:svirt_tcg_t:s0\n");
+        ck_assert_ok(mcs_domain_types_load(path, &t, &e), &e);
+        ck_assert(t.has_tcg);
+
+        char *kx = domain_xml("kvm", "k", UUID_A, ""), *qx = domain_xml("qemu", "q", UUID_A, "");
+        char *bx = domain_xml("qemu", "b", UUID_A, "<seclabel><baselabel>system_u:system_r:my_t:s0</baselabel></seclabel>");
+        mcs_domain k, q, b;
+        ck_assert_ok(mcs_domain_parse(kx, &k, &e), &e);
+        ck_assert_ok(mcs_domain_parse(qx, &q, &e), &e);
+        ck_assert_ok(mcs_domain_parse(bx, &b, &e), &e);
+        ck_assert_ok(mcs_domain_label(&k, &t, "s0:c3,c4", out, sizeof out, &e), &e);
+        ck_assert_str_eq(out, "system_u:system_r:svirt_t:s0:c3,c4");
+        ck_assert_ok(mcs_domain_label(&q, &t, "s0:c3,c4", out, sizeof out, &e), &e);
+        ck_assert_str_eq(out, "system_u:system_r:svirt_tcg_t:s0:c3,c4");
+        ck_assert_ok(mcs_domain_label(&b, &t, "s0:c3,c4", out, sizeof out, &e), &e);
+        ck_assert_str_eq(out, "system_u:system_r:my_t:s0:c3,c4");
+        mcs_domain_clear(&k);
+        mcs_domain_clear(&q);
+        mcs_domain_clear(&b);
+        free(kx);
+        free(qx);
+        free(bx);
+
+        write_file(path, "");
+        ck_assert_fails(mcs_domain_types_load(path, &t, &e), &e, MCS_E_INVALID, "virtual_domain_context:1: empty");
+        write_file(path, "system_u:system_r:svirt_t:s0\nbroken\n");
+        ck_assert_fails(mcs_domain_types_load(path, &t, &e), &e, MCS_E_INVALID, "virtual_domain_context:2: ");
+        unlink(path);
+        ck_assert_fails(mcs_domain_types_load(path, &t, &e), &e, MCS_E_NOTFOUND, "No such file or directory");
+
+        char level[64];
+        ck_assert_ok(mcs_context_level("u:r:t:s0:c9,c2", level, sizeof level, &e), &e);
+        ck_assert_str_eq(level, "s0:c2,c9");
+        ck_assert_fails(mcs_context_level("u:r:t", level, sizeof level, &e), &e, MCS_E_INVALID, "'u:r:t': no MCS level");
+}
+END_TEST
+
+/* ---- the rules, against a real registry ---- */
+
+static mcs_registry *open_reg(const char *host) {
+        mcs_registry_config cfg = {.host_id = host};
+        mcs_registry *r;
+        mcs_err e = {0};
+        mcs_catset_add_range(&cfg.pool, 0, 1023);
+        ck_assert_ok(mcs_registry_open(test_db_path, &cfg, &r, &e), &e);
+        return r;
+}
+
+static void apply(mcs_registry *r, const mcs_config *cfg, const char *type, const char *name, const char *uuid,
+                  const char *seclabel, bool persistent, mcs_guest_outcome *o) {
+        mcs_domain_types t;
+        mcs_domain d;
+        mcs_err e = {0};
+        char *x = domain_xml(type, name, uuid, seclabel);
+        ck_assert_ok(mcs_domain_types_load(NULL, &t, &e), &e);
+        ck_assert_ok(mcs_domain_parse(x, &d, &e), &e);
+        ck_assert_ok(mcs_guest_apply_rules(r, cfg, &t, x, &d, persistent, o, &e), &e);
+        mcs_domain_clear(&d);
+        free(x);
+}
+
+START_TEST(rules_dynamic_static_and_unmanaged) {
+        mcs_registry *r = open_reg("h1");
+        mcs_config cfg;
+        mcs_err e = {0};
+        mcs_guest_outcome o;
+        mcs_config_init(&cfg);
+        ck_assert_ok(mcs_config_parse(&cfg, "t.conf", "exclude = scratch-*\n", &e), &e);
+
+        /* Absent seclabel: a pair is reserved and written as static relabel='yes'. */
+        apply(r, &cfg, "kvm", "vm1", UUID_A, "", true, &o);
+        ck_assert_int_eq(o.status, MCS_GUEST_MANAGED);
+        ck_assert(o.created);
+        ck_assert_ptr_nonnull(o.new_xml);
+        char want[128];
+        snprintf(want, sizeof want, "<label>system_u:system_r:svirt_t:%s</label>", o.rec.label);
+        ck_assert_msg(strstr(o.new_xml, want), "%s lacks %s", o.new_xml, want);
+        ck_assert_ptr_nonnull(strstr(o.new_xml, "relabel=\"yes\""));
+        char first[64];
+        snprintf(first, sizeof first, "%s", o.rec.label);
+        mcs_guest_outcome_clear(&o);
+
+        /* Its own redefinition changes nothing. */
+        char sl[256];
+        snprintf(sl, sizeof sl,
+                 "<seclabel type='static' model='selinux' relabel='yes'><label>system_u:system_r:svirt_t:%s</label></seclabel>",
+                 first);
+        apply(r, &cfg, "kvm", "vm1", UUID_A, sl, true, &o);
+        ck_assert_int_eq(o.status, MCS_GUEST_MANAGED);
+        ck_assert(!o.created && !o.replaced);
+        ck_assert_ptr_null(o.new_xml);
+        ck_assert_int_eq(o.rec.kind, MCS_KIND_DYNAMIC);
+        mcs_guest_outcome_clear(&o);
+
+        /* Back to dynamic (undefine + define): the same pair again. */
+        apply(r, &cfg, "kvm", "vm1", UUID_A, "<seclabel type='dynamic'/>", true, &o);
+        ck_assert(!o.created);
+        ck_assert_str_eq(o.rec.label, first);
+        mcs_guest_outcome_clear(&o);
+
+        /* A static label contained in another guest's: refused, naming the holder. */
+        unsigned ca, cb;
+        ck_assert_int_eq(sscanf(first, "s0:c%u,c%u", &ca, &cb), 2);
+        snprintf(sl, sizeof sl, "<seclabel type='static'><label>system_u:system_r:svirt_t:s0:c%u</label></seclabel>", ca);
+        apply(r, &cfg, "kvm", "vm2", UUID_B, sl, true, &o);
+        ck_assert_int_eq(o.status, MCS_GUEST_REFUSED);
+        ck_assert_msg(strstr(o.why, "held by guest vm1") && strstr(o.why, "on host h1"), "%s", o.why);
+        mcs_guest_outcome_clear(&o);
+
+        /* The operator moves vm1 to a static label of its own: the old pair is freed. */
+        apply(r, &cfg, "kvm", "vm1", UUID_A, "<seclabel type='static'><label>u:r:t:s0:c1000,c1001</label></seclabel>",
+              true, &o);
+        ck_assert_int_eq(o.status, MCS_GUEST_MANAGED);
+        ck_assert(o.replaced && o.created);
+        ck_assert_int_eq(o.rec.kind, MCS_KIND_STATIC);
+        mcs_guest_outcome_clear(&o);
+        mcs_record rec;
+        ck_assert_fails(mcs_registry_find_label(r, first, &rec, &e), &e, MCS_E_NOTFOUND, "");
+
+        /* A label with no category isolates nothing. */
+        apply(r, &cfg, "kvm", "vm2", UUID_B, "<seclabel type='static'><label>u:r:t:s0</label></seclabel>", true, &o);
+        ck_assert_int_eq(o.status, MCS_GUEST_REFUSED);
+        mcs_guest_outcome_clear(&o);
+
+        /* Unmanaged: type='none' and excluded names; nothing is reserved. */
+        apply(r, &cfg, "kvm", "vm2", UUID_B, "<seclabel type='none'/>", true, &o);
+        ck_assert_int_eq(o.status, MCS_GUEST_UNMANAGED);
+        ck_assert_str_eq(o.why, "<seclabel type='none'>");
+        mcs_guest_outcome_clear(&o);
+        apply(r, &cfg, "kvm", "scratch-3", UUID_B, "", true, &o);
+        ck_assert_int_eq(o.status, MCS_GUEST_UNMANAGED);
+        mcs_guest_outcome_clear(&o);
+        ck_assert_fails(mcs_registry_get(r, UUID_B, &rec, &e), &e, MCS_E_NOTFOUND, "");
+
+        /* A transient guest: its live label is registered as transient; without one, nothing. */
+        apply(r, &cfg, "kvm", "t1", UUID_B, "<seclabel type='dynamic'/>", false, &o);
+        ck_assert_int_eq(o.status, MCS_GUEST_UNMANAGED);
+        mcs_guest_outcome_clear(&o);
+        apply(r, &cfg, "kvm", "t1", UUID_B, "<seclabel type='dynamic'><label>u:r:svirt_t:s0:c7,c9</label></seclabel>",
+              false, &o);
+        ck_assert_int_eq(o.status, MCS_GUEST_MANAGED);
+        ck_assert_int_eq(o.rec.kind, MCS_KIND_TRANSIENT);
+        ck_assert_str_eq(o.rec.label, "s0:c7,c9");
+        ck_assert_ptr_null(o.new_xml);
+        mcs_guest_outcome_clear(&o);
+
+        mcs_config_clear(&cfg);
+        mcs_registry_close(r);
+}
+END_TEST
+
+int main(void) {
+        Suite *s = suite_create("domain");
+        TCase *tc = tcase_create("xml");
+        tcase_add_test(tc, parse_seclabel_modes);
+        tcase_add_test(tc, parse_rejections);
+        tcase_add_test(tc, rewrite_keeps_everything_else);
+        suite_add_tcase(s, tc);
+        TCase *rules = tcase_create("rules");
+        tcase_add_checked_fixture(rules, test_db_setup, test_db_teardown);
+        tcase_set_timeout(rules, 60);
+        tcase_add_test(rules, label_types);
+        tcase_add_test(rules, rules_dynamic_static_and_unmanaged);
+        suite_add_tcase(s, rules);
+        return test_run(s);
+}
