@@ -1,0 +1,123 @@
+# Shared by the libvirt suites: real libvirtds in private mount namespaces,
+# mcsd processes, and assertions. Sourced by each test-*.sh.
+set -euo pipefail
+
+: "${MCSD:?}" "${REGISTRY_LIST:?}" "${NOTIFY_LISTEN:?}" "${PRIVATE_LIBVIRTD:?}"
+WORK=$(mktemp -d /var/tmp/mcsd-libvirt.XXXXXX)
+LIBVIRTDS=()
+
+cleanup() {
+	local rc=$? f
+	for f in "$WORK"/*.mcsd.pid "$WORK"/*.holder.pid "$WORK"/*.notify.pid; do
+		[ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null || true
+	done
+	for f in "${LIBVIRTDS[@]}"; do "$PRIVATE_LIBVIRTD" stop "$WORK/$f" || true; done
+	if [ $rc -ne 0 ]; then
+		for f in "$WORK"/*.log; do [ -f "$f" ] && { echo "--- $f"; tail -40 "$f"; }; done
+		for f in "${LIBVIRTDS[@]}"; do echo "--- libvirtd $f"; tail -20 "$WORK/$f/log/libvirtd.log" 2>/dev/null || true; done
+	fi
+	[ -n "${KEEP_WORK:-}" ] || rm -rf "$WORK"
+	exit $rc
+}
+trap cleanup EXIT
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+ok() { echo "ok - $*"; }
+
+# wait_for SECONDS COMMAND...: polls until COMMAND succeeds.
+wait_for() {
+	local limit=$1 i
+	shift
+	for ((i = 0; i < limit * 20; i++)); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+test_uri() { echo "test+unix:///default?socket=$WORK/$1/run/libvirt-sock"; }
+qemu_uri() { echo "qemu+unix:///system?socket=$WORK/$1/run/libvirt-sock"; }
+
+# The test driver forgets its guests when its last client disconnects; a
+# client that listens to events for the whole test keeps them.
+holder_start() {
+	virsh -c "$(test_uri "$1")" event --all --loop >/dev/null 2>&1 &
+	echo $! >"$WORK/$1.holder.pid"
+	wait_for 10 virsh -c "$(test_uri "$1")" list || fail "libvirtd $1 does not answer"
+}
+
+holder_stop() {
+	[ -f "$WORK/$1.holder.pid" ] && kill "$(cat "$WORK/$1.holder.pid")" 2>/dev/null || true
+	rm -f "$WORK/$1.holder.pid"
+}
+
+libvirtd_start() {
+	"$PRIVATE_LIBVIRTD" start "$WORK/$1"
+	LIBVIRTDS+=("$1")
+	holder_start "$1"
+}
+
+libvirtd_restart() {
+	holder_stop "$1"
+	"$PRIVATE_LIBVIRTD" restart "$WORK/$1"
+	holder_start "$1"
+}
+
+# log_count_above FILE PATTERN N: more than N lines match.
+log_count_above() { [ "$(grep -c "$2" "$1" 2>/dev/null || true)" -gt "$3" ]; }
+
+# mcsd_start NAME CONFIG [VAR=VALUE...]: runs mcsd in the background, logging
+# to $WORK/NAME.log, and waits for its first reconcile or connection attempt.
+mcsd_start() {
+	local name=$1 conf=$2 before
+	shift 2
+	before=$(grep -c 'reconciled\|cannot connect' "$WORK/$name.log" 2>/dev/null || true)
+	env "$@" "$MCSD" --config "$conf" >>"$WORK/$name.log" 2>&1 &
+	echo $! >"$WORK/$name.mcsd.pid"
+	wait_for 60 log_count_above "$WORK/$name.log" 'reconciled\|cannot connect' "${before:-0}" ||
+		fail "mcsd $name did not reconcile; see its log"
+}
+
+# Stops mcsd with SIGTERM and requires a clean exit.
+mcsd_stop() {
+	local pid rc=0
+	pid=$(cat "$WORK/$1.mcsd.pid")
+	kill -TERM "$pid"
+	wait "$pid" || rc=$?
+	rm -f "$WORK/$1.mcsd.pid"
+	[ $rc -eq 0 ] || fail "mcsd $1 exited with $rc after SIGTERM"
+}
+
+# guest_xml NAME SECLABEL [UUID]
+guest_xml() {
+	echo "<domain type='test'><name>$1</name>${3:+<uuid>$3</uuid>}<memory>65536</memory><os><type>hvm</type></os>$2</domain>"
+}
+
+# define URI NAME SECLABEL [UUID]
+define() {
+	guest_xml "$2" "$3" "${4:-}" >"$WORK/$2.xml"
+	virsh -q -c "$1" define "$WORK/$2.xml" >/dev/null
+}
+
+# The SELinux seclabel element of a guest's persistent XML, on one line.
+seclabel_of() {
+	virsh -q -c "$1" dumpxml --inactive "$2" | tr -d '\n' | sed -n "s|.*\(<seclabel[^>]*model='selinux'.*</seclabel>\).*|\1|p; s|.*\(<seclabel type='none'[^>]*/>\).*|\1|p" | head -1
+}
+
+label_of() { virsh -q -c "$1" dumpxml --inactive "$2" | sed -n 's|.*<label>\(.*\)</label>.*|\1|p'; }
+
+has_static_label() { seclabel_of "$1" "$2" | grep -q "type='static'"; }
+
+uuid_of() { virsh -q -c "$1" domuuid "$2"; }
+
+registry() { "$REGISTRY_LIST" "$1"; }
+
+# registry_field REGISTRY UUID FIELD: 2 name, 3 label, 4 kind, 5 state, 6 host, 7 generation
+registry_field() { registry "$1" | awk -v u="$2" -v f="$3" '$1 == u { print $f }'; }
+
+# field_is REGISTRY UUID FIELD VALUE (for wait_for)
+field_is() { [ "$(registry_field "$1" "$2" "$3")" = "$4" ]; }
+
+expect_eq() {
+	[ "$2" = "$3" ] || fail "$1: got '$2', expected '$3'"
+}
