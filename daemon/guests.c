@@ -322,8 +322,10 @@ int guests_on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int det
         mcsd *d = opaque;
         char uuid[VIR_UUID_STRING_BUFLEN] = "";
         bool exists;
-        (void) conn;
 
+        /* Events queued before the connection died: reconcile makes them up. */
+        if (conn != d->conn || virConnectIsAlive(conn) != 1)
+                return 0;
         virDomainGetUUIDString(dom, uuid);
         log_msg(MCS_LOG_DEBUG, "event %d/%d for guest '%s' (%s)", event, detail, virDomainGetName(dom), uuid);
         switch (event) {
@@ -383,7 +385,7 @@ void guests_reconcile(mcsd *d) {
                         drop_guest(d, d->guests[i].uuid);
                 else
                         i++;
-        for (int i = 0; i < n; i++)
+        for (int i = 0; i < n && virConnectIsAlive(d->conn) == 1; i++)
                 failed += handle_domain(d, doms[i]) < 0;
 
         /* Guests this host held whose removal was missed while disconnected.

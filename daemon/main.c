@@ -25,13 +25,20 @@ int64_t mcsd_now_ms(void) {
         return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Sends READY=1 the first time, then STATUS= whenever its text changes
+ * (not on every event: PID 1 handles each message). */
 void mcsd_update_status(mcsd *d) {
         size_t count[3] = {0};
+        char status[sizeof d->last_status];
         for (size_t i = 0; i < d->n_guests; i++)
                 count[d->guests[i].status]++;
-        sd_notifyf(0, "%sSTATUS=%s %s; %zu guests: %zu managed, %zu unmanaged, %zu refused",
-                   d->ready_sent ? "" : "READY=1\n", d->conn ? "connected to" : "waiting for", d->cfg.uri, d->n_guests,
-                   count[MCS_GUEST_MANAGED], count[MCS_GUEST_UNMANAGED], count[MCS_GUEST_REFUSED]);
+        snprintf(status, sizeof status, "%s %s; %zu guests: %zu managed, %zu unmanaged, %zu refused",
+                 d->conn ? "connected to" : "waiting for", d->cfg.uri, d->n_guests, count[MCS_GUEST_MANAGED],
+                 count[MCS_GUEST_UNMANAGED], count[MCS_GUEST_REFUSED]);
+        if (d->ready_sent && !strcmp(status, d->last_status))
+                return;
+        sd_notifyf(0, "%sSTATUS=%s", d->ready_sent ? "" : "READY=1\n", status);
+        strcpy(d->last_status, status);
         d->ready_sent = true;
 }
 

@@ -47,6 +47,7 @@ typedef struct mcsd {
         int retry_timer;          /* reconcile again after an error; -1: none */
 
         bool ready_sent;
+        char last_status[512];
         bool quit;
 } mcsd;
 

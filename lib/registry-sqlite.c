@@ -98,8 +98,9 @@ static int sq_fail(struct sq *s, int rc, const char *what, mcs_err *e) {
         if (primary == SQLITE_CANTOPEN || primary == SQLITE_IOERR || primary == SQLITE_FULL ||
             primary == SQLITE_READONLY || primary == SQLITE_PERM) {
                 int sys = sqlite3_system_errno(s->db);
-                return mcs_fail(e, MCS_E_IO, "registry %s: %s: %s%s%s", s->path, what, sqlite3_errmsg(s->db),
-                                sys ? ": " : "", sys ? strerror(sys) : "");
+                return mcs_fail(e, MCS_E_IO, "registry %s: %s: %s (sqlite code %d)%s%s", s->path, what,
+                                sqlite3_errmsg(s->db), sqlite3_extended_errcode(s->db), sys ? ": " : "",
+                                sys ? strerror(sys) : "");
         }
         return mcs_fail(e, MCS_E_IO, "registry %s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
 }
