@@ -38,6 +38,8 @@ static int syslog_priority(mcs_log_level lvl) {
 }
 
 static void emit(mcs_log_level lvl, const char *name, const char *uuid, const char *label, const char *fmt,
+                 va_list ap) __attribute__((format(printf, 5, 0)));
+static void emit(mcs_log_level lvl, const char *name, const char *uuid, const char *label, const char *fmt,
                  va_list ap) {
         char msg[2048];
         if (lvl > log_threshold)

@@ -5,6 +5,9 @@ MCS_PACKAGES=(
   libselinux1-dev libsepol-dev libsemanage-dev libsqlite3-dev check
   libsystemd-dev libxml2-dev libjson-c-dev libvirt-dev
   selinux-policy-default
+  # a real libvirtd and QEMU for the libvirt suite and the demo
+  libvirt-daemon libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients
+  qemu-system-x86 systemd
 )
 
 mcs_install_deps() {

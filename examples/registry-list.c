@@ -1,6 +1,6 @@
 /* Prints every record of a registry, one per line, sorted by UUID:
  *   UUID NAME LABEL KIND STATE HOST GENERATION
- * The libvirt suites compare it with what libvirtd says. */
+ * scripts/demo shows it; the libvirt suites compare it with libvirtd. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,18 +12,18 @@ static int by_uuid(const void *a, const void *b) {
 }
 
 int main(int argc, char **argv) {
-        mcs_registry_config cfg = {.host_id = "registry-list"};
+        mcs_registry_config cfg = {.host_id = "mcs-registry-list"};
         mcs_registry *r;
         mcs_record_list l = {0};
         mcs_err e = {0};
 
         if (argc != 2) {
-                fprintf(stderr, "usage: registry-list LOCATION\n");
+                fprintf(stderr, "usage: mcs-registry-list LOCATION\n");
                 return 2;
         }
         mcs_catset_add_range(&cfg.pool, 0, 1023);
         if (mcs_registry_open(argv[1], &cfg, &r, &e) < 0 || mcs_registry_list(r, NULL, &l, &e) < 0) {
-                fprintf(stderr, "registry-list: %s\n", e.msg);
+                fprintf(stderr, "mcs-registry-list: %s\n", e.msg);
                 return 1;
         }
         qsort(l.v, l.n, sizeof *l.v, by_uuid);
