@@ -17,6 +17,7 @@ for h in h1 h2; do
 	uri = $(test_uri $h)
 	registry = $REG
 	host_id = $h
+	undefine_grace = 1s
 	CONF
 	mcsd_start $h "$WORK/$h.conf"
 done
@@ -57,6 +58,26 @@ expect_eq "guests in libvirt" "$(wc -l <"$WORK/libvirt.txt")" "$total"
 expect_eq "distinct pairs" "$(awk '{ print $2 }' "$WORK/libvirt.txt" | sort -u | grep -c '^s0:c[0-9]*,c[0-9]*$')" "$total"
 diff -u "$WORK/registry.txt" "$WORK/libvirt.txt" || fail "the registry and the libvirtds disagree"
 ok "$total guests defined on two hosts at once hold $total distinct pairs; the registry agrees with both libvirtds"
+
+# A guest moves from h1 to h2 the way a migration leaves it: same UUID, same
+# static label, started on h2, then undefined on h1. No new reservation; the
+# record follows the guest; h1's undefine does not release it.
+U1=$(test_uri h1) U2=$(test_uri h2)
+moved=$(uuid_of "$U1" h1-g1)
+level=$(registry_field "$REG" "$moved" 3)
+virsh -q -c "$U1" dumpxml --inactive h1-g1 >"$WORK/moved.xml"
+virsh -q -c "$U2" define "$WORK/moved.xml" >/dev/null
+virsh -q -c "$U2" start h1-g1 >/dev/null
+wait_for 10 field_is "$REG" "$moved" 6 h2 || fail "the record did not move to h2: $(registry "$REG" | grep "$moved")"
+expect_eq "moved state" "$(registry_field "$REG" "$moved" 5)" running
+expect_eq "moved label" "$(registry_field "$REG" "$moved" 3)" "$level"
+expect_eq "moved label in h2's XML" "$(label_of "$U2" h1-g1)" "system_u:system_r:svirt_t:$level"
+virsh -q -c "$U1" undefine h1-g1 >/dev/null
+sleep 2.5
+expect_eq "label after h1's undefine" "$(registry_field "$REG" "$moved" 3)" "$level"
+grep -q "guest 'h1-g1' keeps $level: host h2 holds it now" "$WORK/h1.log" || fail "h1 did not say why it kept the label"
+expect_eq "records" "$(registry "$REG" | wc -l)" "$total"
+ok "a guest that moves to h2 keeps its label, the record follows it, and h1's undefine leaves it alone"
 
 mcsd_stop h1
 mcsd_stop h2
