@@ -355,12 +355,26 @@ int guests_on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int det
         return 0;
 }
 
-static bool listed(virDomainPtr *doms, int n, const char *uuid) {
-        char u[VIR_UUID_STRING_BUFLEN];
+typedef char uuid_str[VIR_UUID_STRING_BUFLEN];
+
+static int cmp_uuid(const void *a, const void *b) {
+        return strcmp(a, b);
+}
+
+/* The listed guests' UUIDs, sorted, so that each lookup is a bsearch
+ * rather than a string formatting pass over every guest. */
+static uuid_str *sorted_uuids(virDomainPtr *doms, int n) {
+        uuid_str *v = calloc(n ? (size_t) n : 1, sizeof *v);
+        if (!v)
+                return NULL;
         for (int i = 0; i < n; i++)
-                if (virDomainGetUUIDString(doms[i], u) == 0 && !strcmp(u, uuid))
-                        return true;
-        return false;
+                virDomainGetUUIDString(doms[i], v[i]);
+        qsort(v, (size_t) n, sizeof *v, cmp_uuid);
+        return v;
+}
+
+static bool listed(uuid_str *uuids, int n, const char *uuid) {
+        return bsearch(uuid, uuids, (size_t) n, sizeof *uuids, cmp_uuid) != NULL;
 }
 
 void guests_reconcile(mcsd *d) {
@@ -380,8 +394,17 @@ void guests_reconcile(mcsd *d) {
                 guests_schedule_retry(d);
                 return;
         }
+        _cleanup_free_ uuid_str *uuids = sorted_uuids(doms, n);
+        if (!uuids) {
+                log_msg(MCS_LOG_ERROR, "out of memory listing %d guests", n);
+                for (int i = 0; i < n; i++)
+                        virDomainFree(doms[i]);
+                free(doms);
+                guests_schedule_retry(d);
+                return;
+        }
         for (size_t i = 0; i < d->n_guests;)
-                if (!listed(doms, n, d->guests[i].uuid))
+                if (!listed(uuids, n, d->guests[i].uuid))
                         drop_guest(d, d->guests[i].uuid);
                 else
                         i++;
@@ -398,7 +421,7 @@ void guests_reconcile(mcsd *d) {
                 failed++;
         }
         for (size_t i = 0; i < mine.n; i++)
-                if (mine.v[i].kind != MCS_KIND_STATIC && !listed(doms, n, mine.v[i].uuid))
+                if (mine.v[i].kind != MCS_KIND_STATIC && !listed(uuids, n, mine.v[i].uuid))
                         schedule_release(d, mine.v[i].uuid);
         mcs_record_list_clear(&mine);
 

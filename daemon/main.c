@@ -35,11 +35,11 @@ void mcsd_update_status(mcsd *d) {
         snprintf(status, sizeof status, "%s %s; %zu guests: %zu managed, %zu unmanaged, %zu refused",
                  d->conn ? "connected to" : "waiting for", d->cfg.uri, d->n_guests, count[MCS_GUEST_MANAGED],
                  count[MCS_GUEST_UNMANAGED], count[MCS_GUEST_REFUSED]);
-        if (d->ready_sent && !strcmp(status, d->last_status))
+        bool first = !d->last_status[0];
+        if (!first && !strcmp(status, d->last_status))
                 return;
-        sd_notifyf(0, "%sSTATUS=%s", d->ready_sent ? "" : "READY=1\n", status);
+        sd_notifyf(0, "%sSTATUS=%s", first ? "READY=1\n" : "", status);
         strcpy(d->last_status, status);
-        d->ready_sent = true;
 }
 
 /* libvirt prints every error to stderr by default; mcsd reports them itself. */

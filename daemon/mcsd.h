@@ -46,8 +46,7 @@ typedef struct mcsd {
         int pending_timer;        /* -1: none */
         int retry_timer;          /* reconcile again after an error; -1: none */
 
-        bool ready_sent;
-        char last_status[512];
+        char last_status[512];    /* empty until READY=1 went out */
         bool quit;
 } mcsd;
 
