@@ -3,9 +3,7 @@
 set -euo pipefail
 : "${BENCH_LIBVIRT:?}" "${MCSD:?}" "${PRIVATE_LIBVIRTD:?}"
 work=$(mktemp -d /var/tmp/mcsd-bench.XXXXXX)
-holder=
 cleanup() {
-	[ -n "$holder" ] && kill "$holder" 2>/dev/null || true
 	# An mcsd the benchmark left behind when it failed.
 	pkill -f -- "--config $work/mcsd.conf" || true
 	"$PRIVATE_LIBVIRTD" stop "$work/lv" || true
@@ -14,9 +12,6 @@ cleanup() {
 trap cleanup EXIT
 "$PRIVATE_LIBVIRTD" start "$work/lv"
 uri="test+unix:///default?socket=$work/lv/run/libvirt-sock"
-# Keeps the test driver's state alive between clients.
-virsh -c "$uri" event --all --loop >/dev/null 2>&1 &
-holder=$!
 cat >"$work/mcsd.conf" <<CONF
 uri = $uri
 registry = $work/registry.db

@@ -8,7 +8,7 @@ LIBVIRTDS=()
 
 cleanup() {
 	local rc=$? f
-	for f in "$WORK"/*.mcsd.pid "$WORK"/*.holder.pid "$WORK"/*.notify.pid; do
+	for f in "$WORK"/*.mcsd.pid "$WORK"/*.notify.pid; do
 		[ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null || true
 	done
 	for f in "${LIBVIRTDS[@]}"; do "$PRIVATE_LIBVIRTD" stop "$WORK/$f" || true; done
@@ -38,30 +38,12 @@ wait_for() {
 test_uri() { echo "test+unix:///default?socket=$WORK/$1/run/libvirt-sock"; }
 qemu_uri() { echo "qemu+unix:///system?socket=$WORK/$1/run/libvirt-sock"; }
 
-# The test driver forgets its guests when its last client disconnects; a
-# client that listens to events for the whole test keeps them.
-holder_start() {
-	virsh -c "$(test_uri "$1")" event --all --loop >/dev/null 2>&1 &
-	echo $! >"$WORK/$1.holder.pid"
-	wait_for 10 virsh -c "$(test_uri "$1")" list || fail "libvirtd $1 does not answer"
-}
-
-holder_stop() {
-	[ -f "$WORK/$1.holder.pid" ] && kill "$(cat "$WORK/$1.holder.pid")" 2>/dev/null || true
-	rm -f "$WORK/$1.holder.pid"
-}
-
 libvirtd_start() {
 	"$PRIVATE_LIBVIRTD" start "$WORK/$1"
 	LIBVIRTDS+=("$1")
-	holder_start "$1"
 }
 
-libvirtd_restart() {
-	holder_stop "$1"
-	"$PRIVATE_LIBVIRTD" restart "$WORK/$1"
-	holder_start "$1"
-}
+libvirtd_restart() { "$PRIVATE_LIBVIRTD" restart "$WORK/$1"; }
 
 # log_count_above FILE PATTERN N: more than N lines match.
 log_count_above() { [ "$(grep -c "$2" "$1" 2>/dev/null || true)" -gt "$3" ]; }
