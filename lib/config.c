@@ -31,6 +31,9 @@ void mcs_config_init(mcs_config *c) {
                 .keepalive_count = 3u,
                 .busy_timeout_ms = 10u * 1000u,
                 .log_level = MCS_LOG_INFO,
+                .socket_mode = 0660,
+                .max_clients = 64u,
+                .client_timeout_ms = 10u * 1000u,
         };
 }
 
@@ -39,6 +42,9 @@ void mcs_config_clear(mcs_config *c) {
         free(c->registry);
         free(c->host_id);
         free(c->domain_context_file);
+        free(c->socket);
+        free(c->socket_group);
+        free(c->admin_group);
         for (size_t i = 0; i < c->n_excludes; i++)
                 free(c->excludes[i]);
         mcs_config_init(c);
@@ -103,6 +109,18 @@ static bool printable_word(const char *v) {
         return true;
 }
 
+/* Names as useradd(8) accepts them, and no longer than 32 bytes. */
+static bool valid_group_name(const char *v) {
+        size_t n = strlen(v);
+        if (n == 0 || n > 32 || v[0] == '-' || isdigit((unsigned char) v[0]))
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!isalnum((unsigned char) v[i]) && v[i] != '_' && v[i] != '-' && v[i] != '.' &&
+                    !(v[i] == '$' && i == n - 1))
+                        return false;
+        return true;
+}
+
 static int set_string(char **slot, const char *v) {
         char *s = strdup(v);
         if (!s)
@@ -120,6 +138,27 @@ static int apply_key(mcs_config *c, const where *w, const char *key, const char 
                         return bad(e, w, "%s: the value '%s' must be one word without spaces or control characters", key, qv);
                 char **slot = key[0] == 'u' ? &c->uri : key[0] == 'r' ? &c->registry : &c->domain_context_file;
                 return set_string(slot, v) < 0 ? mcs_fail(e, MCS_E_NOMEM, "out of memory") : 0;
+        }
+        if (!strcmp(key, "socket")) {
+                if (v[0] != '/' || !printable_word(v) || strlen(v) >= 108)
+                        return bad(e, w, "socket: '%s' must be an absolute path under 108 bytes without spaces", qv);
+                return set_string(&c->socket, v) < 0 ? mcs_fail(e, MCS_E_NOMEM, "out of memory") : 0;
+        }
+        if (!strcmp(key, "socket_group") || !strcmp(key, "admin_group")) {
+                if (!valid_group_name(v))
+                        return bad(e, w, "%s: '%s' is not a group name", key, qv);
+                return set_string(key[0] == 's' ? &c->socket_group : &c->admin_group, v) < 0
+                               ? mcs_fail(e, MCS_E_NOMEM, "out of memory")
+                               : 0;
+        }
+        if (!strcmp(key, "socket_mode")) {
+                char *end;
+                errno = 0;
+                unsigned long m = strtoul(v, &end, 8);
+                if (v[0] != '0' || *end || errno || m > 0777 || !(m & 0600))
+                        return bad(e, w, "socket_mode: '%s' is not an octal mode from 0600 to 0777 (e.g. 0660)", qv);
+                c->socket_mode = (unsigned) m;
+                return 0;
         }
         if (!strcmp(key, "host_id")) {
                 if (!printable_word(v) || strlen(v) > 255)
@@ -164,6 +203,8 @@ static int apply_key(mcs_config *c, const where *w, const char *key, const char 
                 {"reconnect_min", offsetof(mcs_config, reconnect_min_ms), true, 0},
                 {"reconnect_max", offsetof(mcs_config, reconnect_max_ms), true, 0},
                 {"busy_timeout", offsetof(mcs_config, busy_timeout_ms), true, 0},
+                {"client_timeout", offsetof(mcs_config, client_timeout_ms), true, 0},
+                {"max_clients", offsetof(mcs_config, max_clients), false, MCS_MAX_CLIENTS_LIMIT},
                 {"keepalive_interval", offsetof(mcs_config, keepalive_interval_s), false, 3600},
                 {"keepalive_count", offsetof(mcs_config, keepalive_count), false, 100},
         };
@@ -195,7 +236,7 @@ static bool once_key(const char *key) {
 }
 
 static int parse_into(mcs_config *c, const char *path, const char *text, mcs_err *e) {
-        char seen[16][32];
+        char seen[32][32]; /* more than the keys there are */
         size_t n_seen = 0;
         where w = {path, 0};
         const char *p = text;
@@ -237,6 +278,10 @@ static int parse_into(mcs_config *c, const char *path, const char *text, mcs_err
                 if (r < 0)
                         return r;
         }
+        if (c->max_clients == 0)
+                return mcs_fail(e, MCS_E_INVALID, "%s: max_clients must be at least 1", path);
+        if (c->client_timeout_ms < 100)
+                return mcs_fail(e, MCS_E_INVALID, "%s: client_timeout must be at least 100ms", path);
         if (c->reconnect_min_ms == 0 || c->reconnect_min_ms > c->reconnect_max_ms) {
                 return mcs_fail(e, MCS_E_INVALID, "%s: reconnect_min (%u ms) must be above 0 and at most reconnect_max (%u ms)",
                                 path, c->reconnect_min_ms, c->reconnect_max_ms);

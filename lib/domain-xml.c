@@ -144,6 +144,56 @@ static int parse_seclabel(xmlNodePtr sl, mcs_domain *d, mcs_err *e) {
         return 0;
 }
 
+static bool source_says_no_relabel(xmlNodePtr source) {
+        for (xmlNodePtr n = source ? source->children : NULL; n; n = n->next) {
+                if (!selinux_seclabel(n))
+                        continue;
+                _cleanup_xml_ xmlChar *relabel = xmlGetProp(n, (const xmlChar *) "relabel");
+                if (relabel && !strcmp((const char *) relabel, "no"))
+                        return true;
+        }
+        return false;
+}
+
+static int parse_disk(xmlNodePtr disk, mcs_domain *d, mcs_err *e) {
+        _cleanup_xml_ xmlChar *type = xmlGetProp(disk, (const xmlChar *) "type");
+        bool block = type && !strcmp((const char *) type, "block");
+        if (!type || (!block && strcmp((const char *) type, "file")))
+                return 0; /* network, volume, dir: no local file to label */
+        xmlNodePtr source = child(disk, "source");
+        if (!source)
+                return 0; /* an empty CD-ROM drive */
+        _cleanup_xml_ xmlChar *path = xmlGetProp(source, (const xmlChar *) (block ? "dev" : "file"));
+        if (!path)
+                return 0;
+        if (path[0] != '/') {
+                char q[MCS_QUOTE_MAX];
+                return mcs_fail(e, MCS_E_INVALID, "domain XML line %d: disk source '%s' is not an absolute path", disk->line,
+                                mcs_quote((const char *) path, q, sizeof q));
+        }
+        mcs_disk *v = realloc(d->disks, (d->n_disks + 1) * sizeof *v);
+        if (!v)
+                return mcs_fail(e, MCS_E_NOMEM, "out of memory");
+        d->disks = v;
+        mcs_disk *k = &v[d->n_disks];
+        *k = (mcs_disk){.block = block, .readonly = child(disk, "readonly") != NULL,
+                        .shareable = child(disk, "shareable") != NULL, .norelabel = source_says_no_relabel(source),
+                        .line = disk->line, .path = strdup((const char *) path)};
+        if (!k->path)
+                return mcs_fail(e, MCS_E_NOMEM, "out of memory");
+        d->n_disks++;
+        return 0;
+}
+
+static int parse_disks(xmlNodePtr root, mcs_domain *d, mcs_err *e) {
+        xmlNodePtr devices = child(root, "devices");
+        int r;
+        for (xmlNodePtr n = devices ? devices->children : NULL; n; n = n->next)
+                if (is_elem(n, "disk") && (r = parse_disk(n, d, e)) < 0)
+                        return r;
+        return 0;
+}
+
 int mcs_domain_parse(const char *xml, mcs_domain *out, mcs_err *e) {
         _cleanup_doc_ xmlDocPtr doc = NULL;
         mcs_domain d = {.mode = MCS_SECLABEL_ABSENT, .relabel = true};
@@ -177,7 +227,8 @@ int mcs_domain_parse(const char *xml, mcs_domain *out, mcs_err *e) {
                 r = mcs_fail(e, MCS_E_NOMEM, "out of memory");
                 goto fail;
         }
-        if ((r = find_seclabel(root, &sl, e)) < 0 || (sl && (r = parse_seclabel(sl, &d, e)) < 0))
+        if ((r = find_seclabel(root, &sl, e)) < 0 || (sl && (r = parse_seclabel(sl, &d, e)) < 0) ||
+            (r = parse_disks(root, &d, e)) < 0)
                 goto fail;
         *out = d;
         return 0;
@@ -191,6 +242,9 @@ void mcs_domain_clear(mcs_domain *d) {
         free(d->virt_type);
         free(d->label);
         free(d->baselabel);
+        for (size_t i = 0; i < d->n_disks; i++)
+                free(d->disks[i].path);
+        free(d->disks);
         *d = (mcs_domain){0};
 }
 

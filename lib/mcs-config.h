@@ -11,6 +11,8 @@
 #define MCS_DEFAULT_CONFIG "/etc/mcsd/mcsd.conf"
 #define MCS_DEFAULT_URI "qemu:///system"
 #define MCS_CONFIG_MAX_EXCLUDES 64u
+#define MCS_DEFAULT_SOCKET "/run/mcsd/mcsd.sock"
+#define MCS_MAX_CLIENTS_LIMIT 4096u
 
 typedef enum mcs_log_level {
         MCS_LOG_ERROR,
@@ -33,6 +35,13 @@ typedef struct mcs_config {
         unsigned keepalive_interval_s, keepalive_count;
         unsigned busy_timeout_ms;
         mcs_log_level log_level;
+        /* The control socket (read at start only). */
+        char *socket;              /* NULL: MCS_DEFAULT_SOCKET */
+        unsigned socket_mode;      /* permission bits of a socket mcsd creates */
+        char *socket_group;        /* group owning that socket; NULL: root's */
+        char *admin_group;         /* members may change reservations; NULL: only uid 0 */
+        unsigned max_clients;
+        unsigned client_timeout_ms; /* idle limit per client */
 } mcs_config;
 
 /* Defaults for every key. */

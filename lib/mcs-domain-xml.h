@@ -17,6 +17,16 @@ typedef enum mcs_seclabel_mode {
         MCS_SECLABEL_STATIC,  /* type='static' */
 } mcs_seclabel_mode;
 
+/* A <disk> with a local source: file or block device. */
+typedef struct mcs_disk {
+        char *path;      /* <source file=...> or <source dev=...> */
+        bool block;      /* type='block' */
+        bool readonly;   /* <readonly/> */
+        bool shareable;  /* <shareable/> */
+        bool norelabel;  /* <source><seclabel model='selinux' relabel='no'/> */
+        int line;        /* of the <disk>, for messages */
+} mcs_disk;
+
 typedef struct mcs_domain {
         char uuid[MCS_UUID_STRLEN + 1]; /* canonical, lower case */
         char *name;
@@ -25,6 +35,8 @@ typedef struct mcs_domain {
         bool relabel;     /* relabel='yes' (libvirt's default for dynamic) */
         char *label;      /* <label>, NULL if absent (a dynamic guest that is not running) */
         char *baselabel;  /* <baselabel>, NULL if absent */
+        mcs_disk *disks;  /* file and block disks with a source; network disks and empty drives are skipped */
+        size_t n_disks;
 } mcs_domain;
 
 /* The top-level <seclabel> elements that count for SELinux are those with

@@ -20,6 +20,12 @@ START_TEST(defaults_and_every_key) {
         ck_assert_uint_eq(c.keepalive_count, 3);
         ck_assert_int_eq(c.log_level, MCS_LOG_INFO);
         ck_assert(!c.has_range);
+        ck_assert_ptr_null(c.socket);
+        ck_assert_uint_eq(c.socket_mode, 0660);
+        ck_assert_ptr_null(c.socket_group);
+        ck_assert_ptr_null(c.admin_group);
+        ck_assert_uint_eq(c.max_clients, 64);
+        ck_assert_uint_eq(c.client_timeout_ms, 10000);
 
         const char *text = "# a comment\n"
                            "uri = test+unix:///default?socket=/run/x.sock\n"
@@ -35,6 +41,12 @@ START_TEST(defaults_and_every_key) {
                            "busy_timeout = 3s\n"
                            "keepalive_interval = 0\n"
                            "keepalive_count = 9\n"
+                           "socket = /run/mcsd-test/ctl.sock\n"
+                           "socket_mode = 0666\n"
+                           "socket_group = libvirt\n"
+                           "admin_group = mcs-admins\n"
+                           "max_clients = 200\n"
+                           "client_timeout = 250ms\n"
                            "log_level = debug\r\n";
         ck_assert_ok(mcs_config_parse(&c, "full.conf", text, &e), &e);
         ck_assert_str_eq(c.uri, "test+unix:///default?socket=/run/x.sock");
@@ -54,6 +66,12 @@ START_TEST(defaults_and_every_key) {
         ck_assert_uint_eq(c.keepalive_interval_s, 0);
         ck_assert_uint_eq(c.keepalive_count, 9);
         ck_assert_int_eq(c.log_level, MCS_LOG_DEBUG);
+        ck_assert_str_eq(c.socket, "/run/mcsd-test/ctl.sock");
+        ck_assert_uint_eq(c.socket_mode, 0666);
+        ck_assert_str_eq(c.socket_group, "libvirt");
+        ck_assert_str_eq(c.admin_group, "mcs-admins");
+        ck_assert_uint_eq(c.max_clients, 200);
+        ck_assert_uint_eq(c.client_timeout_ms, 250);
         mcs_config_clear(&c);
 }
 END_TEST
@@ -81,6 +99,17 @@ START_TEST(rejections_name_file_and_line) {
                 {"keepalive_interval = 99999999999999999999\n", "bad.conf:1: keepalive_interval: "},
                 {"reconnect_min = 5s\nreconnect_max = 1s\n", "bad.conf: reconnect_min (5000 ms) must be above 0"},
                 {"reconnect_min = 0\n", "bad.conf: reconnect_min (0 ms) must be above 0"},
+                {"socket = run/mcsd.sock\n", "bad.conf:1: socket: 'run/mcsd.sock' must be an absolute path"},
+                {"socket = /run/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.sock\n",
+                 "must be an absolute path under 108 bytes"},
+                {"socket_mode = 660\n", "bad.conf:1: socket_mode: '660' is not an octal mode"},
+                {"socket_mode = 0999\n", "bad.conf:1: socket_mode: '0999' is not an octal mode"},
+                {"socket_mode = 0066\n", "bad.conf:1: socket_mode: '0066' is not an octal mode"},
+                {"admin_group = 1wheel\n", "bad.conf:1: admin_group: '1wheel' is not a group name"},
+                {"socket_group = a/b\n", "bad.conf:1: socket_group: 'a/b' is not a group name"},
+                {"max_clients = 0\n", "bad.conf: max_clients must be at least 1"},
+                {"max_clients = 5000\n", "bad.conf:1: max_clients: '5000' is not a whole number from 0 to 4096"},
+                {"client_timeout = 10ms\n", "bad.conf: client_timeout must be at least 100ms"},
         };
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
                 mcs_config c;

@@ -60,6 +60,36 @@ START_TEST(parse_seclabel_modes) {
 }
 END_TEST
 
+START_TEST(parse_disks) {
+        const char *xml = "<domain type='kvm'><name>d</name><uuid>" UUID_A "</uuid><devices>\n"
+                          "<disk type='file' device='disk'><source file='/img/root.qcow2'/></disk>\n"
+                          "<disk type='block' device='disk'><source dev='/dev/vg/data'/><shareable/></disk>\n"
+                          "<disk type='file' device='cdrom'><source file='/iso/x.iso'/><readonly/></disk>\n"
+                          "<disk type='file' device='cdrom'/>\n"
+                          "<disk type='network'><source protocol='nbd' name='x'/></disk>\n"
+                          "<disk type='file'><source file='/img/own.raw'><seclabel model='selinux' relabel='no'/></source></disk>\n"
+                          "</devices></domain>";
+        mcs_domain d = {0};
+        mcs_err e = {0};
+        ck_assert_ok(mcs_domain_parse(xml, &d, &e), &e);
+        ck_assert_uint_eq(d.n_disks, 4);
+        ck_assert_str_eq(d.disks[0].path, "/img/root.qcow2");
+        ck_assert(!d.disks[0].block && !d.disks[0].shareable && !d.disks[0].readonly && !d.disks[0].norelabel);
+        ck_assert_str_eq(d.disks[1].path, "/dev/vg/data");
+        ck_assert(d.disks[1].block && d.disks[1].shareable);
+        ck_assert_int_eq(d.disks[1].line, 3);
+        ck_assert(d.disks[2].readonly);
+        ck_assert_str_eq(d.disks[3].path, "/img/own.raw");
+        ck_assert(d.disks[3].norelabel);
+        mcs_domain_clear(&d);
+
+        ck_assert_fails(mcs_domain_parse("<domain type='kvm'><name>d</name><uuid>" UUID_A "</uuid><devices>\n"
+                                         "<disk type='file'><source file='img.raw'/></disk></devices></domain>",
+                                         &d, &e),
+                        &e, MCS_E_INVALID, "domain XML line 2: disk source 'img.raw' is not an absolute path");
+}
+END_TEST
+
 START_TEST(parse_rejections) {
         static const struct {
                 const char *xml, *needle;
@@ -294,6 +324,7 @@ int main(void) {
         TCase *tc = tcase_create("xml");
         tcase_add_test(tc, parse_seclabel_modes);
         tcase_add_test(tc, parse_rejections);
+        tcase_add_test(tc, parse_disks);
         tcase_add_test(tc, rewrite_keeps_everything_else);
         suite_add_tcase(s, tc);
         TCase *rules = tcase_create("rules");
