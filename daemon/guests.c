@@ -3,6 +3,7 @@
  * libvirt, keeps the registry's state and host current, and releases the
  * reservations of guests that went away once their grace period is over. */
 #include <libvirt/virterror.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,7 +15,7 @@
 
 /* ---- the table of guests this host has ---- */
 
-static guest_entry *find_guest(mcsd *d, const char *uuid) {
+guest_entry *guests_find(mcsd *d, const char *uuid) {
         for (size_t i = 0; i < d->n_guests; i++)
                 if (!strcmp(d->guests[i].uuid, uuid))
                         return &d->guests[i];
@@ -22,7 +23,7 @@ static guest_entry *find_guest(mcsd *d, const char *uuid) {
 }
 
 static void drop_guest(mcsd *d, const char *uuid) {
-        guest_entry *g = find_guest(d, uuid);
+        guest_entry *g = guests_find(d, uuid);
         if (!g)
                 return;
         free(g->name);
@@ -45,7 +46,7 @@ void guests_clear(mcsd *d) {
 
 /* Records the guest's status; returns true when it changed (worth a log line). */
 static bool set_guest(mcsd *d, const char *uuid, const char *name, mcs_guest_status st, const char *why) {
-        guest_entry *g = find_guest(d, uuid);
+        guest_entry *g = guests_find(d, uuid);
         if (!g) {
                 guest_entry *v = realloc(d->guests, (d->n_guests + 1) * sizeof *v);
                 if (!v)
@@ -246,42 +247,73 @@ static void log_outcome(mcsd *d, const mcs_domain *dom, const mcs_guest_outcome 
         }
 }
 
-/* Applies the rules to one guest. Returns 0 or -1 (already logged). */
-static int handle_domain(mcsd *d, virDomainPtr dom) {
+/* The running guest's process context, from its live XML; NULL when it does
+ * not run or its XML carries none (a host without SELinux). */
+static char *live_label(virDomainPtr dom, const mcs_domain *inactive) {
+        if (inactive->mode != MCS_SECLABEL_DYNAMIC && inactive->mode != MCS_SECLABEL_ABSENT)
+                return NULL;
+        if (virDomainIsActive(dom) != 1)
+                return NULL;
+        _cleanup_free_ char *xml = virDomainGetXMLDesc(dom, 0);
+        mcs_domain live = {0};
+        if (!xml || mcs_domain_parse(xml, &live, NULL) < 0)
+                return NULL;
+        char *label = MCS_TAKE_PTR(live.label);
+        mcs_domain_clear(&live);
+        return label;
+}
+
+static void report(guest_report *rep, const mcs_domain *parsed, const mcs_guest_outcome *o, const char *error) {
+        if (!rep)
+                return;
+        *rep = (guest_report){.status = o->status, .created = o->created, .adopted = o->adopted,
+                              .rewritten = o->new_xml != NULL, .failed = error != NULL};
+        snprintf(rep->name, sizeof rep->name, "%s", parsed->name ? parsed->name : "");
+        snprintf(rep->uuid, sizeof rep->uuid, "%s", parsed->uuid);
+        snprintf(rep->label, sizeof rep->label, "%s", o->status == MCS_GUEST_MANAGED && o->rec.label ? o->rec.label : "");
+        snprintf(rep->why, sizeof rep->why, "%s", error ? error : o->why);
+}
+
+int guests_apply(mcsd *d, virDomainPtr dom, guest_report *rep) {
         char uuid[VIR_UUID_STRING_BUFLEN] = "";
         int persistent = virDomainIsPersistent(dom);
         mcs_domain parsed = {0};
         mcs_guest_outcome o = {0};
         mcs_err e = {0};
+        _cleanup_free_ char *xml = NULL, *live = NULL;
         int rc = -1;
 
         virDomainGetUUIDString(dom, uuid);
         if (persistent < 0) {
                 log_msg(MCS_LOG_WARNING, "guest %s: %s", uuid, virGetLastErrorMessage());
-                return -1;
+                snprintf(e.msg, sizeof e.msg, "%s", virGetLastErrorMessage());
+                goto out;
         }
-        _cleanup_free_ char *xml = domain_xml(dom, persistent);
-        if (!xml) {
+        if (!(xml = domain_xml(dom, persistent))) {
                 log_msg(MCS_LOG_WARNING, "guest %s: cannot read its XML: %s", uuid, virGetLastErrorMessage());
-                return -1;
+                snprintf(e.msg, sizeof e.msg, "cannot read its XML: %s", virGetLastErrorMessage());
+                goto out;
         }
         if (mcs_domain_parse(xml, &parsed, &e) < 0) {
                 log_guest(MCS_LOG_ERROR, virDomainGetName(dom), uuid, NULL, "guest %s: %s", uuid, e.msg);
-                return -1;
+                goto out;
         }
         cancel_release(d, parsed.uuid);
-        if (mcs_guest_apply_rules(d->reg, &d->cfg, &d->types, xml, &parsed, persistent, &o, &e) < 0) {
+        live = persistent ? live_label(dom, &parsed) : NULL;
+        if (mcs_guest_apply_rules(d->reg, &d->cfg, &d->types, xml, &parsed, persistent, live, &o, &e) < 0) {
                 log_guest(MCS_LOG_ERROR, parsed.name, parsed.uuid, NULL, "guest '%s': %s", parsed.name, e.msg);
                 goto out;
         }
         if (o.created)
-                log_guest(MCS_LOG_INFO, parsed.name, parsed.uuid, o.rec.label, "reserved %s for guest '%s' (%s)",
-                          o.rec.label, parsed.name, mcs_kind_name(o.rec.kind));
+                log_guest(MCS_LOG_INFO, parsed.name, parsed.uuid, o.rec.label, "%s %s for guest '%s' (%s)",
+                          o.adopted ? "adopted its running label" : "reserved", o.rec.label, parsed.name,
+                          mcs_kind_name(o.rec.kind));
         if (o.new_xml) {
                 virDomainPtr redefined = virDomainDefineXML(d->conn, o.new_xml);
                 if (!redefined) {
                         log_guest(MCS_LOG_ERROR, parsed.name, parsed.uuid, o.rec.label,
                                   "guest '%s': cannot write its static label: %s", parsed.name, virGetLastErrorMessage());
+                        snprintf(e.msg, sizeof e.msg, "cannot write its static label: %s", virGetLastErrorMessage());
                         goto out;
                 }
                 virDomainFree(redefined);
@@ -296,6 +328,9 @@ static int handle_domain(mcsd *d, virDomainPtr dom) {
         }
         rc = 0;
 out:
+        if (!parsed.uuid[0])
+                snprintf(parsed.uuid, sizeof parsed.uuid, "%s", uuid);
+        report(rep, &parsed, &o, rc < 0 ? e.msg : NULL);
         mcs_guest_outcome_clear(&o);
         mcs_domain_clear(&parsed);
         return rc;
@@ -348,7 +383,7 @@ int guests_on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int det
                         guest_gone(d, uuid, event == VIR_DOMAIN_EVENT_STOPPED);
                 else
                         drop_guest(d, uuid);
-        } else if (handle_domain(d, dom) < 0) {
+        } else if (guests_apply(d, dom, NULL) < 0) {
                 guests_schedule_retry(d);
         }
         mcsd_update_status(d);
@@ -409,7 +444,7 @@ void guests_reconcile(mcsd *d) {
                 else
                         i++;
         for (int i = 0; i < n && virConnectIsAlive(d->conn) == 1; i++)
-                failed += handle_domain(d, doms[i]) < 0;
+                failed += guests_apply(d, doms[i], NULL) < 0;
 
         /* Guests this host held whose removal was missed while disconnected.
          * Operators' static reservations are only released on an undefine

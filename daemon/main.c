@@ -48,7 +48,7 @@ static void quiet_libvirt(void *opaque, virErrorPtr err) {
         (void) err;
 }
 
-static int open_registry(const mcs_config *cfg, const char *host_id, mcs_registry **out, mcs_err *e) {
+static int open_registry(const mcs_config *cfg, const char *host_id, mcs_registry **out, mcs_catset *pool, mcs_err *e) {
         mcs_registry_config rc = {.host_id = host_id, .busy_timeout_ms = cfg->busy_timeout_ms};
         char note[256];
         if (cfg->has_range)
@@ -57,6 +57,7 @@ static int open_registry(const mcs_config *cfg, const char *host_id, mcs_registr
                 mcs_policy_default_pool(NULL, &rc.pool, note, sizeof note);
                 log_msg(MCS_LOG_INFO, "category range: %s", note);
         }
+        *pool = rc.pool;
         return mcs_registry_open(cfg->registry, &rc, out, e);
 }
 
@@ -65,13 +66,14 @@ typedef struct derived {
         char host_id[MCS_HOST_MAX + 1];
         mcs_domain_types types;
         mcs_registry *reg;
+        mcs_catset pool;
 } derived;
 
 static int derive(const mcs_config *cfg, derived *out, mcs_err *e) {
         int r;
         if ((r = mcs_config_host_id(cfg, MACHINE_ID, out->host_id, sizeof out->host_id, e)) < 0 ||
             (r = mcs_domain_types_load(cfg->domain_context_file, &out->types, e)) < 0 ||
-            (r = open_registry(cfg, out->host_id, &out->reg, e)) < 0)
+            (r = open_registry(cfg, out->host_id, &out->reg, &out->pool, e)) < 0)
                 return r;
         return 0;
 }
@@ -105,11 +107,16 @@ static void reload(mcsd *d) {
                 mcs_registry_close(d->reg);
                 d->reg = x.reg;
                 d->types = x.types;
+                d->pool = x.pool;
                 strcpy(d->host_id, x.host_id);
         }
+        if (!same_str(n.socket, d->cfg.socket) || !same_str(n.socket_group, d->cfg.socket_group) ||
+            n.socket_mode != d->cfg.socket_mode)
+                log_msg(MCS_LOG_WARNING, "socket, socket_group and socket_mode take effect at the next start");
         mcs_config_clear(&d->cfg);
         d->cfg = n;
         log_set_level(d->cfg.log_level);
+        control_resolve_admin(d);
         log_msg(MCS_LOG_INFO, "reloaded %s%s%s", d->config_path, reopen ? "; registry reopened" : "",
                 reconnect ? "; reconnecting" : "");
         if (reconnect || !d->conn) {
@@ -164,7 +171,7 @@ int main(int argc, char **argv) {
                 {0},
         };
         mcsd d = {.config_path = MCS_DEFAULT_CONFIG, .lifecycle_cb = -1, .reconnect_timer = -1,
-                  .pending_timer = -1, .retry_timer = -1};
+                  .pending_timer = -1, .retry_timer = -1, .listen_fd = -1, .listen_watch = -1, .sweep_timer = -1};
         bool config_given = false, check_only = false;
         derived x = {0};
         mcs_err e = {0};
@@ -215,6 +222,7 @@ int main(int argc, char **argv) {
         }
         d.reg = x.reg;
         d.types = x.types;
+        d.pool = x.pool;
         strcpy(d.host_id, x.host_id);
         log_msg(MCS_LOG_INFO, "host %s, registry %s (%s)", d.host_id,
                 d.cfg.registry ? d.cfg.registry : mcs_registry_default_location(), mcs_registry_backend_name(d.reg));
@@ -234,6 +242,13 @@ int main(int argc, char **argv) {
                 log_msg(MCS_LOG_ERROR, "cannot set up the event loop: %s", sfd < 0 ? strerror(errno) : virGetLastErrorMessage());
                 return 1;
         }
+        if (control_start(&d, &e) < 0) {
+                log_msg(MCS_LOG_ERROR, "control socket: %s", e.msg);
+                control_stop(&d);
+                mcs_registry_close(d.reg);
+                mcs_config_clear(&d.cfg);
+                return 1;
+        }
         uint64_t wd_usec;
         if (sd_watchdog_enabled(0, &wd_usec) > 0)
                 virEventAddTimeout((int) (wd_usec / 2000), on_watchdog, &d, NULL);
@@ -248,6 +263,7 @@ int main(int argc, char **argv) {
         }
 
         sd_notify(0, "STOPPING=1");
+        control_stop(&d);
         conn_stop(&d);
         guests_clear(&d);
         mcs_registry_close(d.reg);

@@ -3,12 +3,14 @@
 #pragma once
 
 #include <libvirt/libvirt.h>
+#include <sys/socket.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "mcs-config.h"
 #include "mcs-domain-label.h"
 #include "mcs-guest-rules.h"
+#include "mcs-level.h"
 #include "mcs-registry.h"
 
 typedef struct guest_entry {
@@ -24,6 +26,14 @@ typedef struct pending_release {
         char uuid[MCS_UUID_STRLEN + 1];
         int64_t due_ms;
 } pending_release;
+
+/* Who is on the other end of a control connection. */
+typedef struct control_peer {
+        struct ucred cred; /* SO_PEERCRED at connect() */
+        bool admin;        /* uid 0 or a member of admin_group: may change reservations */
+} control_peer;
+
+typedef struct control_client control_client;
 
 typedef struct mcsd {
         const char *config_path;
@@ -46,9 +56,29 @@ typedef struct mcsd {
         int pending_timer;        /* -1: none */
         int retry_timer;          /* reconcile again after an error; -1: none */
 
+        mcs_catset pool;          /* the categories dynamic pairs come from */
+
+        int listen_fd, listen_watch, sweep_timer; /* -1: none */
+        char socket_path[108];
+        bool socket_created;      /* mcsd bound it (not systemd): unlinked at exit */
+        gid_t socket_gid, admin_gid;
+        bool admin_gid_valid;
+        control_client **clients;
+        size_t n_clients;
+
         char last_status[512];    /* empty until READY=1 went out */
         bool quit;
 } mcsd;
+
+/* What applying the rules to one guest did, for replies (import, relabel). */
+typedef struct guest_report {
+        char name[MCS_NAME_MAX + 1];
+        char uuid[MCS_UUID_STRLEN + 1];
+        mcs_guest_status status;
+        char label[MCS_RANGE_STRMAX]; /* managed guests */
+        char why[MCS_ERR_MSG_MAX];    /* unmanaged, refused, or the error */
+        bool created, adopted, rewritten, failed;
+} guest_report;
 
 /* connection.c */
 void conn_start(mcsd *d);                /* connect now, or schedule a retry */
@@ -60,6 +90,20 @@ void guests_reconcile(mcsd *d);
 int guests_on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *opaque);
 void guests_clear(mcsd *d);
 void guests_schedule_retry(mcsd *d);
+/* Applies the rules to one guest; rep (may be NULL) gets what happened.
+ * Returns 0 or -1 (logged, and in rep->why). */
+int guests_apply(mcsd *d, virDomainPtr dom, guest_report *rep);
+guest_entry *guests_find(mcsd *d, const char *uuid);
+
+/* control.c: the socket */
+int control_start(mcsd *d, mcs_err *e);
+void control_stop(mcsd *d);
+void control_resolve_admin(mcsd *d);
+
+/* methods.c: one request line in, one reply line (malloc'ed, ending in
+ * "\n") out; NULL only when out of memory. */
+char *control_dispatch(mcsd *d, const control_peer *peer, const char *line, size_t len);
+char *control_error_reply(const char *code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* main.c */
 void mcsd_update_status(mcsd *d);

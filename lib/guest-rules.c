@@ -68,13 +68,41 @@ static int register_label(mcs_registry *r, const mcs_domain *d, mcs_kind kind, m
         return rc;
 }
 
+/* Reserves the running guest's live level for it if nothing conflicts.
+ * Returns 1 when adopted, 0 when the caller should draw a pair. */
+static int adopt_live(mcs_registry *r, const mcs_guest *g, const char *live_label, mcs_guest_outcome *o, mcs_err *e) {
+        char level[MCS_RANGE_STRMAX];
+        mcs_record cur = {0};
+        mcs_err le = {0};
+        int rc = mcs_registry_get(r, g->uuid, &cur, e);
+        if (rc == 0) {
+                mcs_record_clear(&cur);
+                return 0; /* it holds a reservation: that one applies */
+        }
+        if (rc != -MCS_E_NOTFOUND)
+                return rc;
+        if (mcs_context_level(live_label, level, sizeof level, &le) < 0)
+                return 0;
+        rc = mcs_registry_reserve_label(r, g, level, &o->rec, &o->created, &le);
+        if (rc == 0) {
+                o->adopted = true;
+                return 1;
+        }
+        if (refusal(rc) || rc == -MCS_E_EXISTS)
+                return 0; /* taken elsewhere, or no categories: draw a fresh pair */
+        *e = le;
+        return rc;
+}
+
 static int assign_dynamic(mcs_registry *r, const mcs_domain_types *types, const char *xml, const mcs_domain *d,
-                          mcs_guest_outcome *o, mcs_err *e) {
+                          const char *live_label, mcs_guest_outcome *o, mcs_err *e) {
         mcs_guest g = {.uuid = d->uuid, .name = d->name, .kind = MCS_KIND_DYNAMIC};
         char context[CONTEXT_MAX];
-        int rc;
+        int rc = live_label ? adopt_live(r, &g, live_label, o, e) : 0;
 
-        if ((rc = mcs_registry_reserve(r, &g, &o->rec, &o->created, e)) < 0)
+        if (rc < 0)
+                return rc;
+        if (rc == 0 && (rc = mcs_registry_reserve(r, &g, &o->rec, &o->created, e)) < 0)
                 return rc;
         if ((rc = mcs_domain_label(d, types, o->rec.label, context, sizeof context, e)) < 0) {
                 if (rc != -MCS_E_INVALID)
@@ -88,7 +116,8 @@ static int assign_dynamic(mcs_registry *r, const mcs_domain_types *types, const 
 }
 
 int mcs_guest_apply_rules(mcs_registry *r, const mcs_config *cfg, const mcs_domain_types *types, const char *xml,
-                          const mcs_domain *d, bool persistent, mcs_guest_outcome *out, mcs_err *e) {
+                          const mcs_domain *d, bool persistent, const char *live_label, mcs_guest_outcome *out,
+                          mcs_err *e) {
         mcs_guest_outcome o = {0};
         int rc;
 
@@ -102,7 +131,7 @@ int mcs_guest_apply_rules(mcs_registry *r, const mcs_config *cfg, const mcs_doma
         else if (d->mode == MCS_SECLABEL_STATIC)
                 rc = register_label(r, d, MCS_KIND_STATIC, &o, e);
         else
-                rc = assign_dynamic(r, types, xml, d, &o, e);
+                rc = assign_dynamic(r, types, xml, d, live_label, &o, e);
         if (rc < 0) {
                 mcs_guest_outcome_clear(&o);
                 return rc;

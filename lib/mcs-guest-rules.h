@@ -23,13 +23,18 @@ typedef struct mcs_guest_outcome {
         mcs_record rec;            /* the reservation, for managed guests */
         bool created;              /* the reservation is new */
         bool replaced;             /* an older reservation of the guest was released first */
+        bool adopted;              /* a running dynamic guest's live label became its reservation */
 } mcs_guest_outcome;
 
 /* d is the parsed xml; persistent says whether libvirt keeps the guest's
- * definition (transient guests vanish when they stop). Errors (registry,
- * exhaustion, memory) are returned; refusals are an outcome, not an error. */
+ * definition (transient guests vanish when they stop). live_label is the
+ * process context of a running guest (NULL otherwise): a dynamic guest that
+ * holds no reservation yet keeps it when no other guest's label conflicts,
+ * so that first deployment changes no running guest's label. Errors
+ * (registry, exhaustion, memory) are returned; refusals are an outcome. */
 int mcs_guest_apply_rules(mcs_registry *r, const mcs_config *cfg, const mcs_domain_types *types, const char *xml,
-                          const mcs_domain *d, bool persistent, mcs_guest_outcome *out, mcs_err *e);
+                          const mcs_domain *d, bool persistent, const char *live_label, mcs_guest_outcome *out,
+                          mcs_err *e);
 
 void mcs_guest_outcome_clear(mcs_guest_outcome *o);
 

@@ -19,3 +19,4 @@
 #define MCS_PERR_TIMEOUT "timeout"               /* the client was idle too long */
 #define MCS_PERR_UNAVAILABLE "unavailable"       /* mcsd is not connected to libvirt */
 #define MCS_PERR_AMBIGUOUS "ambiguous"           /* a guest name that several guests have */
+#define MCS_PERR_IN_USE "in-use"                 /* a label a guest runs with or would take back */

@@ -216,17 +216,22 @@ static mcs_registry *open_reg(const char *host) {
         return r;
 }
 
-static void apply(mcs_registry *r, const mcs_config *cfg, const char *type, const char *name, const char *uuid,
-                  const char *seclabel, bool persistent, mcs_guest_outcome *o) {
+static void apply_live(mcs_registry *r, const mcs_config *cfg, const char *type, const char *name, const char *uuid,
+                       const char *seclabel, bool persistent, const char *live, mcs_guest_outcome *o) {
         mcs_domain_types t;
         mcs_domain d;
         mcs_err e = {0};
         char *x = domain_xml(type, name, uuid, seclabel);
         ck_assert_ok(mcs_domain_types_load(NULL, &t, &e), &e);
         ck_assert_ok(mcs_domain_parse(x, &d, &e), &e);
-        ck_assert_ok(mcs_guest_apply_rules(r, cfg, &t, x, &d, persistent, o, &e), &e);
+        ck_assert_ok(mcs_guest_apply_rules(r, cfg, &t, x, &d, persistent, live, o, &e), &e);
         mcs_domain_clear(&d);
         free(x);
+}
+
+static void apply(mcs_registry *r, const mcs_config *cfg, const char *type, const char *name, const char *uuid,
+                  const char *seclabel, bool persistent, mcs_guest_outcome *o) {
+        apply_live(r, cfg, type, name, uuid, seclabel, persistent, NULL, o);
 }
 
 START_TEST(rules_dynamic_static_and_unmanaged) {
@@ -319,6 +324,41 @@ START_TEST(rules_dynamic_static_and_unmanaged) {
 }
 END_TEST
 
+/* First deployment: a running dynamic guest keeps its live label when free. */
+START_TEST(rules_adopt_live_labels) {
+        mcs_registry *r = open_reg("h1");
+        mcs_config cfg;
+        mcs_guest_outcome o;
+        mcs_config_init(&cfg);
+
+        apply_live(r, &cfg, "kvm", "vm1", UUID_A, "", true, "system_u:system_r:svirt_t:s0:c40,c41", &o);
+        ck_assert_int_eq(o.status, MCS_GUEST_MANAGED);
+        ck_assert(o.adopted && o.created);
+        ck_assert_str_eq(o.rec.label, "s0:c40,c41");
+        ck_assert_int_eq(o.rec.kind, MCS_KIND_DYNAMIC);
+        ck_assert_ptr_nonnull(strstr(o.new_xml, "<label>system_u:system_r:svirt_t:s0:c40,c41</label>"));
+        mcs_guest_outcome_clear(&o);
+
+        /* A second guest running with a label that conflicts gets a fresh pair. */
+        apply_live(r, &cfg, "kvm", "vm2", UUID_B, "", true, "system_u:system_r:svirt_t:s0:c40,c41", &o);
+        ck_assert_int_eq(o.status, MCS_GUEST_MANAGED);
+        ck_assert(!o.adopted && o.created);
+        ck_assert_str_ne(o.rec.label, "s0:c40,c41");
+        char second[64];
+        snprintf(second, sizeof second, "%s", o.rec.label);
+        mcs_guest_outcome_clear(&o);
+
+        /* Once a guest holds a reservation, its live label no longer matters. */
+        apply_live(r, &cfg, "kvm", "vm2", UUID_B, "", true, "system_u:system_r:svirt_t:s0:c50,c51", &o);
+        ck_assert(!o.adopted && !o.created);
+        ck_assert_str_eq(o.rec.label, second);
+        mcs_guest_outcome_clear(&o);
+
+        mcs_config_clear(&cfg);
+        mcs_registry_close(r);
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("domain");
         TCase *tc = tcase_create("xml");
@@ -332,6 +372,7 @@ int main(void) {
         tcase_set_timeout(rules, 60);
         tcase_add_test(rules, label_types);
         tcase_add_test(rules, rules_dynamic_static_and_unmanaged);
+        tcase_add_test(rules, rules_adopt_live_labels);
         suite_add_tcase(s, rules);
         return test_run(s);
 }

@@ -1,0 +1,184 @@
+#include "client.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mcs-protocol.h"
+
+#define REPLY_MAX (256u << 20) /* a list of every reservation in a large cluster fits */
+
+static long long now_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int unreachable(const client_opts *o, const char *why) {
+        fprintf(stderr, "mcsctl: cannot reach mcsd at %s: %s\n", o->socket, why);
+        fprintf(stderr, "mcsctl: is mcsd running? (systemctl status mcsd; or pass --socket PATH)\n");
+        return EXIT_UNREACHABLE;
+}
+
+static int connect_socket(const client_opts *o, int *out) {
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        if (strlen(o->socket) >= sizeof sa.sun_path) {
+                fprintf(stderr, "mcsctl: socket path %s is too long\n", o->socket);
+                return EXIT_USAGE;
+        }
+        strcpy(sa.sun_path, o->socket);
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return unreachable(o, strerror(errno));
+        if (connect(fd, (struct sockaddr *) &sa, sizeof sa) < 0) {
+                int err = errno;
+                close(fd);
+                return unreachable(o, strerror(err));
+        }
+        *out = fd;
+        return EXIT_OK;
+}
+
+/* Waits for fd to be ready for events until the deadline. */
+static int wait_fd(int fd, short events, long long deadline) {
+        for (;;) {
+                long long left = deadline - now_ms();
+                if (left <= 0)
+                        return -ETIMEDOUT;
+                struct pollfd p = {.fd = fd, .events = events};
+                int r = poll(&p, 1, (int) left);
+                if (r > 0)
+                        return 0;
+                if (r < 0 && errno != EINTR)
+                        return -errno;
+        }
+}
+
+static int send_all(int fd, const char *buf, size_t len, long long deadline) {
+        while (len) {
+                int r = wait_fd(fd, POLLOUT, deadline);
+                if (r < 0)
+                        return r;
+                ssize_t n = send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+                if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                        continue;
+                if (n < 0)
+                        return -errno;
+                buf += n;
+                len -= (size_t) n;
+        }
+        return 0;
+}
+
+/* Reads one line; returns its length or -errno. */
+static ssize_t read_line(int fd, char **out, long long deadline) {
+        size_t cap = 65536, len = 0;
+        char *buf = malloc(cap);
+        if (!buf)
+                return -ENOMEM;
+        for (;;) {
+                int r = wait_fd(fd, POLLIN, deadline);
+                if (r < 0) {
+                        free(buf);
+                        return r;
+                }
+                if (len == cap) {
+                        char *nb = cap >= REPLY_MAX ? NULL : realloc(buf, cap * 2);
+                        if (!nb) {
+                                free(buf);
+                                return -EMSGSIZE;
+                        }
+                        buf = nb;
+                        cap *= 2;
+                }
+                ssize_t n = recv(fd, buf + len, cap - len, MSG_DONTWAIT);
+                if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                        continue;
+                if (n <= 0) {
+                        free(buf);
+                        return n == 0 ? -ECONNRESET : -errno;
+                }
+                char *nl = memchr(buf + len, '\n', (size_t) n);
+                len += (size_t) n;
+                if (nl) {
+                        *nl = '\0';
+                        *out = buf;
+                        return nl - buf;
+                }
+        }
+}
+
+static int reply_error(json_object *err) {
+        json_object *code, *msg;
+        const char *c = json_object_object_get_ex(err, "code", &code) ? json_object_get_string(code) : "?";
+        const char *m = json_object_object_get_ex(err, "message", &msg) ? json_object_get_string(msg) : "?";
+        fprintf(stderr, "mcsctl: %s\n", m);
+        if (!strcmp(c, MCS_PERR_DENIED))
+                return EXIT_DENIED;
+        return EXIT_FAILED;
+}
+
+int client_call(const client_opts *o, const char *method, json_object *params, json_object **result) {
+        json_object *req = json_object_new_object(), *reply = NULL, *v;
+        char *line = NULL;
+        int fd = -1, rc;
+
+        json_object_object_add(req, "version", json_object_new_int(MCS_PROTOCOL_VERSION));
+        json_object_object_add(req, "method", json_object_new_string(method));
+        json_object_object_add(req, "params", params ? params : json_object_new_object());
+        const char *text = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+        size_t len = strlen(text);
+        if (len + 1 > MCS_REQUEST_MAX) {
+                fprintf(stderr, "mcsctl: the request is longer than %u bytes\n", MCS_REQUEST_MAX);
+                json_object_put(req);
+                return EXIT_USAGE;
+        }
+        if ((rc = connect_socket(o, &fd)) != EXIT_OK) {
+                json_object_put(req);
+                return rc;
+        }
+        long long deadline = now_ms() + o->timeout_ms;
+        char *out = malloc(len + 2);
+        int r = out ? 0 : -ENOMEM;
+        if (out) {
+                memcpy(out, text, len);
+                out[len] = '\n';
+                r = send_all(fd, out, len + 1, deadline);
+                free(out);
+        }
+        json_object_put(req);
+        ssize_t n = r < 0 ? r : read_line(fd, &line, deadline);
+        close(fd);
+        if (n == -ETIMEDOUT) {
+                fprintf(stderr, "mcsctl: mcsd at %s did not answer within %d ms\n", o->socket, o->timeout_ms);
+                return EXIT_UNREACHABLE;
+        }
+        if (n < 0)
+                return unreachable(o, strerror((int) -n));
+        reply = json_tokener_parse(line);
+        free(line);
+        if (!reply || !json_object_is_type(reply, json_type_object)) {
+                fprintf(stderr, "mcsctl: mcsd sent a reply that is not a JSON object\n");
+                json_object_put(reply);
+                return EXIT_FAILED;
+        }
+        if (json_object_object_get_ex(reply, "error", &v)) {
+                rc = reply_error(v);
+                json_object_put(reply);
+                return rc;
+        }
+        if (!json_object_object_get_ex(reply, "result", &v)) {
+                fprintf(stderr, "mcsctl: mcsd's reply has neither result nor error\n");
+                json_object_put(reply);
+                return EXIT_FAILED;
+        }
+        *result = json_object_get(v);
+        json_object_put(reply);
+        return EXIT_OK;
+}

@@ -1,0 +1,25 @@
+/* mcsctl's side of the control socket: one request, one reply. */
+#pragma once
+
+#include <json-c/json.h>
+#include <stdbool.h>
+
+/* mcsctl's exit codes (docs/mcsctl.md). */
+enum {
+        EXIT_OK = 0,
+        EXIT_FAILED = 1,      /* mcsd answered with an error */
+        EXIT_USAGE = 2,
+        EXIT_UNREACHABLE = 3, /* no mcsd answers on the socket */
+        EXIT_DENIED = 4,      /* the change is reserved to root and admin_group */
+        EXIT_PROBLEMS = 5,    /* check found discrepancies */
+};
+
+typedef struct client_opts {
+        const char *socket;
+        int timeout_ms;
+} client_opts;
+
+/* Sends {"version":1,"method":method,"params":params} (params is consumed)
+ * and waits for the reply. Returns EXIT_OK with *result (owned by the
+ * caller), or an exit code after printing why to stderr. */
+int client_call(const client_opts *o, const char *method, json_object *params, json_object **result);

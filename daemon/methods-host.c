@@ -1,0 +1,265 @@
+/* Methods that need this host's libvirt: relabel, check, import, gc. */
+#include <errno.h>
+#include <libvirt/virterror.h>
+#include <selinux/selinux.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mcs-guest-check.h"
+#include "mcs-macro.h"
+#include "methods.h"
+
+static json_object *report_json(const guest_report *rep) {
+        static const char *const outcome[] = {"managed", "unmanaged", "refused"};
+        json_object *o = json_object_new_object();
+        const char *what = rep->failed                         ? "failed"
+                           : rep->status != MCS_GUEST_MANAGED ? outcome[rep->status]
+                           : rep->adopted                     ? "adopted"
+                           : rep->created                     ? "reserved"
+                                                              : "kept";
+        json_object_object_add(o, "uuid", json_str(rep->uuid));
+        json_object_object_add(o, "name", json_str(rep->name));
+        json_object_object_add(o, "outcome", json_str(what));
+        json_object_object_add(o, "label", json_str(rep->label[0] ? rep->label : NULL));
+        json_object_object_add(o, "rewritten", json_object_new_boolean(rep->rewritten));
+        json_object_object_add(o, "why", json_str(rep->why[0] ? rep->why : NULL));
+        return o;
+}
+
+int method_relabel(request *rq, json_object **result, reply_err *err) {
+        const char *guest;
+        resolved g;
+        guest_report rep;
+
+        if (need_libvirt(rq, err) < 0 || param_required(rq, "guest", &guest, err) < 0 ||
+            resolve_guest(rq, guest, &g, err) < 0)
+                return -1;
+        if (!g.dom) {
+                resolved_clear(&g);
+                return fail(err, mcs_code_name(MCS_E_NOTFOUND), "guest %s is not defined on this host (%s)", guest,
+                            rq->d->host_id);
+        }
+        int r = guests_apply(rq->d, g.dom, &rep);
+        mcsd_update_status(rq->d);
+        log_change(rq, "relabel guest '%s': %s", rep.name, r < 0 ? rep.why : mcs_guest_status_name(rep.status));
+        resolved_clear(&g);
+        if (r < 0)
+                return fail(err, mcs_code_name(MCS_E_IO), "guest %s: %s", guest, rep.why);
+        *result = report_json(&rep);
+        return 0;
+}
+
+/* This host's guests, or an error. */
+static int list_domains(request *rq, virDomainPtr **out, reply_err *err) {
+        int n = virConnectListAllDomains(rq->d->conn, out, 0);
+        if (n < 0)
+                return fail(err, MCS_PERR_UNAVAILABLE, "cannot list the guests of %s: %s", rq->d->cfg.uri,
+                            virGetLastErrorMessage());
+        return n;
+}
+
+static void free_domains(virDomainPtr *doms, int n) {
+        for (int i = 0; i < n; i++)
+                virDomainFree(doms[i]);
+        free(doms);
+}
+
+/* ---- check ---- */
+
+static void add_problem(void *opaque, const char *uuid, const char *name, const char *what) {
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "uuid", json_str(uuid));
+        json_object_object_add(o, "name", json_str(name));
+        json_object_object_add(o, "problem", json_str(what));
+        json_object_array_add(opaque, o);
+}
+
+static void check_one(request *rq, virDomainPtr dom, json_object *problems) {
+        mcsd *d = rq->d;
+        int persistent = virDomainIsPersistent(dom), active = virDomainIsActive(dom);
+        char uuid[VIR_UUID_STRING_BUFLEN] = "";
+        _cleanup_free_ char *xml = virDomainGetXMLDesc(dom, persistent == 1 ? VIR_DOMAIN_XML_INACTIVE : 0);
+        _cleanup_free_ char *live_xml = NULL;
+        mcs_domain parsed = {0}, live = {0};
+        mcs_record rec = {0};
+        mcs_err e = {0};
+        char msg[MCS_ERR_MSG_MAX + 64];
+
+        virDomainGetUUIDString(dom, uuid);
+        if (!xml || mcs_domain_parse(xml, &parsed, &e) < 0) {
+                snprintf(msg, sizeof msg, "cannot read its XML: %s", xml ? e.msg : virGetLastErrorMessage());
+                add_problem(problems, uuid, virDomainGetName(dom), msg);
+                return;
+        }
+        int r = mcs_registry_get(d->reg, parsed.uuid, &rec, &e);
+        if (r < 0 && r != -MCS_E_NOTFOUND) {
+                snprintf(msg, sizeof msg, "cannot read its reservation: %s", e.msg);
+                add_problem(problems, uuid, parsed.name, msg);
+                mcs_domain_clear(&parsed);
+                return;
+        }
+        if (active == 1 && (live_xml = virDomainGetXMLDesc(dom, 0)) && mcs_domain_parse(live_xml, &live, NULL) < 0)
+                live = (mcs_domain){0};
+        char **labels = calloc(parsed.n_disks + 1, sizeof *labels);
+        int *errs = calloc(parsed.n_disks + 1, sizeof *errs);
+        for (size_t i = 0; labels && errs && i < parsed.n_disks; i++)
+                if (getfilecon(parsed.disks[i].path, &labels[i]) < 0) {
+                        labels[i] = NULL;
+                        errs[i] = errno == ENODATA || errno == ENOTSUP ? 0 : errno;
+                }
+        mcs_check_guest_input in = {
+                .dom = &parsed,
+                .persistent = persistent == 1,
+                .active = active == 1,
+                .excluded = mcs_config_excludes(&d->cfg, parsed.name),
+                .live_label = live.label,
+                .rec = r == 0 ? &rec : NULL,
+                .host_id = d->host_id,
+                .selinux_host = d->selinux_host,
+                .disk_labels = (const char *const *) labels,
+                .disk_errno = errs,
+        };
+        if (labels && errs)
+                mcs_check_guest(&in, add_problem, problems);
+        else
+                add_problem(problems, uuid, parsed.name, "out of memory");
+        for (size_t i = 0; labels && i < parsed.n_disks; i++)
+                freecon(labels[i]);
+        free(labels);
+        free(errs);
+        mcs_record_clear(&rec);
+        mcs_domain_clear(&live);
+        mcs_domain_clear(&parsed);
+}
+
+typedef char uuid_str[VIR_UUID_STRING_BUFLEN];
+
+static int cmp_uuid(const void *a, const void *b) {
+        return strcmp(a, b);
+}
+
+/* This host's guests' UUIDs, sorted for bsearch. */
+static uuid_str *sorted_uuids(virDomainPtr *doms, int n) {
+        uuid_str *v = calloc(n ? (size_t) n : 1, sizeof *v);
+        for (int i = 0; v && i < n; i++)
+                virDomainGetUUIDString(doms[i], v[i]);
+        if (v)
+                qsort(v, (size_t) n, sizeof *v, cmp_uuid);
+        return v;
+}
+
+int method_check(request *rq, json_object **result, reply_err *err) {
+        mcsd *d = rq->d;
+        virDomainPtr *doms = NULL;
+        mcs_record_list mine = {0};
+        mcs_err e = {0};
+        int n;
+
+        if (need_libvirt(rq, err) < 0 || (n = list_domains(rq, &doms, err)) < 0)
+                return -1;
+        mcs_filter f = MCS_FILTER_ALL;
+        f.host = d->host_id;
+        _cleanup_free_ uuid_str *uuids = sorted_uuids(doms, n);
+        if (!uuids || mcs_registry_list(d->reg, &f, &mine, &e) < 0) {
+                free_domains(doms, n);
+                return uuids ? fail_mcs(err, &e) : fail(err, "no-memory", "out of memory");
+        }
+        json_object *problems = json_object_new_array();
+        for (int i = 0; i < n; i++)
+                check_one(rq, doms[i], problems);
+        for (size_t i = 0; i < mine.n; i++)
+                if (!bsearch(mine.v[i].uuid, uuids, (size_t) n, sizeof *uuids, cmp_uuid))
+                        mcs_check_orphan(&mine.v[i], d->host_id, add_problem, problems);
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "guests", json_object_new_int(n));
+        json_object_object_add(o, "records", json_object_new_int64((int64_t) mine.n));
+        json_object_object_add(o, "problems", problems);
+        mcs_record_list_clear(&mine);
+        free_domains(doms, n);
+        *result = o;
+        return 0;
+}
+
+/* ---- import ---- */
+
+int method_import(request *rq, json_object **result, reply_err *err) {
+        virDomainPtr *doms = NULL;
+        int n;
+
+        if (need_libvirt(rq, err) < 0 || (n = list_domains(rq, &doms, err)) < 0)
+                return -1;
+        json_object *guests = json_object_new_array();
+        unsigned adopted = 0, failed = 0;
+        for (int i = 0; i < n; i++) {
+                guest_report rep;
+                failed += guests_apply(rq->d, doms[i], &rep) < 0;
+                adopted += rep.adopted || (rep.created && !rep.failed);
+                json_object_array_add(guests, report_json(&rep));
+        }
+        mcsd_update_status(rq->d);
+        log_change(rq, "import: %d guests, %u new reservations, %u failed", n, adopted, failed);
+        free_domains(doms, n);
+        *result = json_object_new_object();
+        json_object_object_add(*result, "guests", guests);
+        return 0;
+}
+
+/* ---- gc ---- */
+
+int method_gc(request *rq, json_object **result, reply_err *err) {
+        mcsd *d = rq->d;
+        const char *host = d->host_id;
+        bool with_static = false, dry_run = false;
+        virDomainPtr *doms = NULL;
+        mcs_record_list l = {0};
+        mcs_err e = {0};
+        int n = 0;
+
+        if (param_string(rq, "host", &host, err) < 0 || param_bool(rq, "static", &with_static, err) < 0 ||
+            param_bool(rq, "dry_run", &dry_run, err) < 0)
+                return -1;
+        /* For this host libvirt says which guests are gone; another host is
+         * the operator's word that it is gone for good. */
+        bool here = !strcmp(host, d->host_id);
+        if (here && (need_libvirt(rq, err) < 0 || (n = list_domains(rq, &doms, err)) < 0))
+                return -1;
+        _cleanup_free_ uuid_str *uuids = sorted_uuids(doms, n);
+        mcs_filter f = MCS_FILTER_ALL;
+        f.host = host;
+        if (!uuids || mcs_registry_list(d->reg, &f, &l, &e) < 0) {
+                free_domains(doms, n);
+                return uuids ? fail_mcs(err, &e) : fail(err, "no-memory", "out of memory");
+        }
+        free_domains(doms, n);
+        json_object *released = json_object_new_array();
+        size_t kept = 0;
+        for (size_t i = 0; i < l.n; i++) {
+                mcs_record *rec = &l.v[i];
+                if ((here && bsearch(rec->uuid, uuids, (size_t) n, sizeof *uuids, cmp_uuid)) ||
+                    (rec->kind == MCS_KIND_STATIC && !with_static)) {
+                        kept++;
+                        continue;
+                }
+                if (!dry_run) {
+                        int r = mcs_registry_release(d->reg, rec->uuid, NULL, &e);
+                        if (r == -MCS_E_NOTFOUND)
+                                continue;
+                        if (r < 0) {
+                                json_object_put(released);
+                                mcs_record_list_clear(&l);
+                                return fail_mcs(err, &e);
+                        }
+                        log_change(rq, "gc released %s of guest '%s' (%s, host %s)", rec->label, rec->name, rec->uuid,
+                                   rec->host);
+                }
+                json_object_array_add(released, record_json(rec));
+        }
+        mcs_record_list_clear(&l);
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "dry_run", json_object_new_boolean(dry_run));
+        json_object_object_add(o, "released", released);
+        json_object_object_add(o, "kept", json_object_new_int64((int64_t) kept));
+        *result = o;
+        return 0;
+}

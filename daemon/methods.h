@@ -1,0 +1,63 @@
+/* The control socket's methods, and what they share: the request, the
+ * error they may return, JSON helpers and guest lookup. */
+#pragma once
+
+#include <json-c/json.h>
+
+#include "mcs-protocol.h"
+#include "mcsd.h"
+
+typedef struct request {
+        mcsd *d;
+        const control_peer *peer;
+        const char *method;
+        json_object *params; /* an object, maybe empty */
+} request;
+
+typedef struct reply_err {
+        const char *code; /* MCS_PERR_* or mcs_code_name() */
+        char msg[MCS_ERR_MSG_MAX];
+} reply_err;
+
+/* Each returns 0 with *result set, or -1 with err filled in. */
+typedef int (*method_fn)(request *rq, json_object **result, reply_err *err);
+
+int fail(reply_err *err, const char *code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int fail_mcs(reply_err *err, const mcs_err *e);
+
+/* Parameters: absent ones leave *out alone; a wrong type is an error. */
+int param_string(request *rq, const char *key, const char **out, reply_err *err);
+int param_bool(request *rq, const char *key, bool *out, reply_err *err);
+int param_required(request *rq, const char *key, const char **out, reply_err *err);
+
+json_object *json_str(const char *s); /* NULL s: JSON null */
+json_object *record_json(const mcs_record *rec);
+
+/* Logs a change with the peer who asked for it. */
+void log_change(request *rq, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* A guest named by UUID or by name: on this host first, then in the registry. */
+typedef struct resolved {
+        char uuid[MCS_UUID_STRLEN + 1];
+        char name[MCS_NAME_MAX + 1]; /* "" when only the UUID is known */
+        virDomainPtr dom;            /* defined on this host, else NULL */
+        bool known;                  /* this host or the registry knows it */
+} resolved;
+
+/* A UUID nobody knows resolves with known false; an unknown name fails. */
+int resolve_guest(request *rq, const char *guest, resolved *out, reply_err *err);
+void resolved_clear(resolved *r);
+int need_libvirt(request *rq, reply_err *err);
+
+/* methods-registry.c */
+int method_status(request *rq, json_object **result, reply_err *err);
+int method_list(request *rq, json_object **result, reply_err *err);
+int method_show(request *rq, json_object **result, reply_err *err);
+int method_reserve(request *rq, json_object **result, reply_err *err);
+int method_release(request *rq, json_object **result, reply_err *err);
+
+/* methods-host.c */
+int method_relabel(request *rq, json_object **result, reply_err *err);
+int method_check(request *rq, json_object **result, reply_err *err);
+int method_import(request *rq, json_object **result, reply_err *err);
+int method_gc(request *rq, json_object **result, reply_err *err);
