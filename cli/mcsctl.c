@@ -14,7 +14,7 @@ typedef struct cmd cmd;
 typedef int (*cmd_fn)(const cmd *c, int argc, char **argv);
 
 struct cmd {
-        const char *name, *args, *summary, *options;
+        const char *name, *args, *brief, *summary, *options;
         cmd_fn fn;
 };
 
@@ -398,36 +398,36 @@ static int cmd_gc(const cmd *c, int argc, char **argv) {
 }
 
 static const cmd commands[] = {
-        {"status", "", "Show the daemon, its registry, its libvirt connection and how many labels are held.", "",
+        {"status", "", "daemon, registry, libvirt connection, label counts",  "Show the daemon, its registry, its libvirt connection and how many labels are held.", "",
          cmd_status},
-        {"list", "", "List the reservations in the registry, every host's.",
+        {"list", "", "reservations of every host",  "List the reservations in the registry, every host's.",
          "      --host HOST      only those held by HOST\n"
          "      --state STATE    reserved or running\n"
          "      --kind KIND      dynamic, static or transient\n"
          "      --name NAME      only guests named NAME\n",
          cmd_list},
-        {"show", "GUEST", "Show a guest (by name or UUID): its reservation, and on this host its XML label, live\n"
+        {"show", "GUEST", "one guest: reservation, labels, disk images",  "Show a guest (by name or UUID): its reservation, and on this host its XML label, live\n"
                           "label and the labels of its disk images.",
          "", cmd_show},
-        {"reserve", "GUEST",
+        {"reserve", "GUEST", "reserve a label for a guest, defined yet or not", 
          "Reserve a label for a guest (a name on this host or in the registry, or a UUID, also of a guest\n"
          "not defined yet). No host can take the label afterwards. A guest defined here gets it in its XML.",
          "      --label LEVEL    this label (s0:cA,cB) instead of a free pair from the range\n"
          "      --name NAME      the name to record for a guest not defined yet\n",
          cmd_reserve},
-        {"release", "GUEST",
+        {"release", "GUEST", "release a guest's reservation", 
          "Release a guest's reservation. Refused while the guest runs, or is defined on this host\n"
          "(undefine it: mcsd then releases its label itself).",
          "", cmd_release},
-        {"relabel", "GUEST", "Apply the rules to a guest of this host now and write its static label.", "",
+        {"relabel", "GUEST", "apply the rules to a guest of this host now",  "Apply the rules to a guest of this host now and write its static label.", "",
          cmd_relabel},
-        {"check", "", "Compare the registry, this host's guests and their images; print every discrepancy.\n"
+        {"check", "", "compare registry, libvirt and images",  "Compare the registry, this host's guests and their images; print every discrepancy.\n"
                       "Exits with 5 when there is any.",
          "", cmd_check},
-        {"import", "", "Apply the rules to every guest of this host now, adopting the labels that running guests\n"
+        {"import", "", "adopt the labels of this host's guests",  "Apply the rules to every guest of this host now, adopting the labels that running guests\n"
                        "and static guests already have, and report each guest.",
          "", cmd_import},
-        {"gc", "", "Release the labels of guests this host no longer has (operators' static reservations only\n"
+        {"gc", "", "release labels of guests that are gone",  "Release the labels of guests this host no longer has (operators' static reservations only\n"
                    "with --static). With --host, every label of that host, which must be gone for good.",
          "      --host HOST      a host that is gone for good\n"
          "      --static         release static reservations too\n"
@@ -440,8 +440,7 @@ static void usage(FILE *f) {
                    "Inspect and change mcsd's label reservations.\n\nCommands:\n");
         for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
                 const cmd *c = &commands[i];
-                const char *dot = strchr(c->summary, '.');
-                fprintf(f, "  %-8s %-6s %.*s\n", c->name, c->args, dot ? (int) (dot - c->summary) : 60, c->summary);
+                fprintf(f, "  %-8s %-6s %s\n", c->name, c->args, c->brief);
         }
         fprintf(f, "\nGlobal options:\n"
                    "  -s, --socket PATH    mcsd's control socket (default $MCSD_SOCKET or " MCS_DEFAULT_SOCKET ")\n"
