@@ -116,7 +116,7 @@ static void format_time(long long us, char *buf, size_t len) {
 /* ---- commands ---- */
 
 static int cmd_status(const cmd *c, int argc, char **argv) {
-        PARSE_OR_RETURN(i, c, argc, argv, help_only, "h", no_options, NULL, 0);
+        PARSE_OR_RETURN(i, c, argc, argv, help_only, ":h", no_options, NULL, 0);
         json_object *r;
         int rc = call("status", NULL, &r);
         if (rc)
@@ -164,7 +164,7 @@ static int cmd_list(const cmd *c, int argc, char **argv) {
                                            {"kind", required_argument, NULL, 'k'}, {"name", required_argument, NULL, 'n'},
                                            {"help", no_argument, NULL, 'h'},       {0}};
         json_object *p = json_object_new_object(), *r;
-        int i = parse(c, argc, argv, lo, "H:s:k:n:h", list_set, p, 0);
+        int i = parse(c, argc, argv, lo, ":H:s:k:n:h", list_set, p, 0);
         if (i < 0) {
                 json_object_put(p);
                 return i == -2 ? EXIT_OK : EXIT_USAGE;
@@ -219,7 +219,7 @@ static void show_libvirt(json_object *lv) {
 }
 
 static int cmd_show(const cmd *c, int argc, char **argv) {
-        PARSE_OR_RETURN(i, c, argc, argv, help_only, "h", no_options, NULL, 1);
+        PARSE_OR_RETURN(i, c, argc, argv, help_only, ":h", no_options, NULL, 1);
         json_object *r;
         int rc = call("show", guest_param(argv[i]), &r);
         if (rc)
@@ -256,7 +256,7 @@ static int cmd_reserve(const cmd *c, int argc, char **argv) {
         static const struct option lo[] = {{"label", required_argument, NULL, 'l'}, {"name", required_argument, NULL, 'n'},
                                            {"help", no_argument, NULL, 'h'},        {0}};
         json_object *p = json_object_new_object(), *r;
-        int i = parse(c, argc, argv, lo, "l:n:h", reserve_set, p, 1);
+        int i = parse(c, argc, argv, lo, ":l:n:h", reserve_set, p, 1);
         if (i < 0) {
                 json_object_put(p);
                 return i == -2 ? EXIT_OK : EXIT_USAGE;
@@ -277,7 +277,7 @@ static int cmd_reserve(const cmd *c, int argc, char **argv) {
 }
 
 static int cmd_release(const cmd *c, int argc, char **argv) {
-        PARSE_OR_RETURN(i, c, argc, argv, help_only, "h", no_options, NULL, 1);
+        PARSE_OR_RETURN(i, c, argc, argv, help_only, ":h", no_options, NULL, 1);
         json_object *r;
         int rc = call("release", guest_param(argv[i]), &r);
         if (rc)
@@ -299,7 +299,7 @@ static void print_report(json_object *x) {
 }
 
 static int cmd_relabel(const cmd *c, int argc, char **argv) {
-        PARSE_OR_RETURN(i, c, argc, argv, help_only, "h", no_options, NULL, 1);
+        PARSE_OR_RETURN(i, c, argc, argv, help_only, ":h", no_options, NULL, 1);
         json_object *r;
         int rc = call("relabel", guest_param(argv[i]), &r);
         if (rc)
@@ -314,7 +314,7 @@ static int cmd_relabel(const cmd *c, int argc, char **argv) {
 }
 
 static int cmd_check(const cmd *c, int argc, char **argv) {
-        PARSE_OR_RETURN(i, c, argc, argv, help_only, "h", no_options, NULL, 0);
+        PARSE_OR_RETURN(i, c, argc, argv, help_only, ":h", no_options, NULL, 0);
         json_object *r;
         int rc = call("check", NULL, &r);
         if (rc)
@@ -336,7 +336,7 @@ static int cmd_check(const cmd *c, int argc, char **argv) {
 }
 
 static int cmd_import(const cmd *c, int argc, char **argv) {
-        PARSE_OR_RETURN(i, c, argc, argv, help_only, "h", no_options, NULL, 0);
+        PARSE_OR_RETURN(i, c, argc, argv, help_only, ":h", no_options, NULL, 0);
         json_object *r;
         int rc = call("import", NULL, &r);
         if (rc)
@@ -372,7 +372,7 @@ static int cmd_gc(const cmd *c, int argc, char **argv) {
                                            {"dry-run", no_argument, NULL, 'n'},   {"help", no_argument, NULL, 'h'},
                                            {0}};
         json_object *p = json_object_new_object(), *r;
-        int i = parse(c, argc, argv, lo, "H:snh", gc_set, p, 0);
+        int i = parse(c, argc, argv, lo, ":H:snh", gc_set, p, 0);
         if (i < 0) {
                 json_object_put(p);
                 return i == -2 ? EXIT_OK : EXIT_USAGE;
@@ -458,7 +458,7 @@ int main(int argc, char **argv) {
         int ch;
         opts.socket = getenv("MCSD_SOCKET") && *getenv("MCSD_SOCKET") ? getenv("MCSD_SOCKET") : MCS_DEFAULT_SOCKET;
         opterr = 0;
-        while ((ch = getopt_long(argc, argv, "+s:jt:h", lo, NULL)) != -1) {
+        while ((ch = getopt_long(argc, argv, "+:s:jt:h", lo, NULL)) != -1) {
                 switch (ch) {
                 case 's':
                         opts.socket = optarg;

@@ -109,14 +109,7 @@ static void client_process(control_client *c) {
 static void on_client(int watch, int fd, int events, void *opaque) {
         control_client *c = opaque;
         (void) watch;
-        if (events & VIR_EVENT_HANDLE_WRITABLE) {
-                if (client_flush(c) < 0) {
-                        client_close(c);
-                        return;
-                }
-                /* Requests that arrived together with the one just answered. */
-                client_process(c);
-        } else if (!c->out && (events & (VIR_EVENT_HANDLE_READABLE | VIR_EVENT_HANDLE_HANGUP | VIR_EVENT_HANDLE_ERROR))) {
+        if (!c->out && (events & (VIR_EVENT_HANDLE_READABLE | VIR_EVENT_HANDLE_HANGUP | VIR_EVENT_HANDLE_ERROR))) {
                 ssize_t n = recv(fd, c->in + c->in_len, MCS_REQUEST_MAX - c->in_len, MSG_DONTWAIT);
                 if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
                         return;
@@ -135,8 +128,17 @@ static void on_client(int watch, int fd, int events, void *opaque) {
                         client_process(c);
                 }
         }
-        if (c->out && client_flush(c) < 0)
-                client_close(c);
+        /* Write replies; as each goes out whole, answer the next request
+         * already buffered (a client may send several in one write). */
+        while (c->out) {
+                if (client_flush(c) < 0) {
+                        client_close(c);
+                        return;
+                }
+                if (c->out)
+                        break; /* the client's buffer is full: wait until it reads */
+                client_process(c);
+        }
 }
 
 static void refuse_client(int fd, const char *code, const char *msg) {

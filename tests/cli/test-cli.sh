@@ -1,0 +1,295 @@
+#!/bin/bash
+# mcsctl and the control socket end to end: a real libvirtd (test driver),
+# a running mcsd, every command, an unprivileged peer, hostile clients.
+: "${MCSCTL:?}" "${RAWSOCK:?}" "${SETFILECON:?}"
+. "$(dirname "$0")/../libvirt/lib.sh"
+
+SOCK=$WORK/run/mcsd.sock
+chmod 755 "$WORK" # uid 65534 reaches the socket through it
+REG=$WORK/registry.db
+M() { "$MCSCTL" --socket "$SOCK" "$@"; }
+nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$MCSCTL" --socket "$SOCK" "$@"; }
+raw() { "$RAWSOCK" "$SOCK" "$@"; }
+
+# expect_rc RC COMMAND...: runs COMMAND, keeps its stdout in $OUT and stderr in $ERR.
+expect_rc() {
+	local want=$1 rc=0
+	shift
+	"$@" >"$WORK/out" 2>"$WORK/err" || rc=$?
+	OUT=$(cat "$WORK/out")
+	ERR=$(cat "$WORK/err")
+	[ "$rc" -eq "$want" ] || fail "$*: exit $rc, expected $want; stdout: $OUT; stderr: $ERR"
+}
+contains() { grep -qF -- "$2" <<<"$1" || fail "expected '$2' in: $1"; }
+
+libvirtd_start h1
+URI=$(test_uri h1)
+cat >"$WORK/h1.conf" <<EOF
+uri = $URI
+registry = $REG
+host_id = h1
+socket = $SOCK
+socket_mode = 0666
+client_timeout = 1s
+max_clients = 60
+undefine_grace = 60m
+EOF
+mcsd_start h1 "$WORK/h1.conf"
+wait_for 10 test -S "$SOCK" || fail "no socket at $SOCK"
+[ "$(stat -c %a "$SOCK")" = 666 ] || fail "socket mode $(stat -c %a "$SOCK"), expected 666"
+ok "mcsd listens on $SOCK with the configured mode"
+
+# ---- status, list, show ----
+expect_rc 0 M status
+contains "$OUT" "host:       h1"
+contains "$OUT" "(sqlite)"
+contains "$OUT" "(connected)"
+expect_rc 0 M --json status
+[ "$(jq -r '.host + " " + .registry.backend + " " + (.libvirt.connected|tostring) + " " + .range' <<<"$OUT")" = "h1 sqlite true c0.c1023" ] ||
+	fail "status --json: $OUT"
+ok "status, as text and JSON"
+
+img=$WORK/vm1.qcow2
+: >"$img"
+"$SETFILECON" "$img" system_u:object_r:svirt_image_t:s0:c1,c2
+define "$URI" vm1 "<devices><disk type='file' device='disk'><source file='$img'/><target dev='vda'/></disk></devices>"
+define "$URI" vm2 ""
+wait_for 10 has_static_label "$URI" vm1 && wait_for 10 has_static_label "$URI" vm2 || fail "guests not labelled"
+vm1=$(uuid_of "$URI" vm1)
+vm1_label=$(label_of "$URI" vm1 | sed 's/.*:\(s0:.*\)/\1/')
+
+expect_rc 0 M list
+grep -qE "^$vm1 +vm1 +$vm1_label +dynamic +reserved +h1$" <<<"$OUT" || fail "list: $OUT"
+[ "$(grep -c ' h1$' <<<"$OUT")" -eq 3 ] || fail "list: expected 3 records (test, vm1, vm2): $OUT"
+expect_rc 0 M --json list --state running
+[ "$(jq -r '.records | map(.name) | join(",")' <<<"$OUT")" = test ] || fail "list --state running: $OUT"
+expect_rc 0 M --json list --host elsewhere
+[ "$(jq '.records | length' <<<"$OUT")" -eq 0 ] || fail "list --host elsewhere: $OUT"
+expect_rc 1 M list --state bogus
+contains "$ERR" "state 'bogus' is not reserved or running"
+ok "list with filters; a bad filter is refused"
+
+expect_rc 0 M show vm1
+contains "$OUT" "reservation:  $vm1_label (dynamic), reserved on host h1"
+contains "$OUT" "seclabel:   static, relabel=yes, system_u:system_r:svirt_t:$vm1_label"
+contains "$OUT" "$img"
+contains "$OUT" "system_u:object_r:svirt_image_t:s0:c1,c2"
+expect_rc 0 M --json show "${vm1^^}"
+[ "$(jq -r '.reservation.label + " " + .libvirt.disks[0].label' <<<"$OUT")" = "$vm1_label system_u:object_r:svirt_image_t:s0:c1,c2" ] ||
+	fail "show by upper-case UUID: $OUT"
+expect_rc 1 M show nosuch
+contains "$ERR" "no guest named 'nosuch' on this host (h1) or in the registry"
+ok "show by name and UUID: reservation, XML label and disk image labels"
+
+# ---- reserve ----
+future=11111111-2222-3333-4444-555555555555
+expect_rc 0 M reserve "$future" --label s0:c7,c8 --name future-vm
+contains "$OUT" "reserved s0:c7,c8 for guest 'future-vm' ($future)"
+expect_rc 0 M reserve future-vm --label s0:c7,c8
+contains "$OUT" "already holds s0:c7,c8"
+expect_rc 1 M reserve 22222222-2222-3333-4444-555555555555 --label s0:c7
+contains "$ERR" "held by guest future-vm ($future) on host h1"
+expect_rc 1 M reserve 22222222-2222-3333-4444-555555555555 --label s0:c7,c8,c9
+contains "$ERR" "contains label s0:c7,c8 held by guest future-vm"
+expect_rc 1 M reserve not-yet-defined
+contains "$ERR" "no guest named 'not-yet-defined'"
+expect_rc 1 M reserve "$future" --label bogus
+contains "$ERR" "bogus"
+expect_rc 0 M --json reserve 33333333-2222-3333-4444-555555555555
+[ "$(jq -r '.record.kind + " " + (.created|tostring)' <<<"$OUT")" = "static true" ] || fail "reserve a free pair: $OUT"
+# The guest arrives later: it gets the operator's label, not a fresh pair.
+define "$URI" future-vm "" "$future"
+wait_for 10 has_static_label "$URI" future-vm || fail "future-vm not labelled"
+expect_eq "future-vm's label" "$(label_of "$URI" future-vm)" system_u:system_r:svirt_t:s0:c7,c8
+ok "reserve: a chosen or free label for a guest not defined yet; conflicts refused; the guest gets it when defined"
+
+# ---- release ----
+expect_rc 1 M release vm2
+contains "$ERR" "is defined on this host and would take"
+expect_rc 1 M release test
+contains "$ERR" "defined on this host"
+expect_rc 0 M release 33333333-2222-3333-4444-555555555555
+contains "$OUT" "released"
+expect_rc 1 M release 33333333-2222-3333-4444-555555555555
+contains "$ERR" "holds no reservation"
+ok "release: refused for guests defined here; an operator's reservation is released once"
+
+# ---- an unprivileged peer reads but changes nothing ----
+for c in status list "show vm1" check; do
+	expect_rc 0 nobody $c
+done
+before=$(registry "$REG" | md5sum)
+for c in "reserve 44444444-2222-3333-4444-555555555555" "release future-vm" "relabel vm1" import gc "gc --dry-run"; do
+	expect_rc 4 nobody $c
+	contains "$ERR" "only root may (you are uid 65534)"
+done
+[ "$(registry "$REG" | md5sum)" = "$before" ] || fail "the registry changed after refused requests"
+grep -q 'uid 65534 pid [0-9]*: reserve refused: not an administrator' "$WORK/h1.log" || fail "refusal not logged"
+grep -q "uid 0 pid [0-9]*: reserved s0:c7,c8 for guest 'future-vm'" "$WORK/h1.log" || fail "change not logged with uid and pid"
+ok "uid 65534 can read; every change is refused (exit 4) and logged; root's changes are logged with uid and pid"
+
+# ---- check and relabel repair a tampered registry ----
+expect_rc 0 M check
+contains "$OUT" "0 problems; 4 guests on this host"
+# A record that says vm1 runs here, though it does not.
+sqlite3 "$REG" "UPDATE reservations SET state = 'running' WHERE uuid = '$vm1'" ||
+	fail "cannot tamper with the registry: $(sqlite3 "$REG" .schema)"
+expect_rc 5 M check
+contains "$OUT" "vm1 ($vm1): the registry says it runs here, but it does not"
+contains "$OUT" "1 problem;"
+expect_rc 0 M relabel vm1
+contains "$OUT" "guest 'vm1' ($vm1): kept, $vm1_label"
+expect_rc 0 M check
+expect_eq "vm1's state" "$(registry_field "$REG" "$vm1" 5)" reserved
+ok "check finds a tampered reservation (exit 5); relabel repairs it"
+
+# A static relabel='no' guest's image must carry its label at all times.
+img3=$WORK/vm3.raw
+: >"$img3"
+"$SETFILECON" "$img3" system_u:object_r:svirt_image_t:s0:c30,c31
+define "$URI" vm3 "<devices><disk type='file' device='disk'><source file='$img3'/><target dev='vda'/></disk></devices><seclabel type='static' model='selinux' relabel='no'><label>system_u:system_r:svirt_t:s0:c30,c31</label></seclabel>"
+wait_for 10 field_is "$REG" "$(uuid_of "$URI" vm3)" 3 s0:c30,c31 || fail "vm3 not registered"
+expect_rc 0 M check
+"$SETFILECON" "$img3" system_u:object_r:svirt_image_t:s0:c99,c98
+expect_rc 5 M check
+contains "$OUT" "disk $img3 is labelled system_u:object_r:svirt_image_t:s0:c99,c98, not s0:c30,c31"
+"$SETFILECON" "$img3" system_u:object_r:svirt_image_t:s0:c30,c31
+ok "check compares the images of relabel='no' guests"
+
+# ---- gc ----
+vm2=$(uuid_of "$URI" vm2)
+virsh -q -c "$URI" undefine vm2 >/dev/null
+# The undefine grace is an hour: the label stays, and check names it.
+sleep 0.5
+expect_rc 5 M check
+contains "$OUT" "reserved for a guest this host no longer has (mcsctl gc releases it)"
+expect_rc 0 M gc --dry-run
+contains "$OUT" "would release"
+contains "$OUT" "$vm2"
+[ -n "$(registry_field "$REG" "$vm2" 3)" ] || fail "gc --dry-run released"
+expect_rc 0 M gc
+contains "$OUT" "released 1, kept"
+[ -z "$(registry_field "$REG" "$vm2" 3)" ] || fail "gc kept vm2's label"
+expect_rc 0 M check
+# Another host's labels: a second mcsd, host h2, that never reaches libvirt.
+cat >"$WORK/h2.conf" <<EOF
+uri = test+unix:///default?socket=$WORK/nowhere.sock
+registry = $REG
+host_id = h2
+socket = $WORK/run/h2.sock
+socket_mode = 0600
+reconnect_min = 30s
+reconnect_max = 30s
+EOF
+mcsd_start h2 "$WORK/h2.conf"
+expect_rc 0 "$MCSCTL" -s "$WORK/run/h2.sock" reserve 55555555-2222-3333-4444-555555555555 --label s0:c55,c56 --name on-h2
+expect_rc 1 "$MCSCTL" -s "$WORK/run/h2.sock" relabel on-h2
+contains "$ERR" "not connected to"
+mcsd_stop h2
+expect_rc 0 M gc --host h2
+contains "$OUT" "released 0, kept 1"
+expect_rc 0 M gc --host h2 --static
+contains "$OUT" "released s0:c55,c56 of guest 'on-h2'"
+ok "gc: --dry-run, this host's vanished guests, a dead host's labels (static ones only with --static)"
+
+# ---- import ----
+expect_rc 0 M import
+grep -qE "^vm1 +$vm1 +kept +$vm1_label" <<<"$OUT" || fail "import: $OUT"
+[ "$(grep -c ' kept ' <<<"$OUT")" -eq 4 ] || fail "import: $OUT"
+ok "import reports every guest of this host"
+
+# ---- usage, help, exit codes ----
+for c in status list show reserve release relabel check import gc; do
+	expect_rc 0 M "$c" --help
+	contains "$OUT" "Usage: mcsctl [GLOBAL OPTIONS] $c"
+done
+expect_rc 2 M
+contains "$ERR" "no command given"
+expect_rc 2 M frobnicate
+contains "$ERR" "unknown command 'frobnicate'"
+expect_rc 2 M show
+contains "$ERR" "missing GUEST"
+expect_rc 2 M show a b
+contains "$ERR" "unexpected argument 'b'"
+expect_rc 2 M list --colour
+contains "$ERR" "unknown option '--colour'"
+expect_rc 2 M reserve x --label
+contains "$ERR" "missing value for option"
+expect_rc 2 M --timeout 0 status
+contains "$ERR" "--timeout '0'"
+ok "--help for every command; usage errors say what was wrong (exit 2)"
+
+# ---- hostile and broken clients; the daemon keeps serving ----
+raw_reply() { printf '%b' "$1" | raw send; }
+expect_error() {
+	local reply
+	reply=$(raw_reply "$1")
+	[ "$(jq -r .error.code <<<"$reply" 2>/dev/null)" = "$2" ] || fail "request '$1': got '$reply', expected error $2"
+	[ -n "$3" ] && { grep -qF -- "$3" <<<"$reply" || fail "request '$1': '$reply' lacks '$3'"; }
+	M status >/dev/null || fail "mcsd stopped serving after '$1'"
+}
+expect_error 'hello\n' bad-request "not JSON"
+expect_error '[1,2]\n' bad-request "must be a JSON object"
+expect_error '{}\n' bad-request "'version' is missing"
+expect_error '{"version":2,"method":"status"}\n' unsupported-version "speaks version 1"
+expect_error '{"version":1}\n' bad-request "'method' is missing"
+expect_error '{"version":1,"method":"explode"}\n' unknown-method "no method 'explode'"
+expect_error '{"version":1,"method":"list","params":{"colour":1}}\n' bad-request "list: unknown parameter 'colour'"
+expect_error '{"version":1,"method":"list","params":{"host":7}}\n' bad-request "parameter 'host' must be a string"
+expect_error '{"version":1,"method":"show","params":{}}\n' bad-request "parameter 'guest' is required"
+expect_error '{"version":1,"method":"status","bogus":1}\n' bad-request "unknown field 'bogus'"
+expect_error '{"version":1,"method":"status"} trailing\n' bad-request "unexpected character at byte 33"
+expect_error '{"version":1,"method":"status"\n' bad-request "not JSON"
+expect_error '{"version":1,"method":"st\xff\xfeatus"}\n' bad-request "not JSON"
+expect_error '{"ver\x00sion":1}\n' bad-request "NUL byte at byte 6"
+expect_error '\x89PNG\r\x1a\x01\xff\n' bad-request "invalid utf-8"
+expect_error "$(printf '[%.0s' $(seq 1 200))\n" bad-request "not JSON"
+expect_error '\n' bad-request "empty request"
+expect_error '{"version":1,"method":"sta' truncated "the connection ended inside a request"
+head -c 70000 /dev/zero | tr '\0' 'a' >"$WORK/big"
+reply=$(raw send <"$WORK/big")
+[ "$(jq -r .error.code <<<"$reply")" = too-large ] || fail "oversized request: $reply"
+M status >/dev/null || fail "mcsd stopped serving after an oversized request"
+# Two requests in one write get two replies, in order, with their ids.
+reply=$(printf '{"version":1,"method":"status","id":1}\n{"version":1,"method":"list","id":"two"}\n' | raw send)
+[ "$(jq -sc 'map(.id)' <<<"$reply")" = '[1,"two"]' ] || fail "pipelined requests: $reply"
+ok "malformed, oversized, truncated, binary, deep and unknown requests get error replies; pipelining works"
+
+# A client that sends nothing is dropped after client_timeout (1 s); the
+# daemon serves others meanwhile.
+raw hold 3000 >"$WORK/held" &
+held=$!
+sleep 0.3
+M status >/dev/null || fail "status while a client idles"
+wait $held
+grep -q '"code":"timeout"' "$WORK/held" && grep -q closed "$WORK/held" || fail "idle client: $(cat "$WORK/held")"
+# A client that writes requests but never reads its replies is dropped too.
+raw flood 3000 >"$WORK/flood" &
+flood=$!
+sleep 0.5
+M status >/dev/null || fail "status while a client floods"
+wait $flood
+grep -q closed "$WORK/flood" || fail "a flooding client that never reads was not dropped"
+ok "idle and non-reading clients are dropped after client_timeout; others are served meanwhile"
+
+expect_eq "50 concurrent clients" "$(raw many 50)" "ok 50 refused 0"
+expect_eq "70 clients with max_clients 60" "$(raw many 70)" "ok 60 refused 10"
+M status >/dev/null || fail "status after the client limit"
+ok "50 concurrent clients served; beyond max_clients clients get too-many-clients"
+
+# ---- the daemon is gone ----
+mcsd_stop h1
+[ ! -e "$SOCK" ] || fail "mcsd left its socket behind"
+expect_rc 3 M status
+contains "$ERR" "cannot reach mcsd at $SOCK"
+ok "without mcsd: exit 3 and a message naming the socket"
+
+# ---- socket activation ----
+systemd-socket-activate -l "$WORK/run/act.sock" "$MCSD" --config "$WORK/h1.conf" >>"$WORK/act.log" 2>&1 &
+echo $! >"$WORK/act.mcsd.pid"
+wait_for 10 test -S "$WORK/run/act.sock" || fail "systemd-socket-activate did not listen"
+expect_rc 0 "$MCSCTL" -s "$WORK/run/act.sock" status
+contains "$OUT" "host:       h1"
+grep -q "control socket $WORK/run/act.sock (from systemd)" "$WORK/act.log" || fail "not socket-activated: $(cat "$WORK/act.log")"
+[ ! -e "$SOCK" ] || fail "a socket-activated mcsd created its own socket too"
+ok "socket activation: mcsd takes systemd's socket"
