@@ -16,6 +16,7 @@ cat >"$work/mcsd.conf" <<CONF
 uri = $uri
 registry = $work/registry.db
 host_id = bench
+socket = $work/mcsd.sock
 log_level = warning
 CONF
 "$BENCH_LIBVIRT" "$uri" "$MCSD" "$work/mcsd.conf"

@@ -108,7 +108,9 @@ static void check_one(request *rq, virDomainPtr dom, json_object *problems) {
                         labels[i] = NULL;
                         errs[i] = errno == ENODATA || errno == ENOTSUP ? 0 : errno;
                 }
+        guest_entry *g = guests_find(d, parsed.uuid);
         mcs_check_guest_input in = {
+                .refused = g && g->status == MCS_GUEST_REFUSED ? g->why : NULL,
                 .dom = &parsed,
                 .persistent = persistent == 1,
                 .active = active == 1,

@@ -14,6 +14,7 @@ typedef struct mcs_check_guest_input {
         const mcs_domain *dom;         /* the persistent (or transient) XML */
         bool persistent, active, excluded;
         const char *live_label;        /* the running guest's process context, NULL if unknown */
+        const char *refused;           /* why mcsd refused the guest's label, NULL if it did not */
         const mcs_record *rec;         /* its reservation, NULL if none */
         const char *host_id;           /* this host */
         bool selinux_host;             /* libvirt confines guests here: running guests' images must carry their label */

@@ -12,6 +12,7 @@ cat >"$WORK/mcsd.conf" <<CONF
 uri = $URI
 registry = $WORK/registry.db
 host_id = j1
+socket = $WORK/j1.sock
 log_level = debug
 CONF
 

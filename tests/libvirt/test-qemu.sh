@@ -16,6 +16,7 @@ cat >"$WORK/mcsd.conf" <<CONF
 uri = $URI
 registry = $REG
 host_id = q1
+socket = $WORK/q1.sock
 domain_context_file = $WORK/virtual_domain_context
 CONF
 mcsd_start q "$WORK/mcsd.conf"

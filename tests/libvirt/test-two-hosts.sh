@@ -17,6 +17,7 @@ for h in h1 h2; do
 	uri = $(test_uri $h)
 	registry = $REG
 	host_id = $h
+	socket = $WORK/$h.sock
 	undefine_grace = 1s
 	CONF
 	mcsd_start $h "$WORK/$h.conf"

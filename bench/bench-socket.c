@@ -1,0 +1,190 @@
+/* Round trips through mcsd's control socket, each on a fresh connection as
+ * mcsctl and the hook make them, beside baselines measured in the same run:
+ * a bare UNIX-socket echo for status, two raw fsync'd sqlite commits (on the
+ * registry's disk, same journal settings) for reserve + release.
+ * Usage: bench-socket SOCKET WORKDIR */
+#include <pthread.h>
+#include <sqlite3.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "bench-util.h"
+
+enum { STATUS_N = 2000, RESERVE_N = 500, RAW_N = 300, CLIENTS = 8 };
+#define CONCURRENT_S 2.0
+
+static int dial(const char *path) {
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0 || connect(fd, (struct sockaddr *) &sa, sizeof sa) < 0)
+                BENCH_DIE("connect %s failed", path);
+        return fd;
+}
+
+/* One request on a fresh connection; the reply must carry a result. */
+static void round_trip(const char *path, const char *req, char *reply, size_t cap) {
+        int fd = dial(path);
+        size_t len = strlen(req), got = 0;
+        if (send(fd, req, len, MSG_NOSIGNAL) != (ssize_t) len)
+                BENCH_DIE("send failed");
+        for (;;) {
+                ssize_t n = recv(fd, reply + got, cap - 1 - got, 0);
+                if (n <= 0)
+                        BENCH_DIE("no reply to %s", req);
+                got += (size_t) n;
+                reply[got] = '\0';
+                if (memchr(reply, '\n', got))
+                        break;
+        }
+        close(fd);
+        if (!strstr(reply, "\"result\""))
+                BENCH_DIE("error reply to %s: %s", req, reply);
+}
+
+static double percentile(double *v, size_t n, double p) {
+        qsort(v, n, sizeof *v, bench_cmp_double);
+        return v[(size_t) (p * (double) (n - 1))];
+}
+
+/* ---- baselines ---- */
+
+static void *echo_server(void *arg) {
+        int lfd = *(int *) arg;
+        char buf[4096];
+        for (;;) {
+                int fd = accept(lfd, NULL, NULL);
+                if (fd < 0)
+                        return NULL;
+                ssize_t n = recv(fd, buf, sizeof buf, 0);
+                if (n > 0 && send(fd, buf, (size_t) n, MSG_NOSIGNAL) < 0)
+                        n = -1;
+                close(fd);
+        }
+}
+
+static double echo_us_p50(const char *dir) {
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        snprintf(sa.sun_path, sizeof sa.sun_path, "%s/echo.sock", dir);
+        unlink(sa.sun_path);
+        int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (lfd < 0 || bind(lfd, (struct sockaddr *) &sa, sizeof sa) < 0 || listen(lfd, 128) < 0)
+                BENCH_DIE("echo server: cannot listen on %s", sa.sun_path);
+        pthread_t t;
+        pthread_create(&t, NULL, echo_server, &lfd);
+        static double v[STATUS_N];
+        char reply[4096];
+        for (int i = 0; i < STATUS_N; i++) {
+                double t0 = bench_now();
+                round_trip(sa.sun_path, "{\"result\":1}\n", reply, sizeof reply);
+                v[i] = (bench_now() - t0) * 1e6;
+        }
+        shutdown(lfd, SHUT_RDWR);
+        close(lfd);
+        pthread_join(t, NULL);
+        unlink(sa.sun_path);
+        return bench_median(v, STATUS_N);
+}
+
+static double raw_two_commits_us_p50(const char *dir) {
+        char path[4200];
+        sqlite3 *db;
+        sqlite3_stmt *ins, *del;
+        static double v[RAW_N];
+        snprintf(path, sizeof path, "%s/raw.db", dir);
+        unlink(path);
+        if (sqlite3_open(path, &db) != SQLITE_OK ||
+            sqlite3_exec(db, "PRAGMA journal_mode = DELETE; PRAGMA synchronous = FULL;"
+                             "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)",
+                         NULL, NULL, NULL) != SQLITE_OK ||
+            sqlite3_prepare_v2(db, "INSERT INTO t (id, v) VALUES (1, 's0:c1,c2')", -1, &ins, NULL) != SQLITE_OK ||
+            sqlite3_prepare_v2(db, "DELETE FROM t WHERE id = 1", -1, &del, NULL) != SQLITE_OK)
+                BENCH_DIE("raw sqlite: %s", sqlite3_errmsg(db));
+        for (int i = 0; i < RAW_N; i++) {
+                double t0 = bench_now();
+                if (sqlite3_step(ins) != SQLITE_DONE || sqlite3_step(del) != SQLITE_DONE)
+                        BENCH_DIE("raw sqlite: %s", sqlite3_errmsg(db));
+                sqlite3_reset(ins);
+                sqlite3_reset(del);
+                v[i] = (bench_now() - t0) * 1e6;
+        }
+        sqlite3_finalize(ins);
+        sqlite3_finalize(del);
+        sqlite3_close(db);
+        unlink(path);
+        return bench_median(v, RAW_N);
+}
+
+/* ---- through mcsd ---- */
+
+typedef struct worker {
+        const char *path;
+        double until;
+        long done;
+} worker;
+
+static void *status_worker(void *arg) {
+        worker *w = arg;
+        char reply[8192];
+        while (bench_now() < w->until) {
+                round_trip(w->path, "{\"version\":1,\"method\":\"status\"}\n", reply, sizeof reply);
+                w->done++;
+        }
+        return NULL;
+}
+
+int main(int argc, char **argv) {
+        if (argc != 3)
+                BENCH_DIE("usage: bench-socket SOCKET WORKDIR");
+        const char *sock = argv[1], *dir = argv[2];
+        static double st[STATUS_N], rr[RESERVE_N];
+        char reply[8192], req[256];
+
+        double echo = echo_us_p50(dir);
+        for (int i = 0; i < STATUS_N; i++) {
+                double t0 = bench_now();
+                round_trip(sock, "{\"version\":1,\"method\":\"status\"}\n", reply, sizeof reply);
+                st[i] = (bench_now() - t0) * 1e6;
+        }
+        double status = bench_median(st, STATUS_N);
+        bench_report("socket_echo_us_p50", echo, "us");
+        bench_report("socket_status_us_p50", status, "us");
+        bench_report("socket_status_vs_echo_ratio", status / echo, "ratio");
+
+        double raw = raw_two_commits_us_p50(dir);
+        for (int i = 0; i < RESERVE_N; i++) {
+                char uuid[40];
+                snprintf(uuid, sizeof uuid, "00000000-0000-4000-8000-%012d", i);
+                double t0 = bench_now();
+                snprintf(req, sizeof req, "{\"version\":1,\"method\":\"reserve\",\"params\":{\"guest\":\"%s\"}}\n", uuid);
+                round_trip(sock, req, reply, sizeof reply);
+                snprintf(req, sizeof req, "{\"version\":1,\"method\":\"release\",\"params\":{\"guest\":\"%s\"}}\n", uuid);
+                round_trip(sock, req, reply, sizeof reply);
+                rr[i] = (bench_now() - t0) * 1e6;
+        }
+        double p50 = percentile(rr, RESERVE_N, 0.5), p99 = percentile(rr, RESERVE_N, 0.99);
+        bench_report("raw_sqlite_two_commits_us_p50", raw, "us");
+        bench_report("socket_reserve_release_us_p50", p50, "us");
+        bench_report("socket_reserve_release_us_p99", p99, "us");
+        bench_report("socket_reserve_release_vs_raw_ratio", p50 / raw, "ratio");
+
+        worker w[CLIENTS];
+        pthread_t t[CLIENTS];
+        double t0 = bench_now();
+        for (int i = 0; i < CLIENTS; i++) {
+                w[i] = (worker){.path = sock, .until = t0 + CONCURRENT_S};
+                pthread_create(&t[i], NULL, status_worker, &w[i]);
+        }
+        long total = 0;
+        for (int i = 0; i < CLIENTS; i++) {
+                pthread_join(t[i], NULL);
+                total += w[i].done;
+        }
+        double elapsed = bench_now() - t0;
+        bench_report("socket_status_per_s_8_clients", (double) total / elapsed, "requests/s");
+        bench_report("socket_status_per_s_8_clients_vs_serial_ratio", ((double) total / elapsed) / (1e6 / status),
+                     "ratio");
+        return 0;
+}
