@@ -274,7 +274,9 @@ static int create_socket(mcsd *d, const char *path, mcs_err *e) {
         if (!dir)
                 return mcs_fail(e, MCS_E_NOMEM, "out of memory");
         *strrchr(dir, '/') = '\0';
-        if (*dir && mkdir(dir, 0755) < 0 && errno != EEXIST)
+        if (*dir && mkdir(dir, 0755) == 0)
+                chmod(dir, 0755); /* whatever the umask (systemd's UMask=0077): clients must reach the socket */
+        else if (*dir && errno != EEXIST)
                 return mcs_fail(e, MCS_E_IO, "cannot create %s: %s", dir, strerror(errno));
         if ((r = clear_stale(path, e)) < 0)
                 return r;

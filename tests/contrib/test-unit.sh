@@ -2,21 +2,23 @@
 # The systemd unit passes systemd-analyze verify (with ExecStart pointed at
 # the built mcsd), and the example config is what mcsd accepts.
 set -euo pipefail
-: "${MCSD:?}" "${UNIT:?}" "${EXAMPLE_CONF:?}"
+: "${MCSD:?}" "${UNIT:?}" "${SOCKET_UNIT:?}" "${EXAMPLE_CONF:?}"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 sed "s|^ExecStart=[^ ]*|ExecStart=$MCSD|" "$UNIT" >"$work/mcsd.service"
 grep -q '^Type=notify$' "$work/mcsd.service" || { echo "FAIL: not Type=notify"; exit 1; }
 grep -q '^ExecReload=/bin/kill -HUP \$MAINPID$' "$work/mcsd.service" || { echo "FAIL: no reload by SIGHUP"; exit 1; }
-out=$(systemd-analyze verify --man=no "$work/mcsd.service" 2>&1)
+cp "$SOCKET_UNIT" "$work/mcsd.socket"
+out=$(systemd-analyze verify --man=no "$work/mcsd.service" "$work/mcsd.socket" 2>&1)
 [ -z "$out" ] || { echo "FAIL: systemd-analyze verify: $out"; exit 1; }
-echo "ok - the unit verifies"
+grep -q '^ListenStream=/run/mcsd/mcsd.sock$' "$work/mcsd.socket" || { echo "FAIL: the socket unit's path is not mcsd's default"; exit 1; }
+echo "ok - the service and socket units verify"
 
 # The example only has comments: every documented default applies.
 "$MCSD" --config "$EXAMPLE_CONF" --check-config
 # With every key uncommented it is still accepted.
 sed -n 's/^#\([a-z_]* = .*\)$/\1/p' "$EXAMPLE_CONF" | grep -v '^host_id = $' >"$work/all.conf"
-[ "$(grep -c . "$work/all.conf")" -ge 12 ] || { echo "FAIL: example lost keys: $(cat "$work/all.conf")"; exit 1; }
+[ "$(grep -c . "$work/all.conf")" -ge 18 ] || { echo "FAIL: example lost keys: $(cat "$work/all.conf")"; exit 1; }
 "$MCSD" --config "$work/all.conf" --check-config
 echo "ok - the example config and all its keys are accepted"
