@@ -188,9 +188,9 @@ static json_object *guest_param(const char *guest) {
 
 static void show_libvirt(json_object *lv) {
         json_object *sl = obj(lv, "seclabel"), *disks = obj(lv, "disks");
-        printf("on this host: %s, %s%s%s%s\n", flag(lv, "active") ? "running" : "shut off",
+        printf("on this host: %s, %s%s%s\n", flag(lv, "active") ? "running" : "shut off",
                flag(lv, "persistent") ? "persistent" : "transient", str(lv, "status") ? ", " : "",
-               str(lv, "status") ? str(lv, "status") : "", str(lv, "why") ? "" : "");
+               str(lv, "status") ? str(lv, "status") : "");
         if (str(lv, "why"))
                 printf("  why:        %s\n", str(lv, "why"));
         if (str(lv, "error"))
