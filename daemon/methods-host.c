@@ -36,9 +36,10 @@ int method_relabel(request *rq, json_object **result, reply_err *err) {
             resolve_guest(rq, guest, &g, err) < 0)
                 return -1;
         if (!g.dom) {
+                char q[MCS_QUOTE_MAX];
                 resolved_clear(&g);
-                return fail(err, mcs_code_name(MCS_E_NOTFOUND), "guest %s is not defined on this host (%s)", guest,
-                            rq->d->host_id);
+                return fail(err, mcs_code_name(MCS_E_NOTFOUND), "guest %s is not defined on this host (%s)",
+                            mcs_quote(guest, q, sizeof q), rq->d->host_id);
         }
         int r = guests_apply(rq->d, g.dom, &rep);
         mcsd_update_status(rq->d);
@@ -192,15 +193,15 @@ int method_import(request *rq, json_object **result, reply_err *err) {
         if (need_libvirt(rq, err) < 0 || (n = list_domains(rq, &doms, err)) < 0)
                 return -1;
         json_object *guests = json_object_new_array();
-        unsigned adopted = 0, failed = 0;
+        unsigned created = 0, failed = 0;
         for (int i = 0; i < n; i++) {
                 guest_report rep;
                 failed += guests_apply(rq->d, doms[i], &rep) < 0;
-                adopted += rep.adopted || (rep.created && !rep.failed);
+                created += rep.created && !rep.failed;
                 json_object_array_add(guests, report_json(&rep));
         }
         mcsd_update_status(rq->d);
-        log_change(rq, "import: %d guests, %u new reservations, %u failed", n, adopted, failed);
+        log_change(rq, "import: %d guests, %u new reservations, %u failed", n, created, failed);
         free_domains(doms, n);
         *result = json_object_new_object();
         json_object_object_add(*result, "guests", guests);

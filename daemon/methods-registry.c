@@ -234,8 +234,10 @@ int method_release(request *rq, json_object **result, reply_err *err) {
                 return -1;
         if ((r = mcs_registry_get(d->reg, g.uuid, &rec, &e)) < 0) {
                 resolved_clear(&g);
+                char q[MCS_QUOTE_MAX];
                 if (r == -MCS_E_NOTFOUND)
-                        return fail(err, mcs_code_name(MCS_E_NOTFOUND), "guest %s holds no reservation", guest);
+                        return fail(err, mcs_code_name(MCS_E_NOTFOUND), "guest %s holds no reservation",
+                                    mcs_quote(guest, q, sizeof q));
                 return fail_mcs(err, &e);
         }
         if (g.dom) {
