@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,16 +21,30 @@ static long long now_ms(void) {
         return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static void say(const client_opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(const client_opts *o, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        if (o->why)
+                vsnprintf(o->why, o->why_len, fmt, ap);
+        else {
+                fputs("mcsctl: ", stderr);
+                vfprintf(stderr, fmt, ap);
+                fputc('\n', stderr);
+        }
+        va_end(ap);
+}
+
 static int unreachable(const client_opts *o, const char *why) {
-        fprintf(stderr, "mcsctl: cannot reach mcsd at %s: %s\n", o->socket, why);
-        fprintf(stderr, "mcsctl: is mcsd running? (systemctl status mcsd; or pass --socket PATH)\n");
+        say(o, "cannot reach mcsd at %s: %s%s", o->socket, why,
+            o->why ? "" : "\nmcsctl: is mcsd running? (systemctl status mcsd; or pass --socket PATH)");
         return EXIT_UNREACHABLE;
 }
 
 static int connect_socket(const client_opts *o, int *out) {
         struct sockaddr_un sa = {.sun_family = AF_UNIX};
         if (strlen(o->socket) >= sizeof sa.sun_path) {
-                fprintf(stderr, "mcsctl: socket path %s is too long\n", o->socket);
+                say(o, "socket path %s is too long", o->socket);
                 return EXIT_USAGE;
         }
         strcpy(sa.sun_path, o->socket);
@@ -114,11 +129,11 @@ static ssize_t read_line(int fd, char **out, long long deadline) {
         }
 }
 
-static int reply_error(json_object *err) {
+static int reply_error(const client_opts *o, json_object *err) {
         json_object *code, *msg;
         const char *c = json_object_object_get_ex(err, "code", &code) ? json_object_get_string(code) : "?";
         const char *m = json_object_object_get_ex(err, "message", &msg) ? json_object_get_string(msg) : "?";
-        fprintf(stderr, "mcsctl: %s\n", m);
+        say(o, "%s", m);
         if (!strcmp(c, MCS_PERR_DENIED))
                 return EXIT_DENIED;
         return EXIT_FAILED;
@@ -135,7 +150,7 @@ int client_call(const client_opts *o, const char *method, json_object *params, j
         const char *text = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
         size_t len = strlen(text);
         if (len + 1 > MCS_REQUEST_MAX) {
-                fprintf(stderr, "mcsctl: the request is longer than %u bytes\n", MCS_REQUEST_MAX);
+                say(o, "the request is longer than %u bytes", MCS_REQUEST_MAX);
                 json_object_put(req);
                 return EXIT_USAGE;
         }
@@ -156,7 +171,7 @@ int client_call(const client_opts *o, const char *method, json_object *params, j
         ssize_t n = r < 0 ? r : read_line(fd, &line, deadline);
         close(fd);
         if (n == -ETIMEDOUT) {
-                fprintf(stderr, "mcsctl: mcsd at %s did not answer within %d ms\n", o->socket, o->timeout_ms);
+                say(o, "mcsd at %s did not answer within %d ms", o->socket, o->timeout_ms);
                 return EXIT_UNREACHABLE;
         }
         if (n < 0)
@@ -164,17 +179,17 @@ int client_call(const client_opts *o, const char *method, json_object *params, j
         reply = json_tokener_parse(line);
         free(line);
         if (!reply || !json_object_is_type(reply, json_type_object)) {
-                fprintf(stderr, "mcsctl: mcsd sent a reply that is not a JSON object\n");
+                say(o, "mcsd sent a reply that is not a JSON object");
                 json_object_put(reply);
                 return EXIT_FAILED;
         }
         if (json_object_object_get_ex(reply, "error", &v)) {
-                rc = reply_error(v);
+                rc = reply_error(o, v);
                 json_object_put(reply);
                 return rc;
         }
         if (!json_object_object_get_ex(reply, "result", &v)) {
-                fprintf(stderr, "mcsctl: mcsd's reply has neither result nor error\n");
+                say(o, "mcsd's reply has neither result nor error");
                 json_object_put(reply);
                 return EXIT_FAILED;
         }

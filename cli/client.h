@@ -17,6 +17,8 @@ enum {
 typedef struct client_opts {
         const char *socket;
         int timeout_ms;
+        char *why;      /* non-NULL: errors are written here, not to stderr */
+        size_t why_len;
 } client_opts;
 
 /* Sends {"version":1,"method":method,"params":params} (params is consumed)

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "client.h"
+#include "hook.h"
 #include "mcs-config.h"
 #include "table.h"
 
@@ -442,6 +443,7 @@ static void usage(FILE *f) {
                 const cmd *c = &commands[i];
                 fprintf(f, "  %-8s %-6s %s\n", c->name, c->args, c->brief);
         }
+        fprintf(f, "  %-8s %-6s %s\n", "hook", "...", "libvirt's hook entry point (contrib/libvirt/hooks)");
         fprintf(f, "\nGlobal options:\n"
                    "  -s, --socket PATH    mcsd's control socket (default $MCSD_SOCKET or " MCS_DEFAULT_SOCKET ")\n"
                    "  -j, --json           print mcsd's JSON result instead of text\n"
@@ -492,6 +494,8 @@ int main(int argc, char **argv) {
                 usage(stderr);
                 return EXIT_USAGE;
         }
+        if (!strcmp(argv[optind], "hook"))
+                return hook_main(argc - optind, argv + optind);
         for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
                 if (!strcmp(commands[i].name, argv[optind]))
                         return commands[i].fn(&commands[i], argc - optind, argv + optind);

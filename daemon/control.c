@@ -4,15 +4,12 @@
  * All sockets are non-blocking and a client that stops reading or writing
  * is dropped after client_timeout, so no client can hold up the daemon. */
 #include <errno.h>
-#include <fcntl.h>
 #include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
-#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -245,66 +242,6 @@ static void on_sweep(int timer, void *opaque) {
         }
 }
 
-/* A socket file left by an mcsd that died is removed; one that answers
- * belongs to a running mcsd and is not taken over. */
-static int clear_stale(const char *path, mcs_err *e) {
-        struct stat st;
-        if (lstat(path, &st) < 0)
-                return errno == ENOENT ? 0 : mcs_fail(e, MCS_E_IO, "%s: %s", path, strerror(errno));
-        if (!S_ISSOCK(st.st_mode))
-                return mcs_fail(e, MCS_E_EXISTS, "%s exists and is not a socket", path);
-        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        struct sockaddr_un sa = {.sun_family = AF_UNIX};
-        snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
-        bool live = fd >= 0 && connect(fd, (struct sockaddr *) &sa, sizeof sa) == 0;
-        if (fd >= 0)
-                close(fd);
-        if (live)
-                return mcs_fail(e, MCS_E_EXISTS, "another mcsd already listens on %s", path);
-        if (unlink(path) < 0 && errno != ENOENT)
-                return mcs_fail(e, MCS_E_IO, "cannot remove the stale socket %s: %s", path, strerror(errno));
-        return 0;
-}
-
-static int create_socket(mcsd *d, const char *path, mcs_err *e) {
-        struct sockaddr_un sa = {.sun_family = AF_UNIX};
-        int r;
-
-        _cleanup_free_ char *dir = strdup(path);
-        if (!dir)
-                return mcs_fail(e, MCS_E_NOMEM, "out of memory");
-        *strrchr(dir, '/') = '\0';
-        if (*dir && mkdir(dir, 0755) == 0)
-                chmod(dir, 0755); /* whatever the umask (systemd's UMask=0077): clients must reach the socket */
-        else if (*dir && errno != EEXIST)
-                return mcs_fail(e, MCS_E_IO, "cannot create %s: %s", dir, strerror(errno));
-        if ((r = clear_stale(path, e)) < 0)
-                return r;
-        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-                return mcs_fail(e, MCS_E_IO, "socket: %s", strerror(errno));
-        snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
-        /* Born without permissions; opened up only to the configured mode. */
-        mode_t old = umask(0777);
-        r = bind(fd, (struct sockaddr *) &sa, sizeof sa);
-        umask(old);
-        if (r < 0) {
-                r = mcs_fail(e, MCS_E_IO, "cannot bind %s: %s", path, strerror(errno));
-                close(fd);
-                return r;
-        }
-        if ((d->cfg.socket_group && chown(path, 0, d->socket_gid) < 0) || chmod(path, d->cfg.socket_mode) < 0 ||
-            listen(fd, SOMAXCONN) < 0) {
-                r = mcs_fail(e, MCS_E_IO, "cannot set up %s: %s", path, strerror(errno));
-                close(fd);
-                unlink(path);
-                return r;
-        }
-        d->listen_fd = fd;
-        d->socket_created = true;
-        return 0;
-}
-
 static int resolve_group(const char *name, gid_t *out, const char *key, mcs_err *e) {
         struct group *g = getgrnam(name);
         if (!g)
@@ -322,35 +259,30 @@ void control_resolve_admin(mcsd *d) {
 
 int control_start(mcsd *d, mcs_err *e) {
         const char *path = d->cfg.socket ? d->cfg.socket : MCS_DEFAULT_SOCKET;
-        int n = sd_listen_fds(1), r;
+        bool passed = d->passed_control_fd >= 0;
+        int r;
 
         snprintf(d->socket_path, sizeof d->socket_path, "%s", path);
         control_resolve_admin(d);
-        if (n < 0)
-                return mcs_fail(e, MCS_E_IO, "socket activation: %s", strerror(-n));
-        if (n > 1)
-                return mcs_fail(e, MCS_E_INVALID, "socket activation: expected one socket, got %d", n);
-        if (n == 1) {
-                d->listen_fd = SD_LISTEN_FDS_START;
-                if (sd_is_socket_unix(d->listen_fd, SOCK_STREAM, 1, NULL, 0) <= 0)
-                        return mcs_fail(e, MCS_E_INVALID, "socket activation: the socket is not a listening UNIX stream socket");
+        if (passed) {
+                d->listen_fd = d->passed_control_fd;
                 struct sockaddr_un sa;
                 socklen_t len = sizeof sa;
                 if (getsockname(d->listen_fd, (struct sockaddr *) &sa, &len) == 0 && sa.sun_path[0])
                         snprintf(d->socket_path, sizeof d->socket_path, "%s", sa.sun_path);
-                fcntl(d->listen_fd, F_SETFL, fcntl(d->listen_fd, F_GETFL) | O_NONBLOCK);
-                fcntl(d->listen_fd, F_SETFD, FD_CLOEXEC);
         } else {
                 if (d->cfg.socket_group && (r = resolve_group(d->cfg.socket_group, &d->socket_gid, "socket_group", e)) < 0)
                         return r;
-                if ((r = create_socket(d, path, e)) < 0)
+                if ((r = listen_unix(path, d->cfg.socket_mode, d->cfg.socket_group ? &d->socket_gid : NULL,
+                                     &d->listen_fd, e)) < 0)
                         return r;
+                d->socket_created = true;
         }
         d->listen_watch = virEventAddHandle(d->listen_fd, VIR_EVENT_HANDLE_READABLE, on_listen, d, NULL);
         d->sweep_timer = virEventAddTimeout(SWEEP_MS, on_sweep, d, NULL);
         if (d->listen_watch < 0 || d->sweep_timer < 0)
                 return mcs_fail(e, MCS_E_IO, "cannot watch the control socket");
-        log_msg(MCS_LOG_INFO, "control socket %s%s", d->socket_path, n == 1 ? " (from systemd)" : "");
+        log_msg(MCS_LOG_INFO, "control socket %s%s", d->socket_path, passed ? " (from systemd)" : "");
         return 0;
 }
 

@@ -7,9 +7,11 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <syslog.h>
+#include <stdatomic.h>
 #include <systemd/sd-journal.h>
 
-static mcs_log_level log_threshold = MCS_LOG_INFO;
+/* Read by the hook thread too; changed on reload. */
+static _Atomic int log_threshold = MCS_LOG_INFO;
 static bool log_to_journal;
 
 /* systemd's documented test: JOURNAL_STREAM names the device and inode of
@@ -42,7 +44,7 @@ static void emit(mcs_log_level lvl, const char *name, const char *uuid, const ch
 static void emit(mcs_log_level lvl, const char *name, const char *uuid, const char *label, const char *fmt,
                  va_list ap) {
         char msg[2048];
-        if (lvl > log_threshold)
+        if ((int) lvl > log_threshold)
                 return;
         vsnprintf(msg, sizeof msg, fmt, ap);
         if (log_to_journal) {

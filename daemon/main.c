@@ -48,7 +48,7 @@ static void quiet_libvirt(void *opaque, virErrorPtr err) {
         (void) err;
 }
 
-static int open_registry(const mcs_config *cfg, const char *host_id, mcs_registry **out, mcs_catset *pool, mcs_err *e) {
+int mcsd_open_registry(const mcs_config *cfg, const char *host_id, mcs_registry **out, mcs_catset *pool, mcs_err *e) {
         mcs_registry_config rc = {.host_id = host_id, .busy_timeout_ms = cfg->busy_timeout_ms};
         char note[256];
         if (cfg->has_range)
@@ -73,7 +73,7 @@ static int derive(const mcs_config *cfg, derived *out, mcs_err *e) {
         int r;
         if ((r = mcs_config_host_id(cfg, MACHINE_ID, out->host_id, sizeof out->host_id, e)) < 0 ||
             (r = mcs_domain_types_load(cfg->domain_context_file, &out->types, e)) < 0 ||
-            (r = open_registry(cfg, out->host_id, &out->reg, &out->pool, e)) < 0)
+            (r = mcsd_open_registry(cfg, out->host_id, &out->reg, &out->pool, e)) < 0)
                 return r;
         return 0;
 }
@@ -117,6 +117,7 @@ static void reload(mcsd *d) {
         d->cfg = n;
         log_set_level(d->cfg.log_level);
         control_resolve_admin(d);
+        hook_server_reload(d);
         log_msg(MCS_LOG_INFO, "reloaded %s%s%s", d->config_path, reopen ? "; registry reopened" : "",
                 reconnect ? "; reconnecting" : "");
         if (reconnect || !d->conn) {
@@ -171,7 +172,8 @@ int main(int argc, char **argv) {
                 {0},
         };
         mcsd d = {.config_path = MCS_DEFAULT_CONFIG, .lifecycle_cb = -1, .reconnect_timer = -1,
-                  .pending_timer = -1, .retry_timer = -1, .listen_fd = -1, .listen_watch = -1, .sweep_timer = -1};
+                  .pending_timer = -1, .retry_timer = -1, .listen_fd = -1, .listen_watch = -1, .sweep_timer = -1,
+                  .passed_control_fd = -1, .passed_hook_fd = -1};
         bool config_given = false, check_only = false;
         derived x = {0};
         mcs_err e = {0};
@@ -242,9 +244,11 @@ int main(int argc, char **argv) {
                 log_msg(MCS_LOG_ERROR, "cannot set up the event loop: %s", sfd < 0 ? strerror(errno) : virGetLastErrorMessage());
                 return 1;
         }
-        if (control_start(&d, &e) < 0) {
-                log_msg(MCS_LOG_ERROR, "control socket: %s", e.msg);
+        if (listen_take_systemd(&d, d.cfg.hook_socket ? d.cfg.hook_socket : MCS_DEFAULT_HOOK_SOCKET, &e) < 0 ||
+            hook_server_start(&d, &e) < 0 || control_start(&d, &e) < 0) {
+                log_msg(MCS_LOG_ERROR, "%s", e.msg);
                 control_stop(&d);
+                hook_server_stop(&d);
                 mcs_registry_close(d.reg);
                 mcs_config_clear(&d.cfg);
                 return 1;
@@ -264,6 +268,7 @@ int main(int argc, char **argv) {
 
         sd_notify(0, "STOPPING=1");
         control_stop(&d);
+        hook_server_stop(&d);
         conn_stop(&d);
         guests_clear(&d);
         mcs_registry_close(d.reg);

@@ -34,6 +34,7 @@ typedef struct control_peer {
 } control_peer;
 
 typedef struct control_client control_client;
+typedef struct hook_server hook_server;
 
 typedef struct mcsd {
         const char *config_path;
@@ -65,6 +66,8 @@ typedef struct mcsd {
         bool admin_gid_valid;
         control_client **clients;
         size_t n_clients;
+        int passed_control_fd, passed_hook_fd; /* from systemd, -1: none */
+        hook_server *hook;
 
         char last_status[512];    /* empty until READY=1 went out */
         bool quit;
@@ -100,11 +103,21 @@ int control_start(mcsd *d, mcs_err *e);
 void control_stop(mcsd *d);
 void control_resolve_admin(mcsd *d);
 
+/* listen.c */
+int listen_take_systemd(mcsd *d, const char *hook_path, mcs_err *e);
+int listen_unix(const char *path, unsigned mode, const gid_t *group, int *out, mcs_err *e);
+
+/* hook-server.c: the hook socket's thread */
+int hook_server_start(mcsd *d, mcs_err *e);
+void hook_server_stop(mcsd *d);
+void hook_server_reload(mcsd *d);
+
 /* methods.c: one request line in, one reply line (malloc'ed, ending in
  * "\n") out; NULL only when out of memory. */
 char *control_dispatch(mcsd *d, const control_peer *peer, const char *line, size_t len);
 char *control_error_reply(const char *code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* main.c */
+int mcsd_open_registry(const mcs_config *cfg, const char *host_id, mcs_registry **out, mcs_catset *pool, mcs_err *e);
 void mcsd_update_status(mcsd *d);
 int64_t mcsd_now_ms(void);

@@ -19,6 +19,11 @@ typedef struct reply_err {
         char msg[MCS_ERR_MSG_MAX];
 } reply_err;
 
+/* The envelope checks shared by both sockets: a JSON object, or err. */
+int control_parse_request(const char *line, size_t len, json_object **out, reply_err *err);
+/* A reply line carrying result (consumed) or, when result is NULL, err. */
+char *control_reply(json_object *id, json_object *result, const reply_err *err);
+
 /* Each returns 0 with *result set, or -1 with err filled in. */
 typedef int (*method_fn)(request *rq, json_object **result, reply_err *err);
 

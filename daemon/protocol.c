@@ -207,6 +207,14 @@ static char *error_reply(json_object *id, const reply_err *err) {
         return format_reply(o);
 }
 
+char *control_reply(json_object *id, json_object *result, const reply_err *err) {
+        if (!result)
+                return error_reply(id, err);
+        json_object *o = envelope(id);
+        json_object_object_add(o, "result", result);
+        return format_reply(o);
+}
+
 char *control_error_reply(const char *code, const char *fmt, ...) {
         reply_err err = {.code = code};
         va_list ap;
@@ -216,7 +224,7 @@ char *control_error_reply(const char *code, const char *fmt, ...) {
         return error_reply(NULL, &err);
 }
 
-static int parse_request(const char *line, size_t len, json_object **out, reply_err *err) {
+int control_parse_request(const char *line, size_t len, json_object **out, reply_err *err) {
         const char *nul = memchr(line, '\0', len);
         if (nul)
                 return fail(err, MCS_PERR_BAD_REQUEST, "not JSON: a NUL byte at byte %zu", (size_t) (nul - line) + 1);
@@ -304,7 +312,7 @@ char *control_dispatch(mcsd *d, const control_peer *peer, const char *line, size
         reply_err err = {0};
         char *reply;
 
-        if (parse_request(line, len, &req, &err) < 0)
+        if (control_parse_request(line, len, &req, &err) < 0)
                 return error_reply(NULL, &err);
         json_object_object_get_ex(req, "id", &id);
         if (check_envelope(req, &m, &params, &err) < 0)
@@ -323,10 +331,9 @@ char *control_dispatch(mcsd *d, const control_peer *peer, const char *line, size
         json_object_put(empty);
         if (r < 0)
                 goto error;
-        json_object *o = envelope(id);
-        json_object_object_add(o, "result", result);
+        reply = control_reply(id, result, &err);
         json_object_put(req);
-        return format_reply(o);
+        return reply;
 error:
         reply = error_reply(id, &err);
         json_object_put(req);

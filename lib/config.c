@@ -34,6 +34,7 @@ void mcs_config_init(mcs_config *c) {
                 .socket_mode = 0660,
                 .max_clients = 64u,
                 .client_timeout_ms = 10u * 1000u,
+                .hook_timeout_ms = 5u * 1000u,
         };
 }
 
@@ -45,6 +46,7 @@ void mcs_config_clear(mcs_config *c) {
         free(c->socket);
         free(c->socket_group);
         free(c->admin_group);
+        free(c->hook_socket);
         for (size_t i = 0; i < c->n_excludes; i++)
                 free(c->excludes[i]);
         mcs_config_init(c);
@@ -139,10 +141,18 @@ static int apply_key(mcs_config *c, const where *w, const char *key, const char 
                 char **slot = key[0] == 'u' ? &c->uri : key[0] == 'r' ? &c->registry : &c->domain_context_file;
                 return set_string(slot, v) < 0 ? mcs_fail(e, MCS_E_NOMEM, "out of memory") : 0;
         }
-        if (!strcmp(key, "socket")) {
+        if (!strcmp(key, "socket") || !strcmp(key, "hook_socket")) {
                 if (v[0] != '/' || !printable_word(v) || strlen(v) >= 108)
-                        return bad(e, w, "socket: '%s' must be an absolute path under 108 bytes without spaces", qv);
-                return set_string(&c->socket, v) < 0 ? mcs_fail(e, MCS_E_NOMEM, "out of memory") : 0;
+                        return bad(e, w, "%s: '%s' must be an absolute path under 108 bytes without spaces", key, qv);
+                return set_string(key[0] == 's' ? &c->socket : &c->hook_socket, v) < 0
+                               ? mcs_fail(e, MCS_E_NOMEM, "out of memory")
+                               : 0;
+        }
+        if (!strcmp(key, "hook_fail_open")) {
+                if (strcmp(v, "yes") && strcmp(v, "no"))
+                        return bad(e, w, "hook_fail_open: '%s' is not yes or no", qv);
+                c->hook_fail_open = !strcmp(v, "yes");
+                return 0;
         }
         if (!strcmp(key, "socket_group") || !strcmp(key, "admin_group")) {
                 if (!valid_group_name(v))
@@ -204,6 +214,7 @@ static int apply_key(mcs_config *c, const where *w, const char *key, const char 
                 {"reconnect_max", offsetof(mcs_config, reconnect_max_ms), true, 0},
                 {"busy_timeout", offsetof(mcs_config, busy_timeout_ms), true, 0},
                 {"client_timeout", offsetof(mcs_config, client_timeout_ms), true, 0},
+                {"hook_timeout", offsetof(mcs_config, hook_timeout_ms), true, 0},
                 {"max_clients", offsetof(mcs_config, max_clients), false, MCS_MAX_CLIENTS_LIMIT},
                 {"keepalive_interval", offsetof(mcs_config, keepalive_interval_s), false, 3600},
                 {"keepalive_count", offsetof(mcs_config, keepalive_count), false, 100},
@@ -280,6 +291,9 @@ static int parse_into(mcs_config *c, const char *path, const char *text, mcs_err
         }
         if (c->max_clients == 0)
                 return mcs_fail(e, MCS_E_INVALID, "%s: max_clients must be at least 1", path);
+        if (c->hook_timeout_ms < 100 || c->hook_timeout_ms > 60u * 1000u)
+                return mcs_fail(e, MCS_E_INVALID, "%s: hook_timeout must be from 100ms to 60s (libvirt waits for the hook)",
+                                path);
         if (c->client_timeout_ms < 100)
                 return mcs_fail(e, MCS_E_INVALID, "%s: client_timeout must be at least 100ms", path);
         if (c->reconnect_min_ms == 0 || c->reconnect_min_ms > c->reconnect_max_ms) {

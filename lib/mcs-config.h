@@ -12,6 +12,7 @@
 #define MCS_DEFAULT_URI "qemu:///system"
 #define MCS_CONFIG_MAX_EXCLUDES 64u
 #define MCS_DEFAULT_SOCKET "/run/mcsd/mcsd.sock"
+#define MCS_DEFAULT_HOOK_SOCKET "/run/mcsd/hook.sock"
 #define MCS_MAX_CLIENTS_LIMIT 4096u
 
 typedef enum mcs_log_level {
@@ -42,6 +43,10 @@ typedef struct mcs_config {
         char *admin_group;         /* members may change reservations; NULL: only uid 0 */
         unsigned max_clients;
         unsigned client_timeout_ms; /* idle limit per client */
+        /* The libvirt hook (mcsctl hook reads these too). */
+        char *hook_socket;         /* NULL: MCS_DEFAULT_HOOK_SOCKET; root only */
+        unsigned hook_timeout_ms;  /* how long the hook waits for mcsd */
+        bool hook_fail_open;       /* allow starts when mcsd does not answer */
 } mcs_config;
 
 /* Defaults for every key. */

@@ -26,6 +26,9 @@ START_TEST(defaults_and_every_key) {
         ck_assert_ptr_null(c.admin_group);
         ck_assert_uint_eq(c.max_clients, 64);
         ck_assert_uint_eq(c.client_timeout_ms, 10000);
+        ck_assert_ptr_null(c.hook_socket);
+        ck_assert_uint_eq(c.hook_timeout_ms, 5000);
+        ck_assert(!c.hook_fail_open);
 
         const char *text = "# a comment\n"
                            "uri = test+unix:///default?socket=/run/x.sock\n"
@@ -47,6 +50,9 @@ START_TEST(defaults_and_every_key) {
                            "admin_group = mcs-admins\n"
                            "max_clients = 200\n"
                            "client_timeout = 250ms\n"
+                           "hook_socket = /run/mcsd-test/hook.sock\n"
+                           "hook_timeout = 2s\n"
+                           "hook_fail_open = yes\n"
                            "log_level = debug\r\n";
         ck_assert_ok(mcs_config_parse(&c, "full.conf", text, &e), &e);
         ck_assert_str_eq(c.uri, "test+unix:///default?socket=/run/x.sock");
@@ -72,6 +78,9 @@ START_TEST(defaults_and_every_key) {
         ck_assert_str_eq(c.admin_group, "mcs-admins");
         ck_assert_uint_eq(c.max_clients, 200);
         ck_assert_uint_eq(c.client_timeout_ms, 250);
+        ck_assert_str_eq(c.hook_socket, "/run/mcsd-test/hook.sock");
+        ck_assert_uint_eq(c.hook_timeout_ms, 2000);
+        ck_assert(c.hook_fail_open);
         mcs_config_clear(&c);
 }
 END_TEST
@@ -110,6 +119,9 @@ START_TEST(rejections_name_file_and_line) {
                 {"max_clients = 0\n", "bad.conf: max_clients must be at least 1"},
                 {"max_clients = 5000\n", "bad.conf:1: max_clients: '5000' is not a whole number from 0 to 4096"},
                 {"client_timeout = 10ms\n", "bad.conf: client_timeout must be at least 100ms"},
+                {"hook_fail_open = maybe\n", "bad.conf:1: hook_fail_open: 'maybe' is not yes or no"},
+                {"hook_timeout = 2m\n", "bad.conf: hook_timeout must be from 100ms to 60s"},
+                {"hook_socket = hook.sock\n", "bad.conf:1: hook_socket: 'hook.sock' must be an absolute path"},
         };
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
                 mcs_config c;

@@ -1,0 +1,138 @@
+/* mcsctl hook: the libvirt hook's entry point (contrib/libvirt/hooks).
+ *   mcsctl hook qemu|lxc GUEST OPERATION SUB-OPERATION [EXTRA] < domain XML
+ * Parses the XML here, asks mcsd over its hook socket, and exits 0 to let
+ * libvirt go on or 1 to stop it, with the reason on stderr, which libvirt
+ * shows the user. Never calls libvirt: libvirtd is waiting for the hook.
+ * When mcsd does not answer in hook_timeout, a start is refused (fail
+ * closed) unless mcsd.conf says hook_fail_open = yes. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "client.h"
+#include "hook.h"
+#include "mcs-config.h"
+#include "mcs-domain-xml.h"
+#include "mcs-hook-rules.h"
+#include "mcs-macro.h"
+
+/* Operations that let a guest run with its label: these fail closed. */
+static bool gates_start(mcs_hook_op op) {
+        return op == MCS_HOOK_PREPARE || op == MCS_HOOK_START || op == MCS_HOOK_RESTORE || op == MCS_HOOK_MIGRATE;
+}
+
+/* All of stdin (libvirt writes the whole XML and may fail if it is not read). */
+static char *read_stdin(size_t max, bool *too_long) {
+        size_t cap = 65536, len = 0;
+        char *buf = malloc(cap + 1);
+        *too_long = false;
+        while (buf) {
+                if (len == cap) {
+                        char *nb = realloc(buf, cap * 2 + 1);
+                        if (!nb)
+                                break;
+                        buf = nb;
+                        cap *= 2;
+                }
+                size_t n = fread(buf + len, 1, cap - len, stdin);
+                len += n;
+                if (n == 0)
+                        break;
+                if (len > max) {
+                        *too_long = true;
+                        len = 0; /* keep reading so libvirt's write completes, but keep nothing */
+                }
+        }
+        if (buf)
+                buf[len] = '\0';
+        return buf;
+}
+
+static int refuse_or_open(const mcs_config *cfg, mcs_hook_op op, const char *guest, const char *why) {
+        if (!gates_start(op)) {
+                fprintf(stderr, "mcsd hook: guest '%s' (%s): %s\n", guest, mcs_hook_op_name(op), why);
+                return EXIT_OK;
+        }
+        if (cfg->hook_fail_open) {
+                /* Loudly: libvirt discards a successful hook's output. */
+                openlog("mcsctl-hook", LOG_PID, LOG_DAEMON);
+                syslog(LOG_WARNING, "FAIL-OPEN: guest '%s' starts unchecked (%s): %s", guest, mcs_hook_op_name(op), why);
+                closelog();
+                fprintf(stderr, "mcsd hook: FAIL-OPEN: guest '%s' starts unchecked: %s\n", guest, why);
+                return EXIT_OK;
+        }
+        fprintf(stderr,
+                "mcsd: refusing to start guest '%s': %s (mcsd must confirm its label is unique in the cluster; "
+                "hook_fail_open = yes in mcsd.conf would allow it)\n",
+                guest, why);
+        return EXIT_FAILED;
+}
+
+int hook_main(int argc, char **argv) {
+        if (argc < 5 || argc > 6 || (strcmp(argv[1], "qemu") && strcmp(argv[1], "lxc"))) {
+                fprintf(stderr, "usage: mcsctl hook qemu|lxc GUEST OPERATION SUB-OPERATION [EXTRA] < DOMAIN-XML\n");
+                return EXIT_USAGE;
+        }
+        const char *guest = argv[2];
+        mcs_hook_op op = mcs_hook_op_parse(argv[3], argv[4]);
+        bool too_long;
+        _cleanup_free_ char *xml = read_stdin(MCS_DOMAIN_XML_MAX, &too_long);
+        if (op == MCS_HOOK_OTHER)
+                return EXIT_OK;
+
+        mcs_config cfg;
+        mcs_err e = {0};
+        const char *path = getenv("MCSD_CONFIG") && *getenv("MCSD_CONFIG") ? getenv("MCSD_CONFIG") : MCS_DEFAULT_CONFIG;
+        mcs_config_init(&cfg);
+        if (mcs_config_load(&cfg, path, true, &e) < 0)
+                return refuse_or_open(&cfg, op, guest, e.msg);
+
+        mcs_domain d = {0};
+        char why[MCS_ERR_MSG_MAX + 128];
+        int rc;
+        if (!xml || too_long || mcs_domain_parse(xml, &d, &e) < 0) {
+                snprintf(why, sizeof why, "cannot read its domain XML: %s",
+                         !xml ? "out of memory" : too_long ? "longer than 16 MiB" : e.msg);
+                rc = refuse_or_open(&cfg, op, guest, why);
+                mcs_config_clear(&cfg);
+                return rc;
+        }
+
+        /* Nothing to check, and nothing that needs mcsd. */
+        if (d.mode == MCS_SECLABEL_NONE || mcs_config_excludes(&cfg, d.name)) {
+                mcs_domain_clear(&d);
+                mcs_config_clear(&cfg);
+                return EXIT_OK;
+        }
+        json_object *params = json_object_new_object(), *result = NULL;
+        json_object_object_add(params, "op", json_object_new_string(mcs_hook_op_name(op)));
+        json_object_object_add(params, "uuid", json_object_new_string(d.uuid));
+        json_object_object_add(params, "name", json_object_new_string(d.name));
+        json_object_object_add(params, "mode", json_object_new_string(mcs_seclabel_mode_name(d.mode)));
+        if (d.label)
+                json_object_object_add(params, "label", json_object_new_string(d.label));
+        client_opts o = {
+                .socket = cfg.hook_socket ? cfg.hook_socket : MCS_DEFAULT_HOOK_SOCKET,
+                .timeout_ms = (int) cfg.hook_timeout_ms,
+                .why = why,
+                .why_len = sizeof why,
+        };
+        if (client_call(&o, "hook", params, &result) != EXIT_OK) {
+                rc = refuse_or_open(&cfg, op, d.name, why);
+        } else {
+                json_object *allow, *msg;
+                bool ok = json_object_object_get_ex(result, "allow", &allow) && json_object_get_boolean(allow);
+                const char *m = json_object_object_get_ex(result, "message", &msg) ? json_object_get_string(msg) : NULL;
+                if (ok) {
+                        rc = EXIT_OK;
+                } else {
+                        fprintf(stderr, "mcsd: refusing to start guest '%s': %s\n", d.name, m ? m : "refused");
+                        rc = EXIT_FAILED;
+                }
+                json_object_put(result);
+        }
+        mcs_domain_clear(&d);
+        mcs_config_clear(&cfg);
+        return rc;
+}

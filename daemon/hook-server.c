@@ -1,0 +1,262 @@
+/* The hook socket, served by a thread of its own with its own registry
+ * handle. libvirtd runs the hook while it holds the guest, and every
+ * libvirt call mcsd's main loop makes about that guest waits for the hook
+ * to finish: if the main loop served the hook too, it could wait for
+ * itself. This thread never calls libvirt. Only root may connect (libvirt
+ * runs hooks as root); one request per connection. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "mcs-hook-rules.h"
+#include "methods.h"
+
+#define IO_TIMEOUT_S 2
+
+struct hook_server {
+        pthread_t thread;
+        int listen_fd;
+        bool created;        /* mcsd bound it (not systemd) */
+        char path[108];
+        int wake[2];         /* written to stop the thread */
+        mcs_config cfg;      /* the thread's own copy */
+        char host_id[MCS_HOST_MAX + 1];
+        mcs_registry *reg;
+};
+
+static const char *param_str(json_object *params, const char *key) {
+        json_object *v;
+        return json_object_object_get_ex(params, key, &v) && json_object_is_type(v, json_type_string)
+                       ? json_object_get_string(v)
+                       : NULL;
+}
+
+static int decide(hook_server *h, json_object *params, const struct ucred *peer, json_object **result,
+                  reply_err *err) {
+        mcs_hook_request rq = {0};
+        mcs_hook_verdict v;
+        mcs_err e = {0};
+        const char *op = param_str(params, "op"), *mode = param_str(params, "mode");
+
+        rq.uuid = param_str(params, "uuid");
+        rq.name = param_str(params, "name");
+        rq.label = param_str(params, "label");
+        if (!op || mcs_hook_op_from_name(op, &rq.op) < 0)
+                return fail(err, MCS_PERR_BAD_REQUEST, "hook: 'op' is missing or unknown");
+        if (!rq.uuid || !rq.name || !mode)
+                return fail(err, MCS_PERR_BAD_REQUEST, "hook: 'uuid', 'name' and 'mode' are required");
+        int m = -1;
+        for (int i = MCS_SECLABEL_ABSENT; i <= MCS_SECLABEL_STATIC; i++)
+                if (!strcmp(mode, mcs_seclabel_mode_name((mcs_seclabel_mode) i)))
+                        m = i;
+        if (m < 0)
+                return fail(err, MCS_PERR_BAD_REQUEST, "hook: mode is not absent, none, dynamic or static");
+        rq.mode = (mcs_seclabel_mode) m;
+        if (mcs_hook_decide(h->reg, &h->cfg, &rq, &v, &e) < 0) {
+                log_guest(MCS_LOG_ERROR, rq.name, rq.uuid, NULL, "hook %s for guest '%s': %s", op, rq.name, e.msg);
+                return fail_mcs(err, &e);
+        }
+        log_guest(v.allow ? (v.msg[0] ? MCS_LOG_INFO : MCS_LOG_DEBUG) : MCS_LOG_ERROR, rq.name, rq.uuid, rq.label,
+                  "hook %s (pid %d): guest '%s' %s%s%s", op, (int) peer->pid, rq.name,
+                  v.allow ? "allowed" : "REFUSED", v.msg[0] ? ": " : "", v.msg);
+        *result = json_object_new_object();
+        json_object_object_add(*result, "allow", json_object_new_boolean(v.allow));
+        json_object_object_add(*result, "message", json_str(v.msg[0] ? v.msg : NULL));
+        return 0;
+}
+
+static char *answer(hook_server *h, const char *line, size_t len, const struct ucred *peer) {
+        json_object *req = NULL, *v, *id = NULL, *params, *result = NULL;
+        reply_err err = {0};
+        char *reply;
+
+        if (control_parse_request(line, len, &req, &err) < 0)
+                return control_reply(NULL, NULL, &err);
+        json_object_object_get_ex(req, "id", &id);
+        if (!json_object_object_get_ex(req, "version", &v) || json_object_get_int64(v) != MCS_PROTOCOL_VERSION)
+                fail(&err, MCS_PERR_VERSION, "this mcsd speaks version %d", MCS_PROTOCOL_VERSION);
+        else if (!json_object_object_get_ex(req, "method", &v) || strcmp(json_object_get_string(v), "hook"))
+                fail(&err, MCS_PERR_METHOD, "the hook socket answers the method 'hook' only");
+        else if (!json_object_object_get_ex(req, "params", &params) || !json_object_is_type(params, json_type_object))
+                fail(&err, MCS_PERR_BAD_REQUEST, "hook: 'params' must be an object");
+        else
+                decide(h, params, peer, &result, &err);
+        reply = control_reply(id, result, &err);
+        json_object_put(req);
+        return reply;
+}
+
+static void serve(hook_server *h, int fd) {
+        struct ucred peer;
+        socklen_t len = sizeof peer;
+        struct timeval tv = {.tv_sec = IO_TIMEOUT_S};
+        static char buf[MCS_REQUEST_MAX];
+        size_t got = 0;
+        char *nl = NULL, *reply;
+
+        /* Blocking, with deadlines: one client at a time, root only. */
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &len) < 0 || peer.uid != 0) {
+                reply_err err;
+                fail(&err, MCS_PERR_DENIED, "the hook socket is for root (libvirt's hooks) only");
+                reply = control_reply(NULL, NULL, &err);
+                goto send;
+        }
+        while (got < sizeof buf && !(nl = memchr(buf, '\n', got))) {
+                ssize_t n = recv(fd, buf + got, sizeof buf - got, 0);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        return;
+                got += (size_t) n;
+        }
+        if (!nl) {
+                reply_err err;
+                fail(&err, MCS_PERR_TOO_LARGE, "a request line is limited to %u bytes", MCS_REQUEST_MAX);
+                reply = control_reply(NULL, NULL, &err);
+        } else
+                reply = answer(h, buf, (size_t) (nl - buf), &peer);
+send:
+        if (reply) {
+                size_t off = 0, n = strlen(reply);
+                while (off < n) {
+                        ssize_t w = send(fd, reply + off, n - off, MSG_NOSIGNAL);
+                        if (w <= 0)
+                                break;
+                        off += (size_t) w;
+                }
+                free(reply);
+        }
+}
+
+static void *run(void *arg) {
+        hook_server *h = arg;
+        for (;;) {
+                struct pollfd p[2] = {{.fd = h->listen_fd, .events = POLLIN}, {.fd = h->wake[0], .events = POLLIN}};
+                if (poll(p, 2, -1) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        log_msg(MCS_LOG_ERROR, "hook socket: poll: %s", strerror(errno));
+                        return NULL;
+                }
+                if (p[1].revents)
+                        return NULL;
+                int fd = accept4(h->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+                if (fd < 0)
+                        continue;
+                serve(h, fd);
+                close(fd);
+        }
+}
+
+/* fd: a listening socket to serve (created says whether mcsd made it),
+ * or -1 to create one. */
+static int start(mcsd *d, int fd, bool created, const char *path, mcs_err *e) {
+        hook_server *h = calloc(1, sizeof *h);
+        mcs_catset pool;
+        int r;
+
+        if (!h)
+                return mcs_fail(e, MCS_E_NOMEM, "out of memory");
+        h->listen_fd = h->wake[0] = h->wake[1] = -1;
+        mcs_config_init(&h->cfg);
+        /* The same file the main thread read: the thread keeps its own copy. */
+        if ((r = mcs_config_load(&h->cfg, d->config_path, true, e)) < 0 ||
+            (r = mcsd_open_registry(&h->cfg, d->host_id, &h->reg, &pool, e)) < 0)
+                goto fail;
+        snprintf(h->path, sizeof h->path, "%s", path ? path : h->cfg.hook_socket ? h->cfg.hook_socket : MCS_DEFAULT_HOOK_SOCKET);
+        h->listen_fd = fd;
+        h->created = created;
+        if (fd < 0) {
+                if ((r = listen_unix(h->path, 0600, NULL, &h->listen_fd, e)) < 0)
+                        goto fail;
+                h->created = true;
+        }
+        if (pipe2(h->wake, O_CLOEXEC) < 0 || pthread_create(&h->thread, NULL, run, h) != 0) {
+                r = mcs_fail(e, MCS_E_IO, "cannot start the hook thread: %s", strerror(errno));
+                goto fail;
+        }
+        d->hook = h;
+        return 0;
+fail:
+        mcs_err_prefix(e, "hook socket");
+        if (h->listen_fd >= 0 && h->created && fd < 0) {
+                close(h->listen_fd);
+                unlink(h->path);
+        }
+        if (h->wake[0] >= 0) {
+                close(h->wake[0]);
+                close(h->wake[1]);
+        }
+        mcs_registry_close(h->reg);
+        mcs_config_clear(&h->cfg);
+        free(h);
+        return r;
+}
+
+/* Stops the thread. keep_socket: the listening socket is handed back for
+ * a restart (on reload) instead of being closed. */
+static int stop(mcsd *d, bool keep_socket) {
+        hook_server *h = d->hook;
+        int fd = -1;
+        if (!h)
+                return -1;
+        if (write(h->wake[1], "x", 1) < 0)
+                log_msg(MCS_LOG_WARNING, "hook socket: cannot wake its thread: %s", strerror(errno));
+        pthread_join(h->thread, NULL);
+        close(h->wake[0]);
+        close(h->wake[1]);
+        if (keep_socket)
+                fd = h->listen_fd;
+        else {
+                close(h->listen_fd);
+                if (h->created)
+                        unlink(h->path);
+        }
+        mcs_registry_close(h->reg);
+        mcs_config_clear(&h->cfg);
+        free(h);
+        d->hook = NULL;
+        return fd;
+}
+
+void hook_server_stop(mcsd *d) {
+        stop(d, false);
+}
+
+int hook_server_start(mcsd *d, mcs_err *e) {
+        bool passed = d->passed_hook_fd >= 0;
+        int r = start(d, d->passed_hook_fd, false, NULL, e);
+        d->passed_hook_fd = -1;
+        if (r == 0)
+                log_msg(MCS_LOG_INFO, "hook socket %s%s", d->hook->path, passed ? " (from systemd)" : "");
+        return r;
+}
+
+/* The registry or the rules may have changed: a new thread reads the
+ * config again and takes over the listening socket (its path changes only
+ * at the next start). */
+void hook_server_reload(mcsd *d) {
+        mcs_err e = {0};
+        if (!d->hook)
+                return;
+        bool created = d->hook->created;
+        char path[sizeof d->hook->path];
+        snprintf(path, sizeof path, "%s", d->hook->path);
+        int fd = stop(d, true);
+        if (start(d, fd, created, path, &e) < 0) {
+                log_msg(MCS_LOG_ERROR, "%s; the hook refuses every start until mcsd restarts", e.msg);
+                close(fd);
+                if (created)
+                        unlink(path);
+        }
+}

@@ -1,0 +1,162 @@
+#include "mcs-hook-rules.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "mcs-domain-label.h"
+#include "mcs-level.h"
+#include "mcs-macro.h"
+
+static const struct {
+        const char *op, *subop, *name;
+} ops[] = {
+        [MCS_HOOK_PREPARE] = {"prepare", "begin", "prepare"},
+        [MCS_HOOK_START] = {"start", "begin", "start"},
+        [MCS_HOOK_RESTORE] = {"restore", "begin", "restore"},
+        [MCS_HOOK_MIGRATE] = {"migrate", "begin", "migrate"},
+        [MCS_HOOK_RECONNECT] = {"reconnect", "begin", "reconnect"},
+        [MCS_HOOK_RELEASE] = {"release", "end", "release"},
+        [MCS_HOOK_OTHER] = {NULL, NULL, "other"},
+};
+
+mcs_hook_op mcs_hook_op_parse(const char *op, const char *subop) {
+        for (size_t i = 0; i < MCS_HOOK_OTHER; i++)
+                if (op && subop && !strcmp(op, ops[i].op) && !strcmp(subop, ops[i].subop))
+                        return (mcs_hook_op) i;
+        return MCS_HOOK_OTHER;
+}
+
+const char *mcs_hook_op_name(mcs_hook_op op) {
+        return (unsigned) op <= MCS_HOOK_OTHER ? ops[op].name : "?";
+}
+
+int mcs_hook_op_from_name(const char *s, mcs_hook_op *out) {
+        for (size_t i = 0; i <= MCS_HOOK_OTHER; i++)
+                if (s && !strcmp(s, ops[i].name)) {
+                        *out = (mcs_hook_op) i;
+                        return 0;
+                }
+        return -MCS_E_INVALID;
+}
+
+static int verdict(mcs_hook_verdict *v, bool allow, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int verdict(mcs_hook_verdict *v, bool allow, const char *fmt, ...) {
+        va_list ap;
+        v->allow = allow;
+        va_start(ap, fmt);
+        vsnprintf(v->msg, sizeof v->msg, fmt, ap);
+        va_end(ap);
+        return 0;
+}
+
+/* The label must be held by this UUID: it is, or it is reserved now.
+ * replace: a dynamic reservation of another label gives way (libvirt drew
+ * this one for a dynamic guest). */
+static int hold_label(mcs_registry *r, const mcs_hook_request *rq, const char *level, mcs_kind kind, bool replace,
+                      mcs_hook_verdict *v, mcs_err *e) {
+        mcs_record cur = {0}, got = {0};
+        mcs_err le = {0};
+        int rc = mcs_registry_get(r, rq->uuid, &cur, e);
+        if (rc < 0 && rc != -MCS_E_NOTFOUND)
+                return rc;
+        if (rc == 0) {
+                bool same = !strcmp(cur.label, level), yield = replace && cur.kind != MCS_KIND_STATIC;
+                if (!same && !yield) {
+                        verdict(v, false, "guest '%s' has label %s, but %s is reserved for it (host %s)", rq->name, level,
+                                cur.label, cur.host);
+                        mcs_record_clear(&cur);
+                        return 0;
+                }
+                if (same) {
+                        mcs_record_clear(&cur);
+                        return verdict(v, true, "%s is reserved for guest '%s'", level, rq->name);
+                }
+                if ((rc = mcs_registry_release(r, rq->uuid, NULL, e)) < 0) {
+                        mcs_record_clear(&cur);
+                        return rc;
+                }
+        }
+        mcs_guest g = {.uuid = rq->uuid, .name = rq->name, .kind = kind};
+        rc = mcs_registry_reserve_label(r, &g, level, &got, NULL, &le);
+        if (rc == 0) {
+                mcs_record_clear(&got);
+                mcs_record_clear(&cur);
+                return verdict(v, true, "reserved %s for guest '%s'", level, rq->name);
+        }
+        /* Give a replaced reservation back; should that fail, the daemon's
+         * next reconcile reserves a pair for the guest again. */
+        if (cur.label) {
+                mcs_guest old = {.uuid = rq->uuid, .name = rq->name, .kind = cur.kind};
+                if (mcs_registry_reserve_label(r, &old, cur.label, &got, NULL, NULL) == 0)
+                        mcs_record_clear(&got);
+        }
+        mcs_record_clear(&cur);
+        if (rc == -MCS_E_CONFLICT || rc == -MCS_E_INVALID || rc == -MCS_E_EXISTS)
+                return verdict(v, false, "%s", le.msg);
+        *e = le;
+        return rc;
+}
+
+int mcs_hook_decide(mcs_registry *r, const mcs_config *cfg, const mcs_hook_request *rq, mcs_hook_verdict *v,
+                    mcs_err *e) {
+        char level[MCS_RANGE_STRMAX];
+        mcs_record rec = {0};
+        mcs_err le = {0};
+        int rc;
+
+        *v = (mcs_hook_verdict){.allow = true};
+        if (rq->op == MCS_HOOK_OTHER)
+                return 0;
+        if (mcs_config_excludes(cfg, rq->name))
+                return verdict(v, true, "guest '%s' is excluded by name; not checked", rq->name);
+        if (rq->mode == MCS_SECLABEL_NONE)
+                return verdict(v, true, "guest '%s' has <seclabel type='none'>; not checked", rq->name);
+        if (rq->label && mcs_context_level(rq->label, level, sizeof level, &le) < 0)
+                return verdict(v, rq->op == MCS_HOOK_RECONNECT || rq->op == MCS_HOOK_RELEASE,
+                               "guest '%s': its label is unusable: %s", rq->name, le.msg);
+        mcs_kind kind = rq->mode == MCS_SECLABEL_STATIC ? MCS_KIND_STATIC : MCS_KIND_DYNAMIC;
+
+        switch (rq->op) {
+        case MCS_HOOK_PREPARE:
+                if (rq->mode == MCS_SECLABEL_STATIC && rq->label)
+                        return hold_label(r, rq, level, kind, false, v, e);
+                /* libvirt draws a dynamic label after prepare; start checks it.
+                 * Here the registry only has to answer. */
+                rc = mcs_registry_get(r, rq->uuid, &rec, e);
+                mcs_record_clear(&rec);
+                return rc < 0 && rc != -MCS_E_NOTFOUND ? rc : verdict(v, true, "the registry answers");
+        case MCS_HOOK_START:
+        case MCS_HOOK_RESTORE:
+        case MCS_HOOK_MIGRATE:
+                if (!rq->label)
+                        return verdict(v, true, "guest '%s' has no SELinux label in its XML (a host without SELinux?); not checked",
+                                       rq->name);
+                return hold_label(r, rq, level, kind, rq->op != MCS_HOOK_MIGRATE && kind == MCS_KIND_DYNAMIC, v, e);
+        case MCS_HOOK_RECONNECT:
+                if (!rq->label)
+                        return 0;
+                if ((rc = hold_label(r, rq, level, kind, false, v, e)) < 0)
+                        return rc;
+                /* A running guest is never stopped for this; it is reported. */
+                if (!v->allow) {
+                        char why[MCS_ERR_MSG_MAX];
+                        memcpy(why, v->msg, sizeof why);
+                        verdict(v, true, "guest '%s' keeps running, but: %s", rq->name, why);
+                }
+                return 0;
+        case MCS_HOOK_RELEASE:
+                rc = mcs_registry_get(r, rq->uuid, &rec, e);
+                if (rc == -MCS_E_NOTFOUND)
+                        return 0;
+                if (rc < 0)
+                        return rc;
+                if (rec.kind == MCS_KIND_TRANSIENT && (rc = mcs_registry_release(r, rq->uuid, NULL, e)) == 0)
+                        verdict(v, true, "released %s of transient guest '%s'", rec.label, rq->name);
+                mcs_record_clear(&rec);
+                return rc < 0 && rc != -MCS_E_NOTFOUND ? rc : 0;
+        case MCS_HOOK_OTHER:
+                break;
+        }
+        return 0;
+}

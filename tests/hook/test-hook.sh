@@ -1,0 +1,197 @@
+#!/bin/bash
+# The libvirt hook: recorded domain XML through `mcsctl hook` for every
+# operation and outcome, then a real libvirtd that runs the hook before a
+# real QEMU (TCG) guest starts, refusing while mcsd or the registry does not
+# answer and allowing once they are back.
+: "${MCSCTL:?}" "${HOOK_SCRIPT:?}"
+. "$(dirname "$0")/../libvirt/lib.sh"
+
+REG=$WORK/registry.db
+CONF=$WORK/h1.conf
+export MCSD_CONFIG=$CONF
+
+# hook OP SUBOP XML-FILE: runs the hook as libvirt does; RC, ERR and the
+# elapsed milliseconds in MS.
+hook() {
+	local t0
+	t0=$(date +%s%N)
+	RC=0
+	"$MCSCTL" hook qemu guest "$1" "$2" - <"$3" 2>"$WORK/hook.err" || RC=$?
+	MS=$((($(date +%s%N) - t0) / 1000000))
+	ERR=$(cat "$WORK/hook.err")
+}
+expect_hook() { # RC OP SUBOP XML
+	hook "$2" "$3" "$4"
+	[ "$RC" -eq "$1" ] || fail "hook $2 $3 $(basename "$4"): exit $RC, expected $1: $ERR"
+}
+contains() { grep -qF -- "$2" <<<"$1" || fail "expected '$2' in: $1"; }
+
+# xml NAME UUID SECLABEL: a recorded domain XML, as libvirt hands it to the hook.
+xml() {
+	cat >"$WORK/$1.xml" <<-EOF
+	<domain type='kvm' id='7'>
+	  <name>$1</name>
+	  <uuid>$2</uuid>
+	  <memory unit='KiB'>65536</memory>
+	  <os><type arch='x86_64' machine='pc'>hvm</type></os>
+	  <devices><disk type='file' device='disk'><source file='/var/lib/libvirt/images/$1.qcow2'/><target dev='vda'/></disk></devices>
+	  $3
+	</domain>
+	EOF
+	echo "$WORK/$1.xml"
+}
+static() { echo "<seclabel type='static' model='selinux' relabel='yes'><label>system_u:system_r:svirt_t:$1</label></seclabel>"; }
+dynamic() { echo "<seclabel type='dynamic' model='selinux' relabel='yes'><label>system_u:system_r:svirt_t:$1</label><imagelabel>system_u:object_r:svirt_image_t:$1</imagelabel></seclabel>"; }
+
+libvirtd_start h1
+write_conf() {
+	cat >"$CONF" <<-EOF
+	uri = $(test_uri h1)
+	registry = $REG
+	host_id = h1
+	socket = $WORK/run/mcsd.sock
+	hook_socket = $WORK/run/hook.sock
+	hook_timeout = 1s
+	busy_timeout = 500ms
+	exclude = excl-*
+	$*
+	EOF
+}
+write_conf ""
+mcsd_start h1 "$CONF"
+wait_for 10 test -S "$WORK/run/hook.sock" || fail "no hook socket"
+[ "$(stat -c %a "$WORK/run/hook.sock")" = 600 ] || fail "hook socket mode $(stat -c %a "$WORK/run/hook.sock"), expected 600"
+ok "mcsd listens on its hook socket, root only"
+
+U1=11111111-0000-4000-8000-000000000001
+U2=11111111-0000-4000-8000-000000000002
+U3=11111111-0000-4000-8000-000000000003
+U4=11111111-0000-4000-8000-000000000004
+
+# ---- prepare begin and start begin ----
+expect_hook 0 prepare begin "$(xml vm1 $U1 "$(static s0:c1,c2)")"
+expect_eq "vm1's reservation" "$(registry_field "$REG" $U1 3)/$(registry_field "$REG" $U1 4)" s0:c1,c2/static
+expect_hook 0 start begin "$WORK/vm1.xml"
+expect_hook 1 prepare begin "$(xml vm2 $U2 "$(static s0:c1,c2)")"
+contains "$ERR" "refusing to start guest 'vm2'"
+contains "$ERR" "held by guest vm1 ($U1) on host h1"
+expect_hook 1 start begin "$(xml vm2 $U2 "$(dynamic s0:c1)")"
+contains "$ERR" "contained in label s0:c1,c2 held by guest vm1"
+[ -z "$(registry_field "$REG" $U2 3)" ] || fail "a refused start reserved a label"
+ok "prepare/start begin: a free static label is reserved; another guest's (or one inside it) is refused, naming holder and host"
+
+expect_hook 0 start begin "$(xml vm3 $U3 "$(dynamic s0:c5,c6)")"
+expect_eq "vm3's reservation" "$(registry_field "$REG" $U3 3)/$(registry_field "$REG" $U3 4)" s0:c5,c6/dynamic
+expect_hook 0 start begin "$(xml vm3 $U3 "$(dynamic s0:c7,c8)")"
+expect_eq "vm3's new draw" "$(registry_field "$REG" $U3 3)" s0:c7,c8
+expect_hook 1 start begin "$(xml vm1 $U1 "$(static s0:c3,c4)")"
+contains "$ERR" "guest 'vm1' has label s0:c3,c4, but s0:c1,c2 is reserved for it (host h1)"
+xml vm1 $U1 "$(static s0:c1,c2)" >/dev/null
+ok "start begin: libvirt's dynamic draw is reserved exactly; a static guest's other label is refused"
+
+expect_hook 0 prepare begin "$(xml vm4 $U4 "<seclabel type='dynamic' model='selinux' relabel='yes'/>")"
+expect_hook 0 start begin "$(xml vm4 $U4 "")"
+expect_hook 0 start begin "$(xml excl-1 $U4 "$(static s0:c1,c2)")"
+expect_hook 0 start begin "$(xml vm4 $U4 "<seclabel type='none'/>")"
+expect_hook 1 start begin "$(xml vm4 $U4 "<seclabel type='static' model='selinux'><label>bogus</label></seclabel>")"
+contains "$ERR" "its label is unusable"
+expect_hook 1 start begin "$(xml broken $U4 "<seclabel")"
+contains "$ERR" "cannot read its domain XML: domain XML line"
+[ -z "$(registry_field "$REG" $U4 3)" ] || fail "an unchecked guest got a reservation"
+ok "no label at start (no SELinux), excluded names and type='none' pass; bad labels and bad XML are refused"
+
+# ---- migrate, reconnect, release, and operations with nothing to check ----
+expect_hook 0 migrate begin "$WORK/vm1.xml"
+expect_hook 1 migrate begin "$(xml vm5 22222222-0000-4000-8000-000000000005 "$(static s0:c7,c8)")"
+contains "$ERR" "held by guest vm3"
+U6=22222222-0000-4000-8000-000000000006
+expect_hook 0 reconnect begin "$(xml vm6 $U6 "$(static s0:c60,c61)")"
+expect_eq "vm6 registered on reconnect" "$(registry_field "$REG" $U6 3)" s0:c60,c61
+expect_hook 0 reconnect begin "$(xml vm7 22222222-0000-4000-8000-000000000007 "$(static s0:c60,c61)")"
+grep -q "hook reconnect .*guest 'vm7' allowed: guest 'vm7' keeps running, but" "$WORK/h1.log" ||
+	fail "a conflicting reconnect was not logged"
+# A transient guest of the test driver: mcsd registers it; release end frees it.
+guest_xml tr1 "$(static s0:c70,c71)" 33333333-0000-4000-8000-000000000001 >"$WORK/tr1.xml"
+virsh -q -c "$(test_uri h1)" create "$WORK/tr1.xml" >/dev/null
+wait_for 10 field_is "$REG" 33333333-0000-4000-8000-000000000001 4 transient || fail "transient guest not registered"
+expect_hook 0 release end "$WORK/tr1.xml"
+[ -z "$(registry_field "$REG" 33333333-0000-4000-8000-000000000001 3)" ] || fail "release end kept a transient label"
+expect_hook 0 release end "$WORK/vm1.xml"
+[ -n "$(registry_field "$REG" $U1 3)" ] || fail "release end released a persistent guest's label"
+ok "migrate checks the incoming label; reconnect registers and never refuses; release end frees transient labels only"
+
+# ---- fail closed, bounded ----
+mcsd_stop h1
+expect_hook 1 start begin "$WORK/vm1.xml"
+contains "$ERR" "refusing to start guest 'vm1': cannot reach mcsd at $WORK/run/hook.sock"
+expect_hook 0 release end "$WORK/vm1.xml"
+expect_hook 0 started begin "$WORK/vm1.xml"
+expect_hook 0 stopped end "$WORK/vm1.xml"
+write_conf "hook_fail_open = yes"
+expect_hook 0 start begin "$WORK/vm1.xml"
+contains "$ERR" "FAIL-OPEN: guest 'vm1' starts unchecked"
+write_conf ""
+mcsd_start h1 "$CONF"
+kill -STOP "$(cat "$WORK/h1.mcsd.pid")"
+expect_hook 1 start begin "$WORK/vm1.xml"
+kill -CONT "$(cat "$WORK/h1.mcsd.pid")"
+contains "$ERR" "did not answer within 1000 ms"
+[ "$MS" -lt 3000 ] || fail "the hook waited $MS ms for a stopped mcsd (hook_timeout is 1 s)"
+expect_hook 0 start begin "$WORK/vm1.xml"
+ok "mcsd gone: starts refused, stops and other operations pass; hung mcsd: refused after hook_timeout ($MS ms); fail-open allows, loudly"
+
+# ---- the real thing: libvirtd runs the hook before QEMU starts ----
+mcsd_stop h1
+libvirtd_stop_for_hook() { "$PRIVATE_LIBVIRTD" stop "$WORK/h1"; }
+libvirtd_stop_for_hook
+mkdir -p "$WORK/h1/etc/hooks/qemu.d"
+# The installed hook with this build's mcsctl and this test's config.
+sed "s|^exec .*/mcsctl |exec env MCSD_CONFIG=$CONF $MCSCTL |" "$HOOK_SCRIPT" >"$WORK/h1/etc/hooks/qemu.d/mcsd"
+grep -q "hook qemu \"\$@\"" "$WORK/h1/etc/hooks/qemu.d/mcsd" || fail "the hook script does not pass libvirt's arguments"
+cat >"$WORK/h1/etc/hooks/qemu.d/00-record" <<EOF
+#!/bin/sh
+echo "\$2 \$3" >>$WORK/hook-calls.log
+EOF
+chmod +x "$WORK/h1/etc/hooks/qemu.d/mcsd" "$WORK/h1/etc/hooks/qemu.d/00-record"
+"$PRIVATE_LIBVIRTD" start "$WORK/h1"
+QURI=$(qemu_uri h1)
+cat >"$WORK/hq.xml" <<EOF
+<domain type='qemu'>
+  <name>hq</name>
+  <memory unit='MiB'>64</memory>
+  <os><type arch='x86_64' machine='pc'>hvm</type></os>
+  <devices><emulator>$(command -v qemu-system-x86_64)</emulator><graphics type='vnc' port='-1' listen='127.0.0.1'/></devices>
+</domain>
+EOF
+virsh -q -c "$QURI" define "$WORK/hq.xml" >/dev/null
+mcsd_start h1 "$CONF"
+virsh -q -c "$QURI" start hq >/dev/null 2>"$WORK/start.err" || fail "start with mcsd running: $(cat "$WORK/start.err")"
+virsh -q -c "$QURI" destroy hq >/dev/null
+for op in "prepare begin" "start begin" "release end"; do
+	grep -qx "$op" "$WORK/hook-calls.log" || fail "libvirt did not call the hook for $op: $(cat "$WORK/hook-calls.log")"
+done
+grep -q "hook prepare .*guest 'hq' allowed" "$WORK/h1.log" || fail "mcsd did not see the hook's prepare"
+ok "a real libvirtd calls the hook around a real QEMU guest's start; mcsd allows it"
+
+mcsd_stop h1
+if virsh -q -c "$QURI" start hq >/dev/null 2>"$WORK/start.err"; then fail "hq started while mcsd was down"; fi
+contains "$(cat "$WORK/start.err")" "refusing to start guest 'hq'"
+contains "$(cat "$WORK/start.err")" "cannot reach mcsd"
+ok "mcsd down: libvirt refuses the start and shows the hook's reason"
+
+mcsd_start h1 "$CONF"
+# The registry locked by another writer beyond busy_timeout: unreachable too.
+mkfifo "$WORK/lock.fifo"
+sqlite3 "$REG" <"$WORK/lock.fifo" &
+locker=$!
+exec 7>"$WORK/lock.fifo"
+echo "BEGIN EXCLUSIVE; SELECT 'locked';" >&7
+sleep 0.3
+if virsh -q -c "$QURI" start hq >/dev/null 2>"$WORK/start.err"; then fail "hq started while the registry was locked"; fi
+contains "$(cat "$WORK/start.err")" "refusing to start guest 'hq'"
+echo "COMMIT;" >&7
+exec 7>&-
+wait $locker
+virsh -q -c "$QURI" start hq >/dev/null 2>"$WORK/start.err" || fail "start after the registry came back: $(cat "$WORK/start.err")"
+virsh -q -c "$QURI" destroy hq >/dev/null
+ok "registry locked: the start is refused; once it answers, the guest starts"

@@ -1,0 +1,140 @@
+/* The hook's decisions for every operation and outcome, against a real
+ * sqlite registry. */
+#include <stdio.h>
+
+#include "mcs-hook-rules.h"
+#include "test-util.h"
+
+#define UUID_A "11111111-2222-3333-4444-555555555555"
+#define UUID_B "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
+
+static mcs_registry *open_reg(const char *host) {
+        mcs_registry_config cfg = {.host_id = host};
+        mcs_registry *r;
+        mcs_err e = {0};
+        mcs_catset_add_range(&cfg.pool, 0, 1023);
+        ck_assert_ok(mcs_registry_open(test_db_path, &cfg, &r, &e), &e);
+        return r;
+}
+
+static mcs_hook_verdict decide(mcs_registry *r, const mcs_config *cfg, mcs_hook_op op, const char *uuid,
+                               const char *name, mcs_seclabel_mode mode, const char *label) {
+        mcs_hook_request rq = {.op = op, .uuid = uuid, .name = name, .mode = mode, .label = label};
+        mcs_hook_verdict v;
+        mcs_err e = {0};
+        ck_assert_ok(mcs_hook_decide(r, cfg, &rq, &v, &e), &e);
+        return v;
+}
+
+static const char *label_of(mcs_registry *r, const char *uuid, char *buf, size_t len) {
+        mcs_record rec;
+        mcs_err e = {0};
+        if (mcs_registry_get(r, uuid, &rec, &e) < 0)
+                return NULL;
+        snprintf(buf, len, "%s/%s", rec.label, mcs_kind_name(rec.kind));
+        mcs_record_clear(&rec);
+        return buf;
+}
+
+#define CTX(l) "system_u:system_r:svirt_t:" l
+
+START_TEST(operations_and_outcomes) {
+        mcs_registry *h1 = open_reg("h1"), *h2 = open_reg("h2");
+        mcs_config cfg;
+        mcs_err e = {0};
+        mcs_hook_verdict v;
+        char buf[64];
+        mcs_config_init(&cfg);
+        ck_assert_ok(mcs_config_parse(&cfg, "t.conf", "exclude = scratch-*\n", &e), &e);
+
+        ck_assert_int_eq(mcs_hook_op_parse("start", "begin"), MCS_HOOK_START);
+        ck_assert_int_eq(mcs_hook_op_parse("start", "end"), MCS_HOOK_OTHER);
+        ck_assert_int_eq(mcs_hook_op_parse("release", "end"), MCS_HOOK_RELEASE);
+
+        /* prepare: a static label free in the cluster is reserved now... */
+        v = decide(h1, &cfg, MCS_HOOK_PREPARE, UUID_A, "vm1", MCS_SECLABEL_STATIC, CTX("s0:c1,c2"));
+        ck_assert_msg(v.allow, "%s", v.msg);
+        ck_assert_str_eq(label_of(h1, UUID_A, buf, sizeof buf), "s0:c1,c2/static");
+        /* ...and refused to another guest on another host, naming the holder. */
+        v = decide(h2, &cfg, MCS_HOOK_PREPARE, UUID_B, "vm2", MCS_SECLABEL_STATIC, CTX("s0:c1,c2"));
+        ck_assert(!v.allow);
+        ck_assert_msg(strstr(v.msg, "held by guest vm1 (" UUID_A ") on host h1"), "%s", v.msg);
+        /* A dynamic guest has no label yet at prepare: only the registry must answer. */
+        v = decide(h2, &cfg, MCS_HOOK_PREPARE, UUID_B, "vm2", MCS_SECLABEL_DYNAMIC, NULL);
+        ck_assert(v.allow);
+        ck_assert_ptr_null(label_of(h2, UUID_B, buf, sizeof buf));
+
+        /* start: the reserved label passes; a label contained in it does not. */
+        v = decide(h1, &cfg, MCS_HOOK_START, UUID_A, "vm1", MCS_SECLABEL_STATIC, CTX("s0:c1,c2"));
+        ck_assert(v.allow);
+        v = decide(h2, &cfg, MCS_HOOK_START, UUID_B, "vm2", MCS_SECLABEL_DYNAMIC, CTX("s0:c1"));
+        ck_assert(!v.allow);
+        ck_assert_msg(strstr(v.msg, "contained in label s0:c1,c2 held by guest vm1"), "%s", v.msg);
+        /* A free dynamic label is reserved exactly; a later draw replaces it. */
+        v = decide(h2, &cfg, MCS_HOOK_START, UUID_B, "vm2", MCS_SECLABEL_DYNAMIC, CTX("s0:c5,c6"));
+        ck_assert(v.allow);
+        ck_assert_str_eq(label_of(h2, UUID_B, buf, sizeof buf), "s0:c5,c6/dynamic");
+        v = decide(h2, &cfg, MCS_HOOK_START, UUID_B, "vm2", MCS_SECLABEL_DYNAMIC, CTX("s0:c7,c8"));
+        ck_assert(v.allow);
+        ck_assert_str_eq(label_of(h2, UUID_B, buf, sizeof buf), "s0:c7,c8/dynamic");
+        /* A static guest starting with a label other than its reservation is refused. */
+        v = decide(h1, &cfg, MCS_HOOK_START, UUID_A, "vm1", MCS_SECLABEL_STATIC, CTX("s0:c3,c4"));
+        ck_assert(!v.allow);
+        ck_assert_msg(strstr(v.msg, "guest 'vm1' has label s0:c3,c4, but s0:c1,c2 is reserved for it (host h1)"), "%s",
+                      v.msg);
+        /* A dynamic draw that collides is refused and the old reservation kept. */
+        v = decide(h2, &cfg, MCS_HOOK_START, UUID_B, "vm2", MCS_SECLABEL_DYNAMIC, CTX("s0:c1,c2"));
+        ck_assert(!v.allow);
+        ck_assert_str_eq(label_of(h2, UUID_B, buf, sizeof buf), "s0:c7,c8/dynamic");
+
+        /* No label at start (a host without SELinux), excluded, type='none': pass. */
+        v = decide(h1, &cfg, MCS_HOOK_START, UUID_B, "vm2", MCS_SECLABEL_ABSENT, NULL);
+        ck_assert(v.allow);
+        ck_assert_ptr_nonnull(strstr(v.msg, "no SELinux label"));
+        v = decide(h1, &cfg, MCS_HOOK_START, UUID_B, "scratch-1", MCS_SECLABEL_STATIC, CTX("s0:c1,c2"));
+        ck_assert(v.allow);
+        v = decide(h1, &cfg, MCS_HOOK_START, UUID_B, "vm2", MCS_SECLABEL_NONE, NULL);
+        ck_assert(v.allow);
+        /* An unusable label is refused at start. */
+        v = decide(h1, &cfg, MCS_HOOK_START, UUID_B, "vm2", MCS_SECLABEL_STATIC, "garbage");
+        ck_assert(!v.allow);
+
+        /* migrate: the incoming label must be this UUID's; a dynamic one is not replaced. */
+        v = decide(h2, &cfg, MCS_HOOK_MIGRATE, UUID_B, "vm2", MCS_SECLABEL_DYNAMIC, CTX("s0:c7,c8"));
+        ck_assert(v.allow);
+        v = decide(h2, &cfg, MCS_HOOK_MIGRATE, UUID_B, "vm2", MCS_SECLABEL_DYNAMIC, CTX("s0:c9,c10"));
+        ck_assert(!v.allow);
+        v = decide(h2, &cfg, MCS_HOOK_MIGRATE, UUID_A, "vm1", MCS_SECLABEL_STATIC, CTX("s0:c7,c8"));
+        ck_assert(!v.allow);
+
+        /* reconnect: never refuses, but says what is wrong. */
+        v = decide(h1, &cfg, MCS_HOOK_RECONNECT, UUID_A, "vm1", MCS_SECLABEL_STATIC, CTX("s0:c7,c8"));
+        ck_assert(v.allow);
+        ck_assert_msg(strstr(v.msg, "keeps running, but"), "%s", v.msg);
+
+        /* release: a transient reservation goes, others stay. */
+        mcs_guest t = {.uuid = "cccccccc-bbbb-cccc-dddd-eeeeeeeeeeee", .name = "t1", .kind = MCS_KIND_TRANSIENT};
+        mcs_record rec;
+        ck_assert_ok(mcs_registry_reserve_label(h1, &t, "s0:c20,c21", &rec, NULL, &e), &e);
+        mcs_record_clear(&rec);
+        v = decide(h1, &cfg, MCS_HOOK_RELEASE, t.uuid, "t1", MCS_SECLABEL_DYNAMIC, CTX("s0:c20,c21"));
+        ck_assert(v.allow);
+        ck_assert_ptr_null(label_of(h1, t.uuid, buf, sizeof buf));
+        v = decide(h1, &cfg, MCS_HOOK_RELEASE, UUID_A, "vm1", MCS_SECLABEL_STATIC, CTX("s0:c1,c2"));
+        ck_assert(v.allow);
+        ck_assert_str_eq(label_of(h1, UUID_A, buf, sizeof buf), "s0:c1,c2/static");
+
+        mcs_config_clear(&cfg);
+        mcs_registry_close(h1);
+        mcs_registry_close(h2);
+}
+END_TEST
+
+int main(void) {
+        Suite *s = suite_create("hook");
+        TCase *tc = tcase_create("rules");
+        tcase_add_checked_fixture(tc, test_db_setup, test_db_teardown);
+        tcase_add_test(tc, operations_and_outcomes);
+        suite_add_tcase(s, tc);
+        return test_run(s);
+}
