@@ -1,0 +1,48 @@
+#!/bin/bash
+# The hook's round trip beside a real QEMU (TCG) guest start measured in
+# the same run, on a private libvirtd without the hook.
+set -euo pipefail
+: "${BENCH_HOOK:?}" "${MCSCTL:?}" "${MCSD:?}" "${PRIVATE_LIBVIRTD:?}"
+work=$(mktemp -d /var/tmp/mcsd-bench-hook.XXXXXX)
+cleanup() {
+	[ -n "${pid:-}" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
+	"$PRIVATE_LIBVIRTD" stop "$work/lv" >/dev/null 2>&1 || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+"$PRIVATE_LIBVIRTD" start "$work/lv"
+uri="qemu+unix:///system?socket=$work/lv/run/libvirt-sock"
+cat >"$work/g.xml" <<XML
+<domain type='qemu'><name>bench-start</name><memory unit='MiB'>64</memory>
+<os><type arch='x86_64' machine='pc'>hvm</type></os>
+<devices><emulator>$(command -v qemu-system-x86_64)</emulator></devices></domain>
+XML
+virsh -q -c "$uri" define "$work/g.xml" >/dev/null
+starts=()
+for _ in 1 2 3 4 5; do
+	t0=$(date +%s%N)
+	virsh -q -c "$uri" start bench-start >/dev/null
+	starts+=($((($(date +%s%N) - t0) / 1000)))
+	virsh -q -c "$uri" destroy bench-start >/dev/null
+done
+start_ms=$(printf '%s\n' "${starts[@]}" | sort -n | sed -n 3p | awk '{printf "%.1f", $1 / 1000}')
+
+cat >"$work/mcsd.conf" <<CONF
+uri = test+unix:///default?socket=$work/nowhere
+registry = $work/registry.db
+host_id = bench
+socket = $work/mcsd.sock
+hook_socket = $work/hook.sock
+reconnect_min = 30s
+reconnect_max = 30s
+log_level = error
+CONF
+"$MCSD" --config "$work/mcsd.conf" 2>"$work/mcsd.log" &
+pid=$!
+for _ in $(seq 100); do [ -S "$work/hook.sock" ] && break; sleep 0.05; done
+out=$(MCSD_CONFIG="$work/mcsd.conf" "$BENCH_HOOK" "$MCSCTL")
+echo "$out"
+echo "guest_start_ms_p50: $start_ms ms"
+p50=$(awk '/^hook_start_begin_ms_p50:/ { print $2 }' <<<"$out")
+awk -v h="$p50" -v s="$start_ms" 'BEGIN { printf "hook_vs_guest_start_ratio: %.4f ratio\n", h / s }'
