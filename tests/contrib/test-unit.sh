@@ -10,15 +10,18 @@ sed "s|^ExecStart=[^ ]*|ExecStart=$MCSD|" "$UNIT" >"$work/mcsd.service"
 grep -q '^Type=notify$' "$work/mcsd.service" || { echo "FAIL: not Type=notify"; exit 1; }
 grep -q '^ExecReload=/bin/kill -HUP \$MAINPID$' "$work/mcsd.service" || { echo "FAIL: no reload by SIGHUP"; exit 1; }
 cp "$SOCKET_UNIT" "$work/mcsd.socket"
-out=$(systemd-analyze verify --man=no "$work/mcsd.service" "$work/mcsd.socket" 2>&1)
+cp "$(dirname "$SOCKET_UNIT")/mcsd-hook.socket" "$work/mcsd-hook.socket"
+out=$(systemd-analyze verify --man=no "$work/mcsd.service" "$work/mcsd.socket" "$work/mcsd-hook.socket" 2>&1)
 [ -z "$out" ] || { echo "FAIL: systemd-analyze verify: $out"; exit 1; }
 grep -q '^ListenStream=/run/mcsd/mcsd.sock$' "$work/mcsd.socket" || { echo "FAIL: the socket unit's path is not mcsd's default"; exit 1; }
+grep -q '^ListenStream=/run/mcsd/hook.sock$' "$work/mcsd-hook.socket" && grep -q '^SocketMode=0600$' "$work/mcsd-hook.socket" ||
+	{ echo "FAIL: the hook socket unit is not mcsd's default path, root only"; exit 1; }
 echo "ok - the service and socket units verify"
 
 # The example only has comments: every documented default applies.
 "$MCSD" --config "$EXAMPLE_CONF" --check-config
 # With every key uncommented it is still accepted.
 sed -n 's/^#\([a-z_]* = .*\)$/\1/p' "$EXAMPLE_CONF" | grep -v '^host_id = $' >"$work/all.conf"
-[ "$(grep -c . "$work/all.conf")" -ge 18 ] || { echo "FAIL: example lost keys: $(cat "$work/all.conf")"; exit 1; }
+[ "$(grep -c . "$work/all.conf")" -ge 21 ] || { echo "FAIL: example lost keys: $(cat "$work/all.conf")"; exit 1; }
 "$MCSD" --config "$work/all.conf" --check-config
 echo "ok - the example config and all its keys are accepted"

@@ -219,3 +219,20 @@ wait $show || fail "mcsctl show failed"
 grep -q "hook prepare .*guest 'hq2' allowed" "$WORK/h1.log" || fail "the hook thread did not answer for hq2"
 virsh -q -c "$QURI" destroy hq2 >/dev/null
 ok "the hook is answered while mcsd's main loop waits on the very guest libvirtd holds in its hook"
+
+# Socket activation with both sockets; mcsd tells them apart by path.
+mcsd_stop h1
+cat >"$WORK/act.conf" <<EOF
+uri = $(test_uri h1)
+registry = $REG
+host_id = h1
+socket = $WORK/run/act.sock
+hook_socket = $WORK/run/act-hook.sock
+EOF
+systemd-socket-activate -l "$WORK/run/act.sock" -l "$WORK/run/act-hook.sock" "$MCSD" --config "$WORK/act.conf" >>"$WORK/act.log" 2>&1 &
+echo $! >"$WORK/act.mcsd.pid"
+wait_for 10 test -S "$WORK/run/act-hook.sock" || fail "systemd-socket-activate did not listen"
+MCSD_CONFIG=$WORK/act.conf expect_hook 0 start begin "$WORK/vm1.xml"
+grep -q "hook socket $WORK/run/act-hook.sock (from systemd)" "$WORK/act.log" || fail "hook socket not taken from systemd: $(cat "$WORK/act.log")"
+grep -q "control socket $WORK/run/act.sock (from systemd)" "$WORK/act.log" || fail "control socket not taken from systemd"
+ok "socket activation passes both sockets; mcsd tells them apart"
