@@ -28,19 +28,8 @@ for _ in 1 2 3 4 5; do
 done
 start_ms=$(printf '%s\n' "${starts[@]}" | sort -n | sed -n 3p | awk '{printf "%.1f", $1 / 1000}')
 
-cat >"$work/mcsd.conf" <<CONF
-uri = test+unix:///default?socket=$work/nowhere
-registry = $work/registry.db
-host_id = bench
-socket = $work/mcsd.sock
-hook_socket = $work/hook.sock
-reconnect_min = 30s
-reconnect_max = 30s
-log_level = error
-CONF
-"$MCSD" --config "$work/mcsd.conf" 2>"$work/mcsd.log" &
-pid=$!
-for _ in $(seq 100); do [ -S "$work/hook.sock" ] && break; sleep 0.05; done
+. "$(dirname "$0")/mcsd-alone.sh"
+mcsd_alone "$work"
 out=$(MCSD_CONFIG="$work/mcsd.conf" "$BENCH_HOOK" "$MCSCTL")
 echo "$out"
 echo "guest_start_ms_p50: $start_ms ms"

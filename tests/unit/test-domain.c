@@ -207,15 +207,6 @@ END_TEST
 
 /* ---- the rules, against a real registry ---- */
 
-static mcs_registry *open_reg(const char *host) {
-        mcs_registry_config cfg = {.host_id = host};
-        mcs_registry *r;
-        mcs_err e = {0};
-        mcs_catset_add_range(&cfg.pool, 0, 1023);
-        ck_assert_ok(mcs_registry_open(test_db_path, &cfg, &r, &e), &e);
-        return r;
-}
-
 static void apply_live(mcs_registry *r, const mcs_config *cfg, const char *type, const char *name, const char *uuid,
                        const char *seclabel, bool persistent, const char *live, mcs_guest_outcome *o) {
         mcs_domain_types t;
@@ -235,7 +226,7 @@ static void apply(mcs_registry *r, const mcs_config *cfg, const char *type, cons
 }
 
 START_TEST(rules_dynamic_static_and_unmanaged) {
-        mcs_registry *r = open_reg("h1");
+        mcs_registry *r = test_open_registry("h1");
         mcs_config cfg;
         mcs_err e = {0};
         mcs_guest_outcome o;
@@ -326,7 +317,7 @@ END_TEST
 
 /* First deployment: a running dynamic guest keeps its live label when free. */
 START_TEST(rules_adopt_live_labels) {
-        mcs_registry *r = open_reg("h1");
+        mcs_registry *r = test_open_registry("h1");
         mcs_config cfg;
         mcs_guest_outcome o;
         mcs_config_init(&cfg);

@@ -8,15 +8,6 @@
 #define UUID_A "11111111-2222-3333-4444-555555555555"
 #define UUID_B "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
 
-static mcs_registry *open_reg(const char *host) {
-        mcs_registry_config cfg = {.host_id = host};
-        mcs_registry *r;
-        mcs_err e = {0};
-        mcs_catset_add_range(&cfg.pool, 0, 1023);
-        ck_assert_ok(mcs_registry_open(test_db_path, &cfg, &r, &e), &e);
-        return r;
-}
-
 static mcs_hook_verdict decide(mcs_registry *r, const mcs_config *cfg, mcs_hook_op op, const char *uuid,
                                const char *name, mcs_seclabel_mode mode, const char *label) {
         mcs_hook_request rq = {.op = op, .uuid = uuid, .name = name, .mode = mode, .label = label};
@@ -39,7 +30,7 @@ static const char *label_of(mcs_registry *r, const char *uuid, char *buf, size_t
 #define CTX(l) "system_u:system_r:svirt_t:" l
 
 START_TEST(operations_and_outcomes) {
-        mcs_registry *h1 = open_reg("h1"), *h2 = open_reg("h2");
+        mcs_registry *h1 = test_open_registry("h1"), *h2 = test_open_registry("h2");
         mcs_config cfg;
         mcs_err e = {0};
         mcs_hook_verdict v;

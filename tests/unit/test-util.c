@@ -43,3 +43,13 @@ int test_run(Suite *s) {
         srunner_free(sr);
         return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
+
+mcs_registry *test_open_registry(const char *host) {
+        mcs_registry_config cfg = {.host_id = host};
+        mcs_registry *r;
+        mcs_err e = {0};
+        mcs_catset_add_range(&cfg.pool, 0, MCS_NCATS - 1);
+        int rc = mcs_registry_open(test_db_path, &cfg, &r, &e);
+        ck_assert_msg(rc == 0, "cannot open %s: %s", test_db_path, e.msg);
+        return r;
+}

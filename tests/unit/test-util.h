@@ -30,5 +30,9 @@ extern char *test_dir, *test_db_path;
 void test_db_setup(void);
 void test_db_teardown(void);
 
+#include "mcs-registry.h"
+/* The fixture's registry, opened as host, drawing from c0.c1023. */
+mcs_registry *test_open_registry(const char *host);
+
 /* Runs the suite; returns the process exit status. */
 int test_run(Suite *s);
