@@ -17,6 +17,7 @@ uri = $uri
 registry = $work/registry.db
 host_id = bench
 socket = $work/mcsd.sock
+hook_socket = $work/hook.sock
 log_level = warning
 CONF
 "$BENCH_LIBVIRT" "$uri" "$MCSD" "$work/mcsd.conf"

@@ -29,6 +29,7 @@ uri = $URI
 registry = $REG
 host_id = h1
 socket = $SOCK
+hook_socket = $WORK/run/hook.sock
 socket_mode = 0666
 client_timeout = 1s
 max_clients = 60
@@ -177,6 +178,7 @@ uri = test+unix:///default?socket=$WORK/nowhere.sock
 registry = $REG
 host_id = h2
 socket = $WORK/run/h2.sock
+hook_socket = $WORK/run/h2-hook.sock
 socket_mode = 0600
 reconnect_min = 30s
 reconnect_max = 30s

@@ -13,6 +13,7 @@ uri = $URI
 registry = $WORK/registry.db
 host_id = j1
 socket = $WORK/j1.sock
+hook_socket = $WORK/j1-hook.sock
 log_level = debug
 CONF
 

@@ -24,6 +24,7 @@ write_conf() {
 	registry = $REG
 	host_id = h1
 	socket = $WORK/h1.sock
+	hook_socket = $WORK/h1-hook.sock
 	undefine_grace = 2s
 	reconnect_min = 100ms
 	reconnect_max = 1s
@@ -143,7 +144,7 @@ write_conf ""
 kill -HUP "$(cat "$WORK/h1.mcsd.pid")"
 wait_for 10 has_static_label "$URI" excl-1 || fail "excl-1 not labelled after reload"
 grep -q '^RELOADING=1' "$WORK/notify.log" || fail "no RELOADING=1"
-printf 'uri = %s\nundefine_grace = soon\nsocket = %s\n' "$URI" "$WORK/h1.sock" >"$WORK/mcsd.conf"
+printf 'uri = %s\nundefine_grace = soon\nsocket = %s\nhook_socket = %s\n' "$URI" "$WORK/h1.sock" "$WORK/h1-hook.sock" >"$WORK/mcsd.conf"
 kill -HUP "$(cat "$WORK/h1.mcsd.pid")"
 wait_for 5 grep -q "reload refused, keeping the running config: .*mcsd.conf:2: undefine_grace: 'soon'" "$WORK/h1.log" ||
 	fail "bad reload not reported"

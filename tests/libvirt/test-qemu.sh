@@ -17,6 +17,7 @@ uri = $URI
 registry = $REG
 host_id = q1
 socket = $WORK/q1.sock
+hook_socket = $WORK/q1-hook.sock
 domain_context_file = $WORK/virtual_domain_context
 CONF
 mcsd_start q "$WORK/mcsd.conf"

@@ -18,6 +18,7 @@ for h in h1 h2; do
 	registry = $REG
 	host_id = $h
 	socket = $WORK/$h.sock
+	hook_socket = $WORK/$h-hook.sock
 	undefine_grace = 1s
 	CONF
 	mcsd_start $h "$WORK/$h.conf"
