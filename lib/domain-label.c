@@ -9,19 +9,13 @@
 
 #define TYPES_LINE_MAX 1024
 
-int mcs_domain_types_load(const char *path, mcs_domain_types *out, mcs_err *e) {
-        mcs_domain_types t = {0};
+int mcs_context_file_load(const char *path, mcs_context *out, unsigned max, unsigned *n_out, mcs_err *e) {
         char line[TYPES_LINE_MAX];
         unsigned n = 0;
-
-        if (!path)
-                path = selinux_virtual_domain_context_path();
-        if (!path)
-                return mcs_fail(e, MCS_E_POLICY, "libselinux names no virtual domain context file");
         FILE *f = fopen(path, "re");
         if (!f)
                 return mcs_fail(e, errno == ENOENT ? MCS_E_NOTFOUND : MCS_E_IO, "%s: %s", path, strerror(errno));
-        while (n < 2 && fgets(line, sizeof line, f)) {
+        while (n < max && fgets(line, sizeof line, f)) {
                 size_t len = strlen(line);
                 if (len && line[len - 1] == '\n')
                         line[--len] = '\0';
@@ -29,8 +23,7 @@ int mcs_domain_types_load(const char *path, mcs_domain_types *out, mcs_err *e) {
                         fclose(f);
                         return mcs_fail(e, MCS_E_INVALID, "%s:%u: line longer than %d bytes", path, n + 1, TYPES_LINE_MAX);
                 }
-                mcs_context *c = n == 0 ? &t.kvm : &t.tcg;
-                int r = mcs_context_parse(line, c, e);
+                int r = mcs_context_parse(line, &out[n], e);
                 if (r < 0) {
                         fclose(f);
                         mcs_err_prefix(e, "%s:%u", path, n + 1);
@@ -42,8 +35,26 @@ int mcs_domain_types_load(const char *path, mcs_domain_types *out, mcs_err *e) {
         if (n == 0)
                 return mcs_fail(e, MCS_E_INVALID, "%s:1: empty, expected a context such as system_u:system_r:svirt_t:s0",
                                 path);
-        t.has_tcg = n == 2;
-        *out = t;
+        *n_out = n;
+        return 0;
+}
+
+int mcs_domain_types_load(const char *path, mcs_domain_types *out, mcs_err *e) {
+        mcs_context c[2];
+        unsigned n;
+        int r;
+
+        if (!path)
+                path = selinux_virtual_domain_context_path();
+        if (!path)
+                return mcs_fail(e, MCS_E_POLICY, "libselinux names no virtual domain context file");
+        if ((r = mcs_context_file_load(path, c, 2, &n, e)) < 0)
+                return r;
+        memset(out, 0, sizeof *out);
+        out->kvm = c[0];
+        if (n == 2)
+                out->tcg = c[1];
+        out->has_tcg = n == 2;
         return 0;
 }
 

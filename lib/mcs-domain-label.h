@@ -14,6 +14,11 @@ typedef struct mcs_domain_types {
         bool has_tcg;
 } mcs_domain_types;
 
+/* The first max lines of a file of contexts (libselinux's virtual domain
+ * and image context files); *n is how many there were, at least one.
+ * Errors name the file and line. */
+int mcs_context_file_load(const char *path, mcs_context *out, unsigned max, unsigned *n, mcs_err *e);
+
 /* Reads path (NULL: selinux_virtual_domain_context_path()). Errors name the
  * file and line. */
 int mcs_domain_types_load(const char *path, mcs_domain_types *out, mcs_err *e);

@@ -18,3 +18,14 @@ int mcs_policy_user_range(const char *policy_path, const char *user, mcs_range *
  * installed policy, or c0..c1023 when no policy can be read. note, when not
  * NULL, says which one was taken and why. */
 void mcs_policy_default_pool(const char *policy_path, mcs_catset *pool, char *note, size_t len);
+
+/* Checks SELinux contexts before they reach a file: with the kernel when
+ * SELinux is enabled, else against a binary policy file read with libsepol
+ * (loaded once per checker). */
+typedef struct mcs_context_checker mcs_context_checker;
+
+/* policy_path NULL: the policy in force (only read when the kernel cannot check). */
+int mcs_context_checker_new(const char *policy_path, mcs_context_checker **out, mcs_err *e);
+void mcs_context_checker_free(mcs_context_checker *c);
+/* 0, or -MCS_E_INVALID naming the context and which check refused it. */
+int mcs_context_check(mcs_context_checker *c, const char *context, mcs_err *e);

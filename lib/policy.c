@@ -1,6 +1,8 @@
 #include "mcs-policy.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <selinux/selinux.h>
 #include <sepol/sepol.h>
 #include <stdio.h>
@@ -100,4 +102,72 @@ void mcs_policy_default_pool(const char *policy_path, mcs_catset *pool, char *no
         if (note)
                 snprintf(note, len, "pool c0.c%u: %s", MCS_NCATS - 1,
                          e.code ? e.msg : "system_u's range has fewer than two categories");
+}
+
+struct mcs_context_checker {
+        bool kernel;           /* SELinux is enabled: ask the kernel */
+        char path[4096];       /* else this policy file... */
+        struct sepol_state s;  /* ...loaded on first use */
+        bool loaded;
+};
+
+int mcs_context_checker_new(const char *policy_path, mcs_context_checker **out, mcs_err *e) {
+        mcs_context_checker *c = calloc(1, sizeof *c);
+        int r;
+        if (!c)
+                return mcs_fail(e, MCS_E_NOMEM, "out of memory");
+        c->kernel = is_selinux_enabled() > 0 && !policy_path;
+        if (policy_path)
+                snprintf(c->path, sizeof c->path, "%s", policy_path);
+        else if (!c->kernel && (r = mcs_policy_find(c->path, sizeof c->path, e)) < 0) {
+                free(c);
+                return r;
+        }
+        *out = c;
+        return 0;
+}
+
+void mcs_context_checker_free(mcs_context_checker *c) {
+        if (!c)
+                return;
+        sepol_state_done(&c->s);
+        free(c);
+}
+
+static int load(mcs_context_checker *c, mcs_err *e) {
+        struct sepol_state *s = &c->s;
+        if (c->loaded)
+                return 0;
+        if (!(s->f = fopen(c->path, "re")))
+                return mcs_fail(e, MCS_E_POLICY, "%s: %s", c->path, strerror(errno));
+        s->h = sepol_handle_create();
+        if (!s->h || sepol_policydb_create(&s->db) < 0 || sepol_policy_file_create(&s->pf) < 0)
+                return mcs_fail(e, MCS_E_NOMEM, "out of memory for libsepol");
+        sepol_msg_set_callback(s->h, NULL, NULL);
+        sepol_policy_file_set_fp(s->pf, s->f);
+        sepol_policy_file_set_handle(s->pf, s->h);
+        if (sepol_policydb_read(s->db, s->pf) < 0)
+                return mcs_fail(e, MCS_E_POLICY, "%s: not a binary policy libsepol can read", c->path);
+        c->loaded = true;
+        return 0;
+}
+
+int mcs_context_check(mcs_context_checker *c, const char *context, mcs_err *e) {
+        char q[MCS_QUOTE_MAX];
+        int r;
+        if (c->kernel) {
+                if (security_check_context_raw(context) < 0)
+                        return mcs_fail(e, MCS_E_INVALID, "'%s' is not a valid context for the running kernel's policy",
+                                        mcs_quote(context, q, sizeof q));
+                return 0;
+        }
+        if ((r = load(c, e)) < 0)
+                return r;
+        sepol_context_t *ctx = NULL;
+        bool ok = sepol_context_from_string(c->s.h, context, &ctx) >= 0 && sepol_context_check(c->s.h, c->s.db, ctx) >= 0;
+        sepol_context_free(ctx);
+        if (!ok)
+                return mcs_fail(e, MCS_E_INVALID, "'%s' is not a valid context in %s", mcs_quote(context, q, sizeof q),
+                                c->path);
+        return 0;
 }

@@ -1,0 +1,168 @@
+#include "mcs-image-label.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <selinux/selinux.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mcs-domain-label.h"
+#include "mcs-macro.h"
+
+static const char *const role_names[] = {"private", "shared", "content"};
+
+const char *mcs_image_role_name(mcs_image_role r) {
+        return (unsigned) r < MCS_ARRAY_SIZE(role_names) ? role_names[r] : "?";
+}
+
+int mcs_image_types_load(const char *path, mcs_image_types *out, mcs_err *e) {
+        mcs_context c[2];
+        unsigned n;
+        int r;
+        if (!path)
+                path = selinux_virtual_image_context_path();
+        if (!path)
+                return mcs_fail(e, MCS_E_POLICY, "libselinux names no virtual image context file");
+        if ((r = mcs_context_file_load(path, c, 2, &n, e)) < 0)
+                return r;
+        if (n < 2)
+                return mcs_fail(e, MCS_E_INVALID, "%s:2: missing, expected the read-only content context", path);
+        out->image = c[0];
+        out->content = c[1];
+        return 0;
+}
+
+void mcs_image_plan_clear(mcs_image_plan *p) {
+        for (size_t i = 0; i < p->n; i++)
+                free(p->v[i].path);
+        free(p->v);
+        *p = (mcs_image_plan){0};
+}
+
+static int add(mcs_image_plan *p, const char *path, const mcs_context *type, const char *level, mcs_image_role role,
+               mcs_err *e) {
+        for (size_t i = 0; i < p->n; i++)
+                if (!strcmp(p->v[i].path, path))
+                        return 0; /* first role wins: a disk is not also its own backing file */
+        mcs_image_target *v = realloc(p->v, (p->n + 1) * sizeof *v);
+        if (!v)
+                return mcs_fail(e, MCS_E_NOMEM, "out of memory");
+        p->v = v;
+        mcs_image_target *t = &v[p->n];
+        *t = (mcs_image_target){.role = role, .path = strdup(path)};
+        if (!t->path)
+                return mcs_fail(e, MCS_E_NOMEM, "out of memory");
+        int n = snprintf(t->context, sizeof t->context, "%s:%s:%s:%s", type->user, type->role, type->type, level);
+        if (n < 0 || (size_t) n >= sizeof t->context) {
+                free(t->path);
+                return mcs_fail(e, MCS_E_RANGE, "context for %s too long", path);
+        }
+        p->n++;
+        return 0;
+}
+
+int mcs_image_plan_build(const mcs_domain *d, const mcs_image_types *t, const char *level, mcs_image_plan *out,
+                         mcs_err *e) {
+        mcs_image_plan p = {0};
+        int r = 0;
+        for (size_t i = 0; i < d->n_disks && r == 0; i++) {
+                const mcs_disk *k = &d->disks[i];
+                if (k->norelabel)
+                        continue;
+                if (k->readonly)
+                        r = add(&p, k->path, &t->content, "s0", MCS_IMAGE_CONTENT, e);
+                else
+                        r = add(&p, k->path, &t->image, k->shareable ? "s0" : level,
+                                k->shareable ? MCS_IMAGE_SHARED : MCS_IMAGE_PRIVATE, e);
+                if (r < 0 || k->block)
+                        continue;
+                /* The chain below a writable image is read-only to the guest. */
+                _cleanup_free_ char *cur = strdup(k->path);
+                for (unsigned depth = 0; cur && r == 0; depth++) {
+                        char *next = NULL;
+                        if (depth == MCS_BACKING_DEPTH_MAX) {
+                                r = mcs_fail(e, MCS_E_INVALID, "%s: backing chain deeper than %u (a loop?)", k->path,
+                                             MCS_BACKING_DEPTH_MAX);
+                                break;
+                        }
+                        if ((r = mcs_qcow2_backing(cur, &next, e)) < 0 || !next)
+                                break;
+                        r = add(&p, next, &t->content, "s0", MCS_IMAGE_CONTENT, e);
+                        free(cur);
+                        cur = next;
+                }
+                if (!cur && r == 0)
+                        r = mcs_fail(e, MCS_E_NOMEM, "out of memory");
+        }
+        if (r < 0) {
+                mcs_image_plan_clear(&p);
+                return r;
+        }
+        *out = p;
+        return 0;
+}
+
+/* ---- labelling one file ---- */
+
+static bool under(const char *path, const char *root) {
+        size_t n = strlen(root);
+        while (n > 1 && root[n - 1] == '/')
+                n--;
+        return !strncmp(path, root, n) && (path[n] == '/' || path[n] == '\0' || (n == 1 && root[0] == '/'));
+}
+
+static bool no_labels_here(int err) {
+        return err == ENOTSUP || err == EOPNOTSUPP || err == EROFS;
+}
+
+static int no_labels(mcs_label_result *out, const char *target, int err) {
+        out->outcome = MCS_LABEL_NO_LABELS;
+        snprintf(out->note, sizeof out->note,
+                 "%s: %s: this filesystem keeps no per-file labels (NFS without labeled NFSv4.2?); isolation rests on the "
+                 "process label",
+                 target, strerror(err));
+        return 0;
+}
+
+int mcs_label_file(const char *path, const char *context, const char *const *roots, size_t n_roots,
+                   mcs_label_result *out, mcs_err *e) {
+        char *prev = NULL;
+        *out = (mcs_label_result){0};
+
+        if (!realpath(path, out->target))
+                return mcs_fail(e, errno == ENOENT ? MCS_E_NOTFOUND : MCS_E_IO, "%s: %s", path, strerror(errno));
+        bool inside = n_roots == 0;
+        for (size_t i = 0; i < n_roots && !inside; i++) {
+                char root[PATH_MAX];
+                inside = realpath(roots[i], root) && under(out->target, root);
+        }
+        if (!inside)
+                return mcs_fail(e, MCS_E_INVALID, "%s%s%s is outside the configured image roots; not labelled", path,
+                                strcmp(path, out->target) ? " -> " : "", strcmp(path, out->target) ? out->target : "");
+        if (lgetfilecon_raw(out->target, &prev) >= 0) {
+                snprintf(out->previous, sizeof out->previous, "%s", prev);
+                freecon(prev);
+        } else if (no_labels_here(errno))
+                return no_labels(out, out->target, errno);
+        if (!strcmp(out->previous, context)) {
+                out->outcome = MCS_LABEL_UNCHANGED;
+                return 0;
+        }
+        if (lsetfilecon_raw(out->target, context) < 0) {
+                int err = errno;
+                if (no_labels_here(err))
+                        return no_labels(out, out->target, err);
+                return mcs_fail(e, err == ENOENT ? MCS_E_NOTFOUND : MCS_E_IO, "cannot label %s %s: %s", out->target, context,
+                                strerror(err));
+        }
+        /* Some filesystems accept the write and keep something else. */
+        char *back = NULL;
+        bool same = lgetfilecon_raw(out->target, &back) >= 0 && !strcmp(back, context);
+        int r = same ? 0
+                     : mcs_fail(e, MCS_E_IO, "%s: the filesystem dropped the label: set %s, reads back %s", out->target,
+                                context, back ? back : "nothing");
+        freecon(back);
+        out->outcome = MCS_LABEL_SET;
+        return r;
+}

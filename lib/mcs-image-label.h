@@ -1,0 +1,76 @@
+/* Which context each of a guest's disk images must carry, and setting one
+ * file's context safely. The types come from libselinux's virtual image
+ * context file: line 1 the image type (svirt_image_t), line 2 the
+ * read-only content type (virt_content_t).
+ *   a private disk            image type with the guest's level
+ *   a <shareable/> disk       image type at s0 (every guest may open it)
+ *   a <readonly/> disk and    content type at s0 (read-only, shared)
+ *   every qcow2 backing file
+ *   <seclabel relabel='no'/>  left alone (the disk's own choice) */
+#pragma once
+
+#include <stdbool.h>
+
+#include "mcs-context.h"
+#include "mcs-domain-xml.h"
+#include "mcs-error.h"
+
+#define MCS_CONTEXT_MAX (3u * 256u + MCS_RANGE_STRMAX + 4u)
+#define MCS_BACKING_DEPTH_MAX 16u
+
+typedef struct mcs_image_types {
+        mcs_context image, content;
+} mcs_image_types;
+
+/* path NULL: selinux_virtual_image_context_path(). Both lines required. */
+int mcs_image_types_load(const char *path, mcs_image_types *out, mcs_err *e);
+
+typedef enum mcs_image_role {
+        MCS_IMAGE_PRIVATE,
+        MCS_IMAGE_SHARED,
+        MCS_IMAGE_CONTENT,
+} mcs_image_role;
+
+typedef struct mcs_image_target {
+        char *path;                     /* as the XML or the backing chain names it */
+        char context[MCS_CONTEXT_MAX];
+        mcs_image_role role;
+} mcs_image_target;
+
+typedef struct mcs_image_plan {
+        mcs_image_target *v;
+        size_t n;
+} mcs_image_plan;
+
+/* The plan for guest d holding level (e.g. "s0:c1,c2"). Backing files are
+ * found by reading qcow2 headers; a disk that does not exist yet is
+ * planned without its chain. */
+int mcs_image_plan_build(const mcs_domain *d, const mcs_image_types *t, const char *level, mcs_image_plan *out,
+                         mcs_err *e);
+void mcs_image_plan_clear(mcs_image_plan *p);
+const char *mcs_image_role_name(mcs_image_role r);
+
+/* The backing file a qcow2 image names, made absolute; *out is NULL for
+ * an image without one or a file that is not qcow2. */
+int mcs_qcow2_backing(const char *path, char **out, mcs_err *e);
+
+typedef enum mcs_label_outcome {
+        MCS_LABEL_SET,       /* the file carries the context now (read back) */
+        MCS_LABEL_UNCHANGED, /* it carried it already */
+        MCS_LABEL_NO_LABELS, /* the filesystem keeps no per-file labels; not fatal */
+} mcs_label_outcome;
+
+typedef struct mcs_label_result {
+        mcs_label_outcome outcome;
+        char target[4096];            /* the file labelled: symlinks resolved */
+        char previous[MCS_CONTEXT_MAX]; /* its context before, "" if it had none */
+        char note[4096 + 256];        /* for MCS_LABEL_NO_LABELS: the file and why */
+} mcs_label_result;
+
+/* Sets path's context: the target of a symlink, never the link; refused
+ * (-MCS_E_INVALID) outside the roots (n_roots 0: anywhere). ENOENT and
+ * EPERM are errors; a filesystem without labels (ENOTSUP, EOPNOTSUPP,
+ * EROFS) is an outcome; a label that does not read back is an error. The
+ * caller validates context first (mcs_policy_check_context). */
+int mcs_label_file(const char *path, const char *context, const char *const *roots, size_t n_roots,
+                   mcs_label_result *out, mcs_err *e);

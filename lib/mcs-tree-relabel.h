@@ -1,0 +1,19 @@
+/* Labels every file and directory under a root with one context, with
+ * several threads (shared content roots, first deployment). Symbolic links
+ * are neither labelled nor followed: what they point to inside the tree is
+ * labelled on its own, and what lies outside it is not touched. */
+#pragma once
+
+#include <stdint.h>
+
+#include "mcs-error.h"
+
+typedef struct mcs_tree_stats {
+        uint64_t labelled;  /* files and directories set */
+        uint64_t skipped;   /* symbolic links and special files left alone */
+        uint64_t failed;    /* entries that could not be labelled (the first error is returned) */
+} mcs_tree_stats;
+
+/* threads 0: one per online CPU. Stops at the first filesystem that keeps
+ * no labels. The caller validates context first. */
+int mcs_tree_relabel(const char *root, const char *context, unsigned threads, mcs_tree_stats *st, mcs_err *e);

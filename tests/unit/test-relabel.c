@@ -1,0 +1,188 @@
+/* The image plan, qcow2 backing chains, labelling one file (symlinks,
+ * roots, read-back), context checks against the installed policy, and the
+ * parallel tree relabel, on real files and xattrs. */
+#include <selinux/selinux.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mcs-image-label.h"
+#include "mcs-policy.h"
+#include "mcs-tree-relabel.h"
+#include "test-util.h"
+
+#define UUID_A "11111111-2222-3333-4444-555555555555"
+#define IMG "system_u:object_r:svirt_image_t:"
+
+/* Runs a shell command with $D set to dir. */
+static void sh(const char *cmd, const char *dir) {
+        setenv("D", dir, 1);
+        ck_assert_msg(system(cmd) == 0, "%s failed (D=%s)", cmd, dir);
+}
+
+static char *label_of(const char *path) {
+        char *c = NULL;
+        if (lgetfilecon_raw(path, &c) < 0)
+                return NULL;
+        return c;
+}
+
+START_TEST(plan_with_backing_chain) {
+        char *dir = test_tmpdir(), xml[8192];
+        mcs_image_types t;
+        mcs_image_plan p;
+        mcs_domain d;
+        mcs_err e = {0};
+        sh("cd \"$D\" && qemu-img create -q -f qcow2 base.qcow2 1M && mkdir sub && "
+           "qemu-img create -q -f qcow2 -b ../base.qcow2 -F qcow2 sub/mid.qcow2 && "
+           "qemu-img create -q -f qcow2 -b \"$D\"/sub/mid.qcow2 -F qcow2 top.qcow2 && : >shared.raw && : >cd.iso",
+           dir);
+        snprintf(xml, sizeof xml,
+                 "<domain type='kvm'><name>vm</name><uuid>" UUID_A "</uuid><devices>"
+                 "<disk type='file'><source file='%s/top.qcow2'/></disk>"
+                 "<disk type='file'><source file='%s/shared.raw'/><shareable/></disk>"
+                 "<disk type='file'><source file='%s/cd.iso'/><readonly/></disk>"
+                 "<disk type='file'><source file='%s/own.raw'><seclabel model='selinux' relabel='no'/></source></disk>"
+                 "<disk type='block'><source dev='/dev/vg/data'/></disk>"
+                 "</devices></domain>",
+                 dir, dir, dir, dir);
+        ck_assert_ok(mcs_image_types_load(NULL, &t, &e), &e);
+        ck_assert_str_eq(t.image.type, "svirt_image_t");
+        ck_assert_str_eq(t.content.type, "virt_content_t");
+        ck_assert_ok(mcs_domain_parse(xml, &d, &e), &e);
+        ck_assert_ok(mcs_image_plan_build(&d, &t, "s0:c1,c2", &p, &e), &e);
+        ck_assert_uint_eq(p.n, 6);
+        char want[4200];
+        snprintf(want, sizeof want, "%s/top.qcow2", dir);
+        ck_assert_str_eq(p.v[0].path, want);
+        ck_assert_str_eq(p.v[0].context, IMG "s0:c1,c2");
+        ck_assert_int_eq(p.v[0].role, MCS_IMAGE_PRIVATE);
+        snprintf(want, sizeof want, "%s/sub/mid.qcow2", dir);
+        ck_assert_str_eq(p.v[1].path, want);
+        ck_assert_str_eq(p.v[1].context, "system_u:object_r:virt_content_t:s0");
+        snprintf(want, sizeof want, "%s/sub/../base.qcow2", dir);
+        ck_assert_str_eq(p.v[2].path, want);
+        ck_assert_int_eq(p.v[2].role, MCS_IMAGE_CONTENT);
+        ck_assert_str_eq(p.v[3].context, IMG "s0");
+        ck_assert_int_eq(p.v[3].role, MCS_IMAGE_SHARED);
+        ck_assert_str_eq(p.v[4].context, "system_u:object_r:virt_content_t:s0");
+        ck_assert_str_eq(p.v[5].path, "/dev/vg/data");
+        ck_assert_str_eq(p.v[5].context, IMG "s0:c1,c2");
+        mcs_image_plan_clear(&p);
+        mcs_domain_clear(&d);
+
+        /* A qcow2 header naming itself: a loop, refused, not followed forever. */
+        char loop[4200];
+        snprintf(loop, sizeof loop, "%s/loop.qcow2", dir);
+        FILE *f = fopen(loop, "w");
+        unsigned char h[32] = {'Q', 'F', 'I', 0xfb, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 32, 0, 0, 0, 10};
+        fwrite(h, 1, sizeof h, f);
+        fputs("loop.qcow2", f);
+        fclose(f);
+        snprintf(xml, sizeof xml,
+                 "<domain type='kvm'><name>vm</name><uuid>" UUID_A "</uuid><devices>"
+                 "<disk type='file'><source file='%s'/></disk></devices></domain>",
+                 loop);
+        ck_assert_ok(mcs_domain_parse(xml, &d, &e), &e);
+        ck_assert_fails(mcs_image_plan_build(&d, &t, "s0:c1,c2", &p, &e), &e, MCS_E_INVALID, "backing chain deeper than 16");
+        mcs_domain_clear(&d);
+        test_rmtree(dir);
+        free(dir);
+}
+END_TEST
+
+START_TEST(label_one_file) {
+        char *dir = test_tmpdir(), f[4200], link[4200], out[4200], root[4200];
+        mcs_label_result r;
+        mcs_err e = {0};
+        sh("mkdir \"$D/images\" \"$D/elsewhere\" && : >\"$D/images/disk.raw\" && : >\"$D/elsewhere/x.raw\"", dir);
+        snprintf(root, sizeof root, "%s/images", dir);
+        snprintf(f, sizeof f, "%s/images/disk.raw", dir);
+        snprintf(link, sizeof link, "%s/images/link.raw", dir);
+        snprintf(out, sizeof out, "%s/elsewhere/x.raw", dir);
+        ck_assert_int_eq(symlink(f, link), 0);
+        const char *roots[] = {root};
+
+        ck_assert_ok(mcs_label_file(link, IMG "s0:c1,c2", roots, 1, &r, &e), &e);
+        ck_assert_int_eq(r.outcome, MCS_LABEL_SET);
+        ck_assert_str_eq(r.target, f);
+        char *c = label_of(f);
+        ck_assert_str_eq(c, IMG "s0:c1,c2");
+        freecon(c);
+        c = label_of(link);
+        ck_assert_msg(!c || strcmp(c, IMG "s0:c1,c2"), "the link itself was labelled");
+        freecon(c);
+
+        ck_assert_ok(mcs_label_file(f, IMG "s0:c1,c2", roots, 1, &r, &e), &e);
+        ck_assert_int_eq(r.outcome, MCS_LABEL_UNCHANGED);
+        ck_assert_ok(mcs_label_file(f, IMG "s0:c3,c4", roots, 1, &r, &e), &e);
+        ck_assert_str_eq(r.previous, IMG "s0:c1,c2");
+
+        ck_assert_fails(mcs_label_file(out, IMG "s0:c1,c2", roots, 1, &r, &e), &e, MCS_E_INVALID,
+                        "is outside the configured image roots");
+        /* A link inside the roots to a file outside them is refused too. */
+        char sneaky[4200];
+        snprintf(sneaky, sizeof sneaky, "%s/images/sneaky.raw", dir);
+        ck_assert_int_eq(symlink(out, sneaky), 0);
+        ck_assert_fails(mcs_label_file(sneaky, IMG "s0:c1,c2", roots, 1, &r, &e), &e, MCS_E_INVALID, "-> ");
+        c = label_of(out);
+        ck_assert_ptr_null(c);
+        snprintf(sneaky, sizeof sneaky, "%s/images/missing.raw", dir);
+        ck_assert_fails(mcs_label_file(sneaky, IMG "s0:c1,c2", roots, 1, &r, &e), &e, MCS_E_NOTFOUND,
+                        "No such file or directory");
+        test_rmtree(dir);
+        free(dir);
+}
+END_TEST
+
+START_TEST(contexts_checked_against_the_policy) {
+        mcs_context_checker *c;
+        mcs_err e = {0};
+        ck_assert_ok(mcs_context_checker_new(NULL, &c, &e), &e);
+        ck_assert_ok(mcs_context_check(c, IMG "s0:c1,c2", &e), &e);
+        ck_assert_ok(mcs_context_check(c, "system_u:object_r:virt_content_t:s0", &e), &e);
+        ck_assert_fails(mcs_context_check(c, "system_u:object_r:no_such_type_t:s0", &e), &e, MCS_E_INVALID,
+                        "'system_u:object_r:no_such_type_t:s0' is not a valid context");
+        ck_assert_fails(mcs_context_check(c, IMG "s0:c1,c2000", &e), &e, MCS_E_INVALID, "is not a valid context");
+        ck_assert_fails(mcs_context_check(c, "garbage", &e), &e, MCS_E_INVALID, "is not a valid context");
+        mcs_context_checker_free(c);
+}
+END_TEST
+
+START_TEST(tree_relabel) {
+        char *dir = test_tmpdir(), path[4200], out[4200];
+        mcs_tree_stats st;
+        mcs_err e = {0};
+        sh("mkdir -p \"$D/tree/a/b/c\" \"$D/outside\" && cd \"$D/tree\" && "
+           "for i in 1 2 3; do : >f$i; : >a/g$i; : >a/b/c/h$i; done && "
+           ": >\"$D/outside/o\" && ln -s ../outside/o link && mkfifo a/fifo",
+           dir);
+        snprintf(path, sizeof path, "%s/tree", dir);
+        ck_assert_ok(mcs_tree_relabel(path, "system_u:object_r:virt_content_t:s0", 2, &st, &e), &e);
+        ck_assert_uint_eq(st.labelled, 13); /* the root, 3 directories, 9 files */
+        ck_assert_uint_eq(st.skipped, 2);   /* the link and the fifo */
+        ck_assert_uint_eq(st.failed, 0);
+        snprintf(path, sizeof path, "%s/tree/a/b/c/h3", dir);
+        char *c = label_of(path);
+        ck_assert_str_eq(c, "system_u:object_r:virt_content_t:s0");
+        freecon(c);
+        snprintf(out, sizeof out, "%s/outside/o", dir);
+        ck_assert_ptr_null(label_of(out));
+        snprintf(path, sizeof path, "%s/tree/f1", dir);
+        ck_assert_fails(mcs_tree_relabel(path, "x", 2, &st, &e), &e, MCS_E_INVALID, "is not a directory");
+        test_rmtree(dir);
+        free(dir);
+}
+END_TEST
+
+int main(void) {
+        Suite *s = suite_create("relabel");
+        TCase *tc = tcase_create("relabel");
+        tcase_set_timeout(tc, 60);
+        tcase_add_test(tc, plan_with_backing_chain);
+        tcase_add_test(tc, label_one_file);
+        tcase_add_test(tc, contexts_checked_against_the_policy);
+        tcase_add_test(tc, tree_relabel);
+        suite_add_tcase(s, tc);
+        return test_run(s);
+}
