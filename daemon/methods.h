@@ -66,3 +66,6 @@ int method_relabel(request *rq, json_object **result, reply_err *err);
 int method_check(request *rq, json_object **result, reply_err *err);
 int method_import(request *rq, json_object **result, reply_err *err);
 int method_gc(request *rq, json_object **result, reply_err *err);
+
+/* methods-files.c */
+int method_relabel_tree(request *rq, json_object **result, reply_err *err);

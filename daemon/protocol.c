@@ -25,6 +25,7 @@ static const struct method {
         {"reserve", method_reserve, true, {"guest", "label", "name"}},
         {"release", method_release, true, {"guest"}},
         {"relabel", method_relabel, true, {"guest"}},
+        {"relabel_tree", method_relabel_tree, true, {"path", "label"}},
         {"import", method_import, true, {NULL}},
         {"gc", method_gc, true, {"host", "static", "dry_run"}},
 };

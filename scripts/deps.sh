@@ -9,7 +9,7 @@ MCS_PACKAGES=(
   selinux-policy-default
   # a real libvirtd and QEMU for the libvirt suite and the demo
   libvirt-daemon libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients
-  qemu-system-x86 systemd
+  qemu-system-x86 qemu-utils systemd
 )
 
 mcs_install_deps() {

@@ -1,7 +1,7 @@
 #!/bin/bash
 # mcsctl and the control socket end to end: a real libvirtd (test driver),
 # a running mcsd, every command, an unprivileged peer, hostile clients.
-: "${MCSCTL:?}" "${RAWSOCK:?}" "${SETFILECON:?}"
+: "${MCSCTL:?}" "${RAWSOCK:?}" "${FILECON:?}"
 . "$(dirname "$0")/../libvirt/lib.sh"
 
 SOCK=$WORK/run/mcsd.sock
@@ -52,7 +52,7 @@ ok "status, as text and JSON"
 
 img=$WORK/vm1.qcow2
 : >"$img"
-"$SETFILECON" "$img" system_u:object_r:svirt_image_t:s0:c1,c2
+"$FILECON" "$img" system_u:object_r:svirt_image_t:s0:c1,c2
 define "$URI" vm1 "<devices><disk type='file' device='disk'><source file='$img'/><target dev='vda'/></disk></devices>"
 define "$URI" vm2 ""
 wait_for 10 has_static_label "$URI" vm1 && wait_for 10 has_static_label "$URI" vm2 || fail "guests not labelled"
@@ -147,14 +147,14 @@ ok "check finds a tampered reservation (exit 5); relabel repairs it"
 # A static relabel='no' guest's image must carry its label at all times.
 img3=$WORK/vm3.raw
 : >"$img3"
-"$SETFILECON" "$img3" system_u:object_r:svirt_image_t:s0:c30,c31
+"$FILECON" "$img3" system_u:object_r:svirt_image_t:s0:c30,c31
 define "$URI" vm3 "<devices><disk type='file' device='disk'><source file='$img3'/><target dev='vda'/></disk></devices><seclabel type='static' model='selinux' relabel='no'><label>system_u:system_r:svirt_t:s0:c30,c31</label></seclabel>"
 wait_for 10 field_is "$REG" "$(uuid_of "$URI" vm3)" 3 s0:c30,c31 || fail "vm3 not registered"
 expect_rc 0 M check
-"$SETFILECON" "$img3" system_u:object_r:svirt_image_t:s0:c99,c98
+"$FILECON" "$img3" system_u:object_r:svirt_image_t:s0:c99,c98
 expect_rc 5 M check
 contains "$OUT" "disk $img3 is labelled system_u:object_r:svirt_image_t:s0:c99,c98, not s0:c30,c31"
-"$SETFILECON" "$img3" system_u:object_r:svirt_image_t:s0:c30,c31
+"$FILECON" "$img3" system_u:object_r:svirt_image_t:s0:c30,c31
 ok "check compares the images of relabel='no' guests"
 
 # ---- gc ----
@@ -199,6 +199,24 @@ expect_rc 0 M import
 grep -qE "^vm1 +$vm1 +kept +$vm1_label" <<<"$OUT" || fail "import: $OUT"
 [ "$(grep -c ' kept ' <<<"$OUT")" -eq 4 ] || fail "import: $OUT"
 ok "import reports every guest of this host"
+
+# ---- relabel --tree ----
+mkdir -p "$WORK/content/a/b"
+for f in one a/two a/b/three; do : >"$WORK/content/$f"; done
+ln -s "$img" "$WORK/content/a/link"
+expect_rc 0 M relabel --tree "$WORK/content" --label system_u:object_r:virt_content_t:s0
+contains "$OUT" "labelled 6 files and directories; left 1 links and special files alone"
+expect_eq "a file deep in the tree" "$("$FILECON" "$WORK/content/a/b/three")" system_u:object_r:virt_content_t:s0
+expect_eq "the file behind a link (outside the tree)" "$("$FILECON" "$img")" system_u:object_r:svirt_image_t:s0:c1,c2
+expect_rc 1 M relabel --tree "$WORK/content" --label system_u:object_r:no_such_t:s0
+contains "$ERR" "'system_u:object_r:no_such_t:s0' is not a valid context"
+expect_eq "after a refused context" "$("$FILECON" "$WORK/content/one")" system_u:object_r:virt_content_t:s0
+expect_rc 1 M relabel --tree content --label system_u:object_r:virt_content_t:s0
+contains "$ERR" "is not an absolute path"
+expect_rc 2 M relabel --tree "$WORK/content"
+contains "$ERR" "--tree needs --label"
+expect_rc 4 nobody relabel --tree "$WORK/content" --label system_u:object_r:virt_content_t:s0
+ok "relabel --tree labels a tree (links not followed); an invalid context is refused before any file changes"
 
 # ---- usage, help, exit codes ----
 for c in status list show reserve release relabel check import gc; do

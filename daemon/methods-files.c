@@ -1,0 +1,39 @@
+/* Methods that label files: relabel_tree. */
+#include <stdlib.h>
+
+#include "log.h"
+#include "mcs-policy.h"
+#include "mcs-tree-relabel.h"
+#include "methods.h"
+
+/* Runs in the main loop: lifecycle events and control clients wait until
+ * the tree is done (about 0.2 s per 100,000 files on two cores); the hook
+ * thread does not. */
+int method_relabel_tree(request *rq, json_object **result, reply_err *err) {
+        const char *path, *label;
+        mcs_context_checker *checker;
+        mcs_tree_stats st;
+        mcs_err e = {0};
+
+        if (param_required(rq, "path", &path, err) < 0 || param_required(rq, "label", &label, err) < 0)
+                return -1;
+        if (path[0] != '/')
+                return fail(err, mcs_code_name(MCS_E_INVALID), "relabel_tree: '%s' is not an absolute path", path);
+        if (mcs_context_checker_new(NULL, &checker, &e) < 0)
+                return fail_mcs(err, &e);
+        int r = mcs_context_check(checker, label, &e);
+        mcs_context_checker_free(checker);
+        if (r < 0)
+                return fail_mcs(err, &e);
+        log_change(rq, "relabelling the tree %s with %s", path, label);
+        r = mcs_tree_relabel(path, label, 0, &st, &e);
+        log_change(rq, "tree %s: %llu labelled, %llu links and special files left alone, %llu failed%s%s", path,
+                   (unsigned long long) st.labelled, (unsigned long long) st.skipped, (unsigned long long) st.failed,
+                   r < 0 ? ": " : "", r < 0 ? e.msg : "");
+        if (r < 0)
+                return fail_mcs(err, &e);
+        *result = json_object_new_object();
+        json_object_object_add(*result, "labelled", json_object_new_int64((int64_t) st.labelled));
+        json_object_object_add(*result, "skipped", json_object_new_int64((int64_t) st.skipped));
+        return 0;
+}
