@@ -63,6 +63,21 @@ typedef struct mcs_history_list {
         size_t n;
 } mcs_history_list;
 
+/* A file's label before mcsd gave it a guest's label: kept in the registry
+ * so that any host can restore it when the reservation goes. */
+typedef struct mcs_original {
+        char *path;      /* the file, symlinks resolved */
+        char uuid[MCS_UUID_STRLEN + 1];
+        char *context;   /* its label before, "" if it had none */
+        char *host;      /* the host that changed it */
+        int64_t saved_us;
+} mcs_original;
+
+typedef struct mcs_original_list {
+        mcs_original *v;
+        size_t n;
+} mcs_original_list;
+
 /* Who asks for a label. */
 typedef struct mcs_guest {
         const char *uuid;
@@ -121,6 +136,18 @@ int mcs_registry_list(mcs_registry *r, const mcs_filter *f, mcs_record_list *out
 /* uuid NULL: the whole history, oldest first. */
 int mcs_registry_history(mcs_registry *r, const char *uuid, mcs_history_list *out, mcs_err *e);
 int mcs_registry_stats(mcs_registry *r, mcs_alloc_stats *out, mcs_err *e);
+
+/* Remembers path's label before guest uuid's replaced it. The first label
+ * remembered for a path stays (labelling again keeps the true original);
+ * a path remembered for another guest is refused (-MCS_E_CONFLICT): two
+ * guests' private images would be one file. */
+int mcs_registry_remember_original(mcs_registry *r, const char *uuid, const char *path, const char *context,
+                                   mcs_err *e);
+/* What is remembered for the guest, by path. */
+int mcs_registry_originals(mcs_registry *r, const char *uuid, mcs_original_list *out, mcs_err *e);
+/* Forgets a path's original (once restored, or when the file is gone). */
+int mcs_registry_forget_original(mcs_registry *r, const char *path, mcs_err *e);
+void mcs_original_list_clear(mcs_original_list *l);
 
 void mcs_record_clear(mcs_record *rec);
 void mcs_record_list_clear(mcs_record_list *l);

@@ -26,6 +26,9 @@ typedef struct mcs_registry_ops {
         int (*list)(void *state, const mcs_filter *f, mcs_record_list *out, mcs_err *e);
         int (*history)(void *state, const char *uuid, mcs_history_list *out, mcs_err *e);
         int (*stats)(void *state, mcs_alloc_stats *out, mcs_err *e);
+        int (*remember_original)(void *state, const char *uuid, const char *path, const char *context, mcs_err *e);
+        int (*originals)(void *state, const char *uuid, mcs_original_list *out, mcs_err *e);
+        int (*forget_original)(void *state, const char *path, mcs_err *e);
 } mcs_registry_ops;
 
 extern const mcs_registry_ops mcs_registry_sqlite_ops;

@@ -36,4 +36,13 @@ const char *const mcs_sqlite_migrations[MCS_SQLITE_SCHEMA_VERSION] = {
         "INSERT INTO meta (key, value) VALUES ('registry_id', lower(hex(randomblob(16))));"
         "INSERT INTO meta (key, value) VALUES ('created_us', CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER));"
         "CREATE INDEX history_by_uuid ON history (uuid);",
+        /* 2 -> 3: the labels files carried before a guest's label replaced
+         * them, so that any host can restore them. */
+        "CREATE TABLE originals ("
+        "  path TEXT PRIMARY KEY NOT NULL,"
+        "  uuid TEXT NOT NULL,"
+        "  context TEXT NOT NULL,"
+        "  host TEXT NOT NULL,"
+        "  saved_us INTEGER NOT NULL) WITHOUT ROWID;"
+        "CREATE INDEX originals_by_uuid ON originals (uuid);",
 };

@@ -37,6 +37,10 @@ enum stmt_id {
         Q_LIST,
         Q_HISTORY_ALL,
         Q_HISTORY_UUID,
+        Q_ORIG_INSERT,
+        Q_ORIG_OWNER,
+        Q_ORIG_LIST,
+        Q_ORIG_DELETE,
         Q__MAX
 };
 
@@ -62,6 +66,11 @@ static const char *const sql_text[Q__MAX] = {
                    "AND (?3 IS NULL OR state = ?3) AND (?4 IS NULL OR kind = ?4) ORDER BY name, uuid",
         [Q_HISTORY_ALL] = "SELECT " HISTORY_COLUMNS " FROM history ORDER BY seq",
         [Q_HISTORY_UUID] = "SELECT " HISTORY_COLUMNS " FROM history WHERE uuid = ?1 ORDER BY seq",
+        [Q_ORIG_INSERT] = "INSERT INTO originals (path, uuid, context, host, saved_us) VALUES (?1, ?2, ?3, ?4, ?5) "
+                          "ON CONFLICT (path) DO NOTHING",
+        [Q_ORIG_OWNER] = "SELECT uuid FROM originals WHERE path = ?1",
+        [Q_ORIG_LIST] = "SELECT path, uuid, context, host, saved_us FROM originals WHERE uuid = ?1 ORDER BY path",
+        [Q_ORIG_DELETE] = "DELETE FROM originals WHERE path = ?1",
 };
 
 struct sq {
@@ -771,6 +780,99 @@ fail:
         return r;
 }
 
+/* ---- originals: plain rows, outside the allocator and the history ---- */
+
+struct original_args {
+        const char *uuid, *path, *context;
+};
+
+static int do_remember(struct sq *s, void *arg, mcs_err *e) {
+        struct original_args *a = arg;
+        sqlite3_stmt *st;
+        int r = prep(s, Q_ORIG_INSERT, &st, e);
+        if (r < 0)
+                return r;
+        bind_text(st, 1, a->path);
+        bind_text(st, 2, a->uuid);
+        bind_text(st, 3, a->context);
+        bind_text(st, 4, s->host);
+        sqlite3_bind_int64(st, 5, now_us());
+        int rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE)
+                return sq_fail(s, rc, "remember an original label", e);
+        if (sqlite3_changes(s->db) == 1)
+                return 0;
+        /* Already remembered: fine for the same guest, a conflict for another. */
+        if ((r = prep(s, Q_ORIG_OWNER, &st, e)) < 0)
+                return r;
+        bind_text(st, 1, a->path);
+        rc = sqlite3_step(st);
+        char owner[MCS_UUID_STRLEN + 1] = "";
+        if (rc == SQLITE_ROW)
+                snprintf(owner, sizeof owner, "%s", (const char *) sqlite3_column_text(st, 0));
+        sqlite3_reset(st);
+        if (rc != SQLITE_ROW)
+                return sq_fail(s, rc, "read an original label", e);
+        if (strcmp(owner, a->uuid))
+                return mcs_fail(e, MCS_E_CONFLICT, "%s is already labelled for guest %s; guest %s cannot have it as a private image",
+                                a->path, owner, a->uuid);
+        return 0;
+}
+
+static int sq_remember_original(void *state, const char *uuid, const char *path, const char *context, mcs_err *e) {
+        struct original_args a = {uuid, path, context};
+        return write_txn(state, do_remember, &a, e);
+}
+
+static int sq_originals(void *state, const char *uuid, mcs_original_list *out, mcs_err *e) {
+        struct sq *s = state;
+        sqlite3_stmt *st;
+        size_t cap = 0;
+        int r = prep(s, Q_ORIG_LIST, &st, e), rc;
+        *out = (mcs_original_list){0};
+        if (r < 0)
+                return r;
+        bind_text(st, 1, uuid);
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                if (grow((void **) &out->v, &cap, out->n, sizeof *out->v) < 0) {
+                        sqlite3_reset(st);
+                        mcs_original_list_clear(out);
+                        return mcs_fail(e, MCS_E_NOMEM, "out of memory");
+                }
+                mcs_original *o = &out->v[out->n++];
+                *o = (mcs_original){.path = column_dup(st, 0), .context = column_dup(st, 2), .host = column_dup(st, 3),
+                                    .saved_us = sqlite3_column_int64(st, 4)};
+                snprintf(o->uuid, sizeof o->uuid, "%s", (const char *) sqlite3_column_text(st, 1));
+                if (!o->path || !o->context || !o->host) {
+                        sqlite3_reset(st);
+                        mcs_original_list_clear(out);
+                        return mcs_fail(e, MCS_E_NOMEM, "out of memory");
+                }
+        }
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE) {
+                mcs_original_list_clear(out);
+                return sq_fail(s, rc, "list original labels", e);
+        }
+        return 0;
+}
+
+static int do_forget(struct sq *s, void *arg, mcs_err *e) {
+        sqlite3_stmt *st;
+        int r = prep(s, Q_ORIG_DELETE, &st, e);
+        if (r < 0)
+                return r;
+        bind_text(st, 1, arg);
+        int rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        return rc == SQLITE_DONE ? 0 : sq_fail(s, rc, "forget an original label", e);
+}
+
+static int sq_forget_original(void *state, const char *path, mcs_err *e) {
+        return write_txn(state, do_forget, (void *) path, e);
+}
+
 const mcs_registry_ops mcs_registry_sqlite_ops = {
         .name = "sqlite",
         .open = sq_open,
@@ -784,4 +886,7 @@ const mcs_registry_ops mcs_registry_sqlite_ops = {
         .list = sq_list,
         .history = sq_history,
         .stats = sq_stats,
+        .remember_original = sq_remember_original,
+        .originals = sq_originals,
+        .forget_original = sq_forget_original,
 };

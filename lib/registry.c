@@ -281,3 +281,44 @@ int mcs_registry_conflict_error(mcs_err *e, const mcs_guest *g, const mcs_label 
                         want->text, g->name, g->uuid, how, holder->label, holder->name, holder->uuid,
                         holder->host);
 }
+
+/* Paths end up in logs and replies too; contexts are checked by libselinux
+ * before a file gets them, here only for size and shape. */
+static int check_path(const char *path, mcs_err *e) {
+        char q[MCS_QUOTE_MAX];
+        if (!path || path[0] != '/')
+                return mcs_fail(e, MCS_E_INVALID, "'%s' is not an absolute path", path ? mcs_quote(path, q, sizeof q) : "");
+        return check_text("path", path, 4095, true, e);
+}
+
+int mcs_registry_remember_original(mcs_registry *r, const char *uuid, const char *path, const char *context,
+                                   mcs_err *e) {
+        char u[MCS_UUID_STRLEN + 1];
+        int rc;
+        if ((rc = mcs_uuid_canonical(uuid, u, e)) < 0 || (rc = check_path(path, e)) < 0)
+                return rc;
+        if (!context || strlen(context) > 4095 || strchr(context, '\n'))
+                return mcs_fail(e, MCS_E_INVALID, "unusable original label for %s", path);
+        return r->ops->remember_original(r->state, u, path, context, e);
+}
+
+int mcs_registry_originals(mcs_registry *r, const char *uuid, mcs_original_list *out, mcs_err *e) {
+        char u[MCS_UUID_STRLEN + 1];
+        int rc = mcs_uuid_canonical(uuid, u, e);
+        return rc < 0 ? rc : r->ops->originals(r->state, u, out, e);
+}
+
+int mcs_registry_forget_original(mcs_registry *r, const char *path, mcs_err *e) {
+        int rc = check_path(path, e);
+        return rc < 0 ? rc : r->ops->forget_original(r->state, path, e);
+}
+
+void mcs_original_list_clear(mcs_original_list *l) {
+        for (size_t i = 0; i < l->n; i++) {
+                free(l->v[i].path);
+                free(l->v[i].context);
+                free(l->v[i].host);
+        }
+        free(l->v);
+        *l = (mcs_original_list){0};
+}

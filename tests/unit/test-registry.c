@@ -396,10 +396,47 @@ START_TEST(migrates_version_1) {
         mcs_registry_close(r);
 
         db = raw_open();
-        ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 2);
+        ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 3);
         ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM meta WHERE key = 'registry_id' AND length(value) = 32"), 1);
+        ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM originals"), 0);
         ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM history"), 3);
         sqlite3_close(db);
+}
+END_TEST
+
+/* Original labels: the first one stays, another guest cannot claim the
+ * same file, and any host sees them. */
+START_TEST(original_labels) {
+        mcs_registry *h1 = open_reg("h1", "c0.c1023"), *h2 = open_reg("h2", "c0.c1023");
+        mcs_original_list l;
+        mcs_err e = {0};
+        const char *a = "11111111-2222-3333-4444-555555555555", *b = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee";
+
+        ck_assert_ok(mcs_registry_remember_original(h1, a, "/img/a.qcow2", "system_u:object_r:virt_image_t:s0", &e), &e);
+        ck_assert_ok(mcs_registry_remember_original(h1, a, "/img/a.qcow2", "system_u:object_r:svirt_image_t:s0:c1,c2", &e), &e);
+        ck_assert_ok(mcs_registry_remember_original(h1, a, "/img/b.raw", "", &e), &e);
+        ck_assert_fails(mcs_registry_remember_original(h2, b, "/img/a.qcow2", "x", &e), &e, MCS_E_CONFLICT,
+                        "/img/a.qcow2 is already labelled for guest " "11111111-2222-3333-4444-555555555555");
+        ck_assert_fails(mcs_registry_remember_original(h1, a, "img/rel", "x", &e), &e, MCS_E_INVALID, "not an absolute path");
+
+        ck_assert_ok(mcs_registry_originals(h2, a, &l, &e), &e);
+        ck_assert_uint_eq(l.n, 2);
+        ck_assert_str_eq(l.v[0].path, "/img/a.qcow2");
+        ck_assert_str_eq(l.v[0].context, "system_u:object_r:virt_image_t:s0");
+        ck_assert_str_eq(l.v[0].host, "h1");
+        ck_assert_str_eq(l.v[1].context, "");
+        mcs_original_list_clear(&l);
+
+        ck_assert_ok(mcs_registry_forget_original(h2, "/img/a.qcow2", &e), &e);
+        ck_assert_ok(mcs_registry_originals(h1, a, &l, &e), &e);
+        ck_assert_uint_eq(l.n, 1);
+        mcs_original_list_clear(&l);
+        ck_assert_ok(mcs_registry_remember_original(h2, b, "/img/a.qcow2", "u:r:t:s0", &e), &e);
+        ck_assert_ok(mcs_registry_originals(h1, b, &l, &e), &e);
+        ck_assert_uint_eq(l.n, 1);
+        mcs_original_list_clear(&l);
+        mcs_registry_close(h1);
+        mcs_registry_close(h2);
 }
 END_TEST
 
@@ -415,7 +452,7 @@ START_TEST(refuses_newer_schema_and_foreign_files) {
         ck_assert_int_eq(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
         sqlite3_close(db);
         ck_assert_fails(mcs_registry_open(test_db_path, &cfg, &r, &e), &e, MCS_E_SCHEMA,
-                        "has schema version 99; this mcsd knows versions up to 2: upgrade mcsd");
+                        "has schema version 99; this mcsd knows versions up to 3: upgrade mcsd");
 
         FILE *f = fopen(test_db_path, "w");
         for (int i = 0; i < 100; i++)
@@ -459,6 +496,7 @@ int main(void) {
         tcase_add_test(tc, two_handles_share_one_file);
         tcase_add_test(tc, unique_label_backstops_a_stale_cache);
         tcase_add_test(tc, migrates_version_1);
+        tcase_add_test(tc, original_labels);
         tcase_add_test(tc, refuses_newer_schema_and_foreign_files);
         tcase_add_test(tc, wal_file_is_put_back_to_rollback_journal);
         suite_add_tcase(s, tc);
