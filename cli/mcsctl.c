@@ -346,11 +346,27 @@ static int cmd_relabel(const cmd *c, int argc, char **argv) {
         int rc = call("relabel", guest_param(argv[i]), &r);
         if (rc)
                 return rc;
+        json_object *images = obj(r, "images");
+        size_t bad = 0;
         if (json_out)
                 print_json(r);
         else
                 print_report(r);
-        rc = str(r, "outcome") && !strcmp(str(r, "outcome"), "refused") ? EXIT_FAILED : EXIT_OK;
+        for (size_t k = 0; images && k < json_object_array_length(images); k++) {
+                json_object *x = json_object_array_get_idx(images, k);
+                bad += str(x, "error") != NULL;
+                if (json_out)
+                        continue;
+                if (str(x, "error"))
+                        printf("  %s: FAILED: %s\n", str(x, "path"), str(x, "error"));
+                else if (str(x, "note"))
+                        printf("  %s: %s\n", str(x, "path"), str(x, "note"));
+                else
+                        printf("  %s: %s %s%s%s%s\n", str(x, "path"), str(x, "outcome"), str(x, "context"),
+                               str(x, "previous") ? " (was " : "", str(x, "previous") ? str(x, "previous") : "",
+                               str(x, "previous") ? ")" : "");
+        }
+        rc = bad || (str(r, "outcome") && !strcmp(str(r, "outcome"), "refused")) ? EXIT_FAILED : EXIT_OK;
         json_object_put(r);
         return rc;
 }

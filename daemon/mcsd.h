@@ -103,6 +103,9 @@ int control_start(mcsd *d, mcs_err *e);
 void control_stop(mcsd *d);
 void control_resolve_admin(mcsd *d);
 
+/* images.c: a guest's images */
+void images_restore(mcsd *d, const char *uuid);
+
 /* listen.c */
 int listen_take_systemd(mcsd *d, const char *hook_path, mcs_err *e);
 int listen_unix(const char *path, unsigned mode, const gid_t *group, int *out, mcs_err *e);

@@ -44,10 +44,19 @@ int method_relabel(request *rq, json_object **result, reply_err *err) {
         int r = guests_apply(rq->d, g.dom, &rep);
         mcsd_update_status(rq->d);
         log_change(rq, "relabel guest '%s': %s", rep.name, r < 0 ? rep.why : mcs_guest_status_name(rep.status));
-        resolved_clear(&g);
-        if (r < 0)
+        if (r < 0) {
+                resolved_clear(&g);
                 return fail(err, mcs_code_name(MCS_E_IO), "guest %s: %s", guest, rep.why);
+        }
+        json_object *images = NULL;
+        mcs_err e = {0};
+        if (rep.status == MCS_GUEST_MANAGED && images_relabel(rq->d, g.dom, rep.uuid, rep.label, &images, &e) < 0) {
+                resolved_clear(&g);
+                return fail(err, mcs_code_name(e.code), "guest '%s': its images: %s", rep.name, e.msg);
+        }
+        resolved_clear(&g);
         *result = report_json(&rep);
+        json_object_object_add(*result, "images", images ? images : json_object_new_array());
         return 0;
 }
 
@@ -255,6 +264,7 @@ int method_gc(request *rq, json_object **result, reply_err *err) {
                         }
                         log_change(rq, "gc released %s of guest '%s' (%s, host %s)", rec->label, rec->name, rec->uuid,
                                    rec->host);
+                        images_restore(d, rec->uuid);
                 }
                 json_object_array_add(released, record_json(rec));
         }

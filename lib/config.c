@@ -49,6 +49,8 @@ void mcs_config_clear(mcs_config *c) {
         free(c->hook_socket);
         for (size_t i = 0; i < c->n_excludes; i++)
                 free(c->excludes[i]);
+        for (size_t i = 0; i < c->n_image_roots; i++)
+                free(c->image_roots[i]);
         mcs_config_init(c);
 }
 
@@ -184,6 +186,17 @@ static int apply_key(mcs_config *c, const where *w, const char *key, const char 
                 c->excludes[c->n_excludes++] = s;
                 return 0;
         }
+        if (!strcmp(key, "image_root")) {
+                if (c->n_image_roots == MCS_CONFIG_MAX_IMAGE_ROOTS)
+                        return bad(e, w, "image_root: more than %u directories", MCS_CONFIG_MAX_IMAGE_ROOTS);
+                if (v[0] != '/' || !printable_word(v) || !strcmp(v, "/"))
+                        return bad(e, w, "image_root: '%s' must be an absolute directory other than /, without spaces", qv);
+                char *s = strdup(v);
+                if (!s)
+                        return mcs_fail(e, MCS_E_NOMEM, "out of memory");
+                c->image_roots[c->n_image_roots++] = s;
+                return 0;
+        }
         if (!strcmp(key, "range")) {
                 mcs_err pe = {0};
                 mcs_catset set;
@@ -243,7 +256,7 @@ static char *trim(char *s) {
 }
 
 static bool once_key(const char *key) {
-        return strcmp(key, "exclude") != 0;
+        return strcmp(key, "exclude") != 0 && strcmp(key, "image_root") != 0;
 }
 
 static int parse_into(mcs_config *c, const char *path, const char *text, mcs_err *e) {

@@ -126,7 +126,7 @@ static int no_labels(mcs_label_result *out, const char *target, int err) {
 }
 
 int mcs_label_file(const char *path, const char *context, const char *const *roots, size_t n_roots,
-                   mcs_label_result *out, mcs_err *e) {
+                   mcs_before_label before, void *opaque, mcs_label_result *out, mcs_err *e) {
         char *prev = NULL;
         *out = (mcs_label_result){0};
 
@@ -149,6 +149,9 @@ int mcs_label_file(const char *path, const char *context, const char *const *roo
                 out->outcome = MCS_LABEL_UNCHANGED;
                 return 0;
         }
+        int r;
+        if (before && (r = before(opaque, out->target, out->previous, e)) < 0)
+                return r;
         if (lsetfilecon_raw(out->target, context) < 0) {
                 int err = errno;
                 if (no_labels_here(err))
@@ -159,8 +162,8 @@ int mcs_label_file(const char *path, const char *context, const char *const *roo
         /* Some filesystems accept the write and keep something else. */
         char *back = NULL;
         bool same = lgetfilecon_raw(out->target, &back) >= 0 && !strcmp(back, context);
-        int r = same ? 0
-                     : mcs_fail(e, MCS_E_IO, "%s: the filesystem dropped the label: set %s, reads back %s", out->target,
+        r = same ? 0
+                 : mcs_fail(e, MCS_E_IO, "%s: the filesystem dropped the label: set %s, reads back %s", out->target,
                                 context, back ? back : "nothing");
         freecon(back);
         out->outcome = MCS_LABEL_SET;

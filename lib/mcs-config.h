@@ -11,6 +11,8 @@
 #define MCS_DEFAULT_CONFIG "/etc/mcsd/mcsd.conf"
 #define MCS_DEFAULT_URI "qemu:///system"
 #define MCS_CONFIG_MAX_EXCLUDES 64u
+#define MCS_CONFIG_MAX_IMAGE_ROOTS 16u
+#define MCS_DEFAULT_IMAGE_ROOT "/var/lib/libvirt/images"
 #define MCS_DEFAULT_SOCKET "/run/mcsd/mcsd.sock"
 #define MCS_DEFAULT_HOOK_SOCKET "/run/mcsd/hook.sock"
 #define MCS_MAX_CLIENTS_LIMIT 4096u
@@ -47,6 +49,9 @@ typedef struct mcs_config {
         char *hook_socket;         /* NULL: MCS_DEFAULT_HOOK_SOCKET; root only */
         unsigned hook_timeout_ms;  /* how long the hook waits for mcsd */
         bool hook_fail_open;       /* allow starts when mcsd does not answer */
+        /* Directories whose files mcsd may label (none: MCS_DEFAULT_IMAGE_ROOT). */
+        char *image_roots[MCS_CONFIG_MAX_IMAGE_ROOTS];
+        size_t n_image_roots;
 } mcs_config;
 
 /* Defaults for every key. */

@@ -72,5 +72,8 @@ typedef struct mcs_label_result {
  * EPERM are errors; a filesystem without labels (ENOTSUP, EOPNOTSUPP,
  * EROFS) is an outcome; a label that does not read back is an error. The
  * caller validates context first (mcs_policy_check_context). */
+/* before (may be NULL) runs after the file's current label is read and
+ * before it is changed; an error from it leaves the file alone. */
+typedef int (*mcs_before_label)(void *opaque, const char *target, const char *previous, mcs_err *e);
 int mcs_label_file(const char *path, const char *context, const char *const *roots, size_t n_roots,
-                   mcs_label_result *out, mcs_err *e);
+                   mcs_before_label before, void *opaque, mcs_label_result *out, mcs_err *e);

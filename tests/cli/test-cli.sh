@@ -34,6 +34,7 @@ socket_mode = 0666
 client_timeout = 1s
 max_clients = 60
 undefine_grace = 60m
+image_root = $WORK/images
 EOF
 mcsd_start h1 "$WORK/h1.conf"
 wait_for 10 test -S "$SOCK" || fail "no socket at $SOCK"
@@ -50,7 +51,8 @@ expect_rc 0 M --json status
 	fail "status --json: $OUT"
 ok "status, as text and JSON"
 
-img=$WORK/vm1.qcow2
+mkdir -p "$WORK/images"
+img=$WORK/images/vm1.qcow2
 : >"$img"
 "$FILECON" "$img" system_u:object_r:svirt_image_t:s0:c1,c2
 define "$URI" vm1 "<devices><disk type='file' device='disk'><source file='$img'/><target dev='vda'/></disk></devices>"
@@ -204,10 +206,11 @@ ok "import reports every guest of this host"
 mkdir -p "$WORK/content/a/b"
 for f in one a/two a/b/three; do : >"$WORK/content/$f"; done
 ln -s "$img" "$WORK/content/a/link"
+img_before=$("$FILECON" "$img")
 expect_rc 0 M relabel --tree "$WORK/content" --label system_u:object_r:virt_content_t:s0
 contains "$OUT" "labelled 6 files and directories; left 1 links and special files alone"
 expect_eq "a file deep in the tree" "$("$FILECON" "$WORK/content/a/b/three")" system_u:object_r:virt_content_t:s0
-expect_eq "the file behind a link (outside the tree)" "$("$FILECON" "$img")" system_u:object_r:svirt_image_t:s0:c1,c2
+expect_eq "the file behind a link (outside the tree)" "$("$FILECON" "$img")" "$img_before"
 expect_rc 1 M relabel --tree "$WORK/content" --label system_u:object_r:no_such_t:s0
 contains "$ERR" "'system_u:object_r:no_such_t:s0' is not a valid context"
 expect_eq "after a refused context" "$("$FILECON" "$WORK/content/one")" system_u:object_r:virt_content_t:s0
@@ -217,6 +220,61 @@ expect_rc 2 M relabel --tree "$WORK/content"
 contains "$ERR" "--tree needs --label"
 expect_rc 4 nobody relabel --tree "$WORK/content" --label system_u:object_r:virt_content_t:s0
 ok "relabel --tree labels a tree (links not followed); an invalid context is refused before any file changes"
+
+# ---- a guest's images: labelled, originals kept in the registry, restored by another host ----
+mkdir -p "$WORK/images/ro"  # images/ exists: vm1's disk is there
+qemu-img create -q -f qcow2 "$WORK/images/base.qcow2" 1M
+qemu-img create -q -f qcow2 -b base.qcow2 -F qcow2 "$WORK/images/imgvm.qcow2"
+: >"$WORK/images/shared.raw"
+: >"$WORK/images/cd.iso"
+"$FILECON" "$WORK/images/imgvm.qcow2" system_u:object_r:virt_image_t:s0
+disks="<devices><disk type='file' device='disk'><source file='$WORK/images/imgvm.qcow2'/><target dev='vda'/></disk>"
+disks+="<disk type='file' device='disk'><source file='$WORK/images/shared.raw'/><target dev='vdb'/><shareable/></disk>"
+disks+="<disk type='file' device='cdrom'><source file='$WORK/images/cd.iso'/><target dev='hdc'/><readonly/></disk></devices>"
+define "$URI" imgvm "$disks"
+wait_for 10 has_static_label "$URI" imgvm || fail "imgvm not labelled"
+imgvm=$(uuid_of "$URI" imgvm)
+level=$(registry_field "$REG" "$imgvm" 3)
+expect_rc 0 M relabel imgvm
+contains "$OUT" "$WORK/images/imgvm.qcow2: set system_u:object_r:svirt_image_t:$level (was system_u:object_r:virt_image_t:s0)"
+expect_eq "private image" "$("$FILECON" "$WORK/images/imgvm.qcow2")" "system_u:object_r:svirt_image_t:$level"
+expect_eq "its backing file" "$("$FILECON" "$WORK/images/base.qcow2")" system_u:object_r:virt_content_t:s0
+expect_eq "shareable disk" "$("$FILECON" "$WORK/images/shared.raw")" system_u:object_r:svirt_image_t:s0
+expect_eq "read-only disk" "$("$FILECON" "$WORK/images/cd.iso")" system_u:object_r:virt_content_t:s0
+expect_eq "originals in the registry" "$(sqlite3 "$REG" "SELECT path || ' ' || context FROM originals WHERE uuid = '$imgvm'")" \
+	"$WORK/images/imgvm.qcow2 system_u:object_r:virt_image_t:s0"
+expect_rc 0 M relabel imgvm
+contains "$OUT" "$WORK/images/imgvm.qcow2: unchanged"
+# Another host releases the reservation and restores the private image only.
+virsh -q -c "$URI" undefine imgvm >/dev/null
+mcsd_start h2 "$WORK/h2.conf"
+expect_rc 0 "$MCSCTL" -s "$WORK/run/h2.sock" release "$imgvm"
+mcsd_stop h2
+grep -q "restored $WORK/images/imgvm.qcow2 to system_u:object_r:virt_image_t:s0" "$WORK/h2.log" || fail "h2 did not log the restore"
+expect_eq "private image after release" "$("$FILECON" "$WORK/images/imgvm.qcow2")" system_u:object_r:virt_image_t:s0
+expect_eq "shared content after release" "$("$FILECON" "$WORK/images/base.qcow2")" system_u:object_r:virt_content_t:s0
+expect_eq "originals after release" "$(sqlite3 "$REG" "SELECT count(*) FROM originals WHERE uuid = '$imgvm'")" 0
+ok "relabel GUEST labels private, shared, read-only and backing images; another host's release restores the private one"
+
+# Outside the image roots: refused. A read-only filesystem: reported, not fatal.
+: >"$WORK/outside.raw"
+define "$URI" imgout "<devices><disk type='file' device='disk'><source file='$WORK/outside.raw'/><target dev='vda'/></disk></devices>"
+wait_for 10 has_static_label "$URI" imgout || fail "imgout not labelled"
+expect_rc 1 M relabel imgout
+contains "$OUT" "FAILED: $WORK/outside.raw is outside the configured image roots; not labelled"
+: >"$WORK/images/ro/disk.raw"
+define "$URI" imgro "<devices><disk type='file' device='disk'><source file='$WORK/images/ro/disk.raw'/><target dev='vda'/></disk></devices>"
+wait_for 10 has_static_label "$URI" imgro || fail "imgro not labelled"
+mount --bind "$WORK/images/ro" "$WORK/images/ro"
+mount -o remount,bind,ro "$WORK/images/ro"
+rc=0
+M relabel imgro >"$WORK/out" 2>&1 || rc=$?
+umount "$WORK/images/ro"
+[ $rc -eq 0 ] || fail "relabel on a read-only filesystem: exit $rc: $(cat "$WORK/out")"
+contains "$(cat "$WORK/out")" "this filesystem keeps no per-file labels (NFS without labeled NFSv4.2?); isolation rests on the process label"
+virsh -q -c "$URI" undefine imgout >/dev/null
+virsh -q -c "$URI" undefine imgro >/dev/null
+ok "relabel refuses images outside image_root; a read-only filesystem gives the documented note"
 
 # ---- usage, help, exit codes ----
 for c in status list show reserve release relabel check import gc; do

@@ -53,6 +53,8 @@ START_TEST(defaults_and_every_key) {
                            "hook_socket = /run/mcsd-test/hook.sock\n"
                            "hook_timeout = 2s\n"
                            "hook_fail_open = yes\n"
+                           "image_root = /srv/images\n"
+                           "image_root = /mnt/nfs/vm\n"
                            "log_level = debug\r\n";
         ck_assert_ok(mcs_config_parse(&c, "full.conf", text, &e), &e);
         ck_assert_str_eq(c.uri, "test+unix:///default?socket=/run/x.sock");
@@ -81,6 +83,8 @@ START_TEST(defaults_and_every_key) {
         ck_assert_str_eq(c.hook_socket, "/run/mcsd-test/hook.sock");
         ck_assert_uint_eq(c.hook_timeout_ms, 2000);
         ck_assert(c.hook_fail_open);
+        ck_assert_uint_eq(c.n_image_roots, 2);
+        ck_assert_str_eq(c.image_roots[1], "/mnt/nfs/vm");
         mcs_config_clear(&c);
 }
 END_TEST
@@ -119,6 +123,8 @@ START_TEST(rejections_name_file_and_line) {
                 {"max_clients = 0\n", "bad.conf: max_clients must be at least 1"},
                 {"max_clients = 5000\n", "bad.conf:1: max_clients: '5000' is not a whole number from 0 to 4096"},
                 {"client_timeout = 10ms\n", "bad.conf: client_timeout must be at least 100ms"},
+                {"image_root = /\n", "bad.conf:1: image_root: '/' must be an absolute directory other than /"},
+                {"image_root = images\n", "bad.conf:1: image_root: 'images' must be an absolute directory"},
                 {"hook_fail_open = maybe\n", "bad.conf:1: hook_fail_open: 'maybe' is not yes or no"},
                 {"hook_timeout = 2m\n", "bad.conf: hook_timeout must be from 100ms to 60s"},
                 {"hook_socket = hook.sock\n", "bad.conf:1: hook_socket: 'hook.sock' must be an absolute path"},

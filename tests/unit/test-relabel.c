@@ -4,6 +4,7 @@
 #include <selinux/selinux.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "mcs-image-label.h"
@@ -103,7 +104,7 @@ START_TEST(label_one_file) {
         ck_assert_int_eq(symlink(f, link), 0);
         const char *roots[] = {root};
 
-        ck_assert_ok(mcs_label_file(link, IMG "s0:c1,c2", roots, 1, &r, &e), &e);
+        ck_assert_ok(mcs_label_file(link, IMG "s0:c1,c2", roots, 1, NULL, NULL, &r, &e), &e);
         ck_assert_int_eq(r.outcome, MCS_LABEL_SET);
         ck_assert_str_eq(r.target, f);
         char *c = label_of(f);
@@ -113,23 +114,32 @@ START_TEST(label_one_file) {
         ck_assert_msg(!c || strcmp(c, IMG "s0:c1,c2"), "the link itself was labelled");
         freecon(c);
 
-        ck_assert_ok(mcs_label_file(f, IMG "s0:c1,c2", roots, 1, &r, &e), &e);
+        ck_assert_ok(mcs_label_file(f, IMG "s0:c1,c2", roots, 1, NULL, NULL, &r, &e), &e);
         ck_assert_int_eq(r.outcome, MCS_LABEL_UNCHANGED);
-        ck_assert_ok(mcs_label_file(f, IMG "s0:c3,c4", roots, 1, &r, &e), &e);
+        ck_assert_ok(mcs_label_file(f, IMG "s0:c3,c4", roots, 1, NULL, NULL, &r, &e), &e);
         ck_assert_str_eq(r.previous, IMG "s0:c1,c2");
 
-        ck_assert_fails(mcs_label_file(out, IMG "s0:c1,c2", roots, 1, &r, &e), &e, MCS_E_INVALID,
+        ck_assert_fails(mcs_label_file(out, IMG "s0:c1,c2", roots, 1, NULL, NULL, &r, &e), &e, MCS_E_INVALID,
                         "is outside the configured image roots");
         /* A link inside the roots to a file outside them is refused too. */
         char sneaky[4200];
         snprintf(sneaky, sizeof sneaky, "%s/images/sneaky.raw", dir);
         ck_assert_int_eq(symlink(out, sneaky), 0);
-        ck_assert_fails(mcs_label_file(sneaky, IMG "s0:c1,c2", roots, 1, &r, &e), &e, MCS_E_INVALID, "-> ");
+        ck_assert_fails(mcs_label_file(sneaky, IMG "s0:c1,c2", roots, 1, NULL, NULL, &r, &e), &e, MCS_E_INVALID, "-> ");
         c = label_of(out);
         ck_assert_ptr_null(c);
         snprintf(sneaky, sizeof sneaky, "%s/images/missing.raw", dir);
-        ck_assert_fails(mcs_label_file(sneaky, IMG "s0:c1,c2", roots, 1, &r, &e), &e, MCS_E_NOTFOUND,
+        ck_assert_fails(mcs_label_file(sneaky, IMG "s0:c1,c2", roots, 1, NULL, NULL, &r, &e), &e, MCS_E_NOTFOUND,
                         "No such file or directory");
+        /* A block device node (the disk of a type='block' guest) is labelled like a file. */
+        char dev[4200];
+        snprintf(dev, sizeof dev, "%s/images/vg-data", dir);
+        ck_assert_int_eq(mknod(dev, S_IFBLK | 0600, makedev(7, 200)), 0);
+        ck_assert_ok(mcs_label_file(dev, IMG "s0:c5,c6", roots, 1, NULL, NULL, &r, &e), &e);
+        ck_assert_int_eq(r.outcome, MCS_LABEL_SET);
+        c = label_of(dev);
+        ck_assert_str_eq(c, IMG "s0:c5,c6");
+        freecon(c);
         test_rmtree(dir);
         free(dir);
 }

@@ -1,0 +1,92 @@
+/* A guest's images from mcsd's side: labelling them for `mcsctl relabel
+ * GUEST`, restoring their original labels when a reservation goes. The
+ * decisions are lib/'s (image-label.c, guest-images.c). */
+#include <libvirt/virterror.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "log.h"
+#include "mcs-guest-images.h"
+#include "mcs-macro.h"
+#include "methods.h"
+
+static const char *const outcome_names[] = {"set", "unchanged", "no-labels"};
+
+static void add_image(void *opaque, const char *path, const char *context, const mcs_label_result *res,
+                      const mcs_err *err) {
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "path", json_str(path));
+        json_object_object_add(o, "context", json_str(context));
+        if (res) {
+                json_object_object_add(o, "outcome", json_str(outcome_names[res->outcome]));
+                json_object_object_add(o, "previous", json_str(res->previous[0] ? res->previous : NULL));
+                if (res->outcome == MCS_LABEL_NO_LABELS)
+                        json_object_object_add(o, "note", json_str(res->note));
+        }
+        if (err)
+                json_object_object_add(o, "error", json_str(err->msg));
+        json_object_array_add(opaque, o);
+}
+
+static const char *const *roots(mcsd *d, size_t *n) {
+        static const char *const fallback[] = {MCS_DEFAULT_IMAGE_ROOT};
+        if (d->cfg.n_image_roots) {
+                *n = d->cfg.n_image_roots;
+                return (const char *const *) d->cfg.image_roots;
+        }
+        *n = 1;
+        return fallback;
+}
+
+int images_relabel(mcsd *d, virDomainPtr dom, const char *uuid, const char *level, json_object **out, mcs_err *e) {
+        mcs_image_types types;
+        mcs_domain parsed = {0};
+        mcs_image_plan plan = {0};
+        mcs_context_checker *chk = NULL;
+        size_t n_roots;
+        int persistent = virDomainIsPersistent(dom), r;
+
+        _cleanup_free_ char *xml = virDomainGetXMLDesc(dom, persistent == 1 ? VIR_DOMAIN_XML_INACTIVE : 0);
+        if (!xml)
+                return mcs_fail(e, MCS_E_IO, "cannot read its XML: %s", virGetLastErrorMessage());
+        if ((r = mcs_image_types_load(NULL, &types, e)) < 0 || (r = mcs_domain_parse(xml, &parsed, e)) < 0 ||
+            (r = mcs_image_plan_build(&parsed, &types, level, &plan, e)) < 0 ||
+            (r = mcs_context_checker_new(NULL, &chk, e)) < 0)
+                goto out;
+        json_object *images = json_object_new_array();
+        const char *const *rv = roots(d, &n_roots);
+        r = mcs_guest_images_label(d->reg, chk, uuid, &plan, rv, n_roots, add_image, images, e);
+        if (r < 0) {
+                json_object_put(images);
+                goto out;
+        }
+        *out = images;
+        r = 0;
+out:
+        mcs_context_checker_free(chk);
+        mcs_image_plan_clear(&plan);
+        mcs_domain_clear(&parsed);
+        return r;
+}
+
+static void log_restore(void *opaque, const char *path, const char *context, const mcs_label_result *res,
+                        const mcs_err *err) {
+        const char *uuid = opaque;
+        (void) res;
+        if (err)
+                log_guest(MCS_LOG_ERROR, NULL, uuid, NULL, "guest %s: %s", uuid, err->msg);
+        else
+                log_guest(MCS_LOG_INFO, NULL, uuid, NULL, "guest %s: restored %s to %s", uuid, path,
+                          context[0] ? context : "no label");
+}
+
+void images_restore(mcsd *d, const char *uuid) {
+        mcs_err e = {0};
+        int r = mcs_guest_images_restore(d->reg, uuid, log_restore, (void *) uuid, &e);
+        if (r < 0)
+                log_guest(MCS_LOG_ERROR, NULL, uuid, NULL, "guest %s: cannot restore its images' labels: %s", uuid, e.msg);
+        else if (r > 0)
+                log_guest(MCS_LOG_WARNING, NULL, uuid, NULL,
+                          "guest %s: %d image labels not restored; they stay in the registry for the next release", uuid,
+                          r);
+}
