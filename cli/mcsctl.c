@@ -418,6 +418,37 @@ static int cmd_import(const cmd *c, int argc, char **argv) {
         return failed ? EXIT_FAILED : EXIT_OK;
 }
 
+static void nfs_set(int opt, const char *arg, void *ctx) {
+        if (opt == 't')
+                json_object_object_add(ctx, "type", json_object_new_string(arg));
+        else
+                json_object_object_add(ctx, "remove", json_object_new_boolean(1));
+}
+
+static int cmd_nfs_export(const cmd *c, int argc, char **argv) {
+        static const struct option lo[] = {{"type", required_argument, NULL, 't'}, {"remove", no_argument, NULL, 'r'},
+                                           {"help", no_argument, NULL, 'h'},       {0}};
+        json_object *p = json_object_new_object(), *r;
+        int i = parse(c, argc, argv, lo, ":t:rh", nfs_set, p, 1);
+        if (i < 0) {
+                json_object_put(p);
+                return i == -2 ? EXIT_OK : EXIT_USAGE;
+        }
+        json_object_object_add(p, "path", json_object_new_string(argv[i]));
+        int rc = call("nfs_export", p, &r);
+        if (rc)
+                return rc;
+        if (json_out)
+                print_json(r);
+        else {
+                printf("%s: %s -> %s\n", str(r, "outcome"), str(r, "rule"), str(r, "context"));
+                if (str(r, "applied"))
+                        printf("%s\n", str(r, "applied"));
+        }
+        json_object_put(r);
+        return EXIT_OK;
+}
+
 static void gc_set(int opt, const char *arg, void *ctx) {
         if (opt == 'H')
                 json_object_object_add(ctx, "host", json_object_new_string(arg));
@@ -490,6 +521,13 @@ static const cmd commands[] = {
         {"import", "", "adopt the labels of this host's guests",  "Apply the rules to every guest of this host now, adopting the labels that running guests\n"
                        "and static guests already have, and report each guest.",
          "", cmd_import},
+        {"nfs-export", "PATH", "file-context rule for an NFS export root",
+         "Add (or with --remove take away) the local file-context rule PATH(/.*)? -> virt_var_lib_t\n"
+         "through libsemanage, as the RHEL guide's NFS step asks, and label PATH itself. Idempotent;\n"
+         "libsemanage refuses a type the policy does not know. Images under PATH keep their labels.",
+         "      --type TYPE      another type than virt_var_lib_t\n"
+         "      --remove         take the rule away\n",
+         cmd_nfs_export},
         {"gc", "", "release labels of guests that are gone",  "Release the labels of guests this host no longer has (operators' static reservations only\n"
                    "with --static). With --host, every label of that host, which must be gone for good.",
          "      --host HOST      a host that is gone for good\n"

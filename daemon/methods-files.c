@@ -1,7 +1,8 @@
-/* Methods that label files: relabel_tree. */
+/* Methods that label files: relabel_tree, nfs_export. */
 #include <stdlib.h>
 
 #include "log.h"
+#include "mcs-nfs-export.h"
 #include "mcs-policy.h"
 #include "mcs-tree-relabel.h"
 #include "methods.h"
@@ -35,5 +36,29 @@ int method_relabel_tree(request *rq, json_object **result, reply_err *err) {
         *result = json_object_new_object();
         json_object_object_add(*result, "labelled", json_object_new_int64((int64_t) st.labelled));
         json_object_object_add(*result, "skipped", json_object_new_int64((int64_t) st.skipped));
+        return 0;
+}
+
+/* libsemanage's commit takes about half a second; the main loop waits. */
+int method_nfs_export(request *rq, json_object **result, reply_err *err) {
+        const char *path, *type = NULL;
+        bool remove = false;
+        mcs_nfs_result res;
+        mcs_err e = {0};
+
+        if (param_required(rq, "path", &path, err) < 0 || param_string(rq, "type", &type, err) < 0 ||
+            param_bool(rq, "remove", &remove, err) < 0)
+                return -1;
+        if (mcs_nfs_export(rq->d->cfg.semanage_root, path, type, remove, &res, &e) < 0) {
+                log_change(rq, "nfs-export %s refused: %s", path, e.msg);
+                return fail_mcs(err, &e);
+        }
+        log_change(rq, "nfs-export %s: rule %s -> %s %s%s%s", path, res.expr, res.context, mcs_nfs_outcome_name(res.outcome),
+                   res.applied[0] ? "; " : "", res.applied);
+        *result = json_object_new_object();
+        json_object_object_add(*result, "outcome", json_str(mcs_nfs_outcome_name(res.outcome)));
+        json_object_object_add(*result, "rule", json_str(res.expr));
+        json_object_object_add(*result, "context", json_str(res.context));
+        json_object_object_add(*result, "applied", json_str(res.applied[0] ? res.applied : NULL));
         return 0;
 }

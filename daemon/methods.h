@@ -72,3 +72,4 @@ int method_gc(request *rq, json_object **result, reply_err *err);
 
 /* methods-files.c */
 int method_relabel_tree(request *rq, json_object **result, reply_err *err);
+int method_nfs_export(request *rq, json_object **result, reply_err *err);

@@ -26,6 +26,7 @@ static const struct method {
         {"release", method_release, true, {"guest"}},
         {"relabel", method_relabel, true, {"guest"}},
         {"relabel_tree", method_relabel_tree, true, {"path", "label"}},
+        {"nfs_export", method_nfs_export, true, {"path", "type", "remove"}},
         {"import", method_import, true, {NULL}},
         {"gc", method_gc, true, {"host", "static", "dry_run"}},
 };

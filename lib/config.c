@@ -47,6 +47,7 @@ void mcs_config_clear(mcs_config *c) {
         free(c->socket_group);
         free(c->admin_group);
         free(c->hook_socket);
+        free(c->semanage_root);
         for (size_t i = 0; i < c->n_excludes; i++)
                 free(c->excludes[i]);
         for (size_t i = 0; i < c->n_image_roots; i++)
@@ -149,6 +150,11 @@ static int apply_key(mcs_config *c, const where *w, const char *key, const char 
                 return set_string(key[0] == 's' ? &c->socket : &c->hook_socket, v) < 0
                                ? mcs_fail(e, MCS_E_NOMEM, "out of memory")
                                : 0;
+        }
+        if (!strcmp(key, "semanage_root")) {
+                if (v[0] != '/' || !printable_word(v))
+                        return bad(e, w, "semanage_root: '%s' must be an absolute path without spaces", qv);
+                return set_string(&c->semanage_root, v) < 0 ? mcs_fail(e, MCS_E_NOMEM, "out of memory") : 0;
         }
         if (!strcmp(key, "hook_fail_open")) {
                 if (strcmp(v, "yes") && strcmp(v, "no"))

@@ -52,6 +52,7 @@ typedef struct mcs_config {
         /* Directories whose files mcsd may label (none: MCS_DEFAULT_IMAGE_ROOT). */
         char *image_roots[MCS_CONFIG_MAX_IMAGE_ROOTS];
         size_t n_image_roots;
+        char *semanage_root;       /* an alternate root for libsemanage (tests); NULL: the system's */
 } mcs_config;
 
 /* Defaults for every key. */

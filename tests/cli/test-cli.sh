@@ -35,6 +35,7 @@ client_timeout = 1s
 max_clients = 60
 undefine_grace = 60m
 image_root = $WORK/images
+semanage_root = $WORK/selinux-root
 EOF
 mcsd_start h1 "$WORK/h1.conf"
 wait_for 10 test -S "$SOCK" || fail "no socket at $SOCK"
@@ -275,6 +276,36 @@ contains "$(cat "$WORK/out")" "this filesystem keeps no per-file labels (NFS wit
 virsh -q -c "$URI" undefine imgout >/dev/null
 virsh -q -c "$URI" undefine imgro >/dev/null
 ok "relabel refuses images outside image_root; a read-only filesystem gives the documented note"
+
+# ---- nfs-export through libsemanage, on a copy of the policy store ----
+mkdir -p "$WORK/selinux-root/var/lib" "$WORK/selinux-root/etc" "$WORK/exports/nfs"
+cp -a /var/lib/selinux "$WORK/selinux-root/var/lib/"
+cp -a /etc/selinux "$WORK/selinux-root/etc/"
+system_before=$(find /var/lib/selinux /etc/selinux -type f -newer "$WORK/h1.conf" | wc -l)
+local_fc=$WORK/selinux-root/etc/selinux/default/contexts/files/file_contexts.local
+expect_rc 0 M nfs-export "$WORK/exports/nfs"
+contains "$OUT" "added: ${WORK//./\\.}/exports/nfs(/.*)? -> system_u:object_r:virt_var_lib_t:s0"
+contains "$OUT" "$WORK/exports/nfs labelled system_u:object_r:virt_var_lib_t:s0"
+grep -qF "${WORK//./\\.}/exports/nfs(/.*)?    system_u:object_r:virt_var_lib_t:s0" "$local_fc" || fail "file_contexts.local: $(cat "$local_fc")"
+expect_eq "the export root" "$("$FILECON" "$WORK/exports/nfs")" system_u:object_r:virt_var_lib_t:s0
+expect_rc 0 M nfs-export "$WORK/exports/nfs/"
+contains "$OUT" "unchanged:"
+[ "$(grep -c 'exports/nfs' "$local_fc")" -eq 1 ] || fail "the rule was added twice"
+expect_rc 1 M nfs-export "$WORK/exports/other" --type no_such_t
+contains "$ERR" "libsemanage refused"
+contains "$ERR" "no_such_t"
+grep -q 'exports/other' "$local_fc" && fail "a refused rule reached file_contexts.local"
+expect_rc 1 M nfs-export "$WORK/exports/nfs" --type 'bad type'
+contains "$ERR" "is not an SELinux type name"
+expect_rc 0 M nfs-export --remove "$WORK/exports/nfs"
+contains "$OUT" "removed:"
+grep -q 'exports/nfs' "$local_fc" && fail "--remove left the rule"
+expect_rc 0 M nfs-export --remove "$WORK/exports/nfs"
+contains "$OUT" "absent:"
+expect_rc 4 nobody nfs-export "$WORK/exports/nfs"
+[ "$(find /var/lib/selinux /etc/selinux -type f -newer "$WORK/h1.conf" | wc -l)" -eq "$system_before" ] ||
+	fail "the system's policy store changed"
+ok "nfs-export adds the rule idempotently, labels the export root, refuses unknown types, --remove takes it away; the system store is untouched"
 
 # ---- usage, help, exit codes ----
 for c in status list show reserve release relabel check import gc; do
