@@ -275,6 +275,17 @@ static void report(guest_report *rep, const mcs_domain *parsed, const mcs_guest_
         snprintf(rep->why, sizeof rep->why, "%s", error ? error : o->why);
 }
 
+static void log_image(void *opaque, const char *path, const char *context, const mcs_label_result *res,
+                      const mcs_err *err) {
+        const mcs_domain *g = opaque;
+        if (err)
+                log_guest(MCS_LOG_ERROR, g->name, g->uuid, NULL, "guest '%s': %s", g->name, err->msg);
+        else if (res && res->outcome == MCS_LABEL_SET)
+                log_guest(MCS_LOG_INFO, g->name, g->uuid, NULL, "guest '%s': labelled %s %s", g->name, path, context);
+        else if (res && res->outcome == MCS_LABEL_NO_LABELS)
+                log_guest(MCS_LOG_WARNING, g->name, g->uuid, NULL, "guest '%s': %s", g->name, res->note);
+}
+
 int guests_apply(mcsd *d, virDomainPtr dom, guest_report *rep) {
         char uuid[VIR_UUID_STRING_BUFLEN] = "";
         int persistent = virDomainIsPersistent(dom);
@@ -326,6 +337,13 @@ int guests_apply(mcsd *d, virDomainPtr dom, guest_report *rep) {
         if (o.status == MCS_GUEST_MANAGED && sync_state(d, dom, &o.rec, &e) < 0) {
                 log_guest(MCS_LOG_ERROR, parsed.name, parsed.uuid, o.rec.label, "guest '%s': %s", parsed.name, e.msg);
                 goto out;
+        }
+        /* relabel='no': libvirt leaves the images alone, so mcsd labels them. */
+        if (o.status == MCS_GUEST_MANAGED && parsed.mode == MCS_SECLABEL_STATIC && !parsed.relabel && parsed.n_disks) {
+                int failed = images_label(d, &parsed, o.rec.label, log_image, &parsed, &e);
+                if (failed < 0)
+                        log_guest(MCS_LOG_ERROR, parsed.name, parsed.uuid, o.rec.label, "guest '%s': its images: %s",
+                                  parsed.name, e.msg);
         }
         rc = 0;
 out:

@@ -38,35 +38,43 @@ static const char *const *roots(mcsd *d, size_t *n) {
         return fallback;
 }
 
-int images_relabel(mcsd *d, virDomainPtr dom, const char *uuid, const char *level, json_object **out, mcs_err *e) {
+int images_label(mcsd *d, const mcs_domain *parsed, const char *level, mcs_image_report report, void *opaque,
+                 mcs_err *e) {
         mcs_image_types types;
-        mcs_domain parsed = {0};
         mcs_image_plan plan = {0};
         mcs_context_checker *chk = NULL;
         size_t n_roots;
-        int persistent = virDomainIsPersistent(dom), r;
+        int r;
 
-        _cleanup_free_ char *xml = virDomainGetXMLDesc(dom, persistent == 1 ? VIR_DOMAIN_XML_INACTIVE : 0);
-        if (!xml)
-                return mcs_fail(e, MCS_E_IO, "cannot read its XML: %s", virGetLastErrorMessage());
-        if ((r = mcs_image_types_load(NULL, &types, e)) < 0 || (r = mcs_domain_parse(xml, &parsed, e)) < 0 ||
-            (r = mcs_image_plan_build(&parsed, &types, level, &plan, e)) < 0 ||
+        if ((r = mcs_image_types_load(NULL, &types, e)) < 0 ||
+            (r = mcs_image_plan_build(parsed, &types, level, &plan, e)) < 0 ||
             (r = mcs_context_checker_new(NULL, &chk, e)) < 0)
                 goto out;
-        json_object *images = json_object_new_array();
         const char *const *rv = roots(d, &n_roots);
-        r = mcs_guest_images_label(d->reg, chk, uuid, &plan, rv, n_roots, add_image, images, e);
-        if (r < 0) {
-                json_object_put(images);
-                goto out;
-        }
-        *out = images;
-        r = 0;
+        r = mcs_guest_images_label(d->reg, chk, parsed->uuid, &plan, rv, n_roots, report, opaque, e);
 out:
         mcs_context_checker_free(chk);
         mcs_image_plan_clear(&plan);
-        mcs_domain_clear(&parsed);
         return r;
+}
+
+int images_relabel(mcsd *d, virDomainPtr dom, const char *level, json_object **out, mcs_err *e) {
+        mcs_domain parsed = {0};
+        int persistent = virDomainIsPersistent(dom), r;
+        _cleanup_free_ char *xml = virDomainGetXMLDesc(dom, persistent == 1 ? VIR_DOMAIN_XML_INACTIVE : 0);
+        if (!xml)
+                return mcs_fail(e, MCS_E_IO, "cannot read its XML: %s", virGetLastErrorMessage());
+        if ((r = mcs_domain_parse(xml, &parsed, e)) < 0)
+                return r;
+        json_object *images = json_object_new_array();
+        r = images_label(d, &parsed, level, add_image, images, e);
+        mcs_domain_clear(&parsed);
+        if (r < 0) {
+                json_object_put(images);
+                return r;
+        }
+        *out = images;
+        return 0;
 }
 
 static void log_restore(void *opaque, const char *path, const char *context, const mcs_label_result *res,

@@ -9,6 +9,7 @@
 
 #include "mcs-config.h"
 #include "mcs-domain-label.h"
+#include "mcs-guest-images.h"
 #include "mcs-guest-rules.h"
 #include "mcs-level.h"
 #include "mcs-registry.h"
@@ -105,6 +106,10 @@ void control_resolve_admin(mcsd *d);
 
 /* images.c: a guest's images */
 void images_restore(mcsd *d, const char *uuid);
+/* Labels the images of parsed for level; each file goes to report. Returns
+ * how many failed, or a negative error (nothing touched). */
+int images_label(mcsd *d, const mcs_domain *parsed, const char *level, mcs_image_report report, void *opaque,
+                 mcs_err *e);
 
 /* listen.c */
 int listen_take_systemd(mcsd *d, const char *hook_path, mcs_err *e);

@@ -50,7 +50,7 @@ int method_relabel(request *rq, json_object **result, reply_err *err) {
         }
         json_object *images = NULL;
         mcs_err e = {0};
-        if (rep.status == MCS_GUEST_MANAGED && images_relabel(rq->d, g.dom, rep.uuid, rep.label, &images, &e) < 0) {
+        if (rep.status == MCS_GUEST_MANAGED && images_relabel(rq->d, g.dom, rep.label, &images, &e) < 0) {
                 resolved_clear(&g);
                 return fail(err, mcs_code_name(e.code), "guest '%s': its images: %s", rep.name, e.msg);
         }

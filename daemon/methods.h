@@ -55,7 +55,7 @@ void resolved_clear(resolved *r);
 int need_libvirt(request *rq, reply_err *err);
 
 /* images.c: labels the guest's images for level; *out gets one entry per file. */
-int images_relabel(mcsd *d, virDomainPtr dom, const char *uuid, const char *level, json_object **out, mcs_err *e);
+int images_relabel(mcsd *d, virDomainPtr dom, const char *level, json_object **out, mcs_err *e);
 
 /* methods-registry.c */
 int method_status(request *rq, json_object **result, reply_err *err);

@@ -257,6 +257,15 @@ expect_eq "shared content after release" "$("$FILECON" "$WORK/images/base.qcow2"
 expect_eq "originals after release" "$(sqlite3 "$REG" "SELECT count(*) FROM originals WHERE uuid = '$imgvm'")" 0
 ok "relabel GUEST labels private, shared, read-only and backing images; another host's release restores the private one"
 
+# relabel='no': libvirt leaves images alone, so mcsd labels them when the guest is defined.
+: >"$WORK/images/norelabel.raw"
+define "$URI" vmno "<devices><disk type='file' device='disk'><source file='$WORK/images/norelabel.raw'/><target dev='vda'/></disk></devices><seclabel type='static' model='selinux' relabel='no'><label>system_u:system_r:svirt_t:s0:c40,c41</label></seclabel>"
+image_is() { [ "$("$FILECON" "$1" 2>/dev/null)" = "$2" ]; }
+wait_for 10 image_is "$WORK/images/norelabel.raw" system_u:object_r:svirt_image_t:s0:c40,c41 ||
+	fail "the relabel='no' guest's image was not labelled: $("$FILECON" "$WORK/images/norelabel.raw" 2>&1)"
+virsh -q -c "$URI" undefine vmno >/dev/null
+ok "a relabel='no' guest's images are labelled by mcsd when it is defined"
+
 # Outside the image roots: refused. A read-only filesystem: reported, not fatal.
 : >"$WORK/outside.raw"
 define "$URI" imgout "<devices><disk type='file' device='disk'><source file='$WORK/outside.raw'/><target dev='vda'/></disk></devices>"
