@@ -112,6 +112,21 @@ int hook_main(int argc, char **argv) {
         json_object_object_add(params, "mode", json_object_new_string(mcs_seclabel_mode_name(d.mode)));
         if (d.label)
                 json_object_object_add(params, "label", json_object_new_string(d.label));
+        /* relabel='no' guests: mcsd labels their images at prepare. */
+        json_object_object_add(params, "relabel", json_object_new_boolean(d.relabel));
+        if (op == MCS_HOOK_PREPARE && d.mode == MCS_SECLABEL_STATIC && !d.relabel) {
+                json_object *disks = json_object_new_array();
+                for (size_t i = 0; i < d.n_disks; i++) {
+                        json_object *k = json_object_new_object();
+                        json_object_object_add(k, "path", json_object_new_string(d.disks[i].path));
+                        json_object_object_add(k, "block", json_object_new_boolean(d.disks[i].block));
+                        json_object_object_add(k, "readonly", json_object_new_boolean(d.disks[i].readonly));
+                        json_object_object_add(k, "shareable", json_object_new_boolean(d.disks[i].shareable));
+                        json_object_object_add(k, "norelabel", json_object_new_boolean(d.disks[i].norelabel));
+                        json_object_array_add(disks, k);
+                }
+                json_object_object_add(params, "disks", disks);
+        }
         client_opts o = {
                 .socket = cfg.hook_socket ? cfg.hook_socket : MCS_DEFAULT_HOOK_SOCKET,
                 .timeout_ms = (int) cfg.hook_timeout_ms,

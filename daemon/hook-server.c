@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,8 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "mcs-domain-label.h"
+#include "mcs-guest-images.h"
 #include "mcs-hook-rules.h"
 #include "methods.h"
 
@@ -32,11 +35,87 @@ struct hook_server {
         mcs_registry *reg;
 };
 
+
 static const char *param_str(json_object *params, const char *key) {
         json_object *v;
         return json_object_object_get_ex(params, key, &v) && json_object_is_type(v, json_type_string)
                        ? json_object_get_string(v)
                        : NULL;
+}
+
+static void set_msg(mcs_hook_verdict *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_msg(mcs_hook_verdict *v, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(v->msg, sizeof v->msg, fmt, ap); /* a long path may cut the message; it stays a message */
+        va_end(ap);
+}
+
+struct image_failures {
+        char first[MCS_ERR_MSG_MAX];
+        unsigned n;
+};
+
+static void note_image(void *opaque, const char *path, const char *context, const mcs_label_result *res,
+                       const mcs_err *err) {
+        struct image_failures *f = opaque;
+        (void) path;
+        (void) context;
+        (void) res;
+        if (err && !f->n++)
+                snprintf(f->first, sizeof f->first, "%s", err->msg);
+}
+
+static bool flag(json_object *o, const char *key) {
+        json_object *v;
+        return json_object_object_get_ex(o, key, &v) && json_object_get_boolean(v);
+}
+
+/* A relabel='no' guest about to start: its images must carry its label,
+ * or it is refused. The disks come from the XML mcsctl read. */
+static void label_images(hook_server *h, json_object *params, const mcs_hook_request *rq, mcs_hook_verdict *v) {
+        json_object *disks;
+        if (flag(params, "relabel") || !json_object_object_get_ex(params, "disks", &disks) ||
+            !json_object_is_type(disks, json_type_array))
+                return;
+        size_t n = json_object_array_length(disks);
+        mcs_domain d = {.name = (char *) rq->name, .mode = rq->mode};
+        snprintf(d.uuid, sizeof d.uuid, "%s", rq->uuid);
+        mcs_disk *v_disks = calloc(n ? n : 1, sizeof *v_disks);
+        mcs_image_types types;
+        mcs_image_plan plan = {0};
+        mcs_context_checker *chk = NULL;
+        struct image_failures f = {0};
+        char level[MCS_RANGE_STRMAX];
+        mcs_err e = {0};
+        int r = v_disks ? 0 : mcs_fail(&e, MCS_E_NOMEM, "out of memory");
+        for (size_t i = 0; r == 0 && i < n; i++) {
+                json_object *k = json_object_array_get_idx(disks, i);
+                const char *path = param_str(k, "path");
+                if (!path || path[0] != '/') {
+                        r = mcs_fail(&e, MCS_E_INVALID, "a disk without an absolute path");
+                        break;
+                }
+                v_disks[i] = (mcs_disk){.path = (char *) path, .block = flag(k, "block"), .readonly = flag(k, "readonly"),
+                                        .shareable = flag(k, "shareable"), .norelabel = flag(k, "norelabel")};
+        }
+        d.disks = v_disks;
+        d.n_disks = n;
+        size_t n_roots;
+        const char *const *roots = mcs_config_image_roots(&h->cfg, &n_roots);
+        if (r == 0 && (r = mcs_context_level(rq->label, level, sizeof level, &e)) == 0 &&
+            (r = mcs_image_types_load(NULL, &types, &e)) == 0 &&
+            (r = mcs_image_plan_build(&d, &types, level, &plan, &e)) == 0 &&
+            (r = mcs_context_checker_new(NULL, &chk, &e)) == 0)
+                r = mcs_guest_images_label(h->reg, chk, rq->uuid, &plan, roots, n_roots, note_image, &f, &e);
+        if (r < 0)
+                set_msg(v, "guest '%s': cannot label its images: %s", rq->name, e.msg);
+        else if (r > 0)
+                set_msg(v, "guest '%s': %d of its images could not be labelled: %s", rq->name, r, f.first);
+        v->allow = r == 0;
+        mcs_context_checker_free(chk);
+        mcs_image_plan_clear(&plan);
+        free(v_disks);
 }
 
 static int decide(hook_server *h, json_object *params, const struct ucred *peer, json_object **result,
@@ -64,6 +143,8 @@ static int decide(hook_server *h, json_object *params, const struct ucred *peer,
                 log_guest(MCS_LOG_ERROR, rq.name, rq.uuid, NULL, "hook %s for guest '%s': %s", op, rq.name, e.msg);
                 return fail_mcs(err, &e);
         }
+        if (v.allow && rq.op == MCS_HOOK_PREPARE && rq.mode == MCS_SECLABEL_STATIC && rq.label)
+                label_images(h, params, &rq, &v);
         log_guest(v.allow ? (v.msg[0] ? MCS_LOG_INFO : MCS_LOG_DEBUG) : MCS_LOG_ERROR, rq.name, rq.uuid, rq.label,
                   "hook %s (pid %d): guest '%s' %s%s%s", op, (int) peer->pid, rq.name,
                   v.allow ? "allowed" : "REFUSED", v.msg[0] ? ": " : "", v.msg);

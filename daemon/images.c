@@ -28,16 +28,6 @@ static void add_image(void *opaque, const char *path, const char *context, const
         json_object_array_add(opaque, o);
 }
 
-static const char *const *roots(mcsd *d, size_t *n) {
-        static const char *const fallback[] = {MCS_DEFAULT_IMAGE_ROOT};
-        if (d->cfg.n_image_roots) {
-                *n = d->cfg.n_image_roots;
-                return (const char *const *) d->cfg.image_roots;
-        }
-        *n = 1;
-        return fallback;
-}
-
 int images_label(mcsd *d, const mcs_domain *parsed, const char *level, mcs_image_report report, void *opaque,
                  mcs_err *e) {
         mcs_image_types types;
@@ -50,7 +40,7 @@ int images_label(mcsd *d, const mcs_domain *parsed, const char *level, mcs_image
             (r = mcs_image_plan_build(parsed, &types, level, &plan, e)) < 0 ||
             (r = mcs_context_checker_new(NULL, &chk, e)) < 0)
                 goto out;
-        const char *const *rv = roots(d, &n_roots);
+        const char *const *rv = mcs_config_image_roots(&d->cfg, &n_roots);
         r = mcs_guest_images_label(d->reg, chk, parsed->uuid, &plan, rv, n_roots, report, opaque, e);
 out:
         mcs_context_checker_free(chk);

@@ -399,3 +399,13 @@ int mcs_config_host_id(const mcs_config *c, const char *machine_id_path, char *o
         strcpy(out, id);
         return 0;
 }
+
+const char *const *mcs_config_image_roots(const mcs_config *c, size_t *n) {
+        static const char *const fallback[] = {MCS_DEFAULT_IMAGE_ROOT};
+        if (c->n_image_roots) {
+                *n = c->n_image_roots;
+                return (const char *const *) c->image_roots;
+        }
+        *n = 1;
+        return fallback;
+}

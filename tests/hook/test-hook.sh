@@ -3,7 +3,7 @@
 # operation and outcome, then a real libvirtd that runs the hook before a
 # real QEMU (TCG) guest starts, refusing while mcsd or the registry does not
 # answer and allowing once they are back.
-: "${MCSCTL:?}" "${HOOK_SCRIPT:?}"
+: "${MCSCTL:?}" "${HOOK_SCRIPT:?}" "${FILECON:?}"
 . "$(dirname "$0")/../libvirt/lib.sh"
 
 REG=$WORK/registry.db
@@ -54,6 +54,7 @@ write_conf() {
 	hook_timeout = 1s
 	busy_timeout = 500ms
 	exclude = excl-*
+	image_root = $WORK/images
 	$*
 	EOF
 }
@@ -99,6 +100,24 @@ expect_hook 1 start begin "$(xml broken $U4 "<seclabel")"
 contains "$ERR" "cannot read its domain XML: domain XML line"
 [ -z "$(registry_field "$REG" $U4 3)" ] || fail "an unchecked guest got a reservation"
 ok "no label at start (no SELinux), excluded names and type='none' pass; bad labels and bad XML are refused"
+
+# ---- prepare begin labels the images of relabel='no' guests ----
+mkdir -p "$WORK/images"
+: >"$WORK/images/rn.raw"
+: >"$WORK/outside.raw"
+"$FILECON" "$WORK/images/rn.raw" system_u:object_r:virt_image_t:s0
+norelabel() { echo "<seclabel type='static' model='selinux' relabel='no'><label>system_u:system_r:svirt_t:$1</label></seclabel>"; }
+xml rn 44444444-0000-4000-8000-000000000001 "$(norelabel s0:c80,c81)" >/dev/null
+sed -i "s|/var/lib/libvirt/images/rn.qcow2|$WORK/images/rn.raw|" "$WORK/rn.xml"
+expect_hook 0 prepare begin "$WORK/rn.xml"
+expect_eq "rn's image" "$("$FILECON" "$WORK/images/rn.raw")" system_u:object_r:svirt_image_t:s0:c80,c81
+expect_eq "rn's original" "$(sqlite3 "$REG" "SELECT context FROM originals WHERE path = '$WORK/images/rn.raw'")" \
+	system_u:object_r:virt_image_t:s0
+xml rn2 44444444-0000-4000-8000-000000000002 "$(norelabel s0:c82,c83)" >/dev/null
+sed -i "s|/var/lib/libvirt/images/rn2.qcow2|$WORK/outside.raw|" "$WORK/rn2.xml"
+expect_hook 1 prepare begin "$WORK/rn2.xml"
+contains "$ERR" "could not be labelled: $WORK/outside.raw is outside the configured image roots"
+ok "prepare begin labels a relabel='no' guest's images (original kept in the registry); one outside image_root is refused"
 
 # ---- migrate, reconnect, release, and operations with nothing to check ----
 expect_hook 0 migrate begin "$WORK/vm1.xml"
