@@ -24,7 +24,6 @@ expect_hook() { # RC OP SUBOP XML
 	hook "$2" "$3" "$4"
 	[ "$RC" -eq "$1" ] || fail "hook $2 $3 $(basename "$4"): exit $RC, expected $1: $ERR"
 }
-contains() { grep -qF -- "$2" <<<"$1" || fail "expected '$2' in: $1"; }
 
 # xml NAME UUID SECLABEL: a recorded domain XML, as libvirt hands it to the hook.
 xml() {

@@ -103,3 +103,15 @@ field_is() { [ "$(registry_field "$1" "$2" "$3")" = "$4" ]; }
 expect_eq() {
 	[ "$2" = "$3" ] || fail "$1: got '$2', expected '$3'"
 }
+
+# expect_rc RC COMMAND...: runs COMMAND, keeps its stdout in $OUT and stderr in $ERR.
+expect_rc() {
+	local want=$1 rc=0
+	shift
+	"$@" >"$WORK/out" 2>"$WORK/err" || rc=$?
+	OUT=$(cat "$WORK/out")
+	ERR=$(cat "$WORK/err")
+	[ "$rc" -eq "$want" ] || fail "$*: exit $rc, expected $want; stdout: $OUT; stderr: $ERR"
+}
+
+contains() { grep -qF -- "$2" <<<"$1" || fail "expected '$2' in: $1"; }

@@ -131,6 +131,13 @@ START_TEST(label_one_file) {
         snprintf(sneaky, sizeof sneaky, "%s/images/missing.raw", dir);
         ck_assert_fails(mcs_label_file(sneaky, IMG "s0:c1,c2", roots, 1, NULL, NULL, &r, &e), &e, MCS_E_NOTFOUND,
                         "No such file or directory");
+        /* EPERM is fatal: an immutable file (chattr +i) refuses every xattr. */
+        char imm[4200];
+        snprintf(imm, sizeof imm, "%s/images/immutable.raw", dir);
+        sh(": >\"$D/images/immutable.raw\" && chattr +i \"$D/images/immutable.raw\"", dir);
+        int rc = mcs_label_file(imm, IMG "s0:c1,c2", roots, 1, NULL, NULL, &r, &e);
+        sh("chattr -i \"$D/images/immutable.raw\"", dir);
+        ck_assert_fails(rc, &e, MCS_E_IO, "Operation not permitted");
         /* A block device node (the disk of a type='block' guest) is labelled like a file. */
         char dev[4200];
         snprintf(dev, sizeof dev, "%s/images/vg-data", dir);
