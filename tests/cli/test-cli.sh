@@ -11,7 +11,6 @@ M() { "$MCSCTL" --socket "$SOCK" "$@"; }
 nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$MCSCTL" --socket "$SOCK" "$@"; }
 raw() { "$RAWSOCK" "$SOCK" "$@"; }
 
-
 libvirtd_start h1
 URI=$(test_uri h1)
 cat >"$WORK/h1.conf" <<EOF
