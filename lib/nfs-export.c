@@ -19,6 +19,7 @@ const char *mcs_nfs_outcome_name(mcs_nfs_outcome o) {
 }
 
 /* libsemanage's own error messages, kept for ours; its warnings are dropped. */
+static void on_message(void *arg, semanage_handle_t *h, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void on_message(void *arg, semanage_handle_t *h, const char *fmt, ...) {
         char *buf = arg;
         if (semanage_msg_get_level(h) != SEMANAGE_MSG_ERR)
