@@ -222,11 +222,6 @@ static int sync_state(mcsd *d, virDomainPtr dom, mcs_record *rec, mcs_err *e) {
         return 0;
 }
 
-static char *domain_xml(virDomainPtr dom, bool persistent) {
-        /* SECURE: a redefinition must keep passwords (graphics, secrets). */
-        return virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_SECURE | (persistent ? VIR_DOMAIN_XML_INACTIVE : 0));
-}
-
 static void log_outcome(mcsd *d, const mcs_domain *dom, const mcs_guest_outcome *o, bool changed) {
         const char *label = o->status == MCS_GUEST_MANAGED ? o->rec.label : NULL;
         if (o->replaced)
@@ -246,22 +241,6 @@ static void log_outcome(mcsd *d, const mcs_domain *dom, const mcs_guest_outcome 
                           o->why);
                 break;
         }
-}
-
-/* The running guest's process context, from its live XML; NULL when it does
- * not run or its XML carries none (a host without SELinux). */
-static char *live_label(virDomainPtr dom, const mcs_domain *inactive) {
-        if (inactive->mode != MCS_SECLABEL_DYNAMIC && inactive->mode != MCS_SECLABEL_ABSENT)
-                return NULL;
-        if (virDomainIsActive(dom) != 1)
-                return NULL;
-        _cleanup_free_ char *xml = virDomainGetXMLDesc(dom, 0);
-        mcs_domain live = {0};
-        if (!xml || mcs_domain_parse(xml, &live, NULL) < 0)
-                return NULL;
-        char *label = MCS_TAKE_PTR(live.label);
-        mcs_domain_clear(&live);
-        return label;
 }
 
 static void report(guest_report *rep, const mcs_domain *parsed, const mcs_guest_outcome *o, const char *error) {
@@ -311,7 +290,9 @@ int guests_apply(mcsd *d, virDomainPtr dom, guest_report *rep) {
                 goto out;
         }
         cancel_release(d, parsed.uuid);
-        live = persistent ? live_label(dom, &parsed) : NULL;
+        /* A dynamic guest that runs may keep the label it runs with. */
+        if (persistent && (parsed.mode == MCS_SECLABEL_DYNAMIC || parsed.mode == MCS_SECLABEL_ABSENT))
+                live = domain_live_label(dom);
         if (mcs_guest_apply_rules(d->reg, &d->cfg, &d->types, xml, &parsed, persistent, live, &o, &e) < 0) {
                 log_guest(MCS_LOG_ERROR, parsed.name, parsed.uuid, NULL, "guest '%s': %s", parsed.name, e.msg);
                 goto out;
@@ -409,28 +390,6 @@ int guests_on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int det
         return 0;
 }
 
-typedef char uuid_str[VIR_UUID_STRING_BUFLEN];
-
-static int cmp_uuid(const void *a, const void *b) {
-        return strcmp(a, b);
-}
-
-/* The listed guests' UUIDs, sorted, so that each lookup is a bsearch
- * rather than a string formatting pass over every guest. */
-static uuid_str *sorted_uuids(virDomainPtr *doms, int n) {
-        uuid_str *v = calloc(n ? (size_t) n : 1, sizeof *v);
-        if (!v)
-                return NULL;
-        for (int i = 0; i < n; i++)
-                virDomainGetUUIDString(doms[i], v[i]);
-        qsort(v, (size_t) n, sizeof *v, cmp_uuid);
-        return v;
-}
-
-static bool listed(uuid_str *uuids, int n, const char *uuid) {
-        return bsearch(uuid, uuids, (size_t) n, sizeof *uuids, cmp_uuid) != NULL;
-}
-
 void guests_reconcile(mcsd *d) {
         virDomainPtr *doms = NULL;
         virSecurityModel model;
@@ -448,17 +407,15 @@ void guests_reconcile(mcsd *d) {
                 guests_schedule_retry(d);
                 return;
         }
-        _cleanup_free_ uuid_str *uuids = sorted_uuids(doms, n);
+        _cleanup_free_ uuid_str *uuids = domain_sorted_uuids(doms, n);
         if (!uuids) {
                 log_msg(MCS_LOG_ERROR, "out of memory listing %d guests", n);
-                for (int i = 0; i < n; i++)
-                        virDomainFree(doms[i]);
-                free(doms);
+                domain_list_free(doms, n);
                 guests_schedule_retry(d);
                 return;
         }
         for (size_t i = 0; i < d->n_guests;)
-                if (!listed(uuids, n, d->guests[i].uuid))
+                if (!domain_listed(uuids, n, d->guests[i].uuid))
                         drop_guest(d, d->guests[i].uuid);
                 else
                         i++;
@@ -475,13 +432,11 @@ void guests_reconcile(mcsd *d) {
                 failed++;
         }
         for (size_t i = 0; i < mine.n; i++)
-                if (mine.v[i].kind != MCS_KIND_STATIC && !listed(uuids, n, mine.v[i].uuid))
+                if (mine.v[i].kind != MCS_KIND_STATIC && !domain_listed(uuids, n, mine.v[i].uuid))
                         schedule_release(d, mine.v[i].uuid);
         mcs_record_list_clear(&mine);
 
-        for (int i = 0; i < n; i++)
-                virDomainFree(doms[i]);
-        free(doms);
+        domain_list_free(doms, n);
         if (failed)
                 guests_schedule_retry(d);
         log_msg(MCS_LOG_INFO, "reconciled %d guests in %lld ms (%d failed)", n, (long long) (mcsd_now_ms() - t0), failed);

@@ -50,11 +50,8 @@ out:
 
 int images_relabel(mcsd *d, virDomainPtr dom, const char *level, json_object **out, mcs_err *e) {
         mcs_domain parsed = {0};
-        int persistent = virDomainIsPersistent(dom), r;
-        _cleanup_free_ char *xml = virDomainGetXMLDesc(dom, persistent == 1 ? VIR_DOMAIN_XML_INACTIVE : 0);
-        if (!xml)
-                return mcs_fail(e, MCS_E_IO, "cannot read its XML: %s", virGetLastErrorMessage());
-        if ((r = mcs_domain_parse(xml, &parsed, e)) < 0)
+        int r = domain_parse(dom, virDomainIsPersistent(dom) == 1, &parsed, e);
+        if (r < 0)
                 return r;
         json_object *images = json_object_new_array();
         r = images_label(d, &parsed, level, add_image, images, e);

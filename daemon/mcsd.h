@@ -84,6 +84,20 @@ typedef struct guest_report {
         bool created, adopted, rewritten, failed;
 } guest_report;
 
+/* domain.c: reading guests from libvirt */
+typedef char uuid_str[VIR_UUID_STRING_BUFLEN];
+/* The persistent definition (a transient guest's live one), with its
+ * secrets, for a redefinition; and the same without them, parsed. */
+char *domain_xml(virDomainPtr dom, bool persistent);
+int domain_parse(virDomainPtr dom, bool persistent, mcs_domain *out, mcs_err *e);
+/* The running guest's process context from its live XML; NULL when it does
+ * not run or its XML carries none (a host without SELinux). */
+char *domain_live_label(virDomainPtr dom);
+void domain_list_free(virDomainPtr *doms, int n);
+/* The guests' UUIDs sorted, so that each lookup is a bsearch. */
+uuid_str *domain_sorted_uuids(virDomainPtr *doms, int n);
+bool domain_listed(uuid_str *uuids, int n, const char *uuid);
+
 /* connection.c */
 void conn_start(mcsd *d);                /* connect now, or schedule a retry */
 void conn_stop(mcsd *d);                 /* deregister and close */

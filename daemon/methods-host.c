@@ -69,12 +69,6 @@ static int list_domains(request *rq, virDomainPtr **out, reply_err *err) {
         return n;
 }
 
-static void free_domains(virDomainPtr *doms, int n) {
-        for (int i = 0; i < n; i++)
-                virDomainFree(doms[i]);
-        free(doms);
-}
-
 /* ---- check ---- */
 
 static void add_problem(void *opaque, const char *uuid, const char *name, const char *what) {
@@ -89,17 +83,14 @@ static void check_one(request *rq, virDomainPtr dom, json_object *problems) {
         mcsd *d = rq->d;
         int persistent = virDomainIsPersistent(dom), active = virDomainIsActive(dom);
         char uuid[VIR_UUID_STRING_BUFLEN] = "";
-        _cleanup_free_ char *xml = virDomainGetXMLDesc(dom, persistent == 1 ? VIR_DOMAIN_XML_INACTIVE : 0);
-        _cleanup_free_ char *live_xml = NULL;
-        mcs_domain parsed = {0}, live = {0};
+        mcs_domain parsed = {0};
         mcs_record rec = {0};
         mcs_err e = {0};
         char msg[MCS_ERR_MSG_MAX + 64];
 
         virDomainGetUUIDString(dom, uuid);
-        if (!xml || mcs_domain_parse(xml, &parsed, &e) < 0) {
-                snprintf(msg, sizeof msg, "cannot read its XML: %s", xml ? e.msg : virGetLastErrorMessage());
-                add_problem(problems, uuid, virDomainGetName(dom), msg);
+        if (domain_parse(dom, persistent == 1, &parsed, &e) < 0) {
+                add_problem(problems, uuid, virDomainGetName(dom), e.msg);
                 return;
         }
         int r = mcs_registry_get(d->reg, parsed.uuid, &rec, &e);
@@ -109,8 +100,7 @@ static void check_one(request *rq, virDomainPtr dom, json_object *problems) {
                 mcs_domain_clear(&parsed);
                 return;
         }
-        if (active == 1 && (live_xml = virDomainGetXMLDesc(dom, 0)) && mcs_domain_parse(live_xml, &live, NULL) < 0)
-                live = (mcs_domain){0};
+        _cleanup_free_ char *live = active == 1 ? domain_live_label(dom) : NULL;
         char **labels = calloc(parsed.n_disks + 1, sizeof *labels);
         int *errs = calloc(parsed.n_disks + 1, sizeof *errs);
         for (size_t i = 0; labels && errs && i < parsed.n_disks; i++)
@@ -125,7 +115,7 @@ static void check_one(request *rq, virDomainPtr dom, json_object *problems) {
                 .persistent = persistent == 1,
                 .active = active == 1,
                 .excluded = mcs_config_excludes(&d->cfg, parsed.name),
-                .live_label = live.label,
+                .live_label = live,
                 .rec = r == 0 ? &rec : NULL,
                 .host_id = d->host_id,
                 .selinux_host = d->selinux_host,
@@ -141,24 +131,7 @@ static void check_one(request *rq, virDomainPtr dom, json_object *problems) {
         free(labels);
         free(errs);
         mcs_record_clear(&rec);
-        mcs_domain_clear(&live);
         mcs_domain_clear(&parsed);
-}
-
-typedef char uuid_str[VIR_UUID_STRING_BUFLEN];
-
-static int cmp_uuid(const void *a, const void *b) {
-        return strcmp(a, b);
-}
-
-/* This host's guests' UUIDs, sorted for bsearch. */
-static uuid_str *sorted_uuids(virDomainPtr *doms, int n) {
-        uuid_str *v = calloc(n ? (size_t) n : 1, sizeof *v);
-        for (int i = 0; v && i < n; i++)
-                virDomainGetUUIDString(doms[i], v[i]);
-        if (v)
-                qsort(v, (size_t) n, sizeof *v, cmp_uuid);
-        return v;
 }
 
 int method_check(request *rq, json_object **result, reply_err *err) {
@@ -172,23 +145,23 @@ int method_check(request *rq, json_object **result, reply_err *err) {
                 return -1;
         mcs_filter f = MCS_FILTER_ALL;
         f.host = d->host_id;
-        _cleanup_free_ uuid_str *uuids = sorted_uuids(doms, n);
+        _cleanup_free_ uuid_str *uuids = domain_sorted_uuids(doms, n);
         if (!uuids || mcs_registry_list(d->reg, &f, &mine, &e) < 0) {
-                free_domains(doms, n);
+                domain_list_free(doms, n);
                 return uuids ? fail_mcs(err, &e) : fail(err, "no-memory", "out of memory");
         }
         json_object *problems = json_object_new_array();
         for (int i = 0; i < n; i++)
                 check_one(rq, doms[i], problems);
         for (size_t i = 0; i < mine.n; i++)
-                if (!bsearch(mine.v[i].uuid, uuids, (size_t) n, sizeof *uuids, cmp_uuid))
+                if (!domain_listed(uuids, n, mine.v[i].uuid))
                         mcs_check_orphan(&mine.v[i], d->host_id, add_problem, problems);
         json_object *o = json_object_new_object();
         json_object_object_add(o, "guests", json_object_new_int(n));
         json_object_object_add(o, "records", json_object_new_int64((int64_t) mine.n));
         json_object_object_add(o, "problems", problems);
         mcs_record_list_clear(&mine);
-        free_domains(doms, n);
+        domain_list_free(doms, n);
         *result = o;
         return 0;
 }
@@ -211,7 +184,7 @@ int method_import(request *rq, json_object **result, reply_err *err) {
         }
         mcsd_update_status(rq->d);
         log_change(rq, "import: %d guests, %u new reservations, %u failed", n, created, failed);
-        free_domains(doms, n);
+        domain_list_free(doms, n);
         *result = json_object_new_object();
         json_object_object_add(*result, "guests", guests);
         return 0;
@@ -236,19 +209,19 @@ int method_gc(request *rq, json_object **result, reply_err *err) {
         bool here = !strcmp(host, d->host_id);
         if (here && (need_libvirt(rq, err) < 0 || (n = list_domains(rq, &doms, err)) < 0))
                 return -1;
-        _cleanup_free_ uuid_str *uuids = sorted_uuids(doms, n);
+        _cleanup_free_ uuid_str *uuids = domain_sorted_uuids(doms, n);
         mcs_filter f = MCS_FILTER_ALL;
         f.host = host;
         if (!uuids || mcs_registry_list(d->reg, &f, &l, &e) < 0) {
-                free_domains(doms, n);
+                domain_list_free(doms, n);
                 return uuids ? fail_mcs(err, &e) : fail(err, "no-memory", "out of memory");
         }
-        free_domains(doms, n);
+        domain_list_free(doms, n);
         json_object *released = json_object_new_array();
         size_t kept = 0;
         for (size_t i = 0; i < l.n; i++) {
                 mcs_record *rec = &l.v[i];
-                if ((here && bsearch(rec->uuid, uuids, (size_t) n, sizeof *uuids, cmp_uuid)) ||
+                if ((here && domain_listed(uuids, n, rec->uuid)) ||
                     (rec->kind == MCS_KIND_STATIC && !with_static)) {
                         kept++;
                         continue;

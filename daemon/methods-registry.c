@@ -108,8 +108,7 @@ static json_object *disk_json(const mcs_disk *k) {
 
 static json_object *libvirt_json(mcsd *d, virDomainPtr dom) {
         int persistent = virDomainIsPersistent(dom), active = virDomainIsActive(dom);
-        char *xml = virDomainGetXMLDesc(dom, persistent == 1 ? VIR_DOMAIN_XML_INACTIVE : 0);
-        mcs_domain parsed = {0}, live = {0};
+        mcs_domain parsed = {0};
         mcs_err e = {0};
         json_object *o = json_object_new_object();
         char uuid[VIR_UUID_STRING_BUFLEN] = "";
@@ -121,24 +120,18 @@ static json_object *libvirt_json(mcsd *d, virDomainPtr dom) {
         guest_entry *g = guests_find(d, uuid);
         json_object_object_add(o, "status", json_str(g ? mcs_guest_status_name(g->status) : NULL));
         json_object_object_add(o, "why", json_str(g && g->why && *g->why ? g->why : NULL));
-        if (!xml || mcs_domain_parse(xml, &parsed, &e) < 0) {
-                json_object_object_add(o, "error", json_str(xml ? e.msg : virGetLastErrorMessage()));
-                free(xml);
+        if (domain_parse(dom, persistent == 1, &parsed, &e) < 0) {
+                json_object_object_add(o, "error", json_str(e.msg));
                 return o;
         }
-        free(xml);
         json_object *sl = json_object_new_object();
         json_object_object_add(sl, "mode", json_str(mcs_seclabel_mode_name(parsed.mode)));
         json_object_object_add(sl, "relabel", json_object_new_boolean(parsed.relabel));
         json_object_object_add(sl, "label", json_str(parsed.label));
         json_object_object_add(o, "seclabel", sl);
-        char *live_xml = active == 1 ? virDomainGetXMLDesc(dom, 0) : NULL;
-        if (live_xml && mcs_domain_parse(live_xml, &live, NULL) == 0)
-                json_object_object_add(o, "live_label", json_str(live.label));
-        else
-                json_object_object_add(o, "live_label", NULL);
-        free(live_xml);
-        mcs_domain_clear(&live);
+        char *live = active == 1 ? domain_live_label(dom) : NULL;
+        json_object_object_add(o, "live_label", json_str(live));
+        free(live);
         json_object *disks = json_object_new_array();
         for (size_t i = 0; i < parsed.n_disks; i++)
                 json_object_array_add(disks, disk_json(&parsed.disks[i]));
