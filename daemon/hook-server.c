@@ -30,9 +30,11 @@ struct hook_server {
         bool created;        /* mcsd bound it (not systemd) */
         char path[108];
         int wake[2];         /* written to stop the thread */
-        mcs_config cfg;      /* the thread's own copy */
-        char host_id[MCS_HOST_MAX + 1];
-        mcs_registry *reg;
+        bool running;
+        /* Read by the thread; the main loop changes d->cfg only while the
+         * thread is paused (reload). */
+        const mcsd *d;
+        mcs_registry *reg;   /* the thread's own handle */
 };
 
 
@@ -102,7 +104,7 @@ static void label_images(hook_server *h, json_object *params, const mcs_hook_req
         d.disks = v_disks;
         d.n_disks = n;
         size_t n_roots;
-        const char *const *roots = mcs_config_image_roots(&h->cfg, &n_roots);
+        const char *const *roots = mcs_config_image_roots(&h->d->cfg, &n_roots);
         if (r == 0 && (r = mcs_context_level(rq->label, level, sizeof level, &e)) == 0 &&
             (r = mcs_image_types_load(NULL, &types, &e)) == 0 &&
             (r = mcs_image_plan_build(&d, &types, level, &plan, &e)) == 0 &&
@@ -139,7 +141,7 @@ static int decide(hook_server *h, json_object *params, const struct ucred *peer,
         if (m < 0)
                 return fail(err, MCS_PERR_BAD_REQUEST, "hook: mode is not absent, none, dynamic or static");
         rq.mode = (mcs_seclabel_mode) m;
-        if (mcs_hook_decide(h->reg, &h->cfg, &rq, &v, &e) < 0) {
+        if (mcs_hook_decide(h->reg, &h->d->cfg, &rq, &v, &e) < 0) {
                 log_guest(MCS_LOG_ERROR, rq.name, rq.uuid, NULL, "hook %s for guest '%s': %s", op, rq.name, e.msg);
                 return fail_mcs(err, &e);
         }
@@ -239,105 +241,92 @@ static void *run(void *arg) {
         }
 }
 
-/* fd: a listening socket to serve (created says whether mcsd made it),
- * or -1 to create one. */
-static int start(mcsd *d, int fd, bool created, const char *path, mcs_err *e) {
-        hook_server *h = calloc(1, sizeof *h);
+static int run_thread(hook_server *h, mcs_err *e) {
         mcs_catset pool;
-        int r;
-
-        if (!h)
-                return mcs_fail(e, MCS_E_NOMEM, "out of memory");
-        h->listen_fd = h->wake[0] = h->wake[1] = -1;
-        mcs_config_init(&h->cfg);
-        /* The same file the main thread read: the thread keeps its own copy. */
-        if ((r = mcs_config_load(&h->cfg, d->config_path, true, e)) < 0 ||
-            (r = mcsd_open_registry(&h->cfg, d->host_id, &h->reg, &pool, e)) < 0)
-                goto fail;
-        snprintf(h->path, sizeof h->path, "%s", path ? path : h->cfg.hook_socket ? h->cfg.hook_socket : MCS_DEFAULT_HOOK_SOCKET);
-        h->listen_fd = fd;
-        h->created = created;
-        if (fd < 0) {
-                if ((r = listen_unix(h->path, 0600, NULL, &h->listen_fd, e)) < 0)
-                        goto fail;
-                h->created = true;
-        }
+        int r = mcsd_open_registry(&h->d->cfg, h->d->host_id, &h->reg, &pool, e);
+        if (r < 0)
+                return r;
         if (pipe2(h->wake, O_CLOEXEC) < 0 || pthread_create(&h->thread, NULL, run, h) != 0) {
                 r = mcs_fail(e, MCS_E_IO, "cannot start the hook thread: %s", strerror(errno));
-                goto fail;
+                if (h->wake[0] >= 0) {
+                        close(h->wake[0]);
+                        close(h->wake[1]);
+                }
+                h->wake[0] = h->wake[1] = -1;
+                mcs_registry_close(h->reg);
+                h->reg = NULL;
+                return r;
         }
-        d->hook = h;
+        h->running = true;
         return 0;
-fail:
-        mcs_err_prefix(e, "hook socket");
-        if (h->listen_fd >= 0 && h->created && fd < 0) {
-                close(h->listen_fd);
-                unlink(h->path);
-        }
-        if (h->wake[0] >= 0) {
-                close(h->wake[0]);
-                close(h->wake[1]);
-        }
-        mcs_registry_close(h->reg);
-        mcs_config_clear(&h->cfg);
-        free(h);
-        return r;
 }
 
-/* Stops the thread. keep_socket: the listening socket is handed back for
- * a restart (on reload) instead of being closed. */
-static int stop(mcsd *d, bool keep_socket) {
-        hook_server *h = d->hook;
-        int fd = -1;
-        if (!h)
-                return -1;
+static void stop_thread(hook_server *h) {
+        if (!h->running)
+                return;
         if (write(h->wake[1], "x", 1) < 0)
                 log_msg(MCS_LOG_WARNING, "hook socket: cannot wake its thread: %s", strerror(errno));
         pthread_join(h->thread, NULL);
         close(h->wake[0]);
         close(h->wake[1]);
-        if (keep_socket)
-                fd = h->listen_fd;
-        else {
-                close(h->listen_fd);
-                if (h->created)
-                        unlink(h->path);
-        }
+        h->wake[0] = h->wake[1] = -1;
         mcs_registry_close(h->reg);
-        mcs_config_clear(&h->cfg);
-        free(h);
-        d->hook = NULL;
-        return fd;
-}
-
-void hook_server_stop(mcsd *d) {
-        stop(d, false);
+        h->reg = NULL;
+        h->running = false;
 }
 
 int hook_server_start(mcsd *d, mcs_err *e) {
-        bool passed = d->passed_hook_fd >= 0;
-        int r = start(d, d->passed_hook_fd, false, NULL, e);
-        d->passed_hook_fd = -1;
-        if (r == 0)
-                log_msg(MCS_LOG_INFO, "hook socket %s%s", d->hook->path, passed ? " (from systemd)" : "");
+        hook_server *h = calloc(1, sizeof *h);
+        int r;
+
+        if (!h)
+                return mcs_fail(e, MCS_E_NOMEM, "out of memory");
+        *h = (hook_server){.d = d, .listen_fd = d->passed_hook_fd, .wake = {-1, -1}};
+        snprintf(h->path, sizeof h->path, "%s", d->cfg.hook_socket ? d->cfg.hook_socket : MCS_DEFAULT_HOOK_SOCKET);
+        d->passed_hook_fd = -1; /* the server owns it now */
+        if (h->listen_fd < 0) {
+                if ((r = listen_unix(h->path, 0600, NULL, &h->listen_fd, e)) < 0)
+                        goto fail;
+                h->created = true;
+        }
+        if ((r = run_thread(h, e)) < 0)
+                goto fail;
+        d->hook = h;
+        log_msg(MCS_LOG_INFO, "hook socket %s%s", h->path, h->created ? "" : " (from systemd)");
+        return 0;
+fail:
+        mcs_err_prefix(e, "hook socket");
+        if (h->listen_fd >= 0 && h->created) {
+                close(h->listen_fd);
+                unlink(h->path);
+        }
+        free(h);
         return r;
 }
 
-/* The registry or the rules may have changed: a new thread reads the
- * config again and takes over the listening socket (its path changes only
- * at the next start). */
-void hook_server_reload(mcsd *d) {
-        mcs_err e = {0};
-        if (!d->hook)
+void hook_server_stop(mcsd *d) {
+        hook_server *h = d->hook;
+        if (!h)
                 return;
-        bool created = d->hook->created;
-        char path[sizeof d->hook->path];
-        snprintf(path, sizeof path, "%s", d->hook->path);
-        int fd = stop(d, true);
-        if (start(d, fd, created, path, &e) < 0) {
-                log_msg(MCS_LOG_ERROR, "%s; the hook refuses every start until mcsd restarts", e.msg);
-                close(fd);
-                if (created)
-                        unlink(path);
-        }
+        stop_thread(h);
+        close(h->listen_fd);
+        if (h->created)
+                unlink(h->path);
+        free(h);
+        d->hook = NULL;
+}
+
+/* Around a reload: the thread stops before the main loop changes its
+ * config or registry and starts again on the new ones. The listening
+ * socket stays (its path changes only at the next start); clients wait in
+ * its backlog meanwhile. */
+void hook_server_pause(mcsd *d) {
+        if (d->hook)
+                stop_thread(d->hook);
+}
+
+void hook_server_resume(mcsd *d) {
+        mcs_err e = {0};
+        if (d->hook && run_thread(d->hook, &e) < 0)
+                log_msg(MCS_LOG_ERROR, "hook socket: %s; the hook refuses every start until mcsd restarts", e.msg);
 }

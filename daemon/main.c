@@ -98,12 +98,13 @@ static void reload(mcsd *d) {
                       !same_str(n.domain_context_file, d->cfg.domain_context_file) ||
                       n.busy_timeout_ms != d->cfg.busy_timeout_ms;
         bool reconnect = strcmp(n.uri, d->cfg.uri) != 0;
+        if (reopen && derive(&n, &x, &e) < 0) {
+                log_msg(MCS_LOG_ERROR, "reload refused, keeping the running config: %s", e.msg);
+                mcs_config_clear(&n);
+                return;
+        }
+        hook_server_pause(d);
         if (reopen) {
-                if (derive(&n, &x, &e) < 0) {
-                        log_msg(MCS_LOG_ERROR, "reload refused, keeping the running config: %s", e.msg);
-                        mcs_config_clear(&n);
-                        return;
-                }
                 mcs_registry_close(d->reg);
                 d->reg = x.reg;
                 d->types = x.types;
@@ -117,7 +118,7 @@ static void reload(mcsd *d) {
         d->cfg = n;
         log_set_level(d->cfg.log_level);
         control_resolve_admin(d);
-        hook_server_reload(d);
+        hook_server_resume(d);
         log_msg(MCS_LOG_INFO, "reloaded %s%s%s", d->config_path, reopen ? "; registry reopened" : "",
                 reconnect ? "; reconnecting" : "");
         if (reconnect || !d->conn) {

@@ -132,7 +132,8 @@ int listen_unix(const char *path, unsigned mode, const gid_t *group, int *out, m
 /* hook-server.c: the hook socket's thread */
 int hook_server_start(mcsd *d, mcs_err *e);
 void hook_server_stop(mcsd *d);
-void hook_server_reload(mcsd *d);
+void hook_server_pause(mcsd *d);
+void hook_server_resume(mcsd *d);
 
 /* methods.c: one request line in, one reply line (malloc'ed, ending in
  * "\n") out; NULL only when out of memory. */

@@ -118,6 +118,18 @@ expect_hook 1 prepare begin "$WORK/rn2.xml"
 contains "$ERR" "could not be labelled: $WORK/outside.raw is outside the configured image roots"
 ok "prepare begin labels a relabel='no' guest's images (original kept in the registry); one outside image_root is refused"
 
+# A reload pauses the hook thread and starts it again on the new config.
+write_conf "image_root = $WORK"
+kill -HUP "$(cat "$WORK/h1.mcsd.pid")"
+wait_for 10 grep -q "reloaded $CONF" "$WORK/h1.log" || fail "mcsd did not reload"
+expect_hook 0 prepare begin "$WORK/rn2.xml"
+expect_eq "rn2's image after the reload" "$("$FILECON" "$WORK/outside.raw")" system_u:object_r:svirt_image_t:s0:c82,c83
+write_conf ""
+kill -HUP "$(cat "$WORK/h1.mcsd.pid")"
+wait_for 10 log_count_above "$WORK/h1.log" "reloaded $CONF" 1 || fail "mcsd did not reload again"
+expect_hook 1 prepare begin "$WORK/rn2.xml"
+ok "after a reload the hook thread answers with the new config (image_root)"
+
 # ---- migrate, reconnect, release, and operations with nothing to check ----
 expect_hook 0 migrate begin "$WORK/vm1.xml"
 expect_hook 1 migrate begin "$(xml vm5 22222222-0000-4000-8000-000000000005 "$(static s0:c7,c8)")"
