@@ -35,6 +35,7 @@ struct hook_server {
          * thread is paused (reload). */
         const mcsd *d;
         mcs_registry *reg;   /* the thread's own handle */
+        mcs_images *images;  /* and its own image types and policy checker */
 };
 
 
@@ -84,9 +85,6 @@ static void label_images(hook_server *h, json_object *params, const mcs_hook_req
         mcs_domain d = {.name = (char *) rq->name, .mode = rq->mode};
         snprintf(d.uuid, sizeof d.uuid, "%s", rq->uuid);
         mcs_disk *v_disks = calloc(n ? n : 1, sizeof *v_disks);
-        mcs_image_types types;
-        mcs_image_plan plan = {0};
-        mcs_context_checker *chk = NULL;
         struct image_failures f = {0};
         char level[MCS_RANGE_STRMAX];
         mcs_err e = {0};
@@ -103,20 +101,13 @@ static void label_images(hook_server *h, json_object *params, const mcs_hook_req
         }
         d.disks = v_disks;
         d.n_disks = n;
-        size_t n_roots;
-        const char *const *roots = mcs_config_image_roots(&h->d->cfg, &n_roots);
-        if (r == 0 && (r = mcs_context_level(rq->label, level, sizeof level, &e)) == 0 &&
-            (r = mcs_image_types_load(NULL, &types, &e)) == 0 &&
-            (r = mcs_image_plan_build(&d, &types, level, &plan, &e)) == 0 &&
-            (r = mcs_context_checker_new(NULL, &chk, &e)) == 0)
-                r = mcs_guest_images_label(h->reg, chk, rq->uuid, &plan, roots, n_roots, note_image, &f, &e);
+        if (r == 0 && (r = mcs_context_level(rq->label, level, sizeof level, &e)) == 0)
+                r = mcs_images_label(h->images, h->reg, &h->d->cfg, &d, level, note_image, &f, &e);
         if (r < 0)
                 set_msg(v, "guest '%s': cannot label its images: %s", rq->name, e.msg);
         else if (r > 0)
                 set_msg(v, "guest '%s': %d of its images could not be labelled: %s", rq->name, r, f.first);
         v->allow = r == 0;
-        mcs_context_checker_free(chk);
-        mcs_image_plan_clear(&plan);
         free(v_disks);
 }
 
@@ -246,6 +237,11 @@ static int run_thread(hook_server *h, mcs_err *e) {
         int r = mcsd_open_registry(&h->d->cfg, h->d->host_id, &h->reg, &pool, e);
         if (r < 0)
                 return r;
+        if (!(h->images = mcs_images_new())) {
+                mcs_registry_close(h->reg);
+                h->reg = NULL;
+                return mcs_fail(e, MCS_E_NOMEM, "out of memory");
+        }
         if (pipe2(h->wake, O_CLOEXEC) < 0 || pthread_create(&h->thread, NULL, run, h) != 0) {
                 r = mcs_fail(e, MCS_E_IO, "cannot start the hook thread: %s", strerror(errno));
                 if (h->wake[0] >= 0) {
@@ -255,6 +251,8 @@ static int run_thread(hook_server *h, mcs_err *e) {
                 h->wake[0] = h->wake[1] = -1;
                 mcs_registry_close(h->reg);
                 h->reg = NULL;
+                mcs_images_free(h->images);
+                h->images = NULL;
                 return r;
         }
         h->running = true;
@@ -272,6 +270,8 @@ static void stop_thread(hook_server *h) {
         h->wake[0] = h->wake[1] = -1;
         mcs_registry_close(h->reg);
         h->reg = NULL;
+        mcs_images_free(h->images);
+        h->images = NULL;
         h->running = false;
 }
 

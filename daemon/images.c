@@ -28,24 +28,18 @@ static void add_image(void *opaque, const char *path, const char *context, const
         json_object_array_add(opaque, o);
 }
 
+mcs_images *images_of(mcsd *d) {
+        if (!d->images)
+                d->images = mcs_images_new();
+        return d->images;
+}
+
 int images_label(mcsd *d, const mcs_domain *parsed, const char *level, mcs_image_report report, void *opaque,
                  mcs_err *e) {
-        mcs_image_types types;
-        mcs_image_plan plan = {0};
-        mcs_context_checker *chk = NULL;
-        size_t n_roots;
-        int r;
-
-        if ((r = mcs_image_types_load(NULL, &types, e)) < 0 ||
-            (r = mcs_image_plan_build(parsed, &types, level, &plan, e)) < 0 ||
-            (r = mcs_context_checker_new(NULL, &chk, e)) < 0)
-                goto out;
-        const char *const *rv = mcs_config_image_roots(&d->cfg, &n_roots);
-        r = mcs_guest_images_label(d->reg, chk, parsed->uuid, &plan, rv, n_roots, report, opaque, e);
-out:
-        mcs_context_checker_free(chk);
-        mcs_image_plan_clear(&plan);
-        return r;
+        mcs_images *im = images_of(d);
+        if (!im)
+                return mcs_fail(e, MCS_E_NOMEM, "out of memory");
+        return mcs_images_label(im, d->reg, &d->cfg, parsed, level, report, opaque, e);
 }
 
 int images_relabel(mcsd *d, virDomainPtr dom, const char *level, json_object **out, mcs_err *e) {

@@ -104,6 +104,9 @@ static void reload(mcsd *d) {
                 return;
         }
         hook_server_pause(d);
+        /* A reload reads the policy again when images are next labelled. */
+        mcs_images_free(d->images);
+        d->images = NULL;
         if (reopen) {
                 mcs_registry_close(d->reg);
                 d->reg = x.reg;
@@ -271,6 +274,7 @@ int main(int argc, char **argv) {
         control_stop(&d);
         hook_server_stop(&d);
         conn_stop(&d);
+        mcs_images_free(d.images);
         guests_clear(&d);
         mcs_registry_close(d.reg);
         mcs_config_clear(&d.cfg);

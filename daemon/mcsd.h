@@ -69,6 +69,7 @@ typedef struct mcsd {
         size_t n_clients;
         int passed_control_fd, passed_hook_fd; /* from systemd, -1: none */
         hook_server *hook;
+        mcs_images *images;       /* image types and policy checker, loaded on first use */
 
         char last_status[512];    /* empty until READY=1 went out */
         bool quit;
@@ -120,6 +121,7 @@ void control_resolve_admin(mcsd *d);
 
 /* images.c: a guest's images */
 void images_restore(mcsd *d, const char *uuid);
+mcs_images *images_of(mcsd *d); /* NULL only when out of memory */
 /* Labels the images of parsed for level; each file goes to report. Returns
  * how many failed, or a negative error (nothing touched). */
 int images_label(mcsd *d, const mcs_domain *parsed, const char *level, mcs_image_report report, void *opaque,

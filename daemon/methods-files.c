@@ -12,7 +12,6 @@
  * thread does not. */
 int method_relabel_tree(request *rq, json_object **result, reply_err *err) {
         const char *path, *label;
-        mcs_context_checker *checker;
         mcs_tree_stats st;
         mcs_err e = {0};
 
@@ -20,10 +19,10 @@ int method_relabel_tree(request *rq, json_object **result, reply_err *err) {
                 return -1;
         if (path[0] != '/')
                 return fail(err, mcs_code_name(MCS_E_INVALID), "relabel_tree: '%s' is not an absolute path", path);
-        if (mcs_context_checker_new(NULL, &checker, &e) < 0)
-                return fail_mcs(err, &e);
-        int r = mcs_context_check(checker, label, &e);
-        mcs_context_checker_free(checker);
+        mcs_images *im = images_of(rq->d);
+        if (!im)
+                return fail(err, "no-memory", "out of memory");
+        int r = mcs_images_check_context(im, label, &e);
         if (r < 0)
                 return fail_mcs(err, &e);
         log_change(rq, "relabelling the tree %s with %s", path, label);

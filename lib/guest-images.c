@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <selinux/selinux.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/xattr.h>
 
@@ -35,6 +36,51 @@ int mcs_guest_images_label(mcs_registry *r, mcs_context_checker *chk, const char
                 report(opaque, t->path, t->context, rc < 0 && !res.target[0] ? NULL : &res, rc < 0 ? &fe : NULL);
         }
         return failed;
+}
+
+struct mcs_images {
+        bool have_types;
+        mcs_image_types types;
+        mcs_context_checker *chk;
+};
+
+mcs_images *mcs_images_new(void) {
+        return calloc(1, sizeof(mcs_images));
+}
+
+void mcs_images_free(mcs_images *im) {
+        if (!im)
+                return;
+        mcs_context_checker_free(im->chk);
+        free(im);
+}
+
+static int checker(mcs_images *im, mcs_err *e) {
+        return im->chk ? 0 : mcs_context_checker_new(NULL, &im->chk, e);
+}
+
+int mcs_images_check_context(mcs_images *im, const char *context, mcs_err *e) {
+        int r = checker(im, e);
+        return r < 0 ? r : mcs_context_check(im->chk, context, e);
+}
+
+int mcs_images_label(mcs_images *im, mcs_registry *r, const mcs_config *cfg, const mcs_domain *d, const char *level,
+                     mcs_image_report report, void *opaque, mcs_err *e) {
+        mcs_image_plan plan = {0};
+        size_t n_roots;
+        int rc;
+
+        if (!im->have_types) {
+                if ((rc = mcs_image_types_load(NULL, &im->types, e)) < 0)
+                        return rc;
+                im->have_types = true;
+        }
+        if ((rc = checker(im, e)) < 0 || (rc = mcs_image_plan_build(d, &im->types, level, &plan, e)) < 0)
+                return rc;
+        const char *const *roots = mcs_config_image_roots(cfg, &n_roots);
+        rc = mcs_guest_images_label(r, im->chk, d->uuid, &plan, roots, n_roots, report, opaque, e);
+        mcs_image_plan_clear(&plan);
+        return rc;
 }
 
 int mcs_guest_images_restore(mcs_registry *r, const char *uuid, mcs_image_report report, void *opaque, mcs_err *e) {

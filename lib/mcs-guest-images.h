@@ -5,6 +5,7 @@
  * guests may be using it. */
 #pragma once
 
+#include "mcs-config.h"
 #include "mcs-image-label.h"
 #include "mcs-policy.h"
 #include "mcs-registry.h"
@@ -19,6 +20,21 @@ typedef void (*mcs_image_report)(void *opaque, const char *path, const char *con
 int mcs_guest_images_label(mcs_registry *r, mcs_context_checker *chk, const char *uuid, const mcs_image_plan *p,
                            const char *const *roots, size_t n_roots, mcs_image_report report, void *opaque,
                            mcs_err *e);
+
+/* What labelling a guest's images needs, loaded on first use and kept: the
+ * image types and a context checker (reading the policy file takes some
+ * 30 ms, too much for every lifecycle event and every hook call). One per
+ * thread; free it to pick up a new policy. */
+typedef struct mcs_images mcs_images;
+
+mcs_images *mcs_images_new(void);
+void mcs_images_free(mcs_images *im);
+int mcs_images_check_context(mcs_images *im, const char *context, mcs_err *e);
+
+/* Plans the images of guest d for level (inside cfg's image roots) and
+ * labels them with mcs_guest_images_label. */
+int mcs_images_label(mcs_images *im, mcs_registry *r, const mcs_config *cfg, const mcs_domain *d, const char *level,
+                     mcs_image_report report, void *opaque, mcs_err *e);
 
 /* Puts back the labels remembered for uuid and forgets them; a file that
  * is gone is forgotten too. Returns the number of failures (kept for a
