@@ -112,15 +112,14 @@ static bool under(const char *path, const char *root) {
         return !strncmp(path, root, n) && (path[n] == '/' || path[n] == '\0' || (n == 1 && root[0] == '/'));
 }
 
-static bool no_labels_here(int err) {
+bool mcs_errno_no_labels(int err) {
         return err == ENOTSUP || err == EOPNOTSUPP || err == EROFS;
 }
 
 static int no_labels(mcs_label_result *out, const char *target, int err) {
         out->outcome = MCS_LABEL_NO_LABELS;
         snprintf(out->note, sizeof out->note,
-                 "%s: %s: this filesystem keeps no per-file labels (NFS without labeled NFSv4.2?); isolation rests on the "
-                 "process label",
+                 "%s: %s: " MCS_NO_LABELS_TEXT "; isolation rests on the process label",
                  target, strerror(err));
         return 0;
 }
@@ -143,7 +142,7 @@ int mcs_label_file(const char *path, const char *context, const char *const *roo
         if (lgetfilecon_raw(out->target, &prev) >= 0) {
                 snprintf(out->previous, sizeof out->previous, "%s", prev);
                 freecon(prev);
-        } else if (no_labels_here(errno))
+        } else if (mcs_errno_no_labels(errno))
                 return no_labels(out, out->target, errno);
         if (!strcmp(out->previous, context)) {
                 out->outcome = MCS_LABEL_UNCHANGED;
@@ -154,7 +153,7 @@ int mcs_label_file(const char *path, const char *context, const char *const *roo
                 return r;
         if (lsetfilecon_raw(out->target, context) < 0) {
                 int err = errno;
-                if (no_labels_here(err))
+                if (mcs_errno_no_labels(err))
                         return no_labels(out, out->target, err);
                 return mcs_fail(e, err == ENOENT ? MCS_E_NOTFOUND : MCS_E_IO, "cannot label %s %s: %s", out->target, context,
                                 strerror(err));

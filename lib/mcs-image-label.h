@@ -54,6 +54,10 @@ const char *mcs_image_role_name(mcs_image_role r);
  * an image without one or a file that is not qcow2. */
 int mcs_qcow2_backing(const char *path, char **out, mcs_err *e);
 
+/* A filesystem that keeps no per-file labels answers with these errnos. */
+#define MCS_NO_LABELS_TEXT "this filesystem keeps no per-file labels (NFS without labeled NFSv4.2?)"
+bool mcs_errno_no_labels(int err);
+
 typedef enum mcs_label_outcome {
         MCS_LABEL_SET,       /* the file carries the context now (read back) */
         MCS_LABEL_UNCHANGED, /* it carried it already */

@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "mcs-image-label.h"
+
 #define THREADS_MAX 64u
 
 /* A stack of directories still to read, shared by the workers. */
@@ -30,10 +32,8 @@ static void record_error(walk *w, int err, const char *path) {
         pthread_mutex_lock(&w->lock);
         w->st.failed++;
         if (!w->err.code) {
-                if (err == ENOTSUP || err == EOPNOTSUPP || err == EROFS) {
-                        mcs_fail(&w->err, MCS_E_IO,
-                                 "%s: %s: this filesystem keeps no per-file labels (NFS without labeled NFSv4.2?)", path,
-                                 strerror(err));
+                if (mcs_errno_no_labels(err)) {
+                        mcs_fail(&w->err, MCS_E_IO, "%s: %s: " MCS_NO_LABELS_TEXT, path, strerror(err));
                         w->stop = true;
                         pthread_cond_broadcast(&w->more);
                 } else
@@ -160,9 +160,7 @@ int mcs_tree_relabel(const char *root, const char *context, unsigned threads, mc
         if (lsetfilecon_raw(root, context) < 0) {
                 int err = errno;
                 return mcs_fail(e, MCS_E_IO, "%s: %s%s", root, strerror(err),
-                                err == ENOTSUP || err == EOPNOTSUPP || err == EROFS
-                                        ? ": this filesystem keeps no per-file labels (NFS without labeled NFSv4.2?)"
-                                        : "");
+                                mcs_errno_no_labels(err) ? ": " MCS_NO_LABELS_TEXT : "");
         }
         if (threads == 0) {
                 long n = sysconf(_SC_NPROCESSORS_ONLN);
