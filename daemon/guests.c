@@ -22,6 +22,12 @@ guest_entry *guests_find(mcsd *d, const char *uuid) {
         return NULL;
 }
 
+void guests_count(const mcsd *d, size_t count[3]) {
+        count[0] = count[1] = count[2] = 0;
+        for (size_t i = 0; i < d->n_guests; i++)
+                count[d->guests[i].status]++;
+}
+
 static void drop_guest(mcsd *d, const char *uuid) {
         guest_entry *g = guests_find(d, uuid);
         if (!g)

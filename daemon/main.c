@@ -28,10 +28,9 @@ int64_t mcsd_now_ms(void) {
 /* Sends READY=1 the first time, then STATUS= whenever its text changes
  * (not on every event: PID 1 handles each message). */
 void mcsd_update_status(mcsd *d) {
-        size_t count[3] = {0};
+        size_t count[3];
         char status[sizeof d->last_status];
-        for (size_t i = 0; i < d->n_guests; i++)
-                count[d->guests[i].status]++;
+        guests_count(d, count);
         snprintf(status, sizeof status, "%s %s; %zu guests: %zu managed, %zu unmanaged, %zu refused",
                  d->conn ? "connected to" : "waiting for", d->cfg.uri, d->n_guests, count[MCS_GUEST_MANAGED],
                  count[MCS_GUEST_UNMANAGED], count[MCS_GUEST_REFUSED]);

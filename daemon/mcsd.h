@@ -113,6 +113,8 @@ void guests_schedule_retry(mcsd *d);
  * Returns 0 or -1 (logged, and in rep->why). */
 int guests_apply(mcsd *d, virDomainPtr dom, guest_report *rep);
 guest_entry *guests_find(mcsd *d, const char *uuid);
+/* This host's guests by status, indexed by mcs_guest_status. */
+void guests_count(const mcsd *d, size_t count[3]);
 
 /* control.c: the socket */
 int control_start(mcsd *d, mcs_err *e);

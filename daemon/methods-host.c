@@ -11,10 +11,9 @@
 #include "methods.h"
 
 static json_object *report_json(const guest_report *rep) {
-        static const char *const outcome[] = {"managed", "unmanaged", "refused"};
         json_object *o = json_object_new_object();
         const char *what = rep->failed                         ? "failed"
-                           : rep->status != MCS_GUEST_MANAGED ? outcome[rep->status]
+                           : rep->status != MCS_GUEST_MANAGED ? mcs_guest_status_name(rep->status)
                            : rep->adopted                     ? "adopted"
                            : rep->created                     ? "reserved"
                                                               : "kept";

@@ -14,12 +14,11 @@ int method_status(request *rq, json_object **result, reply_err *err) {
         mcs_alloc_stats st;
         mcs_err e = {0};
         char range[MCS_RANGE_STRMAX];
-        size_t count[3] = {0};
+        size_t count[3];
 
         if (mcs_registry_stats(d->reg, &st, &e) < 0)
                 return fail_mcs(err, &e);
-        for (size_t i = 0; i < d->n_guests; i++)
-                count[d->guests[i].status]++;
+        guests_count(d, count);
         if (mcs_catset_format(&d->pool, range, sizeof range) < 0)
                 snprintf(range, sizeof range, "?");
 
