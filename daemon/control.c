@@ -138,14 +138,18 @@ static void on_client(int watch, int fd, int events, void *opaque) {
         }
 }
 
+/* A last error line before a connection is dropped; best effort: an idle
+ * or fresh socket's buffer takes one short line, and no one waits for it. */
+static void send_last_words(int fd, char *reply) {
+        if (!reply)
+                return;
+        ssize_t n = send(fd, reply, strlen(reply), MSG_NOSIGNAL | MSG_DONTWAIT);
+        (void) n;
+        free(reply);
+}
+
 static void refuse_client(int fd, const char *code, const char *msg) {
-        char *reply = control_error_reply(code, "%s", msg);
-        if (reply) {
-                /* Best effort: a fresh socket's buffer takes one short line. */
-                ssize_t n = send(fd, reply, strlen(reply), MSG_NOSIGNAL | MSG_DONTWAIT);
-                (void) n;
-                free(reply);
-        }
+        send_last_words(fd, control_error_reply(code, "%s", msg));
         close(fd);
 }
 
@@ -229,15 +233,9 @@ static void on_sweep(int timer, void *opaque) {
                 }
                 log_msg(MCS_LOG_DEBUG, "control socket: dropping idle client uid %u pid %d", c->peer.cred.uid,
                         c->peer.cred.pid);
-                if (!c->out) {
-                        char *reply = control_error_reply(MCS_PERR_TIMEOUT, "no complete request within %u ms",
-                                                          d->cfg.client_timeout_ms);
-                        if (reply) {
-                                ssize_t n = send(c->fd, reply, strlen(reply), MSG_NOSIGNAL | MSG_DONTWAIT);
-                                (void) n;
-                                free(reply);
-                        }
-                }
+                if (!c->out)
+                        send_last_words(c->fd, control_error_reply(MCS_PERR_TIMEOUT, "no complete request within %u ms",
+                                                                   d->cfg.client_timeout_ms));
                 client_close(c); /* swaps the last client into slot i */
         }
 }
