@@ -46,11 +46,6 @@ static void guest_xml(char *buf, size_t len, int i) {
                  i, i, i, i);
 }
 
-static double pct(double *v, double p) {
-        qsort(v, N, sizeof *v, bench_cmp_double);
-        return v[(size_t) (p * (N - 1))];
-}
-
 int main(int argc, char **argv) {
         static double known[N], fresh[N];
         char xml[1024];
@@ -64,9 +59,9 @@ int main(int argc, char **argv) {
                 guest_xml(xml, sizeof xml, i);
                 fresh[i] = run_hook(argv[1], xml);
         }
-        bench_report("hook_start_begin_ms_p50", pct(known, 0.5), "ms");
-        bench_report("hook_start_begin_ms_p99", pct(known, 0.99), "ms");
-        bench_report("hook_start_begin_new_guest_ms_p50", pct(fresh, 0.5), "ms");
-        bench_report("hook_start_begin_new_guest_ms_p99", pct(fresh, 0.99), "ms");
+        bench_report("hook_start_begin_ms_p50", bench_percentile(known, N, 0.5), "ms");
+        bench_report("hook_start_begin_ms_p99", bench_percentile(known, N, 0.99), "ms");
+        bench_report("hook_start_begin_new_guest_ms_p50", bench_percentile(fresh, N, 0.5), "ms");
+        bench_report("hook_start_begin_new_guest_ms_p99", bench_percentile(fresh, N, 0.99), "ms");
         return 0;
 }

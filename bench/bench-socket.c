@@ -44,11 +44,6 @@ static void round_trip(const char *path, const char *req, char *reply, size_t ca
                 BENCH_DIE("error reply to %s: %s", req, reply);
 }
 
-static double percentile(double *v, size_t n, double p) {
-        qsort(v, n, sizeof *v, bench_cmp_double);
-        return v[(size_t) (p * (double) (n - 1))];
-}
-
 /* ---- baselines ---- */
 
 static void *echo_server(void *arg) {
@@ -164,7 +159,7 @@ int main(int argc, char **argv) {
                 round_trip(sock, req, reply, sizeof reply);
                 rr[i] = (bench_now() - t0) * 1e6;
         }
-        double p50 = percentile(rr, RESERVE_N, 0.5), p99 = percentile(rr, RESERVE_N, 0.99);
+        double p50 = bench_percentile(rr, RESERVE_N, 0.5), p99 = bench_percentile(rr, RESERVE_N, 0.99);
         bench_report("raw_sqlite_two_commits_us_p50", raw, "us");
         bench_report("socket_reserve_release_us_p50", p50, "us");
         bench_report("socket_reserve_release_us_p99", p99, "us");

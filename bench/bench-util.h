@@ -26,6 +26,12 @@ static inline double bench_median(double *v, size_t n) {
         return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+/* The p-quantile (0..1) of v by the nearest lower rank; sorts v. */
+static inline double bench_percentile(double *v, size_t n, double p) {
+        qsort(v, n, sizeof *v, bench_cmp_double);
+        return v[(size_t) (p * (double) (n - 1))];
+}
+
 #define BENCH_DIE(...)                                                                             \
         do {                                                                                       \
                 fprintf(stderr, __VA_ARGS__);                                                      \
