@@ -226,7 +226,7 @@ static void apply(mcs_registry *r, const mcs_config *cfg, const char *type, cons
 }
 
 START_TEST(rules_dynamic_static_and_unmanaged) {
-        mcs_registry *r = test_open_registry("h1");
+        mcs_registry *r = test_open_registry("h1", "c0.c1023");
         mcs_config cfg;
         mcs_err e = {0};
         mcs_guest_outcome o;
@@ -317,7 +317,7 @@ END_TEST
 
 /* First deployment: a running dynamic guest keeps its live label when free. */
 START_TEST(rules_adopt_live_labels) {
-        mcs_registry *r = test_open_registry("h1");
+        mcs_registry *r = test_open_registry("h1", "c0.c1023");
         mcs_config cfg;
         mcs_guest_outcome o;
         mcs_config_init(&cfg);

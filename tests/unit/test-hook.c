@@ -30,7 +30,7 @@ static const char *label_of(mcs_registry *r, const char *uuid, char *buf, size_t
 #define CTX(l) "system_u:system_r:svirt_t:" l
 
 START_TEST(operations_and_outcomes) {
-        mcs_registry *h1 = test_open_registry("h1"), *h2 = test_open_registry("h2");
+        mcs_registry *h1 = test_open_registry("h1", "c0.c1023"), *h2 = test_open_registry("h2", "c0.c1023");
         mcs_config cfg;
         mcs_err e = {0};
         mcs_hook_verdict v;

@@ -7,15 +7,6 @@
 #include "test-util.h"
 
 
-static mcs_registry *open_reg(const char *host, const char *pool) {
-        mcs_registry_config cfg = {.host_id = host};
-        mcs_registry *r;
-        mcs_err e = {0};
-        ck_assert_ok(mcs_catset_parse(pool, &cfg.pool, &e), &e);
-        ck_assert_ok(mcs_registry_open(test_db_path, &cfg, &r, &e), &e);
-        return r;
-}
-
 static mcs_guest guest(const char *uuid, const char *name) {
         return (mcs_guest){.uuid = uuid, .name = name, .kind = MCS_KIND_DYNAMIC};
 }
@@ -45,7 +36,7 @@ static int raw_int(sqlite3 *db, const char *sql) {
 }
 
 START_TEST(reserve_is_idempotent_per_uuid) {
-        mcs_registry *r = open_reg("host-a", "c0.c1023");
+        mcs_registry *r = test_open_registry("host-a", "c0.c1023");
         mcs_record rec, again;
         mcs_err e = {0};
         bool created;
@@ -88,7 +79,7 @@ START_TEST(reserve_is_idempotent_per_uuid) {
 END_TEST
 
 START_TEST(bad_arguments_are_refused) {
-        mcs_registry *r = open_reg("host-a", "c0.c1023");
+        mcs_registry *r = test_open_registry("host-a", "c0.c1023");
         mcs_record rec;
         mcs_err e = {0};
         mcs_guest g = guest("not-a-uuid", "x");
@@ -137,7 +128,7 @@ START_TEST(bad_arguments_are_refused) {
 END_TEST
 
 START_TEST(static_labels_and_conflicts) {
-        mcs_registry *r = open_reg("host-a", "c0.c1023");
+        mcs_registry *r = test_open_registry("host-a", "c0.c1023");
         mcs_record rec;
         mcs_err e = {0};
         bool created;
@@ -189,7 +180,7 @@ START_TEST(static_labels_and_conflicts) {
 END_TEST
 
 START_TEST(dynamic_draws_avoid_static_sets) {
-        mcs_registry *r = open_reg("host-a", "c0.c5");
+        mcs_registry *r = test_open_registry("host-a", "c0.c5");
         mcs_record rec;
         mcs_err e = {0};
         mcs_guest op = static_guest(U1, "operator");
@@ -217,7 +208,7 @@ START_TEST(dynamic_draws_avoid_static_sets) {
 END_TEST
 
 START_TEST(state_list_and_history) {
-        mcs_registry *a = open_reg("host-a", "c0.c1023"), *b = open_reg("host-b", "c0.c1023");
+        mcs_registry *a = test_open_registry("host-a", "c0.c1023"), *b = test_open_registry("host-b", "c0.c1023");
         mcs_record rec;
         mcs_err e = {0};
         mcs_guest g1 = guest(U1, "alpha"), g2 = guest(U2, "beta");
@@ -295,7 +286,7 @@ END_TEST
 
 START_TEST(two_handles_share_one_file) {
         /* Two "hosts", one file, a pool of 6 pairs: they must never draw the same one. */
-        mcs_registry *a = open_reg("host-a", "c0.c3"), *b = open_reg("host-b", "c0.c3");
+        mcs_registry *a = test_open_registry("host-a", "c0.c3"), *b = test_open_registry("host-b", "c0.c3");
         mcs_err e = {0};
         mcs_record rec;
         char uuid[40], labels[6][32];
@@ -322,7 +313,7 @@ START_TEST(two_handles_share_one_file) {
 END_TEST
 
 START_TEST(unique_label_backstops_a_stale_cache) {
-        mcs_registry *r = open_reg("host-a", "c0.c2");
+        mcs_registry *r = test_open_registry("host-a", "c0.c2");
         mcs_err e = {0};
         mcs_record rec;
         mcs_guest g = guest(U1, "first");
@@ -375,7 +366,7 @@ START_TEST(migrates_version_1) {
         ck_assert_int_eq(sqlite3_exec(db, v1_fixture, NULL, NULL, NULL), SQLITE_OK);
         sqlite3_close(db);
 
-        mcs_registry *r = open_reg("host-a", "c0.c2");
+        mcs_registry *r = test_open_registry("host-a", "c0.c2");
         mcs_err e = {0};
         mcs_record rec;
         ck_assert_ok(mcs_registry_get(r, U1, &rec, &e), &e);
@@ -407,7 +398,7 @@ END_TEST
 /* Original labels: the first one stays, another guest cannot claim the
  * same file, and any host sees them. */
 START_TEST(original_labels) {
-        mcs_registry *h1 = open_reg("h1", "c0.c1023"), *h2 = open_reg("h2", "c0.c1023");
+        mcs_registry *h1 = test_open_registry("h1", "c0.c1023"), *h2 = test_open_registry("h2", "c0.c1023");
         mcs_original_list l;
         mcs_err e = {0};
         const char *a = "11111111-2222-3333-4444-555555555555", *b = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee";
@@ -446,7 +437,7 @@ START_TEST(refuses_newer_schema_and_foreign_files) {
         mcs_err e = {0};
         mcs_catset_add_range(&cfg.pool, 0, 1023);
 
-        r = open_reg("h", "c0.c1023");
+        r = test_open_registry("h", "c0.c1023");
         mcs_registry_close(r);
         sqlite3 *db = raw_open();
         ck_assert_int_eq(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
@@ -471,7 +462,7 @@ START_TEST(wal_file_is_put_back_to_rollback_journal) {
         sqlite3 *db = raw_open();
         ck_assert_int_eq(sqlite3_exec(db, "PRAGMA journal_mode = WAL; CREATE TABLE t (x)", NULL, NULL, NULL), SQLITE_OK);
         sqlite3_close(db);
-        mcs_registry *r = open_reg("h", "c0.c1023");
+        mcs_registry *r = test_open_registry("h", "c0.c1023");
         mcs_registry_close(r);
         db = raw_open();
         sqlite3_stmt *st;

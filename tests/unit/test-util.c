@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "mcs-level.h"
+
 char *test_tmpdir(void) {
         const char *base = getenv("TMPDIR");
         char *path;
@@ -44,12 +46,11 @@ int test_run(Suite *s) {
         return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
-mcs_registry *test_open_registry(const char *host) {
+mcs_registry *test_open_registry(const char *host, const char *pool) {
         mcs_registry_config cfg = {.host_id = host};
         mcs_registry *r;
         mcs_err e = {0};
-        mcs_catset_add_range(&cfg.pool, 0, MCS_NCATS - 1);
-        int rc = mcs_registry_open(test_db_path, &cfg, &r, &e);
-        ck_assert_msg(rc == 0, "cannot open %s: %s", test_db_path, e.msg);
+        ck_assert_ok(mcs_catset_parse(pool, &cfg.pool, &e), &e);
+        ck_assert_ok(mcs_registry_open(test_db_path, &cfg, &r, &e), &e);
         return r;
 }

@@ -31,8 +31,8 @@ void test_db_setup(void);
 void test_db_teardown(void);
 
 #include "mcs-registry.h"
-/* The fixture's registry, opened as host, drawing from c0.c1023. */
-mcs_registry *test_open_registry(const char *host);
+/* The fixture's registry, opened as host, drawing from pool ("c0.c1023"). */
+mcs_registry *test_open_registry(const char *host, const char *pool);
 
 /* Runs the suite; returns the process exit status. */
 int test_run(Suite *s);
