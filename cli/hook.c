@@ -128,7 +128,7 @@ int hook_main(int argc, char **argv) {
                 json_object_object_add(params, "disks", disks);
         }
         client_opts o = {
-                .socket = cfg.hook_socket ? cfg.hook_socket : MCS_DEFAULT_HOOK_SOCKET,
+                .socket = mcs_config_hook_socket(&cfg),
                 .timeout_ms = (int) cfg.hook_timeout_ms,
                 .why = why,
                 .why_len = sizeof why,

@@ -282,7 +282,7 @@ int hook_server_start(mcsd *d, mcs_err *e) {
         if (!h)
                 return mcs_fail(e, MCS_E_NOMEM, "out of memory");
         *h = (hook_server){.d = d, .listen_fd = d->passed_hook_fd, .wake = {-1, -1}};
-        snprintf(h->path, sizeof h->path, "%s", d->cfg.hook_socket ? d->cfg.hook_socket : MCS_DEFAULT_HOOK_SOCKET);
+        snprintf(h->path, sizeof h->path, "%s", mcs_config_hook_socket(&d->cfg));
         d->passed_hook_fd = -1; /* the server owns it now */
         if (h->listen_fd < 0) {
                 if ((r = listen_unix(h->path, 0600, NULL, &h->listen_fd, e)) < 0)

@@ -247,7 +247,7 @@ int main(int argc, char **argv) {
                 log_msg(MCS_LOG_ERROR, "cannot set up the event loop: %s", sfd < 0 ? strerror(errno) : virGetLastErrorMessage());
                 return 1;
         }
-        if (listen_take_systemd(&d, d.cfg.hook_socket ? d.cfg.hook_socket : MCS_DEFAULT_HOOK_SOCKET, &e) < 0 ||
+        if (listen_take_systemd(&d, mcs_config_hook_socket(&d.cfg), &e) < 0 ||
             hook_server_start(&d, &e) < 0 || control_start(&d, &e) < 0) {
                 log_msg(MCS_LOG_ERROR, "%s", e.msg);
                 control_stop(&d);

@@ -409,3 +409,7 @@ const char *const *mcs_config_image_roots(const mcs_config *c, size_t *n) {
         *n = 1;
         return fallback;
 }
+
+const char *mcs_config_hook_socket(const mcs_config *c) {
+        return c->hook_socket ? c->hook_socket : MCS_DEFAULT_HOOK_SOCKET;
+}

@@ -73,6 +73,9 @@ bool mcs_config_excludes(const mcs_config *c, const char *name);
  * (normally /etc/machine-id). */
 int mcs_config_host_id(const mcs_config *c, const char *machine_id_path, char *out, size_t len, mcs_err *e);
 
+/* The hook socket in force: the configured one, else MCS_DEFAULT_HOOK_SOCKET. */
+const char *mcs_config_hook_socket(const mcs_config *c);
+
 /* The image roots in force: the configured ones, else MCS_DEFAULT_IMAGE_ROOT. */
 const char *const *mcs_config_image_roots(const mcs_config *c, size_t *n);
 
