@@ -10,12 +10,6 @@
 #include "mcs-domain-label.h"
 #include "mcs-macro.h"
 
-static const char *const role_names[] = {"private", "shared", "content"};
-
-const char *mcs_image_role_name(mcs_image_role r) {
-        return (unsigned) r < MCS_ARRAY_SIZE(role_names) ? role_names[r] : "?";
-}
-
 int mcs_image_types_load(const char *path, mcs_image_types *out, mcs_err *e) {
         mcs_context c[2];
         unsigned n;

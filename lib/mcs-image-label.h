@@ -48,7 +48,6 @@ typedef struct mcs_image_plan {
 int mcs_image_plan_build(const mcs_domain *d, const mcs_image_types *t, const char *level, mcs_image_plan *out,
                          mcs_err *e);
 void mcs_image_plan_clear(mcs_image_plan *p);
-const char *mcs_image_role_name(mcs_image_role r);
 
 /* The backing file a qcow2 image names, made absolute; *out is NULL for
  * an image without one or a file that is not qcow2. */
