@@ -85,11 +85,24 @@ static bool selinux_seclabel(xmlNodePtr n) {
         return !model || !strcmp((const char *) model, "selinux");
 }
 
-/* The one top-level SELinux seclabel, or NULL; two of them are an error. */
+/* libvirt stores <seclabel type='none'/> as type='none' model='none': no
+ * security driver labels the guest, SELinux included. A model='dac'
+ * seclabel, of any type, concerns DAC alone. */
+static bool top_seclabel(xmlNodePtr n) {
+        if (selinux_seclabel(n))
+                return true;
+        if (!is_elem(n, "seclabel"))
+                return false;
+        _cleanup_xml_ xmlChar *model = xmlGetProp(n, (const xmlChar *) "model");
+        return !strcmp((const char *) model, "none");
+}
+
+/* The one top-level seclabel that says how SELinux labels the guest, or
+ * NULL; two of them are an error. */
 static int find_seclabel(xmlNodePtr root, xmlNodePtr *out, mcs_err *e) {
         *out = NULL;
         for (xmlNodePtr n = root->children; n; n = n->next) {
-                if (!selinux_seclabel(n))
+                if (!top_seclabel(n))
                         continue;
                 if (*out)
                         return mcs_fail(e, MCS_E_INVALID, "domain XML line %d: a second SELinux <seclabel> (the first is on line %d)",
@@ -114,10 +127,11 @@ static int text_of(xmlNodePtr parent, const char *name, char **out, mcs_err *e) 
 static int parse_seclabel(xmlNodePtr sl, mcs_domain *d, mcs_err *e) {
         _cleanup_xml_ xmlChar *type = xmlGetProp(sl, (const xmlChar *) "type");
         _cleanup_xml_ xmlChar *relabel = xmlGetProp(sl, (const xmlChar *) "relabel");
+        _cleanup_xml_ xmlChar *model = xmlGetProp(sl, (const xmlChar *) "model");
         const char *t = type ? (const char *) type : "dynamic"; /* libvirt's default */
         char q[MCS_QUOTE_MAX];
 
-        if (!strcmp(t, "none"))
+        if (!strcmp(t, "none") || (model && !strcmp((const char *) model, "none")))
                 d->mode = MCS_SECLABEL_NONE;
         else if (!strcmp(t, "dynamic"))
                 d->mode = MCS_SECLABEL_DYNAMIC;

@@ -12,7 +12,7 @@
 
 typedef enum mcs_seclabel_mode {
         MCS_SECLABEL_ABSENT,  /* no SELinux seclabel: libvirt's default, dynamic */
-        MCS_SECLABEL_NONE,    /* type='none': confinement turned off */
+        MCS_SECLABEL_NONE,    /* type='none' (any model but dac), or model='none': confinement turned off */
         MCS_SECLABEL_DYNAMIC, /* type='dynamic', maybe with a <baselabel> */
         MCS_SECLABEL_STATIC,  /* type='static' */
 } mcs_seclabel_mode;
@@ -41,7 +41,11 @@ typedef struct mcs_domain {
 
 /* The top-level <seclabel> elements that count for SELinux are those with
  * model='selinux' and those without a model (libvirt gives those to the
- * first security driver, which is SELinux on an SELinux host). */
+ * first security driver, which is SELinux on an SELinux host), and
+ * model='none' (libvirt's spelling of <seclabel type='none'/>): a guest
+ * with type='none' or model='none' is MCS_SECLABEL_NONE. A model='dac'
+ * seclabel, whatever its type, is left out: the guest is judged by its
+ * SELinux seclabel alone (absent: libvirt's default, dynamic). */
 int mcs_domain_parse(const char *xml, mcs_domain *out, mcs_err *e);
 void mcs_domain_clear(mcs_domain *d);
 
