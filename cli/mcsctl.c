@@ -131,11 +131,14 @@ static int cmd_status(const cmd *c, int argc, char **argv) {
                 printf("host:       %s\n", str(r, "host"));
                 printf("registry:   %s (%s)\n", str(reg, "location"), str(reg, "backend"));
                 printf("libvirt:    %s (%s)\n", str(lv, "uri"), flag(lv, "connected") ? "connected" : "not connected");
+                if (str(lv, "security_models"))
+                        printf("security:   %s\n", str(lv, "security_models"));
+                printf("labelling:  %s\n", str(r, "labelling_why"));
                 printf("range:      %s\n", str(r, "range"));
                 printf("labels:     %lld held; %lld of %lld pairs free\n", num(lb, "held"), num(lb, "free_pairs"),
                        num(lb, "pool_pairs"));
-                printf("guests:     %lld managed, %lld unmanaged, %lld refused (this host)\n", num(g, "managed"),
-                       num(g, "unmanaged"), num(g, "refused"));
+                printf("guests:     %lld managed, %lld unmanaged, %lld refused, %lld failed (this host)\n",
+                       num(g, "managed"), num(g, "unmanaged"), num(g, "refused"), num(g, "failed"));
         }
         json_object_put(r);
         return EXIT_OK;

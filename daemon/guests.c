@@ -22,8 +22,9 @@ guest_entry *guests_find(mcsd *d, const char *uuid) {
         return NULL;
 }
 
-void guests_count(const mcsd *d, size_t count[3]) {
-        count[0] = count[1] = count[2] = 0;
+void guests_count(const mcsd *d, size_t count[MCS_GUEST_STATUSES]) {
+        for (size_t i = 0; i < MCS_GUEST_STATUSES; i++)
+                count[i] = 0;
         for (size_t i = 0; i < d->n_guests; i++)
                 count[d->guests[i].status]++;
 }
@@ -185,7 +186,7 @@ static void check_live_label(mcsd *d, virDomainPtr dom, const mcs_record *rec) {
         char level[MCS_RANGE_STRMAX];
         mcs_err e = {0};
 
-        if (!d->selinux_host) {
+        if (!d->secmodels.selinux) {
                 log_guest(MCS_LOG_DEBUG, rec->name, rec->uuid, rec->label,
                           "guest '%s': the host's security model is not selinux; live label not compared", rec->name);
                 return;
@@ -246,6 +247,9 @@ static void log_outcome(mcsd *d, const mcs_domain *dom, const mcs_guest_outcome 
                           "guest '%s' on host %s will not be allowed to start: %s", dom->name, d->host_id,
                           o->why);
                 break;
+        case MCS_GUEST_FAILED:
+                log_guest(MCS_LOG_ERROR, dom->name, dom->uuid, label, "guest '%s' failed: %s", dom->name, o->why);
+                break;
         }
 }
 
@@ -260,9 +264,17 @@ static void report(guest_report *rep, const mcs_domain *parsed, const mcs_guest_
         snprintf(rep->why, sizeof rep->why, "%s", error ? error : o->why);
 }
 
+struct image_failures {
+        const mcs_domain *guest;
+        char first[MCS_ERR_MSG_MAX / 2]; /* the first file's error */
+};
+
 static void log_image(void *opaque, const char *path, const char *context, const mcs_label_result *res,
                       const mcs_err *err) {
-        const mcs_domain *g = opaque;
+        struct image_failures *f = opaque;
+        const mcs_domain *g = f->guest;
+        if (err && !f->first[0])
+                snprintf(f->first, sizeof f->first, "%.*s", (int) sizeof f->first - 1, err->msg);
         if (err)
                 log_guest(MCS_LOG_ERROR, g->name, g->uuid, NULL, "guest '%s': %s", g->name, err->msg);
         else if (res && res->outcome == MCS_LABEL_SET)
@@ -299,7 +311,7 @@ int guests_apply(mcsd *d, virDomainPtr dom, guest_report *rep) {
         /* A dynamic guest that runs may keep the label it runs with. */
         if (persistent && (parsed.mode == MCS_SECLABEL_DYNAMIC || parsed.mode == MCS_SECLABEL_ABSENT))
                 live = domain_live_label(dom);
-        if (mcs_guest_apply_rules(d->reg, &d->cfg, &d->types, xml, &parsed, persistent, live, &o, &e) < 0) {
+        if (mcs_guest_apply_rules(d->reg, &d->cfg, d->policy, &d->types, xml, &parsed, persistent, live, &o, &e) < 0) {
                 log_guest(MCS_LOG_ERROR, parsed.name, parsed.uuid, NULL, "guest '%s': %s", parsed.name, e.msg);
                 goto out;
         }
@@ -319,23 +331,36 @@ int guests_apply(mcsd *d, virDomainPtr dom, guest_report *rep) {
                 log_guest(MCS_LOG_INFO, parsed.name, parsed.uuid, o.rec.label, "guest '%s' now has static label %s",
                           parsed.name, o.rec.label);
         }
-        bool changed = set_guest(d, parsed.uuid, parsed.name, o.status, o.why);
-        log_outcome(d, &parsed, &o, changed);
         if (o.status == MCS_GUEST_MANAGED && sync_state(d, dom, &o.rec, &e) < 0) {
                 log_guest(MCS_LOG_ERROR, parsed.name, parsed.uuid, o.rec.label, "guest '%s': %s", parsed.name, e.msg);
                 goto out;
         }
-        /* relabel='no': libvirt leaves the images alone, so mcsd labels them. */
-        if (o.status == MCS_GUEST_MANAGED && parsed.mode == MCS_SECLABEL_STATIC && !parsed.relabel && parsed.n_disks) {
-                int failed = images_label(d, &parsed, o.rec.label, log_image, &parsed, &e);
+        /* relabel='no': libvirt leaves the images alone, so mcsd labels them;
+         * a guest whose images it could not label is failed, not managed. */
+        if (o.status == MCS_GUEST_MANAGED && d->policy == MCS_LABELS_WRITE && parsed.mode == MCS_SECLABEL_STATIC &&
+            !parsed.relabel && parsed.n_disks) {
+                struct image_failures f = {.guest = &parsed};
+                int failed = images_label(d, &parsed, o.rec.label, log_image, &f, &e);
                 if (failed < 0)
                         log_guest(MCS_LOG_ERROR, parsed.name, parsed.uuid, o.rec.label, "guest '%s': its images: %s",
                                   parsed.name, e.msg);
+                if (failed != 0) {
+                        o.status = MCS_GUEST_FAILED;
+                        if (failed < 0)
+                                snprintf(o.why, sizeof o.why, "its images: %.*s", (int) sizeof o.why - 16, e.msg);
+                        else
+                                snprintf(o.why, sizeof o.why, "%d of its images could not be labelled (%s)", failed,
+                                         f.first);
+                }
         }
+        log_outcome(d, &parsed, &o, set_guest(d, parsed.uuid, parsed.name, o.status, o.why));
         rc = 0;
 out:
         if (!parsed.uuid[0])
                 snprintf(parsed.uuid, sizeof parsed.uuid, "%s", uuid);
+        /* An error counts as a failure too, with its reason, until mcsd succeeds. */
+        if (rc < 0)
+                set_guest(d, parsed.uuid, parsed.name ? parsed.name : virDomainGetName(dom), MCS_GUEST_FAILED, e.msg);
         report(rep, &parsed, &o, rc < 0 ? e.msg : NULL);
         mcs_guest_outcome_clear(&o);
         mcs_domain_clear(&parsed);
@@ -396,9 +421,59 @@ int guests_on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int det
         return 0;
 }
 
+const char *guests_policy_text(const mcsd *d) {
+        if (!d->secmodels_known)
+                return "libvirt's security drivers not known yet";
+        switch (d->policy) {
+        case MCS_LABELS_WRITE:
+                return d->secmodels.selinux ? "labels written: libvirt confines guests with SELinux"
+                                            : "labels written: the test driver takes any label";
+        case MCS_LABELS_RESERVE:
+                return "labels reserved, never written: libvirt has no SELinux security driver (without_selinux = reserve)";
+        case MCS_LABELS_OFF:
+                break;
+        }
+        return "labels off: libvirt has no SELinux security driver (without_selinux = skip)";
+}
+
+/* Which security drivers libvirt has decides whether a label may be
+ * written at all: a guest with an SELinux label does not start on a host
+ * without the SELinux driver. Read on every (re)connect and reconcile;
+ * a change is logged once. */
+static int read_secmodels(mcsd *d) {
+        _cleanup_free_ char *caps = virConnectGetCapabilities(d->conn);
+        mcs_secmodels m;
+        mcs_err e = {0};
+        if (!caps) {
+                log_msg(MCS_LOG_ERROR, "cannot read the capabilities of %s: %s", d->cfg.uri, virGetLastErrorMessage());
+                return -1;
+        }
+        if (mcs_secmodels_parse(caps, &m, &e) < 0) {
+                log_msg(MCS_LOG_ERROR, "%s: %s", d->cfg.uri, e.msg);
+                return -1;
+        }
+        mcs_label_policy p = mcs_label_policy_for(m.takes_labels, &d->cfg);
+        bool changed = !d->secmodels_known || p != d->policy || strcmp(m.list, d->secmodels.list);
+        d->secmodels = m;
+        d->secmodels_known = true;
+        d->policy = p;
+        __atomic_store_n(&d->hook_policy, (int) p, __ATOMIC_RELEASE);
+        if (!changed)
+                return 0;
+        if (p == MCS_LABELS_WRITE)
+                log_msg(MCS_LOG_INFO, "%s: security models %s; %s", d->cfg.uri, m.list, guests_policy_text(d));
+        else
+                log_msg(MCS_LOG_WARNING,
+                        "%s has no SELinux security driver (security models: %s): mcsd writes no SELinux label into any "
+                        "guest and the hook lets guests start; %s",
+                        d->cfg.uri, m.list,
+                        p == MCS_LABELS_RESERVE ? "pairs are still reserved in the registry (without_selinux = reserve)"
+                                                : "nothing is reserved (without_selinux = skip)");
+        return 0;
+}
+
 void guests_reconcile(mcsd *d) {
         virDomainPtr *doms = NULL;
-        virSecurityModel model;
         mcs_record_list mine = {0};
         mcs_err e = {0};
         int64_t t0 = mcsd_now_ms();
@@ -406,7 +481,10 @@ void guests_reconcile(mcsd *d) {
 
         if (!d->conn)
                 return;
-        d->selinux_host = virNodeGetSecurityModel(d->conn, &model) == 0 && !strcmp(model.model, "selinux");
+        if (read_secmodels(d) < 0) {
+                guests_schedule_retry(d);
+                return;
+        }
         int n = virConnectListAllDomains(d->conn, &doms, 0);
         if (n < 0) {
                 log_msg(MCS_LOG_ERROR, "cannot list guests: %s", virGetLastErrorMessage());

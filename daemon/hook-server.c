@@ -132,11 +132,17 @@ static int decide(hook_server *h, json_object *params, const struct ucred *peer,
         if (m < 0)
                 return fail(err, MCS_PERR_BAD_REQUEST, "hook: mode is not absent, none, dynamic or static");
         rq.mode = (mcs_seclabel_mode) m;
-        if (mcs_hook_decide(h->reg, &h->d->cfg, &rq, &v, &e) < 0) {
+        int policy = __atomic_load_n(&h->d->hook_policy, __ATOMIC_ACQUIRE);
+        if (policy == MCS_LABELS_RESERVE || policy == MCS_LABELS_OFF) {
+                /* Until libvirt has answered (-1) the checks apply: fail closed. */
+                v = (mcs_hook_verdict){.allow = true};
+                set_msg(&v, "libvirt on this host has no SELinux security driver; mcsd labels no guest here");
+        } else if (mcs_hook_decide(h->reg, &h->d->cfg, &rq, &v, &e) < 0) {
                 log_guest(MCS_LOG_ERROR, rq.name, rq.uuid, NULL, "hook %s for guest '%s': %s", op, rq.name, e.msg);
                 return fail_mcs(err, &e);
         }
-        if (v.allow && rq.op == MCS_HOOK_PREPARE && rq.mode == MCS_SECLABEL_STATIC && rq.label)
+        if (v.allow && policy == MCS_LABELS_WRITE && rq.op == MCS_HOOK_PREPARE && rq.mode == MCS_SECLABEL_STATIC &&
+            rq.label)
                 label_images(h, params, &rq, &v);
         log_guest(v.allow ? (v.msg[0] ? MCS_LOG_INFO : MCS_LOG_DEBUG) : MCS_LOG_ERROR, rq.name, rq.uuid, rq.label,
                   "hook %s (pid %d): guest '%s' %s%s%s", op, (int) peer->pid, rq.name,

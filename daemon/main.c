@@ -28,12 +28,12 @@ int64_t mcsd_now_ms(void) {
 /* Sends READY=1 the first time, then STATUS= whenever its text changes
  * (not on every event: PID 1 handles each message). */
 void mcsd_update_status(mcsd *d) {
-        size_t count[3];
+        size_t count[MCS_GUEST_STATUSES];
         char status[sizeof d->last_status];
         guests_count(d, count);
-        snprintf(status, sizeof status, "%s %s; %zu guests: %zu managed, %zu unmanaged, %zu refused",
-                 d->conn ? "connected to" : "waiting for", d->cfg.uri, d->n_guests, count[MCS_GUEST_MANAGED],
-                 count[MCS_GUEST_UNMANAGED], count[MCS_GUEST_REFUSED]);
+        snprintf(status, sizeof status, "%s %s; %s; %zu guests: %zu managed, %zu unmanaged, %zu refused, %zu failed",
+                 d->conn ? "connected to" : "waiting for", d->cfg.uri, guests_policy_text(d), d->n_guests, count[MCS_GUEST_MANAGED], count[MCS_GUEST_UNMANAGED], count[MCS_GUEST_REFUSED],
+                 count[MCS_GUEST_FAILED]);
         bool first = !d->last_status[0];
         if (!first && !strcmp(status, d->last_status))
                 return;
@@ -176,7 +176,7 @@ int main(int argc, char **argv) {
         };
         mcsd d = {.config_path = MCS_DEFAULT_CONFIG, .lifecycle_cb = -1, .reconnect_timer = -1,
                   .pending_timer = -1, .retry_timer = -1, .listen_fd = -1, .listen_watch = -1, .sweep_timer = -1,
-                  .passed_control_fd = -1, .passed_hook_fd = -1};
+                  .passed_control_fd = -1, .passed_hook_fd = -1, .hook_policy = -1};
         bool config_given = false, check_only = false;
         derived x = {0};
         mcs_err e = {0};

@@ -11,6 +11,7 @@
 #include "mcs-domain-label.h"
 #include "mcs-guest-images.h"
 #include "mcs-guest-rules.h"
+#include "mcs-host-caps.h"
 #include "mcs-level.h"
 #include "mcs-registry.h"
 
@@ -49,7 +50,10 @@ typedef struct mcsd {
         int reconnect_timer;      /* -1: none */
         unsigned backoff_ms;      /* next reconnect delay */
         bool connected_once;
-        bool selinux_host;        /* the libvirt host confines guests with SELinux */
+        mcs_secmodels secmodels;  /* the security drivers of the connected libvirt */
+        bool secmodels_known;     /* read since mcsd started */
+        mcs_label_policy policy;  /* what those drivers let mcsd do, with without_selinux */
+        int hook_policy;          /* the same for the hook thread (__atomic); -1 until libvirt answered */
 
         guest_entry *guests;
         size_t n_guests;
@@ -114,7 +118,9 @@ void guests_schedule_retry(mcsd *d);
 int guests_apply(mcsd *d, virDomainPtr dom, guest_report *rep);
 guest_entry *guests_find(mcsd *d, const char *uuid);
 /* This host's guests by status, indexed by mcs_guest_status. */
-void guests_count(const mcsd *d, size_t count[3]);
+void guests_count(const mcsd *d, size_t count[MCS_GUEST_STATUSES]);
+/* One line on what mcsd does with labels on this host, for status and logs. */
+const char *guests_policy_text(const mcsd *d);
 
 /* control.c: the socket */
 int control_start(mcsd *d, mcs_err *e);

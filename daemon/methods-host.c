@@ -110,6 +110,8 @@ static void check_one(request *rq, virDomainPtr dom, json_object *problems) {
         guest_entry *g = guests_find(d, parsed.uuid);
         mcs_check_guest_input in = {
                 .refused = g && g->status == MCS_GUEST_REFUSED ? g->why : NULL,
+                .failed = g && g->status == MCS_GUEST_FAILED ? g->why : NULL,
+                .policy = d->policy,
                 .dom = &parsed,
                 .persistent = persistent == 1,
                 .active = active == 1,
@@ -117,7 +119,7 @@ static void check_one(request *rq, virDomainPtr dom, json_object *problems) {
                 .live_label = live,
                 .rec = r == 0 ? &rec : NULL,
                 .host_id = d->host_id,
-                .selinux_host = d->selinux_host,
+                .selinux_host = d->secmodels.selinux,
                 .disk_labels = (const char *const *) labels,
                 .disk_errno = errs,
         };

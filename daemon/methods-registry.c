@@ -14,7 +14,7 @@ int method_status(request *rq, json_object **result, reply_err *err) {
         mcs_alloc_stats st;
         mcs_err e = {0};
         char range[MCS_RANGE_STRMAX];
-        size_t count[3];
+        size_t count[MCS_GUEST_STATUSES];
 
         if (mcs_registry_stats(d->reg, &st, &e) < 0)
                 return fail_mcs(err, &e);
@@ -34,7 +34,11 @@ int method_status(request *rq, json_object **result, reply_err *err) {
         x = json_object_new_object();
         json_object_object_add(x, "uri", json_str(d->cfg.uri));
         json_object_object_add(x, "connected", json_object_new_boolean(d->conn != NULL));
+        json_object_object_add(x, "security_models", json_str(d->secmodels_known ? d->secmodels.list : NULL));
         json_object_object_add(o, "libvirt", x);
+        static const char *const policies[] = {"write", "reserve", "off"};
+        json_object_object_add(o, "labelling", json_str(d->secmodels_known ? policies[d->policy] : NULL));
+        json_object_object_add(o, "labelling_why", json_str(guests_policy_text(d)));
         json_object_object_add(o, "range", json_str(range));
         x = json_object_new_object();
         json_object_object_add(x, "held", json_object_new_int64((int64_t) st.labels));
@@ -45,6 +49,7 @@ int method_status(request *rq, json_object **result, reply_err *err) {
         json_object_object_add(x, "managed", json_object_new_int64((int64_t) count[MCS_GUEST_MANAGED]));
         json_object_object_add(x, "unmanaged", json_object_new_int64((int64_t) count[MCS_GUEST_UNMANAGED]));
         json_object_object_add(x, "refused", json_object_new_int64((int64_t) count[MCS_GUEST_REFUSED]));
+        json_object_object_add(x, "failed", json_object_new_int64((int64_t) count[MCS_GUEST_FAILED]));
         json_object_object_add(o, "guests", x);
         *result = o;
         return 0;

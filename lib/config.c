@@ -156,6 +156,12 @@ static int apply_key(mcs_config *c, const where *w, const char *key, const char 
                         return bad(e, w, "semanage_root: '%s' must be an absolute path without spaces", qv);
                 return set_string(&c->semanage_root, v) < 0 ? mcs_fail(e, MCS_E_NOMEM, "out of memory") : 0;
         }
+        if (!strcmp(key, "without_selinux")) {
+                if (strcmp(v, "skip") && strcmp(v, "reserve"))
+                        return bad(e, w, "without_selinux: '%s' is not skip or reserve", qv);
+                c->reserve_without_selinux = !strcmp(v, "reserve");
+                return 0;
+        }
         if (!strcmp(key, "hook_fail_open")) {
                 if (strcmp(v, "yes") && strcmp(v, "no"))
                         return bad(e, w, "hook_fail_open: '%s' is not yes or no", qv);

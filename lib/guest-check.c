@@ -65,7 +65,7 @@ unsigned mcs_check_guest(const mcs_check_guest_input *in, mcs_check_report repor
         ctx c = {d->uuid, d->name, report, opaque, 0};
         char lv[MCS_RANGE_STRMAX];
 
-        if (in->excluded || d->mode == MCS_SECLABEL_NONE)
+        if (in->excluded || d->mode == MCS_SECLABEL_NONE || in->policy == MCS_LABELS_OFF)
                 return 0;
         if (!in->persistent && !d->label)
                 return 0; /* a transient guest without a label yet: nothing to hold */
@@ -73,13 +73,15 @@ unsigned mcs_check_guest(const mcs_check_guest_input *in, mcs_check_report repor
                 say(&c, "its label is refused: %s", in->refused);
                 return c.n;
         }
+        if (in->failed)
+                say(&c, "mcsd failed on it: %s", in->failed);
         if (!rec) {
                 say(&c, "holds no reservation in the registry");
                 return c.n;
         }
         if (strcmp(rec->name, d->name))
                 say(&c, "the registry knows it as '%s'", rec->name);
-        if (in->persistent) {
+        if (in->persistent && in->policy == MCS_LABELS_WRITE) {
                 if (d->mode != MCS_SECLABEL_STATIC)
                         say(&c, "its XML has no static label yet (reserved: %s)", rec->label);
                 else if (strcmp(level_of(d->label, lv, sizeof lv), rec->label))

@@ -9,7 +9,7 @@
 
 #define CONTEXT_MAX (4u * 256u + MCS_RANGE_STRMAX)
 
-static const char *const status_names[] = {"managed", "unmanaged", "refused"};
+static const char *const status_names[] = {"managed", "unmanaged", "refused", "failed"};
 
 const char *mcs_guest_status_name(mcs_guest_status s) {
         return (unsigned) s < MCS_ARRAY_SIZE(status_names) ? status_names[s] : "?";
@@ -95,7 +95,7 @@ static int adopt_live(mcs_registry *r, const mcs_guest *g, const char *live_labe
 }
 
 static int assign_dynamic(mcs_registry *r, const mcs_domain_types *types, const char *xml, const mcs_domain *d,
-                          const char *live_label, mcs_guest_outcome *o, mcs_err *e) {
+                          const char *live_label, bool write_xml, mcs_guest_outcome *o, mcs_err *e) {
         mcs_guest g = {.uuid = d->uuid, .name = d->name, .kind = MCS_KIND_DYNAMIC};
         char context[CONTEXT_MAX];
         int rc = live_label ? adopt_live(r, &g, live_label, o, e) : 0;
@@ -104,6 +104,9 @@ static int assign_dynamic(mcs_registry *r, const mcs_domain_types *types, const 
                 return rc;
         if (rc == 0 && (rc = mcs_registry_reserve(r, &g, &o->rec, &o->created, e)) < 0)
                 return rc;
+        if (!write_xml)
+                return outcome(o, MCS_GUEST_MANAGED, "reserved in the registry only: libvirt on this host has no SELinux "
+                                                     "security driver, so its XML keeps no label");
         if ((rc = mcs_domain_label(d, types, o->rec.label, context, sizeof context, e)) < 0) {
                 if (rc != -MCS_E_INVALID)
                         return rc;
@@ -115,9 +118,13 @@ static int assign_dynamic(mcs_registry *r, const mcs_domain_types *types, const 
         return outcome(o, MCS_GUEST_MANAGED, "");
 }
 
-int mcs_guest_apply_rules(mcs_registry *r, const mcs_config *cfg, const mcs_domain_types *types, const char *xml,
-                          const mcs_domain *d, bool persistent, const char *live_label, mcs_guest_outcome *out,
-                          mcs_err *e) {
+mcs_label_policy mcs_label_policy_for(bool takes_labels, const mcs_config *cfg) {
+        return takes_labels ? MCS_LABELS_WRITE : cfg->reserve_without_selinux ? MCS_LABELS_RESERVE : MCS_LABELS_OFF;
+}
+
+int mcs_guest_apply_rules(mcs_registry *r, const mcs_config *cfg, mcs_label_policy policy,
+                          const mcs_domain_types *types, const char *xml, const mcs_domain *d, bool persistent,
+                          const char *live_label, mcs_guest_outcome *out, mcs_err *e) {
         mcs_guest_outcome o = {0};
         int rc;
 
@@ -125,13 +132,17 @@ int mcs_guest_apply_rules(mcs_registry *r, const mcs_config *cfg, const mcs_doma
                 rc = outcome(&o, MCS_GUEST_UNMANAGED, "excluded by name in the config");
         else if (d->mode == MCS_SECLABEL_NONE)
                 rc = outcome(&o, MCS_GUEST_UNMANAGED, "<seclabel type='none'>");
+        else if (policy == MCS_LABELS_OFF)
+                rc = outcome(&o, MCS_GUEST_UNMANAGED,
+                             "libvirt on this host has no SELinux security driver: mcsd writes no label "
+                             "(without_selinux = skip)");
         else if (!persistent)
                 rc = d->label ? register_label(r, d, MCS_KIND_TRANSIENT, &o, e)
                               : outcome(&o, MCS_GUEST_UNMANAGED, "a transient guest with no label in its XML yet");
         else if (d->mode == MCS_SECLABEL_STATIC)
                 rc = register_label(r, d, MCS_KIND_STATIC, &o, e);
         else
-                rc = assign_dynamic(r, types, xml, d, live_label, &o, e);
+                rc = assign_dynamic(r, types, xml, d, live_label, policy == MCS_LABELS_WRITE, &o, e);
         if (rc < 0) {
                 mcs_guest_outcome_clear(&o);
                 return rc;

@@ -53,6 +53,10 @@ typedef struct mcs_config {
         char *image_roots[MCS_CONFIG_MAX_IMAGE_ROOTS];
         size_t n_image_roots;
         char *semanage_root;       /* an alternate root for libsemanage (tests); NULL: the system's */
+        /* A host whose libvirt has no SELinux security driver: mcsd never
+         * writes a label there; with this set it still reserves pairs in the
+         * registry (without_selinux = reserve; default skip). */
+        bool reserve_without_selinux;
 } mcs_config;
 
 /* Defaults for every key. */

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 
 #include "mcs-domain-xml.h"
+#include "mcs-guest-rules.h"
 #include "mcs-registry.h"
 
 typedef void (*mcs_check_report)(void *opaque, const char *uuid, const char *name, const char *what);
@@ -15,6 +16,8 @@ typedef struct mcs_check_guest_input {
         bool persistent, active, excluded;
         const char *live_label;        /* the running guest's process context, NULL if unknown */
         const char *refused;           /* why mcsd refused the guest's label, NULL if it did not */
+        const char *failed;            /* why mcsd failed to apply the rules to it, NULL if it did not */
+        mcs_label_policy policy;       /* OFF: nothing is checked; RESERVE: the XML keeps no label */
         const mcs_record *rec;         /* its reservation, NULL if none */
         const char *host_id;           /* this host */
         bool selinux_host;             /* libvirt confines guests here: running guests' images must carry their label */

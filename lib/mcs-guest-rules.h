@@ -14,7 +14,17 @@ typedef enum mcs_guest_status {
         MCS_GUEST_MANAGED,   /* holds a reservation that matches its XML */
         MCS_GUEST_UNMANAGED, /* left alone: excluded, type='none', or no label to register */
         MCS_GUEST_REFUSED,   /* its label is held by another guest or isolates nothing */
+        MCS_GUEST_FAILED,    /* mcsd could not do what the rules ask (the reason says why) */
 } mcs_guest_status;
+
+#define MCS_GUEST_STATUSES 4
+
+/* What a host's libvirt lets mcsd do (see mcs-host-caps.h). */
+typedef enum mcs_label_policy {
+        MCS_LABELS_WRITE,   /* libvirt takes SELinux labels: reserve, and write static labels */
+        MCS_LABELS_RESERVE, /* no SELinux driver: reserve in the registry, never touch the XML */
+        MCS_LABELS_OFF,     /* no SELinux driver: leave every guest alone */
+} mcs_label_policy;
 
 typedef struct mcs_guest_outcome {
         mcs_guest_status status;
@@ -30,11 +40,16 @@ typedef struct mcs_guest_outcome {
  * definition (transient guests vanish when they stop). live_label is the
  * process context of a running guest (NULL otherwise): a dynamic guest that
  * holds no reservation yet keeps it when no other guest's label conflicts,
- * so that first deployment changes no running guest's label. Errors
+ * so that first deployment changes no running guest's label. policy OFF
+ * leaves the guest unmanaged; RESERVE never asks for new XML. Errors
  * (registry, exhaustion, memory) are returned; refusals are an outcome. */
-int mcs_guest_apply_rules(mcs_registry *r, const mcs_config *cfg, const mcs_domain_types *types, const char *xml,
-                          const mcs_domain *d, bool persistent, const char *live_label, mcs_guest_outcome *out,
-                          mcs_err *e);
+int mcs_guest_apply_rules(mcs_registry *r, const mcs_config *cfg, mcs_label_policy policy,
+                          const mcs_domain_types *types, const char *xml, const mcs_domain *d, bool persistent,
+                          const char *live_label, mcs_guest_outcome *out, mcs_err *e);
+
+/* The policy for a host: WRITE when its libvirt takes SELinux labels, else
+ * RESERVE or OFF as the config's without_selinux says. */
+mcs_label_policy mcs_label_policy_for(bool takes_labels, const mcs_config *cfg);
 
 void mcs_guest_outcome_clear(mcs_guest_outcome *o);
 

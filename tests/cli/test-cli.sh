@@ -136,7 +136,8 @@ expect_eq "vm1's state" "$(registry_field "$REG" "$vm1" 5)" reserved
 ok "check finds a tampered reservation (exit 5); relabel repairs it"
 
 # A static relabel='no' guest's image must carry its label at all times.
-img3=$WORK/vm3.raw
+mkdir -p "$WORK/images"
+img3=$WORK/images/vm3.raw
 : >"$img3"
 "$FILECON" "$img3" system_u:object_r:svirt_image_t:s0:c30,c31
 define "$URI" vm3 "<devices><disk type='file' device='disk'><source file='$img3'/><target dev='vda'/></disk></devices><seclabel type='static' model='selinux' relabel='no'><label>system_u:system_r:svirt_t:s0:c30,c31</label></seclabel>"

@@ -124,6 +124,33 @@ START_TEST(images) {
 }
 END_TEST
 
+/* A host without an SELinux driver, and guests mcsd failed on. */
+START_TEST(policies_and_failures) {
+        mcs_domain d = guest("<domain type='kvm'><name>vm1</name><uuid>" UUID_A "</uuid></domain>");
+        mcs_record rec = {.uuid = UUID_A, .name = "vm1", .label = "s0:c1,c2", .host = "h1",
+                          .kind = MCS_KIND_DYNAMIC, .state = MCS_STATE_RESERVED};
+        mcs_check_guest_input in = {.dom = &d, .persistent = true, .host_id = "h1"};
+
+        ck_assert_uint_eq(run(&in), 1); /* labels written: no reservation is a problem */
+        ck_assert_ptr_nonnull(strstr(found, "holds no reservation"));
+        in.policy = MCS_LABELS_OFF;
+        ck_assert_uint_eq(run(&in), 0);
+        in.policy = MCS_LABELS_RESERVE;
+        ck_assert_uint_eq(run(&in), 1);
+        in.rec = &rec; /* reserved, and the XML rightly keeps no label */
+        ck_assert_uint_eq(run(&in), 0);
+        in.policy = MCS_LABELS_WRITE;
+        ck_assert_uint_eq(run(&in), 1);
+        ck_assert_ptr_nonnull(strstr(found, "its XML has no static label yet (reserved: s0:c1,c2)"));
+
+        in.policy = MCS_LABELS_RESERVE;
+        in.failed = "its images: /i/gone.raw: No such file or directory";
+        ck_assert_uint_eq(run(&in), 1);
+        ck_assert_ptr_nonnull(strstr(found, "mcsd failed on it: its images: /i/gone.raw: No such file or directory"));
+        mcs_domain_clear(&d);
+}
+END_TEST
+
 START_TEST(orphans) {
         mcs_record rec = {.uuid = UUID_A, .name = "gone", .label = "s0:c1,c2", .host = "h1",
                           .kind = MCS_KIND_DYNAMIC, .state = MCS_STATE_RESERVED};
@@ -146,6 +173,7 @@ int main(void) {
         tcase_add_test(tc, agreement_and_registry_discrepancies);
         tcase_add_test(tc, images);
         tcase_add_test(tc, orphans);
+        tcase_add_test(tc, policies_and_failures);
         suite_add_tcase(s, tc);
         return test_run(s);
 }

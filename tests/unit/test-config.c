@@ -29,6 +29,7 @@ START_TEST(defaults_and_every_key) {
         ck_assert_ptr_null(c.hook_socket);
         ck_assert_uint_eq(c.hook_timeout_ms, 5000);
         ck_assert(!c.hook_fail_open);
+        ck_assert(!c.reserve_without_selinux);
 
         const char *text = "# a comment\n"
                            "uri = test+unix:///default?socket=/run/x.sock\n"
@@ -53,6 +54,7 @@ START_TEST(defaults_and_every_key) {
                            "hook_socket = /run/mcsd-test/hook.sock\n"
                            "hook_timeout = 2s\n"
                            "hook_fail_open = yes\n"
+                           "without_selinux = reserve\n"
                            "image_root = /srv/images\n"
                            "image_root = /mnt/nfs/vm\n"
                            "log_level = debug\r\n";
@@ -83,6 +85,7 @@ START_TEST(defaults_and_every_key) {
         ck_assert_str_eq(c.hook_socket, "/run/mcsd-test/hook.sock");
         ck_assert_uint_eq(c.hook_timeout_ms, 2000);
         ck_assert(c.hook_fail_open);
+        ck_assert(c.reserve_without_selinux);
         ck_assert_uint_eq(c.n_image_roots, 2);
         ck_assert_str_eq(c.image_roots[1], "/mnt/nfs/vm");
         mcs_config_clear(&c);
@@ -126,6 +129,7 @@ START_TEST(rejections_name_file_and_line) {
                 {"image_root = /\n", "bad.conf:1: image_root: '/' must be an absolute directory other than /"},
                 {"image_root = images\n", "bad.conf:1: image_root: 'images' must be an absolute directory"},
                 {"hook_fail_open = maybe\n", "bad.conf:1: hook_fail_open: 'maybe' is not yes or no"},
+                {"without_selinux = label\n", "bad.conf:1: without_selinux: 'label' is not skip or reserve"},
                 {"hook_timeout = 2m\n", "bad.conf: hook_timeout must be from 100ms to 60s"},
                 {"hook_socket = hook.sock\n", "bad.conf:1: hook_socket: 'hook.sock' must be an absolute path"},
         };

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "mcs-guest-rules.h"
+#include "mcs-host-caps.h"
 #include "test-util.h"
 
 #define UUID_A "11111111-2222-3333-4444-555555555555"
@@ -30,6 +31,16 @@ START_TEST(parse_seclabel_modes) {
         } cases[] = {
                 {"", MCS_SECLABEL_ABSENT, true, NULL, NULL},
                 {"<seclabel type='none'/>", MCS_SECLABEL_NONE, false, NULL, NULL},
+                /* libvirt's stored form of the line above, and the other spellings of "no label". */
+                {"<seclabel type='none' model='none'/>", MCS_SECLABEL_NONE, false, NULL, NULL},
+                {"<seclabel type='none' model='selinux'/>", MCS_SECLABEL_NONE, false, NULL, NULL},
+                {"<seclabel model='none'/>", MCS_SECLABEL_NONE, false, NULL, NULL},
+                /* DAC seclabels say nothing about SELinux: the SELinux one (or its absence) counts. */
+                {"<seclabel type='static' model='dac' relabel='yes'><label>+107:+107</label></seclabel>",
+                 MCS_SECLABEL_ABSENT, true, NULL, NULL},
+                {"<seclabel type='static' model='dac' relabel='yes'><label>+107:+107</label></seclabel>"
+                 "<seclabel type='static' model='selinux' relabel='yes'><label>u:r:t:s0:c1,c2</label></seclabel>",
+                 MCS_SECLABEL_STATIC, true, "u:r:t:s0:c1,c2", NULL},
                 {"<seclabel type='dynamic' model='selinux'/>", MCS_SECLABEL_DYNAMIC, true, NULL, NULL},
                 {"<seclabel model='selinux'><baselabel>system_u:system_r:svirt_custom_t:s0</baselabel></seclabel>",
                  MCS_SECLABEL_DYNAMIC, true, NULL, "system_u:system_r:svirt_custom_t:s0"},
@@ -207,17 +218,23 @@ END_TEST
 
 /* ---- the rules, against a real registry ---- */
 
-static void apply_live(mcs_registry *r, const mcs_config *cfg, const char *type, const char *name, const char *uuid,
-                       const char *seclabel, bool persistent, const char *live, mcs_guest_outcome *o) {
+static void apply_policy(mcs_registry *r, const mcs_config *cfg, mcs_label_policy policy, const char *type,
+                         const char *name, const char *uuid, const char *seclabel, bool persistent, const char *live,
+                         mcs_guest_outcome *o) {
         mcs_domain_types t;
         mcs_domain d;
         mcs_err e = {0};
         char *x = domain_xml(type, name, uuid, seclabel);
         ck_assert_ok(mcs_domain_types_load(NULL, &t, &e), &e);
         ck_assert_ok(mcs_domain_parse(x, &d, &e), &e);
-        ck_assert_ok(mcs_guest_apply_rules(r, cfg, &t, x, &d, persistent, live, o, &e), &e);
+        ck_assert_ok(mcs_guest_apply_rules(r, cfg, policy, &t, x, &d, persistent, live, o, &e), &e);
         mcs_domain_clear(&d);
         free(x);
+}
+
+static void apply_live(mcs_registry *r, const mcs_config *cfg, const char *type, const char *name, const char *uuid,
+                       const char *seclabel, bool persistent, const char *live, mcs_guest_outcome *o) {
+        apply_policy(r, cfg, MCS_LABELS_WRITE, type, name, uuid, seclabel, persistent, live, o);
 }
 
 static void apply(mcs_registry *r, const mcs_config *cfg, const char *type, const char *name, const char *uuid,
@@ -350,6 +367,100 @@ START_TEST(rules_adopt_live_labels) {
 }
 END_TEST
 
+/* The capabilities libvirt reports: an SELinux host (Fedora's virtqemud), a
+ * host without an SELinux driver (Debian's libvirtd, this machine) and the
+ * test driver. Recorded, trimmed to <host>. */
+static const char caps_selinux[] =
+        "<capabilities><host><uuid>2bd1d2a4-ee46-4d1c-8c5e-3bd0f3e4b6a1</uuid>"
+        "<cpu><arch>x86_64</arch></cpu>"
+        "<secmodel><model>selinux</model><doi>0</doi>"
+        "<baselabel type='kvm'>system_u:system_r:svirt_t:s0</baselabel>"
+        "<baselabel type='qemu'>system_u:system_r:svirt_tcg_t:s0</baselabel></secmodel>"
+        "<secmodel><model>dac</model><doi>0</doi><baselabel type='kvm'>+107:+107</baselabel>"
+        "<baselabel type='qemu'>+107:+107</baselabel></secmodel>"
+        "</host><guest><os_type>hvm</os_type></guest></capabilities>";
+static const char caps_none_dac[] =
+        "<capabilities>\n  <host>\n    <uuid>03000200-0400-0500-0006-000700080009</uuid>\n"
+        "    <secmodel>\n      <model>none</model>\n      <doi>0</doi>\n    </secmodel>\n"
+        "    <secmodel>\n      <model>dac</model>\n      <doi>0</doi>\n"
+        "      <baselabel type='kvm'>+64055:+64055</baselabel>\n"
+        "      <baselabel type='qemu'>+64055:+64055</baselabel>\n    </secmodel>\n  </host>\n</capabilities>\n";
+static const char caps_test[] = "<capabilities><host><secmodel><model>testSecurity</model><doi></doi></secmodel>"
+                                "</host></capabilities>";
+
+START_TEST(host_secmodels) {
+        mcs_secmodels m;
+        mcs_err e = {0};
+        ck_assert_ok(mcs_secmodels_parse(caps_selinux, &m, &e), &e);
+        ck_assert(m.selinux && m.takes_labels);
+        ck_assert_str_eq(m.list, "selinux, dac");
+        ck_assert_ok(mcs_secmodels_parse(caps_none_dac, &m, &e), &e);
+        ck_assert(!m.selinux && !m.takes_labels);
+        ck_assert_str_eq(m.list, "none, dac");
+        ck_assert_ok(mcs_secmodels_parse(caps_test, &m, &e), &e);
+        ck_assert(!m.selinux && m.takes_labels);
+        ck_assert_ok(mcs_secmodels_parse("<capabilities><host/></capabilities>", &m, &e), &e);
+        ck_assert(!m.takes_labels);
+        ck_assert_str_eq(m.list, "none");
+        ck_assert_fails(mcs_secmodels_parse("<capabilities>", &m, &e), &e, MCS_E_INVALID, "not well-formed");
+        ck_assert_fails(mcs_secmodels_parse("<domain/>", &m, &e), &e, MCS_E_INVALID, "no <capabilities><host>");
+        ck_assert_fails(mcs_secmodels_parse(NULL, &m, &e), &e, MCS_E_INVALID, "none given");
+
+        /* The recorded SELinux host turns labelling on; without_selinux picks the rest. */
+        mcs_config cfg;
+        mcs_config_init(&cfg);
+        ck_assert_ok(mcs_secmodels_parse(caps_selinux, &m, &e), &e);
+        ck_assert_int_eq(mcs_label_policy_for(m.takes_labels, &cfg), MCS_LABELS_WRITE);
+        ck_assert_ok(mcs_secmodels_parse(caps_none_dac, &m, &e), &e);
+        ck_assert_int_eq(mcs_label_policy_for(m.takes_labels, &cfg), MCS_LABELS_OFF);
+        ck_assert_ok(mcs_config_parse(&cfg, "t.conf", "without_selinux = reserve\n", &e), &e);
+        ck_assert_int_eq(mcs_label_policy_for(m.takes_labels, &cfg), MCS_LABELS_RESERVE);
+        mcs_config_clear(&cfg);
+}
+END_TEST
+
+/* A host whose libvirt has no SELinux driver: no XML is ever rewritten. */
+START_TEST(rules_without_selinux) {
+        mcs_registry *r = test_open_registry("h1", "c0.c1023");
+        mcs_config cfg;
+        mcs_guest_outcome o;
+        mcs_record rec;
+        mcs_err e = {0};
+        mcs_config_init(&cfg);
+        const char *stat = "<seclabel type='static' model='selinux' relabel='yes'><label>u:r:t:s0:c3,c4</label></seclabel>";
+
+        /* skip: unmanaged, nothing reserved, whatever the seclabel. */
+        apply_policy(r, &cfg, MCS_LABELS_OFF, "kvm", "vm1", UUID_A, "", true, NULL, &o);
+        ck_assert_int_eq(o.status, MCS_GUEST_UNMANAGED);
+        ck_assert_ptr_null(o.new_xml);
+        ck_assert_ptr_nonnull(strstr(o.why, "no SELinux security driver"));
+        mcs_guest_outcome_clear(&o);
+        apply_policy(r, &cfg, MCS_LABELS_OFF, "kvm", "vm2", UUID_B, stat, true, NULL, &o);
+        ck_assert_int_eq(o.status, MCS_GUEST_UNMANAGED);
+        mcs_guest_outcome_clear(&o);
+        ck_assert_fails(mcs_registry_get(r, UUID_A, &rec, &e), &e, MCS_E_NOTFOUND, "");
+        ck_assert_fails(mcs_registry_get(r, UUID_B, &rec, &e), &e, MCS_E_NOTFOUND, "");
+
+        /* reserve: a pair in the registry, still no new XML; a static label is registered. */
+        apply_policy(r, &cfg, MCS_LABELS_RESERVE, "kvm", "vm1", UUID_A, "", true, NULL, &o);
+        ck_assert_int_eq(o.status, MCS_GUEST_MANAGED);
+        ck_assert(o.created);
+        ck_assert_ptr_null(o.new_xml);
+        mcs_guest_outcome_clear(&o);
+        ck_assert_ok(mcs_registry_get(r, UUID_A, &rec, &e), &e);
+        ck_assert_int_eq(rec.kind, MCS_KIND_DYNAMIC);
+        mcs_record_clear(&rec);
+        apply_policy(r, &cfg, MCS_LABELS_RESERVE, "kvm", "vm2", UUID_B, stat, true, NULL, &o);
+        ck_assert_int_eq(o.status, MCS_GUEST_MANAGED);
+        ck_assert_ptr_null(o.new_xml);
+        ck_assert_str_eq(o.rec.label, "s0:c3,c4");
+        mcs_guest_outcome_clear(&o);
+
+        mcs_config_clear(&cfg);
+        mcs_registry_close(r);
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("domain");
         TCase *tc = tcase_create("xml");
@@ -364,6 +475,8 @@ int main(void) {
         tcase_add_test(rules, label_types);
         tcase_add_test(rules, rules_dynamic_static_and_unmanaged);
         tcase_add_test(rules, rules_adopt_live_labels);
+        tcase_add_test(rules, host_secmodels);
+        tcase_add_test(rules, rules_without_selinux);
         suite_add_tcase(s, rules);
         return test_run(s);
 }
