@@ -190,7 +190,15 @@ int client_call(const client_opts *o, const char *method, json_object *params, j
                 free(out);
         }
         json_object_put(req);
-        ssize_t n = r < 0 ? r : read_line(fd, &line, deadline);
+        /* mcsd may have refused the connection (too many clients) with a
+         * reply line and closed it before the request went out: that reply,
+         * already here, says more than the broken pipe. */
+        ssize_t n = r;
+        if (r == 0 || r == -EPIPE || r == -ECONNRESET) {
+                n = read_line(fd, &line, deadline);
+                if (n < 0 && r < 0)
+                        n = r;
+        }
         close(fd);
         if (n == -ETIMEDOUT) {
                 say(o, "mcsd at %s did not answer within %d ms", o->socket, o->timeout_ms);
