@@ -41,25 +41,6 @@ static int unreachable(const client_opts *o, const char *why) {
         return EXIT_UNREACHABLE;
 }
 
-static int connect_socket(const client_opts *o, int *out) {
-        struct sockaddr_un sa = {.sun_family = AF_UNIX};
-        if (strlen(o->socket) >= sizeof sa.sun_path) {
-                say(o, "socket path %s is too long", o->socket);
-                return EXIT_USAGE;
-        }
-        strcpy(sa.sun_path, o->socket);
-        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-                return unreachable(o, strerror(errno));
-        if (connect(fd, (struct sockaddr *) &sa, sizeof sa) < 0) {
-                int err = errno;
-                close(fd);
-                return unreachable(o, strerror(err));
-        }
-        *out = fd;
-        return EXIT_OK;
-}
-
 /* Waits for fd to be ready for events until the deadline. */
 static int wait_fd(int fd, short events, long long deadline) {
         for (;;) {
@@ -72,6 +53,47 @@ static int wait_fd(int fd, short events, long long deadline) {
                         return 0;
                 if (r < 0 && errno != EINTR)
                         return -errno;
+        }
+}
+
+/* Connects without blocking past the deadline. A UNIX socket whose backlog
+ * is full (mcsd stopped accepting: hung, or busy) refuses a non-blocking
+ * connect with EAGAIN at once; that is retried until the deadline, since a
+ * blocking connect would wait for mcsd forever. */
+static int connect_socket(const client_opts *o, long long deadline, int *out) {
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        if (strlen(o->socket) >= sizeof sa.sun_path) {
+                say(o, "socket path %s is too long", o->socket);
+                return EXIT_USAGE;
+        }
+        strcpy(sa.sun_path, o->socket);
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0)
+                return unreachable(o, strerror(errno));
+        for (;;) {
+                int r = connect(fd, (struct sockaddr *) &sa, sizeof sa) < 0 ? errno : 0;
+                if (r == EINPROGRESS || r == EINTR) {
+                        socklen_t len = sizeof r;
+                        if ((r = -wait_fd(fd, POLLOUT, deadline)) == 0 &&
+                            getsockopt(fd, SOL_SOCKET, SO_ERROR, &r, &len) < 0)
+                                r = errno;
+                }
+                if (r == EAGAIN && now_ms() < deadline) {
+                        long long left = deadline - now_ms();
+                        poll(NULL, 0, left < 20 ? (int) left : 20);
+                        continue;
+                }
+                if (r == 0) {
+                        *out = fd;
+                        return EXIT_OK;
+                }
+                close(fd);
+                if (r == EAGAIN || r == ETIMEDOUT) {
+                        say(o, "mcsd at %s did not accept the connection within %d ms (it is busy or hung)", o->socket,
+                            o->timeout_ms);
+                        return EXIT_UNREACHABLE;
+                }
+                return unreachable(o, strerror(r));
         }
 }
 
@@ -154,11 +176,11 @@ int client_call(const client_opts *o, const char *method, json_object *params, j
                 json_object_put(req);
                 return EXIT_USAGE;
         }
-        if ((rc = connect_socket(o, &fd)) != EXIT_OK) {
+        long long deadline = now_ms() + o->timeout_ms;
+        if ((rc = connect_socket(o, deadline, &fd)) != EXIT_OK) {
                 json_object_put(req);
                 return rc;
         }
-        long long deadline = now_ms() + o->timeout_ms;
         char *out = malloc(len + 2);
         int r = out ? 0 : -ENOMEM;
         if (out) {
@@ -168,7 +190,15 @@ int client_call(const client_opts *o, const char *method, json_object *params, j
                 free(out);
         }
         json_object_put(req);
-        ssize_t n = r < 0 ? r : read_line(fd, &line, deadline);
+        /* mcsd may have refused the connection (too many clients) with a
+         * reply line and closed it before the request went out: that reply,
+         * already here, says more than the broken pipe. */
+        ssize_t n = r;
+        if (r == 0 || r == -EPIPE || r == -ECONNRESET) {
+                n = read_line(fd, &line, deadline);
+                if (n < 0 && r < 0)
+                        n = r;
+        }
         close(fd);
         if (n == -ETIMEDOUT) {
                 say(o, "mcsd at %s did not answer within %d ms", o->socket, o->timeout_ms);

@@ -167,6 +167,31 @@ static bool in_group(const control_peer *p, int fd, gid_t gid) {
         return false;
 }
 
+#define REFUSAL_LOG_MS 1000
+
+/* Logs how many refusals went unlogged, once their second is over. */
+static void log_unlogged_refusals(mcsd *d, int64_t now) {
+        if (!d->refusals_unlogged || now - d->refusal_logged_ms < REFUSAL_LOG_MS)
+                return;
+        log_msg(MCS_LOG_WARNING, "control socket: refused %u more clients (too many clients) since the last warning",
+                d->refusals_unlogged);
+        d->refusals_unlogged = 0;
+}
+
+/* One warning a second at most, so that no client can flood the log by
+ * connecting over and over; the others are counted. */
+static void log_refusal(mcsd *d, const control_peer *peer) {
+        int64_t now = mcsd_now_ms();
+        if (d->refusal_logged_ms && now - d->refusal_logged_ms < REFUSAL_LOG_MS) {
+                d->refusals_unlogged++;
+                return;
+        }
+        log_unlogged_refusals(d, now);
+        log_msg(MCS_LOG_WARNING, "control socket: refusing uid %u pid %d: %u clients already", peer->cred.uid,
+                peer->cred.pid, d->cfg.max_clients);
+        d->refusal_logged_ms = now;
+}
+
 static void accept_one(mcsd *d, int cfd) {
         control_peer peer = {0};
         socklen_t len = sizeof peer.cred;
@@ -177,8 +202,7 @@ static void accept_one(mcsd *d, int cfd) {
         }
         peer.admin = peer.cred.uid == 0 || (d->admin_gid_valid && in_group(&peer, cfd, d->admin_gid));
         if (d->n_clients >= d->cfg.max_clients) {
-                log_msg(MCS_LOG_WARNING, "control socket: refusing uid %u pid %d: %u clients already", peer.cred.uid,
-                        peer.cred.pid, d->cfg.max_clients);
+                log_refusal(d, &peer);
                 refuse_client(cfd, MCS_PERR_TOO_MANY, "too many clients; try again later");
                 return;
         }
@@ -225,6 +249,7 @@ static void on_sweep(int timer, void *opaque) {
         mcsd *d = opaque;
         int64_t now = mcsd_now_ms();
         (void) timer;
+        log_unlogged_refusals(d, now);
         for (size_t i = 0; i < d->n_clients;) {
                 control_client *c = d->clients[i];
                 if (c->deadline_ms > now) {

@@ -69,9 +69,61 @@ static void note_image(void *opaque, const char *path, const char *context, cons
                 snprintf(f->first, sizeof f->first, "%s", err->msg);
 }
 
+/* Only after check_params: every flag present is a boolean. */
 static bool flag(json_object *o, const char *key) {
         json_object *v;
         return json_object_object_get_ex(o, key, &v) && json_object_get_boolean(v);
+}
+
+struct field {
+        const char *key;
+        json_type type;
+};
+
+/* Every key of o is one of fields and has its type. */
+static int check_fields(json_object *o, const char *where, const struct field *fields, size_t n, reply_err *err) {
+        json_object_object_foreach(o, key, val) {
+                char q[MCS_QUOTE_MAX];
+                size_t i = 0;
+                while (i < n && strcmp(fields[i].key, key))
+                        i++;
+                if (i == n)
+                        return fail(err, MCS_PERR_BAD_REQUEST, "%s: unknown parameter '%s'", where,
+                                    mcs_quote(key, q, sizeof q));
+                if (!json_object_is_type(val, fields[i].type))
+                        return fail(err, MCS_PERR_BAD_REQUEST, "%s: '%s' must be a%s %s, not %s", where, key,
+                                    fields[i].type == json_type_array || fields[i].type == json_type_object ? "n" : "",
+                                    json_type_to_name(fields[i].type), json_type_to_name(json_object_get_type(val)));
+        }
+        return 0;
+}
+
+/* The types of the hook's parameters and of each disk's, before any is read. */
+static int check_params(json_object *params, reply_err *err) {
+        static const struct field top[] = {
+                {"op", json_type_string},       {"uuid", json_type_string},     {"name", json_type_string},
+                {"mode", json_type_string},     {"label", json_type_string},    {"relabel", json_type_boolean},
+                {"disks", json_type_array},
+        };
+        static const struct field disk[] = {
+                {"path", json_type_string},        {"block", json_type_boolean},    {"readonly", json_type_boolean},
+                {"shareable", json_type_boolean},  {"norelabel", json_type_boolean},
+        };
+        json_object *disks;
+        if (check_fields(params, "hook", top, sizeof top / sizeof top[0], err) < 0)
+                return -1;
+        if (!json_object_object_get_ex(params, "disks", &disks))
+                return 0;
+        for (size_t i = 0; i < json_object_array_length(disks); i++) {
+                json_object *k = json_object_array_get_idx(disks, i);
+                char where[64];
+                snprintf(where, sizeof where, "hook: disks[%zu]", i);
+                if (!json_object_is_type(k, json_type_object))
+                        return fail(err, MCS_PERR_BAD_REQUEST, "%s must be an object", where);
+                if (check_fields(k, where, disk, sizeof disk / sizeof disk[0], err) < 0)
+                        return -1;
+        }
+        return 0;
 }
 
 /* A relabel='no' guest about to start: its images must carry its label,
@@ -154,21 +206,22 @@ static int decide(hook_server *h, json_object *params, const struct ucred *peer,
 }
 
 static char *answer(hook_server *h, const char *line, size_t len, const struct ucred *peer) {
-        json_object *req = NULL, *v, *id = NULL, *params, *result = NULL;
+        json_object *req = NULL, *id = NULL, *params, *result = NULL;
+        const char *method;
         reply_err err = {0};
         char *reply;
 
         if (control_parse_request(line, len, &req, &err) < 0)
                 return control_reply(NULL, NULL, &err);
-        json_object_object_get_ex(req, "id", &id);
-        if (!json_object_object_get_ex(req, "version", &v) || json_object_get_int64(v) != MCS_PROTOCOL_VERSION)
-                fail(&err, MCS_PERR_VERSION, "this mcsd speaks version %d", MCS_PROTOCOL_VERSION);
-        else if (!json_object_object_get_ex(req, "method", &v) || strcmp(json_object_get_string(v), "hook"))
+        if (control_check_envelope(req, &id, &method, &err) < 0)
+                goto out;
+        if (strcmp(method, "hook"))
                 fail(&err, MCS_PERR_METHOD, "the hook socket answers the method 'hook' only");
         else if (!json_object_object_get_ex(req, "params", &params) || !json_object_is_type(params, json_type_object))
                 fail(&err, MCS_PERR_BAD_REQUEST, "hook: 'params' must be an object");
-        else
+        else if (check_params(params, &err) == 0)
                 decide(h, params, peer, &result, &err);
+out:
         reply = control_reply(id, result, &err);
         json_object_put(req);
         return reply;

@@ -71,6 +71,8 @@ typedef struct mcsd {
         bool admin_gid_valid;
         control_client **clients;
         size_t n_clients;
+        int64_t refusal_logged_ms; /* the last "refusing" warning; 0: none yet */
+        unsigned refusals_unlogged; /* refused since, not logged one by one */
         int passed_control_fd, passed_hook_fd; /* from systemd, -1: none */
         hook_server *hook;
         mcs_images *images;       /* image types and policy checker, loaded on first use */

@@ -21,6 +21,10 @@ typedef struct reply_err {
 
 /* The envelope checks shared by both sockets: a JSON object, or err. */
 int control_parse_request(const char *line, size_t len, json_object **out, reply_err *err);
+/* Checks id (a string or an integer json-c holds exactly; *id is NULL when
+ * absent or refused), version, method (a string) and that no other fields
+ * but params are present. */
+int control_check_envelope(json_object *req, json_object **id, const char **method, reply_err *err);
 /* A reply line carrying result (consumed) or, when result is NULL, err. */
 char *control_reply(json_object *id, json_object *result, const reply_err *err);
 

@@ -3,6 +3,7 @@
  * Also the helpers the methods share. */
 #include <libvirt/virterror.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -262,15 +263,55 @@ int control_parse_request(const char *line, size_t len, json_object **out, reply
         return 0;
 }
 
-static int check_envelope(json_object *req, const struct method **m, json_object **params, reply_err *err) {
-        json_object *v, *method;
-        if (!json_object_object_get_ex(req, "version", &v) || !json_object_is_type(v, json_type_int))
-                return fail(err, MCS_PERR_BAD_REQUEST, "'version' is missing or not a number (this mcsd speaks version %d)",
+/* json-c saturates an integer beyond int64/uint64 to these two values, so
+ * they are the only ones that may not be what the client wrote. */
+static bool saturated(json_object *v) {
+        return json_object_get_int64(v) == INT64_MIN || json_object_get_uint64(v) == UINT64_MAX;
+}
+
+static int check_id(json_object *req, json_object **id, reply_err *err) {
+        json_object *v;
+        *id = NULL;
+        if (!json_object_object_get_ex(req, "id", &v))
+                return 0;
+        if (json_object_is_type(v, json_type_string) || (json_object_is_type(v, json_type_int) && !saturated(v))) {
+                *id = v;
+                return 0;
+        }
+        if (json_object_is_type(v, json_type_int))
+                return fail(err, MCS_PERR_BAD_REQUEST,
+                            "'id' is an integer too large to echo exactly; use a string or an integer from "
+                            "-9223372036854775807 to 18446744073709551614");
+        return fail(err, MCS_PERR_BAD_REQUEST, "'id' must be a string or an integer, not %s",
+                    json_type_to_name(json_object_get_type(v)));
+}
+
+static int check_version(json_object *req, reply_err *err) {
+        json_object *v;
+        char q[MCS_QUOTE_MAX];
+        if (!json_object_object_get_ex(req, "version", &v))
+                return fail(err, MCS_PERR_BAD_REQUEST, "'version' is missing (this mcsd speaks version %d)",
                             MCS_PROTOCOL_VERSION);
-        if (json_object_get_int64(v) != MCS_PROTOCOL_VERSION)
-                return fail(err, MCS_PERR_VERSION, "version %lld is not supported; this mcsd speaks version %d",
-                            (long long) json_object_get_int64(v), MCS_PROTOCOL_VERSION);
-        if (!json_object_object_get_ex(req, "method", &method) || !json_object_is_type(method, json_type_string))
+        if (json_object_is_type(v, json_type_double))
+                return fail(err, MCS_PERR_BAD_REQUEST,
+                            "'version' must be an integer; %s is a number with a fraction or an exponent (this mcsd "
+                            "speaks version %d)",
+                            mcs_quote(json_object_get_string(v), q, sizeof q), MCS_PROTOCOL_VERSION);
+        if (!json_object_is_type(v, json_type_int))
+                return fail(err, MCS_PERR_BAD_REQUEST, "'version' must be an integer, not %s (this mcsd speaks version %d)",
+                            json_type_to_name(json_object_get_type(v)), MCS_PROTOCOL_VERSION);
+        if (saturated(v) || json_object_get_int64(v) != MCS_PROTOCOL_VERSION)
+                return fail(err, MCS_PERR_VERSION, "version %s is not supported; this mcsd speaks version %d",
+                            mcs_quote(json_object_get_string(v), q, sizeof q), MCS_PROTOCOL_VERSION);
+        return 0;
+}
+
+int control_check_envelope(json_object *req, json_object **id, const char **method, reply_err *err) {
+        json_object *v;
+        *method = NULL;
+        if (check_id(req, id, err) < 0 || check_version(req, err) < 0)
+                return -1;
+        if (!json_object_object_get_ex(req, "method", &v) || !json_object_is_type(v, json_type_string))
                 return fail(err, MCS_PERR_BAD_REQUEST, "'method' is missing or not a string");
         json_object_object_foreach(req, key, val) {
                 (void) val;
@@ -279,7 +320,16 @@ static int check_envelope(json_object *req, const struct method **m, json_object
                         return fail(err, MCS_PERR_BAD_REQUEST, "unknown field '%s'", mcs_quote(key, q, sizeof q));
                 }
         }
-        const char *name = json_object_get_string(method);
+        *method = json_object_get_string(v);
+        return 0;
+}
+
+static int check_envelope(json_object *req, json_object **id, const struct method **m, json_object **params,
+                          reply_err *err) {
+        json_object *v;
+        const char *name;
+        if (control_check_envelope(req, id, &name, err) < 0)
+                return -1;
         *m = NULL;
         for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
                 if (!strcmp(methods[i].name, name))
@@ -316,8 +366,7 @@ char *control_dispatch(mcsd *d, const control_peer *peer, const char *line, size
 
         if (control_parse_request(line, len, &req, &err) < 0)
                 return error_reply(NULL, &err);
-        json_object_object_get_ex(req, "id", &id);
-        if (check_envelope(req, &m, &params, &err) < 0)
+        if (check_envelope(req, &id, &m, &params, &err) < 0)
                 goto error;
         if (m->changes && !peer->admin) {
                 log_msg(MCS_LOG_WARNING, "uid %u pid %d: %s refused: not an administrator", (unsigned) peer->cred.uid,

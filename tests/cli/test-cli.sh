@@ -240,6 +240,36 @@ expect_error '\x89PNG\r\x1a\x01\xff\n' bad-request "invalid utf-8"
 expect_error "$(printf '[%.0s' $(seq 1 200))\n" bad-request "not JSON"
 expect_error '\n' bad-request "empty request"
 expect_error '{"version":1,"method":"sta' truncated "the connection ended inside a request"
+# Every field's type is checked: none is read as another type, none crashes.
+expect_error '{"version":1,"method":null}\n' bad-request "'method' is missing or not a string"
+expect_error '{"version":1,"method":["status"]}\n' bad-request "'method' is missing or not a string"
+expect_error '{"version":null,"method":"status"}\n' bad-request "'version' must be an integer, not null"
+expect_error '{"version":"1","method":"status"}\n' bad-request "'version' must be an integer, not string"
+expect_error '{"version":true,"method":"status"}\n' bad-request "'version' must be an integer, not boolean"
+expect_error '{"version":1.0,"method":"status"}\n' bad-request "'version' must be an integer; 1.0 is a number with a fraction or an exponent"
+expect_error '{"version":1e0,"method":"status"}\n' bad-request "1e0 is a number with a fraction or an exponent"
+expect_error '{"version":18446744073709551617,"method":"status"}\n' unsupported-version "is not supported"
+expect_error '{"version":1,"method":"status","params":[]}\n' bad-request "'params' must be an object"
+expect_error '{"version":1,"method":"status","params":"x"}\n' bad-request "'params' must be an object"
+expect_error '{"version":1,"method":"show","params":{"guest":null}}\n' bad-request "show: parameter 'guest' must be a string"
+expect_error '{"version":1,"method":"show","params":{"guest":["vm1"]}}\n' bad-request "show: parameter 'guest' must be a string"
+expect_error '{"version":1,"method":"gc","params":{"dry_run":"yes"}}\n' bad-request "gc: parameter 'dry_run' must be a boolean"
+expect_error '{"version":1,"method":"nfs_export","params":{"path":"/x","remove":1}}\n' bad-request "nfs_export: parameter 'remove' must be a boolean"
+# An id is echoed exactly, or refused (without an id in the reply).
+big=123456789012345678901234567890123456789012345678901234567890
+expect_error '{"version":1,"method":"status","id":'$big'}\n' bad-request "'id' is an integer too large to echo exactly"
+expect_error '{"version":1,"method":"status","id":-'$big'}\n' bad-request "'id' is an integer too large to echo exactly"
+expect_error '{"version":1,"method":"status","id":18446744073709551616}\n' bad-request "'id' is an integer too large"
+expect_error '{"version":1,"method":"status","id":1.5}\n' bad-request "'id' must be a string or an integer, not double"
+expect_error '{"version":1,"method":"status","id":null}\n' bad-request "'id' must be a string or an integer, not null"
+expect_error '{"version":1,"method":"status","id":{"a":1}}\n' bad-request "'id' must be a string or an integer, not object"
+reply=$(raw_reply '{"version":1,"method":"status","id":'$big'}\n')
+[ "$(jq 'has("id")' <<<"$reply")" = false ] || fail "a refused id was echoed: $reply"
+for id in 18446744073709551614 -9223372036854775807 9223372036854775807 0 '"'$big'"'; do
+	reply=$(raw_reply '{"version":1,"method":"status","id":'"$id"'}\n')
+	grep -qF '"id":'"$id"',' <<<"$reply" || fail "id $id not echoed exactly: $reply"
+	grep -qF '"result":' <<<"$reply" || fail "id $id: $reply"
+done
 head -c 70000 /dev/zero | tr '\0' 'a' >"$WORK/big"
 reply=$(raw send <"$WORK/big")
 [ "$(jq -r .error.code <<<"$reply")" = too-large ] || fail "oversized request: $reply"
@@ -270,6 +300,63 @@ expect_eq "50 concurrent clients" "$(raw many 50)" "ok 50 refused 0"
 expect_eq "70 clients with max_clients 60" "$(raw many 70)" "ok 60 refused 10"
 M status >/dev/null || fail "status after the client limit"
 ok "50 concurrent clients served; beyond max_clients clients get too-many-clients"
+
+# max_clients held by clients that stay (each asks for status every 0.3 s,
+# within client_timeout): mcsd's refusal reaches mcsctl every time, even when
+# mcsd closed the connection before mcsctl's request went out.
+python3 -c '
+import socket, sys, time
+path, n = sys.argv[1], int(sys.argv[2])
+req = b"{\"version\":1,\"method\":\"status\"}\n"
+cs = []
+for i in range(n):
+    c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    c.connect(path)
+    cs.append(c)
+def ping():
+    for c in cs:
+        c.sendall(req)
+    for c in cs:
+        buf = b""
+        while not buf.endswith(b"\n"):
+            d = c.recv(65536)
+            if not d:
+                sys.exit("a held client was dropped")
+            buf += d
+        if b"\"result\"" not in buf:
+            sys.exit("a held client was refused: %r" % buf)
+ping()
+print("held", flush=True)
+while True:
+    time.sleep(0.3)
+    ping()
+' "$SOCK" 60 >"$WORK/hold.out" 2>&1 &
+holder=$!
+wait_for 20 grep -qx held "$WORK/hold.out" || fail "could not hold 60 clients: $(cat "$WORK/hold.out")"
+for i in $(seq 1 20); do
+	expect_rc 1 M status
+	contains "$ERR" "too many clients; try again later"
+done
+ok "at max_clients, mcsctl gets mcsd's refusal (exit 1, too many clients), 20 tries out of 20"
+
+# A burst of refused connections: one warning a second, the others counted.
+expect_eq "a burst of 200 refused clients" "$(raw many 200)" "ok 0 refused 200"
+kill -0 $holder 2>/dev/null || fail "the held clients were dropped: $(cat "$WORK/hold.out")"
+# Every refusal in the log, as "W S": warning lines, and the refusals that
+# summary lines counted. 230: the 10 of "raw many 70" above, 20 and 200 here.
+refusal_lines() {
+	awk '/control socket: refusing uid/ { w++ }
+		match($0, /control socket: refused [0-9]+ more clients/) { split(substr($0, RSTART, RLENGTH), f, " "); s += f[4] }
+		END { print w + 0, s + 0 }' "$WORK/h1.log"
+}
+all_logged() { read -r w s <<<"$(refusal_lines)"; [ $((w + s)) -eq 230 ]; }
+wait_for 10 all_logged || fail "230 refusals, but logged and counted: $(refusal_lines)"
+read -r w s <<<"$(refusal_lines)"
+[ "$w" -le 23 ] || fail "$w warning lines for 230 refused clients in bursts (and $s counted)"
+kill $holder
+wait $holder 2>/dev/null || true
+M status >/dev/null || fail "status after the held clients left"
+ok "230 refused clients: $w warning lines, $s more refusals counted in summary lines"
 
 # ---- the daemon is gone ----
 mcsd_stop h1

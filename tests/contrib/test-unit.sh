@@ -18,6 +18,19 @@ grep -q '^ListenStream=/run/mcsd/hook.sock$' "$work/mcsd-hook.socket" && grep -q
 	{ echo "FAIL: the hook socket unit is not mcsd's default path, root only"; exit 1; }
 echo "ok - the service and socket units verify"
 
+# The sandbox: systemd's own measure of the unit, and the capabilities that
+# docs/mcsd.md explains, no more.
+report=$(systemd-analyze security --offline=yes --no-pager "$work/mcsd.service" 2>&1) ||
+	{ echo "FAIL: systemd-analyze security: $report"; exit 1; }
+exposure=$(sed -n 's/.*Overall exposure level for mcsd.service: \([0-9.]*\) \([A-Z]*\).*/\1 \2/p' <<<"$report")
+echo "# systemd-analyze security: exposure $exposure"
+[ -n "$exposure" ] || { echo "FAIL: no exposure level in: $report"; exit 1; }
+awk -v e="${exposure% *}" 'BEGIN { exit !(e < 4.0) }' || { echo "FAIL: exposure $exposure, expected below 4.0"; exit 1; }
+[ "${exposure#* }" = OK ] || { echo "FAIL: exposure $exposure is not OK"; exit 1; }
+grep -qx 'CapabilityBoundingSet=CAP_FOWNER CAP_DAC_READ_SEARCH CAP_CHOWN' "$work/mcsd.service" ||
+	{ echo "FAIL: the capability bounding set is not the documented one"; exit 1; }
+echo "ok - the service's sandbox: exposure $exposure"
+
 # The example only has comments: every documented default applies.
 "$MCSD" --config "$EXAMPLE_CONF" --check-config
 # With every key uncommented it is still accepted.

@@ -3,7 +3,7 @@
 # operation and outcome, then a real libvirtd that runs the hook before a
 # real QEMU (TCG) guest starts, refusing while mcsd or the registry does not
 # answer and allowing once they are back.
-: "${MCSCTL:?}" "${HOOK_SCRIPT:?}" "${FILECON:?}"
+: "${MCSCTL:?}" "${HOOK_SCRIPT:?}" "${FILECON:?}" "${RAWSOCK:?}"
 . "$(dirname "$0")/../libvirt/lib.sh"
 
 REG=$WORK/registry.db
@@ -89,6 +89,60 @@ contains "$ERR" "guest 'vm1' has label s0:c3,c4, but s0:c1,c2 is reserved for it
 xml vm1 $U1 "$(static s0:c1,c2)" >/dev/null
 ok "start begin: libvirt's dynamic draw is reserved exactly; a static guest's other label is refused"
 
+# ---- malformed requests on the hook socket: an error reply, never a crash ----
+hook_raw() { printf '%s\n' "$1" | "$RAWSOCK" "$WORK/run/hook.sock" send; }
+GOOD='"op":"start","uuid":"'$U1'","name":"vm1","mode":"static","label":"system_u:system_r:svirt_t:s0:c1,c2"'
+hook_alive() {
+	local reply
+	kill -0 "$(cat "$WORK/h1.mcsd.pid")" 2>/dev/null || fail "mcsd died after $1"
+	reply=$(hook_raw '{"version":1,"method":"hook","params":{'"$GOOD"'}}')
+	[ "$(jq -r .result.allow <<<"$reply" 2>/dev/null)" = true ] || fail "the hook socket stopped answering after $1: '$reply'"
+}
+expect_hook_error() { # REQUEST CODE TEXT
+	local reply
+	reply=$(hook_raw "$1")
+	[ "$(jq -r .error.code <<<"$reply" 2>/dev/null)" = "$2" ] || fail "hook request '$1': got '$reply', expected error $2"
+	grep -qF -- "$3" <<<"$reply" || fail "hook request '$1': '$reply' lacks '$3'"
+	hook_alive "'$1'"
+}
+hook_alive "nothing"
+expect_hook_error '{"version":1,"method":null,"params":{'"$GOOD"'}}' bad-request "'method' is missing or not a string"
+expect_hook_error '{"version":1,"method":5,"params":{'"$GOOD"'}}' bad-request "'method' is missing or not a string"
+expect_hook_error '{"version":1,"params":{'"$GOOD"'}}' bad-request "'method' is missing or not a string"
+expect_hook_error '{"version":1,"method":"status"}' unknown-method "answers the method 'hook' only"
+expect_hook_error '{"version":null,"method":"hook","params":{'"$GOOD"'}}' bad-request "'version' must be an integer, not null"
+expect_hook_error '{"version":"1","method":"hook","params":{'"$GOOD"'}}' bad-request "'version' must be an integer, not string"
+expect_hook_error '{"version":1.0,"method":"hook","params":{'"$GOOD"'}}' bad-request "1.0 is a number with a fraction"
+expect_hook_error '{"version":[1],"method":"hook","params":{'"$GOOD"'}}' bad-request "'version' must be an integer, not array"
+expect_hook_error '{"version":18446744073709551617,"method":"hook","params":{'"$GOOD"'}}' unsupported-version "not supported"
+expect_hook_error '{"method":"hook","params":{'"$GOOD"'}}' bad-request "'version' is missing"
+expect_hook_error '{"version":1,"method":"hook","params":{'"$GOOD"'},"x":1}' bad-request "unknown field 'x'"
+expect_hook_error '{"version":1,"method":"hook","params":null}' bad-request "'params' must be an object"
+expect_hook_error '{"version":1,"method":"hook","params":[1]}' bad-request "'params' must be an object"
+expect_hook_error '{"version":1,"method":"hook","params":{"op":5}}' bad-request "hook: 'op' must be a string, not int"
+expect_hook_error '{"version":1,"method":"hook","params":{"op":null}}' bad-request "hook: 'op' must be a string, not null"
+for f in uuid name mode label; do
+	expect_hook_error '{"version":1,"method":"hook","params":{'"$GOOD"',"'$f'":{}}}' bad-request "hook: '$f' must be a string, not object"
+done
+expect_hook_error '{"version":1,"method":"hook","params":{'"$GOOD"',"relabel":"yes"}}' bad-request "hook: 'relabel' must be a boolean, not string"
+expect_hook_error '{"version":1,"method":"hook","params":{'"$GOOD"',"relabel":1}}' bad-request "hook: 'relabel' must be a boolean, not int"
+expect_hook_error '{"version":1,"method":"hook","params":{'"$GOOD"',"disks":{}}}' bad-request "hook: 'disks' must be an array, not object"
+expect_hook_error '{"version":1,"method":"hook","params":{'"$GOOD"',"disks":[7]}}' bad-request "hook: disks[0] must be an object"
+expect_hook_error '{"version":1,"method":"hook","params":{'"$GOOD"',"disks":[{"path":7}]}}' bad-request "hook: disks[0]: 'path' must be a string, not int"
+expect_hook_error '{"version":1,"method":"hook","params":{'"$GOOD"',"disks":[{"path":null}]}}' bad-request "hook: disks[0]: 'path' must be a string, not null"
+for f in block readonly shareable norelabel; do
+	expect_hook_error '{"version":1,"method":"hook","params":{'"$GOOD"',"disks":[{"path":"/a"},{"path":"/b","'$f'":"true"}]}}' \
+		bad-request "hook: disks[1]: '$f' must be a boolean, not string"
+done
+expect_hook_error '{"version":1,"method":"hook","params":{'"$GOOD"',"disks":[{"path":"/a","colour":1}]}}' bad-request "hook: disks[0]: unknown parameter 'colour'"
+expect_hook_error '{"version":1,"method":"hook","params":{'"$GOOD"',"colour":1}}' bad-request "hook: unknown parameter 'colour'"
+expect_hook_error '{"version":1,"method":"hook","id":123456789012345678901234567890123456789012345678901234567890,"params":{'"$GOOD"'}}' \
+	bad-request "'id' is an integer too large to echo exactly"
+expect_hook_error '{"version":1,"method":"hook","id":[],"params":{'"$GOOD"'}}' bad-request "'id' must be a string or an integer, not array"
+reply=$(hook_raw '{"version":1,"method":"hook","id":"x7","params":{'"$GOOD"'}}')
+expect_eq "the hook's echoed id" "$(jq -c .id <<<"$reply")" '"x7"'
+ok "the hook socket refuses mistyped or unknown fields (method, version, id, params, disks), naming them, and keeps answering"
+
 expect_hook 0 prepare begin "$(xml vm4 $U4 "<seclabel type='dynamic' model='selinux' relabel='yes'/>")"
 expect_hook 0 start begin "$(xml vm4 $U4 "")"
 expect_hook 0 start begin "$(xml excl-1 $U4 "$(static s0:c1,c2)")"
@@ -170,6 +224,43 @@ contains "$ERR" "did not answer within 1000 ms"
 [ "$hung_ms" -ge 900 ] && [ "$hung_ms" -lt 3000 ] || fail "the hook gave up on a stopped mcsd after $hung_ms ms (hook_timeout is 1 s)"
 expect_hook 0 start begin "$WORK/vm1.xml"
 ok "mcsd gone: starts refused, stops and other operations pass; hung mcsd: refused after hook_timeout ($hung_ms ms); fail-open allows, loudly"
+
+# A socket that never accepts, its backlog full (a hung hook thread): a
+# blocking connect() would wait forever, and libvirtd with it.
+mcsd_stop h1
+python3 -c '
+import os, socket, sys, time
+path = sys.argv[1]
+l = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+l.bind(path)
+l.listen(0)
+fill = []
+for i in range(8):
+    c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    c.setblocking(False)
+    try:
+        c.connect(path)
+        fill.append(c)
+    except BlockingIOError:
+        break
+else:
+    sys.exit("the backlog never filled")
+print(len(fill), flush=True)
+time.sleep(60)
+' "$WORK/run/hook.sock" >"$WORK/jam.out" 2>&1 &
+jam=$!
+wait_for 10 test -s "$WORK/jam.out" || fail "the jammed socket is not ready: $(cat "$WORK/jam.out")"
+RC=0
+timeout 30 "$MCSCTL" hook qemu vm1 start begin - <"$WORK/vm1.xml" 2>"$WORK/hook.err" || RC=$?
+ERR=$(cat "$WORK/hook.err")
+kill $jam
+wait $jam 2>/dev/null || true
+rm -f "$WORK/run/hook.sock"
+[ "$RC" -ne 124 ] || fail "the hook hung connecting to a socket whose backlog is full"
+[ "$RC" -eq 1 ] || fail "the hook on a full backlog: exit $RC, expected 1: $ERR"
+contains "$ERR" "refusing to start guest 'vm1': mcsd at $WORK/run/hook.sock did not accept the connection within 1000 ms"
+mcsd_start h1 "$CONF"
+ok "a hook socket whose backlog is full (nothing accepts): the start is refused after hook_timeout, not hung"
 
 # ---- the real thing: libvirtd runs the hook before QEMU starts ----
 mcsd_stop h1
