@@ -139,7 +139,9 @@ static void release_gone(mcsd *d, const char *uuid, const char *why) {
         if (strcmp(rec.host, d->host_id)) {
                 log_guest(MCS_LOG_INFO, rec.name, uuid, rec.label, "guest '%s' keeps %s: host %s holds it now", rec.name,
                           rec.label, rec.host);
-        } else if ((r = mcs_registry_release(d->reg, uuid, NULL, &e)) < 0 && r != -MCS_E_NOTFOUND) {
+        } else if ((r = mcs_registry_release_if(d->reg, uuid, d->host_id, rec.generation, NULL, &e)) == -MCS_E_CHANGED) {
+                log_guest(MCS_LOG_INFO, rec.name, uuid, rec.label, "guest '%s' keeps %s: %s", rec.name, rec.label, e.msg);
+        } else if (r < 0 && r != -MCS_E_NOTFOUND) {
                 log_guest(MCS_LOG_ERROR, rec.name, uuid, rec.label, "guest '%s': cannot release %s: %s", rec.name,
                           rec.label, e.msg);
                 guests_schedule_retry(d);
@@ -233,6 +235,8 @@ static void log_outcome(mcsd *d, const mcs_domain *dom, const mcs_guest_outcome 
         const char *label = o->status == MCS_GUEST_MANAGED ? o->rec.label : NULL;
         if (o->replaced)
                 log_guest(MCS_LOG_INFO, dom->name, dom->uuid, label, "guest '%s' changed its static label", dom->name);
+        if (o->deferred && changed)
+                log_guest(MCS_LOG_INFO, dom->name, dom->uuid, label, "guest '%s' %s", dom->name, o->why);
         if (!changed)
                 return;
         switch (o->status) {
@@ -311,7 +315,8 @@ int guests_apply(mcsd *d, virDomainPtr dom, guest_report *rep) {
         /* A dynamic guest that runs may keep the label it runs with. */
         if (persistent && (parsed.mode == MCS_SECLABEL_DYNAMIC || parsed.mode == MCS_SECLABEL_ABSENT))
                 live = domain_live_label(dom);
-        if (mcs_guest_apply_rules(d->reg, &d->cfg, d->policy, &d->types, xml, &parsed, persistent, live, &o, &e) < 0) {
+        if (mcs_guest_apply_rules(d->reg, &d->cfg, d->policy, &d->types, xml, &parsed, persistent,
+                                  virDomainIsActive(dom) == 1, live, &o, &e) < 0) {
                 log_guest(MCS_LOG_ERROR, parsed.name, parsed.uuid, NULL, "guest '%s': %s", parsed.name, e.msg);
                 goto out;
         }

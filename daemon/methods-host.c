@@ -228,9 +228,13 @@ int method_gc(request *rq, json_object **result, reply_err *err) {
                         continue;
                 }
                 if (!dry_run) {
-                        int r = mcs_registry_release(d->reg, rec->uuid, NULL, &e);
+                        int r = mcs_registry_release_if(d->reg, rec->uuid, rec->host, rec->generation, NULL, &e);
                         if (r == -MCS_E_NOTFOUND)
                                 continue;
+                        if (r == -MCS_E_CHANGED) { /* started or moved since the list: not garbage */
+                                kept++;
+                                continue;
+                        }
                         if (r < 0) {
                                 json_object_put(released);
                                 mcs_record_list_clear(&l);

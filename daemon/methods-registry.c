@@ -245,7 +245,7 @@ int method_release(request *rq, json_object **result, reply_err *err) {
         } else if (rec.state == MCS_STATE_RUNNING) {
                 r = fail(err, MCS_PERR_IN_USE, "guest '%s' runs with %s on host %s; stop it there first", rec.name,
                          rec.label, rec.host);
-        } else if (mcs_registry_release(d->reg, g.uuid, NULL, &e) < 0) {
+        } else if (mcs_registry_release_if(d->reg, g.uuid, rec.host, rec.generation, NULL, &e) < 0) {
                 r = fail_mcs(err, &e);
         } else {
                 log_change(rq, "released %s of guest '%s' (%s, host %s)", rec.label, rec.name, rec.uuid, rec.host);

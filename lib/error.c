@@ -58,6 +58,7 @@ const char *mcs_code_name(mcs_code code) {
                 [MCS_E_IO] = "io",
                 [MCS_E_SCHEMA] = "schema",
                 [MCS_E_POLICY] = "policy",
+                [MCS_E_CHANGED] = "changed",
         };
         if ((unsigned) code >= MCS_ARRAY_SIZE(names) || !names[code])
                 return "unknown";

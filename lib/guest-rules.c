@@ -34,7 +34,8 @@ static bool refusal(int r) {
 
 /* A guest whose XML carries a label (static, or a running transient guest's):
  * the registry must hold exactly that label for it. */
-static int register_label(mcs_registry *r, const mcs_domain *d, mcs_kind kind, mcs_guest_outcome *o, mcs_err *e) {
+static int register_label(mcs_registry *r, const mcs_domain *d, mcs_kind kind, bool active, mcs_guest_outcome *o,
+                          mcs_err *e) {
         char level[MCS_RANGE_STRMAX];
         mcs_record cur = {0};
         mcs_err le = {0};
@@ -51,9 +52,23 @@ static int register_label(mcs_registry *r, const mcs_domain *d, mcs_kind kind, m
                         o->rec = cur;
                         return outcome(o, MCS_GUEST_MANAGED, "");
                 }
+                /* The operator changed a running guest's label: QEMU and its
+                 * images still carry the old one, which stays reserved until
+                 * the guest stops; the new one is reserved then. */
+                if (active && kind == MCS_KIND_STATIC) {
+                        if (snprintf(o->why, sizeof o->why, "runs with %s; its new label %s is reserved when it stops",
+                                     cur.label, level) < 0)
+                                o->why[0] = '\0';
+                        o->rec = cur;
+                        o->deferred = true;
+                        o->status = MCS_GUEST_MANAGED;
+                        return 0;
+                }
+                /* The operator changed the guest's label: its old one is free,
+                 * unless the record changed since it was read. */
+                rc = mcs_registry_release_if(r, d->uuid, cur.host, cur.generation, NULL, e);
                 mcs_record_clear(&cur);
-                /* The operator changed the guest's label: its old one is free. */
-                if ((rc = mcs_registry_release(r, d->uuid, NULL, e)) < 0)
+                if (rc < 0)
                         return rc;
                 o->replaced = true;
         } else if (rc != -MCS_E_NOTFOUND)
@@ -124,7 +139,7 @@ mcs_label_policy mcs_label_policy_for(bool takes_labels, const mcs_config *cfg) 
 
 int mcs_guest_apply_rules(mcs_registry *r, const mcs_config *cfg, mcs_label_policy policy,
                           const mcs_domain_types *types, const char *xml, const mcs_domain *d, bool persistent,
-                          const char *live_label, mcs_guest_outcome *out, mcs_err *e) {
+                          bool active, const char *live_label, mcs_guest_outcome *out, mcs_err *e) {
         mcs_guest_outcome o = {0};
         int rc;
 
@@ -137,10 +152,10 @@ int mcs_guest_apply_rules(mcs_registry *r, const mcs_config *cfg, mcs_label_poli
                              "libvirt on this host has no SELinux security driver: mcsd writes no label "
                              "(without_selinux = skip)");
         else if (!persistent)
-                rc = d->label ? register_label(r, d, MCS_KIND_TRANSIENT, &o, e)
+                rc = d->label ? register_label(r, d, MCS_KIND_TRANSIENT, active, &o, e)
                               : outcome(&o, MCS_GUEST_UNMANAGED, "a transient guest with no label in its XML yet");
         else if (d->mode == MCS_SECLABEL_STATIC)
-                rc = register_label(r, d, MCS_KIND_STATIC, &o, e);
+                rc = register_label(r, d, MCS_KIND_STATIC, active, &o, e);
         else
                 rc = assign_dynamic(r, types, xml, d, live_label, policy == MCS_LABELS_WRITE, &o, e);
         if (rc < 0) {

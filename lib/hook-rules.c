@@ -40,7 +40,7 @@ static int hold_label(mcs_registry *r, const mcs_hook_request *rq, const char *l
                         mcs_record_clear(&cur);
                         return verdict(v, true, "%s is reserved for guest '%s'", level, rq->name);
                 }
-                if ((rc = mcs_registry_release(r, rq->uuid, NULL, e)) < 0) {
+                if ((rc = mcs_registry_release_if(r, rq->uuid, cur.host, cur.generation, NULL, e)) < 0) {
                         mcs_record_clear(&cur);
                         return rc;
                 }
@@ -100,7 +100,16 @@ int mcs_hook_decide(mcs_registry *r, const mcs_config *cfg, const mcs_hook_reque
                 if (!rq->label)
                         return verdict(v, true, "guest '%s' has no SELinux label in its XML (a host without SELinux?); not checked",
                                        rq->name);
-                return hold_label(r, rq, level, kind, rq->op != MCS_HOOK_MIGRATE && kind == MCS_KIND_DYNAMIC, v, e);
+                if ((rc = hold_label(r, rq, level, kind, rq->op != MCS_HOOK_MIGRATE && kind == MCS_KIND_DYNAMIC, v, e)) < 0 ||
+                    !v->allow)
+                        return rc;
+                /* The guest runs here from now on: the record moves to this
+                 * host before QEMU does, so that a source host's delayed
+                 * release finds it changed and keeps the label. */
+                if ((rc = mcs_registry_set_state(r, rq->uuid, MCS_STATE_RUNNING, &rec, e)) < 0)
+                        return rc;
+                mcs_record_clear(&rec);
+                return 0;
         case MCS_HOOK_RECONNECT:
                 if (!rq->label)
                         return 0;
@@ -119,10 +128,11 @@ int mcs_hook_decide(mcs_registry *r, const mcs_config *cfg, const mcs_hook_reque
                         return 0;
                 if (rc < 0)
                         return rc;
-                if (rec.kind == MCS_KIND_TRANSIENT && (rc = mcs_registry_release(r, rq->uuid, NULL, e)) == 0)
+                if (rec.kind == MCS_KIND_TRANSIENT &&
+                    (rc = mcs_registry_release_if(r, rq->uuid, rec.host, rec.generation, NULL, e)) == 0)
                         verdict(v, true, "released %s of transient guest '%s'", rec.label, rq->name);
                 mcs_record_clear(&rec);
-                return rc < 0 && rc != -MCS_E_NOTFOUND ? rc : 0;
+                return rc < 0 && rc != -MCS_E_NOTFOUND && rc != -MCS_E_CHANGED ? rc : 0;
         case MCS_HOOK_OTHER:
                 break;
         }

@@ -18,6 +18,7 @@ typedef enum mcs_code {
         MCS_E_IO,        /* storage or system call failure */
         MCS_E_SCHEMA,    /* registry written by a newer mcsd, or damaged */
         MCS_E_POLICY,    /* the SELinux policy could not be read */
+        MCS_E_CHANGED,   /* the record changed since the caller read it */
         MCS_E__MAX
 } mcs_code;
 

@@ -28,16 +28,19 @@ typedef enum mcs_label_policy {
 
 typedef struct mcs_guest_outcome {
         mcs_guest_status status;
-        char why[MCS_ERR_MSG_MAX]; /* for unmanaged and refused guests */
+        char why[MCS_ERR_MSG_MAX]; /* for unmanaged and refused guests; a note for deferred ones */
         char *new_xml;             /* non-NULL: define this XML (a dynamic guest got its static label) */
         mcs_record rec;            /* the reservation, for managed guests */
         bool created;              /* the reservation is new */
         bool replaced;             /* an older reservation of the guest was released first */
         bool adopted;              /* a running dynamic guest's live label became its reservation */
+        bool deferred;             /* a running guest's new static label waits for it to stop (why says
+                                    * which); rec is the old reservation, still held */
 } mcs_guest_outcome;
 
 /* d is the parsed xml; persistent says whether libvirt keeps the guest's
- * definition (transient guests vanish when they stop). live_label is the
+ * definition (transient guests vanish when they stop); active whether it
+ * runs (a running guest's label is never released). live_label is the
  * process context of a running guest (NULL otherwise): a dynamic guest that
  * holds no reservation yet keeps it when no other guest's label conflicts,
  * so that first deployment changes no running guest's label. policy OFF
@@ -45,7 +48,7 @@ typedef struct mcs_guest_outcome {
  * (registry, exhaustion, memory) are returned; refusals are an outcome. */
 int mcs_guest_apply_rules(mcs_registry *r, const mcs_config *cfg, mcs_label_policy policy,
                           const mcs_domain_types *types, const char *xml, const mcs_domain *d, bool persistent,
-                          const char *live_label, mcs_guest_outcome *out, mcs_err *e);
+                          bool active, const char *live_label, mcs_guest_outcome *out, mcs_err *e);
 
 /* The policy for a host: WRITE when its libvirt takes SELinux labels, else
  * RESERVE or OFF as the config's without_selinux says. */

@@ -6,9 +6,13 @@
  *   restore begin   free and then reserved now; a dynamic guest's older
  *                   dynamic reservation gives way to the label libvirt drew
  *   migrate begin   the incoming label must belong to this UUID or be free
+ *                   (on the destination host)
+ *                   when allowed, these three record the guest as running
+ *                   on this host
  *   reconnect begin registers the running guest's label; never refuses
  *   release end     releases a transient reservation
- * Guests excluded by name, with type='none' or with no label at start (a
+ * Every release acts only if the record is still the one read (same host
+ * and generation). Guests excluded by name, with type='none' or with no label at start (a
  * host without SELinux) pass. */
 #pragma once
 

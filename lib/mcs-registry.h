@@ -127,6 +127,18 @@ int mcs_registry_reserve_label(mcs_registry *r, const mcs_guest *g, const char *
 /* Drops the guest's reservation; out (may be NULL) gets the released record. */
 int mcs_registry_release(mcs_registry *r, const char *uuid, mcs_record *out, mcs_err *e);
 
+/* The same, in one write transaction, only if the record still has this
+ * host (NULL: any) and generation (0: any): a caller that read the record
+ * and decided to release it acts on what it read. Otherwise
+ * -MCS_E_CHANGED, naming what changed, and the record stays. */
+int mcs_registry_release_if(mcs_registry *r, const char *uuid, const char *host, uint64_t generation,
+                            mcs_record *out, mcs_err *e);
+
+/* Records the guest's new name (a rename), only if the record still has
+ * this generation (0: any); -MCS_E_CHANGED otherwise. */
+int mcs_registry_set_name(mcs_registry *r, const char *uuid, const char *name, uint64_t generation, mcs_record *out,
+                          mcs_err *e);
+
 /* Records the guest as reserved or running on this host (the record moves here). */
 int mcs_registry_set_state(mcs_registry *r, const char *uuid, mcs_state state, mcs_record *out, mcs_err *e);
 

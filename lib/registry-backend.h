@@ -19,7 +19,13 @@ typedef struct mcs_registry_ops {
         int (*reserve_any)(void *state, const mcs_guest *g, mcs_record *out, bool *created, mcs_err *e);
         int (*reserve_label)(void *state, const mcs_guest *g, const mcs_label *label, mcs_record *out,
                              bool *created, mcs_err *e);
-        int (*release)(void *state, const char *uuid, mcs_record *out, mcs_err *e);
+        /* Deletes the record if it still has host (NULL: any) and generation
+         * (0: any), in one transaction; else -MCS_E_CHANGED. */
+        int (*release)(void *state, const char *uuid, const char *host, uint64_t generation, mcs_record *out,
+                       mcs_err *e);
+        /* Renames the record if it still has generation (0: any). */
+        int (*set_name)(void *state, const char *uuid, const char *name, uint64_t generation, mcs_record *out,
+                        mcs_err *e);
         int (*set_state)(void *state, const char *uuid, mcs_state st, mcs_record *out, mcs_err *e);
         int (*get)(void *state, const char *uuid, mcs_record *out, mcs_err *e);
         int (*find_label)(void *state, const char *label, mcs_record *out, mcs_err *e);

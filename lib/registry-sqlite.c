@@ -33,6 +33,7 @@ enum stmt_id {
         Q_INSERT,
         Q_DELETE,
         Q_SET_STATE,
+        Q_SET_NAME,
         Q_HISTORY_ADD,
         Q_LIST,
         Q_HISTORY_ALL,
@@ -59,6 +60,7 @@ static const char *const sql_text[Q__MAX] = {
         [Q_DELETE] = "DELETE FROM reservations WHERE uuid = ?1",
         [Q_SET_STATE] = "UPDATE reservations SET state = ?2, host = ?3, updated_us = ?4, "
                         "generation = generation + 1 WHERE uuid = ?1",
+        [Q_SET_NAME] = "UPDATE reservations SET name = ?2, updated_us = ?3, generation = generation + 1 WHERE uuid = ?1",
         [Q_HISTORY_ADD] = "INSERT INTO history (at_us, op, uuid, name, label, kind, host, state, generation) "
                           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         [Q_LIST] = "SELECT " RECORD_COLUMNS " FROM reservations "
@@ -497,8 +499,27 @@ struct change_args {
         const char *uuid;
         mcs_state state;
         mcs_record *out;
+        const char *host, *name; /* release: NULL, any host; set_name: the new name */
+        uint64_t generation;     /* 0: any */
 };
 
+/* -MCS_E_CHANGED when rec is no longer what the caller read. */
+static int check_unchanged(const mcs_record *rec, const char *host, uint64_t generation, const char *doing,
+                           mcs_err *e) {
+        if (host && strcmp(rec->host, host))
+                return mcs_fail(e, MCS_E_CHANGED, "guest %s (%s): not %s: its record is now on host %s, not %s",
+                                rec->name, rec->uuid, doing, rec->host, host);
+        if (generation && rec->generation != generation)
+                return mcs_fail(e, MCS_E_CHANGED,
+                                "guest %s (%s): not %s: its record changed meanwhile (generation %llu, read %llu; "
+                                "now %s %s on host %s)",
+                                rec->name, rec->uuid, doing, (unsigned long long) rec->generation,
+                                (unsigned long long) generation, rec->label, mcs_state_name(rec->state), rec->host);
+        return 0;
+}
+
+/* Reads, checks and deletes in the one write transaction: nothing can
+ * change the record between the check and the delete. */
 static int do_release(struct sq *s, void *arg, mcs_err *e) {
         struct change_args *a = arg;
         sqlite3_stmt *st;
@@ -507,6 +528,8 @@ static int do_release(struct sq *s, void *arg, mcs_err *e) {
         int r = query_one(s, Q_GET, a->uuid, &rec, e);
         if (r < 0)
                 return r;
+        if ((r = check_unchanged(&rec, a->host, a->generation, "released", e)) < 0)
+                goto out;
         if ((r = prep(s, Q_DELETE, &st, e)) < 0)
                 goto out;
         bind_text(st, 1, a->uuid);
@@ -531,9 +554,49 @@ out:
         return r;
 }
 
-static int sq_release(void *state, const char *uuid, mcs_record *out, mcs_err *e) {
-        struct change_args a = {uuid, 0, out};
+static int sq_release(void *state, const char *uuid, const char *host, uint64_t generation, mcs_record *out,
+                      mcs_err *e) {
+        struct change_args a = {.uuid = uuid, .out = out, .host = host, .generation = generation};
         return write_txn(state, do_release, &a, e);
+}
+
+/* A rename is recorded in the history as a 'state' row: the record as the
+ * change left it. */
+static int do_set_name(struct sq *s, void *arg, mcs_err *e) {
+        struct change_args *a = arg;
+        sqlite3_stmt *st;
+        mcs_record rec;
+        int64_t at = now_us();
+        int r = query_one(s, Q_GET, a->uuid, &rec, e);
+        if (r < 0)
+                return r;
+        if ((r = check_unchanged(&rec, NULL, a->generation, "renamed", e)) < 0 || !strcmp(rec.name, a->name))
+                goto out;
+        mcs_record_clear(&rec);
+        if ((r = prep(s, Q_SET_NAME, &st, e)) < 0)
+                return r;
+        bind_text(st, 1, a->uuid);
+        bind_text(st, 2, a->name);
+        sqlite3_bind_int64(st, 3, at);
+        int rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE)
+                return sq_fail(s, rc, "rename", e);
+        if ((r = query_one(s, Q_GET, a->uuid, &rec, e)) < 0)
+                return r;
+        r = history_add(s, MCS_OP_STATE, &rec, at, e);
+out:
+        if (r < 0 || !a->out)
+                mcs_record_clear(&rec);
+        else
+                *a->out = rec;
+        return r;
+}
+
+static int sq_set_name(void *state, const char *uuid, const char *name, uint64_t generation, mcs_record *out,
+                       mcs_err *e) {
+        struct change_args a = {.uuid = uuid, .out = out, .name = name, .generation = generation};
+        return write_txn(state, do_set_name, &a, e);
 }
 
 static int do_set_state(struct sq *s, void *arg, mcs_err *e) {
@@ -566,7 +629,7 @@ static int do_set_state(struct sq *s, void *arg, mcs_err *e) {
 }
 
 static int sq_set_state(void *state, const char *uuid, mcs_state st, mcs_record *out, mcs_err *e) {
-        struct change_args a = {uuid, st, out};
+        struct change_args a = {.uuid = uuid, .state = st, .out = out};
         return write_txn(state, do_set_state, &a, e);
 }
 
@@ -881,6 +944,7 @@ const mcs_registry_ops mcs_registry_sqlite_ops = {
         .reserve_label = sq_reserve_label,
         .release = sq_release,
         .set_state = sq_set_state,
+        .set_name = sq_set_name,
         .get = sq_get,
         .find_label = sq_find_label,
         .list = sq_list,

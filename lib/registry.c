@@ -191,9 +191,29 @@ int mcs_registry_reserve_label(mcs_registry *r, const mcs_guest *g, const char *
 }
 
 int mcs_registry_release(mcs_registry *r, const char *uuid, mcs_record *out, mcs_err *e) {
+        return mcs_registry_release_if(r, uuid, NULL, 0, out, e);
+}
+
+int mcs_registry_release_if(mcs_registry *r, const char *uuid, const char *host, uint64_t generation,
+                            mcs_record *out, mcs_err *e) {
         char u[MCS_UUID_STRLEN + 1];
         int rc = mcs_uuid_canonical(uuid, u, e);
-        return rc < 0 ? rc : r->ops->release(r->state, u, out, e);
+        if (rc < 0 || (host && (rc = check_text("host id", host, MCS_HOST_MAX, false, e)) < 0))
+                return rc;
+        if (generation > INT64_MAX)
+                return mcs_fail(e, MCS_E_INVALID, "generation %llu out of range", (unsigned long long) generation);
+        return r->ops->release(r->state, u, host, generation, out, e);
+}
+
+int mcs_registry_set_name(mcs_registry *r, const char *uuid, const char *name, uint64_t generation, mcs_record *out,
+                          mcs_err *e) {
+        char u[MCS_UUID_STRLEN + 1];
+        int rc = mcs_uuid_canonical(uuid, u, e);
+        if (rc < 0 || (rc = check_text("guest name", name, MCS_NAME_MAX, true, e)) < 0)
+                return rc;
+        if (generation > INT64_MAX)
+                return mcs_fail(e, MCS_E_INVALID, "generation %llu out of range", (unsigned long long) generation);
+        return r->ops->set_name(r->state, u, name, generation, out, e);
 }
 
 int mcs_registry_set_state(mcs_registry *r, const char *uuid, mcs_state state, mcs_record *out, mcs_err *e) {

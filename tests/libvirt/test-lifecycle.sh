@@ -103,6 +103,29 @@ V destroy dyn >/dev/null
 wait_for 5 field_is "$REG" "$dyn" 5 reserved || fail "dyn not recorded stopped"
 ok "start and stop are recorded"
 
+# A running guest redefined with another static label: QEMU still runs with
+# the old one, which stays reserved until the guest stops; then the new one
+# is reserved and the old one is free.
+: "${MCSCTL:?}"
+M() { "$MCSCTL" --socket "$WORK/h1.sock" "$@"; }
+other=0f0f0f0f-0000-4000-8000-00000000000f
+stsl() { echo "<seclabel type='static' model='selinux' relabel='yes'><label>system_u:system_r:svirt_t:$1</label></seclabel>"; }
+V start st >/dev/null
+wait_for 5 field_is "$REG" "$st" 5 running || fail "st not recorded running"
+define "$URI" st "$(stsl s0:c1002,c1003)" "$st"
+wait_for 5 grep -q "guest 'st' runs with s0:c1000,c1001; its new label s0:c1002,c1003 is reserved when it stops" "$WORK/h1.log" ||
+	fail "the deferred label was not reported"
+expect_eq "st while running" "$(registry_field "$REG" "$st" 3)" s0:c1000,c1001
+expect_rc 1 M reserve "$other" --label s0:c1000,c1001
+contains "$ERR" "held by guest st ($st) on host h1"
+V destroy st >/dev/null
+wait_for 5 field_is "$REG" "$st" 3 s0:c1002,c1003 || fail "st's new label not reserved after it stopped: $(registry "$REG")"
+expect_rc 0 M reserve "$other" --label s0:c1000,c1001
+expect_rc 0 M release "$other"
+define "$URI" st "$(stsl s0:c1000,c1001)" "$st"
+wait_for 5 field_is "$REG" "$st" 3 s0:c1000,c1001 || fail "st did not get its first label back"
+ok "a running guest redefined with another static label keeps the old one reserved until it stops"
+
 # A transient guest holds its label while it runs.
 guest_xml tr "<seclabel type='static' model='selinux'><label>system_u:system_r:svirt_t:s0:c10,c11</label></seclabel>" >"$WORK/tr.xml"
 V create "$WORK/tr.xml" >/dev/null

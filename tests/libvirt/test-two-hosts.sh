@@ -81,5 +81,21 @@ grep -q "guest 'h1-g1' keeps $level: host h2 holds it now" "$WORK/h1.log" || fai
 expect_eq "records" "$(registry "$REG" | wc -l)" "$total"
 ok "a guest that moves to h2 keeps its label, the record follows it, and h1's undefine leaves it alone"
 
+# A migration's destination hook records the guest as running on h2 before
+# h2's mcsd has seen the guest at all (here: it never does); h1 then
+# undefines its copy. After h1's grace period the label is still reserved.
+: "${MCSCTL:?}"
+mig=$(uuid_of "$U1" h1-g2)
+level=$(registry_field "$REG" "$mig" 3)
+virsh -q -c "$U1" dumpxml --inactive h1-g2 >"$WORK/mig.xml"
+MCSD_CONFIG=$WORK/h2.conf "$MCSCTL" hook qemu h1-g2 migrate begin - <"$WORK/mig.xml" ||
+	fail "h2's hook refused the incoming migration"
+expect_eq "record after h2's migrate begin" "$(registry_field "$REG" "$mig" 6)/$(registry_field "$REG" "$mig" 5)" h2/running
+virsh -q -c "$U1" undefine h1-g2 >/dev/null
+sleep 2.5
+expect_eq "label after h1's grace period" "$(registry_field "$REG" "$mig" 3)" "$level"
+grep -q "guest 'h1-g2' keeps $level" "$WORK/h1.log" || fail "h1 did not say why it kept h1-g2's label"
+ok "a migration's destination hook moves the record to h2 at once; h1's undefine then releases nothing"
+
 mcsd_stop h1
 mcsd_stop h2

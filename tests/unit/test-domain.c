@@ -219,22 +219,27 @@ END_TEST
 /* ---- the rules, against a real registry ---- */
 
 static void apply_policy(mcs_registry *r, const mcs_config *cfg, mcs_label_policy policy, const char *type,
-                         const char *name, const char *uuid, const char *seclabel, bool persistent, const char *live,
-                         mcs_guest_outcome *o) {
+                         const char *name, const char *uuid, const char *seclabel, bool persistent, bool active,
+                         const char *live, mcs_guest_outcome *o) {
         mcs_domain_types t;
         mcs_domain d;
         mcs_err e = {0};
         char *x = domain_xml(type, name, uuid, seclabel);
         ck_assert_ok(mcs_domain_types_load(NULL, &t, &e), &e);
         ck_assert_ok(mcs_domain_parse(x, &d, &e), &e);
-        ck_assert_ok(mcs_guest_apply_rules(r, cfg, policy, &t, x, &d, persistent, live, o, &e), &e);
+        ck_assert_ok(mcs_guest_apply_rules(r, cfg, policy, &t, x, &d, persistent, active, live, o, &e), &e);
         mcs_domain_clear(&d);
         free(x);
 }
 
 static void apply_live(mcs_registry *r, const mcs_config *cfg, const char *type, const char *name, const char *uuid,
                        const char *seclabel, bool persistent, const char *live, mcs_guest_outcome *o) {
-        apply_policy(r, cfg, MCS_LABELS_WRITE, type, name, uuid, seclabel, persistent, live, o);
+        apply_policy(r, cfg, MCS_LABELS_WRITE, type, name, uuid, seclabel, persistent, live != NULL, live, o);
+}
+
+static void apply_as(mcs_registry *r, const mcs_config *cfg, const char *type, const char *name, const char *uuid,
+                     const char *seclabel, bool persistent, bool active, const char *live, mcs_guest_outcome *o) {
+        apply_policy(r, cfg, MCS_LABELS_WRITE, type, name, uuid, seclabel, persistent, active, live, o);
 }
 
 static void apply(mcs_registry *r, const mcs_config *cfg, const char *type, const char *name, const char *uuid,
@@ -430,19 +435,19 @@ START_TEST(rules_without_selinux) {
         const char *stat = "<seclabel type='static' model='selinux' relabel='yes'><label>u:r:t:s0:c3,c4</label></seclabel>";
 
         /* skip: unmanaged, nothing reserved, whatever the seclabel. */
-        apply_policy(r, &cfg, MCS_LABELS_OFF, "kvm", "vm1", UUID_A, "", true, NULL, &o);
+        apply_policy(r, &cfg, MCS_LABELS_OFF, "kvm", "vm1", UUID_A, "", true, false, NULL, &o);
         ck_assert_int_eq(o.status, MCS_GUEST_UNMANAGED);
         ck_assert_ptr_null(o.new_xml);
         ck_assert_ptr_nonnull(strstr(o.why, "no SELinux security driver"));
         mcs_guest_outcome_clear(&o);
-        apply_policy(r, &cfg, MCS_LABELS_OFF, "kvm", "vm2", UUID_B, stat, true, NULL, &o);
+        apply_policy(r, &cfg, MCS_LABELS_OFF, "kvm", "vm2", UUID_B, stat, true, false, NULL, &o);
         ck_assert_int_eq(o.status, MCS_GUEST_UNMANAGED);
         mcs_guest_outcome_clear(&o);
         ck_assert_fails(mcs_registry_get(r, UUID_A, &rec, &e), &e, MCS_E_NOTFOUND, "");
         ck_assert_fails(mcs_registry_get(r, UUID_B, &rec, &e), &e, MCS_E_NOTFOUND, "");
 
         /* reserve: a pair in the registry, still no new XML; a static label is registered. */
-        apply_policy(r, &cfg, MCS_LABELS_RESERVE, "kvm", "vm1", UUID_A, "", true, NULL, &o);
+        apply_policy(r, &cfg, MCS_LABELS_RESERVE, "kvm", "vm1", UUID_A, "", true, false, NULL, &o);
         ck_assert_int_eq(o.status, MCS_GUEST_MANAGED);
         ck_assert(o.created);
         ck_assert_ptr_null(o.new_xml);
@@ -450,12 +455,51 @@ START_TEST(rules_without_selinux) {
         ck_assert_ok(mcs_registry_get(r, UUID_A, &rec, &e), &e);
         ck_assert_int_eq(rec.kind, MCS_KIND_DYNAMIC);
         mcs_record_clear(&rec);
-        apply_policy(r, &cfg, MCS_LABELS_RESERVE, "kvm", "vm2", UUID_B, stat, true, NULL, &o);
+        apply_policy(r, &cfg, MCS_LABELS_RESERVE, "kvm", "vm2", UUID_B, stat, true, false, NULL, &o);
         ck_assert_int_eq(o.status, MCS_GUEST_MANAGED);
         ck_assert_ptr_null(o.new_xml);
         ck_assert_str_eq(o.rec.label, "s0:c3,c4");
         mcs_guest_outcome_clear(&o);
 
+        mcs_config_clear(&cfg);
+        mcs_registry_close(r);
+}
+END_TEST
+
+/* A running guest redefined with another static label keeps the one it
+ * runs with reserved until it stops; then the new one is reserved. */
+START_TEST(running_guest_keeps_its_label) {
+        mcs_registry *r = test_open_registry("h1", "c0.c1023");
+        mcs_config cfg;
+        mcs_guest_outcome o;
+        mcs_record rec;
+        mcs_err e = {0};
+        mcs_config_init(&cfg);
+        const char *old_sl = "<seclabel type='static'><label>u:r:t:s0:c10,c11</label></seclabel>",
+                   *new_sl = "<seclabel type='static'><label>u:r:t:s0:c20,c21</label></seclabel>";
+
+        apply_as(r, &cfg, "kvm", "vm1", UUID_A, old_sl, true, true, NULL, &o);
+        ck_assert_int_eq(o.status, MCS_GUEST_MANAGED);
+        mcs_guest_outcome_clear(&o);
+        apply_as(r, &cfg, "kvm", "vm1", UUID_A, new_sl, true, true, NULL, &o);
+        ck_assert_int_eq(o.status, MCS_GUEST_MANAGED);
+        ck_assert(o.deferred && !o.replaced && !o.created);
+        ck_assert_str_eq(o.rec.label, "s0:c10,c11");
+        ck_assert_str_eq(o.why, "runs with s0:c10,c11; its new label s0:c20,c21 is reserved when it stops");
+        mcs_guest_outcome_clear(&o);
+        /* The label it runs with is not free for another guest. */
+        mcs_guest other = {.uuid = UUID_B, .name = "vm2", .kind = MCS_KIND_STATIC};
+        ck_assert_fails(mcs_registry_reserve_label(r, &other, "s0:c10,c11", &rec, NULL, &e), &e, MCS_E_CONFLICT,
+                        "held by guest vm1");
+
+        /* Stopped: the old label goes, the new one is held. */
+        apply_as(r, &cfg, "kvm", "vm1", UUID_A, new_sl, true, false, NULL, &o);
+        ck_assert_int_eq(o.status, MCS_GUEST_MANAGED);
+        ck_assert(o.replaced && o.created && !o.deferred);
+        ck_assert_str_eq(o.rec.label, "s0:c20,c21");
+        mcs_guest_outcome_clear(&o);
+        ck_assert_ok(mcs_registry_reserve_label(r, &other, "s0:c10,c11", &rec, NULL, &e), &e);
+        mcs_record_clear(&rec);
         mcs_config_clear(&cfg);
         mcs_registry_close(r);
 }
@@ -477,6 +521,7 @@ int main(void) {
         tcase_add_test(rules, rules_adopt_live_labels);
         tcase_add_test(rules, host_secmodels);
         tcase_add_test(rules, rules_without_selinux);
+        tcase_add_test(rules, running_guest_keeps_its_label);
         suite_add_tcase(s, rules);
         return test_run(s);
 }

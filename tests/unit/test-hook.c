@@ -121,11 +121,63 @@ START_TEST(operations_and_outcomes) {
 }
 END_TEST
 
+/* start, restore and migrate begin record the guest as running here, so
+ * that another host's delayed release of the record finds it changed. */
+START_TEST(start_records_running_here) {
+        mcs_registry *h1 = test_open_registry("h1", "c0.c1023"), *h2 = test_open_registry("h2", "c0.c1023");
+        mcs_config cfg;
+        mcs_hook_verdict v;
+        mcs_record rec, now;
+        mcs_err e = {0};
+        mcs_config_init(&cfg);
+
+        mcs_guest g = {.uuid = UUID_A, .name = "vm1", .kind = MCS_KIND_STATIC};
+        ck_assert_ok(mcs_registry_reserve_label(h1, &g, "s0:c1,c2", &rec, NULL, &e), &e);
+        ck_assert_str_eq(rec.host, "h1");
+        ck_assert_int_eq(rec.state, MCS_STATE_RESERVED);
+
+        v = decide(h2, &cfg, MCS_HOOK_MIGRATE, UUID_A, "vm1", MCS_SECLABEL_STATIC, CTX("s0:c1,c2"));
+        ck_assert_msg(v.allow, "%s", v.msg);
+        ck_assert_ok(mcs_registry_get(h1, UUID_A, &now, &e), &e);
+        ck_assert_str_eq(now.host, "h2");
+        ck_assert_int_eq(now.state, MCS_STATE_RUNNING);
+        ck_assert_uint_gt(now.generation, rec.generation);
+        mcs_record_clear(&now);
+        /* h1's release of what it read is refused; the label stays. */
+        ck_assert_fails(mcs_registry_release_if(h1, UUID_A, "h1", rec.generation, NULL, &e), &e, MCS_E_CHANGED, "host h2");
+
+        v = decide(h1, &cfg, MCS_HOOK_START, UUID_A, "vm1", MCS_SECLABEL_STATIC, CTX("s0:c1,c2"));
+        ck_assert(v.allow);
+        ck_assert_ok(mcs_registry_get(h2, UUID_A, &now, &e), &e);
+        ck_assert_str_eq(now.host, "h1");
+        ck_assert_int_eq(now.state, MCS_STATE_RUNNING);
+        mcs_record_clear(&now);
+        v = decide(h2, &cfg, MCS_HOOK_RESTORE, UUID_A, "vm1", MCS_SECLABEL_STATIC, CTX("s0:c1,c2"));
+        ck_assert(v.allow);
+        ck_assert_ok(mcs_registry_get(h2, UUID_A, &now, &e), &e);
+        ck_assert_str_eq(now.host, "h2");
+        mcs_record_clear(&now);
+
+        /* A refused start moves nothing. */
+        v = decide(h1, &cfg, MCS_HOOK_START, UUID_A, "vm1", MCS_SECLABEL_STATIC, CTX("s0:c3,c4"));
+        ck_assert(!v.allow);
+        ck_assert_ok(mcs_registry_get(h2, UUID_A, &now, &e), &e);
+        ck_assert_str_eq(now.host, "h2");
+        mcs_record_clear(&now);
+
+        mcs_record_clear(&rec);
+        mcs_config_clear(&cfg);
+        mcs_registry_close(h1);
+        mcs_registry_close(h2);
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("hook");
         TCase *tc = tcase_create("rules");
         tcase_add_checked_fixture(tc, test_db_setup, test_db_teardown);
         tcase_add_test(tc, operations_and_outcomes);
+        tcase_add_test(tc, start_records_running_here);
         suite_add_tcase(s, tc);
         return test_run(s);
 }

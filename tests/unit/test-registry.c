@@ -341,6 +341,90 @@ START_TEST(unique_label_backstops_a_stale_cache) {
 }
 END_TEST
 
+/* A release acts only on the record its caller read: a record that moved to
+ * another host or changed since is kept, and the caller is told what changed. */
+START_TEST(conditional_release) {
+        mcs_registry *h1 = test_open_registry("h1", "c0.c1023"), *h2 = test_open_registry("h2", "c0.c1023");
+        mcs_record rec, now;
+        mcs_err e = {0};
+        mcs_guest g = guest(U1, "moving");
+
+        ck_assert_ok(mcs_registry_reserve(h1, &g, &rec, NULL, &e), &e);
+        ck_assert_uint_eq(rec.generation, 1);
+        /* h2 starts the guest meanwhile: the record moves there, generation 2. */
+        ck_assert_ok(mcs_registry_set_state(h2, U1, MCS_STATE_RUNNING, &now, &e), &e);
+        mcs_record_clear(&now);
+
+        ck_assert_fails(mcs_registry_release_if(h1, U1, "h1", rec.generation, NULL, &e), &e, MCS_E_CHANGED,
+                        "guest moving (" U1 "): not released: its record is now on host h2, not h1");
+        ck_assert_fails(mcs_registry_release_if(h1, U1, NULL, rec.generation, NULL, &e), &e, MCS_E_CHANGED,
+                        "its record changed meanwhile (generation 2, read 1; now");
+        ck_assert_fails(mcs_registry_release_if(h1, U1, "h2", 1, NULL, &e), &e, MCS_E_CHANGED, "generation 2, read 1");
+        ck_assert_str_eq(e.msg + strlen(e.msg) - strlen("running on host h2)"), "running on host h2)");
+        /* The record is intact. */
+        ck_assert_ok(mcs_registry_get(h1, U1, &now, &e), &e);
+        ck_assert_str_eq(now.label, rec.label);
+        ck_assert_str_eq(now.host, "h2");
+        ck_assert_uint_eq(now.generation, 2);
+        mcs_record_clear(&now);
+        mcs_history_list h;
+        ck_assert_ok(mcs_registry_history(h1, U1, &h, &e), &e);
+        ck_assert_uint_eq(h.n, 2); /* reserve and state: no release */
+        mcs_history_list_clear(&h);
+
+        ck_assert_fails(mcs_registry_release_if(h1, U1, "bad host", 2, NULL, &e), &e, MCS_E_INVALID, "has a space");
+        ck_assert_fails(mcs_registry_release_if(h1, U2, "h1", 1, NULL, &e), &e, MCS_E_NOTFOUND, U2);
+
+        /* What the caller read now: released, the label free again. */
+        ck_assert_ok(mcs_registry_release_if(h1, U1, "h2", 2, &now, &e), &e);
+        ck_assert_str_eq(now.label, rec.label);
+        mcs_record_clear(&now);
+        mcs_guest o = static_guest(U2, "other");
+        ck_assert_ok(mcs_registry_reserve_label(h1, &o, rec.label, &now, NULL, &e), &e);
+        mcs_record_clear(&now);
+        mcs_record_clear(&rec);
+        mcs_registry_close(h1);
+        mcs_registry_close(h2);
+}
+END_TEST
+
+/* A rename reaches the record, once, and only over the generation read. */
+START_TEST(rename_record) {
+        mcs_registry *r = test_open_registry("h1", "c0.c1023");
+        mcs_record rec, now;
+        mcs_err e = {0};
+        mcs_guest g = guest(U1, "old-name");
+
+        ck_assert_ok(mcs_registry_reserve(r, &g, &rec, NULL, &e), &e);
+        ck_assert_ok(mcs_registry_set_name(r, U1, "new name", rec.generation, &now, &e), &e);
+        ck_assert_str_eq(now.name, "new name");
+        ck_assert_str_eq(now.label, rec.label);
+        ck_assert_uint_eq(now.generation, 2);
+        mcs_record_clear(&now);
+        ck_assert_fails(mcs_registry_set_name(r, U1, "newer", 1, NULL, &e), &e, MCS_E_CHANGED,
+                        "not renamed: its record changed meanwhile");
+        ck_assert_fails(mcs_registry_set_name(r, U1, "bad\tname", 0, NULL, &e), &e, MCS_E_INVALID, "control character");
+        /* The same name again changes nothing. */
+        ck_assert_ok(mcs_registry_set_name(r, U1, "new name", 0, &now, &e), &e);
+        ck_assert_uint_eq(now.generation, 2);
+        mcs_record_clear(&now);
+        mcs_record_list l;
+        mcs_filter f = MCS_FILTER_ALL;
+        f.name = "new name";
+        ck_assert_ok(mcs_registry_list(r, &f, &l, &e), &e);
+        ck_assert_uint_eq(l.n, 1);
+        mcs_record_list_clear(&l);
+        mcs_history_list h;
+        ck_assert_ok(mcs_registry_history(r, U1, &h, &e), &e);
+        ck_assert_uint_eq(h.n, 2);
+        ck_assert_int_eq(h.v[1].op, MCS_OP_STATE);
+        ck_assert_str_eq(h.v[1].rec.name, "new name");
+        mcs_history_list_clear(&h);
+        mcs_record_clear(&rec);
+        mcs_registry_close(r);
+}
+END_TEST
+
 /* Schema version 1 as released, frozen here: the migration must carry it forward. */
 static const char v1_fixture[] =
         "CREATE TABLE reservations (uuid TEXT PRIMARY KEY NOT NULL, name TEXT NOT NULL, label TEXT NOT NULL "
@@ -486,6 +570,8 @@ int main(void) {
         tcase_add_test(tc, state_list_and_history);
         tcase_add_test(tc, two_handles_share_one_file);
         tcase_add_test(tc, unique_label_backstops_a_stale_cache);
+        tcase_add_test(tc, conditional_release);
+        tcase_add_test(tc, rename_record);
         tcase_add_test(tc, migrates_version_1);
         tcase_add_test(tc, original_labels);
         tcase_add_test(tc, refuses_newer_schema_and_foreign_files);
