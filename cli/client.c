@@ -151,12 +151,17 @@ static ssize_t read_line(int fd, char **out, long long deadline) {
         }
 }
 
+/* A string member of o, or NULL (absent, or of another type). */
+static const char *string_of(json_object *o, const char *key) {
+        json_object *v;
+        return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string) ? json_object_get_string(v)
+                                                                                                : NULL;
+}
+
 static int reply_error(const client_opts *o, json_object *err) {
-        json_object *code, *msg;
-        const char *c = json_object_object_get_ex(err, "code", &code) ? json_object_get_string(code) : "?";
-        const char *m = json_object_object_get_ex(err, "message", &msg) ? json_object_get_string(msg) : "?";
-        say(o, "%s", m);
-        if (!strcmp(c, MCS_PERR_DENIED))
+        const char *c = string_of(err, "code"), *m = string_of(err, "message");
+        say(o, "%s", m ? m : "mcsd's error reply has no message");
+        if (c && !strcmp(c, MCS_PERR_DENIED))
                 return EXIT_DENIED;
         return EXIT_FAILED;
 }
@@ -218,8 +223,8 @@ int client_call(const client_opts *o, const char *method, json_object *params, j
                 json_object_put(reply);
                 return rc;
         }
-        if (!json_object_object_get_ex(reply, "result", &v)) {
-                say(o, "mcsd's reply has neither result nor error");
+        if (!json_object_object_get_ex(reply, "result", &v) || !json_object_is_type(v, json_type_object)) {
+                say(o, "mcsd's reply has neither an error nor a result object");
                 json_object_put(reply);
                 return EXIT_FAILED;
         }

@@ -137,8 +137,12 @@ int hook_main(int argc, char **argv) {
                 rc = refuse_or_open(&cfg, op, d.name, why);
         } else {
                 json_object *allow, *msg;
-                bool ok = json_object_object_get_ex(result, "allow", &allow) && json_object_get_boolean(allow);
-                const char *m = json_object_object_get_ex(result, "message", &msg) ? json_object_get_string(msg) : NULL;
+                /* Only a boolean true allows. */
+                bool ok = json_object_object_get_ex(result, "allow", &allow) &&
+                          json_object_is_type(allow, json_type_boolean) && json_object_get_boolean(allow);
+                const char *m = NULL;
+                if (json_object_object_get_ex(result, "message", &msg) && json_object_is_type(msg, json_type_string))
+                        m = json_object_get_string(msg);
                 if (ok) {
                         rc = EXIT_OK;
                 } else {

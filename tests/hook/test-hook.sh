@@ -259,8 +259,45 @@ rm -f "$WORK/run/hook.sock"
 [ "$RC" -ne 124 ] || fail "the hook hung connecting to a socket whose backlog is full"
 [ "$RC" -eq 1 ] || fail "the hook on a full backlog: exit $RC, expected 1: $ERR"
 contains "$ERR" "refusing to start guest 'vm1': mcsd at $WORK/run/hook.sock did not accept the connection within 1000 ms"
+
+# Replies of the wrong shape (a broken or foreign server on the hook
+# socket): only "allow": true allows; nothing crashes mcsctl.
+python3 -c '
+import socket, sys
+l = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+l.bind(sys.argv[1])
+l.listen(8)
+print("ready", flush=True)
+for reply in sys.argv[2:]:
+    c, _ = l.accept()
+    c.settimeout(10)
+    buf = b""
+    while not buf.endswith(b"\n"):
+        d = c.recv(65536)
+        if not d:
+            break
+        buf += d
+    c.sendall(reply.encode() + b"\n")
+    c.close()
+' "$WORK/run/hook.sock" \
+	'{"version":1,"result":{"allow":"yes","message":7}}' '{"version":1,"result":{"allow":1}}' \
+	'{"version":1,"error":{"code":null,"message":null}}' '{"version":1,"error":null}' '{"version":1,"result":null}' \
+	'{"version":1,"result":{"allow":true}}' >"$WORK/fake.out" 2>&1 &
+fake=$!
+wait_for 10 grep -q ready "$WORK/fake.out" || fail "the fake server did not start: $(cat "$WORK/fake.out")"
+expect_hook 1 start begin "$WORK/vm1.xml"
+contains "$ERR" "refusing to start guest 'vm1': refused"
+expect_hook 1 start begin "$WORK/vm1.xml"
+expect_hook 1 start begin "$WORK/vm1.xml"
+contains "$ERR" "mcsd's error reply has no message"
+expect_hook 1 start begin "$WORK/vm1.xml"
+expect_hook 1 start begin "$WORK/vm1.xml"
+contains "$ERR" "neither an error nor a result object"
+expect_hook 0 start begin "$WORK/vm1.xml"
+wait $fake || fail "the fake server: $(cat "$WORK/fake.out")"
+rm -f "$WORK/run/hook.sock"
 mcsd_start h1 "$CONF"
-ok "a hook socket whose backlog is full (nothing accepts): the start is refused after hook_timeout, not hung"
+ok "a hook socket whose backlog is full: the start is refused after hook_timeout, not hung; only a boolean allow allows, and malformed replies refuse"
 
 # ---- the real thing: libvirtd runs the hook before QEMU starts ----
 mcsd_stop h1
