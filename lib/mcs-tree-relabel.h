@@ -1,7 +1,10 @@
 /* Labels every file and directory under a root with one context, with
  * several threads (shared content roots, first deployment). Symbolic links
  * are neither labelled nor followed: what they point to inside the tree is
- * labelled on its own, and what lies outside it is not touched. */
+ * labelled on its own, and what lies outside it is not touched, even when a
+ * directory is swapped for a link during the walk: directories are opened
+ * beneath the root's descriptor with no symlink allowed on the way, and
+ * entries are labelled through their own descriptors. */
 #pragma once
 
 #include <stdint.h>

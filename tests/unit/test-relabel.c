@@ -1,8 +1,11 @@
 /* The image plan, qcow2 backing chains, labelling one file (symlinks,
  * roots, read-back), context checks against the installed policy, and the
  * parallel tree relabel, on real files and xattrs. */
+#include <fcntl.h>
 #include <selinux/selinux.h>
+#include <signal.h>
 #include <stdio.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -192,6 +195,91 @@ START_TEST(tree_relabel) {
 }
 END_TEST
 
+/* A child that swaps dir with a symlink to elsewhere and back, atomically
+ * (RENAME_EXCHANGE), until it is killed. */
+static pid_t start_swapper(const char *dir, const char *spare) {
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                for (;;)
+                        if (renameat2(AT_FDCWD, dir, AT_FDCWD, spare, RENAME_EXCHANGE) < 0)
+                                _exit(1);
+        }
+        return pid;
+}
+
+static void stop_swapper(pid_t pid, const char *dir, const char *spare) {
+        int status;
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        ck_assert_msg(WIFSIGNALED(status), "the swapper stopped by itself: renameat2 failed");
+        struct stat st;
+        if (lstat(dir, &st) == 0 && S_ISLNK(st.st_mode))
+                renameat2(AT_FDCWD, dir, AT_FDCWD, spare, RENAME_EXCHANGE);
+}
+
+/* A directory inside the tree is swapped for a symlink to an outside
+ * directory and back while the tree is relabelled, again and again: the
+ * files outside never get the label. */
+START_TEST(tree_relabel_races_a_symlink_swap) {
+        char *dir = test_tmpdir(), root[4200], a[4200], spare[4200], out[4200];
+        mcs_tree_stats st;
+        sh("mkdir -p \"$D/tree/a/sub\" \"$D/outside/deep\" && cd \"$D/tree\" && "
+           "for i in 1 2 3 4 5 6 7 8; do mkdir d$i; : >d$i/f; : >a/f$i; done && : >a/sub/g && "
+           ": >\"$D/outside/o\" && : >\"$D/outside/deep/p\" && ln -s ../outside swap",
+           dir);
+        snprintf(root, sizeof root, "%s/tree", dir);
+        snprintf(a, sizeof a, "%s/tree/a", dir);
+        snprintf(spare, sizeof spare, "%s/tree/swap", dir);
+        pid_t pid = start_swapper(a, spare);
+        for (int i = 0; i < 400; i++) {
+                mcs_err e = {0};
+                mcs_tree_relabel(root, i % 2 ? IMG "s0:c1,c2" : IMG "s0:c3,c4", 2, &st, &e);
+        }
+        stop_swapper(pid, a, spare);
+        const char *outside[] = {"outside", "outside/o", "outside/deep", "outside/deep/p"};
+        for (size_t i = 0; i < sizeof outside / sizeof outside[0]; i++) {
+                snprintf(out, sizeof out, "%s/%s", dir, outside[i]);
+                char *c = label_of(out);
+                ck_assert_msg(!c || !strstr(c, "svirt_image_t"), "%s outside the tree was labelled %s", out, c);
+                freecon(c);
+        }
+        test_rmtree(dir);
+        free(dir);
+}
+END_TEST
+
+/* The parent directory of an image is swapped for a symlink to an outside
+ * directory holding a file of the same name, while the image is labelled
+ * again and again: the outside file never gets the label. */
+START_TEST(label_file_races_a_parent_swap) {
+        char *dir = test_tmpdir(), root[4200], sub[4200], spare[4200], img[4200], out[4200];
+        mcs_label_result r;
+        sh("mkdir -p \"$D/images/vm\" \"$D/outside\" && : >\"$D/images/vm/disk.raw\" && : >\"$D/outside/disk.raw\" && "
+           "ln -s ../outside \"$D/images/swap\"",
+           dir);
+        snprintf(root, sizeof root, "%s/images", dir);
+        snprintf(sub, sizeof sub, "%s/images/vm", dir);
+        snprintf(spare, sizeof spare, "%s/images/swap", dir);
+        snprintf(img, sizeof img, "%s/images/vm/disk.raw", dir);
+        snprintf(out, sizeof out, "%s/outside/disk.raw", dir);
+        const char *roots[] = {root};
+        unsigned set = 0;
+        pid_t pid = start_swapper(sub, spare);
+        for (int i = 0; i < 4000; i++) {
+                mcs_err e = {0};
+                set += mcs_label_file(img, i % 2 ? IMG "s0:c1,c2" : IMG "s0:c3,c4", roots, 1, NULL, NULL, &r, &e) == 0;
+        }
+        stop_swapper(pid, sub, spare);
+        char *c = label_of(out);
+        ck_assert_msg(!c || !strstr(c, "svirt_image_t"), "%s outside the root was labelled %s", out, c);
+        freecon(c);
+        ck_assert_uint_gt(set, 0); /* the race did not just refuse everything */
+        test_rmtree(dir);
+        free(dir);
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("relabel");
         TCase *tc = tcase_create("relabel");
@@ -200,6 +288,8 @@ int main(void) {
         tcase_add_test(tc, label_one_file);
         tcase_add_test(tc, contexts_checked_against_the_policy);
         tcase_add_test(tc, tree_relabel);
+        tcase_add_test(tc, tree_relabel_races_a_symlink_swap);
+        tcase_add_test(tc, label_file_races_a_parent_swap);
         suite_add_tcase(s, tc);
         return test_run(s);
 }
