@@ -122,7 +122,8 @@ void control_stop(mcsd *d);
 void control_resolve_admin(mcsd *d);
 
 /* images.c: a guest's images */
-void images_restore(mcsd *d, const char *uuid);
+/* Puts back the original labels of the images of uuid, which held level. */
+void images_restore(mcsd *d, const char *uuid, const char *level);
 mcs_images *images_of(mcsd *d); /* NULL only when out of memory */
 /* Labels the images of parsed for level; each file goes to report. Returns
  * how many failed, or a negative error (nothing touched). */

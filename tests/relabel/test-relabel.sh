@@ -34,6 +34,7 @@ host_id = h2
 socket = $WORK/run/h2.sock
 hook_socket = $WORK/run/h2-hook.sock
 image_root = $WORK/images
+shared_root = $WORK/images
 reconnect_min = 30s
 reconnect_max = 30s
 CONF

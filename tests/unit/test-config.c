@@ -55,6 +55,8 @@ START_TEST(defaults_and_every_key) {
                            "hook_fail_open = yes\n"
                            "image_root = /srv/images\n"
                            "image_root = /mnt/nfs/vm\n"
+                           "shared_root = /mnt/nfs/vm/pool\n"
+                           "shared_root = /mnt/nfs/vm\n"
                            "log_level = debug\r\n";
         ck_assert_ok(mcs_config_parse(&c, "full.conf", text, &e), &e);
         ck_assert_str_eq(c.uri, "test+unix:///default?socket=/run/x.sock");
@@ -85,6 +87,8 @@ START_TEST(defaults_and_every_key) {
         ck_assert(c.hook_fail_open);
         ck_assert_uint_eq(c.n_image_roots, 2);
         ck_assert_str_eq(c.image_roots[1], "/mnt/nfs/vm");
+        ck_assert_uint_eq(c.n_shared_roots, 2);
+        ck_assert_str_eq(c.shared_roots[0], "/mnt/nfs/vm/pool");
         mcs_config_clear(&c);
 }
 END_TEST
@@ -125,6 +129,10 @@ START_TEST(rejections_name_file_and_line) {
                 {"client_timeout = 10ms\n", "bad.conf: client_timeout must be at least 100ms"},
                 {"image_root = /\n", "bad.conf:1: image_root: '/' must be an absolute directory other than /"},
                 {"image_root = images\n", "bad.conf:1: image_root: 'images' must be an absolute directory"},
+                {"image_root = /srv/a\nshared_root = /srv/ab\n",
+                 "bad.conf:2: shared_root: '/srv/ab' is not inside an image_root given before it"},
+                {"shared_root = /srv/images\n", "bad.conf:1: shared_root: '/srv/images' is not inside an image_root"},
+                {"shared_root = nfs\n", "bad.conf:1: shared_root: 'nfs' must be an absolute directory"},
                 {"hook_fail_open = maybe\n", "bad.conf:1: hook_fail_open: 'maybe' is not yes or no"},
                 {"hook_timeout = 2m\n", "bad.conf: hook_timeout must be from 100ms to 60s"},
                 {"hook_socket = hook.sock\n", "bad.conf:1: hook_socket: 'hook.sock' must be an absolute path"},

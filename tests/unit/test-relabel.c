@@ -10,6 +10,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "mcs-guest-images.h"
 #include "mcs-image-label.h"
 #include "mcs-policy.h"
 #include "mcs-tree-relabel.h"
@@ -280,6 +281,108 @@ START_TEST(label_file_races_a_parent_swap) {
 }
 END_TEST
 
+/* What a restore reported, one line per file. */
+static void collect(void *opaque, const char *path, const char *context, const mcs_label_result *res,
+                    const mcs_err *err) {
+        char *buf = opaque;
+        size_t n = strlen(buf);
+        (void) res;
+        snprintf(buf + n, 8192 - n, "%s %s: %s\n", err ? "refused" : "restored", path, err ? err->msg : context);
+}
+
+static void remember(mcs_registry *r, const char *dir, const char *file, const char *context) {
+        char path[4200];
+        mcs_err e = {0};
+        snprintf(path, sizeof path, "%s/%s", dir, file);
+        ck_assert_ok(mcs_registry_remember_original(r, UUID_A, path, context, &e), &e);
+}
+
+static void expect_label(const char *dir, const char *file, const char *want) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/%s", dir, file);
+        char *c = label_of(path);
+        ck_assert_msg(c && !strcmp(c, want), "%s carries %s, wanted %s", file, c ? c : "nothing", want);
+        freecon(c);
+}
+
+/* Originals read from the registry are put back only inside the roots,
+ * only with a context the policy accepts, only over the guest's own
+ * label, and on another host only under a shared root. */
+START_TEST(restore_refuses_tampered_originals) {
+        const char *guest = IMG "s0:c1,c2", *orig = "system_u:object_r:virt_image_t:s0";
+        char *dir, root[4200], shared[4200], reported[8192] = "";
+        mcs_context_checker *chk;
+        mcs_original_list l;
+        mcs_err e = {0};
+        dir = test_tmpdir();
+        sh("mkdir -p \"$D/images/shared\" \"$D/outside\" && cd \"$D\" && "
+           "for f in images/good images/badctx images/relabelled images/local outside/x images/shared/s; do "
+           ": >$f.raw; done",
+           dir);
+        const char *files[] = {"images/good.raw", "images/badctx.raw", "images/local.raw", "outside/x.raw",
+                               "images/shared/s.raw"};
+        for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+                char p[4200];
+                snprintf(p, sizeof p, "%s/%s", dir, files[i]);
+                ck_assert_int_eq(lsetfilecon_raw(p, guest), 0);
+        }
+        char p[4200];
+        snprintf(p, sizeof p, "%s/images/relabelled.raw", dir);
+        ck_assert_int_eq(lsetfilecon_raw(p, IMG "s0:c7,c8"), 0);
+
+        mcs_registry *h1 = test_open_registry("h1", "c0.c1023"), *h2 = test_open_registry("h2", "c0.c1023");
+        remember(h1, dir, "images/good.raw", orig);
+        remember(h1, dir, "images/badctx.raw", "system_u:object_r:no_such_t:s0");
+        remember(h1, dir, "images/relabelled.raw", orig);
+        remember(h1, dir, "outside/x.raw", orig);
+        remember(h2, dir, "images/local.raw", orig);
+        remember(h2, dir, "images/shared/s.raw", orig);
+        mcs_registry_close(h2);
+
+        snprintf(root, sizeof root, "%s/images", dir);
+        snprintf(shared, sizeof shared, "%s/images/shared", dir);
+        const char *roots[] = {root}, *shareds[] = {shared};
+        mcs_restore_scope sc = {.host_id = "h1", .roots = roots, .n_roots = 1, .shared = shareds, .n_shared = 1,
+                                .guest_label = guest};
+        ck_assert_ok(mcs_context_checker_new(NULL, &chk, &e), &e);
+        int kept = mcs_guest_images_restore(h1, chk, &sc, UUID_A, collect, reported, &e);
+        ck_assert_msg(kept == 1, "%d kept: %s", kept, reported);
+
+        expect_label(dir, "images/good.raw", orig);
+        expect_label(dir, "images/shared/s.raw", orig);
+        expect_label(dir, "images/badctx.raw", guest);
+        expect_label(dir, "images/relabelled.raw", IMG "s0:c7,c8");
+        expect_label(dir, "outside/x.raw", guest);
+        expect_label(dir, "images/local.raw", guest);
+        ck_assert_msg(strstr(reported, "badctx.raw: not restored, record dropped: 'system_u:object_r:no_such_t:s0' is not a valid context"), "%s", reported);
+        ck_assert_msg(strstr(reported, "relabelled.raw: not restored, record dropped: it carries " IMG "s0:c7,c8, not the guest's " IMG "s0:c1,c2"), "%s", reported);
+        ck_assert_msg(strstr(reported, "outside/x.raw: not restored, record dropped:") &&
+                      strstr(reported, "is outside the configured image roots"), "%s", reported);
+        ck_assert_msg(strstr(reported, "local.raw: recorded by host h2 and not under a shared_root here; left for that host"), "%s", reported);
+        /* Only the other host's local file is still remembered. */
+        ck_assert_ok(mcs_registry_originals(h1, UUID_A, &l, &e), &e);
+        ck_assert_uint_eq(l.n, 1);
+        ck_assert_msg(strstr(l.v[0].path, "images/local.raw"), "%s kept", l.v[0].path);
+        mcs_original_list_clear(&l);
+
+        /* Without a shared root another host's record is never restored. */
+        snprintf(p, sizeof p, "%s/images/shared/s.raw", dir);
+        ck_assert_int_eq(lsetfilecon_raw(p, guest), 0);
+        h2 = test_open_registry("h2", "c0.c1023");
+        remember(h2, dir, "images/shared/s.raw", orig);
+        mcs_registry_close(h2);
+        sc.n_shared = 0;
+        reported[0] = '\0';
+        ck_assert_int_eq(mcs_guest_images_restore(h1, chk, &sc, UUID_A, collect, reported, &e), 2);
+        expect_label(dir, "images/shared/s.raw", guest);
+        ck_assert_msg(strstr(reported, "s.raw: recorded by host h2 and no shared_root is configured here"), "%s", reported);
+        mcs_context_checker_free(chk);
+        mcs_registry_close(h1);
+        test_rmtree(dir);
+        free(dir);
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("relabel");
         TCase *tc = tcase_create("relabel");
@@ -290,6 +393,11 @@ int main(void) {
         tcase_add_test(tc, tree_relabel);
         tcase_add_test(tc, tree_relabel_races_a_symlink_swap);
         tcase_add_test(tc, label_file_races_a_parent_swap);
+        suite_add_tcase(s, tc);
+        tc = tcase_create("restore");
+        tcase_set_timeout(tc, 60);
+        tcase_add_checked_fixture(tc, test_db_setup, test_db_teardown);
+        tcase_add_test(tc, restore_refuses_tampered_originals);
         suite_add_tcase(s, tc);
         return test_run(s);
 }
