@@ -1,18 +1,56 @@
 /* Methods that label files: relabel_tree, nfs_export. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "log.h"
+#include "mcs-context.h"
+#include "mcs-file-fd.h"
 #include "mcs-nfs-export.h"
 #include "mcs-policy.h"
 #include "mcs-tree-relabel.h"
 #include "methods.h"
+
+/* Root may label any path with any context the policy accepts; a member
+ * of admin_group only paths inside the image roots (shared roots lie
+ * inside them), with the virt image and content types (and, for
+ * nfs_export, virt_var_lib_t). */
+static bool restricted(const request *rq) {
+        return rq->peer->cred.uid != 0;
+}
+
+static int check_reach(request *rq, const char *path, const char *type, bool nfs, reply_err *err) {
+        const mcs_image_types *t;
+        mcs_err e = {0};
+        size_t n;
+        mcs_images *im = images_of(rq->d);
+        if (!im)
+                return fail(err, "no-memory", "out of memory");
+        if (mcs_images_types(im, &t, &e) < 0)
+                return fail_mcs(err, &e);
+        const char *const *roots = mcs_config_image_roots(&rq->d->cfg, &n);
+        if (!mcs_path_in_roots(path, roots, n))
+                return fail(err, MCS_PERR_DENIED,
+                            "%s: %s is not inside an image_root; members of admin_group may only label there "
+                            "(you are uid %u)",
+                            rq->method, path, (unsigned) rq->peer->cred.uid);
+        if (type && strcmp(type, t->image.type) && strcmp(type, t->content.type) &&
+            (!nfs || strcmp(type, MCS_NFS_DEFAULT_TYPE)))
+                return fail(err, MCS_PERR_DENIED,
+                            "%s: members of admin_group may only use the types %s, %s%s%s, not %s (you are uid %u)",
+                            rq->method, t->image.type, t->content.type, nfs ? " and " : "",
+                            nfs ? MCS_NFS_DEFAULT_TYPE : "", type, (unsigned) rq->peer->cred.uid);
+        return 0;
+}
 
 /* Runs in the main loop: lifecycle events and control clients wait until
  * the tree is done (about 0.2 s per 100,000 files on two cores); the hook
  * thread does not. */
 int method_relabel_tree(request *rq, json_object **result, reply_err *err) {
         const char *path, *label;
+        const char *const *roots = NULL;
+        size_t n_roots = 0;
         mcs_tree_stats st;
+        mcs_context ctx;
         mcs_err e = {0};
 
         if (param_required(rq, "path", &path, err) < 0 || param_required(rq, "label", &label, err) < 0)
@@ -25,8 +63,17 @@ int method_relabel_tree(request *rq, json_object **result, reply_err *err) {
         int r = mcs_images_check_context(im, label, &e);
         if (r < 0)
                 return fail_mcs(err, &e);
+        if (restricted(rq)) {
+                if (mcs_context_parse(label, &ctx, &e) < 0)
+                        return fail_mcs(err, &e);
+                if (check_reach(rq, path, ctx.type, false, err) < 0) {
+                        log_change(rq, "relabel_tree %s refused: %s", path, err->msg);
+                        return -1;
+                }
+                roots = mcs_config_image_roots(&rq->d->cfg, &n_roots);
+        }
         log_change(rq, "relabelling the tree %s with %s", path, label);
-        r = mcs_tree_relabel(path, label, 0, &st, &e);
+        r = mcs_tree_relabel(path, roots, n_roots, label, 0, &st, &e);
         log_change(rq, "tree %s: %llu labelled, %llu links and special files left alone, %llu failed%s%s", path,
                    (unsigned long long) st.labelled, (unsigned long long) st.skipped, (unsigned long long) st.failed,
                    r < 0 ? ": " : "", r < 0 ? e.msg : "");
@@ -41,6 +88,8 @@ int method_relabel_tree(request *rq, json_object **result, reply_err *err) {
 /* libsemanage's commit takes about half a second; the main loop waits. */
 int method_nfs_export(request *rq, json_object **result, reply_err *err) {
         const char *path, *type = NULL;
+        const char *const *roots = NULL;
+        size_t n_roots = 0;
         bool remove = false;
         mcs_nfs_result res;
         mcs_err e = {0};
@@ -48,7 +97,14 @@ int method_nfs_export(request *rq, json_object **result, reply_err *err) {
         if (param_required(rq, "path", &path, err) < 0 || param_string(rq, "type", &type, err) < 0 ||
             param_bool(rq, "remove", &remove, err) < 0)
                 return -1;
-        if (mcs_nfs_export(rq->d->cfg.semanage_root, path, type, remove, &res, &e) < 0) {
+        if (restricted(rq)) {
+                if (check_reach(rq, path, type ? type : MCS_NFS_DEFAULT_TYPE, true, err) < 0) {
+                        log_change(rq, "nfs-export %s refused: %s", path, err->msg);
+                        return -1;
+                }
+                roots = mcs_config_image_roots(&rq->d->cfg, &n_roots);
+        }
+        if (mcs_nfs_export(rq->d->cfg.semanage_root, path, type, remove, roots, n_roots, &res, &e) < 0) {
                 log_change(rq, "nfs-export %s refused: %s", path, e.msg);
                 return fail_mcs(err, &e);
         }

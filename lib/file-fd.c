@@ -89,6 +89,18 @@ int mcs_open_in_roots(const char *path, const char *const *roots, size_t n_roots
                         moved ? " -> " : "", moved ? target : "");
 }
 
+bool mcs_path_in_roots(const char *path, const char *const *roots, size_t n_roots) {
+        if (path[0] != '/' || strstr(path, "/./") || strstr(path, "/../"))
+                return false;
+        size_t n = strlen(path);
+        if ((n >= 2 && !strcmp(path + n - 2, "/.")) || (n >= 3 && !strcmp(path + n - 3, "/..")))
+                return false;
+        for (size_t i = 0; i < n_roots; i++)
+                if (under(path, roots[i]))
+                        return true;
+        return false;
+}
+
 int mcs_fd_open_entry(int dfd, const char *name) {
         return openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 }

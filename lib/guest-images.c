@@ -72,6 +72,12 @@ static int types(mcs_images *im, mcs_err *e) {
         return 0;
 }
 
+int mcs_images_types(mcs_images *im, const mcs_image_types **out, mcs_err *e) {
+        int r = types(im, e);
+        *out = r < 0 ? NULL : &im->types;
+        return r;
+}
+
 int mcs_images_check_context(mcs_images *im, const char *context, mcs_err *e) {
         int r = checker(im, e);
         return r < 0 ? r : mcs_context_check(im->chk, context, e);

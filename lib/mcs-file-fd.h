@@ -9,6 +9,7 @@
 #pragma once
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "mcs-error.h"
@@ -19,6 +20,10 @@
  * outside the roots or when the path changed under us. */
 int mcs_open_in_roots(const char *path, const char *const *roots, size_t n_roots, int *fd, char target[PATH_MAX],
                       mcs_err *e);
+
+/* path is absolute, names no "." or ".." component and lies below (or
+ * is) one of roots, as text. */
+bool mcs_path_in_roots(const char *path, const char *const *roots, size_t n_roots);
 
 /* O_PATH descriptor of name in directory dfd, not following a symlink. */
 int mcs_fd_open_entry(int dfd, const char *name);

@@ -30,6 +30,8 @@ typedef struct mcs_images mcs_images;
 mcs_images *mcs_images_new(void);
 void mcs_images_free(mcs_images *im);
 int mcs_images_check_context(mcs_images *im, const char *context, mcs_err *e);
+/* The image and content types (loaded on first use). */
+int mcs_images_types(mcs_images *im, const mcs_image_types **out, mcs_err *e);
 
 /* Plans the images of guest d for level (inside cfg's image roots) and
  * labels them with mcs_guest_images_label. */

@@ -18,5 +18,8 @@ typedef struct mcs_tree_stats {
 } mcs_tree_stats;
 
 /* threads 0: one per online CPU. Stops at the first filesystem that keeps
- * no labels. The caller validates context first. */
-int mcs_tree_relabel(const char *root, const char *context, unsigned threads, mcs_tree_stats *st, mcs_err *e);
+ * no labels. The caller validates context first. n_roots 0: root may be
+ * any directory (not a link); else it must resolve inside one of roots
+ * (mcs_open_in_roots) and is opened beneath it. */
+int mcs_tree_relabel(const char *root, const char *const *roots, size_t n_roots, const char *context, unsigned threads,
+                     mcs_tree_stats *st, mcs_err *e);

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <limits.h>
 #include <unistd.h>
 
 #include "mcs-file-fd.h"
@@ -196,20 +197,41 @@ static void *worker(void *arg) {
         return NULL;
 }
 
-int mcs_tree_relabel(const char *root, const char *context, unsigned threads, mcs_tree_stats *st, mcs_err *e) {
+/* The tree's root as a directory descriptor, or an error. */
+static int open_root(const char *root, const char *const *roots, size_t n_roots, int *fd, mcs_err *e) {
+        struct stat st;
+        char target[PATH_MAX];
+        if (lstat(root, &st) == 0 && !S_ISDIR(st.st_mode))
+                return mcs_fail(e, MCS_E_INVALID, "%s is not a directory", root);
+        if (n_roots) {
+                int r = mcs_open_in_roots(root, roots, n_roots, fd, target, e);
+                if (r == 0 && (fstat(*fd, &st) < 0 || !S_ISDIR(st.st_mode))) {
+                        close(*fd);
+                        return mcs_fail(e, MCS_E_INVALID, "%s is not a directory", root);
+                }
+                return r;
+        }
+        *fd = open(root, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (*fd < 0) {
+                int err = errno;
+                if (err == ENOTDIR || err == ELOOP)
+                        return mcs_fail(e, MCS_E_INVALID, "%s is not a directory", root);
+                return mcs_fail(e, err == ENOENT ? MCS_E_NOTFOUND : MCS_E_IO, "%s: %s", root, strerror(err));
+        }
+        return 0;
+}
+
+int mcs_tree_relabel(const char *root, const char *const *roots, size_t n_roots, const char *context, unsigned threads,
+                     mcs_tree_stats *st, mcs_err *e) {
         walk w = {.context = context, .root_fd = -1};
         pthread_t tid[THREADS_MAX];
         unsigned started = 0;
 
         *st = (mcs_tree_stats){0};
         /* The root itself must be a directory, not a link to one. */
-        w.root_fd = open(root, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (w.root_fd < 0) {
-                int err = errno;
-                if (err == ENOTDIR || err == ELOOP)
-                        return mcs_fail(e, MCS_E_INVALID, "%s is not a directory", root);
-                return mcs_fail(e, err == ENOENT ? MCS_E_NOTFOUND : MCS_E_IO, "%s: %s", root, strerror(err));
-        }
+        int r = open_root(root, roots, n_roots, &w.root_fd, e);
+        if (r < 0)
+                return r;
         if (mcs_fd_setcon(w.root_fd, context) < 0) {
                 int err = errno;
                 close(w.root_fd);

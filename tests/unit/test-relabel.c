@@ -179,7 +179,7 @@ START_TEST(tree_relabel) {
            ": >\"$D/outside/o\" && ln -s ../outside/o link && mkfifo a/fifo",
            dir);
         snprintf(path, sizeof path, "%s/tree", dir);
-        ck_assert_ok(mcs_tree_relabel(path, "system_u:object_r:virt_content_t:s0", 2, &st, &e), &e);
+        ck_assert_ok(mcs_tree_relabel(path, NULL, 0, "system_u:object_r:virt_content_t:s0", 2, &st, &e), &e);
         ck_assert_uint_eq(st.labelled, 13); /* the root, 3 directories, 9 files */
         ck_assert_uint_eq(st.skipped, 2);   /* the link and the fifo */
         ck_assert_uint_eq(st.failed, 0);
@@ -190,7 +190,7 @@ START_TEST(tree_relabel) {
         snprintf(out, sizeof out, "%s/outside/o", dir);
         ck_assert_ptr_null(label_of(out));
         snprintf(path, sizeof path, "%s/tree/f1", dir);
-        ck_assert_fails(mcs_tree_relabel(path, "x", 2, &st, &e), &e, MCS_E_INVALID, "is not a directory");
+        ck_assert_fails(mcs_tree_relabel(path, NULL, 0, "x", 2, &st, &e), &e, MCS_E_INVALID, "is not a directory");
         test_rmtree(dir);
         free(dir);
 }
@@ -235,7 +235,7 @@ START_TEST(tree_relabel_races_a_symlink_swap) {
         pid_t pid = start_swapper(a, spare);
         for (int i = 0; i < 400; i++) {
                 mcs_err e = {0};
-                mcs_tree_relabel(root, i % 2 ? IMG "s0:c1,c2" : IMG "s0:c3,c4", 2, &st, &e);
+                mcs_tree_relabel(root, NULL, 0, i % 2 ? IMG "s0:c1,c2" : IMG "s0:c3,c4", 2, &st, &e);
         }
         stop_swapper(pid, a, spare);
         const char *outside[] = {"outside", "outside/o", "outside/deep", "outside/deep/p"};
