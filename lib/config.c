@@ -29,7 +29,7 @@ void mcs_config_init(mcs_config *c) {
                 .reconnect_max_ms = 30u * 1000u,
                 .keepalive_interval_s = 5u,
                 .keepalive_count = 3u,
-                .busy_timeout_ms = 10u * 1000u,
+                .busy_timeout_ms = 3u * 1000u,
                 .log_level = MCS_LOG_INFO,
                 .socket_mode = 0660,
                 .max_clients = 64u,
@@ -291,6 +291,7 @@ static int parse_into(mcs_config *c, const char *path, const char *text, mcs_err
         size_t n_seen = 0;
         where w = {path, 0};
         const char *p = text;
+        unsigned timeout_line = 0; /* the last busy_timeout or hook_timeout */
 
         while (*p) {
                 const char *nl = strchr(p, '\n');
@@ -328,12 +329,21 @@ static int parse_into(mcs_config *c, const char *path, const char *text, mcs_err
                 int r = apply_key(c, &w, key, value, e);
                 if (r < 0)
                         return r;
+                if (!strcmp(key, "busy_timeout") || !strcmp(key, "hook_timeout"))
+                        timeout_line = w.line;
         }
         if (c->max_clients == 0)
                 return mcs_fail(e, MCS_E_INVALID, "%s: max_clients must be at least 1", path);
         if (c->hook_timeout_ms < 100 || c->hook_timeout_ms > 60u * 1000u)
                 return mcs_fail(e, MCS_E_INVALID, "%s: hook_timeout must be from 100ms to 60s (libvirt waits for the hook)",
                                 path);
+        /* A registry wait, in the hook thread or the main loop, must end
+         * before the hook gives up on mcsd. */
+        if (c->busy_timeout_ms >= c->hook_timeout_ms) {
+                w.line = timeout_line;
+                return bad(e, &w, "busy_timeout (%u ms) must be below hook_timeout (%u ms)", c->busy_timeout_ms,
+                           c->hook_timeout_ms);
+        }
         if (c->client_timeout_ms < 100)
                 return mcs_fail(e, MCS_E_INVALID, "%s: client_timeout must be at least 100ms", path);
         if (c->reconnect_min_ms == 0 || c->reconnect_min_ms > c->reconnect_max_ms) {
