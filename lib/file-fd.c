@@ -16,9 +16,53 @@
 
 #define BENEATH (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)
 
-static int openat2_(int dfd, const char *path, uint64_t flags, uint64_t resolve) {
-        struct open_how how = {.flags = flags, .resolve = resolve};
-        return (int) syscall(SYS_openat2, dfd, path, &how, sizeof how);
+/* Without openat2 (Linux before 5.6, valgrind): one component at a time,
+ * none of them a symlink or "..". */
+static int walk_beneath(int dfd, const char *rel, int flags) {
+        char buf[PATH_MAX];
+        if (strlen(rel) >= sizeof buf) {
+                errno = ENAMETOOLONG;
+                return -1;
+        }
+        strcpy(buf, rel);
+        int cur = -1;
+        char *save = NULL, *next;
+        char *c = strtok_r(buf, "/", &save);
+        while (c && !strcmp(c, "."))
+                c = strtok_r(NULL, "/", &save);
+        if (!c)
+                return openat(dfd, ".", flags | O_CLOEXEC);
+        for (; c; c = next) {
+                next = strtok_r(NULL, "/", &save);
+                while (next && !strcmp(next, "."))
+                        next = strtok_r(NULL, "/", &save);
+                if (!strcmp(c, "..")) {
+                        if (cur >= 0)
+                                close(cur);
+                        errno = EXDEV;
+                        return -1;
+                }
+                int base = cur >= 0 ? cur : dfd;
+                int fd = next ? openat(base, c, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                              : openat(base, c, flags | O_NOFOLLOW | O_CLOEXEC);
+                int err = errno;
+                if (cur >= 0)
+                        close(cur);
+                if (fd < 0) {
+                        errno = err == ENOTDIR && next ? ELOOP : err;
+                        return -1;
+                }
+                cur = fd;
+        }
+        return cur;
+}
+
+int mcs_openat_beneath(int dfd, const char *rel, int flags) {
+        struct open_how how = {.flags = (uint64_t) (flags | O_NOFOLLOW | O_CLOEXEC), .resolve = BENEATH};
+        int fd = (int) syscall(SYS_openat2, dfd, rel, &how, sizeof how);
+        if (fd < 0 && errno == ENOSYS)
+                return walk_beneath(dfd, rel, flags);
+        return fd;
 }
 
 static bool under(const char *path, const char *root) {
@@ -61,7 +105,12 @@ int mcs_open_in_roots(const char *path, const char *const *roots, size_t n_roots
         if (!realpath(path, target))
                 return mcs_fail(e, errno == ENOENT ? MCS_E_NOTFOUND : MCS_E_IO, "%s: %s", path, strerror(errno));
         if (n_roots == 0) {
-                int f = openat2_(AT_FDCWD, target, O_PATH | O_NOFOLLOW | O_CLOEXEC, RESOLVE_NO_SYMLINKS);
+                int top = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+                int f = top < 0 ? -1 : mcs_openat_beneath(top, target[1] ? target + 1 : ".", O_PATH);
+                int err = errno;
+                if (top >= 0)
+                        close(top);
+                errno = err;
                 return f < 0 ? open_failed(path, e) : checked(f, path, fd, e);
         }
         for (size_t i = 0; i < n_roots; i++) {
@@ -80,8 +129,10 @@ int mcs_open_in_roots(const char *path, const char *const *roots, size_t n_roots
                 const char *rel = target + n;
                 while (*rel == '/')
                         rel++;
-                int f = openat2_(rfd, *rel ? rel : ".", O_PATH | O_NOFOLLOW | O_CLOEXEC, BENEATH);
+                int f = mcs_openat_beneath(rfd, *rel ? rel : ".", O_PATH);
+                int err = errno;
                 close(rfd);
+                errno = err;
                 return f < 0 ? open_failed(path, e) : checked(f, path, fd, e);
         }
         bool moved = strcmp(path, target) != 0;

@@ -25,6 +25,13 @@ int mcs_open_in_roots(const char *path, const char *const *roots, size_t n_roots
  * is) one of roots, as text. */
 bool mcs_path_in_roots(const char *path, const char *const *roots, size_t n_roots);
 
+/* rel opened beneath the directory dfd with flags (O_NOFOLLOW and
+ * O_CLOEXEC added), no symlink and no ".." allowed on the way: openat2
+ * RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS|RESOLVE_NO_MAGICLINKS, or where the
+ * kernel lacks it, one openat per component. -1 with errno (ELOOP or
+ * EXDEV for a symlink or ".."). */
+int mcs_openat_beneath(int dfd, const char *rel, int flags);
+
 /* O_PATH descriptor of name in directory dfd, not following a symlink. */
 int mcs_fd_open_entry(int dfd, const char *name);
 

@@ -3,14 +3,12 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <limits.h>
 #include <unistd.h>
 
@@ -92,9 +90,7 @@ static void done_with(walk *w) {
  * descriptor with no symlink anywhere on the way: a directory swapped for
  * a link since it was queued fails to open instead of leading outside. */
 static int open_dir(walk *w, const char *dir) {
-        struct open_how how = {.flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC,
-                               .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS};
-        return (int) syscall(SYS_openat2, w->root_fd, dir, &how, sizeof how);
+        return mcs_openat_beneath(w->root_fd, dir, O_RDONLY | O_DIRECTORY);
 }
 
 static char *join(const char *dir, const char *name) {

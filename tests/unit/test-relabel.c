@@ -1,6 +1,7 @@
 /* The image plan, qcow2 backing chains, labelling one file (symlinks,
  * roots, read-back), context checks against the installed policy, and the
  * parallel tree relabel, on real files and xattrs. */
+#include <errno.h>
 #include <fcntl.h>
 #include <selinux/selinux.h>
 #include <signal.h>
@@ -10,6 +11,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "mcs-file-fd.h"
 #include "mcs-guest-images.h"
 #include "mcs-image-label.h"
 #include "mcs-policy.h"
@@ -281,6 +283,33 @@ START_TEST(label_file_races_a_parent_swap) {
 }
 END_TEST
 
+/* Opening beneath a root: no symlink and no ".." on the way. */
+START_TEST(open_beneath_a_root) {
+        char *dir = test_tmpdir(), root[4200];
+        sh("mkdir -p \"$D/root/a/b\" \"$D/out\" && : >\"$D/root/a/b/f\" && ln -s ../../out \"$D/root/a/l\" && "
+           "ln -s b \"$D/root/a/in\"",
+           dir);
+        snprintf(root, sizeof root, "%s/root", dir);
+        int rfd = open(root, O_PATH | O_DIRECTORY), fd;
+        ck_assert_int_ge(rfd, 0);
+        ck_assert_int_ge(fd = mcs_openat_beneath(rfd, "a/b/f", O_PATH), 0);
+        close(fd);
+        ck_assert_int_ge(fd = mcs_openat_beneath(rfd, "./a//b/", O_RDONLY | O_DIRECTORY), 0);
+        close(fd);
+        errno = 0;
+        ck_assert_int_lt(mcs_openat_beneath(rfd, "a/l/x", O_PATH), 0);
+        ck_assert_int_eq(errno, ELOOP);
+        ck_assert_int_lt(mcs_openat_beneath(rfd, "a/in/f", O_PATH), 0); /* even a link that stays inside */
+        ck_assert_int_eq(errno, ELOOP);
+        ck_assert_int_lt(mcs_openat_beneath(rfd, "a/l", O_RDONLY | O_DIRECTORY), 0);
+        ck_assert_int_lt(mcs_openat_beneath(rfd, "a/../../out", O_PATH), 0);
+        ck_assert_int_eq(errno, EXDEV);
+        close(rfd);
+        test_rmtree(dir);
+        free(dir);
+}
+END_TEST
+
 /* What a restore reported, one line per file. */
 static void collect(void *opaque, const char *path, const char *context, const mcs_label_result *res,
                     const mcs_err *err) {
@@ -393,6 +422,7 @@ int main(void) {
         tcase_add_test(tc, tree_relabel);
         tcase_add_test(tc, tree_relabel_races_a_symlink_swap);
         tcase_add_test(tc, label_file_races_a_parent_swap);
+        tcase_add_test(tc, open_beneath_a_root);
         suite_add_tcase(s, tc);
         tc = tcase_create("restore");
         tcase_set_timeout(tc, 60);
