@@ -63,7 +63,7 @@ int main(void) {
                 mcs_tree_stats st;
                 mcs_err e = {0};
                 t0 = bench_now();
-                if (mcs_tree_relabel(ours, context(run, 0), 0, &st, &e) < 0)
+                if (mcs_tree_relabel(ours, NULL, 0, context(run, 0), 0, &st, &e) < 0)
                         BENCH_DIE("%s", e.msg);
                 t = bench_now() - t0;
                 if (st.labelled != (uint64_t) FILES)
@@ -75,7 +75,7 @@ int main(void) {
         mcs_tree_stats st1;
         mcs_err e1 = {0};
         double t1 = bench_now();
-        if (mcs_tree_relabel(ours, context(RUNS, 0), 1, &st1, &e1) < 0)
+        if (mcs_tree_relabel(ours, NULL, 0, context(RUNS, 0), 1, &st1, &e1) < 0)
                 BENCH_DIE("%s", e1.msg);
         t1 = bench_now() - t1;
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

@@ -30,6 +30,7 @@ struct control_client {
         size_t out_len, out_off;
         int64_t deadline_ms;
         bool close_after_write;
+        job *job;               /* answering the current request; no deadline meanwhile */
 };
 
 static void client_free(control_client *c) {
@@ -41,6 +42,8 @@ static void client_free(control_client *c) {
 
 static void client_close(control_client *c) {
         mcsd *d = c->d;
+        if (c->job)
+                job_forget_client(c->job); /* the job finishes; its reply is dropped */
         for (size_t i = 0; i < d->n_clients; i++)
                 if (d->clients[i] == c) {
                         d->clients[i] = d->clients[--d->n_clients];
@@ -86,7 +89,7 @@ static void client_reply(control_client *c, char *reply, bool then_close) {
 /* Answers every complete line in the buffer, one at a time: a client gets
  * its next reply only after reading the previous one. */
 static void client_process(control_client *c) {
-        while (!c->out) {
+        while (!c->out && !c->job) {
                 char *nl = memchr(c->in, '\n', c->in_len);
                 if (!nl) {
                         if (c->in_len >= MCS_REQUEST_MAX)
@@ -97,15 +100,53 @@ static void client_process(control_client *c) {
                         return;
                 }
                 size_t len = (size_t) (nl - c->in);
-                client_reply(c, control_dispatch(c->d, &c->peer, c->in, len), false);
+                char *reply = control_dispatch(c->d, &c->peer, c, c->in, len);
+                if (reply != job_deferred)
+                        client_reply(c, reply, false);
                 c->in_len -= len + 1;
                 memmove(c->in, nl + 1, c->in_len);
         }
 }
 
+/* Writes replies; as each goes out whole, answers the next request
+ * already buffered (a client may send several in one write). Returns -1
+ * when the client was closed. */
+static int client_pump(control_client *c) {
+        while (c->out) {
+                if (client_flush(c) < 0) {
+                        client_close(c);
+                        return -1;
+                }
+                if (c->out)
+                        break; /* the client's buffer is full: wait until it reads */
+                client_process(c);
+        }
+        return 0;
+}
+
+/* While a job answers, the client's further requests are only buffered;
+ * reading on notices a client that hangs up. */
+static void read_while_waiting(control_client *c, int fd) {
+        if (c->in_len == MCS_REQUEST_MAX) {
+                virEventUpdateHandle(c->watch, 0); /* full: read again once answered */
+                return;
+        }
+        ssize_t n = recv(fd, c->in + c->in_len, MCS_REQUEST_MAX - c->in_len, MSG_DONTWAIT);
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+                return;
+        if (n <= 0)
+                client_close(c);
+        else
+                c->in_len += (size_t) n;
+}
+
 static void on_client(int watch, int fd, int events, void *opaque) {
         control_client *c = opaque;
         (void) watch;
+        if (c->job) {
+                read_while_waiting(c, fd);
+                return;
+        }
         if (!c->out && (events & (VIR_EVENT_HANDLE_READABLE | VIR_EVENT_HANDLE_HANGUP | VIR_EVENT_HANDLE_ERROR))) {
                 ssize_t n = recv(fd, c->in + c->in_len, MCS_REQUEST_MAX - c->in_len, MSG_DONTWAIT);
                 if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
@@ -125,17 +166,23 @@ static void on_client(int watch, int fd, int events, void *opaque) {
                         client_process(c);
                 }
         }
-        /* Write replies; as each goes out whole, answer the next request
-         * already buffered (a client may send several in one write). */
-        while (c->out) {
-                if (client_flush(c) < 0) {
-                        client_close(c);
-                        return;
-                }
-                if (c->out)
-                        break; /* the client's buffer is full: wait until it reads */
-                client_process(c);
+        client_pump(c);
+}
+
+void control_client_wait(control_client *c, job *j) {
+        c->job = j;
+}
+
+void control_client_answer(control_client *c, char *reply) {
+        c->job = NULL;
+        if (!reply) { /* out of memory */
+                client_close(c);
+                return;
         }
+        c->deadline_ms = mcsd_now_ms() + c->d->cfg.client_timeout_ms;
+        client_reply(c, reply, false);
+        if (client_pump(c) == 0 && !c->out)
+                virEventUpdateHandle(c->watch, VIR_EVENT_HANDLE_READABLE);
 }
 
 /* A last error line before a connection is dropped; best effort: an idle
@@ -252,7 +299,7 @@ static void on_sweep(int timer, void *opaque) {
         log_unlogged_refusals(d, now);
         for (size_t i = 0; i < d->n_clients;) {
                 control_client *c = d->clients[i];
-                if (c->deadline_ms > now) {
+                if (c->deadline_ms > now || c->job) {
                         i++;
                         continue;
                 }

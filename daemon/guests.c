@@ -148,7 +148,7 @@ static void release_gone(mcsd *d, const char *uuid, const char *why) {
         } else if (r == 0) {
                 log_guest(MCS_LOG_INFO, rec.name, uuid, rec.label, "released %s of guest '%s' (%s)", rec.label, rec.name,
                           why);
-                images_restore(d, uuid);
+                images_restore(d, uuid, rec.label);
         }
         mcs_record_clear(&rec);
 }

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -36,6 +37,7 @@ struct hook_server {
         const mcsd *d;
         mcs_registry *reg;   /* the thread's own handle */
         mcs_images *images;  /* and its own image types and policy checker */
+        _Atomic int64_t busy_since_ms; /* inside a request since then; 0: waiting (the watchdog reads it) */
 };
 
 
@@ -286,8 +288,10 @@ static void *run(void *arg) {
                 int fd = accept4(h->listen_fd, NULL, NULL, SOCK_CLOEXEC);
                 if (fd < 0)
                         continue;
+                atomic_store(&h->busy_since_ms, mcsd_now_ms());
                 serve(h, fd);
                 close(fd);
+                atomic_store(&h->busy_since_ms, 0);
         }
 }
 
@@ -379,6 +383,11 @@ void hook_server_stop(mcsd *d) {
  * config or registry and starts again on the new ones. The listening
  * socket stays (its path changes only at the next start); clients wait in
  * its backlog meanwhile. */
+bool hook_server_stuck(mcsd *d, int64_t limit_ms) {
+        int64_t since = d->hook ? atomic_load(&d->hook->busy_since_ms) : 0;
+        return since && mcsd_now_ms() - since > limit_ms;
+}
+
 void hook_server_pause(mcsd *d) {
         if (d->hook)
                 stop_thread(d->hook);

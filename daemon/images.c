@@ -69,9 +69,11 @@ static void log_restore(void *opaque, const char *path, const char *context, con
                           context[0] ? context : "no label");
 }
 
-void images_restore(mcsd *d, const char *uuid) {
+void images_restore(mcsd *d, const char *uuid, const char *level) {
+        mcs_images *im = images_of(d);
         mcs_err e = {0};
-        int r = mcs_guest_images_restore(d->reg, uuid, log_restore, (void *) uuid, &e);
+        int r = im ? mcs_images_restore(im, d->reg, &d->cfg, d->host_id, uuid, level, log_restore, (void *) uuid, &e)
+                   : mcs_fail(&e, MCS_E_NOMEM, "out of memory");
         if (r < 0)
                 log_guest(MCS_LOG_ERROR, NULL, uuid, NULL, "guest %s: cannot restore its images' labels: %s", uuid, e.msg);
         else if (r > 0)

@@ -150,9 +150,19 @@ static void on_signal(int watch, int fd, int events, void *opaque) {
         }
 }
 
+/* The timer runs in the main loop, so a ping shows that the loop goes
+ * round (file work runs on jobs' threads; a registry wait lasts less than
+ * hook_timeout). It is held back while the hook thread has been inside one
+ * request for longer than half the watchdog interval: systemd then
+ * restarts mcsd when the interval passes without a ping. */
 static void on_watchdog(int timer, void *opaque) {
+        mcsd *d = opaque;
         (void) timer;
-        (void) opaque;
+        if (hook_server_stuck(d, d->watchdog_ms / 2)) {
+                log_msg(MCS_LOG_WARNING, "the hook thread has been in one request for over %lld ms; no watchdog ping",
+                        (long long) d->watchdog_ms / 2);
+                return;
+        }
         sd_notify(0, "WATCHDOG=1");
 }
 
@@ -176,7 +186,8 @@ int main(int argc, char **argv) {
         };
         mcsd d = {.config_path = MCS_DEFAULT_CONFIG, .lifecycle_cb = -1, .reconnect_timer = -1,
                   .pending_timer = -1, .retry_timer = -1, .listen_fd = -1, .listen_watch = -1, .sweep_timer = -1,
-                  .passed_control_fd = -1, .passed_hook_fd = -1, .hook_policy = -1};
+                  .passed_control_fd = -1, .passed_hook_fd = -1, .hook_policy = -1, .jobs_pipe = {-1, -1},
+                  .jobs_watch = -1};
         bool config_given = false, check_only = false;
         derived x = {0};
         mcs_err e = {0};
@@ -247,18 +258,21 @@ int main(int argc, char **argv) {
                 log_msg(MCS_LOG_ERROR, "cannot set up the event loop: %s", sfd < 0 ? strerror(errno) : virGetLastErrorMessage());
                 return 1;
         }
-        if (listen_take_systemd(&d, mcs_config_hook_socket(&d.cfg), &e) < 0 ||
+        if (listen_take_systemd(&d, mcs_config_hook_socket(&d.cfg), &e) < 0 || jobs_start(&d, &e) < 0 ||
             hook_server_start(&d, &e) < 0 || control_start(&d, &e) < 0) {
                 log_msg(MCS_LOG_ERROR, "%s", e.msg);
                 control_stop(&d);
+                jobs_stop(&d);
                 hook_server_stop(&d);
                 mcs_registry_close(d.reg);
                 mcs_config_clear(&d.cfg);
                 return 1;
         }
         uint64_t wd_usec;
-        if (sd_watchdog_enabled(0, &wd_usec) > 0)
+        if (sd_watchdog_enabled(0, &wd_usec) > 0) {
+                d.watchdog_ms = (int64_t) (wd_usec / 1000);
                 virEventAddTimeout((int) (wd_usec / 2000), on_watchdog, &d, NULL);
+        }
 
         d.backoff_ms = d.cfg.reconnect_min_ms;
         conn_start(&d);
@@ -271,6 +285,7 @@ int main(int argc, char **argv) {
 
         sd_notify(0, "STOPPING=1");
         control_stop(&d);
+        jobs_stop(&d); /* after the clients: their jobs are forgotten */
         hook_server_stop(&d);
         conn_stop(&d);
         mcs_images_free(d.images);

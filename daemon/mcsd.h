@@ -3,6 +3,7 @@
 #pragma once
 
 #include <libvirt/libvirt.h>
+#include <pthread.h>
 #include <sys/socket.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -37,6 +38,7 @@ typedef struct control_peer {
 
 typedef struct control_client control_client;
 typedef struct hook_server hook_server;
+typedef struct job job;
 
 typedef struct mcsd {
         const char *config_path;
@@ -76,6 +78,10 @@ typedef struct mcsd {
         int passed_control_fd, passed_hook_fd; /* from systemd, -1: none */
         hook_server *hook;
         mcs_images *images;       /* image types and policy checker, loaded on first use */
+        job *jobs;                /* file work running on threads (jobs.c) */
+        int jobs_pipe[2], jobs_watch; /* -1: none */
+        pthread_mutex_t jobs_lock, semanage_lock;
+        int64_t watchdog_ms;      /* systemd's WatchdogSec; 0: none */
 
         char last_status[512];    /* empty until READY=1 went out */
         bool quit;
@@ -128,9 +134,21 @@ const char *guests_policy_text(const mcsd *d);
 int control_start(mcsd *d, mcs_err *e);
 void control_stop(mcsd *d);
 void control_resolve_admin(mcsd *d);
+/* A client whose request went to job j: nothing more is answered until
+ * control_client_answer hands it the reply (malloc'ed, taken over). */
+void control_client_wait(control_client *c, job *j);
+void control_client_answer(control_client *c, char *reply);
+
+/* jobs.c: file work off the main loop */
+int jobs_start(mcsd *d, mcs_err *e);
+void jobs_stop(mcsd *d); /* waits for the running jobs */
+void job_forget_client(job *j); /* the client went away */
+/* What control_dispatch returns for a request a job will answer. */
+extern char job_deferred[];
 
 /* images.c: a guest's images */
-void images_restore(mcsd *d, const char *uuid);
+/* Puts back the original labels of the images of uuid, which held level. */
+void images_restore(mcsd *d, const char *uuid, const char *level);
 mcs_images *images_of(mcsd *d); /* NULL only when out of memory */
 /* Labels the images of parsed for level; each file goes to report. Returns
  * how many failed, or a negative error (nothing touched). */
@@ -143,13 +161,16 @@ int listen_unix(const char *path, unsigned mode, const gid_t *group, int *out, m
 
 /* hook-server.c: the hook socket's thread */
 int hook_server_start(mcsd *d, mcs_err *e);
+/* True when the thread has been inside one request for over limit_ms. */
+bool hook_server_stuck(mcsd *d, int64_t limit_ms);
 void hook_server_stop(mcsd *d);
 void hook_server_pause(mcsd *d);
 void hook_server_resume(mcsd *d);
 
 /* methods.c: one request line in, one reply line (malloc'ed, ending in
- * "\n") out; NULL only when out of memory. */
-char *control_dispatch(mcsd *d, const control_peer *peer, const char *line, size_t len);
+ * "\n") out; NULL only when out of memory; job_deferred when a job will
+ * answer origin later (control_client_answer). */
+char *control_dispatch(mcsd *d, const control_peer *peer, control_client *origin, const char *line, size_t len);
 char *control_error_reply(const char *code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* main.c */

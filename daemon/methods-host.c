@@ -242,7 +242,7 @@ int method_gc(request *rq, json_object **result, reply_err *err) {
                         }
                         log_change(rq, "gc released %s of guest '%s' (%s, host %s)", rec->label, rec->name, rec->uuid,
                                    rec->host);
-                        images_restore(d, rec->uuid);
+                        images_restore(d, rec->uuid, rec->label);
                 }
                 json_object_array_add(released, record_json(rec));
         }

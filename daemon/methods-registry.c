@@ -249,7 +249,7 @@ int method_release(request *rq, json_object **result, reply_err *err) {
                 r = fail_mcs(err, &e);
         } else {
                 log_change(rq, "released %s of guest '%s' (%s, host %s)", rec.label, rec.name, rec.uuid, rec.host);
-                images_restore(d, rec.uuid);
+                images_restore(d, rec.uuid, rec.label);
                 *result = json_object_new_object();
                 json_object_object_add(*result, "record", record_json(&rec));
         }

@@ -12,6 +12,8 @@ typedef struct request {
         const control_peer *peer;
         const char *method;
         json_object *params; /* an object, maybe empty */
+        json_object *id;     /* the request's id, or NULL */
+        control_client *origin; /* the control client asking; NULL: none that can wait */
 } request;
 
 typedef struct reply_err {
@@ -73,6 +75,12 @@ int method_relabel(request *rq, json_object **result, reply_err *err);
 int method_check(request *rq, json_object **result, reply_err *err);
 int method_import(request *rq, json_object **result, reply_err *err);
 int method_gc(request *rq, json_object **result, reply_err *err);
+
+/* jobs.c: runs fn(arg) on a thread of its own (free_arg(arg) after);
+ * its result or error becomes the reply to rq's client. semanage: one
+ * such job at a time. Returns 1 (the method's reply comes later) or -1. */
+typedef int (*job_fn)(void *arg, json_object **result, reply_err *err);
+int job_start(request *rq, job_fn fn, void *arg, void (*free_arg)(void *), bool semanage, reply_err *err);
 
 /* methods-files.c */
 int method_relabel_tree(request *rq, json_object **result, reply_err *err);

@@ -358,7 +358,7 @@ static int check_envelope(json_object *req, json_object **id, const struct metho
         return 0;
 }
 
-char *control_dispatch(mcsd *d, const control_peer *peer, const char *line, size_t len) {
+char *control_dispatch(mcsd *d, const control_peer *peer, control_client *origin, const char *line, size_t len) {
         json_object *req = NULL, *id = NULL, *params = NULL, *result = NULL;
         const struct method *m = NULL;
         reply_err err = {0};
@@ -377,11 +377,16 @@ char *control_dispatch(mcsd *d, const control_peer *peer, const char *line, size
                 goto error;
         }
         json_object *empty = params ? NULL : json_object_new_object();
-        request rq = {.d = d, .peer = peer, .method = m->name, .params = params ? params : empty};
+        request rq = {.d = d, .peer = peer, .method = m->name, .params = params ? params : empty, .id = id,
+                      .origin = origin};
         int r = m->fn(&rq, &result, &err);
         json_object_put(empty);
         if (r < 0)
                 goto error;
+        if (r > 0) { /* a job answers later */
+                json_object_put(req);
+                return job_deferred;
+        }
         reply = control_reply(id, result, &err);
         json_object_put(req);
         return reply;

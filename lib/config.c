@@ -29,7 +29,7 @@ void mcs_config_init(mcs_config *c) {
                 .reconnect_max_ms = 30u * 1000u,
                 .keepalive_interval_s = 5u,
                 .keepalive_count = 3u,
-                .busy_timeout_ms = 10u * 1000u,
+                .busy_timeout_ms = 3u * 1000u,
                 .log_level = MCS_LOG_INFO,
                 .socket_mode = 0660,
                 .max_clients = 64u,
@@ -52,6 +52,8 @@ void mcs_config_clear(mcs_config *c) {
                 free(c->excludes[i]);
         for (size_t i = 0; i < c->n_image_roots; i++)
                 free(c->image_roots[i]);
+        for (size_t i = 0; i < c->n_shared_roots; i++)
+                free(c->shared_roots[i]);
         mcs_config_init(c);
 }
 
@@ -135,6 +137,20 @@ static int set_string(char **slot, const char *v) {
         return 0;
 }
 
+/* dir equals or lies below one of the image roots in force (lexically). */
+static bool inside_image_root(const mcs_config *c, const char *dir) {
+        size_t n;
+        const char *const *roots = mcs_config_image_roots(c, &n);
+        for (size_t i = 0; i < n; i++) {
+                size_t l = strlen(roots[i]);
+                while (l > 1 && roots[i][l - 1] == '/')
+                        l--;
+                if (!strncmp(dir, roots[i], l) && (dir[l] == '/' || dir[l] == '\0'))
+                        return true;
+        }
+        return false;
+}
+
 static int apply_key(mcs_config *c, const where *w, const char *key, const char *v, mcs_err *e) {
         char qv[MCS_QUOTE_MAX];
         mcs_quote(v, qv, sizeof qv);
@@ -198,15 +214,20 @@ static int apply_key(mcs_config *c, const where *w, const char *key, const char 
                 c->excludes[c->n_excludes++] = s;
                 return 0;
         }
-        if (!strcmp(key, "image_root")) {
-                if (c->n_image_roots == MCS_CONFIG_MAX_IMAGE_ROOTS)
-                        return bad(e, w, "image_root: more than %u directories", MCS_CONFIG_MAX_IMAGE_ROOTS);
+        if (!strcmp(key, "image_root") || !strcmp(key, "shared_root")) {
+                bool image = key[0] == 'i';
+                size_t *n = image ? &c->n_image_roots : &c->n_shared_roots;
+                char **v_ = image ? c->image_roots : c->shared_roots;
+                if (*n == MCS_CONFIG_MAX_IMAGE_ROOTS)
+                        return bad(e, w, "%s: more than %u directories", key, MCS_CONFIG_MAX_IMAGE_ROOTS);
                 if (v[0] != '/' || !printable_word(v) || !strcmp(v, "/"))
-                        return bad(e, w, "image_root: '%s' must be an absolute directory other than /, without spaces", qv);
+                        return bad(e, w, "%s: '%s' must be an absolute directory other than /, without spaces", key, qv);
+                if (!image && !inside_image_root(c, v))
+                        return bad(e, w, "shared_root: '%s' is not inside an image_root given before it", qv);
                 char *s = strdup(v);
                 if (!s)
                         return mcs_fail(e, MCS_E_NOMEM, "out of memory");
-                c->image_roots[c->n_image_roots++] = s;
+                v_[(*n)++] = s;
                 return 0;
         }
         if (!strcmp(key, "range")) {
@@ -268,7 +289,7 @@ static char *trim(char *s) {
 }
 
 static bool once_key(const char *key) {
-        return strcmp(key, "exclude") != 0 && strcmp(key, "image_root") != 0;
+        return strcmp(key, "exclude") != 0 && strcmp(key, "image_root") != 0 && strcmp(key, "shared_root") != 0;
 }
 
 static int parse_into(mcs_config *c, const char *path, const char *text, mcs_err *e) {
@@ -276,6 +297,7 @@ static int parse_into(mcs_config *c, const char *path, const char *text, mcs_err
         size_t n_seen = 0;
         where w = {path, 0};
         const char *p = text;
+        unsigned timeout_line = 0; /* the last busy_timeout or hook_timeout */
 
         while (*p) {
                 const char *nl = strchr(p, '\n');
@@ -313,12 +335,21 @@ static int parse_into(mcs_config *c, const char *path, const char *text, mcs_err
                 int r = apply_key(c, &w, key, value, e);
                 if (r < 0)
                         return r;
+                if (!strcmp(key, "busy_timeout") || !strcmp(key, "hook_timeout"))
+                        timeout_line = w.line;
         }
         if (c->max_clients == 0)
                 return mcs_fail(e, MCS_E_INVALID, "%s: max_clients must be at least 1", path);
         if (c->hook_timeout_ms < 100 || c->hook_timeout_ms > 60u * 1000u)
                 return mcs_fail(e, MCS_E_INVALID, "%s: hook_timeout must be from 100ms to 60s (libvirt waits for the hook)",
                                 path);
+        /* A registry wait, in the hook thread or the main loop, must end
+         * before the hook gives up on mcsd. */
+        if (c->busy_timeout_ms >= c->hook_timeout_ms) {
+                w.line = timeout_line;
+                return bad(e, &w, "busy_timeout (%u ms) must be below hook_timeout (%u ms)", c->busy_timeout_ms,
+                           c->hook_timeout_ms);
+        }
         if (c->client_timeout_ms < 100)
                 return mcs_fail(e, MCS_E_INVALID, "%s: client_timeout must be at least 100ms", path);
         if (c->reconnect_min_ms == 0 || c->reconnect_min_ms > c->reconnect_max_ms) {
@@ -414,6 +445,11 @@ const char *const *mcs_config_image_roots(const mcs_config *c, size_t *n) {
         }
         *n = 1;
         return fallback;
+}
+
+const char *const *mcs_config_shared_roots(const mcs_config *c, size_t *n) {
+        *n = c->n_shared_roots;
+        return (const char *const *) c->shared_roots;
 }
 
 const char *mcs_config_hook_socket(const mcs_config *c) {

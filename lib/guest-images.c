@@ -1,11 +1,14 @@
 #include "mcs-guest-images.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <selinux/selinux.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "mcs-file-fd.h"
 
 struct remember {
         mcs_registry *r;
@@ -59,6 +62,22 @@ static int checker(mcs_images *im, mcs_err *e) {
         return im->chk ? 0 : mcs_context_checker_new(NULL, &im->chk, e);
 }
 
+static int types(mcs_images *im, mcs_err *e) {
+        int rc;
+        if (!im->have_types) {
+                if ((rc = mcs_image_types_load(NULL, &im->types, e)) < 0)
+                        return rc;
+                im->have_types = true;
+        }
+        return 0;
+}
+
+int mcs_images_types(mcs_images *im, const mcs_image_types **out, mcs_err *e) {
+        int r = types(im, e);
+        *out = r < 0 ? NULL : &im->types;
+        return r;
+}
+
 int mcs_images_check_context(mcs_images *im, const char *context, mcs_err *e) {
         int r = checker(im, e);
         return r < 0 ? r : mcs_context_check(im->chk, context, e);
@@ -70,12 +89,7 @@ int mcs_images_label(mcs_images *im, mcs_registry *r, const mcs_config *cfg, con
         size_t n_roots;
         int rc;
 
-        if (!im->have_types) {
-                if ((rc = mcs_image_types_load(NULL, &im->types, e)) < 0)
-                        return rc;
-                im->have_types = true;
-        }
-        if ((rc = checker(im, e)) < 0 || (rc = mcs_image_plan_build(d, &im->types, level, &plan, e)) < 0)
+        if ((rc = types(im, e)) < 0 || (rc = checker(im, e)) < 0 || (rc = mcs_image_plan_build(d, &im->types, level, &plan, e)) < 0)
                 return rc;
         const char *const *roots = mcs_config_image_roots(cfg, &n_roots);
         rc = mcs_guest_images_label(r, im->chk, d->uuid, &plan, roots, n_roots, report, opaque, e);
@@ -83,7 +97,51 @@ int mcs_images_label(mcs_images *im, mcs_registry *r, const mcs_config *cfg, con
         return rc;
 }
 
-int mcs_guest_images_restore(mcs_registry *r, const char *uuid, mcs_image_report report, void *opaque, mcs_err *e) {
+/* Why an original is not put back: *keep says whether the record stays for
+ * a later try. Returns 0 when the file may be restored (fd open on it). */
+static int restore_check(mcs_context_checker *chk, const mcs_restore_scope *s, const mcs_original *o, int *fd,
+                         bool *keep, mcs_err *e) {
+        bool ours = !strcmp(o->host, s->host_id);
+        char target[PATH_MAX], *cur = NULL;
+        mcs_err oe = {0};
+        int r;
+
+        *keep = false;
+        if (!ours && s->n_shared == 0) {
+                *keep = true;
+                return mcs_fail(e, MCS_E_INVALID, "%s: recorded by host %s and no shared_root is configured here; "
+                                "left for that host", o->path, o->host);
+        }
+        if (o->context[0] && mcs_context_check(chk, o->context, &oe) < 0)
+                return mcs_fail(e, MCS_E_INVALID, "%s: not restored, record dropped: %s", o->path, oe.msg);
+        r = ours ? mcs_open_in_roots(o->path, s->roots, s->n_roots, fd, target, &oe)
+                 : mcs_open_in_roots(o->path, s->shared, s->n_shared, fd, target, &oe);
+        if (r == -MCS_E_NOTFOUND)
+                return r; /* gone: forgotten */
+        if (r < 0) {
+                *keep = r != -MCS_E_INVALID || !ours;
+                if (!ours && r == -MCS_E_INVALID)
+                        return mcs_fail(e, MCS_E_INVALID, "%s: recorded by host %s and not under a shared_root here; "
+                                        "left for that host", o->path, o->host);
+                return mcs_fail(e, (mcs_code) -r, "%s: not restored%s: %s", o->path,
+                                *keep ? "" : ", record dropped", oe.msg);
+        }
+        if (mcs_fd_getcon(*fd, &cur) < 0 && !mcs_errno_no_labels(errno) && errno != ENODATA) {
+                *keep = true;
+                r = mcs_fail(e, MCS_E_IO, "%s: cannot read its label: %s", o->path, strerror(errno));
+        } else if (!cur || strcmp(cur, s->guest_label))
+                r = mcs_fail(e, MCS_E_CONFLICT, "%s: not restored, record dropped: it carries %s, not the guest's %s",
+                             o->path, cur ? cur : "no label", s->guest_label);
+        freecon(cur);
+        if (r < 0) {
+                close(*fd);
+                *fd = -1;
+        }
+        return r;
+}
+
+int mcs_guest_images_restore(mcs_registry *r, mcs_context_checker *chk, const mcs_restore_scope *s, const char *uuid,
+                             mcs_image_report report, void *opaque, mcs_err *e) {
         mcs_original_list l;
         int rc = mcs_registry_originals(r, uuid, &l, e), failed = 0;
         if (rc < 0)
@@ -92,18 +150,51 @@ int mcs_guest_images_restore(mcs_registry *r, const char *uuid, mcs_image_report
                 const mcs_original *o = &l.v[i];
                 mcs_label_result res = {.outcome = MCS_LABEL_SET};
                 mcs_err fe = {0};
+                bool keep = false;
+                int fd = -1;
                 snprintf(res.target, sizeof res.target, "%s", o->path);
-                /* No label before (a host without SELinux): take ours off again. */
-                int set = o->context[0] ? lsetfilecon_raw(o->path, o->context) : lremovexattr(o->path, "security.selinux");
-                int err = set < 0 ? errno : 0;
-                if (set < 0 && err != ENOENT && err != ENODATA) {
-                        mcs_fail(&fe, MCS_E_IO, "cannot restore %s to %s: %s", o->path,
-                                 o->context[0] ? o->context : "no label", strerror(err));
+                rc = restore_check(chk, s, o, &fd, &keep, &fe);
+                if (rc == 0) {
+                        /* No label before (a host without SELinux): take ours off again. */
+                        int set = o->context[0] ? mcs_fd_setcon(fd, o->context) : mcs_fd_removecon(fd);
+                        int err = set < 0 ? errno : 0;
+                        close(fd);
+                        if (set < 0 && err != ENODATA) {
+                                mcs_fail(&fe, MCS_E_IO, "cannot restore %s to %s: %s", o->path,
+                                         o->context[0] ? o->context : "no label", strerror(err));
+                                keep = true;
+                        }
+                }
+                mcs_err ge = {0};
+                if (keep)
                         failed++;
-                } else if (mcs_registry_forget_original(r, o->path, &fe) < 0)
+                else if (mcs_registry_forget_original(r, o->path, &ge) < 0) {
                         failed++;
+                        if (!fe.code)
+                                fe = ge;
+                }
+                bool gone = rc == -MCS_E_NOTFOUND;
+                if (gone)
+                        fe = (mcs_err){0};
                 report(opaque, o->path, o->context, fe.code ? NULL : &res, fe.code ? &fe : NULL);
         }
         mcs_original_list_clear(&l);
         return failed;
+}
+
+int mcs_images_restore(mcs_images *im, mcs_registry *r, const mcs_config *cfg, const char *host_id, const char *uuid,
+                       const char *level, mcs_image_report report, void *opaque, mcs_err *e) {
+        mcs_restore_scope s = {.host_id = host_id};
+        char label[MCS_CONTEXT_MAX];
+        int rc;
+        if ((rc = types(im, e)) < 0 || (rc = checker(im, e)) < 0)
+                return rc;
+        const mcs_context *t = &im->types.image;
+        int n = snprintf(label, sizeof label, "%s:%s:%s:%s", t->user, t->role, t->type, level);
+        if (n < 0 || (size_t) n >= sizeof label)
+                return mcs_fail(e, MCS_E_RANGE, "the guest's image context is too long");
+        s.guest_label = label;
+        s.roots = mcs_config_image_roots(cfg, &s.n_roots);
+        s.shared = mcs_config_shared_roots(cfg, &s.n_shared);
+        return mcs_guest_images_restore(r, im->chk, &s, uuid, report, opaque, e);
 }

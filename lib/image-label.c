@@ -6,8 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "mcs-domain-label.h"
+#include "mcs-file-fd.h"
 #include "mcs-macro.h"
 
 int mcs_image_types_load(const char *path, mcs_image_types *out, mcs_err *e) {
@@ -99,13 +101,6 @@ int mcs_image_plan_build(const mcs_domain *d, const mcs_image_types *t, const ch
 
 /* ---- labelling one file ---- */
 
-static bool under(const char *path, const char *root) {
-        size_t n = strlen(root);
-        while (n > 1 && root[n - 1] == '/')
-                n--;
-        return !strncmp(path, root, n) && (path[n] == '/' || path[n] == '\0' || (n == 1 && root[0] == '/'));
-}
-
 bool mcs_errno_no_labels(int err) {
         return err == ENOTSUP || err == EOPNOTSUPP || err == EROFS;
 }
@@ -121,32 +116,32 @@ static int no_labels(mcs_label_result *out, const char *target, int err) {
 int mcs_label_file(const char *path, const char *context, const char *const *roots, size_t n_roots,
                    mcs_before_label before, void *opaque, mcs_label_result *out, mcs_err *e) {
         char *prev = NULL;
+        int fd, r;
         *out = (mcs_label_result){0};
 
-        if (!realpath(path, out->target))
-                return mcs_fail(e, errno == ENOENT ? MCS_E_NOTFOUND : MCS_E_IO, "%s: %s", path, strerror(errno));
-        bool inside = n_roots == 0;
-        for (size_t i = 0; i < n_roots && !inside; i++) {
-                char root[PATH_MAX];
-                inside = realpath(roots[i], root) && under(out->target, root);
-        }
-        if (!inside)
-                return mcs_fail(e, MCS_E_INVALID, "%s%s%s is outside the configured image roots; not labelled", path,
-                                strcmp(path, out->target) ? " -> " : "", strcmp(path, out->target) ? out->target : "");
-        if (lgetfilecon_raw(out->target, &prev) >= 0) {
+        /* Checked and labelled through one descriptor: a path swapped
+         * meanwhile cannot redirect the label. */
+        if ((r = mcs_open_in_roots(path, roots, n_roots, &fd, out->target, e)) < 0)
+                return r;
+        if (mcs_fd_getcon(fd, &prev) >= 0) {
                 snprintf(out->previous, sizeof out->previous, "%s", prev);
                 freecon(prev);
-        } else if (mcs_errno_no_labels(errno))
+        } else if (mcs_errno_no_labels(errno)) {
+                close(fd);
                 return no_labels(out, out->target, errno);
+        }
         if (!strcmp(out->previous, context)) {
+                close(fd);
                 out->outcome = MCS_LABEL_UNCHANGED;
                 return 0;
         }
-        int r;
-        if (before && (r = before(opaque, out->target, out->previous, e)) < 0)
+        if (before && (r = before(opaque, out->target, out->previous, e)) < 0) {
+                close(fd);
                 return r;
-        if (lsetfilecon_raw(out->target, context) < 0) {
+        }
+        if (mcs_fd_setcon(fd, context) < 0) {
                 int err = errno;
+                close(fd);
                 if (mcs_errno_no_labels(err))
                         return no_labels(out, out->target, err);
                 return mcs_fail(e, err == ENOENT ? MCS_E_NOTFOUND : MCS_E_IO, "cannot label %s %s: %s", out->target, context,
@@ -154,7 +149,8 @@ int mcs_label_file(const char *path, const char *context, const char *const *roo
         }
         /* Some filesystems accept the write and keep something else. */
         char *back = NULL;
-        bool same = lgetfilecon_raw(out->target, &back) >= 0 && !strcmp(back, context);
+        bool same = mcs_fd_getcon(fd, &back) >= 0 && !strcmp(back, context);
+        close(fd);
         r = same ? 0
                  : mcs_fail(e, MCS_E_IO, "%s: the filesystem dropped the label: set %s, reads back %s", out->target,
                                 context, back ? back : "nothing");

@@ -52,6 +52,10 @@ typedef struct mcs_config {
         /* Directories whose files mcsd may label (none: MCS_DEFAULT_IMAGE_ROOT). */
         char *image_roots[MCS_CONFIG_MAX_IMAGE_ROOTS];
         size_t n_image_roots;
+        /* Image roots (or directories inside one) on storage every host
+         * shares: another host may restore original labels there. */
+        char *shared_roots[MCS_CONFIG_MAX_IMAGE_ROOTS];
+        size_t n_shared_roots;
         char *semanage_root;       /* an alternate root for libsemanage (tests); NULL: the system's */
         /* A host whose libvirt has no SELinux security driver: mcsd never
          * writes a label there; with this set it still reserves pairs in the
@@ -82,5 +86,8 @@ const char *mcs_config_hook_socket(const mcs_config *c);
 
 /* The image roots in force: the configured ones, else MCS_DEFAULT_IMAGE_ROOT. */
 const char *const *mcs_config_image_roots(const mcs_config *c, size_t *n);
+
+/* The shared roots (none unless configured). */
+const char *const *mcs_config_shared_roots(const mcs_config *c, size_t *n);
 
 const char *mcs_log_level_name(mcs_log_level l);

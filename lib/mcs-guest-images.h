@@ -30,13 +30,40 @@ typedef struct mcs_images mcs_images;
 mcs_images *mcs_images_new(void);
 void mcs_images_free(mcs_images *im);
 int mcs_images_check_context(mcs_images *im, const char *context, mcs_err *e);
+/* The image and content types (loaded on first use). */
+int mcs_images_types(mcs_images *im, const mcs_image_types **out, mcs_err *e);
 
 /* Plans the images of guest d for level (inside cfg's image roots) and
  * labels them with mcs_guest_images_label. */
 int mcs_images_label(mcs_images *im, mcs_registry *r, const mcs_config *cfg, const mcs_domain *d, const char *level,
                      mcs_image_report report, void *opaque, mcs_err *e);
 
-/* Puts back the labels remembered for uuid and forgets them; a file that
- * is gone is forgotten too. Returns the number of failures (kept for a
- * later try), or a negative registry error. */
-int mcs_guest_images_restore(mcs_registry *r, const char *uuid, mcs_image_report report, void *opaque, mcs_err *e);
+/* Where a restore may write. An original is put back only when
+ *   - it was recorded by this host (host_id) and the file resolves inside
+ *     roots (the image roots), or it was recorded by another host and the
+ *     file resolves inside shared (roots on storage every host shares);
+ *   - its context is one the policy accepts (or "": no label before);
+ *   - the file still carries guest_label, the guest's private image
+ *     context (else someone labelled it since, and that label stays).
+ * A record refused by the last three is dropped, the reason reported; one
+ * of another host outside the shared roots (its local storage) is kept. */
+typedef struct mcs_restore_scope {
+        const char *host_id;
+        const char *const *roots;
+        size_t n_roots;
+        const char *const *shared;
+        size_t n_shared;
+        const char *guest_label;
+} mcs_restore_scope;
+
+/* Puts back the labels remembered for uuid, each through a descriptor
+ * opened beneath its root, and forgets them; a file that is gone is
+ * forgotten too. Every file not restored is reported with the reason.
+ * Returns the number kept for a later try, or a negative registry error. */
+int mcs_guest_images_restore(mcs_registry *r, mcs_context_checker *chk, const mcs_restore_scope *s, const char *uuid,
+                             mcs_image_report report, void *opaque, mcs_err *e);
+
+/* mcs_guest_images_restore for the guest that held level, with cfg's
+ * image and shared roots. */
+int mcs_images_restore(mcs_images *im, mcs_registry *r, const mcs_config *cfg, const char *host_id, const char *uuid,
+                       const char *level, mcs_image_report report, void *opaque, mcs_err *e);

@@ -71,7 +71,8 @@ typedef struct mcs_label_result {
 } mcs_label_result;
 
 /* Sets path's context: the target of a symlink, never the link; refused
- * (-MCS_E_INVALID) outside the roots (n_roots 0: anywhere). ENOENT and
+ * (-MCS_E_INVALID) outside the roots (n_roots 0: anywhere) or when a
+ * component was swapped for a symlink meanwhile (mcs-file-fd.h). ENOENT and
  * EPERM are errors; a filesystem without labels (ENOTSUP, EOPNOTSUPP,
  * EROFS) is an outcome; a label that does not read back is an error. The
  * caller validates context first (mcs_policy_check_context). */

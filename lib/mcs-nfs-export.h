@@ -28,7 +28,8 @@ typedef struct mcs_nfs_result {
 } mcs_nfs_result;
 
 /* root: an alternate root for libsemanage (tests), NULL for the system's.
- * type NULL: MCS_NFS_DEFAULT_TYPE. */
-int mcs_nfs_export(const char *root, const char *path, const char *type, bool remove, mcs_nfs_result *out,
-                   mcs_err *e);
+ * type NULL: MCS_NFS_DEFAULT_TYPE. The export root is labelled through a
+ * descriptor (mcs_open_in_roots with roots; n_roots 0: anywhere). */
+int mcs_nfs_export(const char *root, const char *path, const char *type, bool remove, const char *const *roots,
+                   size_t n_roots, mcs_nfs_result *out, mcs_err *e);
 const char *mcs_nfs_outcome_name(mcs_nfs_outcome o);

@@ -8,8 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+#include <unistd.h>
 
+#include "mcs-file-fd.h"
 #include "mcs-macro.h"
 
 static const char *const outcome_names[] = {"added", "changed", "unchanged", "removed", "absent"};
@@ -64,18 +65,26 @@ static int check_type(const char *type, mcs_err *e) {
         return *type ? 0 : mcs_fail(e, MCS_E_INVALID, "empty type");
 }
 
-static void label_root(const char *path, const char *context, mcs_nfs_result *out) {
-        struct stat st;
-        if (stat(path, &st) < 0)
-                snprintf(out->applied, sizeof out->applied, "%s: %s; the rule applies once it exists", path, strerror(errno));
-        else if (lsetfilecon_raw(path, context) < 0)
+static void label_root(const char *path, const char *context, const char *const *roots, size_t n_roots,
+                       mcs_nfs_result *out) {
+        char target[PATH_MAX];
+        mcs_err e = {0};
+        int fd, r = mcs_open_in_roots(path, roots, n_roots, &fd, target, &e);
+        if (r == -MCS_E_NOTFOUND)
+                snprintf(out->applied, sizeof out->applied, "%s: %s; the rule applies once it exists", path,
+                         strerror(ENOENT));
+        else if (r < 0)
+                snprintf(out->applied, sizeof out->applied, "not labelled: %s", e.msg);
+        else if (mcs_fd_setcon(fd, context) < 0)
                 snprintf(out->applied, sizeof out->applied, "%s: cannot label it: %s", path, strerror(errno));
         else
                 snprintf(out->applied, sizeof out->applied, "%s labelled %s", path, context);
+        if (r == 0)
+                close(fd);
 }
 
-int mcs_nfs_export(const char *root, const char *path, const char *type, bool remove, mcs_nfs_result *out,
-                   mcs_err *e) {
+int mcs_nfs_export(const char *root, const char *path, const char *type, bool remove, const char *const *roots,
+                   size_t n_roots, mcs_nfs_result *out, mcs_err *e) {
         char msg[512] = "";
         semanage_handle_t *h = NULL;
         semanage_fcontext_key_t *key = NULL;
@@ -126,7 +135,7 @@ int mcs_nfs_export(const char *root, const char *path, const char *type, bool re
                 if (oc && semanage_context_to_string(h, oc, &text) >= 0 && !strcmp(text, out->context)) {
                         free(text);
                         out->outcome = MCS_NFS_UNCHANGED;
-                        label_root(path, out->context, out);
+                        label_root(path, out->context, roots, n_roots, out);
                         r = 0;
                         goto out;
                 }
@@ -145,13 +154,18 @@ int mcs_nfs_export(const char *root, const char *path, const char *type, bool re
                              msg[0] ? msg : "commit failed");
                 goto out;
         }
-        label_root(path, out->context, out);
+        label_root(path, out->context, roots, n_roots, out);
         r = 0;
 out:
-        semanage_context_free(con);
-        semanage_fcontext_free(fc);
-        semanage_fcontext_free(old);
-        semanage_fcontext_key_free(key);
+        /* libsemanage's free functions do not take NULL. */
+        if (con)
+                semanage_context_free(con);
+        if (fc)
+                semanage_fcontext_free(fc);
+        if (old)
+                semanage_fcontext_free(old);
+        if (key)
+                semanage_fcontext_key_free(key);
         if (h) {
                 if (semanage_is_connected(h))
                         semanage_disconnect(h);

@@ -2,16 +2,19 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
-#include <selinux/selinux.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <limits.h>
 #include <unistd.h>
 
+#include "mcs-file-fd.h"
 #include "mcs-image-label.h"
+#include "mcs-macro.h"
 
 #define THREADS_MAX 64u
 
@@ -24,6 +27,7 @@ typedef struct walk {
         unsigned busy;          /* workers reading a directory */
         bool stop;              /* an unrecoverable error */
         const char *context;
+        int root_fd;            /* every directory is opened beneath it */
         mcs_tree_stats st;
         mcs_err err;            /* the first error */
 } walk;
@@ -82,50 +86,93 @@ static void done_with(walk *w) {
         pthread_mutex_unlock(&w->lock);
 }
 
+/* dir (relative to the root, "." for the root) opened beneath the root's
+ * descriptor with no symlink anywhere on the way: a directory swapped for
+ * a link since it was queued fails to open instead of leading outside. */
+static int open_dir(walk *w, const char *dir) {
+        return mcs_openat_beneath(w->root_fd, dir, O_RDONLY | O_DIRECTORY);
+}
+
+static char *join(const char *dir, const char *name) {
+        if (!strcmp(dir, "."))
+                return strdup(name);
+        size_t dl = strlen(dir), nl = strlen(name);
+        char *path = malloc(dl + nl + 2);
+        if (path) {
+                memcpy(path, dir, dl);
+                path[dl] = '/';
+                memcpy(path + dl + 1, name, nl + 1);
+        }
+        return path;
+}
+
+/* Labels one entry of the directory dfd through its own descriptor, after
+ * checking its type on that descriptor (readdir's d_type may be stale).
+ * Returns 1 for a directory to walk into, 0 when done with it. */
+static int label_entry(walk *w, int dfd, const char *dir, const char *name, unsigned char type, uint64_t *labelled,
+                       uint64_t *skipped) {
+        if (type != DT_DIR && type != DT_REG && type != DT_BLK && type != DT_UNKNOWN) {
+                (*skipped)++;
+                return 0;
+        }
+        struct stat st;
+        int fd = mcs_fd_open_entry(dfd, name);
+        if (fd < 0 || fstat(fd, &st) < 0) {
+                int err = errno;
+                if (fd >= 0)
+                        close(fd);
+                if (err == ENOENT) { /* gone meanwhile */
+                        (*skipped)++;
+                        return 0;
+                }
+                _cleanup_free_ char *path = join(dir, name);
+                record_error(w, err, path ? path : name);
+                return 0;
+        }
+        if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+                close(fd);
+                (*skipped)++;
+                return 0;
+        }
+        int r = mcs_fd_setcon(fd, w->context), err = errno;
+        close(fd);
+        if (r < 0) {
+                _cleanup_free_ char *path = join(dir, name);
+                record_error(w, err, path ? path : name);
+                return 0;
+        }
+        (*labelled)++;
+        return S_ISDIR(st.st_mode);
+}
+
 static void read_dir(walk *w, const char *dir, uint64_t *labelled, uint64_t *skipped) {
-        DIR *d = opendir(dir);
-        if (!d) {
-                record_error(w, errno, dir);
+        int dfd = open_dir(w, dir);
+        if (dfd < 0) {
+                /* Swapped for a link or a file since it was labelled: left alone. */
+                if (errno == ELOOP || errno == ENOTDIR || errno == EXDEV || errno == ENOENT)
+                        (*skipped)++;
+                else
+                        record_error(w, errno, dir);
                 return;
         }
-        size_t dl = strlen(dir);
+        DIR *d = fdopendir(dfd);
+        if (!d) {
+                record_error(w, errno, dir);
+                close(dfd);
+                return;
+        }
         struct dirent *de;
-        while ((de = readdir(d))) {
+        while (!w->stop && (de = readdir(d))) {
                 if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
                         continue;
-                size_t nl = strlen(de->d_name);
-                char *path = malloc(dl + nl + 2);
-                if (!path) {
+                if (label_entry(w, dfd, dir, de->d_name, de->d_type, labelled, skipped) <= 0)
+                        continue;
+                char *sub = join(dir, de->d_name);
+                if (!sub || !push(w, sub)) {
+                        free(sub);
                         record_error(w, ENOMEM, dir);
                         break;
                 }
-                memcpy(path, dir, dl);
-                path[dl] = '/';
-                memcpy(path + dl + 1, de->d_name, nl + 1);
-                unsigned char type = de->d_type;
-                if (type == DT_UNKNOWN) {
-                        struct stat st;
-                        type = lstat(path, &st) < 0        ? DT_UNKNOWN
-                               : S_ISDIR(st.st_mode) ? DT_DIR
-                               : S_ISREG(st.st_mode) ? DT_REG
-                               : S_ISLNK(st.st_mode) ? DT_LNK
-                                                     : DT_UNKNOWN;
-                }
-                if (type != DT_DIR && type != DT_REG && type != DT_BLK) {
-                        (*skipped)++;
-                        free(path);
-                        continue;
-                }
-                if (lsetfilecon_raw(path, w->context) < 0) {
-                        record_error(w, errno, path);
-                        free(path);
-                        if (w->stop)
-                                break;
-                        continue;
-                }
-                (*labelled)++;
-                if (type != DT_DIR || !push(w, path))
-                        free(path);
         }
         closedir(d);
 }
@@ -146,19 +193,44 @@ static void *worker(void *arg) {
         return NULL;
 }
 
-int mcs_tree_relabel(const char *root, const char *context, unsigned threads, mcs_tree_stats *st, mcs_err *e) {
-        struct stat rs;
-        walk w = {.context = context};
+/* The tree's root as a directory descriptor, or an error. */
+static int open_root(const char *root, const char *const *roots, size_t n_roots, int *fd, mcs_err *e) {
+        struct stat st;
+        char target[PATH_MAX];
+        if (lstat(root, &st) == 0 && !S_ISDIR(st.st_mode))
+                return mcs_fail(e, MCS_E_INVALID, "%s is not a directory", root);
+        if (n_roots) {
+                int r = mcs_open_in_roots(root, roots, n_roots, fd, target, e);
+                if (r == 0 && (fstat(*fd, &st) < 0 || !S_ISDIR(st.st_mode))) {
+                        close(*fd);
+                        return mcs_fail(e, MCS_E_INVALID, "%s is not a directory", root);
+                }
+                return r;
+        }
+        *fd = open(root, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (*fd < 0) {
+                int err = errno;
+                if (err == ENOTDIR || err == ELOOP)
+                        return mcs_fail(e, MCS_E_INVALID, "%s is not a directory", root);
+                return mcs_fail(e, err == ENOENT ? MCS_E_NOTFOUND : MCS_E_IO, "%s: %s", root, strerror(err));
+        }
+        return 0;
+}
+
+int mcs_tree_relabel(const char *root, const char *const *roots, size_t n_roots, const char *context, unsigned threads,
+                     mcs_tree_stats *st, mcs_err *e) {
+        walk w = {.context = context, .root_fd = -1};
         pthread_t tid[THREADS_MAX];
         unsigned started = 0;
 
         *st = (mcs_tree_stats){0};
-        if (lstat(root, &rs) < 0)
-                return mcs_fail(e, errno == ENOENT ? MCS_E_NOTFOUND : MCS_E_IO, "%s: %s", root, strerror(errno));
-        if (!S_ISDIR(rs.st_mode))
-                return mcs_fail(e, MCS_E_INVALID, "%s is not a directory", root);
-        if (lsetfilecon_raw(root, context) < 0) {
+        /* The root itself must be a directory, not a link to one. */
+        int r = open_root(root, roots, n_roots, &w.root_fd, e);
+        if (r < 0)
+                return r;
+        if (mcs_fd_setcon(w.root_fd, context) < 0) {
                 int err = errno;
+                close(w.root_fd);
                 return mcs_fail(e, MCS_E_IO, "%s: %s%s", root, strerror(err),
                                 mcs_errno_no_labels(err) ? ": " MCS_NO_LABELS_TEXT : "");
         }
@@ -170,9 +242,10 @@ int mcs_tree_relabel(const char *root, const char *context, unsigned threads, mc
                 threads = THREADS_MAX;
         pthread_mutex_init(&w.lock, NULL);
         pthread_cond_init(&w.more, NULL);
-        char *first = strdup(root);
+        char *first = strdup(".");
         if (!first || !push(&w, first)) {
                 free(first);
+                close(w.root_fd);
                 return mcs_fail(e, MCS_E_NOMEM, "out of memory");
         }
         for (; started < threads; started++)
@@ -187,6 +260,7 @@ int mcs_tree_relabel(const char *root, const char *context, unsigned threads, mc
         free(w.dirs);
         pthread_mutex_destroy(&w.lock);
         pthread_cond_destroy(&w.more);
+        close(w.root_fd);
         w.st.labelled++; /* the root */
         *st = w.st;
         if (w.err.code) {

@@ -9,6 +9,8 @@ chmod 755 "$WORK" # uid 65534 reaches the socket through it
 REG=$WORK/registry.db
 M() { "$MCSCTL" --socket "$SOCK" "$@"; }
 nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$MCSCTL" --socket "$SOCK" "$@"; }
+# uid 65534 in admin_group (users, gid 100)
+admin() { setpriv --reuid=65534 --regid=65534 --groups=100 "$MCSCTL" --socket "$SOCK" "$@"; }
 raw() { "$RAWSOCK" "$SOCK" "$@"; }
 
 libvirtd_start h1
@@ -24,6 +26,8 @@ client_timeout = 1s
 max_clients = 60
 undefine_grace = 60m
 image_root = $WORK/images
+admin_group = users
+semanage_root = $WORK/no-policy-store
 EOF
 mcsd_start h1 "$WORK/h1.conf"
 wait_for 10 test -S "$SOCK" || fail "no socket at $SOCK"
@@ -113,12 +117,43 @@ done
 before=$(registry "$REG" | md5sum)
 for c in "reserve 44444444-2222-3333-4444-555555555555" "release future-vm" "relabel vm1" import gc "gc --dry-run"; do
 	expect_rc 4 nobody $c
-	contains "$ERR" "only root may (you are uid 65534)"
+	contains "$ERR" "only root and members of group 'users' may (you are uid 65534)"
 done
 [ "$(registry "$REG" | md5sum)" = "$before" ] || fail "the registry changed after refused requests"
 grep -q 'uid 65534 pid [0-9]*: reserve refused: not an administrator' "$WORK/h1.log" || fail "refusal not logged"
 grep -q "uid 0 pid [0-9]*: reserved s0:c7,c8 for guest 'future-vm'" "$WORK/h1.log" || fail "change not logged with uid and pid"
 ok "uid 65534 can read; every change is refused (exit 4) and logged; root's changes are logged with uid and pid"
+
+# ---- an admin_group member labels files only inside image_root, with the virt types ----
+mkdir -p "$WORK/images/content/sub" "$WORK/elsewhere"
+: >"$WORK/images/content/sub/f"
+: >"$WORK/elsewhere/f"
+ln -s "$WORK/elsewhere" "$WORK/images/escape"
+CT=system_u:object_r:virt_content_t:s0
+expect_rc 0 admin relabel --tree "$WORK/images/content" --label $CT
+expect_eq "a file of the admin's tree" "$("$FILECON" "$WORK/images/content/sub/f")" $CT
+for p in /etc / "$WORK/elsewhere" "$WORK/images/../elsewhere" "$WORK/images/escape/."; do
+	expect_rc 4 admin relabel --tree "$p" --label $CT
+	contains "$ERR" "is not inside an image_root; members of admin_group may only label there (you are uid 65534)"
+done
+expect_rc 1 admin relabel --tree "$WORK/images/escape" --label $CT
+contains "$ERR" "is not a directory"
+expect_rc 1 admin relabel --tree "$WORK/images/escape/" --label $CT
+contains "$ERR" "is outside the configured image roots"
+expect_rc 4 admin relabel --tree "$WORK/images/content" --label system_u:object_r:etc_t:s0
+contains "$ERR" "members of admin_group may only use the types svirt_image_t, virt_content_t, not etc_t"
+expect_eq "a file outside image_root" "$("$FILECON" "$WORK/elsewhere/f" 2>/dev/null)" ""
+expect_rc 4 admin nfs-export /etc
+contains "$ERR" "nfs_export: /etc is not inside an image_root"
+expect_rc 4 admin nfs-export "$WORK/images/nfs" --type etc_t
+contains "$ERR" "may only use the types svirt_image_t, virt_content_t and virt_var_lib_t, not etc_t"
+grep -q "uid 65534 pid [0-9]*: relabel_tree /etc refused: " "$WORK/h1.log" || fail "the admin's refusal was not logged"
+# Past the check, libsemanage answers (this test gives it no policy store).
+expect_rc 1 admin nfs-export "$WORK/images/nfs"
+contains "$ERR" "libsemanage: "
+expect_rc 0 M relabel --tree "$WORK/elsewhere" --label $CT
+expect_eq "root labels anywhere" "$("$FILECON" "$WORK/elsewhere/f")" $CT
+ok "an admin_group member relabels trees and exports only inside image_root with the virt types; root anywhere"
 
 # ---- check and relabel repair a tampered registry ----
 expect_rc 0 M check

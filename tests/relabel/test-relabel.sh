@@ -34,6 +34,7 @@ host_id = h2
 socket = $WORK/run/h2.sock
 hook_socket = $WORK/run/h2-hook.sock
 image_root = $WORK/images
+shared_root = $WORK/images
 reconnect_min = 30s
 reconnect_max = 30s
 CONF
@@ -61,6 +62,33 @@ expect_rc 2 M relabel --tree "$WORK/content"
 contains "$ERR" "--tree needs --label"
 expect_rc 4 nobody relabel --tree "$WORK/content" --label system_u:object_r:virt_content_t:s0
 ok "relabel --tree labels a tree (links not followed); an invalid context is refused before any file changes"
+
+# ---- a big tree is labelled on a job: the main loop answers meanwhile ----
+mkdir -p "$WORK/big"
+for i in $(seq 1 200); do mkdir "$WORK/big/d$i" && (cd "$WORK/big/d$i" && touch f{1..1000}); done
+started() { grep -c "relabelling the tree $WORK/big with" "$WORK/h1.log" || true; }
+finished() { grep -c "tree $WORK/big: 200201 labelled" "$WORK/h1.log" || true; }
+s0=$(started) f0=$(finished)
+M relabel --tree "$WORK/big" --label system_u:object_r:virt_content_t:s0 >"$WORK/big.out" 2>&1 &
+big=$!
+wait_for 30 log_count_above "$WORK/h1.log" "relabelling the tree $WORK/big with" "$s0" || fail "the big relabel did not start"
+expect_rc 0 M status
+[ "$(finished)" -eq "$f0" ] || fail "status was answered only after the tree was done"
+wait $big || fail "relabel --tree of the big tree: $(cat "$WORK/big.out")"
+contains "$(cat "$WORK/big.out")" "labelled 200201 files and directories"
+# A client that goes away while its job runs: the job ends, mcsd goes on.
+s0=$(started) f0=$(finished)
+M relabel --tree "$WORK/big" --label system_u:object_r:svirt_image_t:s0 >/dev/null 2>&1 &
+big=$!
+wait_for 30 log_count_above "$WORK/h1.log" "relabelling the tree $WORK/big with" "$s0" || fail "the second big relabel did not start"
+kill "$big"
+wait "$big" || true
+expect_rc 0 M status
+wait_for 60 log_count_above "$WORK/h1.log" "tree $WORK/big: 200201 labelled" "$f0" || fail "the orphaned job did not finish"
+expect_rc 0 M status
+expect_eq "a file of the big tree" "$("$FILECON" "$WORK/big/d200/f1000")" system_u:object_r:svirt_image_t:s0
+rm -rf "$WORK/big"
+ok "relabel --tree of 200,000 files runs on a job: status is answered before it ends; a client gone meanwhile harms nothing"
 
 # ---- a guest's images: labelled, originals kept in the registry, restored by another host ----
 mkdir -p "$WORK/images/ro"

@@ -28,6 +28,7 @@ START_TEST(defaults_and_every_key) {
         ck_assert_uint_eq(c.client_timeout_ms, 10000);
         ck_assert_ptr_null(c.hook_socket);
         ck_assert_uint_eq(c.hook_timeout_ms, 5000);
+        ck_assert_uint_eq(c.busy_timeout_ms, 3000); /* below hook_timeout */
         ck_assert(!c.hook_fail_open);
         ck_assert(!c.reserve_without_selinux);
 
@@ -42,7 +43,7 @@ START_TEST(defaults_and_every_key) {
                            "undefine_grace = 500ms\n"
                            "reconnect_min = 1\n"
                            "reconnect_max = 2m\n"
-                           "busy_timeout = 3s\n"
+                           "busy_timeout = 1500ms\n"
                            "keepalive_interval = 0\n"
                            "keepalive_count = 9\n"
                            "socket = /run/mcsd-test/ctl.sock\n"
@@ -57,6 +58,8 @@ START_TEST(defaults_and_every_key) {
                            "without_selinux = reserve\n"
                            "image_root = /srv/images\n"
                            "image_root = /mnt/nfs/vm\n"
+                           "shared_root = /mnt/nfs/vm/pool\n"
+                           "shared_root = /mnt/nfs/vm\n"
                            "log_level = debug\r\n";
         ck_assert_ok(mcs_config_parse(&c, "full.conf", text, &e), &e);
         ck_assert_str_eq(c.uri, "test+unix:///default?socket=/run/x.sock");
@@ -72,7 +75,7 @@ START_TEST(defaults_and_every_key) {
         ck_assert_uint_eq(c.undefine_grace_ms, 500);
         ck_assert_uint_eq(c.reconnect_min_ms, 1000);
         ck_assert_uint_eq(c.reconnect_max_ms, 120000);
-        ck_assert_uint_eq(c.busy_timeout_ms, 3000);
+        ck_assert_uint_eq(c.busy_timeout_ms, 1500);
         ck_assert_uint_eq(c.keepalive_interval_s, 0);
         ck_assert_uint_eq(c.keepalive_count, 9);
         ck_assert_int_eq(c.log_level, MCS_LOG_DEBUG);
@@ -88,6 +91,8 @@ START_TEST(defaults_and_every_key) {
         ck_assert(c.reserve_without_selinux);
         ck_assert_uint_eq(c.n_image_roots, 2);
         ck_assert_str_eq(c.image_roots[1], "/mnt/nfs/vm");
+        ck_assert_uint_eq(c.n_shared_roots, 2);
+        ck_assert_str_eq(c.shared_roots[0], "/mnt/nfs/vm/pool");
         mcs_config_clear(&c);
 }
 END_TEST
@@ -128,9 +133,17 @@ START_TEST(rejections_name_file_and_line) {
                 {"client_timeout = 10ms\n", "bad.conf: client_timeout must be at least 100ms"},
                 {"image_root = /\n", "bad.conf:1: image_root: '/' must be an absolute directory other than /"},
                 {"image_root = images\n", "bad.conf:1: image_root: 'images' must be an absolute directory"},
+                {"image_root = /srv/a\nshared_root = /srv/ab\n",
+                 "bad.conf:2: shared_root: '/srv/ab' is not inside an image_root given before it"},
+                {"shared_root = /srv/images\n", "bad.conf:1: shared_root: '/srv/images' is not inside an image_root"},
+                {"shared_root = nfs\n", "bad.conf:1: shared_root: 'nfs' must be an absolute directory"},
                 {"hook_fail_open = maybe\n", "bad.conf:1: hook_fail_open: 'maybe' is not yes or no"},
                 {"without_selinux = label\n", "bad.conf:1: without_selinux: 'label' is not skip or reserve"},
                 {"hook_timeout = 2m\n", "bad.conf: hook_timeout must be from 100ms to 60s"},
+                {"uri = a\nbusy_timeout = 10s\n", "bad.conf:2: busy_timeout (10000 ms) must be below hook_timeout (5000 ms)"},
+                {"busy_timeout = 1s\n\nhook_timeout = 1s\nuri = a\n",
+                 "bad.conf:3: busy_timeout (1000 ms) must be below hook_timeout (1000 ms)"},
+                {"hook_timeout = 2s\n", "bad.conf:1: busy_timeout (3000 ms) must be below hook_timeout (2000 ms)"},
                 {"hook_socket = hook.sock\n", "bad.conf:1: hook_socket: 'hook.sock' must be an absolute path"},
         };
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

@@ -1,12 +1,18 @@
 /* The image plan, qcow2 backing chains, labelling one file (symlinks,
  * roots, read-back), context checks against the installed policy, and the
  * parallel tree relabel, on real files and xattrs. */
+#include <errno.h>
+#include <fcntl.h>
 #include <selinux/selinux.h>
+#include <signal.h>
 #include <stdio.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "mcs-file-fd.h"
+#include "mcs-guest-images.h"
 #include "mcs-image-label.h"
 #include "mcs-policy.h"
 #include "mcs-tree-relabel.h"
@@ -175,7 +181,7 @@ START_TEST(tree_relabel) {
            ": >\"$D/outside/o\" && ln -s ../outside/o link && mkfifo a/fifo",
            dir);
         snprintf(path, sizeof path, "%s/tree", dir);
-        ck_assert_ok(mcs_tree_relabel(path, "system_u:object_r:virt_content_t:s0", 2, &st, &e), &e);
+        ck_assert_ok(mcs_tree_relabel(path, NULL, 0, "system_u:object_r:virt_content_t:s0", 2, &st, &e), &e);
         ck_assert_uint_eq(st.labelled, 13); /* the root, 3 directories, 9 files */
         ck_assert_uint_eq(st.skipped, 2);   /* the link and the fifo */
         ck_assert_uint_eq(st.failed, 0);
@@ -186,7 +192,221 @@ START_TEST(tree_relabel) {
         snprintf(out, sizeof out, "%s/outside/o", dir);
         ck_assert_ptr_null(label_of(out));
         snprintf(path, sizeof path, "%s/tree/f1", dir);
-        ck_assert_fails(mcs_tree_relabel(path, "x", 2, &st, &e), &e, MCS_E_INVALID, "is not a directory");
+        ck_assert_fails(mcs_tree_relabel(path, NULL, 0, "x", 2, &st, &e), &e, MCS_E_INVALID, "is not a directory");
+        test_rmtree(dir);
+        free(dir);
+}
+END_TEST
+
+/* A child that swaps dir with a symlink to elsewhere and back, atomically
+ * (RENAME_EXCHANGE), until it is killed. */
+static pid_t start_swapper(const char *dir, const char *spare) {
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                for (;;)
+                        if (renameat2(AT_FDCWD, dir, AT_FDCWD, spare, RENAME_EXCHANGE) < 0)
+                                _exit(1);
+        }
+        return pid;
+}
+
+static void stop_swapper(pid_t pid, const char *dir, const char *spare) {
+        int status;
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        ck_assert_msg(WIFSIGNALED(status), "the swapper stopped by itself: renameat2 failed");
+        struct stat st;
+        if (lstat(dir, &st) == 0 && S_ISLNK(st.st_mode))
+                renameat2(AT_FDCWD, dir, AT_FDCWD, spare, RENAME_EXCHANGE);
+}
+
+/* A directory inside the tree is swapped for a symlink to an outside
+ * directory and back while the tree is relabelled, again and again: the
+ * files outside never get the label. */
+START_TEST(tree_relabel_races_a_symlink_swap) {
+        char *dir = test_tmpdir(), root[4200], a[4200], spare[4200], out[4200];
+        mcs_tree_stats st;
+        sh("mkdir -p \"$D/tree/a/sub\" \"$D/outside/deep\" && cd \"$D/tree\" && "
+           "for i in 1 2 3 4 5 6 7 8; do mkdir d$i; : >d$i/f; : >a/f$i; done && : >a/sub/g && "
+           ": >\"$D/outside/o\" && : >\"$D/outside/deep/p\" && ln -s ../outside swap",
+           dir);
+        snprintf(root, sizeof root, "%s/tree", dir);
+        snprintf(a, sizeof a, "%s/tree/a", dir);
+        snprintf(spare, sizeof spare, "%s/tree/swap", dir);
+        pid_t pid = start_swapper(a, spare);
+        for (int i = 0; i < 400; i++) {
+                mcs_err e = {0};
+                mcs_tree_relabel(root, NULL, 0, i % 2 ? IMG "s0:c1,c2" : IMG "s0:c3,c4", 2, &st, &e);
+        }
+        stop_swapper(pid, a, spare);
+        const char *outside[] = {"outside", "outside/o", "outside/deep", "outside/deep/p"};
+        for (size_t i = 0; i < sizeof outside / sizeof outside[0]; i++) {
+                snprintf(out, sizeof out, "%s/%s", dir, outside[i]);
+                char *c = label_of(out);
+                ck_assert_msg(!c || !strstr(c, "svirt_image_t"), "%s outside the tree was labelled %s", out, c);
+                freecon(c);
+        }
+        test_rmtree(dir);
+        free(dir);
+}
+END_TEST
+
+/* The parent directory of an image is swapped for a symlink to an outside
+ * directory holding a file of the same name, while the image is labelled
+ * again and again: the outside file never gets the label. */
+START_TEST(label_file_races_a_parent_swap) {
+        char *dir = test_tmpdir(), root[4200], sub[4200], spare[4200], img[4200], out[4200];
+        mcs_label_result r;
+        sh("mkdir -p \"$D/images/vm\" \"$D/outside\" && : >\"$D/images/vm/disk.raw\" && : >\"$D/outside/disk.raw\" && "
+           "ln -s ../outside \"$D/images/swap\"",
+           dir);
+        snprintf(root, sizeof root, "%s/images", dir);
+        snprintf(sub, sizeof sub, "%s/images/vm", dir);
+        snprintf(spare, sizeof spare, "%s/images/swap", dir);
+        snprintf(img, sizeof img, "%s/images/vm/disk.raw", dir);
+        snprintf(out, sizeof out, "%s/outside/disk.raw", dir);
+        const char *roots[] = {root};
+        unsigned set = 0;
+        pid_t pid = start_swapper(sub, spare);
+        for (int i = 0; i < 4000; i++) {
+                mcs_err e = {0};
+                set += mcs_label_file(img, i % 2 ? IMG "s0:c1,c2" : IMG "s0:c3,c4", roots, 1, NULL, NULL, &r, &e) == 0;
+        }
+        stop_swapper(pid, sub, spare);
+        char *c = label_of(out);
+        ck_assert_msg(!c || !strstr(c, "svirt_image_t"), "%s outside the root was labelled %s", out, c);
+        freecon(c);
+        ck_assert_uint_gt(set, 0); /* the race did not just refuse everything */
+        test_rmtree(dir);
+        free(dir);
+}
+END_TEST
+
+/* Opening beneath a root: no symlink and no ".." on the way. */
+START_TEST(open_beneath_a_root) {
+        char *dir = test_tmpdir(), root[4200];
+        sh("mkdir -p \"$D/root/a/b\" \"$D/out\" && : >\"$D/root/a/b/f\" && ln -s ../../out \"$D/root/a/l\" && "
+           "ln -s b \"$D/root/a/in\"",
+           dir);
+        snprintf(root, sizeof root, "%s/root", dir);
+        int rfd = open(root, O_PATH | O_DIRECTORY), fd;
+        ck_assert_int_ge(rfd, 0);
+        ck_assert_int_ge(fd = mcs_openat_beneath(rfd, "a/b/f", O_PATH), 0);
+        close(fd);
+        ck_assert_int_ge(fd = mcs_openat_beneath(rfd, "./a//b/", O_RDONLY | O_DIRECTORY), 0);
+        close(fd);
+        errno = 0;
+        ck_assert_int_lt(mcs_openat_beneath(rfd, "a/l/x", O_PATH), 0);
+        ck_assert_int_eq(errno, ELOOP);
+        ck_assert_int_lt(mcs_openat_beneath(rfd, "a/in/f", O_PATH), 0); /* even a link that stays inside */
+        ck_assert_int_eq(errno, ELOOP);
+        ck_assert_int_lt(mcs_openat_beneath(rfd, "a/l", O_RDONLY | O_DIRECTORY), 0);
+        ck_assert_int_lt(mcs_openat_beneath(rfd, "a/../../out", O_PATH), 0);
+        ck_assert_int_eq(errno, EXDEV);
+        close(rfd);
+        test_rmtree(dir);
+        free(dir);
+}
+END_TEST
+
+/* What a restore reported, one line per file. */
+static void collect(void *opaque, const char *path, const char *context, const mcs_label_result *res,
+                    const mcs_err *err) {
+        char *buf = opaque;
+        size_t n = strlen(buf);
+        (void) res;
+        snprintf(buf + n, 8192 - n, "%s %s: %s\n", err ? "refused" : "restored", path, err ? err->msg : context);
+}
+
+static void remember(mcs_registry *r, const char *dir, const char *file, const char *context) {
+        char path[4200];
+        mcs_err e = {0};
+        snprintf(path, sizeof path, "%s/%s", dir, file);
+        ck_assert_ok(mcs_registry_remember_original(r, UUID_A, path, context, &e), &e);
+}
+
+static void expect_label(const char *dir, const char *file, const char *want) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/%s", dir, file);
+        char *c = label_of(path);
+        ck_assert_msg(c && !strcmp(c, want), "%s carries %s, wanted %s", file, c ? c : "nothing", want);
+        freecon(c);
+}
+
+/* Originals read from the registry are put back only inside the roots,
+ * only with a context the policy accepts, only over the guest's own
+ * label, and on another host only under a shared root. */
+START_TEST(restore_refuses_tampered_originals) {
+        const char *guest = IMG "s0:c1,c2", *orig = "system_u:object_r:virt_image_t:s0";
+        char *dir, root[4200], shared[4200], reported[8192] = "";
+        mcs_context_checker *chk;
+        mcs_original_list l;
+        mcs_err e = {0};
+        dir = test_tmpdir();
+        sh("mkdir -p \"$D/images/shared\" \"$D/outside\" && cd \"$D\" && "
+           "for f in images/good images/badctx images/relabelled images/local outside/x images/shared/s; do "
+           ": >$f.raw; done",
+           dir);
+        const char *files[] = {"images/good.raw", "images/badctx.raw", "images/local.raw", "outside/x.raw",
+                               "images/shared/s.raw"};
+        for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+                char p[4200];
+                snprintf(p, sizeof p, "%s/%s", dir, files[i]);
+                ck_assert_int_eq(lsetfilecon_raw(p, guest), 0);
+        }
+        char p[4200];
+        snprintf(p, sizeof p, "%s/images/relabelled.raw", dir);
+        ck_assert_int_eq(lsetfilecon_raw(p, IMG "s0:c7,c8"), 0);
+
+        mcs_registry *h1 = test_open_registry("h1", "c0.c1023"), *h2 = test_open_registry("h2", "c0.c1023");
+        remember(h1, dir, "images/good.raw", orig);
+        remember(h1, dir, "images/badctx.raw", "system_u:object_r:no_such_t:s0");
+        remember(h1, dir, "images/relabelled.raw", orig);
+        remember(h1, dir, "outside/x.raw", orig);
+        remember(h2, dir, "images/local.raw", orig);
+        remember(h2, dir, "images/shared/s.raw", orig);
+        mcs_registry_close(h2);
+
+        snprintf(root, sizeof root, "%s/images", dir);
+        snprintf(shared, sizeof shared, "%s/images/shared", dir);
+        const char *roots[] = {root}, *shareds[] = {shared};
+        mcs_restore_scope sc = {.host_id = "h1", .roots = roots, .n_roots = 1, .shared = shareds, .n_shared = 1,
+                                .guest_label = guest};
+        ck_assert_ok(mcs_context_checker_new(NULL, &chk, &e), &e);
+        int kept = mcs_guest_images_restore(h1, chk, &sc, UUID_A, collect, reported, &e);
+        ck_assert_msg(kept == 1, "%d kept: %s", kept, reported);
+
+        expect_label(dir, "images/good.raw", orig);
+        expect_label(dir, "images/shared/s.raw", orig);
+        expect_label(dir, "images/badctx.raw", guest);
+        expect_label(dir, "images/relabelled.raw", IMG "s0:c7,c8");
+        expect_label(dir, "outside/x.raw", guest);
+        expect_label(dir, "images/local.raw", guest);
+        ck_assert_msg(strstr(reported, "badctx.raw: not restored, record dropped: 'system_u:object_r:no_such_t:s0' is not a valid context"), "%s", reported);
+        ck_assert_msg(strstr(reported, "relabelled.raw: not restored, record dropped: it carries " IMG "s0:c7,c8, not the guest's " IMG "s0:c1,c2"), "%s", reported);
+        ck_assert_msg(strstr(reported, "outside/x.raw: not restored, record dropped:") &&
+                      strstr(reported, "is outside the configured image roots"), "%s", reported);
+        ck_assert_msg(strstr(reported, "local.raw: recorded by host h2 and not under a shared_root here; left for that host"), "%s", reported);
+        /* Only the other host's local file is still remembered. */
+        ck_assert_ok(mcs_registry_originals(h1, UUID_A, &l, &e), &e);
+        ck_assert_uint_eq(l.n, 1);
+        ck_assert_msg(strstr(l.v[0].path, "images/local.raw"), "%s kept", l.v[0].path);
+        mcs_original_list_clear(&l);
+
+        /* Without a shared root another host's record is never restored. */
+        snprintf(p, sizeof p, "%s/images/shared/s.raw", dir);
+        ck_assert_int_eq(lsetfilecon_raw(p, guest), 0);
+        h2 = test_open_registry("h2", "c0.c1023");
+        remember(h2, dir, "images/shared/s.raw", orig);
+        mcs_registry_close(h2);
+        sc.n_shared = 0;
+        reported[0] = '\0';
+        ck_assert_int_eq(mcs_guest_images_restore(h1, chk, &sc, UUID_A, collect, reported, &e), 2);
+        expect_label(dir, "images/shared/s.raw", guest);
+        ck_assert_msg(strstr(reported, "s.raw: recorded by host h2 and no shared_root is configured here"), "%s", reported);
+        mcs_context_checker_free(chk);
+        mcs_registry_close(h1);
         test_rmtree(dir);
         free(dir);
 }
@@ -200,6 +420,14 @@ int main(void) {
         tcase_add_test(tc, label_one_file);
         tcase_add_test(tc, contexts_checked_against_the_policy);
         tcase_add_test(tc, tree_relabel);
+        tcase_add_test(tc, tree_relabel_races_a_symlink_swap);
+        tcase_add_test(tc, label_file_races_a_parent_swap);
+        tcase_add_test(tc, open_beneath_a_root);
+        suite_add_tcase(s, tc);
+        tc = tcase_create("restore");
+        tcase_set_timeout(tc, 60);
+        tcase_add_checked_fixture(tc, test_db_setup, test_db_teardown);
+        tcase_add_test(tc, restore_refuses_tampered_originals);
         suite_add_tcase(s, tc);
         return test_run(s);
 }
