@@ -367,6 +367,11 @@ fail:
         return r;
 }
 
+bool hook_server_stuck(mcsd *d, int64_t limit_ms) {
+        int64_t since = d->hook ? atomic_load(&d->hook->busy_since_ms) : 0;
+        return since && mcsd_now_ms() - since > limit_ms;
+}
+
 void hook_server_stop(mcsd *d) {
         hook_server *h = d->hook;
         if (!h)
@@ -383,11 +388,6 @@ void hook_server_stop(mcsd *d) {
  * config or registry and starts again on the new ones. The listening
  * socket stays (its path changes only at the next start); clients wait in
  * its backlog meanwhile. */
-bool hook_server_stuck(mcsd *d, int64_t limit_ms) {
-        int64_t since = d->hook ? atomic_load(&d->hook->busy_since_ms) : 0;
-        return since && mcsd_now_ms() - since > limit_ms;
-}
-
 void hook_server_pause(mcsd *d) {
         if (d->hook)
                 stop_thread(d->hook);

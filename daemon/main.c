@@ -159,10 +159,16 @@ static void on_watchdog(int timer, void *opaque) {
         mcsd *d = opaque;
         (void) timer;
         if (hook_server_stuck(d, d->watchdog_ms / 2)) {
-                log_msg(MCS_LOG_WARNING, "the hook thread has been in one request for over %lld ms; no watchdog ping",
-                        (long long) d->watchdog_ms / 2);
+                if (!d->watchdog_held)
+                        log_msg(MCS_LOG_WARNING,
+                                "the hook thread has been in one request for over %lld ms; watchdog pings held back",
+                                (long long) d->watchdog_ms / 2);
+                d->watchdog_held = true;
                 return;
         }
+        if (d->watchdog_held)
+                log_msg(MCS_LOG_INFO, "the hook thread is answering again; watchdog pings resume");
+        d->watchdog_held = false;
         sd_notify(0, "WATCHDOG=1");
 }
 

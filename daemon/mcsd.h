@@ -82,6 +82,7 @@ typedef struct mcsd {
         int jobs_pipe[2], jobs_watch; /* -1: none */
         pthread_mutex_t jobs_lock, semanage_lock;
         int64_t watchdog_ms;      /* systemd's WatchdogSec; 0: none */
+        bool watchdog_held;       /* pings held back: the hook thread is stuck */
 
         char last_status[512];    /* empty until READY=1 went out */
         bool quit;

@@ -154,6 +154,32 @@ virsh -q -c "$URI" undefine imgout >/dev/null
 virsh -q -c "$URI" undefine imgro >/dev/null
 ok "relabel refuses images outside image_root; a read-only filesystem gives the documented note"
 
+# ---- restores check what the registry says ----
+tam=22222222-3333-4444-5555-666666666666
+expect_rc 0 M reserve "$tam" --label s0:c9,c10 --name tampered
+: >"$WORK/images/tam-good.raw"
+: >"$WORK/images/tam-moved.raw"
+: >"$WORK/tam-outside.raw"
+for f in "$WORK/images/tam-good.raw" "$WORK/tam-outside.raw"; do "$FILECON" "$f" system_u:object_r:svirt_image_t:s0:c9,c10; done
+"$FILECON" "$WORK/images/tam-moved.raw" system_u:object_r:svirt_image_t:s0:c11,c12
+now=$(date +%s)000000
+sqlite3 "$REG" "INSERT INTO originals (path, uuid, context, host, saved_us) VALUES
+	('$WORK/images/tam-good.raw', '$tam', 'system_u:object_r:virt_image_t:s0', 'h1', $now),
+	('$WORK/images/tam-moved.raw', '$tam', 'system_u:object_r:virt_image_t:s0', 'h1', $now),
+	('$WORK/tam-outside.raw', '$tam', 'system_u:object_r:virt_image_t:s0', 'h1', $now)"
+expect_rc 0 M release "$tam"
+wait_for 10 grep -q "restored $WORK/images/tam-good.raw to system_u:object_r:virt_image_t:s0" "$WORK/h1.log" ||
+	fail "the untampered original was not restored"
+expect_eq "an original inside image_root over the guest's label" "$("$FILECON" "$WORK/images/tam-good.raw")" system_u:object_r:virt_image_t:s0
+expect_eq "an original outside image_root" "$("$FILECON" "$WORK/tam-outside.raw")" system_u:object_r:svirt_image_t:s0:c9,c10
+expect_eq "a file relabelled since" "$("$FILECON" "$WORK/images/tam-moved.raw")" system_u:object_r:svirt_image_t:s0:c11,c12
+grep -q "$WORK/tam-outside.raw: not restored, record dropped: $WORK/tam-outside.raw is outside the configured image roots" "$WORK/h1.log" ||
+	fail "the refused restore outside image_root was not logged"
+grep -q "$WORK/images/tam-moved.raw: not restored, record dropped: it carries system_u:object_r:svirt_image_t:s0:c11,c12, not the guest's system_u:object_r:svirt_image_t:s0:c9,c10" "$WORK/h1.log" ||
+	fail "the refused restore of a relabelled file was not logged"
+expect_eq "originals after the release" "$(sqlite3 "$REG" "SELECT count(*) FROM originals WHERE uuid = '$tam'")" 0
+ok "a release restores only inside image_root and over the guest's own label; refusals are logged and the records dropped"
+
 # ---- nfs-export through libsemanage, on a copy of the policy store ----
 mkdir -p "$WORK/selinux-root/var/lib" "$WORK/selinux-root/etc" "$WORK/exports/nfs"
 cp -a /var/lib/selinux "$WORK/selinux-root/var/lib/"
