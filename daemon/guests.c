@@ -123,17 +123,19 @@ static bool domain_exists(mcsd *d, const char *uuid, bool *exists) {
         return virGetLastErrorCode() == VIR_ERR_NO_DOMAIN;
 }
 
-/* Releases the guest's label if this host still owns the record. */
-static void release_gone(mcsd *d, const char *uuid, const char *why) {
+/* Releases the guest's label if this host still owns the record. Returns
+ * false when the registry failed (logged; worth trying again). */
+static bool release_gone(mcsd *d, const char *uuid, const char *why) {
         mcs_record rec = {0};
         mcs_err e = {0};
+        bool done = true;
         int r = mcs_registry_get(d->reg, uuid, &rec, &e);
         if (r == -MCS_E_NOTFOUND)
-                return;
+                return true;
         if (r < 0) {
                 log_guest(MCS_LOG_ERROR, NULL, uuid, NULL, "guest %s: %s", uuid, e.msg);
                 guests_schedule_retry(d);
-                return;
+                return false;
         }
         if (strcmp(rec.host, d->host_id)) {
                 log_guest(MCS_LOG_INFO, rec.name, uuid, rec.label, "guest '%s' keeps %s: host %s holds it now", rec.name,
@@ -144,12 +146,14 @@ static void release_gone(mcsd *d, const char *uuid, const char *why) {
                 log_guest(MCS_LOG_ERROR, rec.name, uuid, rec.label, "guest '%s': cannot release %s: %s", rec.name,
                           rec.label, e.msg);
                 guests_schedule_retry(d);
+                done = false;
         } else if (r == 0) {
                 log_guest(MCS_LOG_INFO, rec.name, uuid, rec.label, "released %s of guest '%s' (%s)", rec.label, rec.name,
                           why);
                 images_restore(d, uuid);
         }
         mcs_record_clear(&rec);
+        return done;
 }
 
 static void on_pending_timer(int timer, void *opaque) {
@@ -157,7 +161,9 @@ static void on_pending_timer(int timer, void *opaque) {
         int64_t now = mcsd_now_ms();
         (void) timer;
         if (!d->conn) {
-                /* Cannot tell whether the guest came back; reconcile decides. */
+                /* Cannot tell whether the guest came back: the releases stay
+                 * pending, and the reconcile after the reconnect arms the
+                 * timer again. */
                 virEventUpdateTimeout(d->pending_timer, -1);
                 return;
         }
@@ -169,12 +175,18 @@ static void on_pending_timer(int timer, void *opaque) {
                 char uuid[MCS_UUID_STRLEN + 1];
                 bool exists;
                 strcpy(uuid, d->pending[i].uuid);
-                d->pending[i] = d->pending[--d->n_pending];
-                if (!domain_exists(d, uuid, &exists))
-                        log_msg(MCS_LOG_WARNING, "guest %s: lookup failed (%s); keeping its label", uuid,
+                if (!domain_exists(d, uuid, &exists)) {
+                        /* Not known to be gone: keep the label, ask again later. */
+                        log_msg(MCS_LOG_WARNING, "guest %s: lookup failed (%s); keeping its label for now", uuid,
                                 virGetLastErrorMessage());
-                else if (!exists)
-                        release_gone(d, uuid, "gone for the grace period");
+                        d->pending[i++].due_ms = now + RETRY_MS;
+                        continue;
+                }
+                if (!exists && !release_gone(d, uuid, "gone for the grace period")) {
+                        d->pending[i++].due_ms = now + RETRY_MS;
+                        continue;
+                }
+                d->pending[i] = d->pending[--d->n_pending];
         }
         arm_pending_timer(d);
         mcsd_update_status(d);
@@ -411,6 +423,8 @@ void guests_reconcile(mcsd *d) {
 
         if (!d->conn)
                 return;
+        /* Releases that came due while disconnected wait for this. */
+        arm_pending_timer(d);
         d->selinux_host = virNodeGetSecurityModel(d->conn, &model) == 0 && !strcmp(model.model, "selinux");
         int n = virConnectListAllDomains(d->conn, &doms, 0);
         if (n < 0) {
