@@ -242,6 +242,21 @@ static int sync_state(mcsd *d, virDomainPtr dom, mcs_record *rec, mcs_err *e) {
         return 0;
 }
 
+/* A guest renamed in libvirt: the record takes the new name (the UUID is
+ * the key; the name is for people). */
+static int sync_name(mcsd *d, const mcs_domain *parsed, mcs_record *rec, mcs_err *e) {
+        mcs_record upd = {0};
+        int r;
+        if (!parsed->name || !strcmp(rec->name, parsed->name))
+                return 0;
+        if ((r = mcs_registry_set_name(d->reg, rec->uuid, parsed->name, rec->generation, &upd, e)) < 0)
+                return r;
+        log_guest(MCS_LOG_INFO, upd.name, upd.uuid, upd.label, "guest '%s' was renamed '%s'", rec->name, upd.name);
+        mcs_record_clear(rec);
+        *rec = upd;
+        return 0;
+}
+
 static void log_outcome(mcsd *d, const mcs_domain *dom, const mcs_guest_outcome *o, bool changed) {
         const char *label = o->status == MCS_GUEST_MANAGED ? o->rec.label : NULL;
         if (o->replaced)
@@ -338,7 +353,7 @@ int guests_apply(mcsd *d, virDomainPtr dom, guest_report *rep) {
         }
         bool changed = set_guest(d, parsed.uuid, parsed.name, o.status, o.why);
         log_outcome(d, &parsed, &o, changed);
-        if (o.status == MCS_GUEST_MANAGED && sync_state(d, dom, &o.rec, &e) < 0) {
+        if (o.status == MCS_GUEST_MANAGED && (sync_name(d, &parsed, &o.rec, &e) < 0 || sync_state(d, dom, &o.rec, &e) < 0)) {
                 log_guest(MCS_LOG_ERROR, parsed.name, parsed.uuid, o.rec.label, "guest '%s': %s", parsed.name, e.msg);
                 goto out;
         }

@@ -137,12 +137,16 @@ V destroy tr >/dev/null
 wait_for 5 field_is "$REG" "$tr" 3 "" || fail "transient guest's label not released"
 ok "a transient guest is registered while it runs and released when it stops"
 
-# A rename keeps the label (the UUID is the key).
+# A rename keeps the label (the UUID is the key); the record takes the new name.
 V domrename dyn dyn2 >/dev/null
-sleep 0.5
+wait_for 5 field_is "$REG" "$dyn" 2 dyn2 || fail "the registry kept the old name: $(registry "$REG" | grep "$dyn")"
 expect_eq "renamed label" "$(registry_field "$REG" "$dyn" 3)" "$level"
 expect_eq "renamed xml" "$(label_of "$URI" dyn2)" "system_u:system_r:svirt_t:$level"
-ok "a rename keeps the label"
+expect_rc 0 M show dyn2
+contains "$OUT" "dyn2"
+OUT=$(M check 2>&1 || true)
+if grep -q "registry knows it as" <<<"$OUT"; then fail "check after a rename: $OUT"; fi
+ok "a rename keeps the label and the registry takes the new name"
 
 # Undefine and define again within the grace period: same label.
 blevel=$(registry_field "$REG" "$base" 3)
@@ -159,7 +163,7 @@ V undefine dyn2 >/dev/null
 sleep 1
 expect_eq "dyn2 within grace" "$(registry_field "$REG" "$dyn" 3)" "$level"
 wait_for 5 field_is "$REG" "$dyn" 3 "" || fail "dyn2's label not released after the grace period"
-grep -q "released $level of guest 'dyn'" "$WORK/h1.log" || fail "release not logged"
+grep -q "released $level of guest 'dyn2'" "$WORK/h1.log" || fail "release not logged"
 ok "undefine releases the label after the grace period"
 
 # SIGHUP reloads: the exclusion is gone, excl-1 is labelled.
