@@ -1,10 +1,12 @@
 /* The embedded registry: one sqlite file, possibly on shared storage.
  *
  * Every write is one BEGIN IMMEDIATE transaction in rollback-journal mode
- * with synchronous=FULL, so several processes on several hosts may share the
+ * with synchronous=EXTRA, so several processes on several hosts may share the
  * file (sqlite relies on the filesystem's POSIX locks; WAL would need shared
  * memory, which a network filesystem does not give). A write is acknowledged
- * only once COMMIT has returned, so a kill -9 loses nothing acknowledged.
+ * only once COMMIT has returned, so a kill -9 loses nothing acknowledged;
+ * EXTRA also syncs the directory after the journal is deleted, so a power
+ * cut does not either.
  *
  * Each handle keeps an allocator (which pairs are free) as a cache. Inside
  * every write transaction, with the write lock held, it replays the history
@@ -834,7 +836,18 @@ static int sq_open(const char *path, const mcs_registry_config *cfg, void **stat
                              "rollback journal to be shared across hosts", path, mode);
                 goto fail;
         }
-        if ((r = exec(s, "PRAGMA synchronous = FULL", e)) < 0 || (r = migrate(s, e)) < 0)
+        /* EXTRA: FULL, plus an fsync of the directory after the journal is
+         * unlinked at commit. Without it a power cut right after an
+         * acknowledged commit can bring the journal back, and the next
+         * opener rolls the commit back. */
+        if ((r = exec(s, "PRAGMA synchronous = EXTRA", e)) < 0 ||
+            (r = pragma_text(s, "PRAGMA synchronous", mode, sizeof mode, e)) < 0)
+                goto fail;
+        if (strcmp(mode, "3") != 0) {
+                r = mcs_fail(e, MCS_E_IO, "registry %s: synchronous is %s and cannot be set to extra (3)", path, mode);
+                goto fail;
+        }
+        if ((r = migrate(s, e)) < 0)
                 goto fail;
         *state = s;
         return 0;

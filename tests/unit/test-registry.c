@@ -542,6 +542,48 @@ START_TEST(refuses_newer_schema_and_foreign_files) {
 }
 END_TEST
 
+/* The default VFS, wrapped to see how sqlite deletes the journal at commit. */
+static sqlite3_vfs *real_vfs, recording_vfs;
+static int journal_deletes, journal_deletes_synced;
+
+static int recording_delete(sqlite3_vfs *vfs, const char *name, int sync_dir) {
+        (void) vfs;
+        size_t n = strlen(name);
+        if (n > 8 && !strcmp(name + n - 8, "-journal")) {
+                journal_deletes++;
+                journal_deletes_synced += sync_dir != 0;
+        }
+        return real_vfs->xDelete(real_vfs, name, sync_dir);
+}
+
+/* A commit deletes its journal and then syncs the directory
+ * (synchronous=EXTRA), on a new registry and on an existing one: else a
+ * power cut right after an acknowledged commit can undo it. */
+START_TEST(commit_syncs_the_directory) {
+        mcs_err e = {0};
+        mcs_record rec;
+        real_vfs = sqlite3_vfs_find(NULL);
+        recording_vfs = *real_vfs;
+        recording_vfs.zName = "mcs-recording";
+        recording_vfs.xDelete = recording_delete;
+        ck_assert_int_eq(sqlite3_vfs_register(&recording_vfs, 1), SQLITE_OK);
+
+        for (int round = 0; round < 2; round++) {
+                mcs_registry *r = test_open_registry("h", "c0.c1023");
+                journal_deletes = journal_deletes_synced = 0;
+                char uuid[40];
+                snprintf(uuid, sizeof uuid, "00000000-0000-0000-0000-%012d", round);
+                mcs_guest g = guest(uuid, "durable");
+                ck_assert_ok(mcs_registry_reserve(r, &g, &rec, NULL, &e), &e);
+                mcs_record_clear(&rec);
+                ck_assert_int_ge(journal_deletes, 1);
+                ck_assert_int_eq(journal_deletes_synced, journal_deletes);
+                mcs_registry_close(r);
+        }
+        sqlite3_vfs_unregister(&recording_vfs);
+}
+END_TEST
+
 START_TEST(wal_file_is_put_back_to_rollback_journal) {
         sqlite3 *db = raw_open();
         ck_assert_int_eq(sqlite3_exec(db, "PRAGMA journal_mode = WAL; CREATE TABLE t (x)", NULL, NULL, NULL), SQLITE_OK);
@@ -576,6 +618,7 @@ int main(void) {
         tcase_add_test(tc, original_labels);
         tcase_add_test(tc, refuses_newer_schema_and_foreign_files);
         tcase_add_test(tc, wal_file_is_put_back_to_rollback_journal);
+        tcase_add_test(tc, commit_syncs_the_directory);
         suite_add_tcase(s, tc);
         return test_run(s);
 }
