@@ -124,17 +124,19 @@ static bool domain_exists(mcsd *d, const char *uuid, bool *exists) {
         return virGetLastErrorCode() == VIR_ERR_NO_DOMAIN;
 }
 
-/* Releases the guest's label if this host still owns the record. */
-static void release_gone(mcsd *d, const char *uuid, const char *why) {
+/* Releases the guest's label if this host still owns the record. Returns
+ * false when the registry failed (logged; worth trying again). */
+static bool release_gone(mcsd *d, const char *uuid, const char *why) {
         mcs_record rec = {0};
         mcs_err e = {0};
+        bool done = true;
         int r = mcs_registry_get(d->reg, uuid, &rec, &e);
         if (r == -MCS_E_NOTFOUND)
-                return;
+                return true;
         if (r < 0) {
                 log_guest(MCS_LOG_ERROR, NULL, uuid, NULL, "guest %s: %s", uuid, e.msg);
                 guests_schedule_retry(d);
-                return;
+                return false;
         }
         if (strcmp(rec.host, d->host_id)) {
                 log_guest(MCS_LOG_INFO, rec.name, uuid, rec.label, "guest '%s' keeps %s: host %s holds it now", rec.name,
@@ -145,12 +147,14 @@ static void release_gone(mcsd *d, const char *uuid, const char *why) {
                 log_guest(MCS_LOG_ERROR, rec.name, uuid, rec.label, "guest '%s': cannot release %s: %s", rec.name,
                           rec.label, e.msg);
                 guests_schedule_retry(d);
+                done = false;
         } else if (r == 0) {
                 log_guest(MCS_LOG_INFO, rec.name, uuid, rec.label, "released %s of guest '%s' (%s)", rec.label, rec.name,
                           why);
                 images_restore(d, uuid, rec.label);
         }
         mcs_record_clear(&rec);
+        return done;
 }
 
 static void on_pending_timer(int timer, void *opaque) {
@@ -158,7 +162,9 @@ static void on_pending_timer(int timer, void *opaque) {
         int64_t now = mcsd_now_ms();
         (void) timer;
         if (!d->conn) {
-                /* Cannot tell whether the guest came back; reconcile decides. */
+                /* Cannot tell whether the guest came back: the releases stay
+                 * pending, and the reconcile after the reconnect arms the
+                 * timer again. */
                 virEventUpdateTimeout(d->pending_timer, -1);
                 return;
         }
@@ -170,12 +176,18 @@ static void on_pending_timer(int timer, void *opaque) {
                 char uuid[MCS_UUID_STRLEN + 1];
                 bool exists;
                 strcpy(uuid, d->pending[i].uuid);
-                d->pending[i] = d->pending[--d->n_pending];
-                if (!domain_exists(d, uuid, &exists))
-                        log_msg(MCS_LOG_WARNING, "guest %s: lookup failed (%s); keeping its label", uuid,
+                if (!domain_exists(d, uuid, &exists)) {
+                        /* Not known to be gone: keep the label, ask again later. */
+                        log_msg(MCS_LOG_WARNING, "guest %s: lookup failed (%s); keeping its label for now", uuid,
                                 virGetLastErrorMessage());
-                else if (!exists)
-                        release_gone(d, uuid, "gone for the grace period");
+                        d->pending[i++].due_ms = now + RETRY_MS;
+                        continue;
+                }
+                if (!exists && !release_gone(d, uuid, "gone for the grace period")) {
+                        d->pending[i++].due_ms = now + RETRY_MS;
+                        continue;
+                }
+                d->pending[i] = d->pending[--d->n_pending];
         }
         arm_pending_timer(d);
         mcsd_update_status(d);
@@ -226,6 +238,21 @@ static int sync_state(mcsd *d, virDomainPtr dom, mcs_record *rec, mcs_err *e) {
         if (!here)
                 log_guest(MCS_LOG_INFO, upd.name, upd.uuid, upd.label, "guest '%s' with %s moved here from host %s",
                           upd.name, upd.label, rec->host);
+        mcs_record_clear(rec);
+        *rec = upd;
+        return 0;
+}
+
+/* A guest renamed in libvirt: the record takes the new name (the UUID is
+ * the key; the name is for people). */
+static int sync_name(mcsd *d, const mcs_domain *parsed, mcs_record *rec, mcs_err *e) {
+        mcs_record upd = {0};
+        int r;
+        if (!parsed->name || !strcmp(rec->name, parsed->name))
+                return 0;
+        if ((r = mcs_registry_set_name(d->reg, rec->uuid, parsed->name, rec->generation, &upd, e)) < 0)
+                return r;
+        log_guest(MCS_LOG_INFO, upd.name, upd.uuid, upd.label, "guest '%s' was renamed '%s'", rec->name, upd.name);
         mcs_record_clear(rec);
         *rec = upd;
         return 0;
@@ -336,7 +363,8 @@ int guests_apply(mcsd *d, virDomainPtr dom, guest_report *rep) {
                 log_guest(MCS_LOG_INFO, parsed.name, parsed.uuid, o.rec.label, "guest '%s' now has static label %s",
                           parsed.name, o.rec.label);
         }
-        if (o.status == MCS_GUEST_MANAGED && sync_state(d, dom, &o.rec, &e) < 0) {
+        if (o.status == MCS_GUEST_MANAGED &&
+            (sync_name(d, &parsed, &o.rec, &e) < 0 || sync_state(d, dom, &o.rec, &e) < 0)) {
                 log_guest(MCS_LOG_ERROR, parsed.name, parsed.uuid, o.rec.label, "guest '%s': %s", parsed.name, e.msg);
                 goto out;
         }
@@ -486,6 +514,8 @@ void guests_reconcile(mcsd *d) {
 
         if (!d->conn)
                 return;
+        /* Releases that came due while disconnected wait for this. */
+        arm_pending_timer(d);
         if (read_secmodels(d) < 0) {
                 guests_schedule_retry(d);
                 return;

@@ -165,6 +165,28 @@ static void label_images(hook_server *h, json_object *params, const mcs_hook_req
         free(v_disks);
 }
 
+/* A transient guest's reservation went at release end: its private images
+ * get their labels from before back, as when mcsd releases a label. A
+ * failure is logged and the original kept in the registry for a later
+ * release path; the guest has stopped, so the verdict stays. */
+static void restore_images(hook_server *h, const mcs_hook_request *rq, mcs_hook_verdict *v) {
+        struct image_failures f = {0};
+        mcs_err e = {0};
+        int r = mcs_images_restore(h->images, h->reg, &h->d->cfg, h->d->host_id, rq->uuid, v->released, note_image, &f,
+                                   &e);
+        if (r < 0)
+                log_guest(MCS_LOG_ERROR, rq->name, rq->uuid, NULL, "guest '%s': cannot restore its images: %s", rq->name,
+                          e.msg);
+        else if (r > 0)
+                log_guest(MCS_LOG_ERROR, rq->name, rq->uuid, NULL, "guest '%s': %d of its images kept its label: %s",
+                          rq->name, r, f.first);
+        else
+                return;
+        char was[sizeof v->msg];
+        memcpy(was, v->msg, sizeof was);
+        set_msg(v, "%s; its images were not all restored", was);
+}
+
 static int decide(hook_server *h, json_object *params, const struct ucred *peer, json_object **result,
                   reply_err *err) {
         mcs_hook_request rq = {0};
@@ -198,6 +220,8 @@ static int decide(hook_server *h, json_object *params, const struct ucred *peer,
         if (v.allow && policy == MCS_LABELS_WRITE && rq.op == MCS_HOOK_PREPARE && rq.mode == MCS_SECLABEL_STATIC &&
             rq.label)
                 label_images(h, params, &rq, &v);
+        if (v.released[0])
+                restore_images(h, &rq, &v);
         log_guest(v.allow ? (v.msg[0] ? MCS_LOG_INFO : MCS_LOG_DEBUG) : MCS_LOG_ERROR, rq.name, rq.uuid, rq.label,
                   "hook %s (pid %d): guest '%s' %s%s%s", op, (int) peer->pid, rq.name,
                   v.allow ? "allowed" : "REFUSED", v.msg[0] ? ": " : "", v.msg);

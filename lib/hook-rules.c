@@ -129,8 +129,10 @@ int mcs_hook_decide(mcs_registry *r, const mcs_config *cfg, const mcs_hook_reque
                 if (rc < 0)
                         return rc;
                 if (rec.kind == MCS_KIND_TRANSIENT &&
-                    (rc = mcs_registry_release_if(r, rq->uuid, rec.host, rec.generation, NULL, e)) == 0)
+                    (rc = mcs_registry_release_if(r, rq->uuid, rec.host, rec.generation, NULL, e)) == 0) {
                         verdict(v, true, "released %s of transient guest '%s'", rec.label, rq->name);
+                        snprintf(v->released, sizeof v->released, "%s", rec.label);
+                }
                 mcs_record_clear(&rec);
                 return rc < 0 && rc != -MCS_E_NOTFOUND && rc != -MCS_E_CHANGED ? rc : 0;
         case MCS_HOOK_OTHER:

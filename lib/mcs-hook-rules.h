@@ -10,7 +10,8 @@
  *                   when allowed, these three record the guest as running
  *                   on this host
  *   reconnect begin registers the running guest's label; never refuses
- *   release end     releases a transient reservation
+ *   release end     releases a transient reservation (v->released: the
+ *                   caller restores its images' original labels)
  * Every release acts only if the record is still the one read (same host
  * and generation). Guests excluded by name, with type='none' or with no label at start (a
  * host without SELinux) pass. */
@@ -20,6 +21,7 @@
 
 #include "mcs-config.h"
 #include "mcs-domain-xml.h"
+#include "mcs-level.h"
 #include "mcs-registry.h"
 
 typedef enum mcs_hook_op {
@@ -41,6 +43,7 @@ typedef struct mcs_hook_request {
 
 typedef struct mcs_hook_verdict {
         bool allow;
+        char released[MCS_RANGE_STRMAX]; /* release end released this label: restore its images ("": none) */
         char msg[MCS_ERR_MSG_MAX]; /* why it was refused, or a note */
 } mcs_hook_verdict;
 

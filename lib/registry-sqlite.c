@@ -1,10 +1,12 @@
 /* The embedded registry: one sqlite file, possibly on shared storage.
  *
  * Every write is one BEGIN IMMEDIATE transaction in rollback-journal mode
- * with synchronous=FULL, so several processes on several hosts may share the
+ * with synchronous=EXTRA, so several processes on several hosts may share the
  * file (sqlite relies on the filesystem's POSIX locks; WAL would need shared
  * memory, which a network filesystem does not give). A write is acknowledged
- * only once COMMIT has returned, so a kill -9 loses nothing acknowledged.
+ * only once COMMIT has returned, so a kill -9 loses nothing acknowledged;
+ * EXTRA also syncs the directory after the journal is deleted, so a power
+ * cut does not either.
  *
  * Each handle keeps an allocator (which pairs are free) as a cache. Inside
  * every write transaction, with the write lock held, it replays the history
@@ -26,6 +28,7 @@
 enum stmt_id {
         Q_REGISTRY_ID,
         Q_HISTORY_SINCE,
+        Q_HISTORY_AT,
         Q_MAX_SEQ,
         Q_ALL,
         Q_GET,
@@ -51,7 +54,8 @@ enum stmt_id {
 
 static const char *const sql_text[Q__MAX] = {
         [Q_REGISTRY_ID] = "SELECT value FROM meta WHERE key = 'registry_id'",
-        [Q_HISTORY_SINCE] = "SELECT seq, op, label FROM history WHERE seq > ?1 ORDER BY seq",
+        [Q_HISTORY_SINCE] = "SELECT seq, op, label, at_us, uuid, generation FROM history WHERE seq > ?1 ORDER BY seq",
+        [Q_HISTORY_AT] = "SELECT at_us, op, uuid, generation FROM history WHERE seq = ?1",
         [Q_MAX_SEQ] = "SELECT coalesce(max(seq), 0) FROM history",
         [Q_ALL] = "SELECT " RECORD_COLUMNS " FROM reservations",
         [Q_GET] = "SELECT " RECORD_COLUMNS " FROM reservations WHERE uuid = ?1",
@@ -75,6 +79,9 @@ static const char *const sql_text[Q__MAX] = {
         [Q_ORIG_DELETE] = "DELETE FROM originals WHERE path = ?1",
 };
 
+/* A history row told apart from another with the same seq. */
+#define ROW_MARK_MAX 128
+
 struct sq {
         sqlite3 *db;
         char *path;
@@ -84,9 +91,11 @@ struct sq {
         unsigned busy_ms;
         mcs_alloc *alloc; /* NULL: rebuild before the next use */
         int64_t seen_seq; /* last history row replayed into alloc */
+        char seen_mark[ROW_MARK_MAX]; /* and what that row was (row_mark) */
         char registry_id[64];
         bool dirty;       /* alloc changed inside the open transaction */
         int64_t pending_seq;
+        char pending_mark[ROW_MARK_MAX];
         sqlite3_stmt *st[Q__MAX];
 };
 
@@ -196,6 +205,29 @@ static int parse_stored(struct sq *s, const char *label, const char *whose, mcs_
         return 0;
 }
 
+static void row_mark(char out[ROW_MARK_MAX], int64_t at_us, const char *op, const char *uuid, int64_t generation) {
+        snprintf(out, ROW_MARK_MAX, "%lld %.16s %.36s %lld", (long long) at_us, op ? op : "", uuid ? uuid : "",
+                 (long long) generation);
+}
+
+/* The mark of history row seq; "" when there is no such row. */
+static int read_mark(struct sq *s, int64_t seq, char out[ROW_MARK_MAX], mcs_err *e) {
+        sqlite3_stmt *st;
+        int r = prep(s, Q_HISTORY_AT, &st, e);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(st, 1, seq);
+        int rc = sqlite3_step(st);
+        out[0] = '\0';
+        if (rc == SQLITE_ROW)
+                row_mark(out, sqlite3_column_int64(st, 0), (const char *) sqlite3_column_text(st, 1),
+                         (const char *) sqlite3_column_text(st, 2), sqlite3_column_int64(st, 3));
+        else if (rc != SQLITE_DONE)
+                r = sq_fail(s, rc, "read history", e);
+        sqlite3_reset(st);
+        return r;
+}
+
 static void drop_cache(struct sq *s) {
         mcs_alloc_free(s->alloc);
         s->alloc = NULL;
@@ -250,7 +282,8 @@ static int cache_load(struct sq *s, mcs_err *e) {
         }
         s->seen_seq = sqlite3_column_int64(st, 0);
         sqlite3_reset(st);
-        if ((r = read_registry_id(s, s->registry_id, sizeof s->registry_id, e)) < 0)
+        if ((r = read_mark(s, s->seen_seq, s->seen_mark, e)) < 0 ||
+            (r = read_registry_id(s, s->registry_id, sizeof s->registry_id, e)) < 0)
                 goto fail;
         s->alloc = a;
         return 0;
@@ -272,6 +305,17 @@ static int cache_sync(struct sq *s, mcs_err *e) {
                 return r;
         if (strcmp(id, s->registry_id) != 0)
                 return cache_load(s, e);
+        /* The same registry, but not the history this handle read: an older
+         * copy was put back (the row it saw last is gone, or another row has
+         * its seq since). Rows with a higher seq are not all new to it, nor
+         * all the new ones above its position: start again. */
+        char mark[ROW_MARK_MAX];
+        if (s->seen_seq > 0) {
+                if ((r = read_mark(s, s->seen_seq, mark, e)) < 0)
+                        return r;
+                if (strcmp(mark, s->seen_mark) != 0)
+                        return cache_load(s, e);
+        }
 
         if ((r = prep(s, Q_HISTORY_SINCE, &st, e)) < 0)
                 return r;
@@ -289,6 +333,8 @@ static int cache_sync(struct sq *s, mcs_err *e) {
                         return cache_load(s, e);
                 }
                 s->seen_seq = sqlite3_column_int64(st, 0);
+                row_mark(s->seen_mark, sqlite3_column_int64(st, 3), (const char *) sqlite3_column_text(st, 1),
+                         (const char *) sqlite3_column_text(st, 4), sqlite3_column_int64(st, 5));
         }
         sqlite3_reset(st);
         if (rc != SQLITE_DONE) {
@@ -317,6 +363,7 @@ static int history_add(struct sq *s, mcs_history_op op, const mcs_record *rec, i
         if (rc != SQLITE_DONE)
                 return sq_fail(s, rc, "append history", e);
         s->pending_seq = sqlite3_last_insert_rowid(s->db);
+        row_mark(s->pending_mark, at, mcs_history_op_name(op), rec->uuid, (int64_t) rec->generation);
         return 0;
 }
 
@@ -356,8 +403,10 @@ static int write_txn(struct sq *s, txn_body body, void *arg, mcs_err *e) {
                         rollback(s);
                         return r;
                 }
-                if (s->pending_seq)
+                if (s->pending_seq) {
                         s->seen_seq = s->pending_seq;
+                        memcpy(s->seen_mark, s->pending_mark, sizeof s->seen_mark);
+                }
                 s->dirty = false;
                 return 0;
         }
@@ -834,7 +883,18 @@ static int sq_open(const char *path, const mcs_registry_config *cfg, void **stat
                              "rollback journal to be shared across hosts", path, mode);
                 goto fail;
         }
-        if ((r = exec(s, "PRAGMA synchronous = FULL", e)) < 0 || (r = migrate(s, e)) < 0)
+        /* EXTRA: FULL, plus an fsync of the directory after the journal is
+         * unlinked at commit. Without it a power cut right after an
+         * acknowledged commit can bring the journal back, and the next
+         * opener rolls the commit back. */
+        if ((r = exec(s, "PRAGMA synchronous = EXTRA", e)) < 0 ||
+            (r = pragma_text(s, "PRAGMA synchronous", mode, sizeof mode, e)) < 0)
+                goto fail;
+        if (strcmp(mode, "3") != 0) {
+                r = mcs_fail(e, MCS_E_IO, "registry %s: synchronous is %s and cannot be set to extra (3)", path, mode);
+                goto fail;
+        }
+        if ((r = migrate(s, e)) < 0)
                 goto fail;
         *state = s;
         return 0;

@@ -204,6 +204,24 @@ expect_hook 0 release end "$WORK/vm1.xml"
 [ -n "$(registry_field "$REG" $U1 3)" ] || fail "release end released a persistent guest's label"
 ok "migrate checks the incoming label; reconnect registers and never refuses; release end frees transient labels only"
 
+# A transient relabel='no' guest: mcsd labels its image when it sees it run
+# (keeping the original in the registry); release end gives the label back.
+TN=33333333-0000-4000-8000-000000000002
+: >"$WORK/images/tn.raw"
+"$FILECON" "$WORK/images/tn.raw" system_u:object_r:virt_image_t:s0
+guest_xml tn "<devices><disk type='file' device='disk'><source file='$WORK/images/tn.raw'/><target dev='vda'/></disk></devices>$(norelabel s0:c72,c73)" $TN >"$WORK/tn.xml"
+virsh -q -c "$(test_uri h1)" create "$WORK/tn.xml" >/dev/null
+wait_for 10 field_is "$REG" $TN 4 transient || fail "transient guest tn not registered"
+filecon_is() { [ "$("$FILECON" "$1")" = "$2" ]; }
+wait_for 10 filecon_is "$WORK/images/tn.raw" system_u:object_r:svirt_image_t:s0:c72,c73 ||
+	fail "tn's image not labelled: $("$FILECON" "$WORK/images/tn.raw")"
+expect_hook 0 release end "$WORK/tn.xml"
+[ -z "$(registry_field "$REG" $TN 3)" ] || fail "release end kept tn's label"
+expect_eq "tn's image after release end" "$("$FILECON" "$WORK/images/tn.raw")" system_u:object_r:virt_image_t:s0
+expect_eq "tn's originals" "$(sqlite3 "$REG" "SELECT count(*) FROM originals WHERE uuid = '$TN'")" 0
+virsh -q -c "$(test_uri h1)" destroy tn >/dev/null
+ok "release end of a transient guest puts its images' original labels back"
+
 # ---- fail closed, bounded ----
 mcsd_stop h1
 expect_hook 1 start begin "$WORK/vm1.xml"

@@ -425,6 +425,79 @@ START_TEST(rename_record) {
 }
 END_TEST
 
+/* Copies src over dst in place, as cp does (same inode, truncated). */
+static void copy_over(const char *src, const char *dst) {
+        FILE *in = fopen(src, "rb"), *out = fopen(dst, "r+b");
+        char buf[8192];
+        size_t n;
+        ck_assert_ptr_nonnull(in);
+        ck_assert_ptr_nonnull(out);
+        ck_assert_int_eq(ftruncate(fileno(out), 0), 0);
+        while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+                ck_assert_uint_eq(fwrite(buf, 1, n, out), n);
+        fclose(in);
+        ck_assert_int_eq(fclose(out), 0);
+}
+
+static void copy_to(const char *src, const char *dst) {
+        FILE *f = fopen(dst, "wb");
+        ck_assert_ptr_nonnull(f);
+        fclose(f);
+        copy_over(src, dst);
+}
+
+/* An older copy of the registry is put back while handles have it open: the
+ * history's seq numbers start again below where a handle stood, and other
+ * writers' new rows reuse them. The handle must notice and reload. */
+START_TEST(older_copy_put_back) {
+        mcs_registry *a = test_open_registry("host-a", "c0.c3"), *b = test_open_registry("host-b", "c0.c3");
+        mcs_record rec;
+        mcs_err e = {0};
+        char *old;
+        ck_assert_int_ge(asprintf(&old, "%s/old.db", test_dir), 0);
+
+        mcs_guest s0 = static_guest("00000000-0000-0000-0000-000000000000", "s0"),
+                  s1 = static_guest("00000000-0000-0000-0000-000000000001", "s1");
+        ck_assert_ok(mcs_registry_reserve_label(a, &s0, "s0:c500", &rec, NULL, &e), &e);
+        mcs_record_clear(&rec);
+        ck_assert_ok(mcs_registry_reserve_label(b, &s1, "s0:c501", &rec, NULL, &e), &e);
+        mcs_record_clear(&rec);
+        copy_to(test_db_path, old);
+
+        /* a draws two pairs; then the copy from before them is put back. */
+        for (int n = 0; n < 2; n++) {
+                char uuid[40];
+                snprintf(uuid, sizeof uuid, "10000000-0000-0000-0000-%012d", n);
+                mcs_guest g = guest(uuid, "lost");
+                ck_assert_ok(mcs_registry_reserve(a, &g, &rec, NULL, &e), &e);
+                mcs_record_clear(&rec);
+        }
+        copy_over(old, test_db_path);
+
+        /* b now blocks every pair holding c2 or c3, in rows with the seq
+         * numbers a's lost draws had. */
+        const char *labels[] = {"s0:c2", "s0:c3", "s0:c502"};
+        for (int n = 0; n < 3; n++) {
+                char uuid[40];
+                snprintf(uuid, sizeof uuid, "20000000-0000-0000-0000-%012d", n);
+                mcs_guest g = static_guest(uuid, "blocker");
+                ck_assert_ok(mcs_registry_reserve_label(b, &g, labels[n], &rec, NULL, &e), &e);
+                mcs_record_clear(&rec);
+        }
+
+        /* a must see all of it: one pair is left, c0,c1. */
+        mcs_guest g = guest("30000000-0000-0000-0000-000000000000", "new");
+        ck_assert_ok(mcs_registry_reserve(a, &g, &rec, NULL, &e), &e);
+        ck_assert_str_eq(rec.label, "s0:c0,c1");
+        mcs_record_clear(&rec);
+        g = guest("30000000-0000-0000-0000-000000000001", "one-too-many");
+        ck_assert_fails(mcs_registry_reserve(a, &g, &rec, NULL, &e), &e, MCS_E_EXHAUSTED, "c0.c3: 6 pairs");
+        free(old);
+        mcs_registry_close(a);
+        mcs_registry_close(b);
+}
+END_TEST
+
 /* Schema version 1 as released, frozen here: the migration must carry it forward. */
 static const char v1_fixture[] =
         "CREATE TABLE reservations (uuid TEXT PRIMARY KEY NOT NULL, name TEXT NOT NULL, label TEXT NOT NULL "
@@ -542,6 +615,48 @@ START_TEST(refuses_newer_schema_and_foreign_files) {
 }
 END_TEST
 
+/* The default VFS, wrapped to see how sqlite deletes the journal at commit. */
+static sqlite3_vfs *real_vfs, recording_vfs;
+static int journal_deletes, journal_deletes_synced;
+
+static int recording_delete(sqlite3_vfs *vfs, const char *name, int sync_dir) {
+        (void) vfs;
+        size_t n = strlen(name);
+        if (n > 8 && !strcmp(name + n - 8, "-journal")) {
+                journal_deletes++;
+                journal_deletes_synced += sync_dir != 0;
+        }
+        return real_vfs->xDelete(real_vfs, name, sync_dir);
+}
+
+/* A commit deletes its journal and then syncs the directory
+ * (synchronous=EXTRA), on a new registry and on an existing one: else a
+ * power cut right after an acknowledged commit can undo it. */
+START_TEST(commit_syncs_the_directory) {
+        mcs_err e = {0};
+        mcs_record rec;
+        real_vfs = sqlite3_vfs_find(NULL);
+        recording_vfs = *real_vfs;
+        recording_vfs.zName = "mcs-recording";
+        recording_vfs.xDelete = recording_delete;
+        ck_assert_int_eq(sqlite3_vfs_register(&recording_vfs, 1), SQLITE_OK);
+
+        for (int round = 0; round < 2; round++) {
+                mcs_registry *r = test_open_registry("h", "c0.c1023");
+                journal_deletes = journal_deletes_synced = 0;
+                char uuid[40];
+                snprintf(uuid, sizeof uuid, "00000000-0000-0000-0000-%012d", round);
+                mcs_guest g = guest(uuid, "durable");
+                ck_assert_ok(mcs_registry_reserve(r, &g, &rec, NULL, &e), &e);
+                mcs_record_clear(&rec);
+                ck_assert_int_ge(journal_deletes, 1);
+                ck_assert_int_eq(journal_deletes_synced, journal_deletes);
+                mcs_registry_close(r);
+        }
+        sqlite3_vfs_unregister(&recording_vfs);
+}
+END_TEST
+
 START_TEST(wal_file_is_put_back_to_rollback_journal) {
         sqlite3 *db = raw_open();
         ck_assert_int_eq(sqlite3_exec(db, "PRAGMA journal_mode = WAL; CREATE TABLE t (x)", NULL, NULL, NULL), SQLITE_OK);
@@ -572,10 +687,12 @@ int main(void) {
         tcase_add_test(tc, unique_label_backstops_a_stale_cache);
         tcase_add_test(tc, conditional_release);
         tcase_add_test(tc, rename_record);
+        tcase_add_test(tc, older_copy_put_back);
         tcase_add_test(tc, migrates_version_1);
         tcase_add_test(tc, original_labels);
         tcase_add_test(tc, refuses_newer_schema_and_foreign_files);
         tcase_add_test(tc, wal_file_is_put_back_to_rollback_journal);
+        tcase_add_test(tc, commit_syncs_the_directory);
         suite_add_tcase(s, tc);
         return test_run(s);
 }
