@@ -244,11 +244,12 @@ static int sync_state(mcsd *d, virDomainPtr dom, mcs_record *rec, mcs_err *e) {
 }
 
 /* A guest renamed in libvirt: the record takes the new name (the UUID is
- * the key; the name is for people). */
+ * the key; the name is for people). Only the host that holds the record
+ * renames it: a copy defined elsewhere under another name does not. */
 static int sync_name(mcsd *d, const mcs_domain *parsed, mcs_record *rec, mcs_err *e) {
         mcs_record upd = {0};
         int r;
-        if (!parsed->name || !strcmp(rec->name, parsed->name))
+        if (!parsed->name || !strcmp(rec->name, parsed->name) || strcmp(rec->host, d->host_id))
                 return 0;
         if ((r = mcs_registry_set_name(d->reg, rec->uuid, parsed->name, rec->generation, &upd, e)) < 0)
                 return r;
@@ -364,7 +365,7 @@ int guests_apply(mcsd *d, virDomainPtr dom, guest_report *rep) {
                           parsed.name, o.rec.label);
         }
         if (o.status == MCS_GUEST_MANAGED &&
-            (sync_name(d, &parsed, &o.rec, &e) < 0 || sync_state(d, dom, &o.rec, &e) < 0)) {
+            (sync_state(d, dom, &o.rec, &e) < 0 || sync_name(d, &parsed, &o.rec, &e) < 0)) {
                 log_guest(MCS_LOG_ERROR, parsed.name, parsed.uuid, o.rec.label, "guest '%s': %s", parsed.name, e.msg);
                 goto out;
         }

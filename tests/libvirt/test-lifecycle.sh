@@ -148,6 +148,32 @@ OUT=$(M check 2>&1 || true)
 if grep -q "registry knows it as" <<<"$OUT"; then fail "check after a rename: $OUT"; fi
 ok "a rename keeps the label and the registry takes the new name"
 
+# A commit deletes the journal, then syncs the directory (synchronous=EXTRA),
+# so that a power cut cannot bring the journal back. Seen with strace.
+if command -v strace >/dev/null; then
+	strace -f -qq -p "$(cat "$WORK/h1.mcsd.pid")" -e trace=unlink,unlinkat,openat,fsync,fdatasync -o "$WORK/strace.log" &
+	tracer=$!
+	traced() { grep -q "^TracerPid:[[:space:]]*[1-9]" "/proc/$(cat "$WORK/h1.mcsd.pid")/status"; }
+	wait_for 10 traced || fail "strace did not attach to mcsd"
+	expect_rc 0 M reserve 0f0f0f0f-0000-4000-8000-0000000000aa --label s0:c950,c951
+	expect_rc 0 M release 0f0f0f0f-0000-4000-8000-0000000000aa
+	kill "$tracer"
+	wait "$tracer" 2>/dev/null || true
+	# After each unlink of the journal, the directory is opened and synced
+	# before the next transaction opens a journal again (creating a journal
+	# syncs the directory too, with FULL as well: that one does not count).
+	awk -v j="$REG-journal" -v dir="$WORK" '
+		index($0, "unlink") && index($0, "\"" j "\"") { gone++; fd = 0; next }
+		gone > synced && index($0, "openat(") && index($0, "\"" j "\"") { exit 1 }
+		gone > synced && index($0, "openat(") && index($0, "\"" dir "\"") { split($0, p, "= "); fd = p[2] + 0; next }
+		gone > synced && fd && ($0 ~ ("(fsync|fdatasync)\\(" fd "\\)")) { synced++ }
+		END { exit !(gone > 0 && synced == gone) }' "$WORK/strace.log" ||
+		fail "no directory fsync after the journal's unlink: $(grep -E 'journal|fsync|fdatasync' "$WORK/strace.log" | head -20)"
+	ok "a commit unlinks the journal and then fsyncs the directory (strace)"
+else
+	echo "skip - strace is not installed: the directory fsync after a commit is not checked here"
+fi
+
 # Undefine and define again within the grace period: same label.
 blevel=$(registry_field "$REG" "$base" 3)
 V undefine dynbase >/dev/null
