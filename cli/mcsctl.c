@@ -139,6 +139,8 @@ static int cmd_status(const cmd *c, int argc, char **argv) {
                        num(lb, "pool_pairs"));
                 printf("guests:     %lld managed, %lld unmanaged, %lld refused, %lld failed (this host)\n",
                        num(g, "managed"), num(g, "unmanaged"), num(g, "refused"), num(g, "failed"));
+                json_object *cl = obj(r, "clients");
+                printf("clients:    %lld of %lld connected\n", num(cl, "connected"), num(cl, "max"));
         }
         json_object_put(r);
         return EXIT_OK;

@@ -51,6 +51,10 @@ int method_status(request *rq, json_object **result, reply_err *err) {
         json_object_object_add(x, "refused", json_object_new_int64((int64_t) count[MCS_GUEST_REFUSED]));
         json_object_object_add(x, "failed", json_object_new_int64((int64_t) count[MCS_GUEST_FAILED]));
         json_object_object_add(o, "guests", x);
+        x = json_object_new_object();
+        json_object_object_add(x, "connected", json_object_new_int64((int64_t) d->n_clients));
+        json_object_object_add(x, "max", json_object_new_int64((int64_t) d->cfg.max_clients));
+        json_object_object_add(o, "clients", x);
         *result = o;
         return 0;
 }
