@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <syslog.h>
 
 #include "client.h"
@@ -127,6 +128,12 @@ int hook_main(int argc, char **argv) {
                 }
                 json_object_object_add(params, "disks", disks);
         }
+        /* mcsd drops the request once this hook has given up on it. */
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        json_object_object_add(params, "deadline",
+                               json_object_new_int64((int64_t) now.tv_sec * 1000 + now.tv_nsec / 1000000 +
+                                                     (int64_t) cfg.hook_timeout_ms));
         client_opts o = {
                 .socket = mcs_config_hook_socket(&cfg),
                 .timeout_ms = (int) cfg.hook_timeout_ms,

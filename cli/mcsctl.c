@@ -137,8 +137,11 @@ static int cmd_status(const cmd *c, int argc, char **argv) {
                 printf("range:      %s\n", str(r, "range"));
                 printf("labels:     %lld held; %lld of %lld pairs free\n", num(lb, "held"), num(lb, "free_pairs"),
                        num(lb, "pool_pairs"));
-                printf("guests:     %lld managed, %lld unmanaged, %lld refused, %lld failed (this host)\n",
-                       num(g, "managed"), num(g, "unmanaged"), num(g, "refused"), num(g, "failed"));
+                printf("guests:     %lld managed, %lld unmanaged, %lld refused, %lld failed, %lld waiting for a label "
+                       "(this host)\n",
+                       num(g, "managed"), num(g, "unmanaged"), num(g, "refused"), num(g, "failed"), num(g, "waiting"));
+                json_object *cl = obj(r, "clients");
+                printf("clients:    %lld of %lld connected\n", num(cl, "connected"), num(cl, "max"));
         }
         json_object_put(r);
         return EXIT_OK;
@@ -409,7 +412,8 @@ static int cmd_import(const cmd *c, int argc, char **argv) {
         for (size_t k = 0; k < json_object_array_length(guests); k++) {
                 json_object *x = json_object_array_get_idx(guests, k);
                 const char *outcome = str(x, "outcome");
-                failed += outcome && (!strcmp(outcome, "failed") || !strcmp(outcome, "refused"));
+                failed += outcome && (!strcmp(outcome, "failed") || !strcmp(outcome, "refused") ||
+                                    !strcmp(outcome, "waiting"));
                 const char *row[] = {str(x, "name"), str(x, "uuid"), outcome, str(x, "label"), str(x, "why")};
                 table_add(t, row);
         }

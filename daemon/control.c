@@ -1,5 +1,6 @@
 /* The control socket's transport: listens (or takes systemd's socket),
- * accepts clients up to max_clients, reads newline-framed requests of at
+ * accepts clients up to max_clients (an admin arriving then takes the slot
+ * of the longest-idle reader), reads newline-framed requests of at
  * most MCS_REQUEST_MAX bytes, hands each to methods.c and writes the reply.
  * All sockets are non-blocking and a client that stops reading or writing
  * is dropped after client_timeout, so no client can hold up the daemon. */
@@ -239,6 +240,27 @@ static void log_refusal(mcsd *d, const control_peer *peer) {
         d->refusal_logged_ms = now;
 }
 
+/* Makes room for an admin when every slot is taken: drops the non-admin
+ * client idle the longest (its deadline is the earliest; one waiting for
+ * its reply, or in the middle of a request, is busy and kept), so that
+ * readers can never lock root out. */
+static void evict_idle_reader(mcsd *d) {
+        control_client *victim = NULL;
+        for (size_t i = 0; i < d->n_clients; i++) {
+                control_client *c = d->clients[i];
+                if (c->peer.admin || c->out || c->in_len)
+                        continue;
+                if (!victim || c->deadline_ms < victim->deadline_ms)
+                        victim = c;
+        }
+        if (!victim)
+                return;
+        log_msg(MCS_LOG_INFO, "control socket: dropping idle client uid %u pid %d to let an admin in",
+                victim->peer.cred.uid, victim->peer.cred.pid);
+        send_last_words(victim->fd, control_error_reply(MCS_PERR_TOO_MANY, "dropped to make room for an admin client"));
+        client_close(victim);
+}
+
 static void accept_one(mcsd *d, int cfd) {
         control_peer peer = {0};
         socklen_t len = sizeof peer.cred;
@@ -248,6 +270,8 @@ static void accept_one(mcsd *d, int cfd) {
                 return;
         }
         peer.admin = peer.cred.uid == 0 || (d->admin_gid_valid && in_group(&peer, cfd, d->admin_gid));
+        if (d->n_clients >= d->cfg.max_clients && peer.admin)
+                evict_idle_reader(d);
         if (d->n_clients >= d->cfg.max_clients) {
                 log_refusal(d, &peer);
                 refuse_client(cfd, MCS_PERR_TOO_MANY, "too many clients; try again later");

@@ -12,6 +12,10 @@
 #include "mcsd.h"
 
 #define RETRY_MS 1000
+#define WAIT_MIN_MS 1000
+#define WAIT_MAX_MS 60000
+
+static void schedule_wait(mcsd *d);
 
 /* ---- the table of guests this host has ---- */
 
@@ -152,6 +156,7 @@ static bool release_gone(mcsd *d, const char *uuid, const char *why) {
                 log_guest(MCS_LOG_INFO, rec.name, uuid, rec.label, "released %s of guest '%s' (%s)", rec.label, rec.name,
                           why);
                 images_restore(d, uuid, rec.label);
+                guests_label_freed(d);
         }
         mcs_record_clear(&rec);
         return done;
@@ -282,6 +287,8 @@ static void log_outcome(mcsd *d, const mcs_domain *dom, const mcs_guest_outcome 
         case MCS_GUEST_FAILED:
                 log_guest(MCS_LOG_ERROR, dom->name, dom->uuid, label, "guest '%s' failed: %s", dom->name, o->why);
                 break;
+        case MCS_GUEST_WAITING:
+                break; /* only set by guests_apply's error path */
         }
 }
 
@@ -345,7 +352,9 @@ int guests_apply(mcsd *d, virDomainPtr dom, guest_report *rep) {
                 live = domain_live_label(dom);
         if (mcs_guest_apply_rules(d->reg, &d->cfg, d->policy, &d->types, xml, &parsed, persistent,
                                   virDomainIsActive(dom) == 1, live, &o, &e) < 0) {
-                log_guest(MCS_LOG_ERROR, parsed.name, parsed.uuid, NULL, "guest '%s': %s", parsed.name, e.msg);
+                /* An exhausted pool is logged once, below, when the guest starts waiting. */
+                if (e.code != MCS_E_EXHAUSTED)
+                        log_guest(MCS_LOG_ERROR, parsed.name, parsed.uuid, NULL, "guest '%s': %s", parsed.name, e.msg);
                 goto out;
         }
         if (o.created)
@@ -393,8 +402,17 @@ out:
         if (!parsed.uuid[0])
                 snprintf(parsed.uuid, sizeof parsed.uuid, "%s", uuid);
         /* An error counts as a failure too, with its reason, until mcsd succeeds. */
-        if (rc < 0)
-                set_guest(d, parsed.uuid, parsed.name ? parsed.name : virDomainGetName(dom), MCS_GUEST_FAILED, e.msg);
+        const char *gname = parsed.name ? parsed.name : virDomainGetName(dom);
+        if (rc < 0 && e.code == MCS_E_EXHAUSTED) {
+                if (set_guest(d, parsed.uuid, gname, MCS_GUEST_WAITING, e.msg))
+                        log_guest(MCS_LOG_WARNING, gname, parsed.uuid, NULL, "guest '%s' is waiting for a label: %s", gname,
+                                  e.msg);
+                o.status = MCS_GUEST_WAITING;
+                snprintf(o.why, sizeof o.why, "%s", e.msg);
+                rc = 1;
+                schedule_wait(d);
+        } else if (rc < 0)
+                set_guest(d, parsed.uuid, gname, MCS_GUEST_FAILED, e.msg);
         report(rep, &parsed, &o, rc < 0 ? e.msg : NULL);
         mcs_guest_outcome_clear(&o);
         mcs_domain_clear(&parsed);
@@ -574,4 +592,65 @@ void guests_schedule_retry(mcsd *d) {
                 virEventUpdateTimeout(d->retry_timer, RETRY_MS);
         else
                 d->retry_timer = virEventAddTimeout(RETRY_MS, on_retry_timer, d, NULL);
+}
+
+/* ---- guests waiting for a label ----
+ * No free pair is left: these guests are tried again with a backoff (a
+ * label freed on another host shows at the next try) rather than with the
+ * 1 s retry of errors, and at once when mcsd frees a label here. */
+
+static void on_wait_timer(int timer, void *opaque) {
+        mcsd *d = opaque;
+        size_t n = 0;
+        bool still = false;
+        virEventUpdateTimeout(timer, -1);
+        d->wait_armed = false;
+        if (!d->conn)
+                return; /* the reconcile on reconnect tries them */
+        uuid_str *uuids = calloc(d->n_guests + 1, sizeof *uuids);
+        if (!uuids)
+                return;
+        for (size_t i = 0; i < d->n_guests; i++)
+                if (d->guests[i].status == MCS_GUEST_WAITING)
+                        snprintf(uuids[n++], sizeof uuids[0], "%s", d->guests[i].uuid);
+        for (size_t i = 0; i < n; i++) {
+                virDomainPtr dom = virDomainLookupByUUIDString(d->conn, uuids[i]);
+                if (!dom)
+                        continue; /* gone: its event says so */
+                int r = guests_apply(d, dom, NULL);
+                virDomainFree(dom);
+                if (r < 0)
+                        guests_schedule_retry(d);
+                still |= r == 1;
+        }
+        free(uuids);
+        if (still) {
+                d->wait_delay_ms = d->wait_delay_ms * 2 > WAIT_MAX_MS ? WAIT_MAX_MS : d->wait_delay_ms * 2;
+                virEventUpdateTimeout(timer, d->wait_delay_ms);
+                d->wait_armed = true;
+        } else
+                d->wait_delay_ms = WAIT_MIN_MS;
+        mcsd_update_status(d);
+}
+
+/* Arms the timer unless it is armed: a guest that starts waiting does not
+ * hurry the others. */
+static void schedule_wait(mcsd *d) {
+        if (d->wait_delay_ms < WAIT_MIN_MS)
+                d->wait_delay_ms = WAIT_MIN_MS;
+        if (d->wait_timer < 0)
+                d->wait_timer = virEventAddTimeout(d->wait_delay_ms, on_wait_timer, d, NULL);
+        else if (!d->wait_armed)
+                virEventUpdateTimeout(d->wait_timer, d->wait_delay_ms);
+        d->wait_armed = true;
+}
+
+void guests_label_freed(mcsd *d) {
+        size_t count[MCS_GUEST_STATUSES];
+        guests_count(d, count);
+        if (!count[MCS_GUEST_WAITING] || d->wait_timer < 0)
+                return;
+        d->wait_delay_ms = WAIT_MIN_MS;
+        virEventUpdateTimeout(d->wait_timer, 0);
+        d->wait_armed = true;
 }

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -105,7 +106,7 @@ static int check_params(json_object *params, reply_err *err) {
         static const struct field top[] = {
                 {"op", json_type_string},       {"uuid", json_type_string},     {"name", json_type_string},
                 {"mode", json_type_string},     {"label", json_type_string},    {"relabel", json_type_boolean},
-                {"disks", json_type_array},
+                {"disks", json_type_array},     {"deadline", json_type_int},
         };
         static const struct field disk[] = {
                 {"path", json_type_string},        {"block", json_type_boolean},    {"readonly", json_type_boolean},
@@ -187,7 +188,27 @@ static void restore_images(hook_server *h, const mcs_hook_request *rq, mcs_hook_
         set_msg(v, "%s; its images were not all restored", was);
 }
 
-static int decide(hook_server *h, json_object *params, const struct ucred *peer, json_object **result,
+/* Why a request is stale (the hook gave up on it: its deadline passed, or
+ * it hung up), or NULL. Such a request must not touch the registry: the
+ * start it asks about was refused already. */
+static const char *stale(json_object *params, int fd, char *buf, size_t size) {
+        json_object *v;
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        int64_t now_ms = (int64_t) now.tv_sec * 1000 + now.tv_nsec / 1000000;
+        if (json_object_object_get_ex(params, "deadline", &v) && json_object_get_int64(v) < now_ms) {
+                snprintf(buf, size, "its deadline passed %lld ms ago", (long long) (now_ms - json_object_get_int64(v)));
+                return buf;
+        }
+        /* POLLHUP: the hook closed its socket (it gave up); one that only
+         * shut down its writing side still waits for the answer. */
+        struct pollfd p = {.fd = fd};
+        if (poll(&p, 1, 0) == 1 && (p.revents & POLLHUP))
+                return "the hook hung up";
+        return NULL;
+}
+
+static int decide(hook_server *h, json_object *params, const struct ucred *peer, int fd, json_object **result,
                   reply_err *err) {
         mcs_hook_request rq = {0};
         mcs_hook_verdict v;
@@ -208,6 +229,14 @@ static int decide(hook_server *h, json_object *params, const struct ucred *peer,
         if (m < 0)
                 return fail(err, MCS_PERR_BAD_REQUEST, "hook: mode is not absent, none, dynamic or static");
         rq.mode = (mcs_seclabel_mode) m;
+        char late[64];
+        const char *why_late = stale(params, fd, late, sizeof late);
+        if (why_late) {
+                log_guest(MCS_LOG_WARNING, rq.name, rq.uuid, NULL,
+                          "hook %s (pid %d): dropped a late request for guest '%s' (%s); the hook refused it already",
+                          op, (int) peer->pid, rq.name, why_late);
+                return fail(err, MCS_PERR_TIMEOUT, "hook: request dropped: %s", why_late);
+        }
         int policy = __atomic_load_n(&h->d->hook_policy, __ATOMIC_ACQUIRE);
         if (policy == MCS_LABELS_RESERVE || policy == MCS_LABELS_OFF) {
                 /* Until libvirt has answered (-1) the checks apply: fail closed. */
@@ -231,7 +260,7 @@ static int decide(hook_server *h, json_object *params, const struct ucred *peer,
         return 0;
 }
 
-static char *answer(hook_server *h, const char *line, size_t len, const struct ucred *peer) {
+static char *answer(hook_server *h, const char *line, size_t len, const struct ucred *peer, int fd) {
         json_object *req = NULL, *id = NULL, *params, *result = NULL;
         const char *method;
         reply_err err = {0};
@@ -246,7 +275,7 @@ static char *answer(hook_server *h, const char *line, size_t len, const struct u
         else if (!json_object_object_get_ex(req, "params", &params) || !json_object_is_type(params, json_type_object))
                 fail(&err, MCS_PERR_BAD_REQUEST, "hook: 'params' must be an object");
         else if (check_params(params, &err) == 0)
-                decide(h, params, peer, &result, &err);
+                decide(h, params, peer, fd, &result, &err);
 out:
         reply = control_reply(id, result, &err);
         json_object_put(req);
@@ -283,7 +312,7 @@ static void serve(hook_server *h, int fd) {
                 fail(&err, MCS_PERR_TOO_LARGE, "a request line is limited to %u bytes", MCS_REQUEST_MAX);
                 reply = control_reply(NULL, NULL, &err);
         } else
-                reply = answer(h, buf, (size_t) (nl - buf), &peer);
+                reply = answer(h, buf, (size_t) (nl - buf), &peer, fd);
 send:
         if (reply) {
                 size_t off = 0, n = strlen(reply);

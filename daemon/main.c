@@ -31,9 +31,9 @@ void mcsd_update_status(mcsd *d) {
         size_t count[MCS_GUEST_STATUSES];
         char status[sizeof d->last_status];
         guests_count(d, count);
-        snprintf(status, sizeof status, "%s %s; %s; %zu guests: %zu managed, %zu unmanaged, %zu refused, %zu failed",
+        snprintf(status, sizeof status, "%s %s; %s; %zu guests: %zu managed, %zu unmanaged, %zu refused, %zu failed, %zu waiting for a label",
                  d->conn ? "connected to" : "waiting for", d->cfg.uri, guests_policy_text(d), d->n_guests, count[MCS_GUEST_MANAGED], count[MCS_GUEST_UNMANAGED], count[MCS_GUEST_REFUSED],
-                 count[MCS_GUEST_FAILED]);
+                 count[MCS_GUEST_FAILED], count[MCS_GUEST_WAITING]);
         bool first = !d->last_status[0];
         if (!first && !strcmp(status, d->last_status))
                 return;
@@ -191,9 +191,9 @@ int main(int argc, char **argv) {
                 {0},
         };
         mcsd d = {.config_path = MCS_DEFAULT_CONFIG, .lifecycle_cb = -1, .reconnect_timer = -1,
-                  .pending_timer = -1, .retry_timer = -1, .listen_fd = -1, .listen_watch = -1, .sweep_timer = -1,
-                  .passed_control_fd = -1, .passed_hook_fd = -1, .hook_policy = -1, .jobs_pipe = {-1, -1},
-                  .jobs_watch = -1};
+                  .pending_timer = -1, .retry_timer = -1, .wait_timer = -1, .listen_fd = -1, .listen_watch = -1,
+                  .sweep_timer = -1, .passed_control_fd = -1, .passed_hook_fd = -1, .hook_policy = -1,
+                  .jobs_pipe = {-1, -1}, .jobs_watch = -1};
         bool config_given = false, check_only = false;
         derived x = {0};
         mcs_err e = {0};

@@ -63,6 +63,9 @@ typedef struct mcsd {
         size_t n_pending;
         int pending_timer;        /* -1: none */
         int retry_timer;          /* reconcile again after an error; -1: none */
+        int wait_timer;           /* try guests waiting for a label again; -1: none */
+        bool wait_armed;
+        int wait_delay_ms;        /* its backoff: 1 s doubling to 60 s, back to 1 s when a label is freed */
 
         mcs_catset pool;          /* the categories dynamic pairs come from */
 
@@ -122,8 +125,11 @@ void guests_reconcile(mcsd *d);
 int guests_on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *opaque);
 void guests_clear(mcsd *d);
 void guests_schedule_retry(mcsd *d);
+/* A label was freed here: guests waiting for one try again at once. */
+void guests_label_freed(mcsd *d);
 /* Applies the rules to one guest; rep (may be NULL) gets what happened.
- * Returns 0 or -1 (logged, and in rep->why). */
+ * Returns 0, 1 when the guest waits for a label (no free pair is left:
+ * logged once, and in rep), or -1 (logged, and in rep->why). */
 int guests_apply(mcsd *d, virDomainPtr dom, guest_report *rep);
 guest_entry *guests_find(mcsd *d, const char *uuid);
 /* This host's guests by status, indexed by mcs_guest_status. */

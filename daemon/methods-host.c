@@ -111,6 +111,7 @@ static void check_one(request *rq, virDomainPtr dom, json_object *problems) {
         mcs_check_guest_input in = {
                 .refused = g && g->status == MCS_GUEST_REFUSED ? g->why : NULL,
                 .failed = g && g->status == MCS_GUEST_FAILED ? g->why : NULL,
+                .waiting = g && g->status == MCS_GUEST_WAITING ? g->why : NULL,
                 .policy = d->policy,
                 .dom = &parsed,
                 .persistent = persistent == 1,
@@ -243,6 +244,7 @@ int method_gc(request *rq, json_object **result, reply_err *err) {
                         log_change(rq, "gc released %s of guest '%s' (%s, host %s)", rec->label, rec->name, rec->uuid,
                                    rec->host);
                         images_restore(d, rec->uuid, rec->label);
+                        guests_label_freed(d);
                 }
                 json_object_array_add(released, record_json(rec));
         }

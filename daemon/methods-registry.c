@@ -50,7 +50,12 @@ int method_status(request *rq, json_object **result, reply_err *err) {
         json_object_object_add(x, "unmanaged", json_object_new_int64((int64_t) count[MCS_GUEST_UNMANAGED]));
         json_object_object_add(x, "refused", json_object_new_int64((int64_t) count[MCS_GUEST_REFUSED]));
         json_object_object_add(x, "failed", json_object_new_int64((int64_t) count[MCS_GUEST_FAILED]));
+        json_object_object_add(x, "waiting", json_object_new_int64((int64_t) count[MCS_GUEST_WAITING]));
         json_object_object_add(o, "guests", x);
+        x = json_object_new_object();
+        json_object_object_add(x, "connected", json_object_new_int64((int64_t) d->n_clients));
+        json_object_object_add(x, "max", json_object_new_int64((int64_t) d->cfg.max_clients));
+        json_object_object_add(o, "clients", x);
         *result = o;
         return 0;
 }
@@ -250,6 +255,7 @@ int method_release(request *rq, json_object **result, reply_err *err) {
         } else {
                 log_change(rq, "released %s of guest '%s' (%s, host %s)", rec.label, rec.name, rec.uuid, rec.host);
                 images_restore(d, rec.uuid, rec.label);
+                guests_label_freed(d);
                 *result = json_object_new_object();
                 json_object_object_add(*result, "record", record_json(&rec));
         }

@@ -75,6 +75,10 @@ unsigned mcs_check_guest(const mcs_check_guest_input *in, mcs_check_report repor
         }
         if (in->failed)
                 say(&c, "mcsd failed on it: %s", in->failed);
+        if (in->waiting && !rec) {
+                say(&c, "waiting for a label: %s", in->waiting);
+                return c.n;
+        }
         if (!rec) {
                 say(&c, "holds no reservation in the registry");
                 return c.n;

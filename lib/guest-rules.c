@@ -9,7 +9,7 @@
 
 #define CONTEXT_MAX (4u * 256u + MCS_RANGE_STRMAX)
 
-static const char *const status_names[] = {"managed", "unmanaged", "refused", "failed"};
+static const char *const status_names[] = {"managed", "unmanaged", "refused", "failed", "waiting"};
 
 const char *mcs_guest_status_name(mcs_guest_status s) {
         return (unsigned) s < MCS_ARRAY_SIZE(status_names) ? status_names[s] : "?";

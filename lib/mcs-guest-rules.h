@@ -15,9 +15,10 @@ typedef enum mcs_guest_status {
         MCS_GUEST_UNMANAGED, /* left alone: excluded, type='none', or no label to register */
         MCS_GUEST_REFUSED,   /* its label is held by another guest or isolates nothing */
         MCS_GUEST_FAILED,    /* mcsd could not do what the rules ask (the reason says why) */
+        MCS_GUEST_WAITING,   /* waiting for a label: no free pair is left in the range */
 } mcs_guest_status;
 
-#define MCS_GUEST_STATUSES 4
+#define MCS_GUEST_STATUSES 5
 
 /* What a host's libvirt lets mcsd do (see mcs-host-caps.h). */
 typedef enum mcs_label_policy {

@@ -411,6 +411,55 @@ wait $holder 2>/dev/null || true
 M status >/dev/null || fail "status after the held clients left"
 ok "230 refused clients: $w warning lines, $s more refusals counted in summary lines"
 
+# Readers cannot lock admins out: uid 65534 holds all 60 slots with clients
+# that stay (a status every 0.3 s, within client_timeout); root still gets
+# in, in place of the longest-idle reader, which is told why it goes.
+setpriv --reuid=65534 --regid=65534 --clear-groups /usr/bin/python3 -c '
+import socket, sys, time
+path, n = sys.argv[1], int(sys.argv[2])
+req = b"{\"version\":1,\"method\":\"status\"}\n"
+cs = []
+for i in range(n):
+    c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    c.connect(path)
+    cs.append(c)
+def ping():
+    for c in list(cs):
+        try:
+            c.sendall(req)
+        except OSError:
+            pass
+    for c in list(cs):
+        buf = b""
+        while not buf.endswith(b"\n"):
+            d = c.recv(65536)
+            if not d:
+                break
+            buf += d
+        if b"\"result\"" not in buf:
+            print("dropped", buf.decode(errors="replace").strip(), flush=True)
+            cs.remove(c)
+ping()
+print("held", len(cs), flush=True)
+while True:
+    time.sleep(0.3)
+    ping()
+' "$SOCK" 60 >"$WORK/readers.out" 2>&1 &
+readers=$!
+wait_for 20 grep -qx "held 60" "$WORK/readers.out" || fail "could not hold 60 reader clients: $(cat "$WORK/readers.out")"
+expect_rc 1 nobody status
+contains "$ERR" "too many clients"
+expect_rc 0 M status
+contains "$OUT" "clients:    60 of 60 connected"
+expect_rc 0 M --json status
+[ "$(jq -r '"\(.clients.connected) \(.clients.max)"' <<<"$OUT")" = "60 60" ] || fail "status --json clients: $OUT"
+wait_for 10 grep -q "dropped.*make room for an admin" "$WORK/readers.out" ||
+	fail "no reader was told it was dropped: $(cat "$WORK/readers.out")"
+grep -q "dropping idle client uid 65534 .* to let an admin in" "$WORK/h1.log" || fail "mcsd did not log the eviction"
+kill $readers
+wait $readers 2>/dev/null || true
+ok "all slots held by readers: root's status still succeeds and counts the clients; the longest-idle reader makes room"
+
 # ---- the daemon is gone ----
 mcsd_stop h1
 [ ! -e "$SOCK" ] || fail "mcsd left its socket behind"

@@ -243,6 +243,21 @@ contains "$ERR" "did not answer within 1000 ms"
 expect_hook 0 start begin "$WORK/vm1.xml"
 ok "mcsd gone: starts refused, stops and other operations pass; hung mcsd: refused after hook_timeout ($hung_ms ms); fail-open allows, loudly"
 
+# A hook answer that comes too late changes nothing: the hook refused the
+# start after hook_timeout; the continued mcsd drops the request it finds
+# late instead of reserving a label for a guest that never started.
+U8=22222222-0000-4000-8000-000000000008
+x8=$(xml vm8 $U8 "$(static s0:c90,c91)")
+kill -STOP "$(cat "$WORK/h1.mcsd.pid")"
+expect_hook 1 start begin "$x8"
+kill -CONT "$(cat "$WORK/h1.mcsd.pid")"
+contains "$ERR" "did not answer within 1000 ms"
+wait_for 10 grep -q "dropped a late request for guest 'vm8'" "$WORK/h1.log" || fail "mcsd did not log the late request it dropped"
+[ -z "$(registry_field "$REG" $U8 3)" ] || fail "a start the hook refused after its timeout got a reservation: $(registry_field "$REG" $U8 3)"
+expect_hook 0 start begin "$x8"
+expect_eq "vm8 reserved by a timely start" "$(registry_field "$REG" $U8 3)" s0:c90,c91
+ok "a late hook request is dropped: the refused start leaves no reservation"
+
 # A socket that never accepts, its backlog full (a hung hook thread): a
 # blocking connect() would wait forever, and libvirtd with it.
 mcsd_stop h1
