@@ -58,10 +58,11 @@ offers mcsctl '' "=>" $help_commands
 help_globals=$(sed -n '/^Global options:/,/^$/p' <<<"$help" | grep -oE '^ +(-[a-z], )?--[a-z-]+' | grep -o -- '--[a-z-]*')
 # shellcheck disable=SC2086
 offers mcsctl -- "=>" $help_globals
+# shellcheck disable=SC2086
 offers mcsctl --json --socket /x -- "=>" $help_globals
 # shellcheck disable=SC2086
 offers mcsctl --socket /x -t 3 '' "=>" $help_commands
-ok "commands and global options are mcsctl --help's: $(echo $help_commands)"
+ok "commands and global options are mcsctl --help's: ${help_commands//$'\n'/ }"
 
 # Each command's options are its --help's.
 for cmd in $help_commands; do
@@ -74,6 +75,10 @@ offers mcsctl hook '' "=>" qemu lxc
 offers mcsctl list --state '' "=>" reserved running
 offers mcsctl list --kind st "=>" static
 offers mcsctl --json gc --d "=>" --dry-run
+# bash splits --kind=st into --kind, =, st
+offers mcsctl list --kind = st "=>" static
+offers mcsctl list --kind = "=>" dynamic static transient
+offers mcsctl list --kind = static --st "=>" --state
 ok "every command's options are its --help's; values of --state, --kind; hook's drivers"
 
 # Paths: --tree and nfs-export take directories.
@@ -114,6 +119,9 @@ M reserve 0f0f0f0f-0000-4000-8000-000000000004 --name 'köln-é'
 offers mcsctl --socket "$SOCK" show '' "=>" web-1 web-2 'db\ 3' 'köln-é'
 offers mcsctl --socket "$SOCK" release web "=>" web-1 web-2
 offers mcsctl -s "$SOCK" relabel d "=>" 'db\ 3'
+offers mcsctl --socket = "$SOCK" show w "=>" web-1 web-2
+offers mcsctl --socket = "$SOCK" list --name = w "=>" web-1 web-2
+offers mcsctl --socket = "$SOCK" show web-1 '' "=>"
 offers mcsctl --socket "$SOCK" reserve k "=>" 'köln-é'
 offers mcsctl --socket "$SOCK" list --name w "=>" web-1 web-2
 offers mcsctl --socket "$SOCK" list --host '' "=>" ship-host
