@@ -64,7 +64,7 @@ def convert(path, lines, version, docdir):
     name, sec = m.group('name'), m.group('sec')
     out = [f'% {name.upper()} {sec} "" "mcsd {version}" "mcsd manual"', '',
            '# NAME', '', f'{name} \\- {m.group("desc")}', '']
-    i, fenced, sections = 1, False, []
+    i, fenced, sections = 1, False, []  # sections: (title, line)
     while i < len(lines):
         line = lines[i]
         if line.startswith('```'):
@@ -82,15 +82,15 @@ def convert(path, lines, version, docdir):
             out += [LINK.sub(lambda l: link(l, docdir), d) for d in definition_list(rows, path, first + 1)]
             continue
         if line.startswith('## '):
-            sections.append(line[3:].strip().lower())
+            sections.append((line[3:].strip().lower(), i + 1))
             line = '# ' + line[3:].strip().upper()
         elif line.startswith('# '):
             fail(path, i + 1, 'only the first line may be a level-1 heading')
         out.append(LINK.sub(lambda l: link(l, docdir), line))
         i += 1
-    if not sections or sections[0] != 'synopsis':
-        fail(path, 2, 'the first section must be "## Synopsis"')
-    if 'see also' not in sections:
+    if not sections or sections[0][0] != 'synopsis':
+        fail(path, sections[0][1] if sections else len(lines), 'the first section must be "## Synopsis"')
+    if 'see also' not in [title for title, _ in sections]:
         others = [f'**{n}**({s})' for n, s in PAGES.values() if n != name]
         out += ['', '# SEE ALSO', '', ', '.join(others) + '; the documents in ' + docdir + '.']
     return '\n'.join(out) + '\n'
