@@ -249,6 +249,20 @@ static int decide(hook_server *h, json_object *params, const struct ucred *peer,
         if (v.allow && policy == MCS_LABELS_WRITE && rq.op == MCS_HOOK_PREPARE && rq.mode == MCS_SECLABEL_STATIC &&
             rq.label)
                 label_images(h, params, &rq, &v);
+        /* The hook gave up while this was being decided (registry waits can
+         * add up past its deadline): it refused the start, so a reservation
+         * made for it is undone, unless the record changed meanwhile. */
+        if (v.created && (why_late = stale(params, fd, late, sizeof late))) {
+                int r = mcs_registry_release_if(h->reg, rq.uuid, h->d->host_id, v.generation, NULL, &e);
+                /* Images labelled for it at prepare get their labels back. */
+                if (r == 0 && rq.label && mcs_context_level(rq.label, v.released, sizeof v.released, NULL) == 0)
+                        restore_images(h, &rq, &v);
+                log_guest(MCS_LOG_WARNING, rq.name, rq.uuid, NULL,
+                          "hook %s (pid %d): the hook gave up on guest '%s' (%s) while it was decided; %s%s", op,
+                          (int) peer->pid, rq.name, why_late,
+                          r == 0 ? "its new reservation is undone" : "its reservation stays: ", r == 0 ? "" : e.msg);
+                return fail(err, MCS_PERR_TIMEOUT, "hook: request dropped: %s", why_late);
+        }
         if (v.released[0])
                 restore_images(h, &rq, &v);
         log_guest(v.allow ? (v.msg[0] ? MCS_LOG_INFO : MCS_LOG_DEBUG) : MCS_LOG_ERROR, rq.name, rq.uuid, rq.label,

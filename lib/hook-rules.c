@@ -48,6 +48,8 @@ static int hold_label(mcs_registry *r, const mcs_hook_request *rq, const char *l
         mcs_guest g = {.uuid = rq->uuid, .name = rq->name, .kind = kind};
         rc = mcs_registry_reserve_label(r, &g, level, &got, NULL, &le);
         if (rc == 0) {
+                v->created = !cur.label;
+                v->generation = got.generation;
                 mcs_record_clear(&got);
                 mcs_record_clear(&cur);
                 return verdict(v, true, "reserved %s for guest '%s'", level, rq->name);
@@ -108,6 +110,7 @@ int mcs_hook_decide(mcs_registry *r, const mcs_config *cfg, const mcs_hook_reque
                  * release finds it changed and keeps the label. */
                 if ((rc = mcs_registry_set_state(r, rq->uuid, MCS_STATE_RUNNING, &rec, e)) < 0)
                         return rc;
+                v->generation = rec.generation;
                 mcs_record_clear(&rec);
                 return 0;
         case MCS_HOOK_RECONNECT:

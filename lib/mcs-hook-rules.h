@@ -18,6 +18,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "mcs-config.h"
 #include "mcs-domain-xml.h"
@@ -44,6 +45,8 @@ typedef struct mcs_hook_request {
 typedef struct mcs_hook_verdict {
         bool allow;
         char released[MCS_RANGE_STRMAX]; /* release end released this label: restore its images ("": none) */
+        bool created;              /* this decision made the guest's reservation (it held none) ... */
+        uint64_t generation;       /* ... which has this generation now: undo it if the start never happens */
         char msg[MCS_ERR_MSG_MAX]; /* why it was refused, or a note */
 } mcs_hook_verdict;
 

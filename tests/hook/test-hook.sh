@@ -258,6 +258,37 @@ expect_hook 0 start begin "$x8"
 expect_eq "vm8 reserved by a timely start" "$(registry_field "$REG" $U8 3)" s0:c90,c91
 ok "a late hook request is dropped: the refused start leaves no reservation"
 
+# The hook gives up while mcsd is deciding (registry waits add up past the
+# deadline): the reservation that decision made is undone. The registry is
+# held by another writer for longer than the request's deadline, and less
+# than busy_timeout.
+sed -i 's/^hook_timeout = 1s$/hook_timeout = 5s/; s/^busy_timeout = 500ms$/busy_timeout = 4s/' "$CONF"
+before=$(grep -c "^mcsd: info: reloaded" "$WORK/h1.log" || true)
+kill -HUP "$(cat "$WORK/h1.mcsd.pid")"
+wait_for 10 log_count_above "$WORK/h1.log" "^mcsd: info: reloaded" "$before" || fail "mcsd did not reload"
+U9=22222222-0000-4000-8000-000000000009
+mkfifo "$WORK/lock9.fifo"
+sqlite3 "$REG" <"$WORK/lock9.fifo" >/dev/null &
+locker=$!
+exec 8>"$WORK/lock9.fifo"
+echo "BEGIN EXCLUSIVE; SELECT 'locked';" >&8
+sleep 0.3
+deadline=$(($(date +%s%3N) + 1000))
+hook_raw '{"version":1,"method":"hook","params":{"op":"start","uuid":"'$U9'","name":"vm9","mode":"static","label":"system_u:system_r:svirt_t:s0:c92,c93","deadline":'$deadline'}}' >"$WORK/late9.reply" &
+late=$!
+sleep 2.5
+echo "COMMIT;" >&8
+exec 8>&-
+wait $locker
+wait $late || true
+contains "$(cat "$WORK/late9.reply")" '"code":"timeout"'
+wait_for 10 grep -q "the hook gave up on guest 'vm9' (its deadline passed .*) while it was decided; its new reservation is undone" "$WORK/h1.log" ||
+	fail "mcsd did not undo the reservation of a start the hook gave up on: $(grep vm9 "$WORK/h1.log")"
+[ -z "$(registry_field "$REG" $U9 3)" ] || fail "a start the hook gave up on mid-decision kept its reservation: $(registry_field "$REG" $U9 3)"
+write_conf ""
+kill -HUP "$(cat "$WORK/h1.mcsd.pid")"
+ok "the hook gives up while mcsd decides: the reservation made for that start is undone"
+
 # A socket that never accepts, its backlog full (a hung hook thread): a
 # blocking connect() would wait forever, and libvirtd with it.
 mcsd_stop h1
