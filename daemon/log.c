@@ -13,6 +13,8 @@
 /* Read by the hook thread too; changed on reload. */
 static _Atomic int log_threshold = MCS_LOG_INFO;
 static bool log_to_journal;
+/* Guests waiting for a label (main loop only); -1 until first counted. */
+static _Atomic long guests_waiting = -1;
 
 /* systemd's documented test: JOURNAL_STREAM names the device and inode of
  * the stream stderr is connected to. */
@@ -50,7 +52,8 @@ static void emit(mcs_log_level lvl, const char *name, const char *uuid, const ch
         if (log_to_journal) {
                 sd_journal_send("MESSAGE=%s", msg, "PRIORITY=%d", syslog_priority(lvl), "SYSLOG_IDENTIFIER=mcsd",
                                 "MCS_GUEST_NAME=%s", name ? name : "", "MCS_GUEST_UUID=%s", uuid ? uuid : "",
-                                "MCS_LABEL=%s", label ? label : "", NULL);
+                                "MCS_LABEL=%s", label ? label : "", "MCS_GUESTS_WAITING=%ld",
+                                guests_waiting < 0 ? 0 : guests_waiting, NULL);
                 return;
         }
         fprintf(stderr, "mcsd: %s: %s\n", mcs_log_level_name(lvl), msg);
@@ -68,4 +71,10 @@ void log_guest(mcs_log_level lvl, const char *name, const char *uuid, const char
         va_start(ap, fmt);
         emit(lvl, name, uuid, label, fmt, ap);
         va_end(ap);
+}
+
+bool log_set_guests_waiting(long n) {
+        bool changed = guests_waiting < 0 ? n > 0 : n != guests_waiting;
+        guests_waiting = n;
+        return changed;
 }

@@ -2,6 +2,8 @@
  * to it (systemd sets JOURNAL_STREAM), to stderr otherwise. */
 #pragma once
 
+#include <stdbool.h>
+
 #include "mcs-config.h"
 
 /* Reads JOURNAL_STREAM and sets the threshold. */
@@ -14,3 +16,8 @@ void log_msg(mcs_log_level lvl, const char *fmt, ...) __attribute__((format(prin
  * and MCS_LABEL fields (each may be NULL). */
 void log_guest(mcs_log_level lvl, const char *name, const char *uuid, const char *label, const char *fmt, ...)
         __attribute__((format(printf, 5, 6)));
+
+/* How many guests wait for a label: every journal entry from now on carries
+ * it as MCS_GUESTS_WAITING. Returns true when the count changed (from
+ * unknown, the first time only when it is not 0). */
+bool log_set_guests_waiting(long n);
