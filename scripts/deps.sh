@@ -6,7 +6,8 @@ MCS_PACKAGES=(
   libsystemd-dev libxml2-dev libjson-c-dev libvirt-dev
   # the cli suite: JSON on the command line, and the registry tampered with by hand
   jq sqlite3
-  # the SELinux policy module (tests/ship): its build Makefile, and the store it installs into
+  # the installed policy (its store is copied by the relabel and ship suites), and
+  # the Makefile that builds policy/ (tests/ship)
   selinux-policy-default selinux-policy-dev
   # a real libvirtd and QEMU for the libvirt suite and the demo
   libvirt-daemon libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients
