@@ -184,7 +184,7 @@ static int run_line(policydb_t *db, sidtab_t *sidtab, struct line *l) {
 
 int main(int argc, char **argv) {
         policydb_t db;
-        sidtab_t sidtab;
+        sidtab_t sidtab = {0};
         policy_file_t pf;
         FILE *pol, *table;
         char buf[4096], where[512];
@@ -206,14 +206,21 @@ int main(int argc, char **argv) {
         policy_file_init(&pf);
         pf.type = PF_USE_STDIO;
         pf.fp = pol;
-        if (policydb_init(&db) < 0 || policydb_read(&db, &pf, 0) < 0) {
-                fprintf(stderr, "%s: not a binary policy libsepol can read\n", argv[1]);
+        if (policydb_init(&db) < 0) {
+                fprintf(stderr, "out of memory\n");
                 fclose(pol);
                 fclose(table);
                 return 2;
         }
+        if (policydb_read(&db, &pf, 0) < 0) {
+                fprintf(stderr, "%s: not a binary policy libsepol can read\n", argv[1]);
+                status = 2;
+        }
         fclose(pol);
-        if (sepol_sidtab_init(&sidtab) < 0 || policydb_load_isids(&db, &sidtab) < 0) {
+        if (status)
+                goto out;
+        /* policydb_load_isids initialises the table itself. */
+        if (policydb_load_isids(&db, &sidtab) < 0) {
                 fprintf(stderr, "%s: cannot load the initial SIDs\n", argv[1]);
                 status = 2;
                 goto out;
