@@ -88,6 +88,12 @@ expect_fc /run/mcsd/mcsd.sock sock_file mcsd_sock_t
 expect_fc /run/mcsd/hook.sock sock_file mcsd_hook_sock_t
 expect_fc /usr/bin/mcsctl file bin_t
 [ $fails -eq $n ] && ok "file contexts: the binary, config, registry, runtime directory and both sockets"
+# What the module's rules on libvirt's side rest on.
+n=$fails
+expect_fc /run/libvirt/libvirt-sock sock_file virt_runtime_t
+expect_fc /run/libvirt/virtqemud-sock sock_file virt_runtime_t
+expect_fc /var/lib/libvirt/images/guest.qcow2 file virt_image_t
+[ $fails -eq $n ] && ok "file contexts: libvirtd's and virtqemud's sockets are virt_runtime_t, images virt_image_t"
 
 # ---- access decisions ----
 if "$POLICY_CHECK" "$policy" "$TABLE" >"$WORK/check.log" 2>&1; then
