@@ -24,7 +24,7 @@ keys=$(awk '
 	/^[ \t]*'"'"'\)/ { next }
 	/^[ \t]*(policy_module|gen_tunable|optional_policy|tunable_policy)\(/ { next }
 	/^[ \t]*type [a-z_]+;/ { next }
-	/^[ \t]*(files_config_file|files_type|files_runtime_file|corenet_port)\(/ { next }
+	/^[ \t]*(files_config_file|files_type|files_runtime_file|files_tmp_file|corenet_port)\(/ { next }
 	{
 		if (match($0, /# \[[a-z]+\]$/)) print substr($0, RSTART + 3, RLENGTH - 4)
 		else { print "UNKEYED " FILENAME ":" NR ": " $0; bad = 1 }
