@@ -8,7 +8,9 @@ MCS_PACKAGES=(
   go-md2man man-db
   # the cli suite: JSON on the command line, and the registry tampered with by hand
   jq sqlite3
-  selinux-policy-default
+  # the installed policy (its store is copied by the relabel and ship suites), and
+  # the Makefile that builds policy/ (tests/ship)
+  selinux-policy-default selinux-policy-dev
   # a real libvirtd and QEMU for the libvirt suite and the demo
   libvirt-daemon libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients
   qemu-system-x86 qemu-utils systemd
