@@ -110,6 +110,13 @@ def main():
     with open(a.output + '.md', 'w', encoding='utf-8') as f:
         f.write(text)
     subprocess.run([a.md2man, '-in', a.output + '.md', '-out', a.output], check=True)
+    # A wrapped line of text that starts with an apostrophe is a roff
+    # control line; go-md2man writes none of its own, so every such line is
+    # the document's text and gets the zero-width escape in front.
+    with open(a.output, encoding='utf-8') as f:
+        roff = f.read().split('\n')
+    with open(a.output, 'w', encoding='utf-8') as f:
+        f.write('\n'.join('\\&' + l if l.startswith("'") else l for l in roff))
 
 
 if __name__ == '__main__':
