@@ -15,6 +15,8 @@ for tool in git dpkg-buildpackage dh lintian rpmbuild rpm; do
 	command -v "$tool" >/dev/null || skip "$tool missing (scripts/deps.sh installs the packaging tools)"
 done
 
+git -C "$SOURCE_ROOT" rev-parse --git-dir >/dev/null 2>&1 || skip "$SOURCE_ROOT is not a git tree: its files are git's"
+
 WORK=$(mktemp -d /var/tmp/mcsd-packages.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 cd "$WORK" || exit 1
