@@ -14,6 +14,9 @@ MCS_PACKAGES=(
   # a real libvirtd and QEMU for the libvirt suite and the demo
   libvirt-daemon libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients
   qemu-system-x86 qemu-utils systemd
+  # the ship suite's packages: dpkg-buildpackage, lintian, rpmbuild; the
+  # policy module for the RPM's mcsd-selinux
+  dpkg-dev debhelper lintian fakeroot rpm selinux-policy-dev
 )
 
 mcs_install_deps() {
