@@ -29,6 +29,9 @@ write_conf() {
 	reconnect_min = 100ms
 	reconnect_max = 1s
 	log_level = debug
+	# Dynamic pairs come from c10 up: none can contain stno's s0:c5, which
+	# would make that check depend on the draw.
+	range = c10.c1023
 	$*
 	CONF
 }
