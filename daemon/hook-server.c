@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hook-params.h"
 #include "log.h"
 #include "mcs-domain-label.h"
 #include "mcs-guest-images.h"
@@ -41,13 +42,6 @@ struct hook_server {
         _Atomic int64_t busy_since_ms; /* inside a request since then; 0: waiting (the watchdog reads it) */
 };
 
-
-static const char *param_str(json_object *params, const char *key) {
-        json_object *v;
-        return json_object_object_get_ex(params, key, &v) && json_object_is_type(v, json_type_string)
-                       ? json_object_get_string(v)
-                       : NULL;
-}
 
 static void set_msg(mcs_hook_verdict *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void set_msg(mcs_hook_verdict *v, const char *fmt, ...) {
@@ -78,57 +72,6 @@ static bool flag(json_object *o, const char *key) {
         return json_object_object_get_ex(o, key, &v) && json_object_get_boolean(v);
 }
 
-struct field {
-        const char *key;
-        json_type type;
-};
-
-/* Every key of o is one of fields and has its type. */
-static int check_fields(json_object *o, const char *where, const struct field *fields, size_t n, reply_err *err) {
-        json_object_object_foreach(o, key, val) {
-                char q[MCS_QUOTE_MAX];
-                size_t i = 0;
-                while (i < n && strcmp(fields[i].key, key))
-                        i++;
-                if (i == n)
-                        return fail(err, MCS_PERR_BAD_REQUEST, "%s: unknown parameter '%s'", where,
-                                    mcs_quote(key, q, sizeof q));
-                if (!json_object_is_type(val, fields[i].type))
-                        return fail(err, MCS_PERR_BAD_REQUEST, "%s: '%s' must be a%s %s, not %s", where, key,
-                                    fields[i].type == json_type_array || fields[i].type == json_type_object ? "n" : "",
-                                    json_type_to_name(fields[i].type), json_type_to_name(json_object_get_type(val)));
-        }
-        return 0;
-}
-
-/* The types of the hook's parameters and of each disk's, before any is read. */
-static int check_params(json_object *params, reply_err *err) {
-        static const struct field top[] = {
-                {"op", json_type_string},       {"uuid", json_type_string},     {"name", json_type_string},
-                {"mode", json_type_string},     {"label", json_type_string},    {"relabel", json_type_boolean},
-                {"disks", json_type_array},     {"deadline", json_type_int},
-        };
-        static const struct field disk[] = {
-                {"path", json_type_string},        {"block", json_type_boolean},    {"readonly", json_type_boolean},
-                {"shareable", json_type_boolean},  {"norelabel", json_type_boolean},
-        };
-        json_object *disks;
-        if (check_fields(params, "hook", top, sizeof top / sizeof top[0], err) < 0)
-                return -1;
-        if (!json_object_object_get_ex(params, "disks", &disks))
-                return 0;
-        for (size_t i = 0; i < json_object_array_length(disks); i++) {
-                json_object *k = json_object_array_get_idx(disks, i);
-                char where[64];
-                snprintf(where, sizeof where, "hook: disks[%zu]", i);
-                if (!json_object_is_type(k, json_type_object))
-                        return fail(err, MCS_PERR_BAD_REQUEST, "%s must be an object", where);
-                if (check_fields(k, where, disk, sizeof disk / sizeof disk[0], err) < 0)
-                        return -1;
-        }
-        return 0;
-}
-
 /* A relabel='no' guest about to start: its images must carry its label,
  * or it is refused. The disks come from the XML mcsctl read. */
 static void label_images(hook_server *h, json_object *params, const mcs_hook_request *rq, mcs_hook_verdict *v) {
@@ -146,7 +89,7 @@ static void label_images(hook_server *h, json_object *params, const mcs_hook_req
         int r = v_disks ? 0 : mcs_fail(&e, MCS_E_NOMEM, "out of memory");
         for (size_t i = 0; r == 0 && i < n; i++) {
                 json_object *k = json_object_array_get_idx(disks, i);
-                const char *path = param_str(k, "path");
+                const char *path = hook_param_str(k, "path");
                 if (!path || path[0] != '/') {
                         r = mcs_fail(&e, MCS_E_INVALID, "a disk without an absolute path");
                         break;
@@ -213,22 +156,10 @@ static int decide(hook_server *h, json_object *params, const struct ucred *peer,
         mcs_hook_request rq = {0};
         mcs_hook_verdict v;
         mcs_err e = {0};
-        const char *op = param_str(params, "op"), *mode = param_str(params, "mode");
+        const char *op = hook_param_str(params, "op");
 
-        rq.uuid = param_str(params, "uuid");
-        rq.name = param_str(params, "name");
-        rq.label = param_str(params, "label");
-        if (!op || mcs_hook_op_from_name(op, &rq.op) < 0)
-                return fail(err, MCS_PERR_BAD_REQUEST, "hook: 'op' is missing or unknown");
-        if (!rq.uuid || !rq.name || !mode)
-                return fail(err, MCS_PERR_BAD_REQUEST, "hook: 'uuid', 'name' and 'mode' are required");
-        int m = -1;
-        for (int i = MCS_SECLABEL_ABSENT; i <= MCS_SECLABEL_STATIC; i++)
-                if (!strcmp(mode, mcs_seclabel_mode_name((mcs_seclabel_mode) i)))
-                        m = i;
-        if (m < 0)
-                return fail(err, MCS_PERR_BAD_REQUEST, "hook: mode is not absent, none, dynamic or static");
-        rq.mode = (mcs_seclabel_mode) m;
+        if (hook_parse_params(params, &rq, err) < 0)
+                return -1;
         char late[64];
         const char *why_late = stale(params, fd, late, sizeof late);
         if (why_late) {
@@ -288,7 +219,7 @@ static char *answer(hook_server *h, const char *line, size_t len, const struct u
                 fail(&err, MCS_PERR_METHOD, "the hook socket answers the method 'hook' only");
         else if (!json_object_object_get_ex(req, "params", &params) || !json_object_is_type(params, json_type_object))
                 fail(&err, MCS_PERR_BAD_REQUEST, "hook: 'params' must be an object");
-        else if (check_params(params, &err) == 0)
+        else
                 decide(h, params, peer, fd, &result, &err);
 out:
         reply = control_reply(id, result, &err);
