@@ -22,8 +22,8 @@
 
 #include "mcs-alloc.h"
 #include "mcs-macro.h"
-#include "registry-backend.h"
-#include "registry-sqlite-schema.h"
+#include "../registry-backend.h"
+#include "schema.h"
 
 enum stmt_id {
         Q_REGISTRY_ID,

@@ -1,4 +1,4 @@
-#include "registry-sqlite-schema.h"
+#include "schema.h"
 
 const char *const mcs_sqlite_migrations[MCS_SQLITE_SCHEMA_VERSION] = {
         /* 0 -> 1: reservations and their append-only history. history.seq is a
