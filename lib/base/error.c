@@ -59,6 +59,7 @@ const char *mcs_code_name(mcs_code code) {
                 [MCS_E_SCHEMA] = "schema",
                 [MCS_E_POLICY] = "policy",
                 [MCS_E_CHANGED] = "changed",
+                [MCS_E_STALE] = "stale",
         };
         if ((unsigned) code >= MCS_ARRAY_SIZE(names) || !names[code])
                 return "unknown";

@@ -3,17 +3,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "mcs-macro.h"
-#include "registry-backend.h"
+#include "handle.h"
 
-struct mcs_registry {
-        const mcs_registry_ops *ops;
-        void *state;
-};
-
-static const mcs_registry_ops *const backends[] = {
-        &mcs_registry_sqlite_ops,
+static const mcs_backend_ops *const backends[] = {
+        &mcs_backend_sqlite,
 };
 
 static const char *const kind_names[] = {"dynamic", "static", "transient"};
@@ -60,7 +56,7 @@ int mcs_history_op_from_name(const char *s, mcs_history_op *out) {
 }
 
 /* Names and host ids end up in logs, tables and JSON: printable, bounded. */
-static int check_text(const char *what, const char *s, size_t max, bool allow_space, mcs_err *e) {
+int mcs_registry_check_text(const char *what, const char *s, size_t max, bool allow_space, mcs_err *e) {
         char q[MCS_QUOTE_MAX];
         if (!s || !*s)
                 return mcs_fail(e, MCS_E_INVALID, "empty %s", what);
@@ -78,20 +74,61 @@ static int check_text(const char *what, const char *s, size_t max, bool allow_sp
         return 0;
 }
 
+
+int64_t mcs_registry_now_us(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 const char *mcs_registry_default_location(void) {
         return MCS_DEFAULT_REGISTRY;
 }
 
+/* The backend's struct must hold every operation of the version it claims,
+ * and the ones every version needs must be set. */
+static int check_backend(const mcs_backend_ops *ops, mcs_err *e) {
+        if (ops->version < 1 || ops->size < offsetof(mcs_backend_ops, import_original) + sizeof ops->import_original)
+                return mcs_fail(e, MCS_E_SCHEMA, "registry backend %s: version %d, %zu bytes: not a backend this "
+                                "libmcs can use", ops->name, ops->version, ops->size);
+        if (!ops->open || !ops->close || !ops->changes || !ops->scan || !ops->get || !ops->create || !ops->update ||
+            !ops->remove || !ops->remember_original || !ops->originals || !ops->forget_original)
+                return mcs_fail(e, MCS_E_SCHEMA, "registry backend %s lacks an operation every backend needs",
+                                ops->name);
+        return 0;
+}
+
+static int pick_backend(const char *location, const mcs_backend_ops **ops, const char **rest, mcs_err *e) {
+        /* "NAME:REST" with NAME in [a-z]+ picks a backend; anything else is a sqlite path
+         * (write "./a:b" for a relative path that holds a colon). */
+        size_t n = strspn(location, "abcdefghijklmnopqrstuvwxyz");
+        if (n == 0 || location[n] != ':') {
+                *ops = &mcs_backend_sqlite;
+                *rest = location;
+                return 0;
+        }
+        for (size_t i = 0; i < MCS_ARRAY_SIZE(backends); i++)
+                if (strlen(backends[i]->name) == n && strncmp(backends[i]->name, location, n) == 0) {
+                        *ops = backends[i];
+                        *rest = location + n + 1;
+                        return 0;
+                }
+        char known[128] = "";
+        for (size_t i = 0; i < MCS_ARRAY_SIZE(backends); i++)
+                snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", i ? ", " : "",
+                         backends[i]->name);
+        return mcs_fail(e, MCS_E_INVALID, "registry '%.*s': unknown backend (known: %s)", (int) n, location, known);
+}
+
 int mcs_registry_open(const char *location, const mcs_registry_config *cfg, mcs_registry **out, mcs_err *e) {
-        const mcs_registry_ops *ops = NULL;
+        const mcs_backend_ops *ops = NULL;
+        const char *rest = NULL;
         mcs_registry_config c = *cfg;
         int r;
 
         if (!location)
                 location = mcs_registry_default_location();
-        const char *path = location;
-
-        if ((r = check_text("host id", cfg->host_id, MCS_HOST_MAX, false, e)) < 0)
+        if ((r = mcs_registry_check_text("host id", cfg->host_id, MCS_HOST_MAX, false, e)) < 0)
                 return r;
         if (mcs_catset_count(&cfg->pool) < 2)
                 return mcs_fail(e, MCS_E_RANGE, "the category pool needs at least two categories");
@@ -99,48 +136,52 @@ int mcs_registry_open(const char *location, const mcs_registry_config *cfg, mcs_
                 c.busy_timeout_ms = MCS_DEFAULT_BUSY_TIMEOUT_MS;
         if (!*location)
                 return mcs_fail(e, MCS_E_INVALID, "empty registry location");
-
-        /* "NAME:REST" with NAME in [a-z]+ picks a backend; anything else is a sqlite path
-         * (write "./a:b" for a relative path that holds a colon). */
-        size_t n = strspn(location, "abcdefghijklmnopqrstuvwxyz");
-        if (n > 0 && location[n] == ':') {
-                for (size_t i = 0; i < MCS_ARRAY_SIZE(backends); i++)
-                        if (strlen(backends[i]->name) == n && strncmp(backends[i]->name, location, n) == 0)
-                                ops = backends[i];
-                if (!ops)
-                        return mcs_fail(e, MCS_E_INVALID, "registry '%.*s': unknown backend (known: sqlite)",
-                                        (int) n, location);
-                path = location + n + 1;
-        } else
-                ops = &mcs_registry_sqlite_ops;
+        if ((r = pick_backend(location, &ops, &rest, e)) < 0 || (r = check_backend(ops, e)) < 0)
+                return r;
 
         mcs_registry *reg = calloc(1, sizeof *reg);
         if (!reg)
                 return mcs_fail(e, MCS_E_NOMEM, "out of memory");
         reg->ops = ops;
-        if ((r = ops->open(path, &c, &reg->state, e)) < 0) {
-                free(reg);
+        reg->host = strdup(cfg->host_id);
+        reg->location = strdup(location);
+        mcs_view_init(&reg->view, &cfg->pool, cfg->seed);
+        if (!reg->host || !reg->location) {
+                mcs_registry_close(reg);
+                return mcs_fail(e, MCS_E_NOMEM, "out of memory");
+        }
+        if ((r = ops->open(rest, &c, &reg->b, e)) < 0) {
+                reg->b = NULL;
+                mcs_registry_close(reg);
                 return r;
         }
         *out = reg;
         return 0;
 }
 
-void mcs_registry_close(mcs_registry *r) {
-        if (!r)
+void mcs_registry_close(mcs_registry *reg) {
+        if (!reg)
                 return;
-        r->ops->close(r->state);
-        free(r);
+        if (reg->b)
+                reg->ops->close(reg->b);
+        mcs_view_drop(&reg->view);
+        free(reg->host);
+        free(reg->location);
+        free(reg);
 }
 
-const char *mcs_registry_backend_name(const mcs_registry *r) {
-        return r->ops->name;
+const char *mcs_registry_backend_name(const mcs_registry *reg) {
+        return reg->ops->name;
 }
 
-static int check_guest(const mcs_guest *g, char uuid[MCS_UUID_STRLEN + 1], mcs_guest *canon, mcs_err *e) {
+const char *mcs_registry_location(const mcs_registry *reg) {
+        return reg->location;
+}
+
+int mcs_registry_check_guest(const mcs_guest *g, char uuid[MCS_UUID_STRLEN + 1], mcs_guest *canon, mcs_err *e) {
         int r;
         if ((r = mcs_uuid_canonical(g->uuid, uuid, e)) < 0 ||
-            (r = check_text("guest name", g->name, MCS_NAME_MAX, true, e)) < 0)
+            (r = mcs_registry_check_text("guest name", g->name, MCS_NAME_MAX, true, e)) < 0)
                 return r;
         if ((unsigned) g->kind > MCS_KIND_TRANSIENT)
                 return mcs_fail(e, MCS_E_INVALID, "unknown reservation kind %d", (int) g->kind);
@@ -149,15 +190,7 @@ static int check_guest(const mcs_guest *g, char uuid[MCS_UUID_STRLEN + 1], mcs_g
         return 0;
 }
 
-int mcs_registry_reserve(mcs_registry *r, const mcs_guest *g, mcs_record *out, bool *created, mcs_err *e) {
-        char uuid[MCS_UUID_STRLEN + 1];
-        mcs_guest c;
-        bool dummy;
-        int rc = check_guest(g, uuid, &c, e);
-        return rc < 0 ? rc : r->ops->reserve_any(r->state, &c, out, created ? created : &dummy, e);
-}
-
-static int parse_label(const char *text, mcs_label *l, mcs_err *e) {
+int mcs_registry_parse_label(const char *text, mcs_label *l, mcs_err *e) {
         int r;
         if (!text)
                 return mcs_fail(e, MCS_E_INVALID, "missing label");
@@ -175,90 +208,194 @@ static int parse_label(const char *text, mcs_label *l, mcs_err *e) {
         return 0;
 }
 
-int mcs_registry_reserve_label(mcs_registry *r, const mcs_guest *g, const char *label, mcs_record *out,
-                               bool *created, mcs_err *e) {
-        char uuid[MCS_UUID_STRLEN + 1];
-        mcs_guest c;
-        bool dummy;
-        int rc;
-        _cleanup_free_ mcs_label *l = malloc(sizeof *l);
+int mcs_registry_check_unchanged(const mcs_record *rec, const char *host, uint64_t generation, const char *doing,
+                                 mcs_err *e) {
+        if (host && strcmp(rec->host, host))
+                return mcs_fail(e, MCS_E_CHANGED, "guest %s (%s): not %s: its record is now on host %s, not %s",
+                                rec->name, rec->uuid, doing, rec->host, host);
+        if (generation && rec->generation != generation)
+                return mcs_fail(e, MCS_E_CHANGED,
+                                "guest %s (%s): not %s: its record changed meanwhile (generation %llu, read %llu; "
+                                "now %s %s on host %s)",
+                                rec->name, rec->uuid, doing, (unsigned long long) rec->generation,
+                                (unsigned long long) generation, rec->label, mcs_state_name(rec->state), rec->host);
+        return 0;
+}
 
+/* ---- reads ---- */
+
+int mcs_registry_get(mcs_registry *reg, const char *uuid, mcs_record *out, mcs_err *e) {
+        char u[MCS_UUID_STRLEN + 1];
+        int r = mcs_uuid_canonical(uuid, u, e);
+        return r < 0 ? r : reg->ops->get(reg->b, u, out, e);
+}
+
+struct label_search {
+        const char *label;
+        mcs_record *out;
+        bool found;
+};
+
+static int match_label(void *ctx, const mcs_record *rec, mcs_err *e) {
+        struct label_search *s = ctx;
+        if (strcmp(rec->label, s->label))
+                return 0;
+        int r = mcs_record_copy(s->out, rec, e);
+        if (r < 0)
+                return r;
+        s->found = true;
+        return 1;
+}
+
+int mcs_registry_find_label(mcs_registry *reg, const char *label, mcs_record *out, mcs_err *e) {
+        _cleanup_free_ mcs_label *l = malloc(sizeof *l);
+        int r;
         if (!l)
                 return mcs_fail(e, MCS_E_NOMEM, "out of memory");
-        if ((rc = check_guest(g, uuid, &c, e)) < 0 || (rc = parse_label(label, l, e)) < 0)
-                return rc;
-        return r->ops->reserve_label(r->state, &c, l, out, created ? created : &dummy, e);
+        if ((r = mcs_registry_parse_label(label, l, e)) < 0)
+                return r;
+        if (MCS_BACKEND_HAS(reg->ops, find_label))
+                return reg->ops->find_label(reg->b, l->text, out, e);
+        struct label_search s = {l->text, out, false};
+        mcs_cursor ignored;
+        if ((r = reg->ops->scan(reg->b, match_label, &s, &ignored, e)) < 0)
+                return r;
+        return s.found ? 0 : mcs_fail(e, MCS_E_NOTFOUND, "no reservation for %s", l->text);
 }
 
-int mcs_registry_release(mcs_registry *r, const char *uuid, mcs_record *out, mcs_err *e) {
-        return mcs_registry_release_if(r, uuid, NULL, 0, out, e);
+struct list_fill {
+        const mcs_filter *f;
+        mcs_record_list *out;
+        size_t cap;
+};
+
+static int keep_matching(void *ctx, const mcs_record *rec, mcs_err *e) {
+        struct list_fill *l = ctx;
+        const mcs_filter *f = l->f;
+        if ((f->host && strcmp(rec->host, f->host)) || (f->name && strcmp(rec->name, f->name)) ||
+            (f->state >= 0 && (int) rec->state != f->state) || (f->kind >= 0 && (int) rec->kind != f->kind))
+                return 0;
+        if (l->out->n == l->cap) {
+                size_t cap = l->cap ? l->cap * 2 : 16;
+                mcs_record *v = realloc(l->out->v, cap * sizeof *v);
+                if (!v)
+                        return mcs_fail(e, MCS_E_NOMEM, "out of memory");
+                l->out->v = v;
+                l->cap = cap;
+        }
+        int r = mcs_record_copy(&l->out->v[l->out->n], rec, e);
+        if (r == 0)
+                l->out->n++;
+        return r;
 }
 
-int mcs_registry_release_if(mcs_registry *r, const char *uuid, const char *host, uint64_t generation,
-                            mcs_record *out, mcs_err *e) {
-        char u[MCS_UUID_STRLEN + 1];
-        int rc = mcs_uuid_canonical(uuid, u, e);
-        if (rc < 0 || (host && (rc = check_text("host id", host, MCS_HOST_MAX, false, e)) < 0))
-                return rc;
-        if (generation > INT64_MAX)
-                return mcs_fail(e, MCS_E_INVALID, "generation %llu out of range", (unsigned long long) generation);
-        return r->ops->release(r->state, u, host, generation, out, e);
+static int by_name_then_uuid(const void *a, const void *b) {
+        const mcs_record *x = a, *y = b;
+        int c = strcmp(x->name, y->name);
+        return c ? c : strcmp(x->uuid, y->uuid);
 }
 
-int mcs_registry_set_name(mcs_registry *r, const char *uuid, const char *name, uint64_t generation, mcs_record *out,
-                          mcs_err *e) {
-        char u[MCS_UUID_STRLEN + 1];
-        int rc = mcs_uuid_canonical(uuid, u, e);
-        if (rc < 0 || (rc = check_text("guest name", name, MCS_NAME_MAX, true, e)) < 0)
-                return rc;
-        if (generation > INT64_MAX)
-                return mcs_fail(e, MCS_E_INVALID, "generation %llu out of range", (unsigned long long) generation);
-        return r->ops->set_name(r->state, u, name, generation, out, e);
-}
-
-int mcs_registry_set_state(mcs_registry *r, const char *uuid, mcs_state state, mcs_record *out, mcs_err *e) {
-        char u[MCS_UUID_STRLEN + 1];
-        int rc = mcs_uuid_canonical(uuid, u, e);
-        if (rc < 0)
-                return rc;
-        if ((unsigned) state > MCS_STATE_RUNNING)
-                return mcs_fail(e, MCS_E_INVALID, "unknown state %d", (int) state);
-        return r->ops->set_state(r->state, u, state, out, e);
-}
-
-int mcs_registry_get(mcs_registry *r, const char *uuid, mcs_record *out, mcs_err *e) {
-        char u[MCS_UUID_STRLEN + 1];
-        int rc = mcs_uuid_canonical(uuid, u, e);
-        return rc < 0 ? rc : r->ops->get(r->state, u, out, e);
-}
-
-int mcs_registry_find_label(mcs_registry *r, const char *label, mcs_record *out, mcs_err *e) {
-        _cleanup_free_ mcs_label *l = malloc(sizeof *l);
-        int rc;
-        if (!l)
-                return mcs_fail(e, MCS_E_NOMEM, "out of memory");
-        if ((rc = parse_label(label, l, e)) < 0)
-                return rc;
-        return r->ops->find_label(r->state, l->text, out, e);
-}
-
-int mcs_registry_list(mcs_registry *r, const mcs_filter *f, mcs_record_list *out, mcs_err *e) {
+int mcs_registry_list(mcs_registry *reg, const mcs_filter *f, mcs_record_list *out, mcs_err *e) {
         mcs_filter all = MCS_FILTER_ALL;
-        return r->ops->list(r->state, f ? f : &all, out, e);
+        struct list_fill l = {f ? f : &all, out, 0};
+        mcs_cursor ignored;
+        *out = (mcs_record_list){0};
+        int r = reg->ops->scan(reg->b, keep_matching, &l, &ignored, e);
+        if (r < 0) {
+                mcs_record_list_clear(out);
+                return r;
+        }
+        if (out->n > 1)
+                qsort(out->v, out->n, sizeof *out->v, by_name_then_uuid);
+        return 0;
 }
 
-int mcs_registry_history(mcs_registry *r, const char *uuid, mcs_history_list *out, mcs_err *e) {
+int mcs_registry_history(mcs_registry *reg, const char *uuid, mcs_history_list *out, mcs_err *e) {
         char u[MCS_UUID_STRLEN + 1];
         if (uuid) {
-                int rc = mcs_uuid_canonical(uuid, u, e);
-                if (rc < 0)
-                        return rc;
+                int r = mcs_uuid_canonical(uuid, u, e);
+                if (r < 0)
+                        return r;
         }
-        return r->ops->history(r->state, uuid ? u : NULL, out, e);
+        if (!MCS_BACKEND_HAS(reg->ops, history))
+                return mcs_fail(e, MCS_E_NOTFOUND, "registry %s keeps no history", reg->location);
+        return reg->ops->history(reg->b, uuid ? u : NULL, out, e);
 }
 
-int mcs_registry_stats(mcs_registry *r, mcs_alloc_stats *out, mcs_err *e) {
-        return r->ops->stats(r->state, out, e);
+int mcs_registry_stats(mcs_registry *reg, mcs_alloc_stats *out, mcs_err *e) {
+        int r = mcs_view_sync(&reg->view, reg->ops, reg->b, e);
+        if (r < 0)
+                return r;
+        mcs_alloc_stats_get(reg->view.alloc, out);
+        return 0;
+}
+
+/* ---- hosts and health ---- */
+
+int mcs_registry_heartbeat(mcs_registry *reg, mcs_err *e) {
+        return MCS_BACKEND_HAS(reg->ops, heartbeat) ? reg->ops->heartbeat(reg->b, e) : 0;
+}
+
+struct hosts_fill {
+        mcs_host_list *out;
+        size_t cap;
+};
+
+static int add_host(void *ctx, const mcs_host_beat *h, mcs_err *e) {
+        struct hosts_fill *l = ctx;
+        if (l->out->n == l->cap) {
+                size_t cap = l->cap ? l->cap * 2 : 8;
+                mcs_host_seen *v = realloc(l->out->v, cap * sizeof *v);
+                if (!v)
+                        return mcs_fail(e, MCS_E_NOMEM, "out of memory");
+                l->out->v = v;
+                l->cap = cap;
+        }
+        mcs_host_seen *s = &l->out->v[l->out->n];
+        if (!(s->host = strdup(h->host)))
+                return mcs_fail(e, MCS_E_NOMEM, "out of memory");
+        s->seen_us = h->seen_us;
+        l->out->n++;
+        return 0;
+}
+
+int mcs_registry_hosts(mcs_registry *reg, mcs_host_list *out, mcs_err *e) {
+        *out = (mcs_host_list){0};
+        if (!MCS_BACKEND_HAS(reg->ops, hosts))
+                return 0;
+        struct hosts_fill l = {out, 0};
+        int r = reg->ops->hosts(reg->b, add_host, &l, e);
+        if (r < 0)
+                mcs_host_list_clear(out);
+        return r;
+}
+
+void mcs_host_list_clear(mcs_host_list *l) {
+        for (size_t i = 0; i < l->n; i++)
+                free(l->v[i].host);
+        free(l->v);
+        *l = (mcs_host_list){0};
+}
+
+int mcs_registry_health(mcs_registry *reg, char *out, size_t len, mcs_err *e) {
+        if (MCS_BACKEND_HAS(reg->ops, health))
+                return reg->ops->health(reg->b, out, len, e);
+        snprintf(out, len, "ok");
+        return 0;
+}
+
+/* ---- records ---- */
+
+int mcs_record_copy(mcs_record *dst, const mcs_record *src, mcs_err *e) {
+        *dst = *src;
+        dst->name = strdup(src->name);
+        dst->label = strdup(src->label);
+        dst->host = strdup(src->host);
+        if (!dst->name || !dst->label || !dst->host) {
+                mcs_record_clear(dst);
+                return mcs_fail(e, MCS_E_NOMEM, "out of memory");
+        }
+        return 0;
 }
 
 void mcs_record_clear(mcs_record *rec) {
@@ -286,51 +423,42 @@ void mcs_history_list_clear(mcs_history_list *l) {
         l->n = 0;
 }
 
-int mcs_registry_conflict_error(mcs_err *e, const mcs_guest *g, const mcs_label *want, const mcs_record *holder) {
-        mcs_range held;
-        const char *how = "conflicts with";
-        if (mcs_range_parse(holder->label, &held, NULL) == 0) {
-                const mcs_catset *a = &want->range.high.cats, *b = &held.high.cats;
-                how = mcs_catset_equal(a, b)      ? "has the categories of"
-                      : mcs_catset_contains(b, a) ? "is contained in"
-                                                  : "contains";
-        }
-        return mcs_fail(e, MCS_E_CONFLICT,
-                        "label %s for guest %s (%s) %s label %s held by guest %s (%s) on host %s; "
-                        "either guest could read the other's images",
-                        want->text, g->name, g->uuid, how, holder->label, holder->name, holder->uuid,
-                        holder->host);
-}
+/* ---- originals ---- */
 
 /* Paths end up in logs and replies too; contexts are checked by libselinux
  * before a file gets them, here only for size and shape. */
 static int check_path(const char *path, mcs_err *e) {
         char q[MCS_QUOTE_MAX];
         if (!path || path[0] != '/')
-                return mcs_fail(e, MCS_E_INVALID, "'%s' is not an absolute path", path ? mcs_quote(path, q, sizeof q) : "");
-        return check_text("path", path, 4095, true, e);
+                return mcs_fail(e, MCS_E_INVALID, "'%s' is not an absolute path",
+                                path ? mcs_quote(path, q, sizeof q) : "");
+        return mcs_registry_check_text("path", path, 4095, true, e);
 }
 
-int mcs_registry_remember_original(mcs_registry *r, const char *uuid, const char *path, const char *context,
+int mcs_registry_remember_original(mcs_registry *reg, const char *uuid, const char *path, const char *context,
                                    mcs_err *e) {
         char u[MCS_UUID_STRLEN + 1];
-        int rc;
-        if ((rc = mcs_uuid_canonical(uuid, u, e)) < 0 || (rc = check_path(path, e)) < 0)
-                return rc;
+        int r;
+        if ((r = mcs_uuid_canonical(uuid, u, e)) < 0 || (r = check_path(path, e)) < 0)
+                return r;
         if (!context || strlen(context) > 4095 || strchr(context, '\n'))
                 return mcs_fail(e, MCS_E_INVALID, "unusable original label for %s", path);
-        return r->ops->remember_original(r->state, u, path, context, e);
+        return reg->ops->remember_original(reg->b, u, path, context, e);
 }
 
-int mcs_registry_originals(mcs_registry *r, const char *uuid, mcs_original_list *out, mcs_err *e) {
+int mcs_registry_originals(mcs_registry *reg, const char *uuid, mcs_original_list *out, mcs_err *e) {
         char u[MCS_UUID_STRLEN + 1];
-        int rc = mcs_uuid_canonical(uuid, u, e);
-        return rc < 0 ? rc : r->ops->originals(r->state, u, out, e);
+        if (uuid) {
+                int r = mcs_uuid_canonical(uuid, u, e);
+                if (r < 0)
+                        return r;
+        }
+        return reg->ops->originals(reg->b, uuid ? u : NULL, out, e);
 }
 
-int mcs_registry_forget_original(mcs_registry *r, const char *path, mcs_err *e) {
-        int rc = check_path(path, e);
-        return rc < 0 ? rc : r->ops->forget_original(r->state, path, e);
+int mcs_registry_forget_original(mcs_registry *reg, const char *path, mcs_err *e) {
+        int r = check_path(path, e);
+        return r < 0 ? r : reg->ops->forget_original(reg->b, path, e);
 }
 
 void mcs_original_list_clear(mcs_original_list *l) {

@@ -544,7 +544,7 @@ START_TEST(migrates_version_1) {
         mcs_registry_close(r);
 
         db = raw_open();
-        ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 3);
+        ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 4);
         ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM meta WHERE key = 'registry_id' AND length(value) = 32"), 1);
         ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM originals"), 0);
         ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM history"), 3);
@@ -600,7 +600,7 @@ START_TEST(refuses_newer_schema_and_foreign_files) {
         ck_assert_int_eq(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
         sqlite3_close(db);
         ck_assert_fails(mcs_registry_open(test_db_path, &cfg, &r, &e), &e, MCS_E_SCHEMA,
-                        "has schema version 99; this mcsd knows versions up to 3: upgrade mcsd");
+                        "has schema version 99; this mcsd knows versions up to 4: upgrade mcsd");
 
         FILE *f = fopen(test_db_path, "w");
         for (int i = 0; i < 100; i++)

@@ -19,6 +19,7 @@ typedef enum mcs_code {
         MCS_E_SCHEMA,    /* registry written by a newer mcsd, or damaged */
         MCS_E_POLICY,    /* the SELinux policy could not be read */
         MCS_E_CHANGED,   /* the record changed since the caller read it */
+        MCS_E_STALE,     /* the registry changed since the caller's view of it; look again */
         MCS_E__MAX
 } mcs_code;
 

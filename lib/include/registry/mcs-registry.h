@@ -1,8 +1,9 @@
 /* The registry: which guest holds which label, shared by every host.
  *
- * Callers use the mcs_registry_* functions below; they validate and
- * canonicalise every argument once, then call a backend through
- * struct mcs_registry_ops (registry-backend.h). */
+ * Callers use the mcs_registry_* functions below. They validate and
+ * canonicalise every argument once, decide conflicts and draws against the
+ * handle's view of the registry, and store through a thin backend
+ * (lib/registry/backend.h) with conditional writes. */
 #pragma once
 
 #include <stdbool.h>
@@ -107,11 +108,30 @@ typedef struct mcs_registry mcs_registry;
  * registry_path, /var/lib/mcsd/registry.db by default. */
 const char *mcs_registry_default_location(void);
 
-/* location: "sqlite:PATH" or a plain PATH (sqlite, the embedded default);
+/* location: "sqlite:///PATH", "sqlite:PATH" or a plain PATH (sqlite, the
+ * embedded default), or another backend's "NAME:..." (docs/registry.md);
  * NULL: mcs_registry_default_location(). */
 int mcs_registry_open(const char *location, const mcs_registry_config *cfg, mcs_registry **out, mcs_err *e);
 void mcs_registry_close(mcs_registry *r);
 const char *mcs_registry_backend_name(const mcs_registry *r);
+const char *mcs_registry_location(const mcs_registry *r);
+
+/* One line on the backend's health: "ok: ..." or what is wrong. */
+int mcs_registry_health(mcs_registry *r, char *out, size_t len, mcs_err *e);
+
+/* Records that this host is alive now (a no-op for a backend without
+ * heartbeats), and lists every host that ever beat, with when. */
+typedef struct mcs_host_seen {
+        char *host;
+        int64_t seen_us;
+} mcs_host_seen;
+typedef struct mcs_host_list {
+        mcs_host_seen *v;
+        size_t n;
+} mcs_host_list;
+int mcs_registry_heartbeat(mcs_registry *r, mcs_err *e);
+int mcs_registry_hosts(mcs_registry *r, mcs_host_list *out, mcs_err *e);
+void mcs_host_list_clear(mcs_host_list *l);
 
 /* A free pair for the guest, drawn from the pool. If the guest already holds
  * a label, that record is returned and *created is false. */
@@ -155,12 +175,13 @@ int mcs_registry_stats(mcs_registry *r, mcs_alloc_stats *out, mcs_err *e);
  * guests' private images would be one file. */
 int mcs_registry_remember_original(mcs_registry *r, const char *uuid, const char *path, const char *context,
                                    mcs_err *e);
-/* What is remembered for the guest, by path. */
+/* What is remembered for the guest (NULL: every guest), by path. */
 int mcs_registry_originals(mcs_registry *r, const char *uuid, mcs_original_list *out, mcs_err *e);
 /* Forgets a path's original (once restored, or when the file is gone). */
 int mcs_registry_forget_original(mcs_registry *r, const char *path, mcs_err *e);
 void mcs_original_list_clear(mcs_original_list *l);
 
+int mcs_record_copy(mcs_record *dst, const mcs_record *src, mcs_err *e);
 void mcs_record_clear(mcs_record *rec);
 void mcs_record_list_clear(mcs_record_list *l);
 void mcs_history_list_clear(mcs_history_list *l);

@@ -45,4 +45,6 @@ const char *const mcs_sqlite_migrations[MCS_SQLITE_SCHEMA_VERSION] = {
         "  host TEXT NOT NULL,"
         "  saved_us INTEGER NOT NULL) WITHOUT ROWID;"
         "CREATE INDEX originals_by_uuid ON originals (uuid);",
+        /* 3 -> 4: when each host last said it was alive (heartbeats). */
+        "CREATE TABLE hosts (host TEXT PRIMARY KEY NOT NULL, seen_us INTEGER NOT NULL) WITHOUT ROWID;",
 };

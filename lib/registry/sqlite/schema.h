@@ -3,6 +3,6 @@
  * append a new one. */
 #pragma once
 
-#define MCS_SQLITE_SCHEMA_VERSION 3
+#define MCS_SQLITE_SCHEMA_VERSION 4
 
 extern const char *const mcs_sqlite_migrations[MCS_SQLITE_SCHEMA_VERSION];

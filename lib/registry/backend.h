@@ -1,0 +1,147 @@
+/* What a registry backend provides: thin storage, no safety logic.
+ *
+ * The conflict rules, the allocator view and the draw live once, above the
+ * backends (registry.c, view.c). A backend stores records, applies the
+ * conditional writes below atomically, and reports every change since a
+ * cursor so that each handle keeps its allocator view current.
+ *
+ * The operations struct is versioned the way sqlite's VFS is: a backend
+ * states the version it was written for and the size of the struct it
+ * knows. Operations added by a later version sit after the older ones, and
+ * the registry calls one only when the backend's struct is large enough to
+ * hold it and it is not NULL (MCS_BACKEND_HAS). Operations marked optional
+ * may be NULL in any version.
+ *
+ * Arguments arrive validated: UUIDs canonical, names and host ids checked,
+ * labels canonical with at least one category. */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mcs-level.h"
+#include "mcs-registry.h"
+
+#define MCS_BACKEND_VERSION 1
+
+/* A position in a backend's change feed. The backend alone reads it; the
+ * registry keeps it and hands it back. pos 0 with an empty mark is "before
+ * everything". */
+#define MCS_CURSOR_MARK_MAX 160
+typedef struct mcs_cursor {
+        uint64_t pos;
+        char mark[MCS_CURSOR_MARK_MAX]; /* what the backend needs to notice a registry put back or replaced */
+} mcs_cursor;
+
+/* One change of the feed: what the allocator view needs. */
+typedef struct mcs_change {
+        mcs_history_op op; /* RESERVE: label now held; RELEASE: no longer held; STATE: labels unchanged */
+        const char *uuid;
+        const char *label;
+} mcs_change;
+
+/* Callbacks return 0 to go on, a positive number to stop early (the
+ * operation then returns 0), or an error, which the operation returns. */
+typedef int (*mcs_change_fn)(void *ctx, const mcs_change *c, mcs_err *e);
+typedef int (*mcs_record_fn)(void *ctx, const mcs_record *rec, mcs_err *e);
+
+/* A host that writes to the registry, and when it last said it was alive. */
+typedef struct mcs_host_beat {
+        const char *host;
+        int64_t seen_us;
+} mcs_host_beat;
+typedef int (*mcs_host_fn)(void *ctx, const mcs_host_beat *h, mcs_err *e);
+
+typedef struct mcs_backend mcs_backend; /* each backend's own state */
+
+typedef struct mcs_backend_ops {
+        int version;      /* MCS_BACKEND_VERSION the backend was written for */
+        size_t size;      /* sizeof (mcs_backend_ops) as the backend was compiled */
+        const char *name; /* the scheme: "sqlite" in "sqlite:///var/lib/mcsd/registry.db" */
+
+        /* ---- version 1 ---- */
+        /* location: what follows "NAME:" ("//" and all), or a plain path for sqlite. */
+        int (*open)(const char *location, const mcs_registry_config *cfg, mcs_backend **out, mcs_err *e);
+        void (*close)(mcs_backend *b);
+
+        /* Optional: a write section. When present, the registry calls
+         * write_begin, brings its view up to date, decides and writes, then
+         * write_end (commit true to keep the writes). Nobody else writes in
+         * between, so the writes inside never fail with -MCS_E_STALE. */
+        int (*write_begin)(mcs_backend *b, mcs_err *e);
+        int (*write_end)(mcs_backend *b, bool commit, mcs_err *e);
+
+        /* Every change after *at, oldest first; *at moves past each one
+         * handed to fn. -MCS_E_STALE when the feed cannot continue from *at
+         * (another registry now stands at the location, an older copy was put
+         * back, the backend compacted it away): the registry then rebuilds
+         * its view with scan. */
+        int (*changes)(mcs_backend *b, mcs_cursor *at, mcs_change_fn fn, void *ctx, mcs_err *e);
+        /* Every record, from one consistent state, and the cursor of that state. */
+        int (*scan)(mcs_backend *b, mcs_record_fn fn, void *ctx, mcs_cursor *at, mcs_err *e);
+        int (*get)(mcs_backend *b, const char *uuid, mcs_record *out, mcs_err *e);
+
+        /* Conditional writes. Each appends what it did to the history and the
+         * feed (RESERVE, STATE, RELEASE) atomically with the write.
+         *
+         * create: stores rec only if no record has its uuid (-MCS_E_EXISTS)
+         * and no change since view touched a label sharing a category with
+         * claims (-MCS_E_STALE; a backend may be coarser and refuse on any
+         * change since view). claims are the categories of rec->label: a
+         * label that equals, contains or is contained in another shares a
+         * category with it, so the registry's checks against its view plus
+         * this guard mean no two conflicting labels are ever both stored. */
+        int (*create)(mcs_backend *b, const mcs_record *rec, const mcs_catset *claims, const mcs_cursor *view,
+                      mcs_err *e);
+        /* update: replaces the record with rec (same uuid and label; name,
+         * host, state, updated_us and generation may change) only if the
+         * stored one still has generation if_generation; else -MCS_E_CHANGED,
+         * or -MCS_E_NOTFOUND. */
+        int (*update)(mcs_backend *b, const mcs_record *rec, uint64_t if_generation, mcs_err *e);
+        /* remove: deletes the record only if it still has host if_host (NULL:
+         * any) and generation if_generation (0: any); else -MCS_E_CHANGED
+         * (mcs_registry_check_unchanged words the message). out (may be
+         * NULL) gets the removed record. */
+        int (*remove)(mcs_backend *b, const char *uuid, const char *if_host, uint64_t if_generation,
+                      mcs_record *out, mcs_err *e);
+
+        /* Optional: faster than a scan. */
+        int (*find_label)(mcs_backend *b, const char *label, mcs_record *out, mcs_err *e);
+        /* Optional: the history, oldest first (uuid NULL: all of it). */
+        int (*history)(mcs_backend *b, const char *uuid, mcs_history_list *out, mcs_err *e);
+
+        /* Original labels of files (mcs_registry_remember_original). */
+        int (*remember_original)(mcs_backend *b, const char *uuid, const char *path, const char *context,
+                                 mcs_err *e);
+        /* uuid NULL: every original. */
+        int (*originals)(mcs_backend *b, const char *uuid, mcs_original_list *out, mcs_err *e);
+        int (*forget_original)(mcs_backend *b, const char *path, mcs_err *e);
+
+        /* Optional: host liveness. heartbeat records that this host is alive
+         * now; hosts lists every host that ever beat. */
+        int (*heartbeat)(mcs_backend *b, mcs_err *e);
+        int (*hosts)(mcs_backend *b, mcs_host_fn fn, void *ctx, mcs_err *e);
+        /* Optional: one line on the backend's health ("ok", or what is wrong). */
+        int (*health)(mcs_backend *b, char *out, size_t len, mcs_err *e);
+
+        /* Optional: writes a record exactly as given (generation and times
+         * kept) into a registry being filled by a copy; -MCS_E_EXISTS when
+         * the uuid or label is there already. */
+        int (*import_record)(mcs_backend *b, const mcs_record *rec, mcs_err *e);
+        int (*import_history)(mcs_backend *b, const mcs_history_entry *h, mcs_err *e);
+        int (*import_original)(mcs_backend *b, const mcs_original *o, mcs_err *e);
+} mcs_backend_ops;
+
+/* True when ops, as its backend compiled it, has the operation and it is set. */
+#define MCS_BACKEND_HAS(ops, op)                                                                                \
+        ((ops)->size >= offsetof(mcs_backend_ops, op) + sizeof((ops)->op) && (ops)->op != NULL)
+
+extern const mcs_backend_ops mcs_backend_sqlite;
+
+/* Shared by backends: -MCS_E_CHANGED, worded, when rec no longer has host
+ * (NULL: any) or generation (0: any); else 0. doing: "released", ... */
+int mcs_registry_check_unchanged(const mcs_record *rec, const char *host, uint64_t generation, const char *doing,
+                                 mcs_err *e);
+
+/* Shared by backends: microseconds since the epoch, wall clock. */
+int64_t mcs_registry_now_us(void);
