@@ -129,7 +129,16 @@ static int cmd_status(const cmd *c, int argc, char **argv) {
                             *g = obj(r, "guests");
                 printf("mcsd:       %s (pid %lld)\n", str(r, "version"), num(r, "pid"));
                 printf("host:       %s\n", str(r, "host"));
-                printf("registry:   %s (%s)\n", str(reg, "location"), str(reg, "backend"));
+                printf("registry:   %s (%s): %s\n", str(reg, "location"), str(reg, "backend"), str(reg, "health"));
+                json_object *hosts = obj(reg, "hosts");
+                for (size_t k = 0; hosts && k < json_object_array_length(hosts); k++) {
+                        json_object *h = json_object_array_get_idx(hosts, k);
+                        char when[32];
+                        format_time(num(h, "seen_us"), when, sizeof when);
+                        printf("%s %s, last heartbeat %s%s\n", k ? "           " : "hosts:     ", str(h, "host"), when,
+                               flag(h, "silent") ? ": SILENT, its records are kept until `mcsctl gc --host` releases them"
+                                                 : "");
+                }
                 printf("libvirt:    %s (%s)\n", str(lv, "uri"), flag(lv, "connected") ? "connected" : "not connected");
                 if (str(lv, "security_models"))
                         printf("security:   %s\n", str(lv, "security_models"));
@@ -156,14 +165,22 @@ static void list_set(int opt, const char *arg, void *ctx) {
 static void records_table(json_object *records) {
         static const char *const head[] = {"UUID", "NAME", "LABEL", "KIND", "STATE", "HOST"};
         table *t = table_new(6, head);
+        size_t silent = 0;
         for (size_t i = 0; i < json_object_array_length(records); i++) {
                 json_object *x = json_object_array_get_idx(records, i);
+                char host[300];
+                bool quiet = flag(x, "host_silent");
+                snprintf(host, sizeof host, "%s%s", str(x, "host"), quiet ? " (silent)" : "");
+                silent += quiet;
                 const char *row[] = {str(x, "uuid"), str(x, "name"), str(x, "label"),
-                                     str(x, "kind"), str(x, "state"), str(x, "host")};
+                                     str(x, "kind"), str(x, "state"), host};
                 table_add(t, row);
         }
         table_print(t);
         table_free(t);
+        if (silent)
+                printf("%zu record%s on silent hosts: kept until `mcsctl gc --host HOST` releases them\n", silent,
+                       silent == 1 ? "" : "s");
 }
 
 static int cmd_list(const cmd *c, int argc, char **argv) {

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "heartbeat.h"
 #include "log.h"
 #include "mcs-policy.h"
 #include "mcsd.h"
@@ -286,6 +287,7 @@ int main(int argc, char **argv) {
                 virEventAddTimeout((int) (wd_usec / 2000), on_watchdog, &d, NULL);
         }
 
+        heartbeat_start(&d);
         d.backoff_ms = d.cfg.reconnect_min_ms;
         conn_start(&d);
         while (!d.quit) {

@@ -86,6 +86,7 @@ typedef struct mcsd {
         pthread_mutex_t jobs_lock, semanage_lock;
         int64_t watchdog_ms;      /* systemd's WatchdogSec; 0: none */
         bool watchdog_held;       /* pings held back: the hook thread is stuck */
+        bool heartbeat_failing;   /* the last registry heartbeat failed (logged once) */
 
         char last_status[512];    /* empty until READY=1 went out */
         bool quit;

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "mcs-level.h"
+#include "heartbeat.h"
 #include "methods.h"
 
 int method_status(request *rq, json_object **result, reply_err *err) {
@@ -30,6 +31,7 @@ int method_status(request *rq, json_object **result, reply_err *err) {
         json_object_object_add(x, "backend", json_str(mcs_registry_backend_name(d->reg)));
         json_object_object_add(x, "location",
                                json_str(d->cfg.registry ? d->cfg.registry : mcs_registry_default_location()));
+        heartbeat_status(d, x);
         json_object_object_add(o, "registry", x);
         x = json_object_new_object();
         json_object_object_add(x, "uri", json_str(d->cfg.uri));
@@ -86,9 +88,16 @@ int method_list(request *rq, json_object **result, reply_err *err) {
         }
         if (mcs_registry_list(rq->d->reg, &f, &l, &e) < 0)
                 return fail_mcs(err, &e);
+        mcs_host_list hosts = {0};
+        mcs_registry_hosts(rq->d->reg, &hosts, NULL); /* without it no host is called silent */
         json_object *a = json_object_new_array_ext((int) l.n);
-        for (size_t i = 0; i < l.n; i++)
-                json_object_array_add(a, record_json(&l.v[i]));
+        for (size_t i = 0; i < l.n; i++) {
+                json_object *x = record_json(&l.v[i]);
+                json_object_object_add(x, "host_silent",
+                                       json_object_new_boolean(heartbeat_host_silent(rq->d, &hosts, l.v[i].host)));
+                json_object_array_add(a, x);
+        }
+        mcs_host_list_clear(&hosts);
         mcs_record_list_clear(&l);
         *result = json_object_new_object();
         json_object_object_add(*result, "records", a);

@@ -232,7 +232,25 @@ mcsd_start h2 "$WORK/h2.conf"
 expect_rc 0 "$MCSCTL" -s "$WORK/run/h2.sock" reserve 55555555-2222-3333-4444-555555555555 --label s0:c55,c56 --name on-h2
 expect_rc 1 "$MCSCTL" -s "$WORK/run/h2.sock" relabel on-h2
 contains "$ERR" "not connected to"
+expect_rc 0 M status
+contains "$OUT" "registry:   $REG (sqlite): ok: sqlite file $REG"
+contains "$OUT" " h2, last heartbeat "
+[[ "$OUT" != *SILENT* ]] || fail "a host that beats now is called silent: $OUT"
 mcsd_stop h2
+# h2 stopped a while ago: its heartbeat is an hour old.
+sqlite3 "$REG" "UPDATE hosts SET seen_us = seen_us - 3600000000 WHERE host = 'h2'"
+expect_rc 0 M status
+contains "$OUT" "h2, last heartbeat "
+contains "$OUT" ": SILENT, its records are kept until \`mcsctl gc --host\` releases them"
+[ "$(grep -c SILENT <<<"$OUT")" = 1 ] || fail "this host called silent too: $OUT"
+expect_rc 0 M list
+contains "$OUT" "h2 (silent)"
+contains "$OUT" "1 record on silent hosts: kept until \`mcsctl gc --host HOST\` releases them"
+expect_rc 0 M --json list --host h2
+contains "$OUT" '"host_silent": true'
+expect_rc 0 M list --name on-h2
+contains "$OUT" "s0:c55,c56"
+ok "status shows the registry's health and each host's heartbeat; a silent host's records are listed, not reclaimed"
 expect_rc 0 M gc --host h2
 contains "$OUT" "released 0, kept 1"
 expect_rc 0 M gc --host h2 --static

@@ -1,0 +1,71 @@
+#include "heartbeat.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+
+static int64_t wall_us(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* One line when the heartbeat starts failing and one when it works again. */
+static void beat(mcsd *d) {
+        mcs_err e = {0};
+        if (mcs_registry_heartbeat(d->reg, &e) < 0) {
+                if (!d->heartbeat_failing)
+                        log_msg(MCS_LOG_WARNING, "registry heartbeat failed: %s", e.msg);
+                d->heartbeat_failing = true;
+                return;
+        }
+        if (d->heartbeat_failing)
+                log_msg(MCS_LOG_INFO, "registry heartbeat works again");
+        d->heartbeat_failing = false;
+}
+
+static void on_heartbeat(int timer, void *opaque) {
+        (void) timer;
+        beat(opaque);
+}
+
+void heartbeat_start(mcsd *d) {
+        beat(d);
+        virEventAddTimeout(MCSD_HEARTBEAT_MS, on_heartbeat, d, NULL);
+}
+
+void heartbeat_status(mcsd *d, json_object *reg_json) {
+        char health[MCS_ERR_MSG_MAX + 64];
+        mcs_err e = {0};
+        mcs_host_list hosts = {0};
+
+        if (mcs_registry_health(d->reg, health, sizeof health, &e) < 0)
+                snprintf(health, sizeof health, "failing: %s", e.msg);
+        else if (d->heartbeat_failing)
+                snprintf(health + strlen(health), sizeof health - strlen(health), "; this host's heartbeat fails");
+        json_object_object_add(reg_json, "health", json_object_new_string(health));
+
+        json_object *a = json_object_new_array();
+        if (mcs_registry_hosts(d->reg, &hosts, &e) == 0)
+                for (size_t i = 0; i < hosts.n; i++) {
+                        json_object *h = json_object_new_object();
+                        bool silent = heartbeat_host_silent(d, &hosts, hosts.v[i].host);
+                        json_object_object_add(h, "host", json_object_new_string(hosts.v[i].host));
+                        json_object_object_add(h, "seen_us", json_object_new_int64(hosts.v[i].seen_us));
+                        json_object_object_add(h, "silent", json_object_new_boolean(silent));
+                        json_object_array_add(a, h);
+                }
+        mcs_host_list_clear(&hosts);
+        json_object_object_add(reg_json, "hosts", a);
+}
+
+bool heartbeat_host_silent(mcsd *d, const mcs_host_list *hosts, const char *host) {
+        if (strcmp(host, d->host_id) == 0)
+                return false;
+        for (size_t i = 0; i < hosts->n; i++)
+                if (strcmp(hosts->v[i].host, host) == 0)
+                        return wall_us() - hosts->v[i].seen_us > MCSD_HOST_SILENT_US;
+        return false;
+}
