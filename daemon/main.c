@@ -238,6 +238,11 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "mcsd: %s\n", e.msg);
                 return 1;
         }
+        if (mcs_registry_check_location(d.cfg.registry, &e) < 0) {
+                fprintf(stderr, "mcsd: %s: %s\n", d.config_path, e.msg);
+                mcs_config_clear(&d.cfg);
+                return 1;
+        }
         log_setup(d.cfg.log_level);
         if (check_only) {
                 mcs_config_clear(&d.cfg);

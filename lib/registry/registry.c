@@ -120,6 +120,16 @@ static int pick_backend(const char *location, const mcs_backend_ops **ops, const
         return mcs_fail(e, MCS_E_INVALID, "registry '%.*s': unknown backend (known: %s)", (int) n, location, known);
 }
 
+int mcs_registry_check_location(const char *location, mcs_err *e) {
+        const mcs_backend_ops *ops = NULL;
+        const char *rest = NULL;
+        if (!location)
+                return 0;
+        if (!*location)
+                return mcs_fail(e, MCS_E_INVALID, "empty registry location");
+        return pick_backend(location, &ops, &rest, e);
+}
+
 int mcs_registry_open(const char *location, const mcs_registry_config *cfg, mcs_registry **out, mcs_err *e) {
         const mcs_backend_ops *ops = NULL;
         const char *rest = NULL;

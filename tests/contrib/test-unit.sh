@@ -38,3 +38,14 @@ sed -n 's/^#\([a-z_]* = .*\)$/\1/p' "$EXAMPLE_CONF" | grep -v '^host_id = $' >"$
 [ "$(grep -c . "$work/all.conf")" -ge 22 ] || { echo "FAIL: example lost keys: $(cat "$work/all.conf")"; exit 1; }
 "$MCSD" --config "$work/all.conf" --check-config
 echo "ok - the example config and all its keys are accepted"
+
+# A registry naming no known backend is refused by --check-config, with the file.
+printf 'registry = zzz:///var/lib/mcsd/x\n' >"$work/bad-registry.conf"
+if out=$("$MCSD" --config "$work/bad-registry.conf" --check-config 2>&1); then
+	echo "FAIL: an unknown registry backend passed --check-config"; exit 1
+fi
+grep -q "$work/bad-registry.conf: registry 'zzz': unknown backend (known: sqlite" <<<"$out" ||
+	{ echo "FAIL: unexpected message: $out"; exit 1; }
+printf 'registry = sqlite:///var/lib/mcsd/registry.db\n' >"$work/url-registry.conf"
+"$MCSD" --config "$work/url-registry.conf" --check-config
+echo "ok - --check-config names an unknown registry backend; sqlite:/// is accepted"

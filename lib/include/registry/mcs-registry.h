@@ -113,6 +113,8 @@ const char *mcs_registry_default_location(void);
  * NULL: mcs_registry_default_location(). */
 int mcs_registry_open(const char *location, const mcs_registry_config *cfg, mcs_registry **out, mcs_err *e);
 void mcs_registry_close(mcs_registry *r);
+/* Whether location names a known backend (without opening it). */
+int mcs_registry_check_location(const char *location, mcs_err *e);
 const char *mcs_registry_backend_name(const mcs_registry *r);
 const char *mcs_registry_location(const mcs_registry *r);
 
