@@ -26,9 +26,26 @@ static void beat(mcsd *d) {
         d->heartbeat_failing = false;
 }
 
+/* A registry replaced under mcsd (recreated after its directory was
+ * removed, an older copy put back) lacks what this host holds: register
+ * every guest again. */
+static void notice_replaced_registry(mcsd *d) {
+        mcs_err e = {0};
+        uint64_t breaks = mcs_registry_breaks(d->reg, &e);
+        if (breaks <= d->registry_breaks)
+                return;
+        d->registry_breaks = breaks;
+        log_msg(MCS_LOG_WARNING, "the registry at %s is not the one mcsd was following (replaced, recreated or "
+                "restored from an older copy): reconciling every guest to register its label again",
+                mcs_registry_location(d->reg));
+        if (d->conn)
+                guests_reconcile(d);
+}
+
 static void on_heartbeat(int timer, void *opaque) {
         (void) timer;
         beat(opaque);
+        notice_replaced_registry(opaque);
 }
 
 void heartbeat_start(mcsd *d) {

@@ -116,6 +116,7 @@ static void reload(mcsd *d) {
         if (reopen) {
                 mcs_registry_close(d->reg);
                 d->reg = x.reg;
+                d->registry_breaks = 0;
                 d->types = x.types;
                 d->pool = x.pool;
                 strcpy(d->host_id, x.host_id);

@@ -87,6 +87,7 @@ typedef struct mcsd {
         int64_t watchdog_ms;      /* systemd's WatchdogSec; 0: none */
         bool watchdog_held;       /* pings held back: the hook thread is stuck */
         bool heartbeat_failing;   /* the last registry heartbeat failed (logged once) */
+        uint64_t registry_breaks; /* mcs_registry_breaks of d->reg last seen */
 
         char last_status[512];    /* empty until READY=1 went out */
         bool quit;

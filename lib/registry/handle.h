@@ -10,7 +10,14 @@ struct mcs_registry {
         mcs_view view;
         char *host; /* this host, recorded with every write */
         char *location;
+        char fault[MCS_ERR_MSG_MAX]; /* the last write's storage failure; "" once a write succeeds */
+        int64_t fault_since_us;
 };
+
+/* Keeps the outcome r (with message e) of a write for the health line:
+ * storage failures are remembered until a write succeeds; refusals
+ * (conflict, exists, changed, ...) say nothing about the storage. */
+void mcs_registry_note_write(mcs_registry *reg, int r, const mcs_err *e);
 
 /* Runs body(reg, arg, e) with the view current: inside the backend's write
  * section when it has one; else optimistically, again while the backend

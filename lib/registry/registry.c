@@ -343,7 +343,20 @@ int mcs_registry_stats(mcs_registry *reg, mcs_alloc_stats *out, mcs_err *e) {
 /* ---- hosts and health ---- */
 
 int mcs_registry_heartbeat(mcs_registry *reg, mcs_err *e) {
-        return MCS_BACKEND_HAS(reg->ops, heartbeat) ? reg->ops->heartbeat(reg->b, e) : 0;
+        if (!MCS_BACKEND_HAS(reg->ops, heartbeat))
+                return 0;
+        mcs_err local = {0};
+        int r = reg->ops->heartbeat(reg->b, &local);
+        mcs_registry_note_write(reg, r, &local);
+        if (e)
+                *e = local;
+        return r;
+}
+
+uint64_t mcs_registry_breaks(mcs_registry *reg, mcs_err *e) {
+        mcs_alloc_stats ignored;
+        mcs_registry_stats(reg, &ignored, e); /* brings the view up to date */
+        return reg->view.breaks;
 }
 
 struct hosts_fill {
@@ -388,9 +401,19 @@ void mcs_host_list_clear(mcs_host_list *l) {
 }
 
 int mcs_registry_health(mcs_registry *reg, char *out, size_t len, mcs_err *e) {
+        int r = 0;
         if (MCS_BACKEND_HAS(reg->ops, health))
-                return reg->ops->health(reg->b, out, len, e);
-        snprintf(out, len, "ok");
+                r = reg->ops->health(reg->b, out, len, e);
+        else
+                snprintf(out, len, "ok");
+        if (r < 0 || !reg->fault[0])
+                return r;
+        char when[32];
+        time_t t = (time_t) (reg->fault_since_us / 1000000);
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        snprintf(out, len, "failing since %s: %s", when, reg->fault);
         return 0;
 }
 

@@ -8,7 +8,7 @@ void mcs_view_init(mcs_view *v, const mcs_catset *pool, uint64_t seed) {
         v->seed = seed;
 }
 
-void mcs_view_drop(mcs_view *v) {
+void mcs_view_drop(mcs_view *v) { /* keeps breaks */
         mcs_alloc_free(v->alloc);
         v->alloc = NULL;
         memset(&v->at, 0, sizeof v->at);
@@ -65,8 +65,10 @@ int mcs_view_sync(mcs_view *v, const mcs_backend_ops *ops, mcs_backend *b, mcs_e
         if (!v->alloc)
                 return rebuild(v, ops, b, e);
         int r = ops->changes(b, &v->at, apply_change, v->alloc, e);
-        if (r == -(int) MCS_E_STALE)
+        if (r == -(int) MCS_E_STALE) {
+                v->breaks++;
                 return rebuild(v, ops, b, e);
+        }
         if (r < 0)
                 mcs_view_drop(v); /* part of the feed may be in it */
         return r;

@@ -12,6 +12,7 @@ typedef struct mcs_view {
         mcs_cursor at;    /* the feed position alloc reflects */
         mcs_catset pool;
         uint64_t seed;
+        uint64_t breaks; /* times the feed could not go on and the view started again */
 } mcs_view;
 
 void mcs_view_init(mcs_view *v, const mcs_catset *pool, uint64_t seed);

@@ -19,7 +19,38 @@ static void pause_before_retry(int attempt) {
         nanosleep(&ts, NULL);
 }
 
+void mcs_registry_note_write(mcs_registry *reg, int r, const mcs_err *e) {
+        if (r >= 0) {
+                reg->fault[0] = '\0';
+                reg->fault_since_us = 0;
+                return;
+        }
+        switch ((mcs_code) -r) {
+        case MCS_E_IO:
+        case MCS_E_BUSY:
+        case MCS_E_SCHEMA:
+        case MCS_E_NOMEM:
+                snprintf(reg->fault, sizeof reg->fault, "%s", e && e->msg[0] ? e->msg : mcs_code_name((mcs_code) -r));
+                if (!reg->fault_since_us)
+                        reg->fault_since_us = mcs_registry_now_us();
+                break;
+        default:
+                break;
+        }
+}
+
+static int write_once_or_retry(mcs_registry *reg, mcs_write_body body, void *arg, mcs_err *e);
+
 int mcs_registry_write(mcs_registry *reg, mcs_write_body body, void *arg, mcs_err *e) {
+        mcs_err local = {0};
+        int r = write_once_or_retry(reg, body, arg, &local);
+        mcs_registry_note_write(reg, r, &local);
+        if (e)
+                *e = local;
+        return r;
+}
+
+static int write_once_or_retry(mcs_registry *reg, mcs_write_body body, void *arg, mcs_err *e) {
         const mcs_backend_ops *ops = reg->ops;
         bool section = MCS_BACKEND_HAS(ops, write_begin) && MCS_BACKEND_HAS(ops, write_end);
         int stale_in_a_row = 0;
@@ -290,5 +321,10 @@ int mcs_registry_release_if(mcs_registry *reg, const char *uuid, const char *hos
         if (generation > INT64_MAX)
                 return mcs_fail(e, MCS_E_INVALID, "generation %llu out of range", (unsigned long long) generation);
         /* One conditional delete: the backend checks host and generation as it deletes. */
-        return reg->ops->remove(reg->b, u, host, generation, out, e);
+        mcs_err local = {0};
+        r = reg->ops->remove(reg->b, u, host, generation, out, &local);
+        mcs_registry_note_write(reg, r, &local);
+        if (e)
+                *e = local;
+        return r;
 }

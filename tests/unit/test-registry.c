@@ -1,5 +1,7 @@
 #include <sqlite3.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "mcs-level.h"
@@ -657,6 +659,78 @@ START_TEST(commit_syncs_the_directory) {
 }
 END_TEST
 
+START_TEST(registry_file_removed_then_back) {
+        mcs_registry *r = test_open_registry("host-a", "c0.c1023");
+        mcs_record rec;
+        mcs_err e = {0};
+        char health[2048], *moved;
+        mcs_guest g1 = static_guest(U1, "g1"), g2 = static_guest(U2, "g2"), g3 = static_guest(U3, "g3");
+        ck_assert_int_ge(asprintf(&moved, "%s.moved", test_dir), 0);
+
+        ck_assert_ok(mcs_registry_reserve_label(r, &g1, "s0:c1,c2", &rec, NULL, &e), &e);
+        mcs_record_clear(&rec);
+        ck_assert_uint_eq(mcs_registry_breaks(r, &e), 0);
+        ck_assert_ok(mcs_registry_health(r, health, sizeof health, &e), &e);
+        ck_assert_msg(strncmp(health, "ok", 2) == 0, "health: %s", health);
+
+        /* The registry's directory is gone: writes fail, health says so. */
+        ck_assert_int_eq(rename(test_dir, moved), 0);
+        ck_assert_int_eq(mcs_registry_reserve_label(r, &g2, "s0:c3,c4", &rec, NULL, &e), -MCS_E_IO);
+        ck_assert_msg(strstr(e.msg, "is gone and cannot be made again"), "message: %s", e.msg);
+        ck_assert_int_lt(mcs_registry_health(r, health, sizeof health, &e), 0);
+        ck_assert_int_lt(mcs_registry_heartbeat(r, &e), 0);
+
+        /* An empty directory is back: a new registry is made there; the
+         * handle notices it is not the one it followed. */
+        ck_assert_int_eq(mkdir(test_dir, 0700), 0);
+        ck_assert_ok(mcs_registry_reserve_label(r, &g3, "s0:c1,c2", &rec, NULL, &e), &e);
+        mcs_record_clear(&rec);
+        ck_assert_uint_eq(mcs_registry_breaks(r, &e), 1);
+        ck_assert_ok(mcs_registry_health(r, health, sizeof health, &e), &e);
+        ck_assert_msg(strncmp(health, "ok", 2) == 0, "health after: %s", health);
+        ck_assert_int_eq(mcs_registry_get(r, U1, &rec, NULL), -MCS_E_NOTFOUND);
+        mcs_registry_close(r);
+
+        /* Clean up the moved directory. */
+        char *cmd;
+        ck_assert_int_ge(asprintf(&cmd, "rm -rf '%s'", moved), 0);
+        ck_assert_int_eq(system(cmd), 0);
+        free(cmd);
+        free(moved);
+}
+END_TEST
+
+START_TEST(write_failure_shows_in_health) {
+        mcs_registry_config cfg = {.host_id = "host-a", .busy_timeout_ms = 100};
+        mcs_registry *r;
+        mcs_record rec;
+        mcs_err e = {0};
+        mcs_catset_add_range(&cfg.pool, 0, 1023);
+        ck_assert_ok(mcs_registry_open(test_db_path, &cfg, &r, &e), &e);
+        char health[2048];
+        mcs_guest g1 = static_guest(U1, "g1"), g2 = static_guest(U2, "g2");
+
+        /* Another writer holds the lock beyond the busy timeout. */
+        sqlite3 *db = raw_open();
+        ck_assert_int_eq(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+        ck_assert_int_eq(mcs_registry_reserve_label(r, &g1, "s0:c1,c2", &rec, NULL, &e), -MCS_E_BUSY);
+        ck_assert_ok(mcs_registry_health(r, health, sizeof health, &e), &e);
+        ck_assert_msg(strstr(health, "failing since ") && strstr(health, "locked by another writer"), "health: %s",
+                      health);
+        /* A refusal is not a storage failure, and does not clear one either. */
+        ck_assert_int_eq(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(db);
+        ck_assert_ok(mcs_registry_reserve_label(r, &g1, "s0:c1,c2", &rec, NULL, &e), &e);
+        mcs_record_clear(&rec);
+        ck_assert_ok(mcs_registry_health(r, health, sizeof health, &e), &e);
+        ck_assert_msg(strncmp(health, "ok", 2) == 0, "health after a write: %s", health);
+        ck_assert_int_eq(mcs_registry_reserve_label(r, &g2, "s0:c1,c2", &rec, NULL, &e), -MCS_E_CONFLICT);
+        ck_assert_ok(mcs_registry_health(r, health, sizeof health, &e), &e);
+        ck_assert_msg(strncmp(health, "ok", 2) == 0, "health after a refusal: %s", health);
+        mcs_registry_close(r);
+}
+END_TEST
+
 START_TEST(wal_file_is_put_back_to_rollback_journal) {
         sqlite3 *db = raw_open();
         ck_assert_int_eq(sqlite3_exec(db, "PRAGMA journal_mode = WAL; CREATE TABLE t (x)", NULL, NULL, NULL), SQLITE_OK);
@@ -693,6 +767,8 @@ int main(void) {
         tcase_add_test(tc, refuses_newer_schema_and_foreign_files);
         tcase_add_test(tc, wal_file_is_put_back_to_rollback_journal);
         tcase_add_test(tc, commit_syncs_the_directory);
+        tcase_add_test(tc, registry_file_removed_then_back);
+        tcase_add_test(tc, write_failure_shows_in_health);
         suite_add_tcase(s, tc);
         return test_run(s);
 }

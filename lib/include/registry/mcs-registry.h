@@ -118,7 +118,9 @@ int mcs_registry_check_location(const char *location, mcs_err *e);
 const char *mcs_registry_backend_name(const mcs_registry *r);
 const char *mcs_registry_location(const mcs_registry *r);
 
-/* One line on the backend's health: "ok: ..." or what is wrong. */
+/* One line on the registry's health: "ok: ..." or what is wrong (the
+ * backend's own check, or the last write's storage failure until a write
+ * succeeds again). */
 int mcs_registry_health(mcs_registry *r, char *out, size_t len, mcs_err *e);
 
 /* Records that this host is alive now (a no-op for a backend without
@@ -134,6 +136,13 @@ typedef struct mcs_host_list {
 int mcs_registry_heartbeat(mcs_registry *r, mcs_err *e);
 int mcs_registry_hosts(mcs_registry *r, mcs_host_list *out, mcs_err *e);
 void mcs_host_list_clear(mcs_host_list *l);
+
+/* How many times this handle found that the registry at its location is no
+ * longer the one it was following (replaced, recreated, an older copy put
+ * back) and started its view again. Brings the view up to date first. A
+ * caller that registers what it holds (mcsd's reconcile) does so again when
+ * the count grows. */
+uint64_t mcs_registry_breaks(mcs_registry *r, mcs_err *e);
 
 /* A free pair for the guest, drawn from the pool. If the guest already holds
  * a label, that record is returned and *created is false. */

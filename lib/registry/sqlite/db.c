@@ -11,9 +11,11 @@
  * registry brings its view up to date, decides and writes with the lock
  * held. The history table is the change feed; the UNIQUE constraint on the
  * label is a backstop should a view ever be wrong. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "schema.h"
 #include "sq.h"
@@ -108,7 +110,8 @@ int sq_grow(void **v, size_t *cap, size_t n, size_t size) {
 int sq_begin(sq *s, bool write, mcs_err *e) {
         if (s->in_section)
                 return 0;
-        return sq_exec(s, write ? "BEGIN IMMEDIATE" : "BEGIN", e);
+        int r = sq_check_file(s, e);
+        return r < 0 ? r : sq_exec(s, write ? "BEGIN IMMEDIATE" : "BEGIN", e);
 }
 
 int sq_end(sq *s, int ok, mcs_err *e) {
@@ -127,7 +130,9 @@ int sq_end(sq *s, int ok, mcs_err *e) {
 }
 
 static int sq_write_begin(mcs_backend *s, mcs_err *e) {
-        int r = sq_exec(s, "BEGIN IMMEDIATE", e);
+        int r = sq_check_file(s, e);
+        if (r == 0)
+                r = sq_exec(s, "BEGIN IMMEDIATE", e);
         s->in_section = r == 0;
         return r;
 }
@@ -187,12 +192,19 @@ fail:
         return r;
 }
 
+static void disconnect_db(sq *s) {
+        for (int i = 0; i < Q__MAX; i++) {
+                sqlite3_finalize(s->st[i]);
+                s->st[i] = NULL;
+        }
+        sqlite3_close(s->db);
+        s->db = NULL;
+}
+
 static void sq_close(mcs_backend *s) {
         if (!s)
                 return;
-        for (int i = 0; i < Q__MAX; i++)
-                sqlite3_finalize(s->st[i]);
-        sqlite3_close(s->db);
+        disconnect_db(s);
         free(s->path);
         free(s->host);
         free(s);
@@ -205,11 +217,67 @@ static const char *path_of(const char *location) {
         return location;
 }
 
+/* Opens the file at s->path and sets it up; records which file it is. */
+static int connect_db(sq *s, mcs_err *e) {
+        char mode[32];
+        int r;
+        int rc = sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                                 NULL);
+        if (rc != SQLITE_OK)
+                return s->db ? sq_fail(s, rc, "open", e) : mcs_fail(e, MCS_E_NOMEM, "registry %s: out of memory", s->path);
+        sqlite3_extended_result_codes(s->db, 1);
+        sqlite3_busy_timeout(s->db, (int) s->busy_ms);
+        /* Refuse schema tricks through the SQL interface; run no schema-defined functions. */
+        sqlite3_db_config(s->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+        sqlite3_db_config(s->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
+
+        if ((r = pragma_text(s, "PRAGMA journal_mode = DELETE", mode, sizeof mode, e)) < 0)
+                return r;
+        if (strcmp(mode, "delete") != 0)
+                return mcs_fail(e, MCS_E_IO,
+                                "registry %s: journal mode is %s and cannot be set to delete; the registry needs a "
+                                "rollback journal to be shared across hosts", s->path, mode);
+        /* EXTRA: FULL, plus an fsync of the directory after the journal is
+         * unlinked at commit. Without it a power cut right after an
+         * acknowledged commit can bring the journal back, and the next
+         * opener rolls the commit back. */
+        if ((r = sq_exec(s, "PRAGMA synchronous = EXTRA", e)) < 0 ||
+            (r = pragma_text(s, "PRAGMA synchronous", mode, sizeof mode, e)) < 0)
+                return r;
+        if (strcmp(mode, "3") != 0)
+                return mcs_fail(e, MCS_E_IO, "registry %s: synchronous is %s and cannot be set to extra (3)", s->path,
+                                mode);
+        if ((r = migrate(s, e)) < 0)
+                return r;
+        struct stat st;
+        if (stat(s->path, &st) < 0)
+                return mcs_fail(e, MCS_E_IO, "registry %s: %s", s->path, strerror(errno));
+        s->dev = st.st_dev;
+        s->ino = st.st_ino;
+        return 0;
+}
+
+/* The file at the path is no longer the one open (removed, or another put
+ * in its place, with its directory perhaps): writes to the open one would
+ * reach no other host. Open what is there now, a new registry if nothing
+ * is; the registry's view notices the new registry id and starts again. */
+int sq_check_file(sq *s, mcs_err *e) {
+        struct stat st;
+        if (s->db && stat(s->path, &st) == 0 && st.st_dev == s->dev && st.st_ino == s->ino)
+                return 0;
+        disconnect_db(s);
+        int r = connect_db(s, e);
+        if (r < 0) {
+                disconnect_db(s);
+                mcs_err_prefix(e, "registry file %s is gone and cannot be made again", s->path);
+        }
+        return r;
+}
+
 static int sq_open(const char *location, const mcs_registry_config *cfg, mcs_backend **out, mcs_err *e) {
         const char *path = path_of(location);
         sq *s = calloc(1, sizeof *s);
-        char mode[32];
-        int r, rc;
+        int r;
 
         if (!s)
                 return mcs_fail(e, MCS_E_NOMEM, "out of memory");
@@ -224,49 +292,19 @@ static int sq_open(const char *location, const mcs_registry_config *cfg, mcs_bac
                 sq_close(s);
                 return mcs_fail(e, MCS_E_INVALID, "registry '%s': no path", location);
         }
-        rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
-        if (rc != SQLITE_OK) {
-                r = s->db ? sq_fail(s, rc, "open", e) : mcs_fail(e, MCS_E_NOMEM, "registry %s: out of memory", path);
+        if ((r = connect_db(s, e)) < 0) {
                 sq_close(s);
                 return r;
         }
-        sqlite3_extended_result_codes(s->db, 1);
-        sqlite3_busy_timeout(s->db, (int) s->busy_ms);
-        /* Refuse schema tricks through the SQL interface; run no schema-defined functions. */
-        sqlite3_db_config(s->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
-        sqlite3_db_config(s->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
-
-        if ((r = pragma_text(s, "PRAGMA journal_mode = DELETE", mode, sizeof mode, e)) < 0)
-                goto fail;
-        if (strcmp(mode, "delete") != 0) {
-                r = mcs_fail(e, MCS_E_IO,
-                             "registry %s: journal mode is %s and cannot be set to delete; the registry needs a "
-                             "rollback journal to be shared across hosts", path, mode);
-                goto fail;
-        }
-        /* EXTRA: FULL, plus an fsync of the directory after the journal is
-         * unlinked at commit. Without it a power cut right after an
-         * acknowledged commit can bring the journal back, and the next
-         * opener rolls the commit back. */
-        if ((r = sq_exec(s, "PRAGMA synchronous = EXTRA", e)) < 0 ||
-            (r = pragma_text(s, "PRAGMA synchronous", mode, sizeof mode, e)) < 0)
-                goto fail;
-        if (strcmp(mode, "3") != 0) {
-                r = mcs_fail(e, MCS_E_IO, "registry %s: synchronous is %s and cannot be set to extra (3)", path, mode);
-                goto fail;
-        }
-        if ((r = migrate(s, e)) < 0)
-                goto fail;
         *out = s;
         return 0;
-fail:
-        sq_close(s);
-        return r;
 }
 
 static int sq_health(mcs_backend *s, char *out, size_t len, mcs_err *e) {
         sqlite3_stmt *st;
-        int r = sq_prep(s, Q_REGISTRY_ID, &st, e);
+        int r = sq_check_file(s, e);
+        if (r < 0 || (r = sq_prep(s, Q_REGISTRY_ID, &st, e)) < 0)
+                return r;
         if (r < 0)
                 return r;
         int rc = sqlite3_step(st);

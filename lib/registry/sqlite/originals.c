@@ -68,8 +68,9 @@ int sq_import_original(mcs_backend *s, const mcs_original *o, mcs_err *e) {
 int sq_originals(mcs_backend *s, const char *uuid, mcs_original_list *out, mcs_err *e) {
         sqlite3_stmt *st;
         size_t cap = 0;
-        int r = sq_prep(s, uuid ? Q_ORIG_LIST : Q_ORIG_ALL, &st, e), rc;
         *out = (mcs_original_list){0};
+        SQ_CHECK_FILE_OR_RETURN(s, e);
+        int r = sq_prep(s, uuid ? Q_ORIG_LIST : Q_ORIG_ALL, &st, e), rc;
         if (r < 0)
                 return r;
         if (uuid)
@@ -135,6 +136,7 @@ int sq_heartbeat(mcs_backend *s, mcs_err *e) {
 
 int sq_hosts(mcs_backend *s, mcs_host_fn fn, void *ctx, mcs_err *e) {
         sqlite3_stmt *st;
+        SQ_CHECK_FILE_OR_RETURN(s, e);
         int r = sq_prep(s, Q_HOSTS, &st, e), rc;
         if (r < 0)
                 return r;

@@ -50,10 +50,12 @@ static int query_one(sq *s, enum stmt_id id, const char *key, mcs_record *rec, m
 }
 
 int sq_get(mcs_backend *s, const char *uuid, mcs_record *out, mcs_err *e) {
+        SQ_CHECK_FILE_OR_RETURN(s, e);
         return query_one(s, Q_GET, uuid, out, e);
 }
 
 int sq_find_label(mcs_backend *s, const char *label, mcs_record *out, mcs_err *e) {
+        SQ_CHECK_FILE_OR_RETURN(s, e);
         return query_one(s, Q_BY_LABEL, label, out, e);
 }
 
@@ -334,6 +336,8 @@ int sq_remove(mcs_backend *s, const char *uuid, const char *if_host, uint64_t if
 int sq_history(mcs_backend *s, const char *uuid, mcs_history_list *out, mcs_err *e) {
         sqlite3_stmt *st;
         size_t cap = 0;
+        *out = (mcs_history_list){0};
+        SQ_CHECK_FILE_OR_RETURN(s, e);
         int r = sq_prep(s, uuid ? Q_HISTORY_UUID : Q_HISTORY_ALL, &st, e), rc;
 
         out->v = NULL;

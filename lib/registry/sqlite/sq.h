@@ -4,6 +4,7 @@
 
 #include <sqlite3.h>
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "../backend.h"
 
@@ -37,6 +38,8 @@ struct mcs_backend {
         char *host;
         unsigned busy_ms;
         bool in_section; /* inside write_begin .. write_end */
+        dev_t dev;       /* the file open, to notice another at the path */
+        ino_t ino;
         sqlite3_stmt *st[Q__MAX];
 };
 typedef struct mcs_backend sq;
@@ -53,6 +56,16 @@ int sq_grow(void **v, size_t *cap, size_t n, size_t size);
  * unless the write section holds one already. end commits when ok. */
 int sq_begin(sq *s, bool write, mcs_err *e);
 int sq_end(sq *s, int ok, mcs_err *e);
+/* Opens the file now at the path when it is not the one open (sq_begin
+ * does this before every transaction). */
+int sq_check_file(sq *s, mcs_err *e);
+/* The same for a read of one statement outside any transaction. */
+#define SQ_CHECK_FILE_OR_RETURN(s, e)                                                                                  \
+        do {                                                                                                           \
+                int check_ = (s)->in_section ? 0 : sq_check_file((s), (e));                                           \
+                if (check_ < 0)                                                                                        \
+                        return check_;                                                                                 \
+        } while (0)
 
 /* The record and history operations (records.c), originals and hosts (originals.c). */
 int sq_changes(mcs_backend *b, mcs_cursor *at, mcs_change_fn fn, void *ctx, mcs_err *e);
