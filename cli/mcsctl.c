@@ -144,8 +144,11 @@ static int cmd_status(const cmd *c, int argc, char **argv) {
                         printf("security:   %s\n", str(lv, "security_models"));
                 printf("labelling:  %s\n", str(r, "labelling_why"));
                 printf("range:      %s\n", str(r, "range"));
-                printf("labels:     %lld held; %lld of %lld pairs free\n", num(lb, "held"), num(lb, "free_pairs"),
-                       num(lb, "pool_pairs"));
+                if (str(lb, "error"))
+                        printf("labels:     unknown: %s\n", str(lb, "error"));
+                else
+                        printf("labels:     %lld held; %lld of %lld pairs free\n", num(lb, "held"), num(lb, "free_pairs"),
+                               num(lb, "pool_pairs"));
                 printf("guests:     %lld managed, %lld unmanaged, %lld refused, %lld failed, %lld waiting for a label "
                        "(this host)\n",
                        num(g, "managed"), num(g, "unmanaged"), num(g, "refused"), num(g, "failed"), num(g, "waiting"));

@@ -17,8 +17,9 @@ int method_status(request *rq, json_object **result, reply_err *err) {
         char range[MCS_RANGE_STRMAX];
         size_t count[MCS_GUEST_STATUSES];
 
-        if (mcs_registry_stats(d->reg, &st, &e) < 0)
-                return fail_mcs(err, &e);
+        /* A failing registry is what status must show, not a reason to fail. */
+        bool stats_ok = mcs_registry_stats(d->reg, &st, &e) == 0;
+        (void) err;
         guests_count(d, count);
         if (mcs_catset_format(&d->pool, range, sizeof range) < 0)
                 snprintf(range, sizeof range, "?");
@@ -43,9 +44,11 @@ int method_status(request *rq, json_object **result, reply_err *err) {
         json_object_object_add(o, "labelling_why", json_str(guests_policy_text(d)));
         json_object_object_add(o, "range", json_str(range));
         x = json_object_new_object();
-        json_object_object_add(x, "held", json_object_new_int64((int64_t) st.labels));
-        json_object_object_add(x, "pool_pairs", json_object_new_int64((int64_t) st.pool_pairs));
-        json_object_object_add(x, "free_pairs", json_object_new_int64((int64_t) st.free_pairs));
+        json_object_object_add(x, "held", stats_ok ? json_object_new_int64((int64_t) st.labels) : NULL);
+        json_object_object_add(x, "pool_pairs", stats_ok ? json_object_new_int64((int64_t) st.pool_pairs) : NULL);
+        json_object_object_add(x, "free_pairs", stats_ok ? json_object_new_int64((int64_t) st.free_pairs) : NULL);
+        if (!stats_ok)
+                json_object_object_add(x, "error", json_str(e.msg));
         json_object_object_add(o, "labels", x);
         x = json_object_new_object();
         json_object_object_add(x, "managed", json_object_new_int64((int64_t) count[MCS_GUEST_MANAGED]));

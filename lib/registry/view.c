@@ -69,8 +69,10 @@ int mcs_view_sync(mcs_view *v, const mcs_backend_ops *ops, mcs_backend *b, mcs_e
                 v->breaks++;
                 return rebuild(v, ops, b, e);
         }
-        if (r < 0)
-                mcs_view_drop(v); /* part of the feed may be in it */
+        /* On another error the view stays: the backend moves the cursor past
+         * each change as it hands it over, so view and cursor still agree,
+         * and the next sync goes on from there (and notices, through the
+         * cursor's mark, a registry replaced meanwhile). */
         return r;
 }
 
