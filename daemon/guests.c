@@ -322,101 +322,169 @@ static void log_image(void *opaque, const char *path, const char *context, const
                 log_guest(MCS_LOG_WARNING, g->name, g->uuid, NULL, "guest '%s': %s", g->name, res->note);
 }
 
-int guests_apply(mcsd *d, virDomainPtr dom, guest_report *rep) {
-        char uuid[VIR_UUID_STRING_BUFLEN] = "";
-        int persistent = virDomainIsPersistent(dom);
-        mcs_domain parsed = {0};
-        mcs_guest_outcome o = {0};
-        mcs_err e = {0};
-        _cleanup_free_ char *xml = NULL, *live = NULL;
+/* One guest on its way through the rules: decided first (the registry's
+ * part, which a reconcile batches into one commit), finished once that is
+ * durable (its XML, state, name and images). */
+typedef struct applying {
+        virDomainPtr dom;
+        char uuid[VIR_UUID_STRING_BUFLEN];
+        mcs_domain parsed;
+        mcs_guest_outcome o;
+        mcs_err e;
+        char *xml, *live;
+        bool ok; /* decided without an error */
+} applying;
+
+static void apply_decide(mcsd *d, applying *a) {
+        int persistent = virDomainIsPersistent(a->dom);
+
+        virDomainGetUUIDString(a->dom, a->uuid);
+        if (persistent < 0) {
+                log_msg(MCS_LOG_WARNING, "guest %s: %s", a->uuid, virGetLastErrorMessage());
+                snprintf(a->e.msg, sizeof a->e.msg, "%s", virGetLastErrorMessage());
+                return;
+        }
+        if (!(a->xml = domain_xml(a->dom, persistent))) {
+                log_msg(MCS_LOG_WARNING, "guest %s: cannot read its XML: %s", a->uuid, virGetLastErrorMessage());
+                snprintf(a->e.msg, sizeof a->e.msg, "cannot read its XML: %s", virGetLastErrorMessage());
+                return;
+        }
+        if (mcs_domain_parse(a->xml, &a->parsed, &a->e) < 0) {
+                log_guest(MCS_LOG_ERROR, virDomainGetName(a->dom), a->uuid, NULL, "guest %s: %s", a->uuid, a->e.msg);
+                return;
+        }
+        cancel_release(d, a->parsed.uuid);
+        /* A dynamic guest that runs may keep the label it runs with. */
+        if (persistent && (a->parsed.mode == MCS_SECLABEL_DYNAMIC || a->parsed.mode == MCS_SECLABEL_ABSENT))
+                a->live = domain_live_label(a->dom);
+        if (mcs_guest_apply_rules(d->reg, &d->cfg, d->policy, &d->types, a->xml, &a->parsed, persistent,
+                                  virDomainIsActive(a->dom) == 1, a->live, &a->o, &a->e) < 0) {
+                /* An exhausted pool is logged once, below, when the guest starts waiting. */
+                if (a->e.code != MCS_E_EXHAUSTED)
+                        log_guest(MCS_LOG_ERROR, a->parsed.name, a->parsed.uuid, NULL, "guest '%s': %s", a->parsed.name,
+                                  a->e.msg);
+                return;
+        }
+        a->ok = true;
+}
+
+/* The reservation a batch made for the guest was not committed. */
+static void apply_undo(applying *a, const mcs_err *why) {
+        if (!a->ok || !a->o.created)
+                return;
+        log_guest(MCS_LOG_ERROR, a->parsed.name, a->parsed.uuid, NULL, "guest '%s': %s", a->parsed.name, why->msg);
+        a->e = *why;
+        a->ok = false;
+        mcs_guest_outcome_clear(&a->o);
+        a->o = (mcs_guest_outcome){0};
+}
+
+static int apply_finish(mcsd *d, applying *a, guest_report *rep) {
+        mcs_domain *parsed = &a->parsed;
+        mcs_guest_outcome *o = &a->o;
+        mcs_err *e = &a->e;
         int rc = -1;
 
-        virDomainGetUUIDString(dom, uuid);
-        if (persistent < 0) {
-                log_msg(MCS_LOG_WARNING, "guest %s: %s", uuid, virGetLastErrorMessage());
-                snprintf(e.msg, sizeof e.msg, "%s", virGetLastErrorMessage());
+        if (!a->ok)
                 goto out;
-        }
-        if (!(xml = domain_xml(dom, persistent))) {
-                log_msg(MCS_LOG_WARNING, "guest %s: cannot read its XML: %s", uuid, virGetLastErrorMessage());
-                snprintf(e.msg, sizeof e.msg, "cannot read its XML: %s", virGetLastErrorMessage());
-                goto out;
-        }
-        if (mcs_domain_parse(xml, &parsed, &e) < 0) {
-                log_guest(MCS_LOG_ERROR, virDomainGetName(dom), uuid, NULL, "guest %s: %s", uuid, e.msg);
-                goto out;
-        }
-        cancel_release(d, parsed.uuid);
-        /* A dynamic guest that runs may keep the label it runs with. */
-        if (persistent && (parsed.mode == MCS_SECLABEL_DYNAMIC || parsed.mode == MCS_SECLABEL_ABSENT))
-                live = domain_live_label(dom);
-        if (mcs_guest_apply_rules(d->reg, &d->cfg, d->policy, &d->types, xml, &parsed, persistent,
-                                  virDomainIsActive(dom) == 1, live, &o, &e) < 0) {
-                /* An exhausted pool is logged once, below, when the guest starts waiting. */
-                if (e.code != MCS_E_EXHAUSTED)
-                        log_guest(MCS_LOG_ERROR, parsed.name, parsed.uuid, NULL, "guest '%s': %s", parsed.name, e.msg);
-                goto out;
-        }
-        if (o.created)
-                log_guest(MCS_LOG_INFO, parsed.name, parsed.uuid, o.rec.label, "%s %s for guest '%s' (%s)",
-                          o.adopted ? "adopted its running label" : "reserved", o.rec.label, parsed.name,
-                          mcs_kind_name(o.rec.kind));
-        if (o.new_xml) {
-                virDomainPtr redefined = virDomainDefineXML(d->conn, o.new_xml);
+        if (o->created)
+                log_guest(MCS_LOG_INFO, parsed->name, parsed->uuid, o->rec.label, "%s %s for guest '%s' (%s)",
+                          o->adopted ? "adopted its running label" : "reserved", o->rec.label, parsed->name,
+                          mcs_kind_name(o->rec.kind));
+        if (o->new_xml) {
+                virDomainPtr redefined = virDomainDefineXML(d->conn, o->new_xml);
                 if (!redefined) {
-                        log_guest(MCS_LOG_ERROR, parsed.name, parsed.uuid, o.rec.label,
-                                  "guest '%s': cannot write its static label: %s", parsed.name, virGetLastErrorMessage());
-                        snprintf(e.msg, sizeof e.msg, "cannot write its static label: %s", virGetLastErrorMessage());
+                        log_guest(MCS_LOG_ERROR, parsed->name, parsed->uuid, o->rec.label,
+                                  "guest '%s': cannot write its static label: %s", parsed->name, virGetLastErrorMessage());
+                        snprintf(e->msg, sizeof e->msg, "cannot write its static label: %s", virGetLastErrorMessage());
                         goto out;
                 }
                 virDomainFree(redefined);
-                log_guest(MCS_LOG_INFO, parsed.name, parsed.uuid, o.rec.label, "guest '%s' now has static label %s",
-                          parsed.name, o.rec.label);
+                log_guest(MCS_LOG_INFO, parsed->name, parsed->uuid, o->rec.label, "guest '%s' now has static label %s",
+                          parsed->name, o->rec.label);
         }
-        if (o.status == MCS_GUEST_MANAGED &&
-            (sync_state(d, dom, &o.rec, &e) < 0 || sync_name(d, &parsed, &o.rec, &e) < 0)) {
-                log_guest(MCS_LOG_ERROR, parsed.name, parsed.uuid, o.rec.label, "guest '%s': %s", parsed.name, e.msg);
+        if (o->status == MCS_GUEST_MANAGED &&
+            (sync_state(d, a->dom, &o->rec, e) < 0 || sync_name(d, parsed, &o->rec, e) < 0)) {
+                log_guest(MCS_LOG_ERROR, parsed->name, parsed->uuid, o->rec.label, "guest '%s': %s", parsed->name, e->msg);
                 goto out;
         }
         /* relabel='no': libvirt leaves the images alone, so mcsd labels them;
          * a guest whose images it could not label is failed, not managed. */
-        if (o.status == MCS_GUEST_MANAGED && d->policy == MCS_LABELS_WRITE && parsed.mode == MCS_SECLABEL_STATIC &&
-            !parsed.relabel && parsed.n_disks) {
-                struct image_failures f = {.guest = &parsed};
-                int failed = images_label(d, &parsed, o.rec.label, log_image, &f, &e);
+        if (o->status == MCS_GUEST_MANAGED && d->policy == MCS_LABELS_WRITE && parsed->mode == MCS_SECLABEL_STATIC &&
+            !parsed->relabel && parsed->n_disks) {
+                struct image_failures f = {.guest = parsed};
+                int failed = images_label(d, parsed, o->rec.label, log_image, &f, e);
                 if (failed < 0)
-                        log_guest(MCS_LOG_ERROR, parsed.name, parsed.uuid, o.rec.label, "guest '%s': its images: %s",
-                                  parsed.name, e.msg);
+                        log_guest(MCS_LOG_ERROR, parsed->name, parsed->uuid, o->rec.label, "guest '%s': its images: %s",
+                                  parsed->name, e->msg);
                 if (failed != 0) {
-                        o.status = MCS_GUEST_FAILED;
+                        o->status = MCS_GUEST_FAILED;
                         if (failed < 0)
-                                snprintf(o.why, sizeof o.why, "its images: %.*s", (int) sizeof o.why - 16, e.msg);
+                                snprintf(o->why, sizeof o->why, "its images: %.*s", (int) sizeof o->why - 16, e->msg);
                         else
-                                snprintf(o.why, sizeof o.why, "%d of its images could not be labelled (%s)", failed,
+                                snprintf(o->why, sizeof o->why, "%d of its images could not be labelled (%s)", failed,
                                          f.first);
                 }
         }
-        log_outcome(d, &parsed, &o, set_guest(d, parsed.uuid, parsed.name, o.status, o.why));
+        log_outcome(d, parsed, o, set_guest(d, parsed->uuid, parsed->name, o->status, o->why));
         rc = 0;
 out:
-        if (!parsed.uuid[0])
-                snprintf(parsed.uuid, sizeof parsed.uuid, "%s", uuid);
+        if (!parsed->uuid[0])
+                snprintf(parsed->uuid, sizeof parsed->uuid, "%s", a->uuid);
         /* An error counts as a failure too, with its reason, until mcsd succeeds. */
-        const char *gname = parsed.name ? parsed.name : virDomainGetName(dom);
-        if (rc < 0 && e.code == MCS_E_EXHAUSTED) {
-                if (set_guest(d, parsed.uuid, gname, MCS_GUEST_WAITING, e.msg))
-                        log_guest(MCS_LOG_WARNING, gname, parsed.uuid, NULL, "guest '%s' is waiting for a label: %s", gname,
-                                  e.msg);
-                o.status = MCS_GUEST_WAITING;
-                snprintf(o.why, sizeof o.why, "%s", e.msg);
+        const char *gname = parsed->name ? parsed->name : virDomainGetName(a->dom);
+        if (rc < 0 && e->code == MCS_E_EXHAUSTED) {
+                if (set_guest(d, parsed->uuid, gname, MCS_GUEST_WAITING, e->msg))
+                        log_guest(MCS_LOG_WARNING, gname, parsed->uuid, NULL, "guest '%s' is waiting for a label: %s", gname,
+                                  e->msg);
+                o->status = MCS_GUEST_WAITING;
+                snprintf(o->why, sizeof o->why, "%s", e->msg);
                 rc = 1;
                 schedule_wait(d);
         } else if (rc < 0)
-                set_guest(d, parsed.uuid, gname, MCS_GUEST_FAILED, e.msg);
-        report(rep, &parsed, &o, rc < 0 ? e.msg : NULL);
-        mcs_guest_outcome_clear(&o);
-        mcs_domain_clear(&parsed);
+                set_guest(d, parsed->uuid, gname, MCS_GUEST_FAILED, e->msg);
+        report(rep, parsed, o, rc < 0 ? e->msg : NULL);
+        mcs_guest_outcome_clear(o);
+        mcs_domain_clear(parsed);
+        free(a->xml);
+        free(a->live);
         return rc;
+}
+
+int guests_apply(mcsd *d, virDomainPtr dom, guest_report *rep) {
+        applying a = {.dom = dom};
+        apply_decide(d, &a);
+        return apply_finish(d, &a, rep);
+}
+
+/* Reservations of a reconcile share one durable commit per batch of this
+ * many guests; no guest gets its label before its batch is committed. */
+#define RECONCILE_BATCH 64
+
+static int apply_batch(mcsd *d, virDomainPtr *doms, int n) {
+        _cleanup_free_ applying *a = calloc((size_t) n, sizeof *a);
+        mcs_err be = {0};
+        int failed = 0;
+
+        if (!a) {
+                for (int i = 0; i < n; i++)
+                        failed += guests_apply(d, doms[i], NULL) < 0;
+                return failed;
+        }
+        bool batched = mcs_registry_batch_begin(d->reg, &be) == 0;
+
+        if (!batched)
+                log_msg(MCS_LOG_WARNING, "reconcile: one commit per guest: %s", be.msg);
+        for (int i = 0; i < n; i++) {
+                a[i].dom = doms[i];
+                apply_decide(d, &a[i]);
+        }
+        if (batched && mcs_registry_batch_end(d->reg, true, &be) < 0)
+                for (int i = 0; i < n; i++)
+                        apply_undo(&a[i], &be);
+        for (int i = 0; i < n; i++)
+                failed += apply_finish(d, &a[i], NULL) < 0;
+        return failed;
 }
 
 /* ---- events and reconcile ---- */
@@ -557,8 +625,8 @@ void guests_reconcile(mcsd *d) {
                         drop_guest(d, d->guests[i].uuid);
                 else
                         i++;
-        for (int i = 0; i < n && virConnectIsAlive(d->conn) == 1; i++)
-                failed += guests_apply(d, doms[i], NULL) < 0;
+        for (int i = 0; i < n && virConnectIsAlive(d->conn) == 1; i += RECONCILE_BATCH)
+                failed += apply_batch(d, doms + i, n - i < RECONCILE_BATCH ? n - i : RECONCILE_BATCH);
 
         /* Guests this host held whose removal was missed while disconnected.
          * Operators' static reservations are only released on an undefine

@@ -10,6 +10,7 @@ struct mcs_registry {
         mcs_view view;
         char *host; /* this host, recorded with every write */
         char *location;
+        bool batch;                  /* inside mcs_registry_batch_begin .. _end, with the write section open */
         char fault[MCS_ERR_MSG_MAX]; /* the last write's storage failure; "" once a write succeeds */
         int64_t fault_since_us;
 };

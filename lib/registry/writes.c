@@ -50,9 +50,64 @@ int mcs_registry_write(mcs_registry *reg, mcs_write_body body, void *arg, mcs_er
         return r;
 }
 
+static bool has_section(const mcs_backend_ops *ops) {
+        return MCS_BACKEND_HAS(ops, write_begin) && MCS_BACKEND_HAS(ops, write_end);
+}
+
+int mcs_registry_batch_begin(mcs_registry *reg, mcs_err *e) {
+        if (reg->batch)
+                return mcs_fail(e, MCS_E_INVALID, "registry %s: a batch is open already", reg->location);
+        if (!has_section(reg->ops))
+                return 0; /* every write commits itself */
+        mcs_err local = {0};
+        int r = reg->ops->write_begin(reg->b, &local);
+        if (r < 0) {
+                mcs_registry_note_write(reg, r, &local);
+                if (e)
+                        *e = local;
+                return r;
+        }
+        reg->batch = true;
+        return 0;
+}
+
+int mcs_registry_batch_end(mcs_registry *reg, bool commit, mcs_err *e) {
+        if (!reg->batch)
+                return 0;
+        reg->batch = false;
+        mcs_err local = {0};
+        int r = reg->ops->write_end(reg->b, commit, &local);
+        /* The view read the batch's own rows as it went; rolled back, they
+         * are gone, and the view must not keep them. */
+        if (!commit || r < 0)
+                mcs_view_drop(&reg->view);
+        if (commit)
+                mcs_registry_note_write(reg, r, &local);
+        if (r < 0 && e)
+                *e = local;
+        return r;
+}
+
+/* Inside a batch: the section is open already; a stale answer means the
+ * view is wrong, so it starts again and the body runs again. */
+static int write_in_batch(mcs_registry *reg, mcs_write_body body, void *arg, mcs_err *e) {
+        for (int attempt = 0; attempt < 2; attempt++) {
+                int r = mcs_view_sync(&reg->view, reg->ops, reg->b, e);
+                if (r >= 0)
+                        r = body(reg, arg, e);
+                if (r != -(int) MCS_E_STALE)
+                        return r;
+                mcs_view_drop(&reg->view);
+        }
+        return mcs_fail(e, MCS_E_SCHEMA, "registry %s: the view of it and its content disagree twice in a row",
+                        reg->location);
+}
+
 static int write_once_or_retry(mcs_registry *reg, mcs_write_body body, void *arg, mcs_err *e) {
         const mcs_backend_ops *ops = reg->ops;
-        bool section = MCS_BACKEND_HAS(ops, write_begin) && MCS_BACKEND_HAS(ops, write_end);
+        bool section = has_section(ops);
+        if (reg->batch)
+                return write_in_batch(reg, body, arg, e);
         int stale_in_a_row = 0;
 
         for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {

@@ -731,6 +731,54 @@ START_TEST(write_failure_shows_in_health) {
 }
 END_TEST
 
+START_TEST(batch_commits_once_or_not_at_all) {
+        mcs_registry *r = test_open_registry("host-a", "c0.c5"), *other = test_open_registry("host-b", "c0.c5");
+        mcs_record rec;
+        mcs_alloc_stats st;
+        mcs_err e = {0};
+        char uuid[40];
+
+        /* Rolled back: nothing stays, and the view forgets what it saw. */
+        ck_assert_ok(mcs_registry_batch_begin(r, &e), &e);
+        for (int i = 0; i < 10; i++) {
+                snprintf(uuid, sizeof uuid, "20000000-0000-0000-0000-%012d", i);
+                mcs_guest g = guest(uuid, "b");
+                ck_assert_ok(mcs_registry_reserve(r, &g, &rec, NULL, &e), &e);
+                mcs_record_clear(&rec);
+        }
+        ck_assert_int_eq(mcs_registry_batch_begin(r, &e), -MCS_E_INVALID);
+        ck_assert_ok(mcs_registry_batch_end(r, false, &e), &e);
+        ck_assert_ok(mcs_registry_stats(r, &st, &e), &e);
+        ck_assert_uint_eq(st.labels, 0);
+        ck_assert_ok(mcs_registry_stats(other, &st, &e), &e);
+        ck_assert_uint_eq(st.labels, 0);
+
+        /* Committed: every pair of c0..c5 (15) in one batch, all distinct;
+         * the 16th finds the pool exhausted inside the batch. */
+        ck_assert_ok(mcs_registry_batch_begin(r, &e), &e);
+        for (int i = 0; i < 15; i++) {
+                snprintf(uuid, sizeof uuid, "30000000-0000-0000-0000-%012d", i);
+                mcs_guest g = guest(uuid, "c");
+                ck_assert_ok(mcs_registry_reserve(r, &g, &rec, NULL, &e), &e);
+                mcs_record_clear(&rec);
+        }
+        mcs_guest late = guest("30000000-0000-0000-0000-999999999999", "late");
+        ck_assert_int_eq(mcs_registry_reserve(r, &late, &rec, NULL, &e), -MCS_E_EXHAUSTED);
+        ck_assert_ok(mcs_registry_batch_end(r, true, &e), &e);
+        mcs_record_list l;
+        ck_assert_ok(mcs_registry_list(other, NULL, &l, &e), &e);
+        ck_assert_uint_eq(l.n, 15);
+        for (size_t i = 0; i < l.n; i++)
+                for (size_t j = i + 1; j < l.n; j++)
+                        ck_assert_str_ne(l.v[i].label, l.v[j].label);
+        mcs_record_list_clear(&l);
+        ck_assert_ok(mcs_registry_stats(r, &st, &e), &e);
+        ck_assert_uint_eq(st.free_pairs, 0);
+        mcs_registry_close(other);
+        mcs_registry_close(r);
+}
+END_TEST
+
 START_TEST(wal_file_is_put_back_to_rollback_journal) {
         sqlite3 *db = raw_open();
         ck_assert_int_eq(sqlite3_exec(db, "PRAGMA journal_mode = WAL; CREATE TABLE t (x)", NULL, NULL, NULL), SQLITE_OK);
@@ -769,6 +817,7 @@ int main(void) {
         tcase_add_test(tc, commit_syncs_the_directory);
         tcase_add_test(tc, registry_file_removed_then_back);
         tcase_add_test(tc, write_failure_shows_in_health);
+        tcase_add_test(tc, batch_commits_once_or_not_at_all);
         suite_add_tcase(s, tc);
         return test_run(s);
 }

@@ -148,6 +148,15 @@ uint64_t mcs_registry_breaks(mcs_registry *r, mcs_err *e);
  * a label, that record is returned and *created is false. */
 int mcs_registry_reserve(mcs_registry *r, const mcs_guest *g, mcs_record *out, bool *created, mcs_err *e);
 
+/* Group commit: the writes between batch_begin and batch_end share one
+ * durable commit (a backend without a write section commits each write
+ * itself, and batch_begin/end do nothing). Nothing written inside is
+ * durable, or visible to other hosts, before batch_end(commit true)
+ * returns 0: a caller acts on the records it got (writes a label into a
+ * guest) only then. Keep batches short: other writers wait meanwhile. */
+int mcs_registry_batch_begin(mcs_registry *r, mcs_err *e);
+int mcs_registry_batch_end(mcs_registry *r, bool commit, mcs_err *e);
+
 /* Exactly this label for the guest. Refused (-MCS_E_CONFLICT, naming the
  * holder) when another guest holds a label equal to, containing or contained
  * in it; refused (-MCS_E_EXISTS) when the guest holds another label; refused
