@@ -41,21 +41,17 @@ static bool snapshot_empty(const snapshot *s) {
 static int read_snapshot(mcs_registry *reg, snapshot *s, mcs_err *e) {
         int r;
         *s = (snapshot){0};
-        if ((r = mcs_registry_list(reg, NULL, &s->records, e)) < 0)
-                goto fail;
-        if (MCS_BACKEND_HAS(reg->ops, history) && (r = mcs_registry_history(reg, NULL, &s->history, e)) < 0)
-                goto fail;
-        if ((r = mcs_registry_originals(reg, NULL, &s->originals, e)) < 0)
-                goto fail;
+        if ((r = mcs_registry_list(reg, NULL, &s->records, e)) < 0 ||
+            (MCS_BACKEND_HAS(reg->ops, history) && (r = mcs_registry_history(reg, NULL, &s->history, e)) < 0) ||
+            (r = mcs_registry_originals(reg, NULL, &s->originals, e)) < 0) {
+                snapshot_clear(s);
+                return r;
+        }
         if (s->records.n > 1)
                 qsort(s->records.v, s->records.n, sizeof *s->records.v, by_uuid);
         if (s->originals.n > 1)
                 qsort(s->originals.v, s->originals.n, sizeof *s->originals.v, by_path);
         return 0;
-fail:
-        mcs_err_prefix(e, "registry %s", reg->location);
-        snapshot_clear(s);
-        return r;
 }
 
 static void close_registry(mcs_registry **reg) {
@@ -307,7 +303,8 @@ int mcs_registry_copy(const char *from, const char *to, const mcs_registry_confi
         const mcs_backend_ops *ops = dst->ops;
         if (!MCS_BACKEND_HAS(ops, import_record) || !MCS_BACKEND_HAS(ops, import_history) ||
             !MCS_BACKEND_HAS(ops, import_original))
-                return mcs_fail(e, MCS_E_INVALID, "copy: registry %s: the %s backend cannot be filled by a copy",
+                return mcs_fail(e, MCS_E_INVALID, "copy: registry %s: the %s backend cannot be filled by a copy (it has no import "
+                                "operations)",
                                 to, ops->name);
         if ((r = read_snapshot(dst, &there, e)) < 0)
                 return r;
