@@ -303,7 +303,8 @@ int mcs_registry_copy(const char *from, const char *to, const mcs_registry_confi
         const mcs_backend_ops *ops = dst->ops;
         if (!MCS_BACKEND_HAS(ops, import_record) || !MCS_BACKEND_HAS(ops, import_history) ||
             !MCS_BACKEND_HAS(ops, import_original))
-                return mcs_fail(e, MCS_E_INVALID, "copy: registry %s: the %s backend cannot be filled by a copy (it has no import "
+                return mcs_fail(e, MCS_E_INVALID,
+                                "copy: registry %s: the %s backend cannot be filled by a copy (it has no import "
                                 "operations)",
                                 to, ops->name);
         if ((r = read_snapshot(dst, &there, e)) < 0)
