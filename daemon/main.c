@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "copy-registry.h"
 #include "heartbeat.h"
 #include "log.h"
 #include "mcs-policy.h"
@@ -186,9 +187,13 @@ static void on_watchdog(int timer, void *opaque) {
 static void usage(FILE *f) {
         fprintf(f,
                 "Usage: mcsd [--config PATH] [--check-config]\n"
+                "       mcsd [--config PATH] --copy-registry FROM TO\n"
                 "Gives every libvirt guest a cluster-unique SELinux MCS label.\n\n"
                 "  -c, --config PATH   configuration file (default " MCS_DEFAULT_CONFIG ")\n"
                 "      --check-config  read the configuration, report problems and exit\n"
+                "      --copy-registry FROM TO\n"
+                "                      copy the registry FROM into the new registry TO, verify\n"
+                "                      and exit (no mcsd may use either)\n"
                 "  -h, --help          show this help\n"
                 "      --version       show the version\n");
 }
@@ -197,6 +202,7 @@ int main(int argc, char **argv) {
         static const struct option opts[] = {
                 {"config", required_argument, NULL, 'c'},
                 {"check-config", no_argument, NULL, 'C'},
+                {"copy-registry", no_argument, NULL, 'R'},
                 {"help", no_argument, NULL, 'h'},
                 {"version", no_argument, NULL, 'V'},
                 {0},
@@ -205,7 +211,7 @@ int main(int argc, char **argv) {
                   .pending_timer = -1, .retry_timer = -1, .wait_timer = -1, .listen_fd = -1, .listen_watch = -1,
                   .sweep_timer = -1, .passed_control_fd = -1, .passed_hook_fd = -1, .hook_policy = -1,
                   .jobs_pipe = {-1, -1}, .jobs_watch = -1};
-        bool config_given = false, check_only = false;
+        bool config_given = false, check_only = false, copy = false;
         derived x = {0};
         mcs_err e = {0};
         int c;
@@ -219,6 +225,9 @@ int main(int argc, char **argv) {
                 case 'C':
                         check_only = true;
                         break;
+                case 'R':
+                        copy = true;
+                        break;
                 case 'h':
                         usage(stdout);
                         return 0;
@@ -229,6 +238,15 @@ int main(int argc, char **argv) {
                         usage(stderr);
                         return 2;
                 }
+        }
+        if (copy) {
+                if (check_only || argc - optind != 2) {
+                        fprintf(stderr, "mcsd: --copy-registry takes a source and a destination registry%s\n",
+                                check_only ? ", and no --check-config" : "");
+                        usage(stderr);
+                        return 2;
+                }
+                return mcsd_copy_registry(d.config_path, config_given, MACHINE_ID, argv[optind], argv[optind + 1]);
         }
         if (optind < argc) {
                 fprintf(stderr, "mcsd: unexpected argument '%s'\n", argv[optind]);

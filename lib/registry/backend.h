@@ -126,7 +126,9 @@ typedef struct mcs_backend_ops {
 
         /* Optional: writes a record exactly as given (generation and times
          * kept) into a registry being filled by a copy; -MCS_E_EXISTS when
-         * the uuid or label is there already. */
+         * the uuid or label is there already. The copy (copy.c) calls the
+         * three on a registry it found empty, inside the write section when
+         * the backend has one, so that the copy lands whole or not at all. */
         int (*import_record)(mcs_backend *b, const mcs_record *rec, mcs_err *e);
         int (*import_history)(mcs_backend *b, const mcs_history_entry *h, mcs_err *e);
         int (*import_original)(mcs_backend *b, const mcs_original *o, mcs_err *e);

@@ -201,6 +201,25 @@ int mcs_registry_originals(mcs_registry *r, const char *uuid, mcs_original_list 
 int mcs_registry_forget_original(mcs_registry *r, const char *path, mcs_err *e);
 void mcs_original_list_clear(mcs_original_list *l);
 
+/* Moving a registry (docs/registry.md): copies every record, the whole
+ * history and every original label from one registry to another, new one,
+ * generations and times kept, then verifies. No mcsd may use either.
+ * Refused when the destination holds anything (-MCS_E_EXISTS), when its
+ * backend cannot import (-MCS_E_INVALID) or the source is empty
+ * (-MCS_E_NOTFOUND). The verification reads both back and compares them
+ * field by field (-MCS_E_CHANGED naming the first difference), and checks
+ * that no two labels of the destination conflict (-MCS_E_CONFLICT). cfg
+ * opens both (its host_id is not written into the copy). */
+typedef struct mcs_copy_report {
+        size_t records, history, originals;                            /* copied */
+        size_t records_verified, history_verified, originals_verified; /* found equal */
+} mcs_copy_report;
+int mcs_registry_copy(const char *from, const char *to, const mcs_registry_config *cfg, mcs_copy_report *out,
+                      mcs_err *e);
+/* The verification alone, of a copy made before; fills the *_verified counts. */
+int mcs_registry_verify_copy(const char *from, const char *to, const mcs_registry_config *cfg, mcs_copy_report *out,
+                             mcs_err *e);
+
 int mcs_record_copy(mcs_record *dst, const mcs_record *src, mcs_err *e);
 void mcs_record_clear(mcs_record *rec);
 void mcs_record_list_clear(mcs_record_list *l);
