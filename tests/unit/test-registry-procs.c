@@ -153,9 +153,17 @@ START_TEST(sigkill_mid_transaction_leaves_consistent_registry) {
         for (int round = 0; round < ROUNDS; round++) {
                 pid_t pid = fork();
                 ck_assert_int_ge(pid, 0);
+                struct stat before;
+                ck_assert_int_eq(fstat(fileno(f), &before), 0);
                 if (pid == 0)
                         reserver(100 + round, 1000000, fileno(f));
-                usleep(20000 + (useconds_t) (rand() % 30000));
+                /* A loaded machine may take long to start the child: let it
+                 * acknowledge one reservation (up to 10 s), then kill it at a
+                 * random moment within the next 30 ms. */
+                struct stat now;
+                for (int wait = 0; wait < 10000 && fstat(fileno(f), &now) == 0 && now.st_size == before.st_size; wait++)
+                        usleep(1000);
+                usleep((useconds_t) (rand() % 30000));
                 kill(pid, SIGKILL);
                 int status;
                 ck_assert_int_eq(waitpid(pid, &status, 0), pid);
