@@ -1,0 +1,136 @@
+#include "etcd-cluster.h"
+
+#include <check.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "test-util.h"
+
+/* A port the kernel hands out as free now. */
+static int free_port(void) {
+        int s = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        socklen_t len = sizeof a;
+        ck_assert_int_ge(s, 0);
+        ck_assert_int_eq(bind(s, (struct sockaddr *) &a, sizeof a), 0);
+        ck_assert_int_eq(getsockname(s, (struct sockaddr *) &a, &len), 0);
+        close(s);
+        return ntohs(a.sin_port);
+}
+
+static void run(const char *cmd) {
+        int rc = system(cmd);
+        ck_assert_msg(rc == 0, "'%s' failed (%d)", cmd, rc);
+}
+
+/* A self-signed CA, a server certificate for 127.0.0.1 and a client certificate. */
+static void make_certs(const char *dir) {
+        char *cmd;
+        ck_assert_int_ge(asprintf(&cmd,
+                "cd %s && exec >openssl.log 2>&1 && "
+                "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=test-ca -keyout ca-key.pem -out ca.pem && "
+                "openssl req -newkey rsa:2048 -nodes -subj /CN=etcd -keyout server-key.pem -out server.csr && "
+                "printf 'subjectAltName=IP:127.0.0.1\\nextendedKeyUsage=serverAuth,clientAuth\\n' > server.ext && "
+                "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days 2 "
+                "-extfile server.ext -out server.pem && "
+                "openssl req -newkey rsa:2048 -nodes -subj /CN=mcsd -keyout client-key.pem -out client.csr && "
+                "printf 'extendedKeyUsage=clientAuth\\n' > client.ext && "
+                "openssl x509 -req -in client.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days 2 "
+                "-extfile client.ext -out client.pem", dir), 0);
+        run(cmd);
+        free(cmd);
+}
+
+static void spawn(etcd_cluster *c, int m) {
+        char name[16], data[4096], log[4096], client[64], peer[64], cluster[512] = "";
+        char cert[4096], key[4096], ca[4096];
+        const char *scheme = c->tls ? "https" : "http";
+        snprintf(name, sizeof name, "m%d", m);
+        snprintf(data, sizeof data, "%s/%s", c->dir, name);
+        snprintf(log, sizeof log, "%s/%s.log", c->dir, name);
+        snprintf(client, sizeof client, "%s://127.0.0.1:%d", scheme, c->client_port[m]);
+        snprintf(peer, sizeof peer, "http://127.0.0.1:%d", c->peer_port[m]);
+        for (int i = 0; i < ETCD_MEMBERS; i++)
+                snprintf(cluster + strlen(cluster), sizeof cluster - strlen(cluster), "%sm%d=http://127.0.0.1:%d",
+                         i ? "," : "", i, c->peer_port[i]);
+        snprintf(cert, sizeof cert, "%s/server.pem", c->dir);
+        snprintf(key, sizeof key, "%s/server-key.pem", c->dir);
+        snprintf(ca, sizeof ca, "%s/ca.pem", c->dir);
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                /* dies with the process that started it, even when a test fails half-way */
+                prctl(PR_SET_PDEATHSIG, SIGKILL);
+                int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+                dup2(fd, 1);
+                dup2(fd, 2);
+                const char *argv[40] = {"etcd", "--name", name, "--data-dir", data, "--listen-client-urls", client,
+                                        "--advertise-client-urls", client, "--listen-peer-urls", peer,
+                                        "--initial-advertise-peer-urls", peer, "--initial-cluster", cluster,
+                                        "--initial-cluster-state", "new", "--initial-cluster-token", c->dir,
+                                        "--logger", "zap"};
+                int n = 21;
+                if (c->tls) {
+                        const char *more[] = {"--cert-file", cert, "--key-file", key, "--trusted-ca-file", ca,
+                                              "--client-cert-auth"};
+                        for (size_t i = 0; i < sizeof more / sizeof *more; i++)
+                                argv[n++] = more[i];
+                }
+                argv[n] = NULL;
+                execvp("etcd", (char **) argv);
+                _exit(127);
+        }
+        c->pid[m] = pid;
+}
+
+void etcd_start(etcd_cluster *c, bool tls) {
+        memset(c, 0, sizeof *c);
+        c->dir = test_tmpdir();
+        c->tls = tls;
+        for (int m = 0; m < ETCD_MEMBERS; m++) {
+                c->client_port[m] = free_port();
+                c->peer_port[m] = free_port();
+        }
+        if (tls)
+                make_certs(c->dir);
+        for (int m = 0; m < ETCD_MEMBERS; m++)
+                spawn(c, m);
+}
+
+void etcd_kill(etcd_cluster *c, int m) {
+        if (c->pid[m] > 0) {
+                kill(c->pid[m], SIGKILL);
+                waitpid(c->pid[m], NULL, 0);
+        }
+        c->pid[m] = 0;
+}
+
+void etcd_restart(etcd_cluster *c, int m) {
+        etcd_kill(c, m);
+        spawn(c, m);
+}
+
+void etcd_stop(etcd_cluster *c) {
+        for (int m = 0; m < ETCD_MEMBERS; m++)
+                etcd_kill(c, m);
+        if (c->dir && !getenv("KEEP_ETCD"))
+                test_rmtree(c->dir);
+        free(c->dir);
+        c->dir = NULL;
+}
+
+char *etcd_location(const etcd_cluster *c, const char *prefix, const char *query) {
+        char *s;
+        ck_assert_int_ge(asprintf(&s, "etcd://127.0.0.1:%d,127.0.0.1:%d,127.0.0.1:%d/%s%s%s", c->client_port[0],
+                                  c->client_port[1], c->client_port[2], prefix, query ? "?" : "", query ? query : ""),
+                         0);
+        return s;
+}
