@@ -1,6 +1,7 @@
 #include "etcd-cluster.h"
 
 #include <check.h>
+#include <curl/curl.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -133,4 +134,53 @@ char *etcd_location(const etcd_cluster *c, const char *prefix, const char *query
                                   c->client_port[1], c->client_port[2], prefix, query ? "?" : "", query ? query : ""),
                          0);
         return s;
+}
+
+struct answer {
+        char *data;
+        size_t len;
+};
+
+static size_t take(char *p, size_t size, size_t n, void *ctx) {
+        struct answer *a = ctx;
+        char *d = realloc(a->data, a->len + size * n + 1);
+        if (!d)
+                return 0;
+        memcpy(d + a->len, p, size * n);
+        a->len += size * n;
+        d[a->len] = 0;
+        a->data = d;
+        return size * n;
+}
+
+char *etcd_post(const etcd_cluster *c, const char *path, const char *body) {
+        for (int m = 0; m < ETCD_MEMBERS; m++) {
+                char url[128];
+                struct answer a = {0};
+                if (c->pid[m] <= 0)
+                        continue;
+                snprintf(url, sizeof url, "http://127.0.0.1:%d%s", c->client_port[m], path);
+                CURL *h = curl_easy_init();
+                ck_assert_ptr_nonnull(h);
+                curl_easy_setopt(h, CURLOPT_URL, url);
+                curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+                curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, take);
+                curl_easy_setopt(h, CURLOPT_WRITEDATA, &a);
+                CURLcode rc = curl_easy_perform(h);
+                curl_easy_cleanup(h);
+                if (rc == CURLE_OK && a.data)
+                        return a.data;
+                free(a.data);
+        }
+        ck_abort_msg("no etcd member answered %s", path);
+        return NULL;
+}
+
+long long etcd_revision(const etcd_cluster *c) {
+        char *a = etcd_post(c, "/v3/kv/range", "{\"key\":\"AA==\"}");
+        const char *p = strstr(a, "\"revision\":\"");
+        ck_assert_msg(p != NULL, "no revision in %s", a);
+        long long rev = strtoll(p + strlen("\"revision\":\""), NULL, 10);
+        free(a);
+        return rev;
 }

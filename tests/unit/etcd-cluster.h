@@ -20,5 +20,10 @@ void etcd_start(etcd_cluster *c, bool tls);
 void etcd_stop(etcd_cluster *c); /* every member; removes dir */
 void etcd_kill(etcd_cluster *c, int member);
 void etcd_restart(etcd_cluster *c, int member);
+/* POSTs a JSON body to a live member's gateway (plain http clusters);
+ * returns the answer (the caller frees it). */
+char *etcd_post(const etcd_cluster *c, const char *path, const char *body);
+/* The cluster's revision now. */
+long long etcd_revision(const etcd_cluster *c);
 /* "etcd://127.0.0.1:A,127.0.0.1:B,127.0.0.1:C/prefix[?query]"; the caller frees it. */
 char *etcd_location(const etcd_cluster *c, const char *prefix, const char *query);

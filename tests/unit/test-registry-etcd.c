@@ -212,6 +212,49 @@ START_TEST(originals_hosts_health_and_options) {
 }
 END_TEST
 
+/* A handle whose feed position etcd compacted away rescans, and so does
+ * one whose registry was deleted and made again under its prefix: both
+ * still see what conflicts. */
+START_TEST(compaction_and_a_new_registry_at_the_prefix) {
+        mcs_registry *a = open_shared("compact", "host-a", NULL), *b = open_shared("compact", "host-b", NULL);
+        mcs_record rec;
+        mcs_err e = {0};
+        mcs_guest g1 = guest(U1, "one", MCS_KIND_STATIC), g2 = guest(U2, "two", MCS_KIND_STATIC),
+                  g3 = guest(U3, "three", MCS_KIND_STATIC);
+        char body[128];
+
+        ck_assert_ok(mcs_registry_reserve_label(a, &g1, "s0:c10,c11", &rec, NULL, &e), &e);
+        mcs_record_clear(&rec);
+        ck_assert_ok(mcs_registry_reserve_label(b, &g2, "s0:c20,c21", &rec, NULL, &e), &e); /* b's view now current */
+        mcs_record_clear(&rec);
+        ck_assert_ok(mcs_registry_reserve_label(a, &g3, "s0:c30", &rec, NULL, &e), &e);
+        mcs_record_clear(&rec);
+        snprintf(body, sizeof body, "{\"revision\":\"%lld\"}", etcd_revision(&shared));
+        free(etcd_post(&shared, "/v3/kv/compaction", body));
+        mcs_guest g4 = guest("44444444-4444-4444-4444-444444444444", "four", MCS_KIND_STATIC);
+        ck_assert_fails(mcs_registry_reserve_label(b, &g4, "s0:c30,c31", &rec, NULL, &e), &e, MCS_E_CONFLICT,
+                        "held by guest three");
+
+        /* delete everything under the prefix; a registry made there anew holds only what is written after */
+        free(etcd_post(&shared, "/v3/kv/deleterange",
+                       "{\"key\":\"L2NvbXBhY3Qv\",\"range_end\":\"L2NvbXBhY3Qw\"}")); /* /compact/ .. /compact0 */
+        mcs_registry *fresh = open_shared("compact", "host-c", NULL);
+        ck_assert_ok(mcs_registry_reserve_label(fresh, &g1, "s0:c40,c41", &rec, NULL, &e), &e);
+        mcs_record_clear(&rec);
+        ck_assert_fails(mcs_registry_reserve_label(b, &g4, "s0:c40", &rec, NULL, &e), &e, MCS_E_CONFLICT,
+                        "held by guest one");
+        ck_assert_ok(mcs_registry_reserve_label(a, &g4, "s0:c30,c31", &rec, NULL, &e), &e);
+        mcs_record_clear(&rec);
+        mcs_record_list l;
+        ck_assert_ok(mcs_registry_list(b, NULL, &l, &e), &e);
+        ck_assert_uint_eq(l.n, 2);
+        mcs_record_list_clear(&l);
+        mcs_registry_close(fresh);
+        mcs_registry_close(a);
+        mcs_registry_close(b);
+}
+END_TEST
+
 /* ---- processes racing ---- */
 
 static mcs_registry *child_open(const char *prefix, const char *host, const char *pool) {
@@ -483,6 +526,7 @@ int main(void) {
         tcase_set_timeout(tc, 120);
         tcase_add_test(tc, reserve_conflicts_release_rename_state);
         tcase_add_test(tc, originals_hosts_health_and_options);
+        tcase_add_test(tc, compaction_and_a_new_registry_at_the_prefix);
         tcase_add_test(tc, two_hosts_race_for_pairs);
         tcase_add_test(tc, dominance_race_never_both);
         suite_add_tcase(s, tc);

@@ -29,7 +29,6 @@ struct mcs_backend {
         long attempt_ms; /* one request to one endpoint */
         long lease_ttl_s;
         int64_t lease;    /* this host's heartbeat lease, 0: none yet */
-        char mark_id[64]; /* "<cluster id> <registry id>" once read */
         CURL *curl;
 };
 typedef struct mcs_backend ec;
@@ -77,6 +76,7 @@ json_object *ec_range_req(const char *key, const char *end, int64_t rev, int64_t
 json_object *ec_op_range(const char *key, const char *end, int64_t rev, int64_t limit);
 /* target "CREATE" or "MOD", result "EQUAL" or "LESS", against v. */
 json_object *ec_cmp(const char *key, const char *target, const char *result, int64_t v);
+json_object *ec_cmp_value(const char *key, const char *value); /* the key holds exactly value */
 
 /* A transaction. The lists may be NULL (empty). */
 typedef struct ec_txn {

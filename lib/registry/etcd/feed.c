@@ -44,7 +44,7 @@ static bool push(json_object *arr, json_object *op) {
 }
 
 /* The registry id and the feed key, now. */
-static int read_state(ec *b, state *s, mcs_err *e) {
+static int read_state_once(ec *b, state *s, mcs_err *e) {
         _cleanup_free_ char *ik = ec_key(b, "id", NULL), *fk = ec_key(b, "feed", NULL);
         json_object *ops = json_object_new_array();
         ec_kvs id = {0}, feed = {0};
@@ -60,7 +60,7 @@ static int read_state(ec *b, state *s, mcs_err *e) {
         if ((r = ec_txn_kvs(&t, 0, &id, "read the registry id", e)) == 0)
                 r = ec_txn_kvs(&t, 1, &feed, "read the feed", e);
         if (r == 0 && id.n == 0)
-                r = mcs_fail(e, MCS_E_STALE, "registry %s: its id is gone", b->location);
+                r = 1;
         if (r == 0) {
                 s->rev = t.rev;
                 snprintf(s->mark, sizeof s->mark, "%.24s %.40s %" PRId64, t.cluster, id.v[0].value,
@@ -73,6 +73,16 @@ static int read_state(ec *b, state *s, mcs_err *e) {
         ec_kvs_clear(&id);
         ec_kvs_clear(&feed);
         ec_txn_clear(&t);
+        return r;
+}
+
+/* The registry was deleted under the prefix (its id with it): what stands
+ * there now is a new registry, with a new id, so every cursor's mark
+ * differs and every view rescans. */
+static int read_state(ec *b, state *s, mcs_err *e) {
+        int r = read_state_once(b, s, e);
+        if (r == 1 && (r = ec_ensure_id(b, e)) == 0 && (r = read_state_once(b, s, e)) == 1)
+                r = mcs_fail(e, MCS_E_IO, "registry %s: its id vanished again", b->location);
         return r;
 }
 
@@ -96,8 +106,6 @@ int ec_ensure_id(ec *b, mcs_err *e) {
                 return r;
         if (!t.succeeded && (r = ec_txn_kvs(&t, 0, &id, "read the registry id", e)) == 0 && id.n == 0)
                 r = mcs_fail(e, MCS_E_IO, "registry %s: no registry id after creating it", b->location);
-        if (r == 0)
-                snprintf(b->mark_id, sizeof b->mark_id, "%.24s %.40s", t.cluster, t.succeeded ? fresh : id.v[0].value);
         ec_kvs_clear(&id);
         ec_txn_clear(&t);
         return r;

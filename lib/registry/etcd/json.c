@@ -248,6 +248,15 @@ json_object *ec_cmp(const char *key, const char *target, const char *result, int
         return add_i64(o, strcmp(target, "CREATE") == 0 ? "create_revision" : "mod_revision", v);
 }
 
+json_object *ec_cmp_value(const char *key, const char *value) {
+        json_object *o = add_b64(json_object_new_object(), "key", key);
+        if (!o)
+                return NULL;
+        json_object_object_add(o, "target", json_object_new_string("VALUE"));
+        json_object_object_add(o, "result", json_object_new_string("EQUAL"));
+        return add_b64(o, "value", value);
+}
+
 /* ---- transactions ---- */
 
 void ec_txn_clear(ec_txn *t) {

@@ -141,10 +141,14 @@ int ec_create(mcs_backend *b, const mcs_record *rec, const mcs_catset *claims, c
 
         if (r == 0 && (!rk || !lk || !hk || !hist || !cmp || !ops))
                 r = ec_fail_nomem(e);
-        /* The view's mark must be this registry's: its revision means nothing elsewhere. */
-        if (r == 0 && strncmp(view->mark, b->mark_id, strlen(b->mark_id)) != 0)
+        /* The view's revision means something only in the registry it was
+         * read from: the id key must still hold that registry's id. */
+        char id[64] = "";
+        if (r == 0 && sscanf(view->mark, "%*s %63s", id) != 1)
                 r = -(int) MCS_E_STALE;
-        if (r == 0 && (!push(cmp, ec_cmp(rk, "CREATE", "EQUAL", 0)) || !push(cmp, ec_cmp(lk, "CREATE", "EQUAL", 0))))
+        _cleanup_free_ char *ik = ec_key(b, "id", NULL);
+        if (r == 0 && (!ik || !push(cmp, ec_cmp_value(ik, id)) || !push(cmp, ec_cmp(rk, "CREATE", "EQUAL", 0)) ||
+                       !push(cmp, ec_cmp(lk, "CREATE", "EQUAL", 0))))
                 r = ec_fail_nomem(e);
         for (int c = mcs_catset_next(claims, 0); r == 0 && c >= 0; c = mcs_catset_next(claims, (unsigned) c + 1)) {
                 char n[16];
