@@ -205,7 +205,9 @@ START_TEST(originals_hosts_health_and_options) {
         loc = etcd_location(&shared, "x", "cert=/a.pem");
         ck_assert_fails(open_at(loc, "h", NULL, &r, &e), &e, MCS_E_INVALID, "needs both cert= and key=");
         free(loc);
+        ck_assert_fails(open_at("etcd:/x", "h", NULL, &r, &e), &e, MCS_E_INVALID, "write etcd://HOST:PORT");
         ck_assert_fails(open_at("etcd://127.0.0.1:1", "h", NULL, &r, &e), &e, MCS_E_INVALID, "no key prefix");
+        ck_assert_fails(open_at("etcd://127.0.0.1:1,/x", "h", NULL, &r, &e), &e, MCS_E_INVALID, "an empty endpoint");
         ck_assert_fails(open_at("etcd://a b:1/x", "h", NULL, &r, &e), &e, MCS_E_INVALID, "has a ' ' at column 2");
         /* nothing listens: a clear error, no hang beyond the timeout */
         ck_assert_fails(open_at("etcd://127.0.0.1:1/x", "h", NULL, &r, &e), &e, MCS_E_IO, "etcd at 127.0.0.1:1");
@@ -504,12 +506,18 @@ START_TEST(tls_with_client_certificates) {
         /* the CA alone, no client certificate: etcd refuses the connection */
         ck_assert_int_ge(asprintf(&q, "cacert=%s/ca.pem", c.dir), 0);
         loc = etcd_location(&c, "tls", q);
-        ck_assert_fails(open_at(loc, "host-t", NULL, &r, &e), &e, MCS_E_IO, "etcd at 127.0.0.1:");
+        ck_assert_fails(open_at(loc, "host-t", NULL, &r, &e), &e, MCS_E_IO, "if etcd wants a client certificate, give cert= and key=");
         free(loc);
         free(q);
         /* plain http to a TLS endpoint fails too */
         loc = etcd_location(&c, "tls", NULL);
         ck_assert_fails(open_at(loc, "host-t", NULL, &r, &e), &e, MCS_E_IO, "etcd at 127.0.0.1:");
+        free(loc);
+        /* a server certificate from another CA is not trusted */
+        ck_assert_int_ge(asprintf(&q, "cert=%s/client.pem&key=%s/client-key.pem", c.dir, c.dir), 0);
+        loc = etcd_location(&c, "tls", q);
+        ck_assert_fails(open_at(loc, "host-t", NULL, &r, &e), &e, MCS_E_IO, "certificate");
+        free(q);
         free(loc);
         etcd_stop(&c);
 }

@@ -38,10 +38,13 @@ static size_t collect(char *p, size_t size, size_t n, void *ctx) {
         return add;
 }
 
-/* Sets up the handle for one attempt at endpoint i. */
-static int prepare(ec *b, size_t i, const char *path, body *out, char *url, size_t ulen) {
+/* Sets up the handle for one attempt at endpoint i; curl's details of a
+ * failure go to errbuf (CURL_ERROR_SIZE). */
+static int prepare(ec *b, size_t i, const char *path, body *out, char *url, size_t ulen, char *errbuf) {
         CURL *c = b->curl;
         curl_easy_reset(c);
+        errbuf[0] = 0;
+        curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
         snprintf(url, ulen, "%s://%s%s", b->tls ? "https" : "http", b->endpoints[i], path);
         curl_easy_setopt(c, CURLOPT_URL, url);
         curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
@@ -98,7 +101,7 @@ static int parse_reply(ec *b, const char *ep, const body *got, const char *what,
 int ec_post(ec *b, const char *path, json_object *req, const char *what, json_object **out, mcs_err *e) {
         const char *text = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
         struct curl_slist *hdr = NULL;
-        char url[512];
+        char url[512], errbuf[CURL_ERROR_SIZE];
         int r = 0;
 
         *out = NULL;
@@ -109,13 +112,17 @@ int ec_post(ec *b, const char *path, json_object *req, const char *what, json_ob
                 body got = {0};
                 long status = 0;
                 bool next = true;
-                prepare(b, i, path, &got, url, sizeof url);
+                prepare(b, i, path, &got, url, sizeof url, errbuf);
                 curl_easy_setopt(b->curl, CURLOPT_HTTPHEADER, hdr);
                 curl_easy_setopt(b->curl, CURLOPT_POSTFIELDS, text);
                 CURLcode rc = curl_easy_perform(b->curl);
                 if (rc != CURLE_OK) {
-                        r = mcs_fail(e, MCS_E_IO, "registry %s: %s: etcd at %s: %s", b->location, what,
-                                     b->endpoints[i], curl_easy_strerror(rc));
+                        /* TLS 1.3 servers refuse a missing client certificate after the handshake */
+                        bool no_cert = b->tls && !b->cert && rc == CURLE_RECV_ERROR;
+                        r = mcs_fail(e, MCS_E_IO, "registry %s: %s: etcd at %s: %s%s%s%s%s", b->location, what,
+                                     b->endpoints[i], curl_easy_strerror(rc), errbuf[0] ? " (" : "", errbuf,
+                                     errbuf[0] ? ")" : "",
+                                     no_cert ? "; if etcd wants a client certificate, give cert= and key=" : "");
                         free(got.data);
                         continue;
                 }
@@ -140,16 +147,17 @@ int ec_post(ec *b, const char *path, json_object *req, const char *what, json_ob
 }
 
 int ec_get_one(ec *b, size_t i, const char *path, char *out, size_t len, mcs_err *e) {
-        char url[512];
+        char url[512], errbuf[CURL_ERROR_SIZE];
         body got = {0};
         long status = 0;
-        prepare(b, i, path, &got, url, sizeof url);
+        prepare(b, i, path, &got, url, sizeof url, errbuf);
         CURLcode rc = curl_easy_perform(b->curl);
         curl_easy_getinfo(b->curl, CURLINFO_RESPONSE_CODE, &status);
         curl_easy_reset(b->curl);
         if (rc != CURLE_OK) {
                 free(got.data);
-                return mcs_fail(e, MCS_E_IO, "%s", curl_easy_strerror(rc));
+                return mcs_fail(e, MCS_E_IO, "%s%s%s%s", curl_easy_strerror(rc), errbuf[0] ? " (" : "", errbuf,
+                                errbuf[0] ? ")" : "");
         }
         snprintf(out, len, "%s", got.data ? got.data : "");
         free(got.data);
