@@ -506,7 +506,8 @@ START_TEST(tls_with_client_certificates) {
         /* the CA alone, no client certificate: etcd refuses the connection */
         ck_assert_int_ge(asprintf(&q, "cacert=%s/ca.pem", c.dir), 0);
         loc = etcd_location(&c, "tls", q);
-        ck_assert_fails(open_at(loc, "host-t", NULL, &r, &e), &e, MCS_E_IO, "if etcd wants a client certificate, give cert= and key=");
+        ck_assert_fails(open_at(loc, "host-t", NULL, &r, &e), &e, MCS_E_IO,
+                        "if etcd wants a client certificate, give cert= and key=");
         free(loc);
         free(q);
         /* plain http to a TLS endpoint fails too */

@@ -37,7 +37,8 @@ static int keep_alive(ec *b, mcs_err *e) {
         int r = ec_post(b, "/v3/lease/keepalive", req, "keep the lease alive", &reply, e);
         json_object_put(req);
         /* a stream: each answer is {"result": {...}} */
-        if (r == 0 && (!json_object_object_get_ex(reply, "result", &res) || !json_object_is_type(res, json_type_object)))
+        if (r == 0 &&
+            (!json_object_object_get_ex(reply, "result", &res) || !json_object_is_type(res, json_type_object)))
                 r = mcs_fail(e, MCS_E_IO, "registry %s: keep the lease alive: no result in the answer", b->location);
         if (r == 0 && (r = ec_json_i64(res, "TTL", &ttl, "keep the lease alive", e)) == 0 && ttl <= 0)
                 b->lease = 0; /* expired: the TTL is absent */
@@ -84,7 +85,8 @@ int ec_hosts(mcs_backend *b, mcs_host_fn fn, void *ctx, mcs_err *e) {
         int r = ec_range_all(b, p, &rev, &kvs, "list hosts", e);
         for (size_t i = 0; r == 0 && i < kvs.n; i++) {
                 json_object *j = json_tokener_parse(kvs.v[i].value), *seen;
-                if (!j || !json_object_is_type(j, json_type_object) || !json_object_object_get_ex(j, "seen_us", &seen) ||
+                if (!j || !json_object_is_type(j, json_type_object) ||
+                    !json_object_object_get_ex(j, "seen_us", &seen) ||
                     !json_object_is_type(seen, json_type_int))
                         r = mcs_fail(e, MCS_E_SCHEMA, "registry %s: the heartbeat of %s is damaged", b->location,
                                      kvs.v[i].key);

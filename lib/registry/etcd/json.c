@@ -131,7 +131,8 @@ static int read_kv(json_object *o, ec_kv *kv, const char *what, mcs_err *e) {
         *kv = (ec_kv){0};
         if (!json_object_is_type(o, json_type_object))
                 return mcs_fail(e, MCS_E_IO, "%s: a kv that is not an object", what);
-        if ((r = decode_field(o, "key", &kv->key, what, e)) < 0 || (r = decode_field(o, "value", &kv->value, what, e)) < 0 ||
+        if ((r = decode_field(o, "key", &kv->key, what, e)) < 0 ||
+            (r = decode_field(o, "value", &kv->value, what, e)) < 0 ||
             (r = ec_json_i64(o, "create_revision", &kv->create_rev, what, e)) < 0 ||
             (r = ec_json_i64(o, "mod_revision", &kv->mod_rev, what, e)) < 0 ||
             (r = ec_json_i64(o, "version", &kv->version, what, e)) < 0 ||

@@ -115,9 +115,11 @@ static int record_from(const ec *b, json_object *o, mcs_record *rec, const char 
         int64_t gen = 0;
         int r;
         memset(rec, 0, sizeof *rec);
-        if ((r = str_field(b, o, "uuid", &uuid, what, e)) < 0 || (r = str_field(b, o, "name", &rec->name, what, e)) < 0 ||
+        if ((r = str_field(b, o, "uuid", &uuid, what, e)) < 0 ||
+            (r = str_field(b, o, "name", &rec->name, what, e)) < 0 ||
             (r = str_field(b, o, "label", &rec->label, what, e)) < 0 ||
-            (r = str_field(b, o, "kind", &kind, what, e)) < 0 || (r = str_field(b, o, "host", &rec->host, what, e)) < 0 ||
+            (r = str_field(b, o, "kind", &kind, what, e)) < 0 ||
+            (r = str_field(b, o, "host", &rec->host, what, e)) < 0 ||
             (r = str_field(b, o, "state", &state, what, e)) < 0 ||
             (r = int_field(b, o, "created_us", &rec->created_us, what, e)) < 0 ||
             (r = int_field(b, o, "updated_us", &rec->updated_us, what, e)) < 0 ||
@@ -163,7 +165,8 @@ int ec_change_parse(const ec *b, const char *text, mcs_history_op *op, char **uu
         *uuid = *label = NULL;
         if (!o)
                 return -(int) MCS_E_SCHEMA;
-        if ((r = str_field(b, o, "op", &name, "the feed", e)) == 0 && (r = str_field(b, o, "uuid", uuid, "the feed", e)) == 0 &&
+        if ((r = str_field(b, o, "op", &name, "the feed", e)) == 0 &&
+            (r = str_field(b, o, "uuid", uuid, "the feed", e)) == 0 &&
             (r = str_field(b, o, "label", label, "the feed", e)) == 0 && mcs_history_op_from_name(name, op) < 0)
                 r = mcs_fail(e, MCS_E_SCHEMA, "registry %s: the feed has an unknown operation", b->location);
         free(name);

@@ -27,7 +27,8 @@ static int original_parse(ec *b, const char *text, mcs_original *o, mcs_err *e) 
         const char *uuid = NULL, *context = NULL, *host = NULL;
         int r = 0;
         if (!j || !json_object_is_type(j, json_type_object) || ec_json_str(j, "uuid", false, &uuid, "", NULL) < 0 ||
-            ec_json_str(j, "context", false, &context, "", NULL) < 0 || ec_json_str(j, "host", false, &host, "", NULL) < 0 ||
+            ec_json_str(j, "context", false, &context, "", NULL) < 0 ||
+            ec_json_str(j, "host", false, &host, "", NULL) < 0 ||
             !json_object_object_get_ex(j, "saved_us", &v) || !json_object_is_type(v, json_type_int) ||
             mcs_uuid_canonical(uuid, o->uuid, NULL) < 0)
                 r = mcs_fail(e, MCS_E_SCHEMA, "registry %s: the original label of %s is damaged", b->location,

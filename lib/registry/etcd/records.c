@@ -134,7 +134,8 @@ static int failed_write(const ec_txn *t, bool *rec_exists, const char *what, mcs
 
 int ec_create(mcs_backend *b, const mcs_record *rec, const mcs_catset *claims, const mcs_cursor *view, mcs_err *e) {
         _cleanup_free_ char *rk = ec_key(b, "rec/", rec->uuid), *lk = ec_key(b, "label/", rec->label);
-        _cleanup_free_ char *hk = ec_history_key(b, rec->uuid), *hist = ec_history_json(MCS_OP_RESERVE, rec->created_us, rec);
+        _cleanup_free_ char *hk = ec_history_key(b, rec->uuid);
+        _cleanup_free_ char *hist = ec_history_json(MCS_OP_RESERVE, rec->created_us, rec);
         json_object *cmp = json_object_new_array(), *ops = json_object_new_array(), *fail = NULL;
         int r = check_claims(b, rec, claims, e);
         ec_txn t;

@@ -10,7 +10,8 @@ static const char *const options[] = {"cacert", "cert", "key", "lease_ttl"};
 
 static int add_endpoint(ec *b, const char *s, size_t n, mcs_err *e) {
         if (n == 0 || n > 255)
-                return mcs_fail(e, MCS_E_INVALID, "registry %s: %s endpoint", b->location, n ? "too long an" : "an empty");
+                return mcs_fail(e, MCS_E_INVALID, "registry %s: %s endpoint", b->location,
+                                n ? "too long an" : "an empty");
         for (size_t i = 0; i < n; i++)
                 if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]", s[i]))
                         return mcs_fail(e, MCS_E_INVALID, "registry %s: endpoint '%.*s' has a '%c' at column %zu",
