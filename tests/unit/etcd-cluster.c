@@ -4,6 +4,7 @@
 #include <curl/curl.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -183,4 +184,105 @@ long long etcd_revision(const etcd_cluster *c) {
         long long rev = strtoll(p + strlen("\"revision\":\""), NULL, 10);
         free(a);
         return rev;
+}
+
+struct proxy {
+        int listener, port;
+        const char *path, *needle;
+        int drops;
+};
+
+/* Reads one HTTP request: its path and body (the caller frees both). */
+static bool read_request(int fd, char **path, char **body) {
+        char head[8192];
+        size_t n = 0;
+        char *end = NULL;
+        while (!end && n < sizeof head - 1) {
+                ssize_t k = read(fd, head + n, sizeof head - 1 - n);
+                if (k <= 0)
+                        return false;
+                n += (size_t) k;
+                head[n] = 0;
+                end = strstr(head, "\r\n\r\n");
+        }
+        if (!end)
+                return false;
+        char method[16], p[1024];
+        if (sscanf(head, "%15s %1023s", method, p) != 2)
+                return false;
+        const char *cl = strcasestr(head, "Content-Length:");
+        size_t len = cl ? strtoul(cl + 15, NULL, 10) : 0, have = n - (size_t) (end + 4 - head);
+        char *b = calloc(1, len + 1);
+        memcpy(b, end + 4, have < len ? have : len);
+        while (have < len) {
+                ssize_t k = read(fd, b + have, len - have);
+                if (k <= 0) {
+                        free(b);
+                        return false;
+                }
+                have += (size_t) k;
+        }
+        *path = strdup(p);
+        *body = b;
+        return true;
+}
+
+static void *proxy_loop(void *arg) {
+        struct proxy *px = arg;
+        for (;;) {
+                int fd = accept(px->listener, NULL, NULL);
+                char *path, *body;
+                if (fd < 0)
+                        continue;
+                if (!read_request(fd, &path, &body)) {
+                        close(fd);
+                        continue;
+                }
+                char url[256];
+                struct answer a = {0};
+                long status = 0;
+                snprintf(url, sizeof url, "http://127.0.0.1:%d%s", px->port, path);
+                CURL *h = curl_easy_init();
+                curl_easy_setopt(h, CURLOPT_URL, url);
+                curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+                curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, take);
+                curl_easy_setopt(h, CURLOPT_WRITEDATA, &a);
+                CURLcode rc = curl_easy_perform(h);
+                curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+                curl_easy_cleanup(h);
+                bool drop = px->drops > 0 && strcmp(path, px->path) == 0 && strstr(body, px->needle);
+                if (drop)
+                        px->drops--;
+                if (rc == CURLE_OK && !drop) {
+                        char hdr[256];
+                        int hn = snprintf(hdr, sizeof hdr, "HTTP/1.1 %ld X\r\nContent-Type: application/json\r\n"
+                                          "Content-Length: %zu\r\nConnection: close\r\n\r\n", status, a.len);
+                        if (write(fd, hdr, (size_t) hn) != hn || write(fd, a.data ? a.data : "", a.len) != (ssize_t) a.len)
+                                fprintf(stderr, "proxy: short write\n");
+                }
+                free(a.data);
+                free(path);
+                free(body);
+                close(fd);
+        }
+        return NULL;
+}
+
+int etcd_lossy_proxy(const etcd_cluster *c, int m, const char *path, const char *needle, int drops) {
+        struct proxy *px = calloc(1, sizeof *px); /* lives as long as the test process */
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        socklen_t len = sizeof a;
+        pthread_t t;
+        px->listener = socket(AF_INET, SOCK_STREAM, 0);
+        ck_assert_int_ge(px->listener, 0);
+        ck_assert_int_eq(bind(px->listener, (struct sockaddr *) &a, sizeof a), 0);
+        ck_assert_int_eq(listen(px->listener, 16), 0);
+        ck_assert_int_eq(getsockname(px->listener, (struct sockaddr *) &a, &len), 0);
+        px->port = c->client_port[m];
+        px->path = path;
+        px->needle = needle;
+        px->drops = drops;
+        ck_assert_int_eq(pthread_create(&t, NULL, proxy_loop, px), 0);
+        pthread_detach(t);
+        return ntohs(a.sin_port);
 }

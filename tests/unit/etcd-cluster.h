@@ -25,5 +25,10 @@ void etcd_restart(etcd_cluster *c, int member);
 char *etcd_post(const etcd_cluster *c, const char *path, const char *body);
 /* The cluster's revision now. */
 long long etcd_revision(const etcd_cluster *c);
+/* A proxy on a free loopback port in front of member m, in a thread: it
+ * forwards each request; the first `drops` POSTs to path whose body holds
+ * needle it forwards too, but then closes the connection without an
+ * answer (an answer lost on the way). Returns the port. */
+int etcd_lossy_proxy(const etcd_cluster *c, int m, const char *path, const char *needle, int drops);
 /* "etcd://127.0.0.1:A,127.0.0.1:B,127.0.0.1:C/prefix[?query]"; the caller frees it. */
 char *etcd_location(const etcd_cluster *c, const char *prefix, const char *query);

@@ -1,7 +1,9 @@
 /* The etcd registry backend against a real 3-member etcd cluster started
  * here: the public mcs_registry_* behaviour, processes racing, members
  * killed, quorum lost and regained, TLS with client certificates. */
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -254,6 +256,59 @@ START_TEST(compaction_and_a_new_registry_at_the_prefix) {
         mcs_registry_close(fresh);
         mcs_registry_close(a);
         mcs_registry_close(b);
+}
+END_TEST
+
+/* A reservation etcd applied but whose answer was lost: the retry at the
+ * next endpoint finds its own history key and reports it created (not
+ * "held already", not twice). */
+START_TEST(lost_answer_is_recognised) {
+        /* only the reservation's transaction compares the registry id (target VALUE) */
+        int port = etcd_lossy_proxy(&shared, 0, "/v3/kv/txn", "\"VALUE\"", 1);
+        char *loc;
+        ck_assert_int_ge(asprintf(&loc, "etcd://127.0.0.1:%d,127.0.0.1:%d/lost", port, shared.client_port[1]), 0);
+        mcs_registry *r = open_when_ready(loc, "host-l", NULL);
+        mcs_record rec;
+        mcs_err e = {0};
+        bool created = false;
+        mcs_guest g = guest(U1, "lost", MCS_KIND_DYNAMIC);
+        ck_assert_ok(mcs_registry_reserve(r, &g, &rec, &created, &e), &e);
+        ck_assert_msg(created, "the reservation was applied by the first attempt but not reported as created");
+        mcs_history_list h;
+        ck_assert_ok(mcs_registry_history(r, U1, &h, &e), &e);
+        ck_assert_uint_eq(h.n, 1);
+        ck_assert_str_eq(h.v[0].rec.label, rec.label);
+        mcs_history_list_clear(&h);
+        mcs_record_clear(&rec);
+        mcs_registry_close(r);
+        free(loc);
+}
+END_TEST
+
+/* An endpoint that accepts connections and never answers: each request
+ * gives up on it after its share of busy_timeout and goes on to the next. */
+START_TEST(silent_endpoint_is_skipped) {
+        int silent = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        socklen_t len = sizeof a;
+        ck_assert_int_eq(bind(silent, (struct sockaddr *) &a, sizeof a), 0);
+        ck_assert_int_eq(listen(silent, 16), 0); /* the kernel completes connections; nobody reads */
+        ck_assert_int_eq(getsockname(silent, (struct sockaddr *) &a, &len), 0);
+        char *loc;
+        ck_assert_int_ge(asprintf(&loc, "etcd://127.0.0.1:%d,127.0.0.1:%d/silent", ntohs(a.sin_port),
+                                  shared.client_port[2]), 0);
+        mcs_registry_config cfg = {.host_id = "host-s", .busy_timeout_ms = 2000};
+        mcs_catset_add_range(&cfg.pool, 0, 1023);
+        mcs_registry *r;
+        mcs_err e = {0};
+        ck_assert_ok(mcs_registry_open(loc, &cfg, &r, &e), &e);
+        mcs_record rec;
+        mcs_guest g = guest(U1, "silent", MCS_KIND_DYNAMIC);
+        ck_assert_ok(mcs_registry_reserve(r, &g, &rec, NULL, &e), &e);
+        mcs_record_clear(&rec);
+        mcs_registry_close(r);
+        close(silent);
+        free(loc);
 }
 END_TEST
 
@@ -536,6 +591,8 @@ int main(void) {
         tcase_add_test(tc, reserve_conflicts_release_rename_state);
         tcase_add_test(tc, originals_hosts_health_and_options);
         tcase_add_test(tc, compaction_and_a_new_registry_at_the_prefix);
+        tcase_add_test(tc, lost_answer_is_recognised);
+        tcase_add_test(tc, silent_endpoint_is_skipped);
         tcase_add_test(tc, two_hosts_race_for_pairs);
         tcase_add_test(tc, dominance_race_never_both);
         suite_add_tcase(s, tc);
