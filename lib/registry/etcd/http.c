@@ -117,8 +117,11 @@ int ec_post(ec *b, const char *path, json_object *req, const char *what, json_ob
                 curl_easy_setopt(b->curl, CURLOPT_POSTFIELDS, text);
                 CURLcode rc = curl_easy_perform(b->curl);
                 if (rc != CURLE_OK) {
-                        /* TLS 1.3 servers refuse a missing client certificate after the handshake */
-                        bool no_cert = b->tls && !b->cert && rc == CURLE_RECV_ERROR;
+                        /* A TLS 1.3 server refuses a missing client certificate after
+                         * the handshake: the next send or receive fails. */
+                        bool no_cert = b->tls && !b->cert &&
+                                       (rc == CURLE_RECV_ERROR || rc == CURLE_SEND_ERROR ||
+                                        rc == CURLE_SSL_CONNECT_ERROR);
                         r = mcs_fail(e, MCS_E_IO, "registry %s: %s: etcd at %s: %s%s%s%s%s", b->location, what,
                                      b->endpoints[i], curl_easy_strerror(rc), errbuf[0] ? " (" : "", errbuf,
                                      errbuf[0] ? ")" : "",
