@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "backend.h"
 #include "etcd-cluster.h"
 #include "mcs-level.h"
 #include "mcs-registry.h"
@@ -312,6 +313,67 @@ START_TEST(silent_endpoint_is_skipped) {
 }
 END_TEST
 
+/* A copy fills a registry through the backend's import operations: records,
+ * history and originals exactly as given; a handle open meanwhile sees the
+ * imported records as held. */
+START_TEST(imports_fill_a_registry) {
+        char *loc = etcd_location(&shared, "import", NULL);
+        mcs_registry *reg = open_shared("import", "host-a", NULL);
+        mcs_registry_config cfg = {.host_id = "copier", .busy_timeout_ms = 15000};
+        mcs_backend *b;
+        mcs_err e = {0};
+        mcs_alloc_stats st;
+        mcs_catset_add_range(&cfg.pool, 0, 1023);
+        ck_assert_ok(mcs_registry_stats(reg, &st, &e), &e); /* the handle's view, before the import */
+        ck_assert_ok(mcs_backend_etcd.open(loc + strlen("etcd:"), &cfg, &b, &e), &e);
+
+        mcs_record rec = {.name = (char *) "copied", .label = (char *) "s0:c3,c4", .kind = MCS_KIND_STATIC,
+                          .host = (char *) "old-host", .state = MCS_STATE_RUNNING, .created_us = 1000,
+                          .updated_us = 2000, .generation = 7};
+        snprintf(rec.uuid, sizeof rec.uuid, "%s", U1);
+        ck_assert_ok(mcs_backend_etcd.import_record(b, &rec, &e), &e);
+        ck_assert_fails(mcs_backend_etcd.import_record(b, &rec, &e), &e, MCS_E_EXISTS, "is there already");
+        snprintf(rec.uuid, sizeof rec.uuid, "%s", U2);
+        ck_assert_fails(mcs_backend_etcd.import_record(b, &rec, &e), &e, MCS_E_EXISTS, "label s0:c3,c4");
+        snprintf(rec.uuid, sizeof rec.uuid, "%s", U1);
+        mcs_history_entry h = {.at_us = 900, .op = MCS_OP_RESERVE, .rec = rec};
+        ck_assert_ok(mcs_backend_etcd.import_history(b, &h, &e), &e);
+        h.at_us = 950;
+        h.op = MCS_OP_STATE;
+        ck_assert_ok(mcs_backend_etcd.import_history(b, &h, &e), &e);
+        mcs_original o = {.path = (char *) "/img/x", .context = (char *) "ctx", .host = (char *) "old-host",
+                          .saved_us = 5};
+        snprintf(o.uuid, sizeof o.uuid, "%s", U1);
+        ck_assert_ok(mcs_backend_etcd.import_original(b, &o, &e), &e);
+        ck_assert_fails(mcs_backend_etcd.import_original(b, &o, &e), &e, MCS_E_EXISTS, "/img/x");
+        mcs_backend_etcd.close(b);
+
+        mcs_record got;
+        ck_assert_ok(mcs_registry_get(reg, U1, &got, &e), &e);
+        ck_assert_uint_eq(got.generation, 7);
+        ck_assert_str_eq(got.host, "old-host");
+        ck_assert_int_eq(got.created_us, 1000);
+        ck_assert_int_eq(got.state, MCS_STATE_RUNNING);
+        mcs_record_clear(&got);
+        mcs_history_list hl;
+        ck_assert_ok(mcs_registry_history(reg, U1, &hl, &e), &e);
+        ck_assert_uint_eq(hl.n, 2);
+        ck_assert_int_eq(hl.v[0].at_us, 900);
+        ck_assert_int_eq(hl.v[1].op, MCS_OP_STATE);
+        mcs_history_list_clear(&hl);
+        mcs_original_list ol;
+        ck_assert_ok(mcs_registry_originals(reg, U1, &ol, &e), &e);
+        ck_assert_uint_eq(ol.n, 1);
+        ck_assert_int_eq(ol.v[0].saved_us, 5);
+        mcs_original_list_clear(&ol);
+        mcs_guest g = guest(U3, "new", MCS_KIND_STATIC);
+        ck_assert_fails(mcs_registry_reserve_label(reg, &g, "s0:c3", &got, NULL, &e), &e, MCS_E_CONFLICT,
+                        "held by guest copied");
+        mcs_registry_close(reg);
+        free(loc);
+}
+END_TEST
+
 /* ---- processes racing ---- */
 
 static mcs_registry *child_open(const char *prefix, const char *host, const char *pool) {
@@ -591,6 +653,7 @@ int main(void) {
         tcase_add_test(tc, reserve_conflicts_release_rename_state);
         tcase_add_test(tc, originals_hosts_health_and_options);
         tcase_add_test(tc, compaction_and_a_new_registry_at_the_prefix);
+        tcase_add_test(tc, imports_fill_a_registry);
         tcase_add_test(tc, lost_answer_is_recognised);
         tcase_add_test(tc, silent_endpoint_is_skipped);
         tcase_add_test(tc, two_hosts_race_for_pairs);
