@@ -194,6 +194,23 @@ START_TEST(originals_hosts_health_and_options) {
         ck_assert_int_gt(hl.v[0].seen_us, 0);
         mcs_host_list_clear(&hl);
 
+        /* host-a's lease revoked (as when it expires): host-a is gone from the list until it beats again */
+        char *kv = etcd_post(&shared, "/v3/kv/range", "{\"key\":\"L29yaWcvaG9zdHMvaG9zdC1h\"}"); /* /orig/hosts/host-a */
+        const char *lease = strstr(kv, "\"lease\":\"");
+        ck_assert_msg(lease != NULL, "no lease on host-a's key: %s", kv);
+        char body[96];
+        snprintf(body, sizeof body, "{\"ID\":\"%lld\"}", strtoll(lease + strlen("\"lease\":\""), NULL, 10));
+        free(kv);
+        free(etcd_post(&shared, "/v3/lease/revoke", body));
+        ck_assert_ok(mcs_registry_hosts(b, &hl, &e), &e);
+        ck_assert_uint_eq(hl.n, 1);
+        ck_assert_str_eq(hl.v[0].host, "host-b");
+        mcs_host_list_clear(&hl);
+        ck_assert_ok(mcs_registry_heartbeat(a, &e), &e); /* a new lease */
+        ck_assert_ok(mcs_registry_hosts(b, &hl, &e), &e);
+        ck_assert_uint_eq(hl.n, 2);
+        mcs_host_list_clear(&hl);
+
         char line[512];
         ck_assert_ok(mcs_registry_health(a, line, sizeof line, &e), &e);
         ck_assert_msg(strstr(line, "ok: etcd, 3 of 3 endpoints healthy") != NULL, "health: %s", line);

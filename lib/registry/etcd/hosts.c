@@ -62,18 +62,22 @@ static int put_beat(ec *b, mcs_err *e) {
 }
 
 int ec_heartbeat(mcs_backend *b, mcs_err *e) {
+        mcs_err put_err = {0};
         int r = 0;
         if (b->lease)
                 r = keep_alive(b, e);
         if (r == 0 && !b->lease)
                 r = grant(b, e);
-        if (r == 0 && (r = put_beat(b, e)) < 0 && e && strstr(e->msg, "lease not found")) {
-                /* revoked between the keepalive and the put */
-                b->lease = 0;
-                if ((r = grant(b, e)) == 0)
-                        r = put_beat(b, e);
+        if (r < 0 || (r = put_beat(b, &put_err)) == 0)
+                return r;
+        if (!strstr(put_err.msg, "lease not found")) {
+                if (e)
+                        *e = put_err;
+                return r;
         }
-        return r;
+        /* revoked between the keepalive and the put */
+        b->lease = 0;
+        return (r = grant(b, e)) < 0 ? r : put_beat(b, e);
 }
 
 int ec_hosts(mcs_backend *b, mcs_host_fn fn, void *ctx, mcs_err *e) {
