@@ -139,6 +139,7 @@ typedef struct mcs_backend_ops {
         ((ops)->size >= offsetof(mcs_backend_ops, op) + sizeof((ops)->op) && (ops)->op != NULL)
 
 extern const mcs_backend_ops mcs_backend_sqlite;
+extern const mcs_backend_ops mcs_backend_etcd;
 
 /* Shared by backends: -MCS_E_CHANGED, worded, when rec no longer has host
  * (NULL: any) or generation (0: any); else 0. doing: "released", ... */

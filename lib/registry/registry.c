@@ -10,6 +10,7 @@
 
 static const mcs_backend_ops *const backends[] = {
         &mcs_backend_sqlite,
+        &mcs_backend_etcd,
 };
 
 static const char *const kind_names[] = {"dynamic", "static", "transient"};

@@ -122,7 +122,7 @@ START_TEST(bad_arguments_are_refused) {
         mcs_catset_add_range(&cfg.pool, 0, 1023);
         ck_assert_fails(mcs_registry_open(test_db_path, &cfg, &r, &e), &e, MCS_E_INVALID, "host id 'has space' has a space");
         cfg.host_id = "h";
-        ck_assert_fails(mcs_registry_open("etcd:/x", &cfg, &r, &e), &e, MCS_E_INVALID, "'etcd': unknown backend");
+        ck_assert_fails(mcs_registry_open("zookeeper:/x", &cfg, &r, &e), &e, MCS_E_INVALID, "'zookeeper': unknown backend");
         mcs_catset_clear(&cfg.pool);
         mcs_catset_add(&cfg.pool, 3);
         ck_assert_fails(mcs_registry_open(test_db_path, &cfg, &r, &e), &e, MCS_E_RANGE, "at least two categories");

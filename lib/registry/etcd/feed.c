@@ -1,0 +1,243 @@
+/* The change feed and the scan.
+ *
+ * Every write of a record puts the feed key with the change it made, in
+ * the same transaction, so the versions of that one key are the feed: the
+ * value at revision r is the last change at or before r. changes() reads the
+ * key now (revision H), then walks back version by version (a range at the
+ * revision just before each one) until it reaches the cursor's revision,
+ * and hands the changes over oldest first; the cursor then stands at H.
+ * A revision etcd compacted away ends the walk with -MCS_E_STALE: the
+ * registry rescans. The cursor's mark is the cluster id, the registry id
+ * (a random id created with the registry) and the feed key's create
+ * revision, so another cluster, another registry at the prefix, or a feed
+ * key deleted and created again are noticed. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ec.h"
+#include "mcs-macro.h"
+
+/* A longer walk costs more than a rescan. */
+#define WALK_MAX 1000
+
+typedef struct state {
+        int64_t rev;
+        char mark[MCS_CURSOR_MARK_MAX];
+        ec_kv feed; /* key NULL: no feed key yet */
+} state;
+
+static void state_clear(state *s) {
+        free(s->feed.key);
+        free(s->feed.value);
+        memset(s, 0, sizeof *s);
+}
+
+static bool push(json_object *arr, json_object *op) {
+        if (!arr || !op) {
+                json_object_put(op);
+                return false;
+        }
+        json_object_array_add(arr, op);
+        return true;
+}
+
+/* The registry id and the feed key, now. */
+static int read_state_once(ec *b, state *s, mcs_err *e) {
+        _cleanup_free_ char *ik = ec_key(b, "id", NULL), *fk = ec_key(b, "feed", NULL);
+        json_object *ops = json_object_new_array();
+        ec_kvs id = {0}, feed = {0};
+        ec_txn t;
+        int r;
+        memset(s, 0, sizeof *s);
+        if (!ik || !fk || !push(ops, ec_op_range(ik, NULL, 0, 0)) || !push(ops, ec_op_range(fk, NULL, 0, 0))) {
+                json_object_put(ops);
+                return ec_fail_nomem(e);
+        }
+        if ((r = ec_txn_run(b, NULL, ops, NULL, "read the registry id", &t, e)) < 0)
+                return r;
+        if ((r = ec_txn_kvs(&t, 0, &id, "read the registry id", e)) == 0)
+                r = ec_txn_kvs(&t, 1, &feed, "read the feed", e);
+        if (r == 0 && id.n == 0)
+                r = 1;
+        if (r == 0) {
+                s->rev = t.rev;
+                snprintf(s->mark, sizeof s->mark, "%.24s %.40s %" PRId64, t.cluster, id.v[0].value,
+                         feed.n ? feed.v[0].create_rev : 0);
+                if (feed.n) {
+                        s->feed = feed.v[0];
+                        feed.n = 0; /* moved */
+                }
+        }
+        ec_kvs_clear(&id);
+        ec_kvs_clear(&feed);
+        ec_txn_clear(&t);
+        return r;
+}
+
+/* The registry was deleted under the prefix (its id with it): what stands
+ * there now is a new registry, with a new id, so every cursor's mark
+ * differs and every view rescans. */
+static int read_state(ec *b, state *s, mcs_err *e) {
+        int r = read_state_once(b, s, e);
+        if (r == 1 && (r = ec_ensure_id(b, e)) == 0 && (r = read_state_once(b, s, e)) == 1)
+                r = mcs_fail(e, MCS_E_IO, "registry %s: its id vanished again", b->location);
+        return r;
+}
+
+int ec_ensure_id(ec *b, mcs_err *e) {
+        _cleanup_free_ char *ik = ec_key(b, "id", NULL);
+        char fresh[33];
+        json_object *cmp = json_object_new_array(), *ok = json_object_new_array(), *fail = json_object_new_array();
+        ec_kvs id = {0};
+        ec_txn t;
+        int r = ec_random_hex(fresh, 16, e);
+        if (r == 0 && (!ik || !push(cmp, ec_cmp(ik, "CREATE", "EQUAL", 0)) || !push(ok, ec_op_put(ik, fresh, 0)) ||
+                       !push(fail, ec_op_range(ik, NULL, 0, 0))))
+                r = ec_fail_nomem(e);
+        if (r < 0) {
+                json_object_put(cmp);
+                json_object_put(ok);
+                json_object_put(fail);
+                return r;
+        }
+        if ((r = ec_txn_run(b, cmp, ok, fail, "create the registry id", &t, e)) < 0)
+                return r;
+        if (!t.succeeded && (r = ec_txn_kvs(&t, 0, &id, "read the registry id", e)) == 0 && id.n == 0)
+                r = mcs_fail(e, MCS_E_IO, "registry %s: no registry id after creating it", b->location);
+        ec_kvs_clear(&id);
+        ec_txn_clear(&t);
+        return r;
+}
+
+/* The feed key as it was at rev: 0 and *kv (key NULL when it did not exist). */
+static int feed_at(ec *b, int64_t rev, ec_kv *kv, mcs_err *e) {
+        _cleanup_free_ char *fk = ec_key(b, "feed", NULL);
+        json_object *req = fk ? ec_range_req(fk, NULL, rev, 0) : NULL, *reply = NULL;
+        ec_kvs l = {0};
+        memset(kv, 0, sizeof *kv);
+        if (!req)
+                return ec_fail_nomem(e);
+        int r = ec_post(b, "/v3/kv/range", req, "read the feed", &reply, e);
+        json_object_put(req);
+        if (r == 0)
+                r = ec_json_kvs(reply, &l, "read the feed", e);
+        json_object_put(reply);
+        if (r == 0 && l.n) {
+                *kv = l.v[0];
+                l.n = 0;
+        }
+        ec_kvs_clear(&l);
+        return r;
+}
+
+static int deliver(ec *b, const ec_kv *kv, mcs_cursor *at, mcs_change_fn fn, void *ctx, mcs_err *e) {
+        mcs_change c;
+        char *uuid, *label;
+        int r = ec_change_parse(b, kv->value, &c.op, &uuid, &label, e);
+        if (r < 0)
+                return r;
+        c.uuid = uuid;
+        c.label = label;
+        r = fn(ctx, &c, e);
+        free(uuid);
+        free(label);
+        if (r >= 0)
+                at->pos = (uint64_t) kv->mod_rev;
+        return r;
+}
+
+int ec_changes(mcs_backend *b, mcs_cursor *at, mcs_change_fn fn, void *ctx, mcs_err *e) {
+        state s;
+        ec_kv *walk = NULL;
+        size_t n = 0;
+        int r = read_state(b, &s, e);
+        if (r < 0)
+                return r;
+        if (strcmp(s.mark, at->mark) != 0) {
+                state_clear(&s);
+                return -(int) MCS_E_STALE;
+        }
+        if (s.feed.key && s.feed.mod_rev > (int64_t) at->pos) {
+                if (!(walk = calloc(WALK_MAX, sizeof *walk)))
+                        r = ec_fail_nomem(e);
+                else
+                        walk[n++] = s.feed;
+                s.feed = (ec_kv){0};
+                while (r == 0) {
+                        ec_kv prev;
+                        if ((r = feed_at(b, walk[n - 1].mod_rev - 1, &prev, e)) < 0)
+                                break;
+                        if (!prev.key || prev.mod_rev <= (int64_t) at->pos) {
+                                free(prev.key);
+                                free(prev.value);
+                                break;
+                        }
+                        if (n == WALK_MAX) {
+                                free(prev.key);
+                                free(prev.value);
+                                r = -(int) MCS_E_STALE;
+                                break;
+                        }
+                        walk[n++] = prev;
+                }
+        }
+        bool stopped = false;
+        for (size_t i = n; r == 0 && i-- > 0;) {
+                r = deliver(b, &walk[i], at, fn, ctx, e);
+                if (r > 0) {
+                        stopped = true;
+                        r = 0;
+                        break;
+                }
+        }
+        if (r == 0 && !stopped && (int64_t) at->pos < s.rev)
+                at->pos = (uint64_t) s.rev;
+        for (size_t i = 0; i < n; i++) {
+                free(walk[i].key);
+                free(walk[i].value);
+        }
+        free(walk);
+        state_clear(&s);
+        return r;
+}
+
+int ec_scan(mcs_backend *b, mcs_record_fn fn, void *ctx, mcs_cursor *at, mcs_err *e) {
+        _cleanup_free_ char *rp = ec_key(b, "rec/", NULL);
+        state s = {0};
+        ec_kvs kvs = {0};
+        int r = rp ? 0 : ec_fail_nomem(e);
+        /* Compaction may take the revision away while the pages are read: again. */
+        for (int attempt = 0; r == 0 && attempt < 5; attempt++) {
+                if ((r = read_state(b, &s, e)) < 0)
+                        break;
+                int64_t rev = s.rev;
+                r = ec_range_all(b, rp, &rev, &kvs, "read the reservations", e);
+                if (r != -(int) MCS_E_STALE || attempt == 4)
+                        break;
+                state_clear(&s);
+                r = 0;
+        }
+        if (r < 0) {
+                state_clear(&s);
+                return r == -(int) MCS_E_STALE ? mcs_fail(e, MCS_E_IO, "registry %s: compacted while it was read",
+                                                          b->location)
+                                               : r;
+        }
+        for (size_t i = 0; r == 0 && i < kvs.n; i++) {
+                mcs_record rec;
+                if ((r = ec_record_parse(b, kvs.v[i].value, &rec, e)) < 0)
+                        break;
+                r = fn(ctx, &rec, e);
+                mcs_record_clear(&rec);
+        }
+        if (r >= 0) {
+                r = 0;
+                at->pos = (uint64_t) s.rev;
+                snprintf(at->mark, sizeof at->mark, "%s", s.mark);
+        }
+        ec_kvs_clear(&kvs);
+        state_clear(&s);
+        return r;
+}

@@ -1,0 +1,685 @@
+/* The etcd registry backend against a real 3-member etcd cluster started
+ * here: the public mcs_registry_* behaviour, processes racing, members
+ * killed, quorum lost and regained, TLS with client certificates. */
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "etcd-cluster.h"
+#include "mcs-level.h"
+#include "mcs-registry.h"
+#include "test-util.h"
+
+#define U1 "11111111-1111-1111-1111-111111111111"
+#define U2 "22222222-2222-2222-2222-222222222222"
+#define U3 "33333333-3333-3333-3333-333333333333"
+
+static etcd_cluster shared; /* the suite's cluster, started once in the parent */
+
+static int open_at(const char *location, const char *host, const char *pool, mcs_registry **r, mcs_err *e) {
+        mcs_registry_config cfg = {.host_id = host, .busy_timeout_ms = 15000};
+        if (mcs_catset_parse(pool ? pool : "c0.c1023", &cfg.pool, e) < 0)
+                return -1;
+        return mcs_registry_open(location, &cfg, r, e);
+}
+
+/* Opens once the cluster answers: members take a moment to elect a leader. */
+static mcs_registry *open_when_ready(const char *location, const char *host, const char *pool) {
+        mcs_registry *r = NULL;
+        mcs_err e = {0};
+        for (int i = 0; i < 240; i++) {
+                if (open_at(location, host, pool, &r, &e) == 0)
+                        return r;
+                usleep(250000);
+        }
+        ck_abort_msg("etcd at %s never answered: %s", location, e.msg);
+        return NULL;
+}
+
+static void shared_start(void) {
+        etcd_start(&shared, false);
+        char *loc = etcd_location(&shared, "ready", NULL);
+        mcs_registry_close(open_when_ready(loc, "probe", NULL));
+        free(loc);
+}
+
+static void shared_stop(void) {
+        etcd_stop(&shared);
+}
+
+static mcs_registry *open_shared(const char *prefix, const char *host, const char *pool) {
+        char *loc = etcd_location(&shared, prefix, NULL);
+        mcs_registry *r = open_when_ready(loc, host, pool);
+        free(loc);
+        return r;
+}
+
+static mcs_guest guest(const char *uuid, const char *name, mcs_kind kind) {
+        return (mcs_guest){.uuid = uuid, .name = name, .kind = kind};
+}
+
+START_TEST(reserve_conflicts_release_rename_state) {
+        mcs_registry *a = open_shared("api", "host-a", NULL), *b = open_shared("api", "host-b", NULL);
+        mcs_record rec, again;
+        mcs_err e = {0};
+        bool created;
+        mcs_guest g1 = guest(U1, "web1", MCS_KIND_DYNAMIC), g2 = guest(U2, "db", MCS_KIND_STATIC),
+                  g3 = guest(U3, "other", MCS_KIND_STATIC);
+
+        ck_assert_str_eq(mcs_registry_backend_name(a), "etcd");
+        ck_assert_ok(mcs_registry_reserve(a, &g1, &rec, &created, &e), &e);
+        ck_assert(created);
+        ck_assert_str_eq(rec.host, "host-a");
+        ck_assert_uint_eq(rec.generation, 1);
+        mcs_level l;
+        ck_assert_ok(mcs_level_parse(rec.label, &l, &e), &e);
+        ck_assert_uint_eq(mcs_catset_count(&l.cats), 2);
+        /* idempotent per uuid, seen from the other handle too */
+        ck_assert_ok(mcs_registry_reserve(b, &g1, &again, &created, &e), &e);
+        ck_assert(!created);
+        ck_assert_str_eq(again.label, rec.label);
+        mcs_record_clear(&again);
+        ck_assert_ok(mcs_registry_find_label(b, rec.label, &again, &e), &e);
+        ck_assert_str_eq(again.uuid, U1);
+        mcs_record_clear(&again);
+
+        /* b holds s0:c7; a's view learns it from the feed and refuses what conflicts, naming the holder */
+        ck_assert_ok(mcs_registry_reserve_label(b, &g2, "s0:c7", &again, &created, &e), &e);
+        mcs_record_clear(&again);
+        ck_assert_fails(mcs_registry_reserve_label(a, &g3, "s0:c7,c9", &again, NULL, &e), &e, MCS_E_CONFLICT,
+                        "contains label s0:c7 held by guest db (" U2 ") on host host-b");
+        ck_assert_ok(mcs_registry_reserve_label(a, &g3, "s0:c1.c5", &again, NULL, &e), &e);
+        mcs_record_clear(&again);
+        mcs_guest g4 = guest("44444444-4444-4444-4444-444444444444", "four", MCS_KIND_STATIC);
+        ck_assert_fails(mcs_registry_reserve_label(b, &g4, "s0:c2,c3", &again, NULL, &e), &e, MCS_E_CONFLICT,
+                        "is contained in label s0:c1.c5 held by guest other");
+        ck_assert_fails(mcs_registry_reserve_label(b, &g1, "s0:c900,c901", &again, NULL, &e), &e, MCS_E_EXISTS,
+                        "already holds label");
+        /* too many categories for one etcd transaction: refused, saying why */
+        ck_assert_fails(mcs_registry_reserve_label(b, &g4, "s0:c200.c399", &again, NULL, &e), &e, MCS_E_INVALID,
+                        "at most 124 categories");
+
+        /* state moves the record to the caller's host; rename is conditional */
+        ck_assert_ok(mcs_registry_set_state(b, U1, MCS_STATE_RUNNING, &again, &e), &e);
+        ck_assert_str_eq(again.host, "host-b");
+        ck_assert_uint_eq(again.generation, 2);
+        mcs_record_clear(&again);
+        ck_assert_fails(mcs_registry_set_name(a, U1, "web2", 1, NULL, &e), &e, MCS_E_CHANGED, "generation 2, read 1");
+        ck_assert_ok(mcs_registry_set_name(a, U1, "web2", 2, &again, &e), &e);
+        ck_assert_str_eq(again.name, "web2");
+        mcs_record_clear(&again);
+
+        /* release_if acts only on what it read */
+        ck_assert_fails(mcs_registry_release_if(a, U1, "host-a", 0, NULL, &e), &e, MCS_E_CHANGED,
+                        "now on host host-b");
+        ck_assert_fails(mcs_registry_release_if(a, U1, NULL, 2, NULL, &e), &e, MCS_E_CHANGED, "generation 3");
+        ck_assert_ok(mcs_registry_release_if(a, U1, "host-b", 3, &again, &e), &e);
+        ck_assert_str_eq(again.label, rec.label);
+        mcs_record_clear(&again);
+        ck_assert_fails(mcs_registry_get(b, U1, &again, &e), &e, MCS_E_NOTFOUND, U1);
+        ck_assert_fails(mcs_registry_find_label(b, rec.label, &again, &e), &e, MCS_E_NOTFOUND, rec.label);
+
+        /* history, oldest first: reserve, state, rename (a state row), release */
+        mcs_history_list h;
+        ck_assert_ok(mcs_registry_history(b, U1, &h, &e), &e);
+        ck_assert_uint_eq(h.n, 4);
+        ck_assert_int_eq(h.v[0].op, MCS_OP_RESERVE);
+        ck_assert_int_eq(h.v[1].op, MCS_OP_STATE);
+        ck_assert_int_eq(h.v[2].op, MCS_OP_STATE);
+        ck_assert_str_eq(h.v[2].rec.name, "web2");
+        ck_assert_int_eq(h.v[3].op, MCS_OP_RELEASE);
+        for (size_t i = 1; i < h.n; i++)
+                ck_assert_uint_gt(h.v[i].seq, h.v[i - 1].seq);
+        mcs_history_list_clear(&h);
+        ck_assert_ok(mcs_registry_history(b, NULL, &h, &e), &e);
+        ck_assert_uint_eq(h.n, 6);
+        mcs_history_list_clear(&h);
+
+        mcs_record_list list;
+        ck_assert_ok(mcs_registry_list(a, NULL, &list, &e), &e);
+        ck_assert_uint_eq(list.n, 2);
+        ck_assert_str_eq(list.v[0].name, "db");
+        ck_assert_str_eq(list.v[1].name, "other");
+        mcs_record_list_clear(&list);
+        mcs_alloc_stats st;
+        ck_assert_ok(mcs_registry_stats(a, &st, &e), &e);
+
+        mcs_record_clear(&rec);
+        mcs_registry_close(a);
+        mcs_registry_close(b);
+}
+END_TEST
+
+START_TEST(originals_hosts_health_and_options) {
+        mcs_registry *a = open_shared("orig", "host-a", NULL), *b = open_shared("orig", "host-b", NULL);
+        mcs_err e = {0};
+        mcs_original_list ol;
+
+        ck_assert_ok(mcs_registry_remember_original(a, U1, "/img/one.qcow2", "system_u:object_r:virt_image_t:s0", &e),
+                     &e);
+        /* the first one stays; the same guest again is fine; another guest is refused */
+        ck_assert_ok(mcs_registry_remember_original(b, U1, "/img/one.qcow2", "other_u:object_r:x_t:s0", &e), &e);
+        ck_assert_fails(mcs_registry_remember_original(b, U2, "/img/one.qcow2", "", &e), &e, MCS_E_CONFLICT,
+                        "already labelled for guest " U1);
+        ck_assert_ok(mcs_registry_remember_original(b, U2, "/img/two.raw", "", &e), &e);
+        ck_assert_ok(mcs_registry_originals(b, U1, &ol, &e), &e);
+        ck_assert_uint_eq(ol.n, 1);
+        ck_assert_str_eq(ol.v[0].path, "/img/one.qcow2");
+        ck_assert_str_eq(ol.v[0].context, "system_u:object_r:virt_image_t:s0");
+        ck_assert_str_eq(ol.v[0].host, "host-a");
+        mcs_original_list_clear(&ol);
+        ck_assert_ok(mcs_registry_originals(a, NULL, &ol, &e), &e);
+        ck_assert_uint_eq(ol.n, 2);
+        ck_assert_str_eq(ol.v[1].path, "/img/two.raw");
+        ck_assert_str_eq(ol.v[1].uuid, U2);
+        mcs_original_list_clear(&ol);
+        ck_assert_ok(mcs_registry_forget_original(a, "/img/one.qcow2", &e), &e);
+        ck_assert_ok(mcs_registry_originals(a, NULL, &ol, &e), &e);
+        ck_assert_uint_eq(ol.n, 1);
+        mcs_original_list_clear(&ol);
+
+        /* heartbeats: a lease per host; both listed */
+        ck_assert_ok(mcs_registry_heartbeat(a, &e), &e);
+        ck_assert_ok(mcs_registry_heartbeat(a, &e), &e);
+        ck_assert_ok(mcs_registry_heartbeat(b, &e), &e);
+        mcs_host_list hl;
+        ck_assert_ok(mcs_registry_hosts(a, &hl, &e), &e);
+        ck_assert_uint_eq(hl.n, 2);
+        ck_assert_str_eq(hl.v[0].host, "host-a");
+        ck_assert_str_eq(hl.v[1].host, "host-b");
+        ck_assert_int_gt(hl.v[0].seen_us, 0);
+        mcs_host_list_clear(&hl);
+
+        /* host-a's lease revoked (as when it expires): host-a is gone from the list until it beats again */
+        char *kv = etcd_post(&shared, "/v3/kv/range", "{\"key\":\"L29yaWcvaG9zdHMvaG9zdC1h\"}"); /* /orig/hosts/host-a */
+        const char *lease = strstr(kv, "\"lease\":\"");
+        ck_assert_msg(lease != NULL, "no lease on host-a's key: %s", kv);
+        char body[96];
+        snprintf(body, sizeof body, "{\"ID\":\"%lld\"}", strtoll(lease + strlen("\"lease\":\""), NULL, 10));
+        free(kv);
+        free(etcd_post(&shared, "/v3/lease/revoke", body));
+        ck_assert_ok(mcs_registry_hosts(b, &hl, &e), &e);
+        ck_assert_uint_eq(hl.n, 1);
+        ck_assert_str_eq(hl.v[0].host, "host-b");
+        mcs_host_list_clear(&hl);
+        ck_assert_ok(mcs_registry_heartbeat(a, &e), &e); /* a new lease */
+        ck_assert_ok(mcs_registry_hosts(b, &hl, &e), &e);
+        ck_assert_uint_eq(hl.n, 2);
+        mcs_host_list_clear(&hl);
+
+        char line[512];
+        ck_assert_ok(mcs_registry_health(a, line, sizeof line, &e), &e);
+        ck_assert_msg(strstr(line, "ok: etcd, 3 of 3 endpoints healthy") != NULL, "health: %s", line);
+        mcs_registry_close(a);
+        mcs_registry_close(b);
+
+        /* locations the backend refuses, saying what is wrong */
+        mcs_registry *r;
+        char *loc = etcd_location(&shared, "x", "cacert=/nonexistent&colour=blue&size=2");
+        ck_assert_fails(open_at(loc, "h", NULL, &r, &e), &e, MCS_E_INVALID, "unknown options 'colour', 'size'");
+        free(loc);
+        loc = etcd_location(&shared, "x", "cert=/a.pem");
+        ck_assert_fails(open_at(loc, "h", NULL, &r, &e), &e, MCS_E_INVALID, "needs both cert= and key=");
+        free(loc);
+        ck_assert_fails(open_at("etcd:/x", "h", NULL, &r, &e), &e, MCS_E_INVALID, "write etcd://HOST:PORT");
+        ck_assert_fails(open_at("etcd://127.0.0.1:1", "h", NULL, &r, &e), &e, MCS_E_INVALID, "no key prefix");
+        ck_assert_fails(open_at("etcd://127.0.0.1:1,/x", "h", NULL, &r, &e), &e, MCS_E_INVALID, "an empty endpoint");
+        ck_assert_fails(open_at("etcd://a b:1/x", "h", NULL, &r, &e), &e, MCS_E_INVALID, "has a ' ' at column 2");
+        /* nothing listens: a clear error, no hang beyond the timeout */
+        ck_assert_fails(open_at("etcd://127.0.0.1:1/x", "h", NULL, &r, &e), &e, MCS_E_IO, "etcd at 127.0.0.1:1");
+}
+END_TEST
+
+/* A handle whose feed position etcd compacted away rescans, and so does
+ * one whose registry was deleted and made again under its prefix: both
+ * still see what conflicts. */
+START_TEST(compaction_and_a_new_registry_at_the_prefix) {
+        mcs_registry *a = open_shared("compact", "host-a", NULL), *b = open_shared("compact", "host-b", NULL);
+        mcs_record rec;
+        mcs_err e = {0};
+        mcs_guest g1 = guest(U1, "one", MCS_KIND_STATIC), g2 = guest(U2, "two", MCS_KIND_STATIC),
+                  g3 = guest(U3, "three", MCS_KIND_STATIC);
+        char body[128];
+
+        ck_assert_ok(mcs_registry_reserve_label(a, &g1, "s0:c10,c11", &rec, NULL, &e), &e);
+        mcs_record_clear(&rec);
+        ck_assert_ok(mcs_registry_reserve_label(b, &g2, "s0:c20,c21", &rec, NULL, &e), &e); /* b's view now current */
+        mcs_record_clear(&rec);
+        ck_assert_ok(mcs_registry_reserve_label(a, &g3, "s0:c30", &rec, NULL, &e), &e);
+        mcs_record_clear(&rec);
+        snprintf(body, sizeof body, "{\"revision\":\"%lld\"}", etcd_revision(&shared));
+        free(etcd_post(&shared, "/v3/kv/compaction", body));
+        mcs_guest g4 = guest("44444444-4444-4444-4444-444444444444", "four", MCS_KIND_STATIC);
+        ck_assert_fails(mcs_registry_reserve_label(b, &g4, "s0:c30,c31", &rec, NULL, &e), &e, MCS_E_CONFLICT,
+                        "held by guest three");
+
+        /* delete everything under the prefix; a registry made there anew holds only what is written after */
+        free(etcd_post(&shared, "/v3/kv/deleterange",
+                       "{\"key\":\"L2NvbXBhY3Qv\",\"range_end\":\"L2NvbXBhY3Qw\"}")); /* /compact/ .. /compact0 */
+        mcs_registry *fresh = open_shared("compact", "host-c", NULL);
+        ck_assert_ok(mcs_registry_reserve_label(fresh, &g1, "s0:c40,c41", &rec, NULL, &e), &e);
+        mcs_record_clear(&rec);
+        ck_assert_fails(mcs_registry_reserve_label(b, &g4, "s0:c40", &rec, NULL, &e), &e, MCS_E_CONFLICT,
+                        "held by guest one");
+        ck_assert_ok(mcs_registry_reserve_label(a, &g4, "s0:c30,c31", &rec, NULL, &e), &e);
+        mcs_record_clear(&rec);
+        mcs_record_list l;
+        ck_assert_ok(mcs_registry_list(b, NULL, &l, &e), &e);
+        ck_assert_uint_eq(l.n, 2);
+        mcs_record_list_clear(&l);
+        mcs_registry_close(fresh);
+        mcs_registry_close(a);
+        mcs_registry_close(b);
+}
+END_TEST
+
+/* A reservation etcd applied but whose answer was lost: the retry at the
+ * next endpoint finds its own history key and reports it created (not
+ * "held already", not twice). */
+START_TEST(lost_answer_is_recognised) {
+        /* only the reservation's transaction compares the registry id (target VALUE) */
+        int port = etcd_lossy_proxy(&shared, 0, "/v3/kv/txn", "\"VALUE\"", 1);
+        char *loc;
+        ck_assert_int_ge(asprintf(&loc, "etcd://127.0.0.1:%d,127.0.0.1:%d/lost", port, shared.client_port[1]), 0);
+        mcs_registry *r = open_when_ready(loc, "host-l", NULL);
+        mcs_record rec;
+        mcs_err e = {0};
+        bool created = false;
+        mcs_guest g = guest(U1, "lost", MCS_KIND_DYNAMIC);
+        ck_assert_ok(mcs_registry_reserve(r, &g, &rec, &created, &e), &e);
+        ck_assert_msg(created, "the reservation was applied by the first attempt but not reported as created");
+        mcs_history_list h;
+        ck_assert_ok(mcs_registry_history(r, U1, &h, &e), &e);
+        ck_assert_uint_eq(h.n, 1);
+        ck_assert_str_eq(h.v[0].rec.label, rec.label);
+        mcs_history_list_clear(&h);
+        mcs_record_clear(&rec);
+        mcs_registry_close(r);
+        free(loc);
+}
+END_TEST
+
+/* An endpoint that accepts connections and never answers: each request
+ * gives up on it after its share of busy_timeout and goes on to the next. */
+START_TEST(silent_endpoint_is_skipped) {
+        int silent = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        socklen_t len = sizeof a;
+        ck_assert_int_eq(bind(silent, (struct sockaddr *) &a, sizeof a), 0);
+        ck_assert_int_eq(listen(silent, 16), 0); /* the kernel completes connections; nobody reads */
+        ck_assert_int_eq(getsockname(silent, (struct sockaddr *) &a, &len), 0);
+        char *loc;
+        ck_assert_int_ge(asprintf(&loc, "etcd://127.0.0.1:%d,127.0.0.1:%d/silent", ntohs(a.sin_port),
+                                  shared.client_port[2]), 0);
+        mcs_registry_config cfg = {.host_id = "host-s", .busy_timeout_ms = 2000};
+        mcs_catset_add_range(&cfg.pool, 0, 1023);
+        mcs_registry *r;
+        mcs_err e = {0};
+        ck_assert_ok(mcs_registry_open(loc, &cfg, &r, &e), &e);
+        mcs_record rec;
+        mcs_guest g = guest(U1, "silent", MCS_KIND_DYNAMIC);
+        ck_assert_ok(mcs_registry_reserve(r, &g, &rec, NULL, &e), &e);
+        mcs_record_clear(&rec);
+        mcs_registry_close(r);
+        close(silent);
+        free(loc);
+}
+END_TEST
+
+/* A copy fills a registry through the backend's import operations: records,
+ * history and originals exactly as given; a handle open meanwhile sees the
+ * imported records as held. */
+START_TEST(imports_fill_a_registry) {
+        char *loc = etcd_location(&shared, "import", NULL);
+        mcs_registry *reg = open_shared("import", "host-a", NULL);
+        mcs_registry_config cfg = {.host_id = "copier", .busy_timeout_ms = 15000};
+        mcs_backend *b;
+        mcs_err e = {0};
+        mcs_alloc_stats st;
+        mcs_catset_add_range(&cfg.pool, 0, 1023);
+        ck_assert_ok(mcs_registry_stats(reg, &st, &e), &e); /* the handle's view, before the import */
+        ck_assert_ok(mcs_backend_etcd.open(loc + strlen("etcd:"), &cfg, &b, &e), &e);
+
+        mcs_record rec = {.name = (char *) "copied", .label = (char *) "s0:c3,c4", .kind = MCS_KIND_STATIC,
+                          .host = (char *) "old-host", .state = MCS_STATE_RUNNING, .created_us = 1000,
+                          .updated_us = 2000, .generation = 7};
+        snprintf(rec.uuid, sizeof rec.uuid, "%s", U1);
+        ck_assert_ok(mcs_backend_etcd.import_record(b, &rec, &e), &e);
+        ck_assert_fails(mcs_backend_etcd.import_record(b, &rec, &e), &e, MCS_E_EXISTS, "is there already");
+        snprintf(rec.uuid, sizeof rec.uuid, "%s", U2);
+        ck_assert_fails(mcs_backend_etcd.import_record(b, &rec, &e), &e, MCS_E_EXISTS, "label s0:c3,c4");
+        snprintf(rec.uuid, sizeof rec.uuid, "%s", U1);
+        mcs_history_entry h = {.at_us = 900, .op = MCS_OP_RESERVE, .rec = rec};
+        ck_assert_ok(mcs_backend_etcd.import_history(b, &h, &e), &e);
+        h.at_us = 950;
+        h.op = MCS_OP_STATE;
+        ck_assert_ok(mcs_backend_etcd.import_history(b, &h, &e), &e);
+        mcs_original o = {.path = (char *) "/img/x", .context = (char *) "ctx", .host = (char *) "old-host",
+                          .saved_us = 5};
+        snprintf(o.uuid, sizeof o.uuid, "%s", U1);
+        ck_assert_ok(mcs_backend_etcd.import_original(b, &o, &e), &e);
+        ck_assert_fails(mcs_backend_etcd.import_original(b, &o, &e), &e, MCS_E_EXISTS, "/img/x");
+        mcs_backend_etcd.close(b);
+
+        mcs_record got;
+        ck_assert_ok(mcs_registry_get(reg, U1, &got, &e), &e);
+        ck_assert_uint_eq(got.generation, 7);
+        ck_assert_str_eq(got.host, "old-host");
+        ck_assert_int_eq(got.created_us, 1000);
+        ck_assert_int_eq(got.state, MCS_STATE_RUNNING);
+        mcs_record_clear(&got);
+        mcs_history_list hl;
+        ck_assert_ok(mcs_registry_history(reg, U1, &hl, &e), &e);
+        ck_assert_uint_eq(hl.n, 2);
+        ck_assert_int_eq(hl.v[0].at_us, 900);
+        ck_assert_int_eq(hl.v[1].op, MCS_OP_STATE);
+        mcs_history_list_clear(&hl);
+        mcs_original_list ol;
+        ck_assert_ok(mcs_registry_originals(reg, U1, &ol, &e), &e);
+        ck_assert_uint_eq(ol.n, 1);
+        ck_assert_int_eq(ol.v[0].saved_us, 5);
+        mcs_original_list_clear(&ol);
+        mcs_guest g = guest(U3, "new", MCS_KIND_STATIC);
+        ck_assert_fails(mcs_registry_reserve_label(reg, &g, "s0:c3", &got, NULL, &e), &e, MCS_E_CONFLICT,
+                        "held by guest copied");
+        mcs_registry_close(reg);
+        free(loc);
+}
+END_TEST
+
+/* ---- processes racing ---- */
+
+static mcs_registry *child_open(const char *prefix, const char *host, const char *pool) {
+        char *loc = etcd_location(&shared, prefix, NULL);
+        mcs_registry *r;
+        mcs_err e = {0};
+        if (open_at(loc, host, pool, &r, &e) < 0) {
+                fprintf(stderr, "%s: open: %s\n", host, e.msg);
+                _exit(3);
+        }
+        free(loc);
+        return r;
+}
+
+static void reserver(int worker, int count, int fd) {
+        char host[32], uuid[40], line[128];
+        snprintf(host, sizeof host, "host-%d", worker);
+        /* a small pool: the two draw the same pairs often */
+        mcs_registry *r = child_open("race", host, "c0.c19");
+        for (int n = 0; n < count; n++) {
+                mcs_record rec;
+                mcs_err e = {0};
+                snprintf(uuid, sizeof uuid, "%08x-0000-4000-8000-%012x", (unsigned) worker, (unsigned) n);
+                mcs_guest g = guest(uuid, "g", MCS_KIND_DYNAMIC);
+                if (mcs_registry_reserve(r, &g, &rec, NULL, &e) < 0) {
+                        fprintf(stderr, "worker %d reserve %d: %s\n", worker, n, e.msg);
+                        _exit(2);
+                }
+                int len = snprintf(line, sizeof line, "%s %s\n", rec.uuid, rec.label);
+                if (write(fd, line, (size_t) len) != len)
+                        _exit(4);
+                mcs_record_clear(&rec);
+        }
+        mcs_registry_close(r);
+        _exit(0);
+}
+
+struct ack {
+        char uuid[40], label[32];
+};
+
+static int cmp_label(const void *a, const void *b) {
+        return strcmp(((const struct ack *) a)->label, ((const struct ack *) b)->label);
+}
+
+START_TEST(two_hosts_race_for_pairs) {
+        enum { WORKERS = 2, EACH = 60 };
+        char path[] = "/tmp/mcs-etcd-acks.XXXXXX";
+        int fd = mkstemp(path);
+        ck_assert_int_ge(fd, 0);
+        unlink(path);
+        pid_t pids[WORKERS];
+        for (int w = 0; w < WORKERS; w++) {
+                pids[w] = fork();
+                ck_assert_int_ge(pids[w], 0);
+                if (pids[w] == 0)
+                        reserver(w, EACH, fd);
+        }
+        for (int w = 0; w < WORKERS; w++) {
+                int status;
+                ck_assert_int_eq(waitpid(pids[w], &status, 0), pids[w]);
+                ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "worker %d failed (status %d)", w,
+                              status);
+        }
+        struct ack acks[WORKERS * EACH + 1];
+        FILE *f = fdopen(fd, "r");
+        rewind(f);
+        size_t n = 0;
+        while (n < WORKERS * EACH + 1 && fscanf(f, "%39s %31s", acks[n].uuid, acks[n].label) == 2)
+                n++;
+        fclose(f);
+        ck_assert_uint_eq(n, WORKERS * EACH);
+
+        mcs_registry *r = open_shared("race", "checker", "c0.c19");
+        mcs_err e = {0};
+        for (size_t i = 0; i < n; i++) {
+                mcs_record rec;
+                ck_assert_ok(mcs_registry_get(r, acks[i].uuid, &rec, &e), &e);
+                ck_assert_str_eq(rec.label, acks[i].label);
+                mcs_record_clear(&rec);
+        }
+        qsort(acks, n, sizeof *acks, cmp_label);
+        for (size_t i = 1; i < n; i++)
+                ck_assert_msg(strcmp(acks[i - 1].label, acks[i].label) != 0, "label %s acknowledged twice",
+                              acks[i].label);
+        mcs_record_list l;
+        ck_assert_ok(mcs_registry_list(r, NULL, &l, &e), &e);
+        ck_assert_uint_eq(l.n, n);
+        mcs_record_list_clear(&l);
+        mcs_registry_close(r);
+}
+END_TEST
+
+/* One side takes a single category or a range, the other a pair inside it,
+ * both at once: never both. */
+static int racer(const char *host, const char *uuid, const char *label, int ready, int go) {
+        mcs_registry *r = child_open("dominance", host, NULL);
+        mcs_guest g = guest(uuid, host, MCS_KIND_STATIC);
+        mcs_record rec;
+        mcs_err e = {0};
+        char c = 'r';
+        /* both open and their views current, then both go at once (the parent closes go) */
+        mcs_alloc_stats st;
+        if (mcs_registry_stats(r, &st, &e) < 0 || write(ready, &c, 1) != 1 || read(go, &c, 1) < 0)
+                _exit(5);
+        int rc = mcs_registry_reserve_label(r, &g, label, &rec, NULL, &e);
+        if (rc == 0)
+                mcs_record_clear(&rec);
+        else if (rc != -(int) MCS_E_CONFLICT)
+                fprintf(stderr, "%s %s: %s\n", host, label, e.msg);
+        mcs_registry_close(r);
+        _exit(rc == 0 ? 0 : rc == -(int) MCS_E_CONFLICT ? 1 : 2);
+}
+
+static void release_quietly(mcs_registry *r, const char *uuid) {
+        mcs_err e = {0};
+        int rc = mcs_registry_release(r, uuid, NULL, &e);
+        ck_assert_msg(rc == 0 || rc == -(int) MCS_E_NOTFOUND, "release %s: %s", uuid, e.msg);
+}
+
+START_TEST(dominance_race_never_both) {
+        enum { ROUNDS = 24 };
+        static const char *const big[] = {"s0:c7", "s0:c1.c5"}, *const small[] = {"s0:c7,c8", "s0:c2,c4"};
+        mcs_registry *r = open_shared("dominance", "parent", NULL);
+        mcs_err e = {0};
+        int won[2] = {0, 0};
+        for (int round = 0; round < ROUNDS; round++) {
+                int go[2], ready[2];
+                char ua[40], ub[40], c[2];
+                ck_assert_int_eq(pipe(go), 0);
+                ck_assert_int_eq(pipe(ready), 0);
+                snprintf(ua, sizeof ua, "aaaaaaaa-0000-4000-8000-%012d", round);
+                snprintf(ub, sizeof ub, "bbbbbbbb-0000-4000-8000-%012d", round);
+                pid_t pa = fork();
+                if (pa == 0) {
+                        close(go[1]);
+                        racer("host-a", ua, big[round % 2], ready[1], go[0]);
+                }
+                pid_t pb = fork();
+                if (pb == 0) {
+                        close(go[1]);
+                        racer("host-b", ub, small[round % 2], ready[1], go[0]);
+                }
+                ck_assert_int_gt(pa, 0);
+                ck_assert_int_gt(pb, 0);
+                ck_assert_int_eq(read(ready[0], c, 1), 1);
+                ck_assert_int_eq(read(ready[0], c + 1, 1), 1);
+                close(ready[0]);
+                close(ready[1]);
+                close(go[0]);
+                close(go[1]);
+                int sa, sb;
+                ck_assert_int_eq(waitpid(pa, &sa, 0), pa);
+                ck_assert_int_eq(waitpid(pb, &sb, 0), pb);
+                ck_assert_msg(WIFEXITED(sa) && WIFEXITED(sb) && WEXITSTATUS(sa) < 2 && WEXITSTATUS(sb) < 2,
+                              "round %d: a racer failed (%d, %d)", round, sa, sb);
+                ck_assert_msg(!(WEXITSTATUS(sa) == 0 && WEXITSTATUS(sb) == 0), "round %d: %s and %s both reserved",
+                              round, big[round % 2], small[round % 2]);
+                ck_assert_msg(WEXITSTATUS(sa) == 0 || WEXITSTATUS(sb) == 0, "round %d: neither reserved", round);
+                won[WEXITSTATUS(sa) == 0 ? 0 : 1]++;
+                /* the registry agrees: exactly the winner holds */
+                mcs_record_list l;
+                ck_assert_ok(mcs_registry_list(r, NULL, &l, &e), &e);
+                ck_assert_uint_eq(l.n, 1);
+                mcs_record_list_clear(&l);
+                release_quietly(r, ua);
+                release_quietly(r, ub);
+        }
+        fprintf(stderr, "dominance race: the range or single category won %d rounds, the pair %d\n", won[0], won[1]);
+        mcs_registry_close(r);
+}
+END_TEST
+
+/* ---- members lost ---- */
+
+static int reserve_n(mcs_registry *r, int from, int n, mcs_err *e) {
+        for (int i = from; i < from + n; i++) {
+                char uuid[40];
+                mcs_record rec;
+                snprintf(uuid, sizeof uuid, "cccccccc-0000-4000-8000-%012d", i);
+                mcs_guest g = guest(uuid, "q", MCS_KIND_DYNAMIC);
+                int rc = mcs_registry_reserve(r, &g, &rec, NULL, e);
+                if (rc < 0)
+                        return rc;
+                mcs_record_clear(&rec);
+        }
+        return 0;
+}
+
+START_TEST(member_killed_then_quorum_lost_and_regained) {
+        etcd_cluster c;
+        mcs_err e = {0};
+        char line[1024];
+        etcd_start(&c, false);
+        char *loc = etcd_location(&c, "quorum", NULL);
+        mcs_registry *r = open_when_ready(loc, "host-q", NULL);
+        ck_assert_ok(reserve_n(r, 0, 10, &e), &e);
+
+        /* one member of three gone: the others still make a quorum */
+        etcd_kill(&c, 0);
+        ck_assert_ok(reserve_n(r, 10, 10, &e), &e);
+        ck_assert_ok(mcs_registry_health(r, line, sizeof line, &e), &e);
+        ck_assert_msg(strstr(line, "2 of 3 endpoints healthy") != NULL, "health: %s", line);
+
+        /* two gone: no quorum; writes and health fail with a clear error, nothing crashes */
+        etcd_kill(&c, 1);
+        int rc = reserve_n(r, 20, 1, &e);
+        ck_assert_msg(rc == -(int) MCS_E_IO, "reserve without quorum returned %d: %s", rc, e.msg);
+        ck_assert_msg(strstr(e.msg, "etcd at 127.0.0.1:") != NULL, "message: %s", e.msg);
+        ck_assert_int_eq(mcs_registry_health(r, line, sizeof line, &e), -(int) MCS_E_IO);
+        ck_assert_msg(strstr(e.msg, "no quorum") != NULL, "message: %s", e.msg);
+
+        /* back: the same handle works again, nothing acknowledged was lost */
+        etcd_restart(&c, 0);
+        etcd_restart(&c, 1);
+        for (int i = 0; i < 240 && mcs_registry_health(r, line, sizeof line, &e) < 0; i++)
+                usleep(250000);
+        ck_assert_ok(reserve_n(r, 20, 10, &e), &e);
+        mcs_record_list l;
+        ck_assert_ok(mcs_registry_list(r, NULL, &l, &e), &e);
+        ck_assert_uint_eq(l.n, 30);
+        mcs_record_list_clear(&l);
+        mcs_registry_close(r);
+        free(loc);
+        etcd_stop(&c);
+}
+END_TEST
+
+START_TEST(tls_with_client_certificates) {
+        etcd_cluster c;
+        mcs_err e = {0};
+        mcs_registry *r;
+        char *q, *loc;
+        etcd_start(&c, true);
+        ck_assert_int_ge(asprintf(&q, "cacert=%s/ca.pem&cert=%s/client.pem&key=%s/client-key.pem", c.dir, c.dir, c.dir),
+                         0);
+        loc = etcd_location(&c, "tls", q);
+        r = open_when_ready(loc, "host-t", NULL);
+        mcs_record rec;
+        mcs_guest g = guest(U1, "secure", MCS_KIND_DYNAMIC);
+        ck_assert_ok(mcs_registry_reserve(r, &g, &rec, NULL, &e), &e);
+        mcs_record_clear(&rec);
+        mcs_registry_close(r);
+        free(loc);
+        free(q);
+
+        /* the CA alone, no client certificate: etcd refuses the connection */
+        ck_assert_int_ge(asprintf(&q, "cacert=%s/ca.pem", c.dir), 0);
+        loc = etcd_location(&c, "tls", q);
+        ck_assert_fails(open_at(loc, "host-t", NULL, &r, &e), &e, MCS_E_IO,
+                        "if etcd wants a client certificate, give cert= and key=");
+        free(loc);
+        free(q);
+        /* plain http to a TLS endpoint fails too */
+        loc = etcd_location(&c, "tls", NULL);
+        ck_assert_fails(open_at(loc, "host-t", NULL, &r, &e), &e, MCS_E_IO, "etcd at 127.0.0.1:");
+        free(loc);
+        /* a server certificate from another CA is not trusted */
+        ck_assert_int_ge(asprintf(&q, "cert=%s/client.pem&key=%s/client-key.pem", c.dir, c.dir), 0);
+        loc = etcd_location(&c, "tls", q);
+        ck_assert_fails(open_at(loc, "host-t", NULL, &r, &e), &e, MCS_E_IO, "certificate");
+        free(q);
+        free(loc);
+        etcd_stop(&c);
+}
+END_TEST
+
+int main(void) {
+        if (access("/usr/bin/etcd", X_OK) != 0) {
+                fprintf(stderr, "etcd is not installed (Debian: etcd-server; scripts/deps.sh): skipped\n");
+                return 77;
+        }
+        Suite *s = suite_create("registry-etcd");
+        TCase *tc = tcase_create("shared cluster");
+        tcase_add_unchecked_fixture(tc, shared_start, shared_stop);
+        tcase_set_timeout(tc, 120);
+        tcase_add_test(tc, reserve_conflicts_release_rename_state);
+        tcase_add_test(tc, originals_hosts_health_and_options);
+        tcase_add_test(tc, compaction_and_a_new_registry_at_the_prefix);
+        tcase_add_test(tc, imports_fill_a_registry);
+        tcase_add_test(tc, lost_answer_is_recognised);
+        tcase_add_test(tc, silent_endpoint_is_skipped);
+        tcase_add_test(tc, two_hosts_race_for_pairs);
+        tcase_add_test(tc, dominance_race_never_both);
+        suite_add_tcase(s, tc);
+        TCase *own = tcase_create("own cluster");
+        tcase_set_timeout(own, 120);
+        tcase_add_test(own, member_killed_then_quorum_lost_and_regained);
+        tcase_add_test(own, tls_with_client_certificates);
+        suite_add_tcase(s, own);
+        return test_run(s);
+}
