@@ -461,7 +461,23 @@ int guests_apply(mcsd *d, virDomainPtr dom, guest_report *rep) {
  * many guests; no guest gets its label before its batch is committed. */
 #define RECONCILE_BATCH 64
 
-static int apply_batch(mcsd *d, virDomainPtr *doms, int n) {
+/* A registry that fails (unreachable, read-only, full) fails every guest
+ * the same way, each after a full wait: once one guest met such a failure,
+ * the rest of the reconcile is not tried, so the main loop stays free. */
+static bool storage_failure(mcs_code c) {
+        return c == MCS_E_IO || c == MCS_E_BUSY || c == MCS_E_SCHEMA;
+}
+
+static void not_tried(applying *a, const mcs_err *why) {
+        virDomainGetUUIDString(a->dom, a->uuid);
+        a->e.code = why->code;
+        snprintf(a->e.msg, sizeof a->e.msg, "not tried, the registry fails: %.*s", (int) sizeof a->e.msg - 40,
+                 why->msg);
+}
+
+/* Decides and finishes up to RECONCILE_BATCH guests; *stop (with its reason)
+ * when the registry failed. */
+static int apply_batch(mcsd *d, virDomainPtr *doms, int n, mcs_err *stop) {
         _cleanup_free_ applying *a = calloc((size_t) n, sizeof *a);
         mcs_err be = {0};
         int failed = 0;
@@ -472,16 +488,28 @@ static int apply_batch(mcsd *d, virDomainPtr *doms, int n) {
                 return failed;
         }
         bool batched = mcs_registry_batch_begin(d->reg, &be) == 0;
-
-        if (!batched)
-                log_msg(MCS_LOG_WARNING, "reconcile: one commit per guest: %s", be.msg);
+        if (!batched) {
+                if (storage_failure(be.code))
+                        *stop = be;
+                else
+                        log_msg(MCS_LOG_WARNING, "reconcile: one commit per guest: %s", be.msg);
+        }
         for (int i = 0; i < n; i++) {
                 a[i].dom = doms[i];
-                apply_decide(d, &a[i]);
+                if (stop->code)
+                        not_tried(&a[i], stop);
+                else {
+                        apply_decide(d, &a[i]);
+                        if (!a[i].ok && storage_failure(a[i].e.code))
+                                *stop = a[i].e;
+                }
         }
-        if (batched && mcs_registry_batch_end(d->reg, true, &be) < 0)
+        if (batched && mcs_registry_batch_end(d->reg, !stop->code, &be) < 0)
                 for (int i = 0; i < n; i++)
                         apply_undo(&a[i], &be);
+        if (stop->code && batched)
+                for (int i = 0; i < n; i++)
+                        apply_undo(&a[i], stop);
         for (int i = 0; i < n; i++)
                 failed += apply_finish(d, &a[i], NULL) < 0;
         return failed;
@@ -625,8 +653,11 @@ void guests_reconcile(mcsd *d) {
                         drop_guest(d, d->guests[i].uuid);
                 else
                         i++;
+        mcs_err stop = {0};
         for (int i = 0; i < n && virConnectIsAlive(d->conn) == 1; i += RECONCILE_BATCH)
-                failed += apply_batch(d, doms + i, n - i < RECONCILE_BATCH ? n - i : RECONCILE_BATCH);
+                failed += apply_batch(d, doms + i, n - i < RECONCILE_BATCH ? n - i : RECONCILE_BATCH, &stop);
+        if (stop.code)
+                log_msg(MCS_LOG_ERROR, "reconcile stopped, the registry fails: %s", stop.msg);
 
         /* Guests this host held whose removal was missed while disconnected.
          * Operators' static reservations are only released on an undefine
@@ -645,21 +676,30 @@ void guests_reconcile(mcsd *d) {
         domain_list_free(doms, n);
         if (failed)
                 guests_schedule_retry(d);
+        else
+                d->retry_delay_ms = 0;
         log_msg(MCS_LOG_INFO, "reconciled %d guests in %lld ms (%d failed)", n, (long long) (mcsd_now_ms() - t0), failed);
         mcsd_update_status(d);
 }
 
+/* A retry that fails again waits twice as long, up to RETRY_MAX_MS: a
+ * registry that stays down is not asked every second. */
+#define RETRY_MAX_MS 30000
+
 static void on_retry_timer(int timer, void *opaque) {
         mcsd *d = opaque;
         virEventUpdateTimeout(timer, -1);
+        int delay = d->retry_delay_ms ? d->retry_delay_ms : RETRY_MS;
+        d->retry_delay_ms = delay * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : delay * 2;
         guests_reconcile(d);
 }
 
 void guests_schedule_retry(mcsd *d) {
+        int delay = d->retry_delay_ms ? d->retry_delay_ms : RETRY_MS;
         if (d->retry_timer >= 0)
-                virEventUpdateTimeout(d->retry_timer, RETRY_MS);
+                virEventUpdateTimeout(d->retry_timer, delay);
         else
-                d->retry_timer = virEventAddTimeout(RETRY_MS, on_retry_timer, d, NULL);
+                d->retry_timer = virEventAddTimeout(delay, on_retry_timer, d, NULL);
 }
 
 /* ---- guests waiting for a label ----

@@ -63,6 +63,7 @@ typedef struct mcsd {
         size_t n_pending;
         int pending_timer;        /* -1: none */
         int retry_timer;          /* reconcile again after an error; -1: none */
+        int retry_delay_ms;       /* its delay: 1 s, doubling while reconciles fail, to 30 s; 0: 1 s */
         int wait_timer;           /* try guests waiting for a label again; -1: none */
         bool wait_armed;
         int wait_delay_ms;        /* its backoff: 1 s doubling to 60 s, back to 1 s when a label is freed */

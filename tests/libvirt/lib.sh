@@ -8,7 +8,7 @@ LIBVIRTDS=()
 
 cleanup() {
 	local rc=$? f
-	for f in "$WORK"/*.mcsd.pid "$WORK"/*.notify.pid; do
+	for f in "$WORK"/*.mcsd.pid "$WORK"/*.notify.pid "$WORK"/*.etcd.pid; do
 		[ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null || true
 	done
 	for f in "${LIBVIRTDS[@]}"; do "$PRIVATE_LIBVIRTD" stop "$WORK/$f" || true; done
@@ -24,16 +24,48 @@ trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 ok() { echo "ok - $*"; }
 
-# wait_for SECONDS COMMAND...: polls until COMMAND succeeds.
+# wait_for SECONDS COMMAND...: polls until COMMAND succeeds, for at most
+# SECONDS of wall-clock time (a slow COMMAND counts).
 wait_for() {
-	local limit=$1 i
+	local end=$((SECONDS + $1))
 	shift
-	for ((i = 0; i < limit * 20; i++)); do
+	while :; do
 		"$@" >/dev/null 2>&1 && return 0
+		((SECONDS < end)) || return 1
 		sleep 0.05
 	done
-	return 1
 }
+
+# etcd_start: a 3-member etcd cluster on free loopback ports, data in
+# $WORK/etcd-N; sets ETCD_LOCATION (etcd://.../mcsd) and waits for a leader.
+etcd_start() {
+	local ports i cluster=""
+	read -ra ports < <(python3 -c 'import socket
+s = [socket.socket() for _ in range(6)]
+for x in s: x.bind(("127.0.0.1", 0))
+print(" ".join(str(x.getsockname()[1]) for x in s))')
+	ETCD_CLIENT_PORTS=("${ports[0]}" "${ports[1]}" "${ports[2]}")
+	ETCD_PEER_PORTS=("${ports[3]}" "${ports[4]}" "${ports[5]}")
+	for i in 0 1 2; do cluster+="${cluster:+,}m$i=http://127.0.0.1:${ETCD_PEER_PORTS[$i]}"; done
+	ETCD_CLUSTER=$cluster
+	for i in 0 1 2; do etcd_member_start $i new; done
+	ETCD_LOCATION="etcd://127.0.0.1:${ETCD_CLIENT_PORTS[0]},127.0.0.1:${ETCD_CLIENT_PORTS[1]},127.0.0.1:${ETCD_CLIENT_PORTS[2]}/mcsd"
+	wait_for 60 etcd_healthy || fail "etcd did not elect a leader"
+}
+# etcd_member_start I new|existing
+etcd_member_start() {
+	local i=$1
+	etcd --name "m$i" --data-dir "$WORK/etcd-$i" \
+		--listen-client-urls "http://127.0.0.1:${ETCD_CLIENT_PORTS[$i]}" \
+		--advertise-client-urls "http://127.0.0.1:${ETCD_CLIENT_PORTS[$i]}" \
+		--listen-peer-urls "http://127.0.0.1:${ETCD_PEER_PORTS[$i]}" \
+		--initial-advertise-peer-urls "http://127.0.0.1:${ETCD_PEER_PORTS[$i]}" \
+		--initial-cluster "$ETCD_CLUSTER" --initial-cluster-state "$2" --initial-cluster-token "$WORK" \
+		>>"$WORK/etcd-$i.out" 2>&1 &
+	echo $! >"$WORK/m$i.etcd.pid"
+}
+etcd_member_kill() { kill -9 "$(cat "$WORK/m$1.etcd.pid")" 2>/dev/null || true; }
+etcd_healthy() { curl -sf "http://127.0.0.1:${ETCD_CLIENT_PORTS[0]}/health" | grep -q '"health":"true"'; }
 
 test_uri() { echo "test+unix:///default?socket=$WORK/$1/run/libvirt-sock"; }
 qemu_uri() { echo "qemu+unix:///system?socket=$WORK/$1/run/libvirt-sock"; }

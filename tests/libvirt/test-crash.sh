@@ -7,7 +7,7 @@
 # printed, no label is held twice, and every guest of both hosts carries in
 # its XML the label the registry holds for it, on its host.
 #
-# usage: test-crash.sh BACKEND   (sqlite, dir); MCS_CRASH_TRIALS (200)
+# usage: test-crash.sh BACKEND   (sqlite, dir, etcd); MCS_CRASH_TRIALS (200)
 . "$(dirname "$0")/lib.sh"
 
 BACKEND=${1:-sqlite}
@@ -15,6 +15,7 @@ TRIALS=${MCS_CRASH_TRIALS:-200}
 case $BACKEND in
 sqlite) REG=$WORK/registry.db ;;
 dir) mkdir -p "$WORK/registry.d" && REG=dir://$WORK/registry.d ;;
+etcd) etcd_start && REG=$ETCD_LOCATION ;;
 *) fail "unknown backend $BACKEND" ;;
 esac
 

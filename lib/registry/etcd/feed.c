@@ -14,6 +14,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "ec.h"
@@ -148,6 +149,16 @@ static int deliver(ec *b, const ec_kv *kv, mcs_cursor *at, mcs_change_fn fn, voi
         return r;
 }
 
+/* The same cluster and registry, whose feed key did not exist yet when the
+ * cursor was taken (a new registry's first write makes it): not another
+ * registry, the feed just began. */
+static bool feed_born_since(const char *was, const char *now) {
+        char c1[32], i1[48], c2[32], i2[48];
+        long long f1, f2;
+        return sscanf(was, "%31s %47s %lld", c1, i1, &f1) == 3 && sscanf(now, "%31s %47s %lld", c2, i2, &f2) == 3 &&
+               !strcmp(c1, c2) && !strcmp(i1, i2) && f1 == 0 && f2 > 0;
+}
+
 int ec_changes(mcs_backend *b, mcs_cursor *at, mcs_change_fn fn, void *ctx, mcs_err *e) {
         state s;
         ec_kv *walk = NULL;
@@ -156,8 +167,11 @@ int ec_changes(mcs_backend *b, mcs_cursor *at, mcs_change_fn fn, void *ctx, mcs_
         if (r < 0)
                 return r;
         if (strcmp(s.mark, at->mark) != 0) {
-                state_clear(&s);
-                return -(int) MCS_E_STALE;
+                if (!feed_born_since(at->mark, s.mark)) {
+                        state_clear(&s);
+                        return -(int) MCS_E_STALE;
+                }
+                snprintf(at->mark, sizeof at->mark, "%s", s.mark);
         }
         if (s.feed.key && s.feed.mod_rev > (int64_t) at->pos) {
                 if (!(walk = calloc(WALK_MAX, sizeof *walk)))
