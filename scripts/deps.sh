@@ -4,6 +4,8 @@ MCS_PACKAGES=(
   meson ninja-build pkg-config gcc clang libclang-rt-14-dev valgrind
   libselinux1-dev libsepol-dev libsemanage-dev libsqlite3-dev check
   libsystemd-dev libxml2-dev libjson-c-dev libvirt-dev
+  # the nfs:// registry backend, and the NFS server its test runs (with rpcbind)
+  libnfs-dev nfs-ganesha nfs-ganesha-vfs rpcbind
   # the man pages, made from docs/, and the ship suite that renders them
   go-md2man man-db
   # the cli suite: JSON on the command line, and the registry tampered with by hand
