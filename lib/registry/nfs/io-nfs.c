@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../dir/dir.h"
 #include "mcs-macro.h"
@@ -29,11 +30,21 @@ typedef struct nfs_io {
         bool broken; /* mount again before the next call */
 } nfs_io;
 
+/* The server's own answers; anything else (a connection reset, a
+ * timeout, a stale handle after a restart) is worth mounting again for. */
+static bool answered(int r) {
+        static const int codes[] = {ENOENT, EEXIST, ENOTEMPTY, ENOTDIR, EISDIR, EACCES, EPERM, ENOSPC, EROFS,
+                                    EDQUOT, ENAMETOOLONG, EFBIG, ENOMEM, EINVAL};
+        for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
+                if (r == -codes[i])
+                        return true;
+        return false;
+}
+
 static void note(nfs_io *n, int r) {
         const char *m = n->nfs ? nfs_get_error(n->nfs) : NULL;
         snprintf(n->io.detail, sizeof n->io.detail, "%s", m ? m : "");
-        /* Answers from a working server; anything else may leave the context unusable. */
-        if (r != -ENOENT && r != -EEXIST && r != -ENOTEMPTY && r != -ENOTDIR && r != -EACCES && r != -EPERM)
+        if (!answered(r))
                 n->broken = true;
 }
 
@@ -49,7 +60,7 @@ static char *full(nfs_io *n, const char *name) {
         if (!var)                                                                                               \
                 return -ENOMEM
 
-static int nf_put_new(dir_io *io, const char *name, const void *data, size_t len) {
+static int nf_put_new_once(dir_io *io, const char *name, const void *data, size_t len) {
         nfs_io *n = (nfs_io *) io;
         struct nfsfh *fh;
         WITH_PATH(p, name);
@@ -78,7 +89,7 @@ static int nf_put_new(dir_io *io, const char *name, const void *data, size_t len
         return r;
 }
 
-static int nf_link(dir_io *io, const char *from, const char *to) {
+static int nf_link_once(dir_io *io, const char *from, const char *to) {
         nfs_io *n = (nfs_io *) io;
         WITH_PATH(a, from);
         WITH_PATH(b, to);
@@ -88,7 +99,7 @@ static int nf_link(dir_io *io, const char *from, const char *to) {
         return r;
 }
 
-static int nf_rename(dir_io *io, const char *from, const char *to) {
+static int nf_rename_once(dir_io *io, const char *from, const char *to) {
         nfs_io *n = (nfs_io *) io;
         WITH_PATH(a, from);
         WITH_PATH(b, to);
@@ -98,7 +109,7 @@ static int nf_rename(dir_io *io, const char *from, const char *to) {
         return r;
 }
 
-static int nf_read(dir_io *io, const char *name, char **data, size_t *len) {
+static int nf_read_once(dir_io *io, const char *name, char **data, size_t *len) {
         nfs_io *n = (nfs_io *) io;
         struct nfsfh *fh;
         WITH_PATH(p, name);
@@ -142,7 +153,7 @@ static int nf_read(dir_io *io, const char *name, char **data, size_t *len) {
         return 0;
 }
 
-static int nf_list(dir_io *io, const char *dir, dir_io_name_fn fn, void *ctx) {
+static int nf_list_once(dir_io *io, const char *dir, dir_io_name_fn fn, void *ctx) {
         nfs_io *n = (nfs_io *) io;
         struct nfsdir *d;
         WITH_PATH(p, dir);
@@ -162,7 +173,7 @@ static int nf_list(dir_io *io, const char *dir, dir_io_name_fn fn, void *ctx) {
         return r;
 }
 
-static int nf_unlink(dir_io *io, const char *name) {
+static int nf_unlink_once(dir_io *io, const char *name) {
         nfs_io *n = (nfs_io *) io;
         WITH_PATH(p, name);
         int r = nfs_unlink(n->nfs, p);
@@ -171,7 +182,7 @@ static int nf_unlink(dir_io *io, const char *name) {
         return r;
 }
 
-static int nf_mkdir(dir_io *io, const char *name) {
+static int nf_mkdir_once(dir_io *io, const char *name) {
         nfs_io *n = (nfs_io *) io;
         WITH_PATH(p, name);
         int r = nfs_mkdir(n->nfs, p);
@@ -209,10 +220,7 @@ static struct nfs_context *connect_to(nfs_io *n, const char *export, int *err) {
         return nfs;
 }
 
-static int nf_refresh(dir_io *io) {
-        nfs_io *n = (nfs_io *) io;
-        if (!n->broken && n->nfs)
-                return 0;
+static int remount(nfs_io *n) {
         int r;
         struct nfs_context *nfs = connect_to(n, n->export, &r);
         if (!nfs)
@@ -235,6 +243,76 @@ static void nf_close(dir_io *io) {
         free(n->export);
         free(n->dir);
         free(n);
+}
+
+static int64_t now_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int remount(nfs_io *n);
+
+/* Like a hard mount, up to the busy timeout: after a failure that is not
+ * the server's answer, mount again and say whether to try the call again.
+ * Calls tried twice are safe: a create or link the server did before its
+ * answer was lost comes back as EEXIST, which the algorithm checks (the
+ * entry's token), and removing a name already gone is harmless. */
+static bool again(nfs_io *n, int r, int64_t *deadline) {
+        if (r >= 0 || answered(r))
+                return false;
+        if (!*deadline)
+                *deadline = now_ms() + n->timeout_ms;
+        while (now_ms() < *deadline) {
+                struct timespec pause = {0, 100 * 1000000L};
+                nanosleep(&pause, NULL);
+                if (remount(n) == 0)
+                        return true;
+        }
+        return false;
+}
+
+#define RETRYING(call)                                                                                          \
+        do {                                                                                                    \
+                nfs_io *n_ = (nfs_io *) io;                                                                     \
+                int64_t deadline_ = 0;                                                                          \
+                int r_;                                                                                         \
+                while (again(n_, r_ = (n_->broken ? remount(n_) : 0) < 0 ? -EIO : (call), &deadline_))         \
+                        ;                                                                                       \
+                return r_;                                                                                      \
+        } while (0)
+
+static int nf_put_new(dir_io *io, const char *name, const void *data, size_t len) {
+        RETRYING(nf_put_new_once(io, name, data, len));
+}
+static int nf_link(dir_io *io, const char *from, const char *to) {
+        RETRYING(nf_link_once(io, from, to));
+}
+static int nf_rename(dir_io *io, const char *from, const char *to) {
+        RETRYING(nf_rename_once(io, from, to));
+}
+static int nf_read(dir_io *io, const char *name, char **data, size_t *len) {
+        RETRYING(nf_read_once(io, name, data, len));
+}
+static int nf_list(dir_io *io, const char *dir, dir_io_name_fn fn, void *ctx) {
+        RETRYING(nf_list_once(io, dir, fn, ctx));
+}
+static int nf_unlink(dir_io *io, const char *name) {
+        RETRYING(nf_unlink_once(io, name));
+}
+static int nf_mkdir(dir_io *io, const char *name) {
+        RETRYING(nf_mkdir_once(io, name));
+}
+
+static int nf_refresh(dir_io *io) {
+        nfs_io *n = (nfs_io *) io;
+        if (!n->broken && n->nfs)
+                return 0;
+        int64_t deadline = 0;
+        int r;
+        while (again(n, r = remount(n), &deadline))
+                ;
+        return r;
 }
 
 static const dir_io_ops nfs_ops = {
