@@ -436,8 +436,12 @@ START_TEST(leftovers_of_killed_writers) {
         write_file(path, "mcs-dir-entry 1\ntoken=fedcba9876543210fedcba9876543210\n"
                          "op=reserve\tat=6\tuuid=" U3 "\tname=never\tlabel=s0:c5,c6\tkind=static\thost=host-a\t"
                          "state=reserved\tcreated=6\tupdated=6\tgeneration=1\n");
-        /* And one of a third host, which the others leave alone. */
+        /* And one of a third host, which the others leave alone, even one
+         * whose host id starts with another's and a dot. */
         snprintf(path, sizeof path, "%s/tmp/host-c.%ld.00000000000000000000000000000000", reg_dir, (long) dead);
+        write_file(path, "partial");
+        snprintf(path, sizeof path, "%s/tmp/host-a.%ld.%ld.00000000000000000000000000000000", reg_dir, (long) dead,
+                 (long) dead);
         write_file(path, "partial");
 
         mcs_registry *b = open_as("host-b", "c0.c1023");
@@ -450,13 +454,13 @@ START_TEST(leftovers_of_killed_writers) {
                         "held by guest half");
         ck_assert_ok(mcs_registry_reserve_label(b, &c, "s0:c5,c6", &rec, NULL, &e), &e);
         mcs_record_clear(&rec);
-        ck_assert_int_eq(count_files("tmp"), 3);
+        ck_assert_int_eq(count_files("tmp"), 4);
         mcs_registry_close(b);
         mcs_registry_close(a);
 
         /* host-a's next start (or heartbeat) removes its own dead leftovers. */
         a = open_as("host-a", "c0.c1023");
-        ck_assert_int_eq(count_files("tmp"), 1);
+        ck_assert_int_eq(count_files("tmp"), 2);
         struct stat st;
         ck_assert_int_eq(stat(log2, &st), 0);
         ck_assert_uint_eq(st.st_nlink, 1);
@@ -497,6 +501,11 @@ START_TEST(snapshot_starts_new_handles) {
         mcs_alloc_stats st;
         ck_assert_ok(mcs_registry_stats(b, &st, &e), &e);
         ck_assert_uint_eq(st.labels, 200);
+        /* The history starts where the entries left begin: none here. */
+        mcs_history_list h;
+        ck_assert_ok(mcs_registry_history(b, NULL, &h, &e), &e);
+        ck_assert_uint_eq(h.n, 0);
+        mcs_history_list_clear(&h);
         mcs_guest g = guest(U1, "after");
         ck_assert_ok(mcs_registry_reserve(b, &g, &rec, NULL, &e), &e);
         mcs_record_clear(&rec);

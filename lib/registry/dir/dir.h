@@ -104,6 +104,8 @@ int dir_append(dirb *b, const dir_entry *en, mcs_err *e);
 void dir_mark(const dirb *b, const char *token, char *out, size_t len);
 int dir_read_entry(dirb *b, uint64_t seq, dir_entry *en, char token[DIR_TOKEN_LEN + 1], mcs_err *e);
 void dir_cleanup_tmp(dirb *b);
+/* Writes data to a new file in tmp/, complete and synced; its name in tmp. */
+int dir_put_tmp(dirb *b, const char *data, size_t len, char *tmp, size_t tmp_len, mcs_err *e);
 
 /* ops.c */
 extern const mcs_backend_ops mcs_backend_dir;

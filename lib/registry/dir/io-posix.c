@@ -58,7 +58,7 @@ static int px_rename(dir_io *io, const char *from, const char *to) {
 
 static int px_read(dir_io *io, const char *name, char **data, size_t *len) {
         posix_io *p = (posix_io *) io;
-        int fd = openat(p->dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        int fd = openat(p->dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC); /* a FIFO does not block */
         if (fd < 0)
                 return -errno;
         size_t cap = 4096, n = 0;
@@ -153,6 +153,12 @@ static int px_refresh(dir_io *io) {
         if (p->dfd >= 0)
                 close(p->dfd);
         p->dfd = fd;
+        /* An NFS client revalidates a directory it opens (close-to-open):
+         * names another host published since are then seen, not hidden by
+         * a cached "no such file". */
+        int log = openat(fd, "log", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (log >= 0)
+                close(log);
         return 0;
 }
 

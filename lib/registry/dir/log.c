@@ -339,7 +339,7 @@ int dir_refresh(dirb *b, mcs_err *e) {
 /* ---- writing ---- */
 
 /* Writes data to a new temporary file, complete and synced; its name in tmp. */
-static int put_tmp(dirb *b, const char *data, size_t len, char *tmp, size_t tmp_len, mcs_err *e) {
+int dir_put_tmp(dirb *b, const char *data, size_t len, char *tmp, size_t tmp_len, mcs_err *e) {
         for (int tries = 0;; tries++) {
                 char rnd[DIR_TOKEN_LEN + 1];
                 if (random_hex(rnd, DIR_TOKEN_LEN) < 0)
@@ -376,7 +376,7 @@ static int publish(dirb *b, const char *tmp, const char *name, const char *token
 static void snapshot(dirb *b) {
         _cleanup_free_ char *text = NULL;
         char tmp[256], name[64];
-        if (dir_snap_format(b, &text, NULL) < 0 || put_tmp(b, text, strlen(text), tmp, sizeof tmp, NULL) < 0)
+        if (dir_snap_format(b, &text, NULL) < 0 || dir_put_tmp(b, text, strlen(text), tmp, sizeof tmp, NULL) < 0)
                 return;
         snprintf(name, sizeof name, "snap/%020" PRIu64, b->seq);
         if (publish(b, tmp, name, NULL, NULL) == 1)
@@ -389,7 +389,7 @@ int dir_append(dirb *b, const dir_entry *en, mcs_err *e) {
         int r;
         if (random_hex(token, DIR_TOKEN_LEN) < 0)
                 return mcs_fail(e, MCS_E_IO, "no random bytes: %s", strerror(errno));
-        if ((r = dir_entry_format(en, token, &text, e)) < 0 || (r = put_tmp(b, text, strlen(text), tmp, sizeof tmp, e)) < 0)
+        if ((r = dir_entry_format(en, token, &text, e)) < 0 || (r = dir_put_tmp(b, text, strlen(text), tmp, sizeof tmp, e)) < 0)
                 return r;
         uint64_t seq = b->seq + 1;
         entry_name(seq, name, sizeof name);
@@ -439,7 +439,7 @@ static int create_id(dirb *b, mcs_err *e) {
         if (random_hex(id, DIR_ID_LEN) < 0)
                 return mcs_fail(e, MCS_E_IO, "no random bytes: %s", strerror(errno));
         snprintf(text, sizeof text, ID_MAGIC "\nid=%s\n", id);
-        if ((r = put_tmp(b, text, strlen(text), tmp, sizeof tmp, e)) < 0 ||
+        if ((r = dir_put_tmp(b, text, strlen(text), tmp, sizeof tmp, e)) < 0 ||
             (r = publish(b, tmp, "registry-id", NULL, e)) < 0) /* 0: another host created it first */
                 return r;
         r = b->io->ops->sync_dir(b->io, ".");
@@ -453,7 +453,8 @@ static int tmp_leftover(void *ctx, const char *name) {
                 return 0;
         char *end;
         long pid = strtol(name + k + 1, &end, 10);
-        if (*end != '.' || pid <= 0 || pid == (long) getpid())
+        /* "<hostkey>.<pid>.<random>": a longer host key with ours as its start has more dots. */
+        if (*end != '.' || strchr(end + 1, '.') || pid <= 0 || pid == (long) getpid())
                 return 0;
         /* Written on this host by a process that is gone: nobody will publish it. */
         if (kill((pid_t) pid, 0) < 0 && errno == ESRCH) {

@@ -188,8 +188,10 @@ static int d_history(mcs_backend *b, const char *uuid, mcs_history_list *out, mc
                 dir_entry en;
                 char token[DIR_TOKEN_LEN + 1];
                 r = dir_read_entry(b, seq, &en, token, e);
-                if (r == -(int) MCS_E_NOTFOUND) /* pruned by an operator after a snapshot */
+                if (r == -(int) MCS_E_NOTFOUND) { /* moved away by an operator after a snapshot */
+                        r = 0;
                         continue;
+                }
                 if (r < 0)
                         break;
                 bool keep = (en.op == DIR_RESERVE || en.op == DIR_RELEASE || en.op == DIR_STATE ||
@@ -340,10 +342,8 @@ static int d_heartbeat(mcs_backend *b, mcs_err *e) {
                 return dir_fail(b, r, "reach", "the registry directory", e);
         if (dir_heartbeat_format(b->host, mcs_registry_now_us(), &text) < 0)
                 return mcs_fail(e, MCS_E_NOMEM, "out of memory");
-        snprintf(tmp, sizeof tmp, "tmp/%s.%ld.beat", b->hostkey, (long) getpid());
-        b->io->ops->unlink(b->io, tmp); /* a beat this process left half-written */
-        if ((r = b->io->ops->put_new(b->io, tmp, text, strlen(text))) < 0)
-                return dir_fail(b, r, "write", tmp, e);
+        if ((r = dir_put_tmp(b, text, strlen(text), tmp, sizeof tmp, e)) < 0)
+                return r;
         snprintf(name, sizeof name, "hosts/%s", b->hostkey);
         if ((r = b->io->ops->rename(b->io, tmp, name)) < 0) {
                 b->io->ops->unlink(b->io, tmp);

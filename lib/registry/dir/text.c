@@ -286,24 +286,27 @@ int dir_snap_load(dirb *b, char *text, mcs_err *e) {
                         dir_entry_clear(&en);
                         return mcs_fail(e, MCS_E_SCHEMA, "a snapshot line does not parse");
                 }
-                int r;
+                int r = -1;
                 if (en.op == DIR_IMPORT_RECORD) {
                         mcs_record *rec = malloc(sizeof *rec);
-                        if (rec)
+                        if (rec) {
                                 *rec = en.rec;
-                        r = rec && !dir_map_get(&b->records, rec->uuid) ? dir_map_put(&b->records, rec->uuid, rec) : -1;
-                        if (r < 0)
-                                dir_record_free(rec ? rec : NULL), en.rec = (mcs_record){0};
+                                en.rec = (mcs_record){0};
+                                r = dir_map_get(&b->records, rec->uuid) ? -1 : dir_map_put(&b->records, rec->uuid, rec);
+                                if (r < 0)
+                                        dir_record_free(rec);
+                        }
                 } else {
                         mcs_original *o = malloc(sizeof *o);
-                        if (o)
+                        if (o) {
                                 *o = en.orig;
-                        r = o && !dir_map_get(&b->originals, o->path) ? dir_map_put(&b->originals, o->path, o) : -1;
-                        if (r < 0 && o)
-                                dir_original_free(o);
-                        else if (r < 0)
-                                dir_entry_clear(&en);
+                                en.orig = (mcs_original){0};
+                                r = dir_map_get(&b->originals, o->path) ? -1 : dir_map_put(&b->originals, o->path, o);
+                                if (r < 0)
+                                        dir_original_free(o);
+                        }
                 }
+                dir_entry_clear(&en);
                 if (r < 0)
                         return mcs_fail(e, MCS_E_SCHEMA, "a snapshot holds a record twice, or out of memory");
         }
