@@ -277,7 +277,8 @@ static int reload(dirb *b, const char *id, mcs_err *e) {
                 free(s.v);
                 return dir_fail(b, r, "list", "snap", e);
         }
-        qsort(s.v, s.n, sizeof *s.v, by_seq_desc);
+        if (s.n > 1)
+                qsort(s.v, s.n, sizeof *s.v, by_seq_desc);
         for (size_t i = 0; i < s.n; i++) {
                 char name[64];
                 _cleanup_free_ char *text = NULL;

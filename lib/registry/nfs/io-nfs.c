@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "../dir/dir.h"
 #include "mcs-macro.h"
@@ -199,6 +200,23 @@ static int nf_sync_dir(dir_io *io, const char *dir) {
         return 0;
 }
 
+/* libnfs 4.0's synchronous calls leave a request whose answer never came
+ * (a timeout, a connection lost) queued, with a callback into the stack
+ * frame of the call that gave up; destroying the context runs that
+ * callback. A context that failed so is therefore abandoned: its socket
+ * closed, its memory (a few KiB) left, never called again. */
+static void drop_context(struct nfs_context *nfs, bool failed) {
+        if (!nfs)
+                return;
+        if (!failed) {
+                nfs_destroy_context(nfs);
+                return;
+        }
+        int fd = nfs_get_fd(nfs);
+        if (fd >= 0)
+                close(fd);
+}
+
 static struct nfs_context *connect_to(nfs_io *n, const char *export, int *err) {
         struct nfs_context *nfs = nfs_init_context();
         if (!nfs) {
@@ -213,7 +231,9 @@ static struct nfs_context *connect_to(nfs_io *n, const char *export, int *err) {
         int r = nfs_mount(nfs, n->server, export);
         if (r < 0) {
                 snprintf(n->io.detail, sizeof n->io.detail, "%s", nfs_get_error(nfs) ? nfs_get_error(nfs) : "");
-                nfs_destroy_context(nfs);
+                /* Refused (no such export, no access): answered. Else the server went away mid-way. */
+                drop_context(nfs, r == -EIO || r == -ETIMEDOUT || r == -ECONNRESET || r == -EPIPE ||
+                                          r == -ENOTCONN || r == -EAGAIN);
                 *err = r;
                 return NULL;
         }
@@ -225,8 +245,7 @@ static int remount(nfs_io *n) {
         struct nfs_context *nfs = connect_to(n, n->export, &r);
         if (!nfs)
                 return r;
-        if (n->nfs)
-                nfs_destroy_context(n->nfs);
+        drop_context(n->nfs, n->broken);
         n->nfs = nfs;
         n->broken = false;
         return 0;
@@ -236,8 +255,7 @@ static void nf_close(dir_io *io) {
         nfs_io *n = (nfs_io *) io;
         if (!n)
                 return;
-        if (n->nfs)
-                nfs_destroy_context(n->nfs);
+        drop_context(n->nfs, n->broken);
         free(n->url);
         free(n->server);
         free(n->export);
