@@ -11,6 +11,9 @@
 #include "mcs-level.h"
 #include "mcs-registry.h"
 #include "test-util.h"
+/* The backend itself, for the import operations no public call reaches yet. */
+#include "../../lib/registry/backend.h"
+extern const mcs_backend_ops mcs_backend_dir; /* lib/registry/dir/ops.c */
 
 #define U1 "11111111-1111-1111-1111-111111111111"
 #define U2 "22222222-2222-2222-2222-222222222222"
@@ -547,6 +550,63 @@ START_TEST(heartbeats_and_health) {
 }
 END_TEST
 
+/* A copy into an empty registry keeps records, history and originals as
+ * they were; the copied records block what they hold. */
+START_TEST(import_into_an_empty_registry) {
+        mcs_registry_config cfg = {.host_id = "copier"};
+        mcs_backend *b;
+        mcs_err e = {0};
+        char loc[4200];
+        mcs_catset_add_range(&cfg.pool, 0, 1023);
+        snprintf(loc, sizeof loc, "//%s", reg_dir);
+        ck_assert_ok(mcs_backend_dir.open(loc, &cfg, &b, &e), &e);
+        mcs_record rec = {.name = (char *) "imported", .label = (char *) "s0:c1,c2", .kind = MCS_KIND_STATIC,
+                          .state = MCS_STATE_RUNNING, .host = (char *) "old-host", .created_us = 100,
+                          .updated_us = 200, .generation = 7};
+        snprintf(rec.uuid, sizeof rec.uuid, "%s", U1);
+        ck_assert_ok(mcs_backend_dir.import_record(b, &rec, &e), &e);
+        ck_assert_fails(mcs_backend_dir.import_record(b, &rec, &e), &e, MCS_E_EXISTS, "holds a label already");
+        mcs_record other = rec;
+        snprintf(other.uuid, sizeof other.uuid, "%s", U2);
+        ck_assert_fails(mcs_backend_dir.import_record(b, &other, &e), &e, MCS_E_EXISTS,
+                        "label s0:c1,c2 is held already");
+        mcs_history_entry h = {.seq = 1, .at_us = 50, .op = MCS_OP_RESERVE, .rec = rec};
+        ck_assert_ok(mcs_backend_dir.import_history(b, &h, &e), &e);
+        mcs_original o = {.path = (char *) "/img/x", .context = (char *) "u:r:t:s0", .host = (char *) "old-host",
+                          .saved_us = 42};
+        snprintf(o.uuid, sizeof o.uuid, "%s", U1);
+        ck_assert_ok(mcs_backend_dir.import_original(b, &o, &e), &e);
+        ck_assert_fails(mcs_backend_dir.import_original(b, &o, &e), &e, MCS_E_EXISTS, "is there already");
+        mcs_backend_dir.close(b);
+
+        mcs_registry *r = open_as("host-a", "c0.c1023");
+        mcs_record now;
+        ck_assert_ok(mcs_registry_get(r, U1, &now, &e), &e);
+        ck_assert_str_eq(now.host, "old-host");
+        ck_assert_uint_eq(now.generation, 7);
+        ck_assert_int_eq(now.created_us, 100);
+        ck_assert_int_eq(now.updated_us, 200);
+        ck_assert_int_eq(now.state, MCS_STATE_RUNNING);
+        mcs_record_clear(&now);
+        mcs_history_list hl;
+        ck_assert_ok(mcs_registry_history(r, U1, &hl, &e), &e);
+        ck_assert_uint_eq(hl.n, 1);
+        ck_assert_int_eq(hl.v[0].at_us, 50);
+        ck_assert_int_eq(hl.v[0].op, MCS_OP_RESERVE);
+        mcs_history_list_clear(&hl);
+        mcs_original_list ol;
+        ck_assert_ok(mcs_registry_originals(r, U1, &ol, &e), &e);
+        ck_assert_uint_eq(ol.n, 1);
+        ck_assert_str_eq(ol.v[0].host, "old-host");
+        ck_assert_int_eq(ol.v[0].saved_us, 42);
+        mcs_original_list_clear(&ol);
+        mcs_guest g = static_guest(U3, "newcomer");
+        ck_assert_fails(mcs_registry_reserve_label(r, &g, "s0:c2", &now, NULL, &e), &e, MCS_E_CONFLICT,
+                        "held by guest imported (" U1 ") on host old-host");
+        mcs_registry_close(r);
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("registry-dir");
         TCase *tc = tcase_create("dir");
@@ -563,6 +623,7 @@ int main(void) {
         tcase_add_test(tc, leftovers_of_killed_writers);
         tcase_add_test(tc, snapshot_starts_new_handles);
         tcase_add_test(tc, heartbeats_and_health);
+        tcase_add_test(tc, import_into_an_empty_registry);
         suite_add_tcase(s, tc);
         return test_run(s);
 }
