@@ -607,6 +607,48 @@ START_TEST(import_into_an_empty_registry) {
 }
 END_TEST
 
+static int ignore_record(void *ctx, const mcs_record *rec, mcs_err *e) {
+        (void) ctx;
+        (void) rec;
+        (void) e;
+        return 0;
+}
+
+/* create's guard, at the backend: a view that missed entries is refused
+ * when one of them touched a category of the claim (here a range around
+ * the pair), and accepted when they all lie elsewhere. */
+START_TEST(create_refuses_a_view_that_missed_a_touching_entry) {
+        mcs_registry_config cfg = {.host_id = "h1"};
+        mcs_backend *b;
+        mcs_err e = {0};
+        mcs_cursor view;
+        char loc[4200];
+        mcs_catset_add_range(&cfg.pool, 0, 1023);
+        snprintf(loc, sizeof loc, "//%s", reg_dir);
+        ck_assert_ok(mcs_backend_dir.open(loc, &cfg, &b, &e), &e);
+        ck_assert_ok(mcs_backend_dir.scan(b, ignore_record, NULL, &view, &e), &e);
+
+        /* Another host reserves s0:c1.c5 after that view was taken. */
+        mcs_registry *other = open_as("h2", "c0.c1023");
+        mcs_record rec;
+        mcs_guest wide = static_guest(U1, "wide");
+        ck_assert_ok(mcs_registry_reserve_label(other, &wide, "s0:c1.c5", &rec, NULL, &e), &e);
+        mcs_record_clear(&rec);
+        mcs_registry_close(other);
+        ck_assert_fails(mcs_backend_dir.get(b, U2, &rec, &e), &e, MCS_E_NOTFOUND, U2); /* the handle reads on */
+
+        mcs_record pair = {.name = (char *) "pair", .label = (char *) "s0:c2,c3", .kind = MCS_KIND_STATIC,
+                           .host = (char *) "h1", .created_us = 1, .updated_us = 1, .generation = 1};
+        snprintf(pair.uuid, sizeof pair.uuid, "%s", U2);
+        mcs_catset claims = mcs_catset_pair(2, 3);
+        ck_assert_int_eq(mcs_backend_dir.create(b, &pair, &claims, &view, &e), -(int) MCS_E_STALE);
+        pair.label = (char *) "s0:c700,c701";
+        claims = mcs_catset_pair(700, 701);
+        ck_assert_ok(mcs_backend_dir.create(b, &pair, &claims, &view, &e), &e);
+        mcs_backend_dir.close(b);
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("registry-dir");
         TCase *tc = tcase_create("dir");
@@ -624,6 +666,7 @@ int main(void) {
         tcase_add_test(tc, snapshot_starts_new_handles);
         tcase_add_test(tc, heartbeats_and_health);
         tcase_add_test(tc, import_into_an_empty_registry);
+        tcase_add_test(tc, create_refuses_a_view_that_missed_a_touching_entry);
         suite_add_tcase(s, tc);
         return test_run(s);
 }

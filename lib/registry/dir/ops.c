@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "dir.h"
+#include "mcs-level.h"
 #include "mcs-macro.h"
 
 int dir_backend_ops_open(dir_io *io, const char *scheme, const mcs_registry_config *cfg, mcs_backend **out,
@@ -43,18 +44,27 @@ static int dir_open_location(const char *location, const mcs_registry_config *cf
 
 /* ---- reads ---- */
 
+/* Where the entries after cursor at begin in the handle's ring, or -1 when
+ * the ring cannot go on from it. The mark: the registry id, then the token
+ * of entry pos, so another registry, or another entry at pos, ends it. */
+static long cursor_index(const dirb *b, const mcs_cursor *at) {
+        size_t idlen = strlen(b->id);
+        if (strncmp(at->mark, b->id, idlen) || at->mark[idlen] != ' ' || at->pos > b->seq || at->pos < b->base)
+                return -1;
+        const char *token = at->pos == b->base ? b->base_token : b->ring[at->pos - b->base - 1].token;
+        if (strcmp(at->mark + idlen + 1, *token ? token : "-"))
+                return -1;
+        return (long) (at->pos - b->base);
+}
+
 static int d_changes(mcs_backend *b, mcs_cursor *at, mcs_change_fn fn, void *ctx, mcs_err *e) {
         int r = dir_refresh(b, e);
         if (r < 0)
                 return r;
-        /* The mark: registry id, then the token of entry pos. */
-        size_t idlen = strlen(b->id);
-        if (strncmp(at->mark, b->id, idlen) || at->mark[idlen] != ' ' || at->pos > b->seq || at->pos < b->base)
+        long from = cursor_index(b, at);
+        if (from < 0)
                 return -(int) MCS_E_STALE;
-        const char *token = at->pos == b->base ? b->base_token : b->ring[at->pos - b->base - 1].token;
-        if (strcmp(at->mark + idlen + 1, *token ? token : "-"))
-                return -(int) MCS_E_STALE;
-        for (size_t i = (size_t) (at->pos - b->base); i < b->ring_n; i++) {
+        for (size_t i = (size_t) from; i < b->ring_n; i++) {
                 const dir_seen *s = &b->ring[i];
                 if (s->feed) {
                         mcs_change c = {.op = s->op, .uuid = s->uuid, .label = s->label};
@@ -111,11 +121,23 @@ static int retry(dirb *b, write_step step, void *arg, mcs_err *e) {
 
 static int d_create(mcs_backend *b, const mcs_record *rec, const mcs_catset *claims, const mcs_cursor *view,
                     mcs_err *e) {
-        char mark[MCS_CURSOR_MARK_MAX];
-        (void) claims; /* coarse: any entry since the view refuses */
-        dir_mark(b, b->token, mark, sizeof mark);
-        if (view->pos != b->seq || strcmp(view->mark, mark))
+        /* The view stands for every entry up to b->seq if none since it
+         * touched a category of claims (a label sharing none can neither
+         * contain nor be contained in rec's); the append at b->seq + 1
+         * fails if anything came after. */
+        long from = cursor_index(b, view);
+        if (from < 0)
                 return -(int) MCS_E_STALE;
+        for (size_t i = (size_t) from; i < b->ring_n; i++) {
+                mcs_range held;
+                if (!b->ring[i].feed)
+                        continue;
+                if (mcs_range_parse(b->ring[i].label, &held, NULL) < 0)
+                        return -(int) MCS_E_STALE;
+                for (unsigned w = 0; w < MCS_CATSET_WORDS; w++)
+                        if (held.high.cats.w[w] & claims->w[w])
+                                return -(int) MCS_E_STALE;
+        }
         if (dir_map_get(&b->records, rec->uuid))
                 return mcs_fail(e, MCS_E_EXISTS, "registry %s:%s: guest %s holds a label already", b->scheme,
                                 b->io->where, rec->uuid);
