@@ -490,9 +490,9 @@ START_TEST(snapshot_starts_new_handles) {
         ck_assert_int_eq(count_files("snap"), 1);
         mcs_registry_close(a);
 
-        /* Entries 1..1000 removed: a new handle must start from the snapshot. */
+        /* Entries before the snapshot's own moved away: a new handle must start from the snapshot. */
         char path[4096];
-        for (int n = 1; n <= 1000; n++) {
+        for (int n = 1; n < 1000; n++) {
                 snprintf(path, sizeof path, "%s/log/%020d", reg_dir, n);
                 ck_assert_int_eq(unlink(path), 0);
         }
@@ -504,10 +504,12 @@ START_TEST(snapshot_starts_new_handles) {
         mcs_alloc_stats st;
         ck_assert_ok(mcs_registry_stats(b, &st, &e), &e);
         ck_assert_uint_eq(st.labels, 200);
-        /* The history starts where the entries left begin: none here. */
+        /* The history starts where the entries left begin: the snapshot's own, a release. */
         mcs_history_list h;
         ck_assert_ok(mcs_registry_history(b, NULL, &h, &e), &e);
-        ck_assert_uint_eq(h.n, 0);
+        ck_assert_uint_eq(h.n, 1);
+        ck_assert_int_eq(h.v[0].op, MCS_OP_RELEASE);
+        ck_assert_uint_eq(h.v[0].seq, 1000);
         mcs_history_list_clear(&h);
         mcs_guest g = guest(U1, "after");
         ck_assert_ok(mcs_registry_reserve(b, &g, &rec, NULL, &e), &e);
@@ -649,6 +651,63 @@ START_TEST(create_refuses_a_view_that_missed_a_touching_entry) {
 }
 END_TEST
 
+static void reserve_many(mcs_registry *r, int first, int count) {
+        mcs_record rec;
+        mcs_err e = {0};
+        char uuid[40];
+        for (int n = first; n < first + count; n++) {
+                snprintf(uuid, sizeof uuid, "00000000-0000-0000-0000-%012d", n);
+                mcs_guest g = guest(uuid, "g");
+                ck_assert_ok(mcs_registry_reserve(r, &g, &rec, NULL, &e), &e);
+                mcs_record_clear(&rec);
+        }
+}
+
+static void remove_entries(int first, int last) {
+        char path[4096];
+        for (int n = first; n <= last; n++) {
+                snprintf(path, sizeof path, "%s/log/%020d", reg_dir, n);
+                ck_assert_int_eq(unlink(path), 0);
+        }
+}
+
+/* A handle whose position was moved away with the entries after it must
+ * not take the first missing name for the end of the log (it would write
+ * there, against a state that misses everything since). */
+START_TEST(entries_moved_away_under_a_handle) {
+        mcs_registry *writer = open_as("host-a", "c0.c1023");
+        reserve_many(writer, 0, 1000);
+        mcs_registry *idle = open_as("host-b", "c0.c1023"); /* starts from snapshot 1000 */
+        reserve_many(writer, 1000, 1000);
+        ck_assert_int_eq(count_files("snap"), 2);
+        remove_entries(1, 1999); /* everything before the newest snapshot's own entry */
+
+        mcs_record_list l;
+        mcs_err e = {0};
+        ck_assert_ok(mcs_registry_list(idle, NULL, &l, &e), &e);
+        ck_assert_uint_eq(l.n, 2000);
+        mcs_record_list_clear(&l);
+        reserve_many(idle, 2000, 1);
+        char path[4096];
+        snprintf(path, sizeof path, "%s/log/%020d", reg_dir, 2001);
+        ck_assert_int_eq(access(path, F_OK), 0);
+        snprintf(path, sizeof path, "%s/log/%020d", reg_dir, 1001);
+        ck_assert_int_ne(access(path, F_OK), 0); /* not written into the gap */
+        mcs_registry_close(idle);
+        mcs_registry_close(writer);
+
+        /* Without a snapshot that loads, a log that lost its start is refused. */
+        char snap[4096];
+        snprintf(snap, sizeof snap, "rm -f '%s'/snap/*", reg_dir);
+        ck_assert_int_eq(system(snap), 0);
+        mcs_registry_config cfg = {.host_id = "h"};
+        mcs_registry *r;
+        mcs_catset_add_range(&cfg.pool, 0, 1023);
+        ck_assert_fails(mcs_registry_open(location, &cfg, &r, &e), &e, MCS_E_SCHEMA,
+                        "log/00000000000000000001 is gone and no snapshot loads");
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("registry-dir");
         TCase *tc = tcase_create("dir");
@@ -666,6 +725,7 @@ int main(void) {
         tcase_add_test(tc, snapshot_starts_new_handles);
         tcase_add_test(tc, heartbeats_and_health);
         tcase_add_test(tc, import_into_an_empty_registry);
+        tcase_add_test(tc, entries_moved_away_under_a_handle);
         tcase_add_test(tc, create_refuses_a_view_that_missed_a_touching_entry);
         suite_add_tcase(s, tc);
         return test_run(s);

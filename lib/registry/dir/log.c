@@ -268,13 +268,22 @@ static int by_seq_desc(const void *a, const void *b) {
 }
 
 /* Starts again from the newest snapshot that loads, or from nothing. */
+static int any_name(void *ctx, const char *name) {
+        (void) ctx;
+        (void) name;
+        return 1;
+}
+
 static int reload(dirb *b, const char *id, mcs_err *e) {
         struct snaps s = {0};
+        _cleanup_free_ char *first = NULL;
+        size_t first_len;
         state_clear(b);
         memcpy(b->id, id, sizeof b->id);
         int r = b->io->ops->list(b->io, "snap", add_snap, &s);
         if (r < 0) {
                 free(s.v);
+                b->id[0] = '\0';
                 return dir_fail(b, r, "list", "snap", e);
         }
         if (s.n > 1)
@@ -294,27 +303,31 @@ static int reload(dirb *b, const char *id, mcs_err *e) {
                 break;
         }
         free(s.v);
-        return replay(b, e);
+        if (b->seq == 0 && (r = b->io->ops->read(b->io, "log/00000000000000000001", &first, &first_len)) == -ENOENT &&
+            (r = b->io->ops->list(b->io, "log", any_name, NULL)) == 1)
+                r = mcs_fail(e, MCS_E_SCHEMA, "registry %s:%s: log/00000000000000000001 is gone and no snapshot "
+                             "loads: the log cannot be replayed", b->scheme, b->io->where);
+        else if (r < 0 && r != -ENOENT)
+                r = dir_fail(b, r, "read", "log", e);
+        else
+                r = replay(b, e);
+        if (r < 0)
+                b->id[0] = '\0'; /* load again at the next refresh, not on top of a part */
+        return r;
 }
 
 /* Is entry seq still the one this handle replayed? (An older copy of the
- * directory put back has other entries, or none, from some seq on.) */
+ * directory put back has other entries, or none, from some seq on.) An
+ * entry moved away by an operator counts as changed too: the entries after
+ * it may be gone as well, and a handle that took the first missing name
+ * for the end of the log would write there. It starts again from the
+ * newest snapshot, whose own entry must stay. */
 static int same_entry(dirb *b, mcs_err *e) {
         char name[64];
         _cleanup_free_ char *text = NULL;
         size_t len;
         entry_name(b->seq, name, sizeof name);
         int r = b->io->ops->read(b->io, name, &text, &len);
-        if (r == -ENOENT && b->seq == b->base) { /* started from a snapshot; old entries may be pruned */
-                snprintf(name, sizeof name, "snap/%020" PRIu64, b->seq);
-                r = b->io->ops->read(b->io, name, &text, &len);
-                if (r == -ENOENT)
-                        return 0;
-                if (r < 0)
-                        return dir_fail(b, r, "read", name, e);
-                char *t = strstr(text, "\ntoken=");
-                return t && strncmp(t + 7, b->token, DIR_TOKEN_LEN) == 0;
-        }
         if (r == -ENOENT)
                 return 0;
         if (r < 0)
