@@ -6,6 +6,8 @@ MCS_PACKAGES=(
   libsystemd-dev libxml2-dev libjson-c-dev libvirt-dev
   # the etcd registry backend (libcurl), and the etcd its suite starts; openssl makes its TLS certificates
   libcurl4-openssl-dev etcd-server openssl
+  # the nfs:// registry backend, and the NFS server its test runs (with rpcbind)
+  libnfs-dev nfs-ganesha nfs-ganesha-vfs rpcbind
   # the man pages, made from docs/, and the ship suite that renders them
   go-md2man man-db
   # the cli suite: JSON on the command line, and the registry tampered with by hand

@@ -8,9 +8,13 @@
 #include "mcs-macro.h"
 #include "handle.h"
 
+extern const mcs_backend_ops mcs_backend_dir, mcs_backend_nfs; /* dir/ops.c */
+
 static const mcs_backend_ops *const backends[] = {
         &mcs_backend_sqlite,
         &mcs_backend_etcd,
+        &mcs_backend_dir,
+        &mcs_backend_nfs,
 };
 
 static const char *const kind_names[] = {"dynamic", "static", "transient"};

@@ -1,0 +1,509 @@
+/* The registry as a totally ordered log of entries in a directory, shared
+ * by every host: correctness rests on one atomic step, an exclusive
+ * publish (link() of a complete, synced temporary file to the next entry's
+ * name, which fails with EEXIST when another writer took it), never on
+ * locks or client caches. docs/registry.md gives the whole argument.
+ *
+ *   registry-id        random id, created once (exclusively)
+ *   log/<seq>          entries 1, 2, ... (20 digits); never rewritten
+ *   snap/<seq>         records and originals after entry seq, every 1000
+ *   hosts/<host>       heartbeats, replaced by rename
+ *   tmp/<host>.<pid>.<token>  files being written; their host removes leftovers
+ *
+ * A handle replays the log into memory and appends entry seq+1 where seq
+ * is the last entry it replayed, after checking its condition against the
+ * replayed state: the append succeeds only if nobody appended meanwhile,
+ * so check and write are one atomic step. */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "dir.h"
+#include "mcs-macro.h"
+
+#define ID_MAGIC "mcs-dir-registry 1"
+
+int dir_fail(dirb *b, int err, const char *what, const char *name, mcs_err *e) {
+        const char *d = b->io->detail;
+        return mcs_fail(e, err == -ENOMEM ? MCS_E_NOMEM : MCS_E_IO, "registry %s:%s: %s %s: %s%s%s", b->scheme,
+                        b->io->where, what, name, strerror(-err), *d ? " (" : "", *d ? d : "");
+}
+
+static void entry_name(uint64_t seq, char *out, size_t len) {
+        snprintf(out, len, "log/%020" PRIu64, seq);
+}
+
+static int random_hex(char *out, size_t digits) {
+        unsigned char raw[32];
+        size_t n = (digits + 1) / 2;
+        if (n > sizeof raw || getrandom(raw, n, 0) != (ssize_t) n)
+                return -1;
+        for (size_t i = 0; i < digits; i++)
+                out[i] = "0123456789abcdef"[(raw[i / 2] >> (i % 2 ? 0 : 4)) & 15];
+        out[digits] = '\0';
+        return 0;
+}
+
+void dir_mark(const dirb *b, const char *token, char *out, size_t len) {
+        snprintf(out, len, "%s %s", b->id, *token ? token : "-");
+}
+
+/* ---- the replayed state ---- */
+
+static void ring_clear(dirb *b) {
+        for (size_t i = 0; i < b->ring_n; i++)
+                free(b->ring[i].label);
+        free(b->ring);
+        b->ring = NULL;
+        b->ring_n = 0;
+}
+
+static void state_clear(dirb *b) {
+        dir_map_free(&b->records, dir_record_free);
+        dir_map_free(&b->originals, dir_original_free);
+        ring_clear(b);
+        b->seq = b->base = 0;
+        b->token[0] = b->base_token[0] = '\0';
+}
+
+static int ring_push(dirb *b, uint64_t seq, const char *token, const dir_entry *en, bool feed, mcs_history_op op) {
+        if (b->ring_n == DIR_RING_MAX) {
+                /* Keep the newer half: a cursor older than that rescans. */
+                size_t drop = DIR_RING_MAX / 2;
+                b->base = b->ring[drop - 1].seq;
+                memcpy(b->base_token, b->ring[drop - 1].token, sizeof b->base_token);
+                for (size_t i = 0; i < drop; i++)
+                        free(b->ring[i].label);
+                memmove(b->ring, b->ring + drop, (b->ring_n - drop) * sizeof *b->ring);
+                b->ring_n -= drop;
+        }
+        if (!b->ring && !(b->ring = malloc(DIR_RING_MAX * sizeof *b->ring)))
+                return -ENOMEM;
+        dir_seen *s = &b->ring[b->ring_n];
+        *s = (dir_seen){.seq = seq, .feed = feed, .op = op};
+        memcpy(s->token, token, sizeof s->token);
+        if (feed) {
+                memcpy(s->uuid, en->rec.uuid, sizeof s->uuid);
+                if (!(s->label = strdup(en->rec.label)))
+                        return -ENOMEM;
+        }
+        b->ring_n++;
+        return 0;
+}
+
+static int put_record(dirb *b, const mcs_record *src) {
+        mcs_record *rec = malloc(sizeof *rec);
+        if (!rec || mcs_record_copy(rec, src, NULL) < 0) {
+                free(rec);
+                return -ENOMEM;
+        }
+        mcs_record *old = dir_map_del(&b->records, rec->uuid);
+        if (old)
+                dir_record_free(old);
+        if (dir_map_put(&b->records, rec->uuid, rec) < 0) {
+                dir_record_free(rec);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+static int put_original(dirb *b, const mcs_original *src) {
+        if (dir_map_get(&b->originals, src->path))
+                return 0; /* the first one stays */
+        mcs_original *o = calloc(1, sizeof *o);
+        if (!o)
+                return -ENOMEM;
+        memcpy(o->uuid, src->uuid, sizeof o->uuid);
+        o->saved_us = src->saved_us;
+        o->path = strdup(src->path);
+        o->context = strdup(src->context);
+        o->host = strdup(src->host);
+        if (!o->path || !o->context || !o->host || dir_map_put(&b->originals, o->path, o) < 0) {
+                dir_original_free(o);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+/* Entry seq, already checked by its writer against this same state. */
+static int apply(dirb *b, uint64_t seq, const char *token, const dir_entry *en, mcs_err *e) {
+        int r = 0;
+        bool feed = false;
+        mcs_history_op op = MCS_OP_STATE;
+        void *old;
+        switch (en->op) {
+        case DIR_RESERVE:
+        case DIR_IMPORT_RECORD:
+                r = put_record(b, &en->rec);
+                feed = true;
+                op = MCS_OP_RESERVE;
+                break;
+        case DIR_STATE:
+                r = put_record(b, &en->rec);
+                feed = true;
+                break;
+        case DIR_RELEASE:
+                if ((old = dir_map_del(&b->records, en->rec.uuid)) != NULL)
+                        dir_record_free(old);
+                feed = true;
+                op = MCS_OP_RELEASE;
+                break;
+        case DIR_REMEMBER:
+        case DIR_IMPORT_ORIGINAL:
+                r = put_original(b, &en->orig);
+                break;
+        case DIR_FORGET:
+                if ((old = dir_map_del(&b->originals, en->orig.path)) != NULL)
+                        dir_original_free(old);
+                break;
+        case DIR_IMPORT_HISTORY:
+        case DIR_OP__MAX:
+                break;
+        }
+        if (r == 0)
+                r = ring_push(b, seq, token, en, feed, op);
+        if (r < 0)
+                return mcs_fail(e, MCS_E_NOMEM, "out of memory");
+        b->seq = seq;
+        memcpy(b->token, token, sizeof b->token);
+        return 0;
+}
+
+/* ---- reading ---- */
+
+int dir_read_entry(dirb *b, uint64_t seq, dir_entry *en, char token[DIR_TOKEN_LEN + 1], mcs_err *e) {
+        char name[64];
+        _cleanup_free_ char *text = NULL;
+        size_t len;
+        entry_name(seq, name, sizeof name);
+        int r = b->io->ops->read(b->io, name, &text, &len);
+        if (r == -ENOENT)
+                return -(int) MCS_E_NOTFOUND;
+        if (r < 0)
+                return dir_fail(b, r, "read", name, e);
+        if (strlen(text) != len)
+                r = mcs_fail(e, MCS_E_SCHEMA, "a NUL byte");
+        else
+                r = dir_entry_parse(text, en, token, e);
+        if (r < 0) {
+                mcs_err_prefix(e, "registry %s:%s: %s", b->scheme, b->io->where, name);
+                return -(int) MCS_E_SCHEMA;
+        }
+        return 0;
+}
+
+static int read_id(dirb *b, char id[DIR_ID_LEN + 1], mcs_err *e) {
+        _cleanup_free_ char *text = NULL;
+        size_t len;
+        int r = b->io->ops->read(b->io, "registry-id", &text, &len);
+        if (r == -ENOENT)
+                return mcs_fail(e, MCS_E_IO, "registry %s:%s: no registry-id file: the directory is not (or no "
+                                "longer) a registry", b->scheme, b->io->where);
+        if (r < 0)
+                return dir_fail(b, r, "read", "registry-id", e);
+        const char *p = strchr(text, '\n');
+        if (strncmp(text, ID_MAGIC "\n", sizeof ID_MAGIC) || !p || strncmp(p + 1, "id=", 3) ||
+            strspn(p + 4, "0123456789abcdef") != DIR_ID_LEN || strcmp(p + 4 + DIR_ID_LEN, "\n"))
+                return mcs_fail(e, MCS_E_SCHEMA, "registry %s:%s: registry-id is not a registry id of this version "
+                                "(expected '%s')", b->scheme, b->io->where, ID_MAGIC);
+        memcpy(id, p + 4, DIR_ID_LEN);
+        id[DIR_ID_LEN] = '\0';
+        return 0;
+}
+
+/* Replays entries seq+1, seq+2, ... up to the first that does not exist. */
+static int replay(dirb *b, mcs_err *e) {
+        for (;;) {
+                dir_entry en;
+                char token[DIR_TOKEN_LEN + 1];
+                int r = dir_read_entry(b, b->seq + 1, &en, token, e);
+                if (r == -(int) MCS_E_NOTFOUND)
+                        return 0;
+                if (r < 0)
+                        return r;
+                r = apply(b, b->seq + 1, token, &en, e);
+                dir_entry_clear(&en);
+                if (r < 0)
+                        return r;
+        }
+}
+
+struct snaps {
+        uint64_t *v;
+        size_t n, cap;
+};
+
+static int is_seq_name(const char *name, uint64_t *seq) {
+        if (strlen(name) != 20 || strspn(name, "0123456789") != 20)
+                return 0;
+        *seq = strtoull(name, NULL, 10);
+        return 1;
+}
+
+static int add_snap(void *ctx, const char *name) {
+        struct snaps *s = ctx;
+        uint64_t seq;
+        if (!is_seq_name(name, &seq))
+                return 0;
+        if (s->n == s->cap) {
+                size_t cap = s->cap ? s->cap * 2 : 16;
+                uint64_t *v = realloc(s->v, cap * sizeof *v);
+                if (!v)
+                        return -ENOMEM;
+                s->v = v;
+                s->cap = cap;
+        }
+        s->v[s->n++] = seq;
+        return 0;
+}
+
+static int by_seq_desc(const void *a, const void *b) {
+        uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
+        return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* Starts again from the newest snapshot that loads, or from nothing. */
+static int any_name(void *ctx, const char *name) {
+        (void) ctx;
+        (void) name;
+        return 1;
+}
+
+static int reload(dirb *b, const char *id, mcs_err *e) {
+        struct snaps s = {0};
+        _cleanup_free_ char *first = NULL;
+        size_t first_len;
+        state_clear(b);
+        memcpy(b->id, id, sizeof b->id);
+        int r = b->io->ops->list(b->io, "snap", add_snap, &s);
+        if (r < 0) {
+                free(s.v);
+                b->id[0] = '\0';
+                return dir_fail(b, r, "list", "snap", e);
+        }
+        if (s.n > 1)
+                qsort(s.v, s.n, sizeof *s.v, by_seq_desc);
+        for (size_t i = 0; i < s.n; i++) {
+                char name[64];
+                _cleanup_free_ char *text = NULL;
+                size_t len;
+                snprintf(name, sizeof name, "snap/%020" PRIu64, s.v[i]);
+                if (b->io->ops->read(b->io, name, &text, &len) < 0 || dir_snap_load(b, text, NULL) < 0 ||
+                    b->seq != s.v[i]) {
+                        state_clear(b); /* a damaged snapshot: an older one, or the log, will do */
+                        continue;
+                }
+                b->base = b->seq;
+                memcpy(b->base_token, b->token, sizeof b->base_token);
+                break;
+        }
+        free(s.v);
+        if (b->seq == 0 && (r = b->io->ops->read(b->io, "log/00000000000000000001", &first, &first_len)) == -ENOENT &&
+            (r = b->io->ops->list(b->io, "log", any_name, NULL)) == 1)
+                r = mcs_fail(e, MCS_E_SCHEMA, "registry %s:%s: log/00000000000000000001 is gone and no snapshot "
+                             "loads: the log cannot be replayed", b->scheme, b->io->where);
+        else if (r < 0 && r != -ENOENT)
+                r = dir_fail(b, r, "read", "log", e);
+        else
+                r = replay(b, e);
+        if (r < 0)
+                b->id[0] = '\0'; /* load again at the next refresh, not on top of a part */
+        return r;
+}
+
+/* Is entry seq still the one this handle replayed? (An older copy of the
+ * directory put back has other entries, or none, from some seq on.) An
+ * entry moved away by an operator counts as changed too: the entries after
+ * it may be gone as well, and a handle that took the first missing name
+ * for the end of the log would write there. It starts again from the
+ * newest snapshot, whose own entry must stay. */
+static int same_entry(dirb *b, mcs_err *e) {
+        char name[64];
+        _cleanup_free_ char *text = NULL;
+        size_t len;
+        entry_name(b->seq, name, sizeof name);
+        int r = b->io->ops->read(b->io, name, &text, &len);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return dir_fail(b, r, "read", name, e);
+        char *t = strstr(text, "\ntoken=");
+        return t && strncmp(t + 7, b->token, DIR_TOKEN_LEN) == 0;
+}
+
+int dir_refresh(dirb *b, mcs_err *e) {
+        char id[DIR_ID_LEN + 1];
+        int r = b->io->ops->refresh(b->io);
+        if (r < 0)
+                return dir_fail(b, r, "reach", "the registry directory", e);
+        if ((r = read_id(b, id, e)) < 0)
+                return r;
+        if (strcmp(id, b->id) != 0)
+                return reload(b, id, e);
+        if (b->seq > 0 && (r = same_entry(b, e)) <= 0)
+                return r < 0 ? r : reload(b, id, e);
+        return replay(b, e);
+}
+
+/* ---- writing ---- */
+
+/* Writes data to a new temporary file, complete and synced; its name in tmp. */
+int dir_put_tmp(dirb *b, const char *data, size_t len, char *tmp, size_t tmp_len, mcs_err *e) {
+        for (int tries = 0;; tries++) {
+                char rnd[DIR_TOKEN_LEN + 1];
+                if (random_hex(rnd, DIR_TOKEN_LEN) < 0)
+                        return mcs_fail(e, MCS_E_IO, "no random bytes: %s", strerror(errno));
+                snprintf(tmp, tmp_len, "tmp/%s.%ld.%s", b->hostkey, (long) getpid(), rnd);
+                int r = b->io->ops->put_new(b->io, tmp, data, len);
+                if (r == 0)
+                        return 0;
+                /* EEXIST for a fresh random name: our own create, answered twice. */
+                if (r != -EEXIST || tries == 3)
+                        return dir_fail(b, r, "write", tmp, e);
+        }
+}
+
+/* Publishes tmp as name. 1: done; 0: another file has the name; or an error. */
+static int publish(dirb *b, const char *tmp, const char *name, const char *token, mcs_err *e) {
+        int r = b->io->ops->link(b->io, tmp, name);
+        if (r == -EEXIST && token) {
+                /* Ours when the server did the link but its answer was lost and the retry found it. */
+                _cleanup_free_ char *text = NULL;
+                size_t len;
+                if (b->io->ops->read(b->io, name, &text, &len) == 0) {
+                        char *t = strstr(text, "\ntoken=");
+                        if (t && strncmp(t + 7, token, DIR_TOKEN_LEN) == 0)
+                                r = 0;
+                }
+        }
+        b->io->ops->unlink(b->io, tmp);
+        if (r == -EEXIST)
+                return 0;
+        return r < 0 ? dir_fail(b, r, "publish", name, e) : 1;
+}
+
+static void snapshot(dirb *b) {
+        _cleanup_free_ char *text = NULL;
+        char tmp[256], name[64];
+        if (dir_snap_format(b, &text, NULL) < 0 || dir_put_tmp(b, text, strlen(text), tmp, sizeof tmp, NULL) < 0)
+                return;
+        snprintf(name, sizeof name, "snap/%020" PRIu64, b->seq);
+        if (publish(b, tmp, name, NULL, NULL) == 1)
+                b->io->ops->sync_dir(b->io, "snap");
+}
+
+int dir_append(dirb *b, const dir_entry *en, mcs_err *e) {
+        char token[DIR_TOKEN_LEN + 1], tmp[256], name[64];
+        _cleanup_free_ char *text = NULL;
+        int r;
+        if (random_hex(token, DIR_TOKEN_LEN) < 0)
+                return mcs_fail(e, MCS_E_IO, "no random bytes: %s", strerror(errno));
+        if ((r = dir_entry_format(en, token, &text, e)) < 0 || (r = dir_put_tmp(b, text, strlen(text), tmp, sizeof tmp, e)) < 0)
+                return r;
+        uint64_t seq = b->seq + 1;
+        entry_name(seq, name, sizeof name);
+        if ((r = publish(b, tmp, name, token, e)) <= 0)
+                return r < 0 ? r : -(int) MCS_E_STALE;
+        if ((r = b->io->ops->sync_dir(b->io, "log")) < 0)
+                return dir_fail(b, r, "sync", "log", e);
+        if ((r = apply(b, seq, token, en, e)) < 0)
+                return r;
+        if (seq % DIR_SNAP_EVERY == 0)
+                snapshot(b);
+        return 0;
+}
+
+/* ---- opening ---- */
+
+struct foreign {
+        int n;
+        char first[64];
+};
+
+static int count_foreign(void *ctx, const char *name) {
+        static const char *const ours[] = {"log", "snap", "tmp", "hosts", "registry-id"};
+        struct foreign *f = ctx;
+        for (size_t i = 0; i < MCS_ARRAY_SIZE(ours); i++)
+                if (strcmp(name, ours[i]) == 0)
+                        return 0;
+        if (f->n++ == 0)
+                snprintf(f->first, sizeof f->first, "%s", name);
+        return 0;
+}
+
+static int create_id(dirb *b, mcs_err *e) {
+        struct foreign f = {0};
+        char id[DIR_ID_LEN + 1], text[128], tmp[256];
+        int r = b->io->ops->list(b->io, ".", count_foreign, &f);
+        if (r < 0)
+                return dir_fail(b, r, "list", "the registry directory", e);
+        if (f.n)
+                return mcs_fail(e, MCS_E_INVALID, "registry %s:%s: the directory holds '%s' and %d more names of "
+                                "its own, and no registry-id: not a registry; name an empty or new directory",
+                                b->scheme, b->io->where, f.first, f.n - 1);
+        static const char *const dirs[] = {"log", "snap", "tmp", "hosts"};
+        for (size_t i = 0; i < MCS_ARRAY_SIZE(dirs); i++)
+                if ((r = b->io->ops->mkdir(b->io, dirs[i])) < 0)
+                        return dir_fail(b, r, "create", dirs[i], e);
+        if (random_hex(id, DIR_ID_LEN) < 0)
+                return mcs_fail(e, MCS_E_IO, "no random bytes: %s", strerror(errno));
+        snprintf(text, sizeof text, ID_MAGIC "\nid=%s\n", id);
+        if ((r = dir_put_tmp(b, text, strlen(text), tmp, sizeof tmp, e)) < 0 ||
+            (r = publish(b, tmp, "registry-id", NULL, e)) < 0) /* 0: another host created it first */
+                return r;
+        r = b->io->ops->sync_dir(b->io, ".");
+        return r < 0 ? dir_fail(b, r, "sync", "the registry directory", e) : 0;
+}
+
+static int tmp_leftover(void *ctx, const char *name) {
+        dirb *b = ctx;
+        size_t k = strlen(b->hostkey);
+        if (strncmp(name, b->hostkey, k) || name[k] != '.')
+                return 0;
+        char *end;
+        long pid = strtol(name + k + 1, &end, 10);
+        /* "<hostkey>.<pid>.<random>": a longer host key with ours as its start has more dots. */
+        if (*end != '.' || strchr(end + 1, '.') || pid <= 0 || pid == (long) getpid())
+                return 0;
+        /* Written on this host by a process that is gone: nobody will publish it. */
+        if (kill((pid_t) pid, 0) < 0 && errno == ESRCH) {
+                char path[512];
+                snprintf(path, sizeof path, "tmp/%s", name);
+                b->io->ops->unlink(b->io, path);
+        }
+        return 0;
+}
+
+void dir_cleanup_tmp(dirb *b) {
+        b->io->ops->list(b->io, "tmp", tmp_leftover, b);
+}
+
+int dir_open(dirb *b, const mcs_registry_config *cfg, mcs_err *e) {
+        char id[DIR_ID_LEN + 1];
+        int r;
+        if (!(b->host = strdup(cfg->host_id)))
+                return mcs_fail(e, MCS_E_NOMEM, "out of memory");
+        dir_hostkey(b->host, b->hostkey, sizeof b->hostkey);
+        mcs_err probe = {0};
+        if (read_id(b, id, &probe) < 0 && (r = create_id(b, e)) < 0)
+                return r;
+        if ((r = dir_refresh(b, e)) < 0)
+                return r;
+        dir_cleanup_tmp(b);
+        return 0;
+}
+
+void dir_free(dirb *b) {
+        if (!b)
+                return;
+        state_clear(b);
+        if (b->io)
+                b->io->ops->close(b->io);
+        free(b->host);
+        free(b);
+}

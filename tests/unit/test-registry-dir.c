@@ -1,0 +1,732 @@
+/* The dir:// registry through the public API: the rules every backend
+ * keeps, and what only a directory of files can go through (a directory
+ * replaced or put back, writers that died half-way, snapshots). */
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "mcs-level.h"
+#include "mcs-registry.h"
+#include "test-util.h"
+/* The backend itself, for the import operations no public call reaches yet. */
+#include "../../lib/registry/backend.h"
+extern const mcs_backend_ops mcs_backend_dir; /* lib/registry/dir/ops.c */
+
+#define U1 "11111111-1111-1111-1111-111111111111"
+#define U2 "22222222-2222-2222-2222-222222222222"
+#define U3 "33333333-3333-3333-3333-333333333333"
+#define U4 "44444444-4444-4444-4444-444444444444"
+
+static char *reg_dir, *location;
+
+static void setup(void) {
+        test_db_setup();
+        ck_assert_int_ge(asprintf(&reg_dir, "%s/reg", test_dir), 0);
+        ck_assert_int_ge(asprintf(&location, "dir://%s", reg_dir), 0);
+}
+
+static void teardown(void) {
+        free(reg_dir);
+        free(location);
+        test_db_teardown();
+}
+
+static mcs_registry *open_at(const char *where, const char *host, const char *pool) {
+        mcs_registry_config cfg = {.host_id = host};
+        mcs_registry *r;
+        mcs_err e = {0};
+        ck_assert_ok(mcs_catset_parse(pool, &cfg.pool, &e), &e);
+        ck_assert_ok(mcs_registry_open(where, &cfg, &r, &e), &e);
+        return r;
+}
+
+static mcs_registry *open_as(const char *host, const char *pool) {
+        return open_at(location, host, pool);
+}
+
+static mcs_guest guest(const char *uuid, const char *name) {
+        return (mcs_guest){.uuid = uuid, .name = name, .kind = MCS_KIND_DYNAMIC};
+}
+
+static mcs_guest static_guest(const char *uuid, const char *name) {
+        return (mcs_guest){.uuid = uuid, .name = name, .kind = MCS_KIND_STATIC};
+}
+
+static int count_files(const char *sub) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", reg_dir, sub);
+        DIR *d = opendir(path);
+        int n = 0;
+        if (!d)
+                return -1;
+        for (struct dirent *de; (de = readdir(d));)
+                n += de->d_name[0] != '.';
+        closedir(d);
+        return n;
+}
+
+static void write_file(const char *path, const char *text) {
+        FILE *f = fopen(path, "w");
+        ck_assert_ptr_nonnull(f);
+        fputs(text, f);
+        ck_assert_int_eq(fclose(f), 0);
+}
+
+START_TEST(reserve_get_and_layout) {
+        mcs_registry *r = open_as("host-a", "c0.c1023");
+        mcs_record rec, again;
+        mcs_err e = {0};
+        bool created;
+        mcs_guest g = guest("AAAAAAAA-bbbb-CCCC-dddd-EEEEEEEEEEEE", "web1");
+
+        ck_assert_str_eq(mcs_registry_backend_name(r), "dir");
+        ck_assert_ok(mcs_registry_reserve(r, &g, &rec, &created, &e), &e);
+        ck_assert(created);
+        ck_assert_int_eq(e.code, MCS_OK);
+        ck_assert_str_eq(rec.uuid, "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee");
+        ck_assert_str_eq(rec.host, "host-a");
+        ck_assert_uint_eq(rec.generation, 1);
+        mcs_level l;
+        ck_assert_ok(mcs_level_parse(rec.label, &l, &e), &e);
+        ck_assert_uint_eq(mcs_catset_count(&l.cats), 2);
+        ck_assert_ok(mcs_registry_reserve(r, &g, &again, &created, &e), &e);
+        ck_assert(!created);
+        ck_assert_str_eq(again.label, rec.label);
+        mcs_record_clear(&again);
+        ck_assert_ok(mcs_registry_find_label(r, rec.label, &again, &e), &e);
+        ck_assert_str_eq(again.uuid, rec.uuid);
+        mcs_record_clear(&again);
+
+        /* One entry in the log, nothing left in tmp/, the id created once. */
+        ck_assert_int_eq(count_files("log"), 1);
+        ck_assert_int_eq(count_files("tmp"), 0);
+        char path[4096];
+        struct stat st;
+        snprintf(path, sizeof path, "%s/log/00000000000000000001", reg_dir);
+        ck_assert_int_eq(stat(path, &st), 0);
+        ck_assert_uint_eq(st.st_nlink, 1);
+
+        /* A second handle sees it. */
+        mcs_registry *b = open_as("host-b", "c0.c1023");
+        ck_assert_ok(mcs_registry_get(b, rec.uuid, &again, &e), &e);
+        ck_assert_str_eq(again.label, rec.label);
+        mcs_record_clear(&again);
+        mcs_registry_close(b);
+        mcs_record_clear(&rec);
+        mcs_registry_close(r);
+}
+END_TEST
+
+START_TEST(locations_and_foreign_directories) {
+        mcs_registry_config cfg = {.host_id = "h"};
+        mcs_registry *r;
+        mcs_err e = {0};
+        mcs_catset_add_range(&cfg.pool, 0, 1023);
+        ck_assert_fails(mcs_registry_open("dir:relative/path", &cfg, &r, &e), &e, MCS_E_INVALID,
+                        "expected dir:///ABSOLUTE/PATH");
+        ck_assert_fails(mcs_registry_open("nfs:/no/server", &cfg, &r, &e), &e, MCS_E_INVALID,
+                        "expected nfs://SERVER/EXPORT/PATH");
+        ck_assert_fails(mcs_registry_open("nfs://server/a/../b", &cfg, &r, &e), &e, MCS_E_INVALID, "must be plain");
+
+        /* A directory with files of its own is not taken over. */
+        char *other, *where, path[4096];
+        ck_assert_int_ge(asprintf(&other, "%s/other", test_dir), 0);
+        ck_assert_int_eq(mkdir(other, 0700), 0);
+        snprintf(path, sizeof path, "%s/precious", other);
+        write_file(path, "keep me\n");
+        ck_assert_int_ge(asprintf(&where, "dir://%s", other), 0);
+        ck_assert_fails(mcs_registry_open(where, &cfg, &r, &e), &e, MCS_E_INVALID,
+                        "holds 'precious' and 0 more names of its own, and no registry-id");
+        free(where);
+        /* Nor one whose parent is missing. */
+        ck_assert_int_ge(asprintf(&where, "dir://%s/no/such", test_dir), 0);
+        ck_assert_fails(mcs_registry_open(where, &cfg, &r, &e), &e, MCS_E_IO, "cannot create directory");
+        free(where);
+        free(other);
+
+        /* A damaged id is refused, not replaced. */
+        r = open_as("h", "c0.c1023");
+        mcs_registry_close(r);
+        snprintf(path, sizeof path, "%s/registry-id", reg_dir);
+        write_file(path, "something else\n");
+        ck_assert_fails(mcs_registry_open(location, &cfg, &r, &e), &e, MCS_E_SCHEMA, "not a registry id");
+}
+END_TEST
+
+START_TEST(static_labels_and_conflicts) {
+        mcs_registry *r = open_as("host-a", "c0.c1023"), *other = open_as("host-b", "c0.c1023");
+        mcs_record rec;
+        mcs_err e = {0};
+        bool created;
+        mcs_guest a = static_guest(U1, "db-primary"), b = static_guest(U2, "web"), c = static_guest(U3, "batch");
+
+        ck_assert_ok(mcs_registry_reserve_label(r, &a, "s0:c5,c4,c3,c2,c1", &rec, &created, &e), &e);
+        ck_assert_str_eq(rec.label, "s0:c1.c5");
+        mcs_record_clear(&rec);
+        /* The other handle learns of it from the log and refuses, naming the holder. */
+        ck_assert_fails(mcs_registry_reserve_label(other, &b, "s0:c2,c3", &rec, NULL, &e), &e, MCS_E_CONFLICT,
+                        "label s0:c2,c3 for guest web (" U2 ") is contained in label s0:c1.c5 held by guest "
+                        "db-primary (" U1 ") on host host-a");
+        ck_assert_fails(mcs_registry_reserve_label(other, &b, "s0:c0.c9", &rec, NULL, &e), &e, MCS_E_CONFLICT,
+                        "contains label s0:c1.c5");
+        ck_assert_ok(mcs_registry_reserve_label(other, &b, "s0:c5,c6", &rec, NULL, &e), &e);
+        mcs_record_clear(&rec);
+        ck_assert_fails(mcs_registry_reserve_label(r, &c, "s0:c6", &rec, NULL, &e), &e, MCS_E_CONFLICT,
+                        "is contained in label s0:c5,c6 held by guest web");
+        ck_assert_fails(mcs_registry_reserve_label(r, &a, "s0:c800,c801", &rec, NULL, &e), &e, MCS_E_EXISTS,
+                        "already holds label s0:c1.c5 on host host-a");
+        ck_assert_ok(mcs_registry_release(other, U1, &rec, &e), &e);
+        ck_assert_str_eq(rec.label, "s0:c1.c5");
+        mcs_record_clear(&rec);
+        mcs_guest d = static_guest(U4, "d");
+        ck_assert_ok(mcs_registry_reserve_label(r, &d, "s0:c2,c3", &rec, NULL, &e), &e);
+        mcs_record_clear(&rec);
+        ck_assert_fails(mcs_registry_release(r, U1, &rec, &e), &e, MCS_E_NOTFOUND, "no reservation for " U1);
+        mcs_registry_close(r);
+        mcs_registry_close(other);
+}
+END_TEST
+
+START_TEST(two_handles_never_draw_the_same_pair) {
+        mcs_registry *a = open_as("host-a", "c0.c3"), *b = open_as("host-b", "c0.c3");
+        mcs_err e = {0};
+        mcs_record rec;
+        char uuid[40], labels[6][32];
+        for (int n = 0; n < 6; n++) {
+                snprintf(uuid, sizeof uuid, "00000000-0000-0000-0000-%012d", n);
+                mcs_guest g = guest(uuid, "g");
+                ck_assert_ok(mcs_registry_reserve(n % 2 ? b : a, &g, &rec, NULL, &e), &e);
+                snprintf(labels[n], sizeof labels[n], "%s", rec.label);
+                for (int k = 0; k < n; k++)
+                        ck_assert_str_ne(labels[k], labels[n]);
+                mcs_record_clear(&rec);
+        }
+        mcs_guest g = guest(U1, "late");
+        ck_assert_fails(mcs_registry_reserve(a, &g, &rec, NULL, &e), &e, MCS_E_EXHAUSTED, "6 pairs");
+        ck_assert_ok(mcs_registry_release(b, "00000000-0000-0000-0000-000000000000", NULL, &e), &e);
+        ck_assert_ok(mcs_registry_reserve(a, &g, &rec, NULL, &e), &e);
+        ck_assert_str_eq(rec.label, labels[0]);
+        mcs_record_clear(&rec);
+        mcs_alloc_stats st;
+        ck_assert_ok(mcs_registry_stats(b, &st, &e), &e);
+        ck_assert_uint_eq(st.free_pairs, 0);
+        mcs_registry_close(a);
+        mcs_registry_close(b);
+}
+END_TEST
+
+START_TEST(conditional_release_rename_and_history) {
+        mcs_registry *h1 = open_as("h1", "c0.c1023"), *h2 = open_as("h2", "c0.c1023");
+        mcs_record rec, now;
+        mcs_err e = {0};
+        mcs_guest g = guest(U1, "moving");
+
+        ck_assert_ok(mcs_registry_reserve(h1, &g, &rec, NULL, &e), &e);
+        ck_assert_ok(mcs_registry_set_state(h2, U1, MCS_STATE_RUNNING, &now, &e), &e);
+        ck_assert_str_eq(now.host, "h2");
+        ck_assert_uint_eq(now.generation, 2);
+        mcs_record_clear(&now);
+        ck_assert_fails(mcs_registry_release_if(h1, U1, "h1", rec.generation, NULL, &e), &e, MCS_E_CHANGED,
+                        "guest moving (" U1 "): not released: its record is now on host h2, not h1");
+        ck_assert_fails(mcs_registry_release_if(h1, U1, "h2", 1, NULL, &e), &e, MCS_E_CHANGED, "generation 2, read 1");
+        ck_assert_fails(mcs_registry_set_name(h1, U1, "newer", 1, NULL, &e), &e, MCS_E_CHANGED,
+                        "not renamed: its record changed meanwhile");
+        ck_assert_ok(mcs_registry_set_name(h1, U1, "renamed", 2, &now, &e), &e);
+        ck_assert_uint_eq(now.generation, 3);
+        mcs_record_clear(&now);
+        ck_assert_fails(mcs_registry_set_state(h1, U4, MCS_STATE_RUNNING, &now, &e), &e, MCS_E_NOTFOUND, U4);
+
+        mcs_record_list l;
+        mcs_filter f = MCS_FILTER_ALL;
+        f.name = "renamed";
+        ck_assert_ok(mcs_registry_list(h2, &f, &l, &e), &e);
+        ck_assert_uint_eq(l.n, 1);
+        ck_assert_str_eq(l.v[0].host, "h2");
+        mcs_record_list_clear(&l);
+
+        ck_assert_ok(mcs_registry_release_if(h2, U1, "h2", 3, &now, &e), &e);
+        ck_assert_str_eq(now.label, rec.label);
+        mcs_record_clear(&now);
+
+        mcs_history_list h;
+        ck_assert_ok(mcs_registry_history(h1, U1, &h, &e), &e);
+        ck_assert_uint_eq(h.n, 4);
+        ck_assert_int_eq(h.v[0].op, MCS_OP_RESERVE);
+        ck_assert_str_eq(h.v[0].rec.host, "h1");
+        ck_assert_int_eq(h.v[1].op, MCS_OP_STATE);
+        ck_assert_str_eq(h.v[1].rec.host, "h2");
+        ck_assert_int_eq(h.v[2].op, MCS_OP_STATE);
+        ck_assert_str_eq(h.v[2].rec.name, "renamed");
+        ck_assert_int_eq(h.v[3].op, MCS_OP_RELEASE);
+        ck_assert_str_eq(h.v[3].rec.label, rec.label);
+        ck_assert_uint_lt(h.v[0].seq, h.v[3].seq);
+        ck_assert_int_le(h.v[0].at_us, h.v[3].at_us);
+        mcs_history_list_clear(&h);
+        ck_assert_ok(mcs_registry_history(h2, NULL, &h, &e), &e);
+        ck_assert_uint_eq(h.n, 4);
+        mcs_history_list_clear(&h);
+        mcs_record_clear(&rec);
+        mcs_registry_close(h1);
+        mcs_registry_close(h2);
+}
+END_TEST
+
+START_TEST(original_labels) {
+        mcs_registry *h1 = open_as("h1", "c0.c1023"), *h2 = open_as("h2", "c0.c1023");
+        mcs_original_list l;
+        mcs_err e = {0};
+        const char *a = "11111111-2222-3333-4444-555555555555", *b = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee";
+
+        ck_assert_ok(mcs_registry_remember_original(h1, a, "/img/b.raw", "", &e), &e);
+        ck_assert_ok(mcs_registry_remember_original(h1, a, "/img/a.qcow2", "system_u:object_r:virt_image_t:s0", &e), &e);
+        ck_assert_ok(mcs_registry_remember_original(h1, a, "/img/a.qcow2", "system_u:object_r:other_t:s0", &e), &e);
+        ck_assert_fails(mcs_registry_remember_original(h2, b, "/img/a.qcow2", "x", &e), &e, MCS_E_CONFLICT,
+                        "/img/a.qcow2 is already labelled for guest 11111111-2222-3333-4444-555555555555");
+        /* Bytes the log's text format must carry: a tab, a percent sign. */
+        ck_assert_ok(mcs_registry_remember_original(h2, b, "/img/odd 100%", "u:r:t:s0\tx", &e), &e);
+
+        ck_assert_ok(mcs_registry_originals(h2, a, &l, &e), &e);
+        ck_assert_uint_eq(l.n, 2);
+        ck_assert_str_eq(l.v[0].path, "/img/a.qcow2");
+        ck_assert_str_eq(l.v[0].context, "system_u:object_r:virt_image_t:s0");
+        ck_assert_str_eq(l.v[0].host, "h1");
+        ck_assert_str_eq(l.v[1].context, "");
+        mcs_original_list_clear(&l);
+        ck_assert_ok(mcs_registry_originals(h1, b, &l, &e), &e);
+        ck_assert_uint_eq(l.n, 1);
+        ck_assert_str_eq(l.v[0].path, "/img/odd 100%");
+        ck_assert_str_eq(l.v[0].context, "u:r:t:s0\tx");
+        mcs_original_list_clear(&l);
+
+        ck_assert_ok(mcs_registry_forget_original(h2, "/img/a.qcow2", &e), &e);
+        ck_assert_ok(mcs_registry_originals(h1, NULL, &l, &e), &e);
+        ck_assert_uint_eq(l.n, 2);
+        mcs_original_list_clear(&l);
+        ck_assert_ok(mcs_registry_remember_original(h2, b, "/img/a.qcow2", "u:r:t:s0", &e), &e);
+        mcs_registry_close(h1);
+        mcs_registry_close(h2);
+
+        /* A fresh handle replays the same. */
+        h1 = open_as("h3", "c0.c1023");
+        ck_assert_ok(mcs_registry_originals(h1, b, &l, &e), &e);
+        ck_assert_uint_eq(l.n, 2);
+        mcs_original_list_clear(&l);
+        mcs_registry_close(h1);
+}
+END_TEST
+
+static void rename_dir(const char *from_suffix, const char *to_suffix) {
+        char a[4096], b[4096];
+        snprintf(a, sizeof a, "%s%s", reg_dir, from_suffix);
+        snprintf(b, sizeof b, "%s%s", reg_dir, to_suffix);
+        ck_assert_int_eq(rename(a, b), 0);
+}
+
+/* Another registry at the path: a handle notices and starts again from it. */
+START_TEST(replaced_directory_is_noticed) {
+        mcs_registry *a = open_as("host-a", "c0.c3");
+        mcs_record rec;
+        mcs_err e = {0};
+        mcs_guest g = static_guest(U1, "old");
+        ck_assert_ok(mcs_registry_reserve_label(a, &g, "s0:c0,c1", &rec, NULL, &e), &e);
+        mcs_record_clear(&rec);
+
+        rename_dir("", ".old");
+        mcs_registry *b = open_as("host-b", "c0.c3"); /* a new, empty registry */
+        g = static_guest(U2, "new");
+        ck_assert_ok(mcs_registry_reserve_label(b, &g, "s0:c2", &rec, NULL, &e), &e);
+        mcs_record_clear(&rec);
+
+        /* a's view held c0,c1; the registry now holds c2 only: three pairs free (c0,c1 c0,c3 c1,c3). */
+        ck_assert_fails(mcs_registry_get(a, U1, &rec, &e), &e, MCS_E_NOTFOUND, U1);
+        for (int n = 0; n < 3; n++) {
+                char uuid[40];
+                snprintf(uuid, sizeof uuid, "00000000-0000-0000-0000-%012d", n);
+                mcs_guest d = guest(uuid, "d");
+                ck_assert_ok(mcs_registry_reserve(a, &d, &rec, NULL, &e), &e);
+                ck_assert_msg(!strstr(rec.label, "c2"), "drew %s, which holds c2", rec.label);
+                mcs_record_clear(&rec);
+        }
+        mcs_guest d = guest(U3, "one-too-many");
+        ck_assert_fails(mcs_registry_reserve(a, &d, &rec, NULL, &e), &e, MCS_E_EXHAUSTED, "6 pairs");
+
+        /* And without a registry at the path it says so. */
+        rename_dir("", ".new");
+        char buf[512];
+        ck_assert_int_lt(mcs_registry_health(a, buf, sizeof buf, &e), 0);
+        ck_assert_msg(strstr(buf, "cannot") || strstr(buf, "No such file"), "health said '%s'", buf);
+        ck_assert_fails(mcs_registry_get(a, U1, &rec, &e), &e, MCS_E_IO, "reach the registry directory");
+        mcs_registry_close(a);
+        mcs_registry_close(b);
+}
+END_TEST
+
+static void copy_tree(const char *from, const char *to) {
+        char cmd[8192];
+        snprintf(cmd, sizeof cmd, "cp -a '%s' '%s'", from, to);
+        ck_assert_int_eq(system(cmd), 0);
+}
+
+/* An older copy of the same registry put back: the entries above it are
+ * other writers' now, and a handle that stood above it must start again. */
+START_TEST(older_copy_put_back) {
+        mcs_registry *a = open_as("host-a", "c0.c3"), *b = open_as("host-b", "c0.c3");
+        mcs_record rec;
+        mcs_err e = {0};
+        char old[4096];
+        snprintf(old, sizeof old, "%s.old", reg_dir);
+        mcs_guest s0 = static_guest("00000000-0000-0000-0000-000000000000", "s0");
+        ck_assert_ok(mcs_registry_reserve_label(a, &s0, "s0:c500", &rec, NULL, &e), &e);
+        mcs_record_clear(&rec);
+        copy_tree(reg_dir, old);
+        for (int n = 0; n < 2; n++) {
+                char uuid[40];
+                snprintf(uuid, sizeof uuid, "10000000-0000-0000-0000-%012d", n);
+                mcs_guest g = guest(uuid, "lost");
+                ck_assert_ok(mcs_registry_reserve(a, &g, &rec, NULL, &e), &e);
+                mcs_record_clear(&rec);
+        }
+        rename_dir("", ".gone");
+        rename_dir(".old", "");
+        const char *labels[] = {"s0:c2", "s0:c3", "s0:c502"};
+        for (int n = 0; n < 3; n++) {
+                char uuid[40];
+                snprintf(uuid, sizeof uuid, "20000000-0000-0000-0000-%012d", n);
+                mcs_guest g = static_guest(uuid, "blocker");
+                ck_assert_ok(mcs_registry_reserve_label(b, &g, labels[n], &rec, NULL, &e), &e);
+                mcs_record_clear(&rec);
+        }
+        mcs_guest g = guest("30000000-0000-0000-0000-000000000000", "new");
+        ck_assert_ok(mcs_registry_reserve(a, &g, &rec, NULL, &e), &e);
+        ck_assert_str_eq(rec.label, "s0:c0,c1");
+        mcs_record_clear(&rec);
+        g = guest("30000000-0000-0000-0000-000000000001", "one-too-many");
+        ck_assert_fails(mcs_registry_reserve(a, &g, &rec, NULL, &e), &e, MCS_E_EXHAUSTED, "c0.c3: 6 pairs");
+        mcs_registry_close(a);
+        mcs_registry_close(b);
+}
+END_TEST
+
+/* What writers killed at each step leave: a temporary file not yet
+ * published changes nothing; one published but not removed is an entry
+ * like any other. Their host removes the leftovers; nobody is blocked. */
+START_TEST(leftovers_of_killed_writers) {
+        mcs_registry *a = open_as("host-a", "c0.c1023");
+        mcs_record rec;
+        mcs_err e = {0};
+        mcs_guest g = static_guest(U1, "first");
+        ck_assert_ok(mcs_registry_reserve_label(a, &g, "s0:c1,c2", &rec, NULL, &e), &e);
+        mcs_record_clear(&rec);
+        char path[4096], tmp[4096], log2[4096];
+
+        /* A dead process of host-a wrote entry 2 completely, linked it, and died before unlinking. */
+        pid_t dead = fork();
+        ck_assert_int_ge(dead, 0);
+        if (dead == 0)
+                _exit(0);
+        ck_assert_int_eq(waitpid(dead, NULL, 0), dead);
+        snprintf(tmp, sizeof tmp, "%s/tmp/host-a.%ld.0123456789abcdef0123456789abcdef", reg_dir, (long) dead);
+        write_file(tmp, "mcs-dir-entry 1\ntoken=0123456789abcdef0123456789abcdef\n"
+                        "op=reserve\tat=5\tuuid=" U2 "\tname=half\tlabel=s0:c3,c4\tkind=static\thost=host-a\t"
+                        "state=reserved\tcreated=5\tupdated=5\tgeneration=1\n");
+        snprintf(log2, sizeof log2, "%s/log/00000000000000000002", reg_dir);
+        ck_assert_int_eq(link(tmp, log2), 0);
+        /* Another wrote entry 3 to a temporary file and died before publishing it. */
+        snprintf(path, sizeof path, "%s/tmp/host-a.%ld.fedcba9876543210fedcba9876543210", reg_dir, (long) dead);
+        write_file(path, "mcs-dir-entry 1\ntoken=fedcba9876543210fedcba9876543210\n"
+                         "op=reserve\tat=6\tuuid=" U3 "\tname=never\tlabel=s0:c5,c6\tkind=static\thost=host-a\t"
+                         "state=reserved\tcreated=6\tupdated=6\tgeneration=1\n");
+        /* And one of a third host, which the others leave alone, even one
+         * whose host id starts with another's and a dot. */
+        snprintf(path, sizeof path, "%s/tmp/host-c.%ld.00000000000000000000000000000000", reg_dir, (long) dead);
+        write_file(path, "partial");
+        snprintf(path, sizeof path, "%s/tmp/host-a.%ld.%ld.00000000000000000000000000000000", reg_dir, (long) dead,
+                 (long) dead);
+        write_file(path, "partial");
+
+        mcs_registry *b = open_as("host-b", "c0.c1023");
+        ck_assert_ok(mcs_registry_get(b, U2, &rec, &e), &e);
+        ck_assert_str_eq(rec.label, "s0:c3,c4");
+        mcs_record_clear(&rec);
+        ck_assert_fails(mcs_registry_get(b, U3, &rec, &e), &e, MCS_E_NOTFOUND, U3);
+        mcs_guest c = static_guest(U4, "next");
+        ck_assert_fails(mcs_registry_reserve_label(b, &c, "s0:c4", &rec, NULL, &e), &e, MCS_E_CONFLICT,
+                        "held by guest half");
+        ck_assert_ok(mcs_registry_reserve_label(b, &c, "s0:c5,c6", &rec, NULL, &e), &e);
+        mcs_record_clear(&rec);
+        ck_assert_int_eq(count_files("tmp"), 4);
+        mcs_registry_close(b);
+        mcs_registry_close(a);
+
+        /* host-a's next start (or heartbeat) removes its own dead leftovers. */
+        a = open_as("host-a", "c0.c1023");
+        ck_assert_int_eq(count_files("tmp"), 2);
+        struct stat st;
+        ck_assert_int_eq(stat(log2, &st), 0);
+        ck_assert_uint_eq(st.st_nlink, 1);
+        mcs_registry_close(a);
+}
+END_TEST
+
+START_TEST(snapshot_starts_new_handles) {
+        mcs_registry *a = open_as("host-a", "c0.c1023");
+        mcs_record rec;
+        mcs_err e = {0};
+        char uuid[40];
+        /* 1000 entries: 600 reservations, 400 of them released again. */
+        for (int n = 0; n < 600; n++) {
+                snprintf(uuid, sizeof uuid, "00000000-0000-0000-0000-%012d", n);
+                mcs_guest g = guest(uuid, "g");
+                ck_assert_ok(mcs_registry_reserve(a, &g, &rec, NULL, &e), &e);
+                mcs_record_clear(&rec);
+        }
+        for (int n = 0; n < 400; n++) {
+                snprintf(uuid, sizeof uuid, "00000000-0000-0000-0000-%012d", n);
+                ck_assert_ok(mcs_registry_release(a, uuid, NULL, &e), &e);
+        }
+        ck_assert_int_eq(count_files("snap"), 1);
+        mcs_registry_close(a);
+
+        /* Entries before the snapshot's own moved away: a new handle must start from the snapshot. */
+        char path[4096];
+        for (int n = 1; n < 1000; n++) {
+                snprintf(path, sizeof path, "%s/log/%020d", reg_dir, n);
+                ck_assert_int_eq(unlink(path), 0);
+        }
+        mcs_registry *b = open_as("host-b", "c0.c1023");
+        mcs_record_list l;
+        ck_assert_ok(mcs_registry_list(b, NULL, &l, &e), &e);
+        ck_assert_uint_eq(l.n, 200);
+        mcs_record_list_clear(&l);
+        mcs_alloc_stats st;
+        ck_assert_ok(mcs_registry_stats(b, &st, &e), &e);
+        ck_assert_uint_eq(st.labels, 200);
+        /* The history starts where the entries left begin: the snapshot's own, a release. */
+        mcs_history_list h;
+        ck_assert_ok(mcs_registry_history(b, NULL, &h, &e), &e);
+        ck_assert_uint_eq(h.n, 1);
+        ck_assert_int_eq(h.v[0].op, MCS_OP_RELEASE);
+        ck_assert_uint_eq(h.v[0].seq, 1000);
+        mcs_history_list_clear(&h);
+        mcs_guest g = guest(U1, "after");
+        ck_assert_ok(mcs_registry_reserve(b, &g, &rec, NULL, &e), &e);
+        mcs_record_clear(&rec);
+        snprintf(path, sizeof path, "%s/log/%020d", reg_dir, 1001);
+        ck_assert_int_eq(access(path, F_OK), 0);
+        mcs_registry_close(b);
+}
+END_TEST
+
+START_TEST(heartbeats_and_health) {
+        mcs_registry *a = open_as("host-a", "c0.c1023"), *b = open_as("weird/host%id", "c0.c1023");
+        mcs_err e = {0};
+        mcs_host_list hl;
+        char buf[512];
+        ck_assert_ok(mcs_registry_hosts(a, &hl, &e), &e);
+        ck_assert_uint_eq(hl.n, 0);
+        ck_assert_ok(mcs_registry_heartbeat(a, &e), &e);
+        ck_assert_ok(mcs_registry_heartbeat(b, &e), &e);
+        ck_assert_ok(mcs_registry_heartbeat(a, &e), &e);
+        ck_assert_ok(mcs_registry_hosts(b, &hl, &e), &e);
+        ck_assert_uint_eq(hl.n, 2);
+        ck_assert_str_eq(hl.v[0].host, "host-a");
+        ck_assert_str_eq(hl.v[1].host, "weird/host%id");
+        ck_assert_int_gt(hl.v[0].seen_us, 0);
+        mcs_host_list_clear(&hl);
+        ck_assert_int_eq(count_files("tmp"), 0);
+        ck_assert_ok(mcs_registry_health(a, buf, sizeof buf, &e), &e);
+        ck_assert_msg(strncmp(buf, "ok: dir registry ", 17) == 0, "health said '%s'", buf);
+
+        /* An entry that does not parse stops every reader, and says where. */
+        char path[4096];
+        snprintf(path, sizeof path, "%s/log/00000000000000000001", reg_dir);
+        write_file(path, "garbage\n");
+        ck_assert_int_lt(mcs_registry_health(a, buf, sizeof buf, &e), 0);
+        ck_assert_msg(strstr(buf, "log/00000000000000000001") && strstr(buf, "not a registry entry"),
+                      "health said '%s'", buf);
+        mcs_registry_close(a);
+        mcs_registry_close(b);
+}
+END_TEST
+
+/* A copy into an empty registry keeps records, history and originals as
+ * they were; the copied records block what they hold. */
+START_TEST(import_into_an_empty_registry) {
+        mcs_registry_config cfg = {.host_id = "copier"};
+        mcs_backend *b;
+        mcs_err e = {0};
+        char loc[4200];
+        mcs_catset_add_range(&cfg.pool, 0, 1023);
+        snprintf(loc, sizeof loc, "//%s", reg_dir);
+        ck_assert_ok(mcs_backend_dir.open(loc, &cfg, &b, &e), &e);
+        mcs_record rec = {.name = (char *) "imported", .label = (char *) "s0:c1,c2", .kind = MCS_KIND_STATIC,
+                          .state = MCS_STATE_RUNNING, .host = (char *) "old-host", .created_us = 100,
+                          .updated_us = 200, .generation = 7};
+        snprintf(rec.uuid, sizeof rec.uuid, "%s", U1);
+        ck_assert_ok(mcs_backend_dir.import_record(b, &rec, &e), &e);
+        ck_assert_fails(mcs_backend_dir.import_record(b, &rec, &e), &e, MCS_E_EXISTS, "holds a label already");
+        mcs_record other = rec;
+        snprintf(other.uuid, sizeof other.uuid, "%s", U2);
+        ck_assert_fails(mcs_backend_dir.import_record(b, &other, &e), &e, MCS_E_EXISTS,
+                        "label s0:c1,c2 is held already");
+        mcs_history_entry h = {.seq = 1, .at_us = 50, .op = MCS_OP_RESERVE, .rec = rec};
+        ck_assert_ok(mcs_backend_dir.import_history(b, &h, &e), &e);
+        mcs_original o = {.path = (char *) "/img/x", .context = (char *) "u:r:t:s0", .host = (char *) "old-host",
+                          .saved_us = 42};
+        snprintf(o.uuid, sizeof o.uuid, "%s", U1);
+        ck_assert_ok(mcs_backend_dir.import_original(b, &o, &e), &e);
+        ck_assert_fails(mcs_backend_dir.import_original(b, &o, &e), &e, MCS_E_EXISTS, "is there already");
+        mcs_backend_dir.close(b);
+
+        mcs_registry *r = open_as("host-a", "c0.c1023");
+        mcs_record now;
+        ck_assert_ok(mcs_registry_get(r, U1, &now, &e), &e);
+        ck_assert_str_eq(now.host, "old-host");
+        ck_assert_uint_eq(now.generation, 7);
+        ck_assert_int_eq(now.created_us, 100);
+        ck_assert_int_eq(now.updated_us, 200);
+        ck_assert_int_eq(now.state, MCS_STATE_RUNNING);
+        mcs_record_clear(&now);
+        mcs_history_list hl;
+        ck_assert_ok(mcs_registry_history(r, U1, &hl, &e), &e);
+        ck_assert_uint_eq(hl.n, 1);
+        ck_assert_int_eq(hl.v[0].at_us, 50);
+        ck_assert_int_eq(hl.v[0].op, MCS_OP_RESERVE);
+        mcs_history_list_clear(&hl);
+        mcs_original_list ol;
+        ck_assert_ok(mcs_registry_originals(r, U1, &ol, &e), &e);
+        ck_assert_uint_eq(ol.n, 1);
+        ck_assert_str_eq(ol.v[0].host, "old-host");
+        ck_assert_int_eq(ol.v[0].saved_us, 42);
+        mcs_original_list_clear(&ol);
+        mcs_guest g = static_guest(U3, "newcomer");
+        ck_assert_fails(mcs_registry_reserve_label(r, &g, "s0:c2", &now, NULL, &e), &e, MCS_E_CONFLICT,
+                        "held by guest imported (" U1 ") on host old-host");
+        mcs_registry_close(r);
+}
+END_TEST
+
+static int ignore_record(void *ctx, const mcs_record *rec, mcs_err *e) {
+        (void) ctx;
+        (void) rec;
+        (void) e;
+        return 0;
+}
+
+/* create's guard, at the backend: a view that missed entries is refused
+ * when one of them touched a category of the claim (here a range around
+ * the pair), and accepted when they all lie elsewhere. */
+START_TEST(create_refuses_a_view_that_missed_a_touching_entry) {
+        mcs_registry_config cfg = {.host_id = "h1"};
+        mcs_backend *b;
+        mcs_err e = {0};
+        mcs_cursor view;
+        char loc[4200];
+        mcs_catset_add_range(&cfg.pool, 0, 1023);
+        snprintf(loc, sizeof loc, "//%s", reg_dir);
+        ck_assert_ok(mcs_backend_dir.open(loc, &cfg, &b, &e), &e);
+        ck_assert_ok(mcs_backend_dir.scan(b, ignore_record, NULL, &view, &e), &e);
+
+        /* Another host reserves s0:c1.c5 after that view was taken. */
+        mcs_registry *other = open_as("h2", "c0.c1023");
+        mcs_record rec;
+        mcs_guest wide = static_guest(U1, "wide");
+        ck_assert_ok(mcs_registry_reserve_label(other, &wide, "s0:c1.c5", &rec, NULL, &e), &e);
+        mcs_record_clear(&rec);
+        mcs_registry_close(other);
+        ck_assert_fails(mcs_backend_dir.get(b, U2, &rec, &e), &e, MCS_E_NOTFOUND, U2); /* the handle reads on */
+
+        mcs_record pair = {.name = (char *) "pair", .label = (char *) "s0:c2,c3", .kind = MCS_KIND_STATIC,
+                           .host = (char *) "h1", .created_us = 1, .updated_us = 1, .generation = 1};
+        snprintf(pair.uuid, sizeof pair.uuid, "%s", U2);
+        mcs_catset claims = mcs_catset_pair(2, 3);
+        ck_assert_int_eq(mcs_backend_dir.create(b, &pair, &claims, &view, &e), -(int) MCS_E_STALE);
+        pair.label = (char *) "s0:c700,c701";
+        claims = mcs_catset_pair(700, 701);
+        ck_assert_ok(mcs_backend_dir.create(b, &pair, &claims, &view, &e), &e);
+        mcs_backend_dir.close(b);
+}
+END_TEST
+
+static void reserve_many(mcs_registry *r, int first, int count) {
+        mcs_record rec;
+        mcs_err e = {0};
+        char uuid[40];
+        for (int n = first; n < first + count; n++) {
+                snprintf(uuid, sizeof uuid, "00000000-0000-0000-0000-%012d", n);
+                mcs_guest g = guest(uuid, "g");
+                ck_assert_ok(mcs_registry_reserve(r, &g, &rec, NULL, &e), &e);
+                mcs_record_clear(&rec);
+        }
+}
+
+static void remove_entries(int first, int last) {
+        char path[4096];
+        for (int n = first; n <= last; n++) {
+                snprintf(path, sizeof path, "%s/log/%020d", reg_dir, n);
+                ck_assert_int_eq(unlink(path), 0);
+        }
+}
+
+/* A handle whose position was moved away with the entries after it must
+ * not take the first missing name for the end of the log (it would write
+ * there, against a state that misses everything since). */
+START_TEST(entries_moved_away_under_a_handle) {
+        mcs_registry *writer = open_as("host-a", "c0.c1023");
+        reserve_many(writer, 0, 1000);
+        mcs_registry *idle = open_as("host-b", "c0.c1023"); /* starts from snapshot 1000 */
+        reserve_many(writer, 1000, 1000);
+        ck_assert_int_eq(count_files("snap"), 2);
+        remove_entries(1, 1999); /* everything before the newest snapshot's own entry */
+
+        mcs_record_list l;
+        mcs_err e = {0};
+        ck_assert_ok(mcs_registry_list(idle, NULL, &l, &e), &e);
+        ck_assert_uint_eq(l.n, 2000);
+        mcs_record_list_clear(&l);
+        reserve_many(idle, 2000, 1);
+        char path[4096];
+        snprintf(path, sizeof path, "%s/log/%020d", reg_dir, 2001);
+        ck_assert_int_eq(access(path, F_OK), 0);
+        snprintf(path, sizeof path, "%s/log/%020d", reg_dir, 1001);
+        ck_assert_int_ne(access(path, F_OK), 0); /* not written into the gap */
+        mcs_registry_close(idle);
+        mcs_registry_close(writer);
+
+        /* Without a snapshot that loads, a log that lost its start is refused. */
+        char snap[4096];
+        snprintf(snap, sizeof snap, "rm -f '%s'/snap/*", reg_dir);
+        ck_assert_int_eq(system(snap), 0);
+        mcs_registry_config cfg = {.host_id = "h"};
+        mcs_registry *r;
+        mcs_catset_add_range(&cfg.pool, 0, 1023);
+        ck_assert_fails(mcs_registry_open(location, &cfg, &r, &e), &e, MCS_E_SCHEMA,
+                        "log/00000000000000000001 is gone and no snapshot loads");
+}
+END_TEST
+
+int main(void) {
+        Suite *s = suite_create("registry-dir");
+        TCase *tc = tcase_create("dir");
+        tcase_add_checked_fixture(tc, setup, teardown);
+        tcase_set_timeout(tc, 120);
+        tcase_add_test(tc, reserve_get_and_layout);
+        tcase_add_test(tc, locations_and_foreign_directories);
+        tcase_add_test(tc, static_labels_and_conflicts);
+        tcase_add_test(tc, two_handles_never_draw_the_same_pair);
+        tcase_add_test(tc, conditional_release_rename_and_history);
+        tcase_add_test(tc, original_labels);
+        tcase_add_test(tc, replaced_directory_is_noticed);
+        tcase_add_test(tc, older_copy_put_back);
+        tcase_add_test(tc, leftovers_of_killed_writers);
+        tcase_add_test(tc, snapshot_starts_new_handles);
+        tcase_add_test(tc, heartbeats_and_health);
+        tcase_add_test(tc, import_into_an_empty_registry);
+        tcase_add_test(tc, entries_moved_away_under_a_handle);
+        tcase_add_test(tc, create_refuses_a_view_that_missed_a_touching_entry);
+        suite_add_tcase(s, tc);
+        return test_run(s);
+}
