@@ -20,10 +20,10 @@
 
 #include "hook-params.h"
 #include "log.h"
-#include "mcs-macro.h"
 #include "mcs-domain-label.h"
 #include "mcs-guest-images.h"
 #include "mcs-hook-rules.h"
+#include "mcs-macro.h"
 #include "methods.h"
 
 #define IO_TIMEOUT_S 2
