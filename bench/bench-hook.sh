@@ -1,8 +1,9 @@
 #!/bin/bash
-# The hook's round trip beside a real QEMU (TCG) guest start measured in
+# The hook's round trip, through the hook script as libvirtd runs it, beside
+# a bare exec of /bin/true and a real QEMU (TCG) guest start measured in
 # the same run, on a private libvirtd without the hook.
 set -euo pipefail
-: "${BENCH_HOOK:?}" "${MCSCTL:?}" "${MCSD:?}" "${PRIVATE_LIBVIRTD:?}"
+: "${BENCH_HOOK:?}" "${MCSCTL:?}" "${MCSD:?}" "${PRIVATE_LIBVIRTD:?}" "${HOOK_SCRIPT:?}"
 work=$(mktemp -d /var/tmp/mcsd-bench-hook.XXXXXX)
 cleanup() {
 	[ -n "${pid:-}" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
@@ -30,7 +31,13 @@ start_ms=$(printf '%s\n' "${starts[@]}" | sort -n | sed -n 3p | awk '{printf "%.
 
 . "$(dirname "$0")/mcsd-alone.sh"
 mcsd_alone "$work"
-out=$(MCSD_CONFIG="$work/mcsd.conf" "$BENCH_HOOK" "$MCSCTL")
+# The hook as installed (contrib/libvirt/mcsd-hook.in, configured for qemu),
+# with this build's mcsctl in place of the installed one.
+mkdir -p "$work/hooks/qemu.d"
+sed "s|^exec .*/mcsctl |exec $MCSCTL |" "$HOOK_SCRIPT" >"$work/hooks/qemu.d/mcsd"
+chmod 755 "$work/hooks/qemu.d/mcsd"
+grep -q "^exec $MCSCTL hook qemu \"\$@\"\$" "$work/hooks/qemu.d/mcsd" || { echo "unexpected hook script $HOOK_SCRIPT" >&2; exit 1; }
+out=$(MCSD_CONFIG="$work/mcsd.conf" "$BENCH_HOOK" "$work/hooks/qemu.d/mcsd" "$MCSCTL")
 echo "$out"
 echo "guest_start_ms_p50: $start_ms ms"
 p50=$(awk '/^hook_start_begin_ms_p50:/ { print $2 }' <<<"$out")

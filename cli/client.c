@@ -175,9 +175,9 @@ int client_call(const client_opts *o, const char *method, json_object *params, j
         json_object_object_add(req, "method", json_object_new_string(method));
         json_object_object_add(req, "params", params ? params : json_object_new_object());
         const char *text = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-        size_t len = strlen(text);
-        if (len + 1 > MCS_REQUEST_MAX) {
-                say(o, "the request is longer than %u bytes", MCS_REQUEST_MAX);
+        size_t len = strlen(text), max = o->request_max ? o->request_max : MCS_REQUEST_MAX;
+        if (len + 1 > max) {
+                say(o, "the request is longer than %zu bytes", max);
                 json_object_put(req);
                 return EXIT_USAGE;
         }

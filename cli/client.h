@@ -19,6 +19,7 @@ typedef struct client_opts {
         int timeout_ms;
         char *why;      /* non-NULL: errors are written here, not to stderr */
         size_t why_len;
+        size_t request_max; /* the longest request line, newline included; 0: MCS_REQUEST_MAX */
 } client_opts;
 
 /* Sends {"version":1,"method":method,"params":params} (params is consumed)

@@ -35,53 +35,42 @@ static int check_fields(json_object *o, const char *where, const struct field *f
         return 0;
 }
 
-/* The types of the hook's parameters and of each disk's, before any is read. */
+/* The types of the hook's parameters, before any is read. */
 static int check_params(json_object *params, reply_err *err) {
         static const struct field top[] = {
-                {"op", json_type_string},       {"uuid", json_type_string},     {"name", json_type_string},
-                {"mode", json_type_string},     {"label", json_type_string},    {"relabel", json_type_boolean},
-                {"disks", json_type_array},     {"deadline", json_type_int},
+                {"op", json_type_string},
+                {"name", json_type_string},
+                {"xml", json_type_string},
+                {"deadline", json_type_int},
         };
-        static const struct field disk[] = {
-                {"path", json_type_string},        {"block", json_type_boolean},    {"readonly", json_type_boolean},
-                {"shareable", json_type_boolean},  {"norelabel", json_type_boolean},
-        };
-        json_object *disks;
-        if (check_fields(params, "hook", top, sizeof top / sizeof top[0], err) < 0)
-                return -1;
-        if (!json_object_object_get_ex(params, "disks", &disks))
-                return 0;
-        for (size_t i = 0; i < json_object_array_length(disks); i++) {
-                json_object *k = json_object_array_get_idx(disks, i);
-                char where[64];
-                snprintf(where, sizeof where, "hook: disks[%zu]", i);
-                if (!json_object_is_type(k, json_type_object))
-                        return fail(err, MCS_PERR_BAD_REQUEST, "%s must be an object", where);
-                if (check_fields(k, where, disk, sizeof disk / sizeof disk[0], err) < 0)
-                        return -1;
-        }
-        return 0;
+        return check_fields(params, "hook", top, sizeof top / sizeof top[0], err);
 }
 
-int hook_parse_params(json_object *params, mcs_hook_request *rq, reply_err *err) {
-        const char *op = hook_param_str(params, "op"), *mode = hook_param_str(params, "mode");
+int hook_parse_params(json_object *params, mcs_domain *d, mcs_hook_request *rq, reply_err *err) {
+        const char *op = hook_param_str(params, "op"), *name = hook_param_str(params, "name");
+        json_object *xml;
+        mcs_err e = {0};
+        char q1[MCS_QUOTE_MAX], q2[MCS_QUOTE_MAX];
 
         *rq = (mcs_hook_request){0};
+        *d = (mcs_domain){0};
         if (check_params(params, err) < 0)
                 return -1;
-        rq->uuid = hook_param_str(params, "uuid");
-        rq->name = hook_param_str(params, "name");
-        rq->label = hook_param_str(params, "label");
         if (!op || mcs_hook_op_from_name(op, &rq->op) < 0)
                 return fail(err, MCS_PERR_BAD_REQUEST, "hook: 'op' is missing or unknown");
-        if (!rq->uuid || !rq->name || !mode)
-                return fail(err, MCS_PERR_BAD_REQUEST, "hook: 'uuid', 'name' and 'mode' are required");
-        int m = -1;
-        for (int i = MCS_SECLABEL_ABSENT; i <= MCS_SECLABEL_STATIC; i++)
-                if (!strcmp(mode, mcs_seclabel_mode_name((mcs_seclabel_mode) i)))
-                        m = i;
-        if (m < 0)
-                return fail(err, MCS_PERR_BAD_REQUEST, "hook: mode is not absent, none, dynamic or static");
-        rq->mode = (mcs_seclabel_mode) m;
+        if (!name || !json_object_object_get_ex(params, "xml", &xml))
+                return fail(err, MCS_PERR_BAD_REQUEST, "hook: 'name' and 'xml' are required");
+        if (strlen(json_object_get_string(xml)) != (size_t) json_object_get_string_len(xml))
+                return fail(err, MCS_PERR_BAD_REQUEST, "hook: cannot read its domain XML: it contains a NUL byte");
+        if (mcs_domain_parse(json_object_get_string(xml), d, &e) < 0)
+                return fail(err, MCS_PERR_BAD_REQUEST, "hook: cannot read its domain XML: %s", e.msg);
+        /* The hook passes exclusions by libvirt's name; mcsd decides by the XML's. */
+        if (strcmp(d->name, name))
+                return fail(err, MCS_PERR_BAD_REQUEST, "hook: the domain XML is of guest '%s', but libvirt named '%s'",
+                            mcs_quote(d->name, q1, sizeof q1), mcs_quote(name, q2, sizeof q2));
+        rq->uuid = d->uuid;
+        rq->name = d->name;
+        rq->mode = d->mode;
+        rq->label = d->label;
         return 0;
 }

@@ -8,6 +8,7 @@
 /* params[key] when it is a string, else NULL. */
 const char *hook_param_str(json_object *params, const char *key);
 
-/* Checks every parameter's type (and each disk's), then fills rq from op,
- * uuid, name, mode and label; rq's strings point into params. */
-int hook_parse_params(json_object *params, mcs_hook_request *rq, reply_err *err);
+/* Checks every parameter's type, then parses the domain XML into *d (the
+ * caller clears it, also on failure) and fills rq from op and d; rq's
+ * strings point into d. The XML must name the guest libvirt named. */
+int hook_parse_params(json_object *params, mcs_domain *d, mcs_hook_request *rq, reply_err *err);

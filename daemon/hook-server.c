@@ -23,6 +23,7 @@
 #include "mcs-domain-label.h"
 #include "mcs-guest-images.h"
 #include "mcs-hook-rules.h"
+#include "mcs-macro.h"
 #include "methods.h"
 
 #define IO_TIMEOUT_S 2
@@ -66,47 +67,22 @@ static void note_image(void *opaque, const char *path, const char *context, cons
                 snprintf(f->first, sizeof f->first, "%s", err->msg);
 }
 
-/* Only after check_params: every flag present is a boolean. */
-static bool flag(json_object *o, const char *key) {
-        json_object *v;
-        return json_object_object_get_ex(o, key, &v) && json_object_get_boolean(v);
-}
-
 /* A relabel='no' guest about to start: its images must carry its label,
- * or it is refused. The disks come from the XML mcsctl read. */
-static void label_images(hook_server *h, json_object *params, const mcs_hook_request *rq, mcs_hook_verdict *v) {
-        json_object *disks;
-        if (flag(params, "relabel") || !json_object_object_get_ex(params, "disks", &disks) ||
-            !json_object_is_type(disks, json_type_array))
-                return;
-        size_t n = json_object_array_length(disks);
-        mcs_domain d = {.name = (char *) rq->name, .mode = rq->mode};
-        snprintf(d.uuid, sizeof d.uuid, "%s", rq->uuid);
-        mcs_disk *v_disks = calloc(n ? n : 1, sizeof *v_disks);
+ * or it is refused. The disks come from the guest's XML. */
+static void label_images(hook_server *h, const mcs_domain *d, const mcs_hook_request *rq, mcs_hook_verdict *v) {
         struct image_failures f = {0};
         char level[MCS_RANGE_STRMAX];
         mcs_err e = {0};
-        int r = v_disks ? 0 : mcs_fail(&e, MCS_E_NOMEM, "out of memory");
-        for (size_t i = 0; r == 0 && i < n; i++) {
-                json_object *k = json_object_array_get_idx(disks, i);
-                const char *path = hook_param_str(k, "path");
-                if (!path || path[0] != '/') {
-                        r = mcs_fail(&e, MCS_E_INVALID, "a disk without an absolute path");
-                        break;
-                }
-                v_disks[i] = (mcs_disk){.path = (char *) path, .block = flag(k, "block"), .readonly = flag(k, "readonly"),
-                                        .shareable = flag(k, "shareable"), .norelabel = flag(k, "norelabel")};
-        }
-        d.disks = v_disks;
-        d.n_disks = n;
-        if (r == 0 && (r = mcs_context_level(rq->label, level, sizeof level, &e)) == 0)
-                r = mcs_images_label(h->images, h->reg, &h->d->cfg, &d, level, note_image, &f, &e);
+        if (d->relabel)
+                return;
+        int r = mcs_context_level(rq->label, level, sizeof level, &e);
+        if (r == 0)
+                r = mcs_images_label(h->images, h->reg, &h->d->cfg, d, level, note_image, &f, &e);
         if (r < 0)
                 set_msg(v, "guest '%s': cannot label its images: %s", rq->name, e.msg);
         else if (r > 0)
                 set_msg(v, "guest '%s': %d of its images could not be labelled: %s", rq->name, r, f.first);
         v->allow = r == 0;
-        free(v_disks);
 }
 
 /* A transient guest's reservation went at release end: its private images
@@ -151,21 +127,18 @@ static const char *stale(json_object *params, int fd, char *buf, size_t size) {
         return NULL;
 }
 
-static int decide(hook_server *h, json_object *params, const struct ucred *peer, int fd, json_object **result,
-                  reply_err *err) {
-        mcs_hook_request rq = {0};
+static int decide(hook_server *h, json_object *params, const mcs_domain *d, const mcs_hook_request *rq,
+                  const struct ucred *peer, int fd, json_object **result, reply_err *err) {
         mcs_hook_verdict v;
         mcs_err e = {0};
-        const char *op = hook_param_str(params, "op");
+        const char *op = mcs_hook_op_name(rq->op);
 
-        if (hook_parse_params(params, &rq, err) < 0)
-                return -1;
         char late[64];
         const char *why_late = stale(params, fd, late, sizeof late);
         if (why_late) {
-                log_guest(MCS_LOG_WARNING, rq.name, rq.uuid, NULL,
+                log_guest(MCS_LOG_WARNING, rq->name, rq->uuid, NULL,
                           "hook %s (pid %d): dropped a late request for guest '%s' (%s); the hook refused it already",
-                          op, (int) peer->pid, rq.name, why_late);
+                          op, (int) peer->pid, rq->name, why_late);
                 return fail(err, MCS_PERR_TIMEOUT, "hook: request dropped: %s", why_late);
         }
         int policy = __atomic_load_n(&h->d->hook_policy, __ATOMIC_ACQUIRE);
@@ -173,31 +146,31 @@ static int decide(hook_server *h, json_object *params, const struct ucred *peer,
                 /* Until libvirt has answered (-1) the checks apply: fail closed. */
                 v = (mcs_hook_verdict){.allow = true};
                 set_msg(&v, "libvirt on this host has no SELinux security driver; mcsd labels no guest here");
-        } else if (mcs_hook_decide(h->reg, &h->d->cfg, &rq, &v, &e) < 0) {
-                log_guest(MCS_LOG_ERROR, rq.name, rq.uuid, NULL, "hook %s for guest '%s': %s", op, rq.name, e.msg);
+        } else if (mcs_hook_decide(h->reg, &h->d->cfg, rq, &v, &e) < 0) {
+                log_guest(MCS_LOG_ERROR, rq->name, rq->uuid, NULL, "hook %s for guest '%s': %s", op, rq->name, e.msg);
                 return fail_mcs(err, &e);
         }
-        if (v.allow && policy == MCS_LABELS_WRITE && rq.op == MCS_HOOK_PREPARE && rq.mode == MCS_SECLABEL_STATIC &&
-            rq.label)
-                label_images(h, params, &rq, &v);
+        if (v.allow && policy == MCS_LABELS_WRITE && rq->op == MCS_HOOK_PREPARE && rq->mode == MCS_SECLABEL_STATIC &&
+            rq->label)
+                label_images(h, d, rq, &v);
         /* The hook gave up while this was being decided (registry waits can
          * add up past its deadline): it refused the start, so a reservation
          * made for it is undone, unless the record changed meanwhile. */
         if (v.created && (why_late = stale(params, fd, late, sizeof late))) {
-                int r = mcs_registry_release_if(h->reg, rq.uuid, h->d->host_id, v.generation, NULL, &e);
+                int r = mcs_registry_release_if(h->reg, rq->uuid, h->d->host_id, v.generation, NULL, &e);
                 /* Images labelled for it at prepare get their labels back. */
-                if (r == 0 && rq.label && mcs_context_level(rq.label, v.released, sizeof v.released, NULL) == 0)
-                        restore_images(h, &rq, &v);
-                log_guest(MCS_LOG_WARNING, rq.name, rq.uuid, NULL,
+                if (r == 0 && rq->label && mcs_context_level(rq->label, v.released, sizeof v.released, NULL) == 0)
+                        restore_images(h, rq, &v);
+                log_guest(MCS_LOG_WARNING, rq->name, rq->uuid, NULL,
                           "hook %s (pid %d): the hook gave up on guest '%s' (%s) while it was decided; %s%s", op,
-                          (int) peer->pid, rq.name, why_late,
+                          (int) peer->pid, rq->name, why_late,
                           r == 0 ? "its new reservation is undone" : "its reservation stays: ", r == 0 ? "" : e.msg);
                 return fail(err, MCS_PERR_TIMEOUT, "hook: request dropped: %s", why_late);
         }
         if (v.released[0])
-                restore_images(h, &rq, &v);
-        log_guest(v.allow ? (v.msg[0] ? MCS_LOG_INFO : MCS_LOG_DEBUG) : MCS_LOG_ERROR, rq.name, rq.uuid, rq.label,
-                  "hook %s (pid %d): guest '%s' %s%s%s", op, (int) peer->pid, rq.name,
+                restore_images(h, rq, &v);
+        log_guest(v.allow ? (v.msg[0] ? MCS_LOG_INFO : MCS_LOG_DEBUG) : MCS_LOG_ERROR, rq->name, rq->uuid, rq->label,
+                  "hook %s (pid %d): guest '%s' %s%s%s", op, (int) peer->pid, rq->name,
                   v.allow ? "allowed" : "REFUSED", v.msg[0] ? ": " : "", v.msg);
         *result = json_object_new_object();
         json_object_object_add(*result, "allow", json_object_new_boolean(v.allow));
@@ -219,8 +192,15 @@ static char *answer(hook_server *h, const char *line, size_t len, const struct u
                 fail(&err, MCS_PERR_METHOD, "the hook socket answers the method 'hook' only");
         else if (!json_object_object_get_ex(req, "params", &params) || !json_object_is_type(params, json_type_object))
                 fail(&err, MCS_PERR_BAD_REQUEST, "hook: 'params' must be an object");
-        else
-                decide(h, params, peer, fd, &result, &err);
+        else {
+                mcs_domain d;
+                mcs_hook_request rq;
+                if (hook_parse_params(params, &d, &rq, &err) == 0)
+                        decide(h, params, &d, &rq, peer, fd, &result, &err);
+                else
+                        log_msg(MCS_LOG_ERROR, "hook (pid %d): %s", (int) peer->pid, err.msg);
+                mcs_domain_clear(&d);
+        }
 out:
         reply = control_reply(id, result, &err);
         json_object_put(req);
@@ -231,9 +211,10 @@ static void serve(hook_server *h, int fd) {
         struct ucred peer;
         socklen_t len = sizeof peer;
         struct timeval tv = {.tv_sec = IO_TIMEOUT_S};
-        static char buf[MCS_REQUEST_MAX];
-        size_t got = 0;
+        size_t got = 0, cap = MCS_REQUEST_MAX;
+        _cleanup_free_ char *buf = NULL;
         char *nl = NULL, *reply;
+        bool oom;
 
         /* Blocking, with deadlines: one client at a time, root only. */
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -244,17 +225,34 @@ static void serve(hook_server *h, int fd) {
                 reply = control_reply(NULL, NULL, &err);
                 goto send;
         }
-        while (got < sizeof buf && !(nl = memchr(buf, '\n', got))) {
-                ssize_t n = recv(fd, buf + got, sizeof buf - got, 0);
+        /* The request carries the domain XML: its buffer grows up to the hook's own limit. */
+        oom = !(buf = malloc(cap));
+        while (!oom && !nl) {
+                if (got == cap) {
+                        if (cap == MCS_HOOK_REQUEST_MAX)
+                                break;
+                        size_t more = cap * 4 < MCS_HOOK_REQUEST_MAX ? cap * 4 : MCS_HOOK_REQUEST_MAX;
+                        char *nb = realloc(buf, more);
+                        if (!(oom = !nb)) {
+                                buf = nb;
+                                cap = more;
+                        }
+                        continue;
+                }
+                ssize_t n = recv(fd, buf + got, cap - got, 0);
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n <= 0)
                         return;
+                nl = memchr(buf + got, '\n', (size_t) n);
                 got += (size_t) n;
         }
         if (!nl) {
                 reply_err err;
-                fail(&err, MCS_PERR_TOO_LARGE, "a request line is limited to %u bytes", MCS_REQUEST_MAX);
+                if (oom)
+                        fail(&err, mcs_code_name(MCS_E_NOMEM), "out of memory");
+                else
+                        fail(&err, MCS_PERR_TOO_LARGE, "a hook request line is limited to %u bytes", MCS_HOOK_REQUEST_MAX);
                 reply = control_reply(NULL, NULL, &err);
         } else
                 reply = answer(h, buf, (size_t) (nl - buf), &peer, fd);

@@ -10,13 +10,14 @@ REG=$WORK/registry.db
 CONF=$WORK/h1.conf
 export MCSD_CONFIG=$CONF
 
-# hook OP SUBOP XML-FILE: runs the hook as libvirt does; RC, ERR and the
-# elapsed milliseconds in MS.
+# hook OP SUBOP XML-FILE: runs the hook as libvirt does, with the guest's
+# name (the XML file's) as its first argument; RC, ERR and the elapsed
+# milliseconds in MS.
 hook() {
 	local t0
 	t0=$(date +%s%N)
 	RC=0
-	"$MCSCTL" hook qemu guest "$1" "$2" - <"$3" 2>"$WORK/hook.err" || RC=$?
+	"$MCSCTL" hook qemu "$(basename "$3" .xml)" "$1" "$2" - <"$3" 2>"$WORK/hook.err" || RC=$?
 	MS=$((($(date +%s%N) - t0) / 1000000))
 	ERR=$(cat "$WORK/hook.err")
 }
@@ -91,7 +92,9 @@ ok "start begin: libvirt's dynamic draw is reserved exactly; a static guest's ot
 
 # ---- malformed requests on the hook socket: an error reply, never a crash ----
 hook_raw() { printf '%s\n' "$1" | "$RAWSOCK" "$WORK/run/hook.sock" send; }
-GOOD='"op":"start","uuid":"'$U1'","name":"vm1","mode":"static","label":"system_u:system_r:svirt_t:s0:c1,c2"'
+# params(OP NAME XML-FILE): the hook's parameters (the inside of the object).
+params() { jq -cn --arg op "$1" --arg name "$2" --rawfile xml "$3" '{op: $op, name: $name, xml: $xml}' | sed 's/^{//; s/}$//'; }
+GOOD=$(params start vm1 "$WORK/vm1.xml")
 hook_alive() {
 	local reply
 	kill -0 "$(cat "$WORK/h1.mcsd.pid")" 2>/dev/null || fail "mcsd died after $1"
@@ -121,27 +124,48 @@ expect_hook_error '{"version":1,"method":"hook","params":null}' bad-request "'pa
 expect_hook_error '{"version":1,"method":"hook","params":[1]}' bad-request "'params' must be an object"
 expect_hook_error '{"version":1,"method":"hook","params":{"op":5}}' bad-request "hook: 'op' must be a string, not int"
 expect_hook_error '{"version":1,"method":"hook","params":{"op":null}}' bad-request "hook: 'op' must be a string, not null"
-for f in uuid name mode label; do
+for f in name xml; do
 	expect_hook_error '{"version":1,"method":"hook","params":{'"$GOOD"',"'$f'":{}}}' bad-request "hook: '$f' must be a string, not object"
 done
-expect_hook_error '{"version":1,"method":"hook","params":{'"$GOOD"',"relabel":"yes"}}' bad-request "hook: 'relabel' must be a boolean, not string"
-expect_hook_error '{"version":1,"method":"hook","params":{'"$GOOD"',"relabel":1}}' bad-request "hook: 'relabel' must be a boolean, not int"
-expect_hook_error '{"version":1,"method":"hook","params":{'"$GOOD"',"disks":{}}}' bad-request "hook: 'disks' must be an array, not object"
-expect_hook_error '{"version":1,"method":"hook","params":{'"$GOOD"',"disks":[7]}}' bad-request "hook: disks[0] must be an object"
-expect_hook_error '{"version":1,"method":"hook","params":{'"$GOOD"',"disks":[{"path":7}]}}' bad-request "hook: disks[0]: 'path' must be a string, not int"
-expect_hook_error '{"version":1,"method":"hook","params":{'"$GOOD"',"disks":[{"path":null}]}}' bad-request "hook: disks[0]: 'path' must be a string, not null"
-for f in block readonly shareable norelabel; do
-	expect_hook_error '{"version":1,"method":"hook","params":{'"$GOOD"',"disks":[{"path":"/a"},{"path":"/b","'$f'":"true"}]}}' \
-		bad-request "hook: disks[1]: '$f' must be a boolean, not string"
-done
-expect_hook_error '{"version":1,"method":"hook","params":{'"$GOOD"',"disks":[{"path":"/a","colour":1}]}}' bad-request "hook: disks[0]: unknown parameter 'colour'"
+expect_hook_error '{"version":1,"method":"hook","params":{'"$GOOD"',"deadline":"soon"}}' bad-request "hook: 'deadline' must be a int, not string"
+expect_hook_error '{"version":1,"method":"hook","params":{"op":"start","name":"vm1"}}' bad-request "hook: 'name' and 'xml' are required"
+expect_hook_error '{"version":1,"method":"hook","params":{"op":"start","xml":"<domain/>"}}' bad-request "hook: 'name' and 'xml' are required"
+expect_hook_error '{"version":1,"method":"hook","params":{"op":"explode","name":"vm1","xml":"<domain/>"}}' bad-request "hook: 'op' is missing or unknown"
+# The parameters mcsctl sent before mcsd parsed the XML itself: refused, so a start fails closed.
+expect_hook_error '{"version":1,"method":"hook","params":{"op":"start","uuid":"'$U1'","name":"vm1","mode":"static"}}' \
+	bad-request "hook: unknown parameter 'uuid'"
+expect_hook_error '{"version":1,"method":"hook","params":{'"$(params start vm2 "$WORK/vm1.xml")"'}}' \
+	bad-request "hook: the domain XML is of guest 'vm1', but libvirt named 'vm2'"
+expect_hook_error '{"version":1,"method":"hook","params":{"op":"start","name":"vm1","xml":"<domain><name>vm1</name>\u0000</domain>"}}' \
+	bad-request "hook: cannot read its domain XML: it contains a NUL byte"
+expect_hook_error '{"version":1,"method":"hook","params":{"op":"start","name":"vm1","xml":"<domain><name>vm1"}}' \
+	bad-request "hook: cannot read its domain XML: domain XML line"
+expect_hook_error '{"version":1,"method":"hook","params":{"op":"start","name":"vm1","xml":"<domain type=\"kvm\"><name>vm1</name></domain>"}}' \
+	bad-request "hook: cannot read its domain XML: domain XML: no <uuid>"
 expect_hook_error '{"version":1,"method":"hook","params":{'"$GOOD"',"colour":1}}' bad-request "hook: unknown parameter 'colour'"
 expect_hook_error '{"version":1,"method":"hook","id":123456789012345678901234567890123456789012345678901234567890,"params":{'"$GOOD"'}}' \
 	bad-request "'id' is an integer too large to echo exactly"
 expect_hook_error '{"version":1,"method":"hook","id":[],"params":{'"$GOOD"'}}' bad-request "'id' must be a string or an integer, not array"
 reply=$(hook_raw '{"version":1,"method":"hook","id":"x7","params":{'"$GOOD"'}}')
 expect_eq "the hook's echoed id" "$(jq -c .id <<<"$reply")" '"x7"'
-ok "the hook socket refuses mistyped or unknown fields (method, version, id, params, disks), naming them, and keeps answering"
+ok "the hook socket refuses mistyped, missing or unknown fields (method, version, id, params), unreadable XML and a guest name the XML contradicts, naming them, and keeps answering"
+
+# The request carries the XML, which may be far longer than a control
+# request (64 KiB); the hook client refuses one over libvirt's 16 MiB.
+# big_xml BYTES: vm1.xml with a <description> of BYTES characters.
+big_xml() {
+	sed '$d' "$WORK/vm1.xml"
+	printf '  <description>'
+	head -c "$1" /dev/zero | tr '\0' x
+	printf '</description>\n</domain>\n'
+}
+mkdir -p "$WORK/big"
+big_xml 300000 >"$WORK/big/vm1.xml"
+expect_hook 0 start begin "$WORK/big/vm1.xml"
+big_xml $((16 << 20)) | sed 's|<name>vm1</name>|<name>vm2</name>|' >"$WORK/big/vm2.xml"
+expect_hook 1 start begin "$WORK/big/vm2.xml"
+contains "$ERR" "refusing to start guest 'vm2': cannot read its domain XML: longer than 16 MiB"
+ok "a 300 kB domain XML is checked by mcsd; one over 16 MiB is refused by the hook"
 
 expect_hook 0 prepare begin "$(xml vm4 $U4 "<seclabel type='dynamic' model='selinux' relabel='yes'/>")"
 expect_hook 0 start begin "$(xml vm4 $U4 "")"
@@ -150,7 +174,9 @@ expect_hook 0 start begin "$(xml vm4 $U4 "<seclabel type='none'/>")"
 expect_hook 1 start begin "$(xml vm4 $U4 "<seclabel type='static' model='selinux'><label>bogus</label></seclabel>")"
 contains "$ERR" "its label is unusable"
 expect_hook 1 start begin "$(xml broken $U4 "<seclabel")"
-contains "$ERR" "cannot read its domain XML: domain XML line"
+contains "$ERR" "refusing to start guest 'broken': hook: cannot read its domain XML: domain XML line"
+expect_hook 0 release end "$WORK/broken.xml"
+contains "$ERR" "mcsd hook: guest 'broken' (release): hook: cannot read its domain XML"
 [ -z "$(registry_field "$REG" $U4 3)" ] || fail "an unchecked guest got a reservation"
 ok "no label at start (no SELinux), excluded names and type='none' pass; bad labels and bad XML are refused"
 
@@ -226,6 +252,12 @@ ok "release end of a transient guest puts its images' original labels back"
 mcsd_stop h1
 expect_hook 1 start begin "$WORK/vm1.xml"
 contains "$ERR" "refusing to start guest 'vm1': cannot reach mcsd at $WORK/run/hook.sock"
+# Excluded names pass without mcsd (the hook reads exclude itself, by
+# libvirt's name); type='none' is in the XML, which only mcsd reads.
+expect_hook 0 start begin "$WORK/excl-1.xml"
+xml none1 $U4 "<seclabel type='none'/>" >/dev/null
+expect_hook 1 start begin "$WORK/none1.xml"
+contains "$ERR" "refusing to start guest 'none1': cannot reach mcsd"
 expect_hook 0 release end "$WORK/vm1.xml"
 expect_hook 0 started begin "$WORK/vm1.xml"
 expect_hook 0 stopped end "$WORK/vm1.xml"
@@ -274,7 +306,7 @@ exec 8>"$WORK/lock9.fifo"
 echo "BEGIN EXCLUSIVE; SELECT 'locked';" >&8
 sleep 0.3
 deadline=$(($(date +%s%3N) + 1000))
-hook_raw '{"version":1,"method":"hook","params":{"op":"start","uuid":"'$U9'","name":"vm9","mode":"static","label":"system_u:system_r:svirt_t:s0:c92,c93","deadline":'$deadline'}}' >"$WORK/late9.reply" &
+hook_raw '{"version":1,"method":"hook","params":{'"$(params start vm9 "$(xml vm9 $U9 "$(static s0:c92,c93)")")"',"deadline":'$deadline'}}' >"$WORK/late9.reply" &
 late=$!
 sleep 2.5
 echo "COMMIT;" >&8

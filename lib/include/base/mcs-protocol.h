@@ -7,6 +7,10 @@
 
 #define MCS_PROTOCOL_VERSION 1
 #define MCS_REQUEST_MAX 65536u /* bytes of one request line, newline included */
+/* The hook socket's limit: its request carries the domain XML (at most
+ * 16 MiB, libvirt's limit) as a JSON string, where an escaped byte takes
+ * up to 6; mcsd parses the XML and refuses one over 16 MiB itself. */
+#define MCS_HOOK_REQUEST_MAX (100u << 20)
 
 /* Error codes of the protocol itself; errors from libmcs use mcs_code_name(). */
 #define MCS_PERR_BAD_REQUEST "bad-request"       /* not JSON, not an object, a bad field */
