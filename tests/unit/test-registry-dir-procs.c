@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "mcs-registry.h"
+#include "race-util.h"
 #include "test-util.h"
 
 static char *location;
@@ -37,84 +38,19 @@ static void teardown(void) {
 }
 
 static mcs_registry *open_as(const char *host) {
-        mcs_registry_config cfg = {.host_id = host, .busy_timeout_ms = 30000};
-        mcs_registry *r;
-        mcs_err e = {0};
-        mcs_catset_add_range(&cfg.pool, 0, 1023);
-        if (mcs_registry_open(location, &cfg, &r, &e) < 0) {
-                fprintf(stderr, "open %s: %s\n", location, e.msg);
-                _exit(3);
-        }
-        return r;
+        return race_open(location, host, NULL);
 }
 
-/* Reserves count labels and writes "uuid label" to fd after each one is
- * acknowledged; a byte to started (if >= 0) after the first. */
 static void reserver_told(int worker, int count, int fd, int started) {
-        char host[32], uuid[40], line[128];
-        snprintf(host, sizeof host, "host-%d", worker);
-        mcs_registry *r = open_as(host);
-        for (int n = 0; n < count; n++) {
-                mcs_record rec;
-                mcs_err e = {0};
-                snprintf(uuid, sizeof uuid, "%08x-0000-4000-8000-%012x", (unsigned) worker, (unsigned) n);
-                mcs_guest g = {.uuid = uuid, .name = "g", .kind = MCS_KIND_DYNAMIC};
-                if (mcs_registry_reserve(r, &g, &rec, NULL, &e) < 0) {
-                        fprintf(stderr, "worker %d reserve %d: %s\n", worker, n, e.msg);
-                        _exit(2);
-                }
-                int len = snprintf(line, sizeof line, "%s %s\n", rec.uuid, rec.label);
-                if (write(fd, line, (size_t) len) != len)
-                        _exit(4);
-                if (n == 0 && started >= 0 && write(started, "!", 1) != 1)
-                        _exit(4);
-                mcs_record_clear(&rec);
-        }
-        mcs_registry_close(r);
-        _exit(0);
+        race_reserver(location, NULL, worker, count, fd, started);
 }
 
 static void reserver(int worker, int count, int fd) {
-        reserver_told(worker, count, fd, -1);
+        race_reserver(location, NULL, worker, count, fd, -1);
 }
 
-struct ack {
-        char uuid[40], label[32];
-};
-
-static size_t read_acks(FILE *f, struct ack *acks, size_t max) {
-        size_t n = 0;
-        while (n < max && fscanf(f, "%39s %31s", acks[n].uuid, acks[n].label) == 2)
-                n++;
-        return n;
-}
-
-static int cmp_label(const void *a, const void *b) {
-        return strcmp(((const struct ack *) a)->label, ((const struct ack *) b)->label);
-}
-
-/* Every acknowledged reservation is in the registry with its label; no label held twice. */
-static void verify(struct ack *acks, size_t n) {
-        mcs_registry *r = open_as("checker");
-        mcs_err e = {0};
-        for (size_t i = 0; i < n; i++) {
-                mcs_record rec;
-                ck_assert_ok(mcs_registry_get(r, acks[i].uuid, &rec, &e), &e);
-                ck_assert_str_eq(rec.label, acks[i].label);
-                mcs_record_clear(&rec);
-        }
-        mcs_record_list l;
-        ck_assert_ok(mcs_registry_list(r, NULL, &l, &e), &e);
-        ck_assert_uint_ge(l.n, n);
-        struct ack *all = calloc(l.n + 1, sizeof *all);
-        for (size_t i = 0; i < l.n; i++)
-                snprintf(all[i].label, sizeof all[i].label, "%s", l.v[i].label);
-        qsort(all, l.n, sizeof *all, cmp_label);
-        for (size_t i = 1; i < l.n; i++)
-                ck_assert_msg(strcmp(all[i - 1].label, all[i].label) != 0, "label %s held twice", all[i].label);
-        free(all);
-        mcs_record_list_clear(&l);
-        mcs_registry_close(r);
+static void verify(race_ack *acks, size_t n) {
+        race_verify(location, NULL, acks, n);
 }
 
 static void wait_ok(pid_t pid, const char *what) {
@@ -157,9 +93,9 @@ START_TEST(four_processes_race) {
         restart_midway(f, (size_t) (WORKERS * each / 2));
         for (int w = 0; w < WORKERS; w++)
                 wait_ok(pids[w], "worker");
-        struct ack *acks = calloc((size_t) (WORKERS * each + 1), sizeof *acks);
+        race_ack *acks = calloc((size_t) (WORKERS * each + 1), sizeof *acks);
         rewind(f);
-        size_t n = read_acks(f, acks, (size_t) (WORKERS * each + 1));
+        size_t n = race_read_acks(f, acks, (size_t) (WORKERS * each + 1));
         fclose(f);
         ck_assert_uint_eq(n, (size_t) (WORKERS * each));
         verify(acks, n);
@@ -289,9 +225,9 @@ START_TEST(sigkill_writers) {
                 ck_assert(WIFSIGNALED(status));
         }
         wait_ok(calm, "the writer never killed");
-        struct ack *acks = calloc(1000000, sizeof *acks);
+        race_ack *acks = calloc(1000000, sizeof *acks);
         rewind(f);
-        size_t n = read_acks(f, acks, 1000000);
+        size_t n = race_read_acks(f, acks, 1000000);
         fclose(f);
         ck_assert_uint_ge(n, (size_t) (steady + rounds));
         verify(acks, n);

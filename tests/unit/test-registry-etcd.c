@@ -12,6 +12,7 @@
 #include "etcd-cluster.h"
 #include "mcs-level.h"
 #include "mcs-registry.h"
+#include "race-util.h"
 #include "test-util.h"
 
 #define U1 "11111111-1111-1111-1111-111111111111"
@@ -464,35 +465,10 @@ static mcs_registry *child_open(const char *prefix, const char *host, const char
         return r;
 }
 
+/* a small pool: the two draw the same pairs often */
 static void reserver(int worker, int count, int fd) {
-        char host[32], uuid[40], line[128];
-        snprintf(host, sizeof host, "host-%d", worker);
-        /* a small pool: the two draw the same pairs often */
-        mcs_registry *r = child_open("race", host, "c0.c19");
-        for (int n = 0; n < count; n++) {
-                mcs_record rec;
-                mcs_err e = {0};
-                snprintf(uuid, sizeof uuid, "%08x-0000-4000-8000-%012x", (unsigned) worker, (unsigned) n);
-                mcs_guest g = guest(uuid, "g", MCS_KIND_DYNAMIC);
-                if (mcs_registry_reserve(r, &g, &rec, NULL, &e) < 0) {
-                        fprintf(stderr, "worker %d reserve %d: %s\n", worker, n, e.msg);
-                        _exit(2);
-                }
-                int len = snprintf(line, sizeof line, "%s %s\n", rec.uuid, rec.label);
-                if (write(fd, line, (size_t) len) != len)
-                        _exit(4);
-                mcs_record_clear(&rec);
-        }
-        mcs_registry_close(r);
-        _exit(0);
-}
-
-struct ack {
-        char uuid[40], label[32];
-};
-
-static int cmp_label(const void *a, const void *b) {
-        return strcmp(((const struct ack *) a)->label, ((const struct ack *) b)->label);
+        char *loc = etcd_location(&shared, "race", NULL);
+        race_reserver(loc, "c0.c19", worker, count, fd, -1);
 }
 
 START_TEST(two_hosts_race_for_pairs) {
@@ -514,32 +490,15 @@ START_TEST(two_hosts_race_for_pairs) {
                 ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "worker %d failed (status %d)", w,
                               status);
         }
-        struct ack acks[WORKERS * EACH + 1];
+        race_ack acks[WORKERS * EACH + 1];
         FILE *f = fdopen(fd, "r");
         rewind(f);
-        size_t n = 0;
-        while (n < WORKERS * EACH + 1 && fscanf(f, "%39s %31s", acks[n].uuid, acks[n].label) == 2)
-                n++;
+        size_t n = race_read_acks(f, acks, WORKERS * EACH + 1);
         fclose(f);
         ck_assert_uint_eq(n, WORKERS * EACH);
-
-        mcs_registry *r = open_shared("race", "checker", "c0.c19");
-        mcs_err e = {0};
-        for (size_t i = 0; i < n; i++) {
-                mcs_record rec;
-                ck_assert_ok(mcs_registry_get(r, acks[i].uuid, &rec, &e), &e);
-                ck_assert_str_eq(rec.label, acks[i].label);
-                mcs_record_clear(&rec);
-        }
-        qsort(acks, n, sizeof *acks, cmp_label);
-        for (size_t i = 1; i < n; i++)
-                ck_assert_msg(strcmp(acks[i - 1].label, acks[i].label) != 0, "label %s acknowledged twice",
-                              acks[i].label);
-        mcs_record_list l;
-        ck_assert_ok(mcs_registry_list(r, NULL, &l, &e), &e);
-        ck_assert_uint_eq(l.n, n);
-        mcs_record_list_clear(&l);
-        mcs_registry_close(r);
+        char *loc = etcd_location(&shared, "race", NULL);
+        ck_assert_uint_eq(race_verify(loc, "c0.c19", acks, n), n);
+        free(loc);
 }
 END_TEST
 
