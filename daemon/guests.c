@@ -522,8 +522,17 @@ static void guest_gone(mcsd *d, const char *uuid, bool stopped) {
         mcs_record rec = {0};
         mcs_err e = {0};
         drop_guest(d, uuid);
-        if (mcs_registry_get(d->reg, uuid, &rec, &e) < 0)
+        int r = mcs_registry_get(d->reg, uuid, &rec, &e);
+        if (r == -MCS_E_NOTFOUND)
                 return;
+        if (r < 0) {
+                /* Not known whether it holds a label: the delayed release
+                 * looks again, and keeps trying while the registry fails. */
+                log_guest(MCS_LOG_WARNING, NULL, uuid, NULL, "guest %s is gone; its reservation is looked at again "
+                          "later: %s", uuid, e.msg);
+                schedule_release(d, uuid);
+                return;
+        }
         bool transient = rec.kind == MCS_KIND_TRANSIENT;
         mcs_record_clear(&rec);
         if (stopped && transient)

@@ -28,6 +28,7 @@ socket = $WORK/mcsd.sock
 hook_socket = $WORK/hook.sock
 hook_timeout = 2s
 busy_timeout = 500ms
+undefine_grace = 1s
 EOF
 
 unshare -m --propagation private bash -c \
@@ -114,6 +115,24 @@ wait_for 15 health_is ok || fail "health after the directory came back: $(M stat
 wait_for 15 grep -q "not the one mcsd was following" "$WORK/h1.log" || fail "the log does not say the registry was replaced"
 hook_start hgone 0d0d0d0d-0000-4000-8000-000000000003 s0:c904,c905 || fail "hook after the directory came back: $(cat "$WORK/hook.err")"
 ok "registry directory removed: guests fail, status says it is gone, the hook refuses; a new registry gets every label again"
+
+# ---- the registry locked by another writer while a guest is undefined ----
+define "$U" busy1 ""
+wait_for 30 labelled_as busy1 || fail "busy1 was not labelled"
+busy_uuid=$(uuid_of "$U" busy1)
+in_ns python3 -c "import sqlite3, time
+db = sqlite3.connect('$REG', isolation_level=None)
+db.execute('BEGIN EXCLUSIVE')
+open('$WORK/locked', 'w').close()
+time.sleep(4)" &
+locker=$!
+wait_for 10 test -e "$WORK/locked" || fail "the registry was not locked"
+virsh -q -c "$U" undefine busy1 >/dev/null
+wait $locker
+released() { ! in_ns "$REGISTRY_LIST" "$REG" | grep -q "^$busy_uuid "; }
+wait_for 30 released ||
+	fail "busy1's label was kept after its undefine met a locked registry: $(in_ns "$REGISTRY_LIST" "$REG" | grep "$busy_uuid")"
+ok "an undefine while another writer holds the registry: the label is released once the lock is gone"
 
 # ---- libvirtd killed and restarted ----
 kill -9 "$(cat "$WORK/h1/run/libvirtd.pid" 2>/dev/null || pgrep -f "libvirtd.*$WORK/h1" | head -1)" 2>/dev/null || true
