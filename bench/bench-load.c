@@ -269,6 +269,23 @@ static void undefine_phase(unsigned wave) {
         }
 }
 
+/* One line on stderr per wave: where the time went, for a reader of the log. */
+static void wave_note(unsigned wave, size_t from, double t0) {
+        size_t n = S.n - from;
+        double *lat = malloc((n ? n : 1) * sizeof *lat);
+        if (!lat)
+                BENCH_DIE("out of memory");
+        for (size_t i = 0; i < n; i++)
+                lat[i] = (S.g[from + i].labelled_at - S.g[from + i].defined_at) * 1e3;
+        if (n) {
+                double p50 = bench_median(lat, n), p99 = bench_percentile(lat, n, 0.99);
+                fprintf(stderr,
+                        "bench-load: wave %u: %zu guests defined and labelled in %.2f s; define to label p50 %.1f ms, p99 %.1f ms, max %.1f ms\n",
+                        wave, n, bench_now() - t0, p50, p99, lat[n - 1]);
+        }
+        free(lat);
+}
+
 static pid_t start_mcsd(const char *mcsd, const char *conf, const char *notify_path) {
         pid_t pid = fork();
         if (pid < 0)
@@ -503,8 +520,11 @@ int main(int argc, char **argv) {
         double t0 = bench_now(), first_wave_s = 0;
         unsigned waves = 0;
         for (;;) {
+                size_t from = S.n;
+                double w0 = bench_now();
                 run_define_phase();
                 waves++;
+                wave_note(waves, from, w0);
                 if (waves == 1) {
                         first_wave_s = bench_now() - t0;
                         for (int i = 0; i < HOSTS; i++)
