@@ -32,7 +32,7 @@
 #include "mcs-registry.h"
 
 #define HOSTS 3
-#define UNDEFINE_SHARE 0.2
+#define UNDEFINE_EVERY 5 /* a fifth of the guests each wave */
 #define LABEL_TIMEOUT_S 120.0
 #define QUIET_TIMEOUT_S 120.0
 
@@ -65,11 +65,15 @@ static struct {
 } S = {.lock = PTHREAD_MUTEX_INITIALIZER, .labelled = PTHREAD_COND_INITIALIZER};
 
 static pid_t children[HOSTS];
+static char notify_file[108];
 
-static void kill_children(void) {
+/* On any exit: no mcsd outlives the benchmark, nor its notify socket. */
+static void at_exit(void) {
         for (int i = 0; i < HOSTS; i++)
                 if (children[i] > 0)
                         kill(children[i], SIGTERM);
+        if (notify_file[0])
+                unlink(notify_file);
 }
 
 static void quiet(void *opaque, virErrorPtr err) {
@@ -248,12 +252,12 @@ static void run_define_phase(void) {
                 pthread_join(t[i], NULL);
 }
 
-/* Undefines every k-th live guest of each host, about a fifth of them. */
+/* Undefines every fifth live guest, oldest first, from a different one each wave. */
 static void undefine_phase(unsigned wave) {
-        int step = (int) (1 / UNDEFINE_SHARE);
+        size_t k = wave;
         for (size_t i = 0; i < S.n; i++) {
                 guest *g = &S.g[i];
-                if (!g->live || (i + wave) % (size_t) step)
+                if (!g->live || k++ % UNDEFINE_EVERY)
                         continue;
                 host *h = &S.h[g->host];
                 char name[32];
@@ -327,6 +331,7 @@ static char *xml_level(const char *xml) {
 
 typedef struct seen {
         char uuid[VIR_UUID_STRING_BUFLEN];
+        char *name;
         char *level; /* NULL: no static label */
         int host;
 } seen;
@@ -358,6 +363,7 @@ static size_t list_libvirt(seen **out) {
                                 BENCH_DIE("h%d: read %s: %s", h + 1, virDomainGetName(doms[i]),
                                           virGetLastErrorMessage());
                         s->level = xml_level(xml);
+                        s->name = strdup(virDomainGetName(doms[i]));
                         s->host = h;
                         free(xml);
                         virDomainFree(doms[i]);
@@ -426,20 +432,22 @@ static void check(mcs_registry *r, int *duplicates, int *mismatches) {
         for (size_t i = 0; i < l.n; i++) {
                 snprintf(rv[i].uuid, sizeof rv[i].uuid, "%s", l.v[i].uuid);
                 rv[i].level = l.v[i].label;
+                rv[i].name = l.v[i].name;
                 rv[i].host = l.v[i].host[0] == 'h' ? atoi(l.v[i].host + 1) - 1 : -1;
         }
         qsort(rv, l.n, sizeof *rv, by_level);
         for (size_t i = 1; i < l.n; i++)
                 if (!strcmp(rv[i].level, rv[i - 1].level))
-                        NOTE(dup, "registry: %s held by %s and %s\n", rv[i].level, rv[i - 1].uuid, rv[i].uuid);
+                        NOTE(dup, "registry: %s held by %s (%s) and %s (%s)\n", rv[i].level, rv[i - 1].uuid,
+                             rv[i - 1].name, rv[i].uuid, rv[i].name);
 
         /* libvirt across the hosts, by label. */
         qsort(v, n, sizeof *v, by_level);
         for (size_t i = 1; i < n; i++)
                 if (v[i].level && v[i - 1].level && !strcmp(v[i].level, v[i - 1].level) &&
                     strcmp(v[i].uuid, v[i - 1].uuid))
-                        NOTE(dup, "libvirt: %s held by %s on h%d and %s on h%d\n", v[i].level, v[i - 1].uuid,
-                             v[i - 1].host + 1, v[i].uuid, v[i].host + 1);
+                        NOTE(dup, "libvirt: %s held by %s (%s) on h%d and %s (%s) on h%d\n", v[i].level,
+                             v[i - 1].uuid, v[i - 1].name, v[i - 1].host + 1, v[i].uuid, v[i].name, v[i].host + 1);
 
         /* Each guest against its record, by UUID (both sorted, then merged). */
         qsort(v, n, sizeof *v, by_uuid);
@@ -448,23 +456,26 @@ static void check(mcs_registry *r, int *duplicates, int *mismatches) {
         while (a < n || b < l.n) {
                 int c = a == n ? 1 : b == l.n ? -1 : strcmp(v[a].uuid, rv[b].uuid);
                 if (c < 0) {
-                        NOTE(mis, "guest %s on h%d (%s) has no record\n", v[a].uuid, v[a].host + 1,
+                        NOTE(mis, "guest %s (%s) on h%d (%s) has no record\n", v[a].uuid, v[a].name, v[a].host + 1,
                              v[a].level ? v[a].level : "no static label");
                         a++;
                 } else if (c > 0) {
-                        NOTE(mis, "record %s (%s, host h%d) has no guest\n", rv[b].uuid, rv[b].level, rv[b].host + 1);
+                        NOTE(mis, "record %s (%s, %s, host h%d) has no guest\n", rv[b].uuid, rv[b].name, rv[b].level,
+                             rv[b].host + 1);
                         b++;
                 } else {
                         if (!v[a].level || strcmp(v[a].level, rv[b].level) || v[a].host != rv[b].host)
-                                NOTE(mis, "guest %s on h%d has %s; its record says %s on h%d\n", v[a].uuid,
-                                     v[a].host + 1, v[a].level ? v[a].level : "no static label", rv[b].level,
+                                NOTE(mis, "guest %s (%s) on h%d has %s; its record says %s on h%d\n", v[a].uuid,
+                                     v[a].name, v[a].host + 1, v[a].level ? v[a].level : "no static label", rv[b].level,
                                      rv[b].host + 1);
                         a++;
                         b++;
                 }
         }
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
                 free(v[i].level);
+                free(v[i].name);
+        }
         free(v);
         free(rv);
         mcs_record_list_clear(&l);
@@ -494,12 +505,13 @@ int main(int argc, char **argv) {
         struct sockaddr_un sa = {.sun_family = AF_UNIX};
         snprintf(sa.sun_path, sizeof sa.sun_path, "/tmp/bench-load-notify.%d", (int) getpid());
         unlink(sa.sun_path);
+        snprintf(notify_file, sizeof notify_file, "%s", sa.sun_path);
+        atexit(at_exit);
         int nfd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
         struct timeval tv = {.tv_sec = 120};
         if (nfd < 0 || bind(nfd, (struct sockaddr *) &sa, sizeof sa) < 0 ||
             setsockopt(nfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0)
                 BENCH_DIE("notify socket: %m");
-        atexit(kill_children);
         for (int i = 0; i < HOSTS; i++) {
                 host *h = &S.h[i];
                 h->id = i;
@@ -599,7 +611,6 @@ int main(int argc, char **argv) {
                 virConnectClose(S.h[i].ev);
                 virConnectClose(S.h[i].cmd);
         }
-        unlink(sa.sun_path);
         free(S.g);
         return failed || duplicates || mismatches ? 1 : 0;
 }
