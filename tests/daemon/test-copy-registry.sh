@@ -56,6 +56,16 @@ q="SELECT uuid, name, label, kind, host, state, created_us, updated_us, generati
 	fail "the copy differs: $(diff <(sqlite3 src.db "$q") <(sqlite3 dst.db "$q"))"
 echo "ok - a copy exits 0 with its report, and the tables are equal"
 
+# Between backends: sqlite -> dir -> sqlite, each copy verified, the end equal to the start.
+mkdir regdir
+run 0 --copy-registry src.db "dir://$work/regdir"
+grep -q "^verified: 2 records, 4 history entries, 1 original labels equal in both" out || fail "to dir: $(cat out)"
+run 0 --copy-registry "dir://$work/regdir" back.db
+grep -q "^verified: 2 records, 4 history entries, 1 original labels equal in both" out || fail "from dir: $(cat out)"
+[ "$(sqlite3 src.db "$q")" = "$(sqlite3 back.db "$q")" ] ||
+	fail "sqlite -> dir -> sqlite differs: $(diff <(sqlite3 src.db "$q") <(sqlite3 back.db "$q"))"
+echo "ok - sqlite -> dir -> sqlite: each copy verified, the end equal to the start"
+
 run 1 --copy-registry src.db dst.db
 grep -q "^mcsd: copy: registry dst.db is not empty (2 records, 4 history entries, 1 original labels)" err ||
 	fail "non-empty destination: $(cat err)"

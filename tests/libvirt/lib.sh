@@ -8,7 +8,7 @@ LIBVIRTDS=()
 
 cleanup() {
 	local rc=$? f
-	for f in "$WORK"/*.mcsd.pid "$WORK"/*.notify.pid "$WORK"/*.etcd.pid; do
+	for f in "$WORK"/*.mcsd.pid "$WORK"/*.notify.pid "$WORK"/*.etcd.pid "$WORK"/*.daemon.pid; do
 		[ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null || true
 	done
 	for f in "${LIBVIRTDS[@]}"; do "$PRIVATE_LIBVIRTD" stop "$WORK/$f" || true; done
