@@ -154,6 +154,10 @@ static int cmd_status(const cmd *c, int argc, char **argv) {
                        num(g, "managed"), num(g, "unmanaged"), num(g, "refused"), num(g, "failed"), num(g, "waiting"));
                 json_object *cl = obj(r, "clients");
                 printf("clients:    %lld of %lld connected\n", num(cl, "connected"), num(cl, "max"));
+                json_object *w = obj(r, "client_writes");
+                if (w)
+                        printf("writes:     %lld reservations changed by clients in %lld commits (at most %lld in one)\n",
+                               num(w, "writes"), num(w, "commits"), num(w, "largest"));
         }
         json_object_put(r);
         return EXIT_OK;

@@ -31,7 +31,10 @@ struct control_client {
         size_t out_len, out_off;
         int64_t deadline_ms;
         bool close_after_write;
-        job *job;               /* answering the current request; no deadline meanwhile */
+        /* Whoever answers the current request later (a job, the write
+         * group), told when the client goes; no deadline meanwhile. */
+        void *waiter;
+        void (*forget)(void *waiter);
 };
 
 static void client_free(control_client *c) {
@@ -43,8 +46,8 @@ static void client_free(control_client *c) {
 
 static void client_close(control_client *c) {
         mcsd *d = c->d;
-        if (c->job)
-                job_forget_client(c->job); /* the job finishes; its reply is dropped */
+        if (c->waiter)
+                c->forget(c->waiter); /* it finishes; its reply is dropped */
         for (size_t i = 0; i < d->n_clients; i++)
                 if (d->clients[i] == c) {
                         d->clients[i] = d->clients[--d->n_clients];
@@ -90,7 +93,7 @@ static void client_reply(control_client *c, char *reply, bool then_close) {
 /* Answers every complete line in the buffer, one at a time: a client gets
  * its next reply only after reading the previous one. */
 static void client_process(control_client *c) {
-        while (!c->out && !c->job) {
+        while (!c->out && !c->waiter) {
                 char *nl = memchr(c->in, '\n', c->in_len);
                 if (!nl) {
                         if (c->in_len >= MCS_REQUEST_MAX)
@@ -102,7 +105,7 @@ static void client_process(control_client *c) {
                 }
                 size_t len = (size_t) (nl - c->in);
                 char *reply = control_dispatch(c->d, &c->peer, c, c->in, len);
-                if (reply != job_deferred)
+                if (reply != reply_deferred)
                         client_reply(c, reply, false);
                 c->in_len -= len + 1;
                 memmove(c->in, nl + 1, c->in_len);
@@ -125,7 +128,7 @@ static int client_pump(control_client *c) {
         return 0;
 }
 
-/* While a job answers, the client's further requests are only buffered;
+/* While its request waits for an answer, the client's further requests are only buffered;
  * reading on notices a client that hangs up. */
 static void read_while_waiting(control_client *c, int fd) {
         if (c->in_len == MCS_REQUEST_MAX) {
@@ -144,7 +147,7 @@ static void read_while_waiting(control_client *c, int fd) {
 static void on_client(int watch, int fd, int events, void *opaque) {
         control_client *c = opaque;
         (void) watch;
-        if (c->job) {
+        if (c->waiter) {
                 read_while_waiting(c, fd);
                 return;
         }
@@ -170,12 +173,13 @@ static void on_client(int watch, int fd, int events, void *opaque) {
         client_pump(c);
 }
 
-void control_client_wait(control_client *c, job *j) {
-        c->job = j;
+void control_client_wait(control_client *c, void (*forget)(void *waiter), void *waiter) {
+        c->waiter = waiter;
+        c->forget = forget;
 }
 
 void control_client_answer(control_client *c, char *reply) {
-        c->job = NULL;
+        c->waiter = NULL;
         if (!reply) { /* out of memory */
                 client_close(c);
                 return;
@@ -323,7 +327,7 @@ static void on_sweep(int timer, void *opaque) {
         log_unlogged_refusals(d, now);
         for (size_t i = 0; i < d->n_clients;) {
                 control_client *c = d->clients[i];
-                if (c->deadline_ms > now || c->job) {
+                if (c->deadline_ms > now || c->waiter) {
                         i++;
                         continue;
                 }

@@ -14,6 +14,7 @@
 int fail(reply_err *err, const char *code, const char *fmt, ...) {
         va_list ap;
         err->code = code;
+        err->fault = false;
         va_start(ap, fmt);
         vsnprintf(err->msg, sizeof err->msg, fmt, ap);
         va_end(ap);
@@ -21,7 +22,9 @@ int fail(reply_err *err, const char *code, const char *fmt, ...) {
 }
 
 int fail_mcs(reply_err *err, const mcs_err *e) {
-        return fail(err, mcs_code_name(e->code), "%s", e->msg);
+        fail(err, mcs_code_name(e->code), "%s", e->msg);
+        err->fault = mcs_registry_fault_code(e->code);
+        return -1;
 }
 
 json_object *json_str(const char *s) {

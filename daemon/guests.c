@@ -464,10 +464,6 @@ int guests_apply(mcsd *d, virDomainPtr dom, guest_report *rep) {
 /* A registry that fails (unreachable, read-only, full) fails every guest
  * the same way, each after a full wait: once one guest met such a failure,
  * the rest of the reconcile is not tried, so the main loop stays free. */
-static bool storage_failure(mcs_code c) {
-        return c == MCS_E_IO || c == MCS_E_BUSY || c == MCS_E_SCHEMA;
-}
-
 static void not_tried(applying *a, const mcs_err *why) {
         virDomainGetUUIDString(a->dom, a->uuid);
         a->e.code = why->code;
@@ -489,7 +485,7 @@ static int apply_batch(mcsd *d, virDomainPtr *doms, int n, mcs_err *stop) {
         }
         bool batched = mcs_registry_batch_begin(d->reg, &be) == 0;
         if (!batched) {
-                if (storage_failure(be.code))
+                if (mcs_registry_fault_code(be.code))
                         *stop = be;
                 else
                         log_msg(MCS_LOG_WARNING, "reconcile: one commit per guest: %s", be.msg);
@@ -500,7 +496,7 @@ static int apply_batch(mcsd *d, virDomainPtr *doms, int n, mcs_err *stop) {
                         not_tried(&a[i], stop);
                 else {
                         apply_decide(d, &a[i]);
-                        if (!a[i].ok && storage_failure(a[i].e.code))
+                        if (!a[i].ok && mcs_registry_fault_code(a[i].e.code))
                                 *stop = a[i].e;
                 }
         }

@@ -15,7 +15,7 @@
 #include "log.h"
 #include "methods.h"
 
-char job_deferred[1];
+char reply_deferred[1];
 
 struct job {
         mcsd *d;
@@ -120,6 +120,11 @@ void jobs_stop(mcsd *d) {
         d->jobs_pipe[0] = d->jobs_pipe[1] = -1;
 }
 
+static void forget_client(void *waiter) {
+        job *j = waiter;
+        j->client = NULL;
+}
+
 int job_start(request *rq, job_fn run, void *arg, void (*free_arg)(void *), bool semanage, reply_err *err) {
         mcsd *d = rq->d;
         job *j = calloc(1, sizeof *j);
@@ -138,10 +143,7 @@ int job_start(request *rq, job_fn run, void *arg, void (*free_arg)(void *), bool
         }
         j->next = d->jobs;
         d->jobs = j;
-        control_client_wait(rq->origin, j);
+        control_client_wait(rq->origin, forget_client, j);
         return 1;
 }
 
-void job_forget_client(job *j) {
-        j->client = NULL;
-}

@@ -299,9 +299,10 @@ int main(int argc, char **argv) {
                 return 1;
         }
         if (listen_take_systemd(&d, mcs_config_hook_socket(&d.cfg), &e) < 0 || jobs_start(&d, &e) < 0 ||
-            hook_server_start(&d, &e) < 0 || control_start(&d, &e) < 0) {
+            write_group_start(&d, &e) < 0 || hook_server_start(&d, &e) < 0 || control_start(&d, &e) < 0) {
                 log_msg(MCS_LOG_ERROR, "%s", e.msg);
                 control_stop(&d);
+                write_group_stop(&d);
                 jobs_stop(&d);
                 hook_server_stop(&d);
                 mcs_registry_close(d.reg);
@@ -326,7 +327,8 @@ int main(int argc, char **argv) {
 
         sd_notify(0, "STOPPING=1");
         control_stop(&d);
-        jobs_stop(&d); /* after the clients: their jobs are forgotten */
+        write_group_stop(&d); /* after the clients: their writes are forgotten */
+        jobs_stop(&d);        /* after the clients: their jobs are forgotten */
         hook_server_stop(&d);
         conn_stop(&d);
         mcs_images_free(d.images);

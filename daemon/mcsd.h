@@ -39,6 +39,7 @@ typedef struct control_peer {
 typedef struct control_client control_client;
 typedef struct hook_server hook_server;
 typedef struct job job;
+typedef struct write_group write_group;
 
 typedef struct mcsd {
         const char *config_path;
@@ -83,6 +84,7 @@ typedef struct mcsd {
         hook_server *hook;
         mcs_images *images;       /* image types and policy checker, loaded on first use */
         job *jobs;                /* file work running on threads (jobs.c) */
+        write_group *writes;      /* the control socket's writes waiting for a shared commit */
         int jobs_pipe[2], jobs_watch; /* -1: none */
         pthread_mutex_t jobs_lock, semanage_lock;
         int64_t watchdog_ms;      /* systemd's WatchdogSec; 0: none */
@@ -144,17 +146,22 @@ const char *guests_policy_text(const mcsd *d);
 int control_start(mcsd *d, mcs_err *e);
 void control_stop(mcsd *d);
 void control_resolve_admin(mcsd *d);
-/* A client whose request went to job j: nothing more is answered until
- * control_client_answer hands it the reply (malloc'ed, taken over). */
-void control_client_wait(control_client *c, job *j);
+/* A client whose request went to waiter (a job, the write group): nothing
+ * more is answered until control_client_answer hands it the reply
+ * (malloc'ed, taken over); forget(waiter) if the client goes first. */
+void control_client_wait(control_client *c, void (*forget)(void *waiter), void *waiter);
 void control_client_answer(control_client *c, char *reply);
+
+/* write-group.c: group commit of the control socket's writes */
+int write_group_start(mcsd *d, mcs_err *e);
+void write_group_stop(mcsd *d); /* drops the writes still queued: none was acknowledged */
 
 /* jobs.c: file work off the main loop */
 int jobs_start(mcsd *d, mcs_err *e);
 void jobs_stop(mcsd *d); /* waits for the running jobs */
-void job_forget_client(job *j); /* the client went away */
-/* What control_dispatch returns for a request a job will answer. */
-extern char job_deferred[];
+/* What control_dispatch returns for a request answered later (a job, the
+ * write group). */
+extern char reply_deferred[];
 
 /* images.c: a guest's images */
 /* Puts back the original labels of the images of uuid, which held level. */
@@ -178,8 +185,8 @@ void hook_server_pause(mcsd *d);
 void hook_server_resume(mcsd *d);
 
 /* methods.c: one request line in, one reply line (malloc'ed, ending in
- * "\n") out; NULL only when out of memory; job_deferred when a job will
- * answer origin later (control_client_answer). */
+ * "\n") out; NULL only when out of memory; reply_deferred when a job or
+ * the write group answers origin later (control_client_answer). */
 char *control_dispatch(mcsd *d, const control_peer *peer, control_client *origin, const char *line, size_t len);
 char *control_error_reply(const char *code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -3,6 +3,7 @@
 #include <libvirt/virterror.h>
 #include <selinux/selinux.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -61,6 +62,13 @@ int method_status(request *rq, json_object **result, reply_err *err) {
         json_object_object_add(x, "connected", json_object_new_int64((int64_t) d->n_clients));
         json_object_object_add(x, "max", json_object_new_int64((int64_t) d->cfg.max_clients));
         json_object_object_add(o, "clients", x);
+        write_group_stats ws;
+        write_group_stats_get(d, &ws);
+        x = json_object_new_object();
+        json_object_object_add(x, "writes", json_object_new_int64((int64_t) ws.writes));
+        json_object_object_add(x, "commits", json_object_new_int64((int64_t) ws.commits));
+        json_object_object_add(x, "largest", json_object_new_int64((int64_t) ws.largest));
+        json_object_object_add(o, "client_writes", x);
         *result = o;
         return 0;
 }
@@ -190,88 +198,148 @@ int method_show(request *rq, json_object **result, reply_err *err) {
         return 0;
 }
 
-/* ---- reserve and release ---- */
+/* ---- reserve and release: their writes share commits (write-group.c) ---- */
 
-int method_reserve(request *rq, json_object **result, reply_err *err) {
-        mcsd *d = rq->d;
-        const char *guest, *label = NULL, *name = NULL;
+typedef struct reserve_state {
         resolved g;
-        mcs_record rec = {0};
-        mcs_err e = {0};
-        bool created = false;
-        int r;
+        char *name, *label;
+        mcs_record rec;
+        bool created;
+} reserve_state;
 
-        if (param_required(rq, "guest", &guest, err) < 0 || param_string(rq, "label", &label, err) < 0 ||
-            param_string(rq, "name", &name, err) < 0 || resolve_guest(rq, guest, &g, err) < 0)
-                return -1;
-        if (!name)
-                name = g.name[0] ? g.name : g.uuid;
-        mcs_guest mg = {.uuid = g.uuid, .name = name, .kind = MCS_KIND_STATIC};
-        r = label ? mcs_registry_reserve_label(d->reg, &mg, label, &rec, &created, &e)
-                  : mcs_registry_reserve(d->reg, &mg, &rec, &created, &e);
-        if (r < 0) {
-                resolved_clear(&g);
-                return fail_mcs(err, &e);
-        }
-        if (created)
-                log_change(rq, "reserved %s for guest '%s' (%s)", rec.label, rec.name, rec.uuid);
-        json_object *o = json_object_new_object();
-        json_object_object_add(o, "created", json_object_new_boolean(created));
+static void reserve_free(void *state) {
+        reserve_state *w = state;
+        resolved_clear(&w->g);
+        free(w->name);
+        free(w->label);
+        mcs_record_clear(&w->rec);
+        free(w);
+}
+
+static int reserve_write(request *rq, void *state, reply_err *err) {
+        reserve_state *w = state;
+        mcs_guest mg = {.uuid = w->g.uuid, .name = w->name, .kind = MCS_KIND_STATIC};
+        mcs_err e = {0};
+        mcs_record_clear(&w->rec);
+        int r = w->label ? mcs_registry_reserve_label(rq->d->reg, &mg, w->label, &w->rec, &w->created, &e)
+                         : mcs_registry_reserve(rq->d->reg, &mg, &w->rec, &w->created, &e);
+        return r < 0 ? fail_mcs(err, &e) : 0;
+}
+
+static int reserve_finish(request *rq, void *state, json_object **result, reply_err *err) {
+        reserve_state *w = state;
+        mcsd *d = rq->d;
+        mcs_err e = {0};
+
+        if (w->created)
+                log_change(rq, "reserved %s for guest '%s' (%s)", w->rec.label, w->rec.name, w->rec.uuid);
         /* A guest defined here gets the label into its XML at once. */
-        if (g.dom && d->conn) {
+        if (w->g.dom && d->conn) {
                 guest_report rep;
-                guests_apply(d, g.dom, &rep);
+                guests_apply(d, w->g.dom, &rep);
                 mcsd_update_status(d);
-                mcs_record_clear(&rec);
-                if (mcs_registry_get(d->reg, g.uuid, &rec, &e) < 0) {
-                        json_object_put(o);
-                        resolved_clear(&g);
+                mcs_record_clear(&w->rec);
+                if (mcs_registry_get(d->reg, w->g.uuid, &w->rec, &e) < 0)
                         return fail_mcs(err, &e);
-                }
         }
-        json_object_object_add(o, "record", record_json(&rec));
-        mcs_record_clear(&rec);
-        resolved_clear(&g);
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "created", json_object_new_boolean(w->created));
+        json_object_object_add(o, "record", record_json(&w->rec));
         *result = o;
         return 0;
 }
 
-int method_release(request *rq, json_object **result, reply_err *err) {
-        mcsd *d = rq->d;
-        const char *guest;
+static const group_write_ops reserve_ops = {reserve_write, reserve_finish, reserve_free};
+
+int method_reserve(request *rq, json_object **result, reply_err *err) {
+        const char *guest, *label = NULL, *name = NULL;
+        reserve_state *w = calloc(1, sizeof *w);
+
+        if (!w)
+                return fail(err, mcs_code_name(MCS_E_NOMEM), "out of memory");
+        if (param_required(rq, "guest", &guest, err) < 0 || param_string(rq, "label", &label, err) < 0 ||
+            param_string(rq, "name", &name, err) < 0 || resolve_guest(rq, guest, &w->g, err) < 0) {
+                reserve_free(w);
+                return -1;
+        }
+        if (!name)
+                name = w->g.name[0] ? w->g.name : w->g.uuid;
+        if (!(w->name = strdup(name)) || (label && !(w->label = strdup(label)))) {
+                reserve_free(w);
+                return fail(err, mcs_code_name(MCS_E_NOMEM), "out of memory");
+        }
+        return group_write(rq, &reserve_ops, w, result, err);
+}
+
+typedef struct release_state {
         resolved g;
-        mcs_record rec = {0};
+        char *asked; /* the guest as the client named it */
+        mcs_record rec;
+} release_state;
+
+static void release_free(void *state) {
+        release_state *w = state;
+        resolved_clear(&w->g);
+        free(w->asked);
+        mcs_record_clear(&w->rec);
+        free(w);
+}
+
+/* Reads the record and releases it if it is still the one read, in one
+ * batch with the other writes. */
+static int release_write(request *rq, void *state, reply_err *err) {
+        release_state *w = state;
+        mcsd *d = rq->d;
         mcs_err e = {0};
         int r;
 
-        if (param_required(rq, "guest", &guest, err) < 0 || resolve_guest(rq, guest, &g, err) < 0)
-                return -1;
-        if ((r = mcs_registry_get(d->reg, g.uuid, &rec, &e)) < 0) {
-                resolved_clear(&g);
+        mcs_record_clear(&w->rec);
+        if ((r = mcs_registry_get(d->reg, w->g.uuid, &w->rec, &e)) < 0) {
                 char q[MCS_QUOTE_MAX];
                 if (r == -MCS_E_NOTFOUND)
                         return fail(err, mcs_code_name(MCS_E_NOTFOUND), "guest %s holds no reservation",
-                                    mcs_quote(guest, q, sizeof q));
+                                    mcs_quote(w->asked, q, sizeof q));
                 return fail_mcs(err, &e);
         }
-        if (g.dom) {
-                r = fail(err, MCS_PERR_IN_USE,
-                         "guest '%s' is defined on this host and would take %s back at once; undefine it first "
-                         "(its label is released %u ms later)",
-                         g.name, rec.label, d->cfg.undefine_grace_ms);
-        } else if (rec.state == MCS_STATE_RUNNING) {
-                r = fail(err, MCS_PERR_IN_USE, "guest '%s' runs with %s on host %s; stop it there first", rec.name,
-                         rec.label, rec.host);
-        } else if (mcs_registry_release_if(d->reg, g.uuid, rec.host, rec.generation, NULL, &e) < 0) {
-                r = fail_mcs(err, &e);
-        } else {
-                log_change(rq, "released %s of guest '%s' (%s, host %s)", rec.label, rec.name, rec.uuid, rec.host);
-                images_restore(d, rec.uuid, rec.label);
-                guests_label_freed(d);
-                *result = json_object_new_object();
-                json_object_object_add(*result, "record", record_json(&rec));
+        if (w->g.dom)
+                return fail(err, MCS_PERR_IN_USE,
+                            "guest '%s' is defined on this host and would take %s back at once; undefine it first "
+                            "(its label is released %u ms later)",
+                            w->g.name, w->rec.label, d->cfg.undefine_grace_ms);
+        if (w->rec.state == MCS_STATE_RUNNING)
+                return fail(err, MCS_PERR_IN_USE, "guest '%s' runs with %s on host %s; stop it there first", w->rec.name,
+                            w->rec.label, w->rec.host);
+        if (mcs_registry_release_if(d->reg, w->g.uuid, w->rec.host, w->rec.generation, NULL, &e) < 0)
+                return fail_mcs(err, &e);
+        return 0;
+}
+
+static int release_finish(request *rq, void *state, json_object **result, reply_err *err) {
+        release_state *w = state;
+        (void) err;
+        log_change(rq, "released %s of guest '%s' (%s, host %s)", w->rec.label, w->rec.name, w->rec.uuid, w->rec.host);
+        images_restore(rq->d, w->rec.uuid, w->rec.label);
+        guests_label_freed(rq->d);
+        *result = json_object_new_object();
+        json_object_object_add(*result, "record", record_json(&w->rec));
+        return 0;
+}
+
+static const group_write_ops release_ops = {release_write, release_finish, release_free};
+
+int method_release(request *rq, json_object **result, reply_err *err) {
+        const char *guest;
+        release_state *w = calloc(1, sizeof *w);
+
+        if (!w)
+                return fail(err, mcs_code_name(MCS_E_NOMEM), "out of memory");
+        if (param_required(rq, "guest", &guest, err) < 0 || resolve_guest(rq, guest, &w->g, err) < 0) {
+                release_free(w);
+                return -1;
         }
-        mcs_record_clear(&rec);
-        resolved_clear(&g);
-        return r < 0 ? -1 : 0;
+        if (!(w->asked = strdup(guest))) {
+                release_free(w);
+                return fail(err, mcs_code_name(MCS_E_NOMEM), "out of memory");
+        }
+        return group_write(rq, &release_ops, w, result, err);
 }

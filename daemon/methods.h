@@ -19,6 +19,7 @@ typedef struct request {
 typedef struct reply_err {
         const char *code; /* MCS_PERR_* or mcs_code_name() */
         char msg[MCS_ERR_MSG_MAX];
+        bool fault;       /* the registry's storage failed (fail_mcs of mcs_registry_fault_code) */
 } reply_err;
 
 /* The envelope checks shared by both sockets: a JSON object, or err. */
@@ -81,6 +82,26 @@ int method_gc(request *rq, json_object **result, reply_err *err);
  * such job at a time. Returns 1 (the method's reply comes later) or -1. */
 typedef int (*job_fn)(void *arg, json_object **result, reply_err *err);
 int job_start(request *rq, job_fn fn, void *arg, void (*free_arg)(void *), bool semanage, reply_err *err);
+
+/* write-group.c: a method that changes reservations checks and resolves
+ * its request, then queues its write. The writes queued while the main
+ * loop was busy run on its next turn in one registry batch, and each
+ * method finishes (acts on its write, builds its result) only once that
+ * batch is durable. */
+typedef struct group_write_ops {
+        /* The registry write alone: 0, or -1 with err. */
+        int (*write)(request *rq, void *state, reply_err *err);
+        /* After the commit, for a write that succeeded: what follows from it. */
+        int (*finish)(request *rq, void *state, json_object **result, reply_err *err);
+        void (*free)(void *state);
+} group_write_ops;
+/* Takes state over. Returns 1: the reply comes later; or, for a request
+ * without a client that can wait, runs it at once: 0 with *result, or -1. */
+int group_write(request *rq, const group_write_ops *ops, void *state, json_object **result, reply_err *err);
+typedef struct write_group_stats {
+        uint64_t writes, commits, largest; /* writes acknowledged, the commits they took, the most in one */
+} write_group_stats;
+void write_group_stats_get(const mcsd *d, write_group_stats *out);
 
 /* methods-files.c */
 int method_relabel_tree(request *rq, json_object **result, reply_err *err);

@@ -226,7 +226,7 @@ char *control_dispatch(mcsd *d, const control_peer *peer, control_client *origin
                 goto error;
         if (r > 0) { /* a job answers later */
                 json_object_put(req);
-                return job_deferred;
+                return reply_deferred;
         }
         reply = control_reply(id, result, &err);
         json_object_put(req);

@@ -25,18 +25,15 @@ void mcs_registry_note_write(mcs_registry *reg, int r, const mcs_err *e) {
                 reg->fault_since_us = 0;
                 return;
         }
-        switch ((mcs_code) -r) {
-        case MCS_E_IO:
-        case MCS_E_BUSY:
-        case MCS_E_SCHEMA:
-        case MCS_E_NOMEM:
+        if (mcs_registry_fault_code((mcs_code) -r)) {
                 snprintf(reg->fault, sizeof reg->fault, "%s", e && e->msg[0] ? e->msg : mcs_code_name((mcs_code) -r));
                 if (!reg->fault_since_us)
                         reg->fault_since_us = mcs_registry_now_us();
-                break;
-        default:
-                break;
         }
+}
+
+bool mcs_registry_fault_code(mcs_code c) {
+        return c == MCS_E_IO || c == MCS_E_BUSY || c == MCS_E_SCHEMA || c == MCS_E_NOMEM;
 }
 
 static int write_once_or_retry(mcs_registry *reg, mcs_write_body body, void *arg, mcs_err *e);

@@ -1,7 +1,7 @@
 #!/bin/bash
 # mcsctl and the control socket end to end: a real libvirtd (test driver),
 # a running mcsd, every command, an unprivileged peer, hostile clients.
-: "${MCSCTL:?}" "${RAWSOCK:?}" "${FILECON:?}" "${HOLD_CLIENTS:?}"
+: "${MCSCTL:?}" "${RAWSOCK:?}" "${FILECON:?}" "${HOLD_CLIENTS:?}" "${GROUP_CLIENTS:?}"
 . "$(dirname "$0")/../libvirt/lib.sh"
 
 SOCK=$WORK/run/mcsd.sock
@@ -112,6 +112,38 @@ contains "$OUT" "released"
 expect_rc 1 M release 33333333-2222-3333-4444-555555555555
 contains "$ERR" "holds no reservation"
 ok "release: refused for guests defined here; an operator's reservation is released once"
+
+# ---- group commit: writes asked at the same moment share one commit ----
+# mcsd is stopped while 8 clients connect and send; let go, it finds all 8
+# ready at once. Two of them ask for the same label: one gets it, the other
+# is refused, and the six others get pairs of their own, all in one commit.
+# Each reply comes once the commit is durable: another process reads every
+# acknowledged record at once.
+MCSD_PID=$(cat "$WORK/h1.mcsd.pid")
+group_status() { M --json status | jq -r '"\(.client_writes.writes) \(.client_writes.commits) \(.client_writes.largest)"'; }
+read -r w0 c0 _ <<<"$(group_status)"
+reqs=()
+for i in 1 2 3 4 5 6; do
+	reqs+=("{\"version\":1,\"method\":\"reserve\",\"id\":$i,\"params\":{\"guest\":\"44444444-0000-4000-8000-00000000000$i\"}}")
+done
+for i in 7 8; do
+	reqs+=("{\"version\":1,\"method\":\"reserve\",\"id\":$i,\"params\":{\"guest\":\"44444444-0000-4000-8000-00000000000$i\",\"label\":\"s0:c500,c501\"}}")
+done
+kill -STOP "$MCSD_PID"
+python3 "$GROUP_CLIENTS" "$SOCK" "$MCSD_PID" "${reqs[@]}" >"$WORK/group.out" || { kill -CONT "$MCSD_PID"; fail "group clients"; }
+[ "$(grep -c '"result"' "$WORK/group.out")" = 7 ] || fail "7 of 8 grouped reserves should succeed: $(cat "$WORK/group.out")"
+grep -q '"error".*held by guest' "$WORK/group.out" || fail "the second reserve of s0:c500,c501 was not refused: $(cat "$WORK/group.out")"
+listed=$("$REGISTRY_LIST" "$REG")
+labels=$(jq -r 'select(.result) | .result.record.label' "$WORK/group.out")
+for l in $labels; do
+	awk '{ print $3 }' <<<"$listed" | grep -qxF -- "$l" || fail "acknowledged $l is not in the registry file: $listed"
+done
+[ "$(sort -u <<<"$labels" | wc -l)" = 7 ] || fail "grouped reserves got labels twice: $labels"
+read -r w1 c1 largest <<<"$(group_status)"
+[ $((w1 - w0)) = 7 ] && [ $((c1 - c0)) = 1 ] && [ "$largest" -ge 7 ] ||
+	fail "7 writes asked together took $((c1 - c0)) commits (writes $w0 -> $w1, largest $largest)"
+contains "$(M status)" "writes:     $w1 reservations changed by clients in $c1 commits"
+ok "group commit: 8 writes asked together take one commit, each answered once it is durable"
 
 # ---- an unprivileged peer reads but changes nothing ----
 for c in status list "show vm1" check; do

@@ -9,7 +9,7 @@
 # is a small tmpfs that the test can fill. Read-only is the immutable
 # attribute on the directory and the file (root ignores file modes, and a
 # remount read-only is refused while mcsd holds the file open for writing).
-: "${MCSCTL:?}"
+: "${MCSCTL:?}" "${GROUP_CLIENTS:?}"
 . "$(dirname "$0")/lib.sh"
 
 MNT=$WORK/mnt
@@ -89,11 +89,23 @@ wait_for 30 bash -c "'$MCSCTL' --socket '$WORK/mcsd.sock' show full1 | grep -q '
 wait_for 15 health_is "failing since " || fail "health on a full disk: $(M status)"
 if hook_start hfull 0d0d0d0d-0000-4000-8000-000000000002 s0:c902,c903; then fail "the hook let a start through on a full disk"; fi
 alive
+# Writes asked together (mcsd stopped while 4 clients send) share one
+# batch: on a full disk none is stored, and each client is told why.
+reqs=()
+for i in 1 2 3 4; do
+	reqs+=("{\"version\":1,\"method\":\"reserve\",\"id\":$i,\"params\":{\"guest\":\"0e0e0e0e-0000-4000-8000-00000000000$i\"}}")
+done
+kill -STOP "$PID"
+python3 "$GROUP_CLIENTS" "$WORK/mcsd.sock" "$PID" "${reqs[@]}" >"$WORK/group.out" || { kill -CONT "$PID"; fail "group clients"; }
+[ "$(grep -c '"error"' "$WORK/group.out")" = 4 ] || fail "4 reserves asked together on a full disk: $(cat "$WORK/group.out")"
+! in_ns "$REGISTRY_LIST" "$REG" | grep -q "^0e0e0e0e-" || fail "a reserve refused on a full disk was stored"
+grep -q "writes meant to share one commit were not stored" "$WORK/h1.log" || fail "the failed group is not logged"
+alive
 in_ns rm -f "$MNT/filler"
 wait_for 30 labelled_as full1 || fail "full1 was not labelled once there was room: $(M show full1)"
 wait_for 15 health_is ok || fail "health after the full disk: $(M status)"
 hook_start hfull 0d0d0d0d-0000-4000-8000-000000000002 s0:c902,c903 || fail "hook after the full disk: $(cat "$WORK/hook.err")"
-ok "disk full: guests fail, status says failing, the hook refuses; all recovers when there is room"
+ok "disk full: guests fail, status says failing, the hook refuses, writes asked together are none stored; all recovers when there is room"
 
 # ---- the registry's directory removed ----
 in_ns rm -rf "$REGDIR"

@@ -155,6 +155,11 @@ int mcs_registry_reserve(mcs_registry *r, const mcs_guest *g, mcs_record *out, b
  * returns 0: a caller acts on the records it got (writes a label into a
  * guest) only then. Keep batches short: other writers wait meanwhile. */
 int mcs_registry_batch_begin(mcs_registry *r, mcs_err *e);
+/* True for the codes of a storage failure (I/O, busy past the timeout, a
+ * damaged or newer registry, no memory), as opposed to an answer about the
+ * records (a conflict, not found, changed). After one inside a batch the
+ * batch must end without committing. */
+bool mcs_registry_fault_code(mcs_code c);
 int mcs_registry_batch_end(mcs_registry *r, bool commit, mcs_err *e);
 
 /* Exactly this label for the guest. Refused (-MCS_E_CONFLICT, naming the
