@@ -1,7 +1,8 @@
 /* Round trips through mcsd's control socket, each on a fresh connection as
  * mcsctl and the hook make them, beside baselines measured in the same run:
  * a bare UNIX-socket echo for status, two raw fsync'd sqlite commits (on the
- * registry's disk, same journal settings) for reserve + release.
+ * registry's disk, same journal settings) for reserve + release, and raw
+ * commits one after another for 8 writers reserving at once (group commit).
  * Usage: bench-socket SOCKET WORKDIR */
 #include <pthread.h>
 #include <sqlite3.h>
@@ -83,18 +84,46 @@ static double echo_us_p50(const char *dir) {
         return bench_median(v, STATUS_N);
 }
 
+static sqlite3 *raw_open(const char *path) {
+        sqlite3 *db;
+        unlink(path);
+        if (sqlite3_open(path, &db) != SQLITE_OK ||
+            sqlite3_exec(db, "PRAGMA journal_mode = DELETE; PRAGMA synchronous = EXTRA;"
+                             "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)",
+                         NULL, NULL, NULL) != SQLITE_OK)
+                BENCH_DIE("raw sqlite: %s", sqlite3_errmsg(db));
+        return db;
+}
+
+/* One fsync'd commit of one row after another, as fast as they go. */
+static double raw_commits_per_s(const char *dir) {
+        char path[4200];
+        sqlite3_stmt *ins;
+        snprintf(path, sizeof path, "%s/raw1.db", dir);
+        sqlite3 *db = raw_open(path);
+        if (sqlite3_prepare_v2(db, "INSERT INTO t (v) VALUES ('s0:c1,c2')", -1, &ins, NULL) != SQLITE_OK)
+                BENCH_DIE("raw sqlite: %s", sqlite3_errmsg(db));
+        double t0 = bench_now();
+        for (int i = 0; i < RAW_N; i++) {
+                if (sqlite3_step(ins) != SQLITE_DONE)
+                        BENCH_DIE("raw sqlite: %s", sqlite3_errmsg(db));
+                sqlite3_reset(ins);
+        }
+        double rate = RAW_N / (bench_now() - t0);
+        sqlite3_finalize(ins);
+        sqlite3_close(db);
+        unlink(path);
+        return rate;
+}
+
 static double raw_two_commits_us_p50(const char *dir) {
         char path[4200];
         sqlite3 *db;
         sqlite3_stmt *ins, *del;
         static double v[RAW_N];
         snprintf(path, sizeof path, "%s/raw.db", dir);
-        unlink(path);
-        if (sqlite3_open(path, &db) != SQLITE_OK ||
-            sqlite3_exec(db, "PRAGMA journal_mode = DELETE; PRAGMA synchronous = EXTRA;"
-                             "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)",
-                         NULL, NULL, NULL) != SQLITE_OK ||
-            sqlite3_prepare_v2(db, "INSERT INTO t (id, v) VALUES (1, 's0:c1,c2')", -1, &ins, NULL) != SQLITE_OK ||
+        db = raw_open(path);
+        if (sqlite3_prepare_v2(db, "INSERT INTO t (id, v) VALUES (1, 's0:c1,c2')", -1, &ins, NULL) != SQLITE_OK ||
             sqlite3_prepare_v2(db, "DELETE FROM t WHERE id = 1", -1, &del, NULL) != SQLITE_OK)
                 BENCH_DIE("raw sqlite: %s", sqlite3_errmsg(db));
         for (int i = 0; i < RAW_N; i++) {
@@ -118,7 +147,39 @@ typedef struct worker {
         const char *path;
         double until;
         long done;
+        int id;
 } worker;
+
+/* Reserves a free pair for one new guest after another. */
+static void *reserve_worker(void *arg) {
+        worker *w = arg;
+        char reply[8192], req[256];
+        while (bench_now() < w->until) {
+                snprintf(req, sizeof req,
+                         "{\"version\":1,\"method\":\"reserve\",\"params\":{\"guest\":\"%08x-0000-4000-8000-%012ld\"}}\n",
+                         0x77000000u + (unsigned) w->id, w->done);
+                round_trip(w->path, req, reply, sizeof reply);
+                w->done++;
+        }
+        return NULL;
+}
+
+/* CLIENTS threads running fn for CONCURRENT_S; the requests per second. */
+static double concurrently(const char *sock, void *(*fn)(void *)) {
+        worker w[CLIENTS];
+        pthread_t t[CLIENTS];
+        double t0 = bench_now();
+        for (int i = 0; i < CLIENTS; i++) {
+                w[i] = (worker){.path = sock, .until = t0 + CONCURRENT_S, .id = i};
+                pthread_create(&t[i], NULL, fn, &w[i]);
+        }
+        long total = 0;
+        for (int i = 0; i < CLIENTS; i++) {
+                pthread_join(t[i], NULL);
+                total += w[i].done;
+        }
+        return (double) total / (bench_now() - t0);
+}
 
 static void *status_worker(void *arg) {
         worker *w = arg;
@@ -128,6 +189,15 @@ static void *status_worker(void *arg) {
                 w->done++;
         }
         return NULL;
+}
+
+/* What status says of the clients' writes so far. */
+static void client_writes(const char *sock, long *writes, long *commits) {
+        char reply[8192];
+        round_trip(sock, "{\"version\":1,\"method\":\"status\"}\n", reply, sizeof reply);
+        const char *cw = strstr(reply, "\"client_writes\":");
+        if (!cw || sscanf(cw, "\"client_writes\":{\"writes\":%ld,\"commits\":%ld", writes, commits) != 2)
+                BENCH_DIE("status without client_writes: %s", reply);
 }
 
 int main(int argc, char **argv) {
@@ -165,21 +235,20 @@ int main(int argc, char **argv) {
         bench_report("socket_reserve_release_us_p99", p99, "us");
         bench_report("socket_reserve_release_vs_raw_ratio", p50 / raw, "ratio");
 
-        worker w[CLIENTS];
-        pthread_t t[CLIENTS];
-        double t0 = bench_now();
-        for (int i = 0; i < CLIENTS; i++) {
-                w[i] = (worker){.path = sock, .until = t0 + CONCURRENT_S};
-                pthread_create(&t[i], NULL, status_worker, &w[i]);
-        }
-        long total = 0;
-        for (int i = 0; i < CLIENTS; i++) {
-                pthread_join(t[i], NULL);
-                total += w[i].done;
-        }
-        double elapsed = bench_now() - t0;
-        bench_report("socket_status_per_s_8_clients", (double) total / elapsed, "requests/s");
-        bench_report("socket_status_per_s_8_clients_vs_serial_ratio", ((double) total / elapsed) / (1e6 / status),
-                     "ratio");
+        double per_s = concurrently(sock, status_worker);
+        bench_report("socket_status_per_s_8_clients", per_s, "requests/s");
+        bench_report("socket_status_per_s_8_clients_vs_serial_ratio", per_s / (1e6 / status), "ratio");
+
+        /* Group commit (issue 15): 8 writers through the socket against
+         * commits one after another on the same disk. */
+        double raw_per_s = raw_commits_per_s(dir);
+        long w0, c0, w1, c1;
+        client_writes(sock, &w0, &c0);
+        double group_per_s = concurrently(sock, reserve_worker);
+        client_writes(sock, &w1, &c1);
+        bench_report("raw_sqlite_commits_per_s", raw_per_s, "commits/s");
+        bench_report("registry_group_commit_per_s_8_writers", group_per_s, "reservations/s");
+        bench_report("registry_group_commit_vs_raw_ratio", group_per_s / raw_per_s, "ratio");
+        bench_report("registry_group_commit_writes_per_commit", (double) (w1 - w0) / (double) (c1 - c0), "writes");
         return 0;
 }
