@@ -27,6 +27,8 @@
 #include "methods.h"
 
 #define IO_TIMEOUT_S 2
+/* At most this many hook requests share one registry commit. */
+#define HOOK_GROUP_MAX 16
 
 struct hook_server {
         pthread_t thread;
@@ -41,6 +43,9 @@ struct hook_server {
         mcs_registry *reg;   /* the thread's own handle */
         mcs_images *images;  /* and its own image types and policy checker */
         _Atomic int64_t busy_since_ms; /* inside a request since then; 0: waiting (the watchdog reads it) */
+        struct {
+                _Atomic uint64_t requests, commits, largest; /* read by status in the main loop */
+        } stats;
 };
 
 
@@ -127,103 +132,118 @@ static const char *stale(json_object *params, int fd, char *buf, size_t size) {
         return NULL;
 }
 
-static int decide(hook_server *h, json_object *params, const mcs_domain *d, const mcs_hook_request *rq,
-                  const struct ucred *peer, int fd, json_object **result, reply_err *err) {
+/* One hook connection, from its request to its reply. */
+typedef struct hook_call {
+        int fd;
+        struct ucred peer;
+        json_object *req, *id, *params;
+        mcs_domain dom;
+        mcs_hook_request rq;
+        bool parsed;        /* rq and dom hold the request: it is decided */
         mcs_hook_verdict v;
-        mcs_err e = {0};
-        const char *op = mcs_hook_op_name(rq->op);
+        reply_err err;
+        bool failed;        /* err is the answer */
+} hook_call;
 
+/* The registry part of the decision: made for every call of a group in
+ * one batch. No file is touched and nothing is answered before it is
+ * durable. */
+static void decide_registry(hook_server *h, hook_call *c) {
+        mcs_err e = {0};
+        const mcs_hook_request *rq = &c->rq;
         char late[64];
-        const char *why_late = stale(params, fd, late, sizeof late);
+        const char *why_late = stale(c->params, c->fd, late, sizeof late);
         if (why_late) {
                 log_guest(MCS_LOG_WARNING, rq->name, rq->uuid, NULL,
                           "hook %s (pid %d): dropped a late request for guest '%s' (%s); the hook refused it already",
-                          op, (int) peer->pid, rq->name, why_late);
-                return fail(err, MCS_PERR_TIMEOUT, "hook: request dropped: %s", why_late);
+                          mcs_hook_op_name(rq->op), (int) c->peer.pid, rq->name, why_late);
+                c->failed = fail(&c->err, MCS_PERR_TIMEOUT, "hook: request dropped: %s", why_late) < 0;
+                return;
         }
         int policy = __atomic_load_n(&h->d->hook_policy, __ATOMIC_ACQUIRE);
         if (policy == MCS_LABELS_RESERVE || policy == MCS_LABELS_OFF) {
                 /* Until libvirt has answered (-1) the checks apply: fail closed. */
-                v = (mcs_hook_verdict){.allow = true};
-                set_msg(&v, "libvirt on this host has no SELinux security driver; mcsd labels no guest here");
-        } else if (mcs_hook_decide(h->reg, &h->d->cfg, rq, &v, &e) < 0) {
-                log_guest(MCS_LOG_ERROR, rq->name, rq->uuid, NULL, "hook %s for guest '%s': %s", op, rq->name, e.msg);
-                return fail_mcs(err, &e);
+                c->v = (mcs_hook_verdict){.allow = true};
+                set_msg(&c->v, "libvirt on this host has no SELinux security driver; mcsd labels no guest here");
+        } else if (mcs_hook_decide(h->reg, &h->d->cfg, rq, &c->v, &e) < 0) {
+                log_guest(MCS_LOG_ERROR, rq->name, rq->uuid, NULL, "hook %s for guest '%s': %s", mcs_hook_op_name(rq->op),
+                          rq->name, e.msg);
+                c->failed = fail_mcs(&c->err, &e) < 0;
         }
-        if (v.allow && policy == MCS_LABELS_WRITE && rq->op == MCS_HOOK_PREPARE && rq->mode == MCS_SECLABEL_STATIC &&
+}
+
+/* What follows from a durable decision: images, a late hook, the log. */
+static void decide_finish(hook_server *h, hook_call *c) {
+        const mcs_hook_request *rq = &c->rq;
+        mcs_hook_verdict *v = &c->v;
+        const char *op = mcs_hook_op_name(rq->op);
+        mcs_err e = {0};
+        char late[64];
+        const char *why_late;
+        int policy = __atomic_load_n(&h->d->hook_policy, __ATOMIC_ACQUIRE);
+
+        if (v->allow && policy == MCS_LABELS_WRITE && rq->op == MCS_HOOK_PREPARE && rq->mode == MCS_SECLABEL_STATIC &&
             rq->label)
-                label_images(h, d, rq, &v);
+                label_images(h, &c->dom, rq, v);
         /* The hook gave up while this was being decided (registry waits can
          * add up past its deadline): it refused the start, so a reservation
          * made for it is undone, unless the record changed meanwhile. */
-        if (v.created && (why_late = stale(params, fd, late, sizeof late))) {
-                int r = mcs_registry_release_if(h->reg, rq->uuid, h->d->host_id, v.generation, NULL, &e);
+        if (v->created && (why_late = stale(c->params, c->fd, late, sizeof late))) {
+                int r = mcs_registry_release_if(h->reg, rq->uuid, h->d->host_id, v->generation, NULL, &e);
                 /* Images labelled for it at prepare get their labels back. */
-                if (r == 0 && rq->label && mcs_context_level(rq->label, v.released, sizeof v.released, NULL) == 0)
-                        restore_images(h, rq, &v);
+                if (r == 0 && rq->label && mcs_context_level(rq->label, v->released, sizeof v->released, NULL) == 0)
+                        restore_images(h, rq, v);
                 log_guest(MCS_LOG_WARNING, rq->name, rq->uuid, NULL,
                           "hook %s (pid %d): the hook gave up on guest '%s' (%s) while it was decided; %s%s", op,
-                          (int) peer->pid, rq->name, why_late,
+                          (int) c->peer.pid, rq->name, why_late,
                           r == 0 ? "its new reservation is undone" : "its reservation stays: ", r == 0 ? "" : e.msg);
-                return fail(err, MCS_PERR_TIMEOUT, "hook: request dropped: %s", why_late);
+                c->failed = fail(&c->err, MCS_PERR_TIMEOUT, "hook: request dropped: %s", why_late) < 0;
+                return;
         }
-        if (v.released[0])
-                restore_images(h, rq, &v);
-        log_guest(v.allow ? (v.msg[0] ? MCS_LOG_INFO : MCS_LOG_DEBUG) : MCS_LOG_ERROR, rq->name, rq->uuid, rq->label,
-                  "hook %s (pid %d): guest '%s' %s%s%s", op, (int) peer->pid, rq->name,
-                  v.allow ? "allowed" : "REFUSED", v.msg[0] ? ": " : "", v.msg);
-        *result = json_object_new_object();
-        json_object_object_add(*result, "allow", json_object_new_boolean(v.allow));
-        json_object_object_add(*result, "message", json_str(v.msg[0] ? v.msg : NULL));
-        return 0;
+        if (v->released[0])
+                restore_images(h, rq, v);
+        log_guest(v->allow ? (v->msg[0] ? MCS_LOG_INFO : MCS_LOG_DEBUG) : MCS_LOG_ERROR, rq->name, rq->uuid, rq->label,
+                  "hook %s (pid %d): guest '%s' %s%s%s", op, (int) c->peer.pid, rq->name, v->allow ? "allowed" : "REFUSED",
+                  v->msg[0] ? ": " : "", v->msg);
 }
 
-static char *answer(hook_server *h, const char *line, size_t len, const struct ucred *peer, int fd) {
-        json_object *req = NULL, *id = NULL, *params, *result = NULL;
+/* Parses the request line; a call that cannot be decided gets its error. */
+static void parse(hook_call *c, const char *line, size_t len) {
         const char *method;
-        reply_err err = {0};
-        char *reply;
-
-        if (control_parse_request(line, len, &req, &err) < 0)
-                return control_reply(NULL, NULL, &err);
-        if (control_check_envelope(req, &id, &method, &err) < 0)
-                goto out;
-        if (strcmp(method, "hook"))
-                fail(&err, MCS_PERR_METHOD, "the hook socket answers the method 'hook' only");
-        else if (!json_object_object_get_ex(req, "params", &params) || !json_object_is_type(params, json_type_object))
-                fail(&err, MCS_PERR_BAD_REQUEST, "hook: 'params' must be an object");
-        else {
-                mcs_domain d;
-                mcs_hook_request rq;
-                if (hook_parse_params(params, &d, &rq, &err) == 0)
-                        decide(h, params, &d, &rq, peer, fd, &result, &err);
-                else
-                        log_msg(MCS_LOG_ERROR, "hook (pid %d): %s", (int) peer->pid, err.msg);
-                mcs_domain_clear(&d);
+        if (control_parse_request(line, len, &c->req, &c->err) < 0 ||
+            control_check_envelope(c->req, &c->id, &method, &c->err) < 0) {
+                c->failed = true;
+                return;
         }
-out:
-        reply = control_reply(id, result, &err);
-        json_object_put(req);
-        return reply;
+        if (strcmp(method, "hook"))
+                c->failed = fail(&c->err, MCS_PERR_METHOD, "the hook socket answers the method 'hook' only") < 0;
+        else if (!json_object_object_get_ex(c->req, "params", &c->params) ||
+                 !json_object_is_type(c->params, json_type_object))
+                c->failed = fail(&c->err, MCS_PERR_BAD_REQUEST, "hook: 'params' must be an object") < 0;
+        else if (hook_parse_params(c->params, &c->dom, &c->rq, &c->err) < 0) {
+                log_msg(MCS_LOG_ERROR, "hook (pid %d): %s", (int) c->peer.pid, c->err.msg);
+                c->failed = true;
+        } else
+                c->parsed = true;
 }
 
-static void serve(hook_server *h, int fd) {
-        struct ucred peer;
-        socklen_t len = sizeof peer;
+/* Reads the call's one request line (blocking, with deadlines; root
+ * only) and parses it, or sets the answer. Returns -1 when the client went
+ * away before it sent one. */
+static int receive(hook_call *c) {
+        socklen_t len = sizeof c->peer;
         struct timeval tv = {.tv_sec = IO_TIMEOUT_S};
         size_t got = 0, cap = MCS_REQUEST_MAX;
         _cleanup_free_ char *buf = NULL;
-        char *nl = NULL, *reply;
+        char *nl = NULL;
         bool oom;
 
-        /* Blocking, with deadlines: one client at a time, root only. */
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &len) < 0 || peer.uid != 0) {
-                reply_err err;
-                fail(&err, MCS_PERR_DENIED, "the hook socket is for root (libvirt's hooks) only");
-                reply = control_reply(NULL, NULL, &err);
-                goto send;
+        setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+        if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &c->peer, &len) < 0 || c->peer.uid != 0) {
+                fail(&c->err, MCS_PERR_DENIED, "the hook socket is for root (libvirt's hooks) only");
+                c->failed = true;
+                return 0;
         }
         /* The request carries the domain XML: its buffer grows up to the hook's own limit. */
         oom = !(buf = malloc(cap));
@@ -239,33 +259,118 @@ static void serve(hook_server *h, int fd) {
                         }
                         continue;
                 }
-                ssize_t n = recv(fd, buf + got, cap - got, 0);
+                ssize_t n = recv(c->fd, buf + got, cap - got, 0);
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n <= 0)
-                        return;
+                        return -1;
                 nl = memchr(buf + got, '\n', (size_t) n);
                 got += (size_t) n;
         }
-        if (!nl) {
-                reply_err err;
-                if (oom)
-                        fail(&err, mcs_code_name(MCS_E_NOMEM), "out of memory");
-                else
-                        fail(&err, MCS_PERR_TOO_LARGE, "a hook request line is limited to %u bytes", MCS_HOOK_REQUEST_MAX);
-                reply = control_reply(NULL, NULL, &err);
-        } else
-                reply = answer(h, buf, (size_t) (nl - buf), &peer, fd);
-send:
-        if (reply) {
-                size_t off = 0, n = strlen(reply);
-                while (off < n) {
-                        ssize_t w = send(fd, reply + off, n - off, MSG_NOSIGNAL);
-                        if (w <= 0)
-                                break;
-                        off += (size_t) w;
+        c->failed = !nl;
+        if (oom)
+                fail(&c->err, mcs_code_name(MCS_E_NOMEM), "out of memory");
+        else if (!nl)
+                fail(&c->err, MCS_PERR_TOO_LARGE, "a hook request line is limited to %u bytes", MCS_HOOK_REQUEST_MAX);
+        else
+                parse(c, buf, (size_t) (nl - buf));
+        return 0;
+}
+
+static void respond(hook_call *c) {
+        json_object *result = NULL;
+        if (!c->failed) {
+                result = json_object_new_object();
+                json_object_object_add(result, "allow", json_object_new_boolean(c->v.allow));
+                json_object_object_add(result, "message", json_str(c->v.msg[0] ? c->v.msg : NULL));
+        }
+        char *reply = control_reply(c->id, result, &c->err);
+        if (!reply)
+                return;
+        size_t off = 0, n = strlen(reply);
+        while (off < n) {
+                ssize_t w = send(c->fd, reply + off, n - off, MSG_NOSIGNAL);
+                if (w <= 0)
+                        break;
+                off += (size_t) w;
+        }
+        free(reply);
+}
+
+static void call_clear(hook_call *c) {
+        mcs_domain_clear(&c->dom);
+        json_object_put(c->req);
+        close(c->fd);
+}
+
+/* Decides the parsed calls, their registry writes in one batch when there
+ * are several (group commit). A batch that meets a storage failure or is
+ * not committed stores nothing: every call in it is answered with that
+ * failure, and the hook refuses (fail closed). */
+static void decide_group(hook_server *h, hook_call *calls, size_t n) {
+        mcs_err e = {0};
+        size_t parsed = 0;
+        for (size_t i = 0; i < n; i++)
+                parsed += calls[i].parsed;
+        bool batched = parsed > 1 && mcs_registry_batch_begin(h->reg, &e) == 0;
+        reply_err why = {0};
+        bool fault = parsed > 1 && !batched && mcs_registry_fault_code(e.code);
+        if (fault)
+                fail_mcs(&why, &e);
+        for (size_t i = 0; i < n && !fault; i++)
+                if (calls[i].parsed) {
+                        decide_registry(h, &calls[i]);
+                        if (batched && calls[i].failed && calls[i].err.fault) {
+                                fault = true;
+                                why = calls[i].err;
+                        }
                 }
-                free(reply);
+        if (batched && mcs_registry_batch_end(h->reg, !fault, &e) < 0 && !fault) {
+                fault = true;
+                fail_mcs(&why, &e);
+        }
+        if (fault)
+                log_msg(MCS_LOG_ERROR, "hook: %zu requests decided together were not stored: %s", parsed, why.msg);
+        for (size_t i = 0; i < n; i++) {
+                hook_call *c = &calls[i];
+                if (!c->parsed)
+                        continue;
+                if (fault)
+                        c->failed = fail(&c->err, why.code, "hook: not stored, the registry failed: %s", why.msg) < 0;
+                else if (!c->failed)
+                        decide_finish(h, c);
+        }
+        atomic_fetch_add(&h->stats.requests, parsed);
+        if (parsed)
+                atomic_fetch_add(&h->stats.commits, 1);
+        if (parsed > atomic_load(&h->stats.largest))
+                atomic_store(&h->stats.largest, parsed);
+}
+
+/* Accepts fd's call and every other one already waiting, up to
+ * HOOK_GROUP_MAX: starts that libvirt runs at the same moment share one
+ * commit. Each is answered once the group is decided. */
+static void serve_group(hook_server *h, int fd) {
+        hook_call calls[HOOK_GROUP_MAX];
+        size_t n = 0;
+        calls[n++] = (hook_call){.fd = fd};
+        while (n < HOOK_GROUP_MAX) {
+                int more = accept4(h->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+                if (more < 0)
+                        break;
+                int flags = fcntl(more, F_GETFL);
+                fcntl(more, F_SETFL, flags & ~O_NONBLOCK);
+                calls[n++] = (hook_call){.fd = more};
+        }
+        for (size_t i = 0; i < n; i++)
+                if (receive(&calls[i]) < 0) {
+                        call_clear(&calls[i]);
+                        calls[i--] = calls[--n];
+                }
+        decide_group(h, calls, n);
+        for (size_t i = 0; i < n; i++) {
+                respond(&calls[i]);
+                call_clear(&calls[i]);
         }
 }
 
@@ -285,8 +390,7 @@ static void *run(void *arg) {
                 if (fd < 0)
                         continue;
                 atomic_store(&h->busy_since_ms, mcsd_now_ms());
-                serve(h, fd);
-                close(fd);
+                serve_group(h, fd);
                 atomic_store(&h->busy_since_ms, 0);
         }
 }
@@ -361,6 +465,13 @@ fail:
         }
         free(h);
         return r;
+}
+
+void hook_server_stats(mcsd *d, uint64_t *requests, uint64_t *commits, uint64_t *largest) {
+        hook_server *h = d->hook;
+        *requests = h ? atomic_load(&h->stats.requests) : 0;
+        *commits = h ? atomic_load(&h->stats.commits) : 0;
+        *largest = h ? atomic_load(&h->stats.largest) : 0;
 }
 
 bool hook_server_stuck(mcsd *d, int64_t limit_ms) {

@@ -180,6 +180,9 @@ int listen_unix(const char *path, unsigned mode, const gid_t *group, int *out, m
 int hook_server_start(mcsd *d, mcs_err *e);
 /* True when the thread has been inside one request for over limit_ms. */
 bool hook_server_stuck(mcsd *d, int64_t limit_ms);
+/* Requests decided, the registry commits they took (those decided at the
+ * same moment share one), the most in one. */
+void hook_server_stats(mcsd *d, uint64_t *requests, uint64_t *commits, uint64_t *largest);
 void hook_server_stop(mcsd *d);
 void hook_server_pause(mcsd *d);
 void hook_server_resume(mcsd *d);

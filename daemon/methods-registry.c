@@ -69,6 +69,13 @@ int method_status(request *rq, json_object **result, reply_err *err) {
         json_object_object_add(x, "commits", json_object_new_int64((int64_t) ws.commits));
         json_object_object_add(x, "largest", json_object_new_int64((int64_t) ws.largest));
         json_object_object_add(o, "client_writes", x);
+        uint64_t hr, hc, hl;
+        hook_server_stats(d, &hr, &hc, &hl);
+        x = json_object_new_object();
+        json_object_object_add(x, "requests", json_object_new_int64((int64_t) hr));
+        json_object_object_add(x, "commits", json_object_new_int64((int64_t) hc));
+        json_object_object_add(x, "largest", json_object_new_int64((int64_t) hl));
+        json_object_object_add(o, "hook_requests", x);
         *result = o;
         return 0;
 }

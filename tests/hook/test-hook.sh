@@ -3,7 +3,7 @@
 # operation and outcome, then a real libvirtd that runs the hook before a
 # real QEMU (TCG) guest starts, refusing while mcsd or the registry does not
 # answer and allowing once they are back.
-: "${MCSCTL:?}" "${HOOK_SCRIPT:?}" "${FILECON:?}" "${RAWSOCK:?}"
+: "${MCSCTL:?}" "${HOOK_SCRIPT:?}" "${FILECON:?}" "${RAWSOCK:?}" "${GROUP_CLIENTS:?}"
 . "$(dirname "$0")/../libvirt/lib.sh"
 
 REG=$WORK/registry.db
@@ -90,10 +90,38 @@ contains "$ERR" "guest 'vm1' has label s0:c3,c4, but s0:c1,c2 is reserved for it
 xml vm1 $U1 "$(static s0:c1,c2)" >/dev/null
 ok "start begin: libvirt's dynamic draw is reserved exactly; a static guest's other label is refused"
 
+# params OP NAME XML: a hook request's params, without the braces.
+params() { jq -cn --arg op "$1" --arg name "$2" --rawfile xml "$3" '{op: $op, name: $name, xml: $xml}' | sed 's/^{//; s/}$//'; }
+
+# ---- starts at the same moment share one commit ----
+# mcsd is stopped while five hooks connect and send their start; let go, the
+# hook thread decides all five in one registry batch. vg5 asks for vg1's
+# label: refused, in the same batch. The allowed ones run, durably.
+hook_stats() { "$MCSCTL" --socket "$WORK/run/mcsd.sock" --json status | jq -r '"\(.hook_requests.requests) \(.hook_requests.commits)"'; }
+read -r r0 c0 <<<"$(hook_stats)"
+reqs=()
+for i in 1 2 3 4 5; do
+	lab=s0:c60$i,c61$i
+	[ $i = 5 ] && lab=s0:c601,c611
+	xml vg$i 22222222-0000-4000-8000-00000000000$i "$(static $lab)" >/dev/null
+	reqs+=("{\"version\":1,\"method\":\"hook\",\"id\":$i,\"params\":{$(params start vg$i "$WORK/vg$i.xml")}}")
+done
+MCSD_PID=$(cat "$WORK/h1.mcsd.pid")
+kill -STOP "$MCSD_PID"
+python3 "$GROUP_CLIENTS" "$WORK/run/hook.sock" "$MCSD_PID" "${reqs[@]}" >"$WORK/group.out" || { kill -CONT "$MCSD_PID"; fail "group hooks"; }
+[ "$(jq -r .result.allow "$WORK/group.out" | tr '\n' ' ')" = "true true true true false " ] ||
+	fail "five starts decided together: $(cat "$WORK/group.out")"
+grep -q "held by guest vg1" "$WORK/group.out" || fail "vg5's refusal does not name vg1: $(cat "$WORK/group.out")"
+for i in 1 2 3 4; do
+	expect_eq "vg$i's record" "$(registry_field "$REG" 22222222-0000-4000-8000-00000000000$i 3)" s0:c60$i,c61$i
+done
+read -r r1 c1 <<<"$(hook_stats)"
+[ $((r1 - r0)) = 5 ] && [ $((c1 - c0)) = 1 ] || fail "five starts at once took $((c1 - c0)) commits for $((r1 - r0)) requests"
+ok "five starts at the same moment are decided in one commit; a conflict among them is refused"
+
 # ---- malformed requests on the hook socket: an error reply, never a crash ----
 hook_raw() { printf '%s\n' "$1" | "$RAWSOCK" "$WORK/run/hook.sock" send; }
 # params(OP NAME XML-FILE): the hook's parameters (the inside of the object).
-params() { jq -cn --arg op "$1" --arg name "$2" --rawfile xml "$3" '{op: $op, name: $name, xml: $xml}' | sed 's/^{//; s/}$//'; }
 GOOD=$(params start vm1 "$WORK/vm1.xml")
 hook_alive() {
 	local reply
