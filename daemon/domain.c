@@ -22,8 +22,6 @@ int domain_parse(virDomainPtr dom, bool persistent, mcs_domain *out, mcs_err *e)
 }
 
 char *domain_live_label(virDomainPtr dom) {
-        if (virDomainIsActive(dom) != 1)
-                return NULL;
         _cleanup_free_ char *xml = virDomainGetXMLDesc(dom, 0);
         mcs_domain live = {0};
         if (!xml || mcs_domain_parse(xml, &live, NULL) < 0)

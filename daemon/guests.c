@@ -222,8 +222,7 @@ static void check_live_label(mcsd *d, virDomainPtr dom, const mcs_record *rec) {
 }
 
 /* Brings the record's state and host in line with what libvirt says. */
-static int sync_state(mcsd *d, virDomainPtr dom, mcs_record *rec, mcs_err *e) {
-        int active = virDomainIsActive(dom);
+static int sync_state(mcsd *d, virDomainPtr dom, int active, mcs_record *rec, mcs_err *e) {
         bool here = !strcmp(rec->host, d->host_id);
         mcs_state want = active == 1 ? MCS_STATE_RUNNING : MCS_STATE_RESERVED;
         mcs_record upd = {0};
@@ -333,32 +332,55 @@ typedef struct applying {
         mcs_err e;
         char *xml, *live;
         bool ok; /* decided without an error */
+        /* Whether it is persistent, and runs: known from a reconcile's
+         * listings, or -1: asked when needed. */
+        int persistent, active;
 } applying;
 
-static void apply_decide(mcsd *d, applying *a) {
-        int persistent = virDomainIsPersistent(a->dom);
+static int is_persistent(applying *a) {
+        if (a->persistent < 0)
+                a->persistent = virDomainIsPersistent(a->dom);
+        return a->persistent;
+}
+
+static int is_active(applying *a) {
+        if (a->active < 0)
+                a->active = virDomainIsActive(a->dom);
+        return a->active;
+}
+
+/* Reads the guest from libvirt: its XML, parsed, and the label it runs
+ * with. Returns false with a->e set when it cannot. */
+static bool apply_read(mcsd *d, applying *a) {
+        int persistent = is_persistent(a);
 
         virDomainGetUUIDString(a->dom, a->uuid);
         if (persistent < 0) {
                 log_msg(MCS_LOG_WARNING, "guest %s: %s", a->uuid, virGetLastErrorMessage());
                 snprintf(a->e.msg, sizeof a->e.msg, "%s", virGetLastErrorMessage());
-                return;
+                return false;
         }
         if (!(a->xml = domain_xml(a->dom, persistent))) {
                 log_msg(MCS_LOG_WARNING, "guest %s: cannot read its XML: %s", a->uuid, virGetLastErrorMessage());
                 snprintf(a->e.msg, sizeof a->e.msg, "cannot read its XML: %s", virGetLastErrorMessage());
-                return;
+                return false;
         }
         if (mcs_domain_parse(a->xml, &a->parsed, &a->e) < 0) {
                 log_guest(MCS_LOG_ERROR, virDomainGetName(a->dom), a->uuid, NULL, "guest %s: %s", a->uuid, a->e.msg);
-                return;
+                return false;
         }
         cancel_release(d, a->parsed.uuid);
         /* A dynamic guest that runs may keep the label it runs with. */
         if (persistent && (a->parsed.mode == MCS_SECLABEL_DYNAMIC || a->parsed.mode == MCS_SECLABEL_ABSENT))
-                a->live = domain_live_label(a->dom);
-        if (mcs_guest_apply_rules(d->reg, &d->cfg, d->policy, &d->types, a->xml, &a->parsed, persistent,
-                                  virDomainIsActive(a->dom) == 1, a->live, &a->o, &a->e) < 0) {
+                a->live = is_active(a) == 1 ? domain_live_label(a->dom) : NULL;
+        is_active(a);
+        return true;
+}
+
+/* The registry's part: what the rules make of the guest read. */
+static void apply_rules(mcsd *d, applying *a) {
+        if (mcs_guest_apply_rules(d->reg, &d->cfg, d->policy, &d->types, a->xml, &a->parsed, a->persistent == 1,
+                                  a->active == 1, a->live, &a->o, &a->e) < 0) {
                 /* An exhausted pool is logged once, below, when the guest starts waiting. */
                 if (a->e.code != MCS_E_EXHAUSTED)
                         log_guest(MCS_LOG_ERROR, a->parsed.name, a->parsed.uuid, NULL, "guest '%s': %s", a->parsed.name,
@@ -366,6 +388,11 @@ static void apply_decide(mcsd *d, applying *a) {
                 return;
         }
         a->ok = true;
+}
+
+static void apply_decide(mcsd *d, applying *a) {
+        if (apply_read(d, a))
+                apply_rules(d, a);
 }
 
 /* The reservation a batch made for the guest was not committed. */
@@ -404,7 +431,7 @@ static int apply_finish(mcsd *d, applying *a, guest_report *rep) {
                           parsed->name, o->rec.label);
         }
         if (o->status == MCS_GUEST_MANAGED &&
-            (sync_state(d, a->dom, &o->rec, e) < 0 || sync_name(d, parsed, &o->rec, e) < 0)) {
+            (sync_state(d, a->dom, is_active(a), &o->rec, e) < 0 || sync_name(d, parsed, &o->rec, e) < 0)) {
                 log_guest(MCS_LOG_ERROR, parsed->name, parsed->uuid, o->rec.label, "guest '%s': %s", parsed->name, e->msg);
                 goto out;
         }
@@ -452,14 +479,14 @@ out:
 }
 
 int guests_apply(mcsd *d, virDomainPtr dom, guest_report *rep) {
-        applying a = {.dom = dom};
+        applying a = {.dom = dom, .persistent = -1, .active = -1};
         apply_decide(d, &a);
         return apply_finish(d, &a, rep);
 }
 
 /* Reservations of a reconcile share one durable commit per batch of this
  * many guests; no guest gets its label before its batch is committed. */
-#define RECONCILE_BATCH 64
+#define RECONCILE_BATCH 256
 
 /* A registry that fails (unreachable, read-only, full) fails every guest
  * the same way, each after a full wait: once one guest met such a failure,
@@ -471,9 +498,38 @@ static void not_tried(applying *a, const mcs_err *why) {
                  why->msg);
 }
 
+/* The UUIDs of the guests one listing flag selects, sorted; NULL when the
+ * listing failed (each guest is then asked). */
+typedef struct uuid_set {
+        uuid_str *v;
+        int n;
+} uuid_set;
+
+static uuid_set list_uuids(mcsd *d, unsigned flags) {
+        virDomainPtr *doms = NULL;
+        int n = virConnectListAllDomains(d->conn, &doms, flags);
+        uuid_set s = {n >= 0 ? domain_sorted_uuids(doms, n) : NULL, n};
+        if (n >= 0)
+                domain_list_free(doms, n);
+        return s;
+}
+
+static int in_set(const uuid_set *s, virDomainPtr dom) {
+        char uuid[VIR_UUID_STRING_BUFLEN];
+        if (!s->v || virDomainGetUUIDString(dom, uuid) < 0)
+                return -1;
+        return domain_listed(s->v, s->n, uuid);
+}
+
+/* A reconcile knows which guests are persistent and which run from two
+ * listings, not two calls per guest. */
+typedef struct reconcile_lists {
+        uuid_set persistent, active;
+} reconcile_lists;
+
 /* Decides and finishes up to RECONCILE_BATCH guests; *stop (with its reason)
  * when the registry failed. */
-static int apply_batch(mcsd *d, virDomainPtr *doms, int n, mcs_err *stop) {
+static int apply_batch(mcsd *d, virDomainPtr *doms, int n, const reconcile_lists *k, mcs_err *stop) {
         _cleanup_free_ applying *a = calloc((size_t) n, sizeof *a);
         mcs_err be = {0};
         int failed = 0;
@@ -483,23 +539,35 @@ static int apply_batch(mcsd *d, virDomainPtr *doms, int n, mcs_err *stop) {
                         failed += guests_apply(d, doms[i], NULL) < 0;
                 return failed;
         }
-        bool batched = mcs_registry_batch_begin(d->reg, &be) == 0;
-        if (!batched) {
+        /* libvirt first, so that the batch holds the registry only for the
+         * registry's part. */
+        bool *read = calloc((size_t) n, sizeof *read);
+        for (int i = 0; i < n; i++) {
+                a[i].dom = doms[i];
+                a[i].persistent = in_set(&k->persistent, doms[i]);
+                a[i].active = in_set(&k->active, doms[i]);
+                if (!stop->code && read)
+                        read[i] = apply_read(d, &a[i]);
+        }
+        bool batched = !stop->code && mcs_registry_batch_begin(d->reg, &be) == 0;
+        if (!batched && !stop->code) {
                 if (mcs_registry_fault_code(be.code))
                         *stop = be;
                 else
                         log_msg(MCS_LOG_WARNING, "reconcile: one commit per guest: %s", be.msg);
         }
         for (int i = 0; i < n; i++) {
-                a[i].dom = doms[i];
                 if (stop->code)
                         not_tried(&a[i], stop);
-                else {
+                else if (!read)
                         apply_decide(d, &a[i]);
+                else if (read[i]) {
+                        apply_rules(d, &a[i]);
                         if (!a[i].ok && mcs_registry_fault_code(a[i].e.code))
                                 *stop = a[i].e;
                 }
         }
+        free(read);
         if (batched && mcs_registry_batch_end(d->reg, !stop->code, &be) < 0)
                 for (int i = 0; i < n; i++)
                         apply_undo(&a[i], &be);
@@ -659,8 +727,12 @@ void guests_reconcile(mcsd *d) {
                 else
                         i++;
         mcs_err stop = {0};
+        reconcile_lists k = {list_uuids(d, VIR_CONNECT_LIST_DOMAINS_PERSISTENT),
+                             list_uuids(d, VIR_CONNECT_LIST_DOMAINS_ACTIVE)};
         for (int i = 0; i < n && virConnectIsAlive(d->conn) == 1; i += RECONCILE_BATCH)
-                failed += apply_batch(d, doms + i, n - i < RECONCILE_BATCH ? n - i : RECONCILE_BATCH, &stop);
+                failed += apply_batch(d, doms + i, n - i < RECONCILE_BATCH ? n - i : RECONCILE_BATCH, &k, &stop);
+        free(k.persistent.v);
+        free(k.active.v);
         if (stop.code)
                 log_msg(MCS_LOG_ERROR, "reconcile stopped, the registry fails: %s", stop.msg);
 

@@ -112,8 +112,8 @@ typedef char uuid_str[VIR_UUID_STRING_BUFLEN];
  * secrets, for a redefinition; and the same without them, parsed. */
 char *domain_xml(virDomainPtr dom, bool persistent);
 int domain_parse(virDomainPtr dom, bool persistent, mcs_domain *out, mcs_err *e);
-/* The running guest's process context from its live XML; NULL when it does
- * not run or its XML carries none (a host without SELinux). */
+/* A running guest's process context from its live XML; NULL when its XML
+ * carries none (a host without SELinux) or cannot be read. */
 char *domain_live_label(virDomainPtr dom);
 void domain_list_free(virDomainPtr *doms, int n);
 /* The guests' UUIDs sorted, so that each lookup is a bsearch. */
