@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fan-out.h"
 #include "log.h"
 #include "mcs-macro.h"
 #include "mcsd.h"
@@ -335,6 +336,7 @@ typedef struct applying {
         /* Whether it is persistent, and runs: known from a reconcile's
          * listings, or -1: asked when needed. */
         int persistent, active;
+        bool define_done, defined; /* its new XML was written (a reconcile writes them at once) */
 } applying;
 
 static int is_persistent(applying *a) {
@@ -350,8 +352,9 @@ static int is_active(applying *a) {
 }
 
 /* Reads the guest from libvirt: its XML, parsed, and the label it runs
- * with. Returns false with a->e set when it cannot. */
-static bool apply_read(mcsd *d, applying *a) {
+ * with. Returns false with a->e set when it cannot. Touches only a: a
+ * reconcile reads several guests at once. */
+static bool apply_read(applying *a) {
         int persistent = is_persistent(a);
 
         virDomainGetUUIDString(a->dom, a->uuid);
@@ -369,7 +372,6 @@ static bool apply_read(mcsd *d, applying *a) {
                 log_guest(MCS_LOG_ERROR, virDomainGetName(a->dom), a->uuid, NULL, "guest %s: %s", a->uuid, a->e.msg);
                 return false;
         }
-        cancel_release(d, a->parsed.uuid);
         /* A dynamic guest that runs may keep the label it runs with. */
         if (persistent && (a->parsed.mode == MCS_SECLABEL_DYNAMIC || a->parsed.mode == MCS_SECLABEL_ABSENT))
                 a->live = is_active(a) == 1 ? domain_live_label(a->dom) : NULL;
@@ -379,6 +381,7 @@ static bool apply_read(mcsd *d, applying *a) {
 
 /* The registry's part: what the rules make of the guest read. */
 static void apply_rules(mcsd *d, applying *a) {
+        cancel_release(d, a->parsed.uuid);
         if (mcs_guest_apply_rules(d->reg, &d->cfg, d->policy, &d->types, a->xml, &a->parsed, a->persistent == 1,
                                   a->active == 1, a->live, &a->o, &a->e) < 0) {
                 /* An exhausted pool is logged once, below, when the guest starts waiting. */
@@ -391,8 +394,21 @@ static void apply_rules(mcsd *d, applying *a) {
 }
 
 static void apply_decide(mcsd *d, applying *a) {
-        if (apply_read(d, a))
+        if (apply_read(a))
                 apply_rules(d, a);
+}
+
+/* Writes the guest's new XML (its static label) into libvirt; a->e says
+ * why not. Touches only a: a reconcile writes several guests at once. */
+static void apply_define(mcsd *d, applying *a) {
+        a->define_done = true;
+        virDomainPtr redefined = virDomainDefineXML(d->conn, a->o.new_xml);
+        if (!redefined) {
+                snprintf(a->e.msg, sizeof a->e.msg, "cannot write its static label: %s", virGetLastErrorMessage());
+                return;
+        }
+        virDomainFree(redefined);
+        a->defined = true;
 }
 
 /* The reservation a batch made for the guest was not committed. */
@@ -419,14 +435,13 @@ static int apply_finish(mcsd *d, applying *a, guest_report *rep) {
                           o->adopted ? "adopted its running label" : "reserved", o->rec.label, parsed->name,
                           mcs_kind_name(o->rec.kind));
         if (o->new_xml) {
-                virDomainPtr redefined = virDomainDefineXML(d->conn, o->new_xml);
-                if (!redefined) {
-                        log_guest(MCS_LOG_ERROR, parsed->name, parsed->uuid, o->rec.label,
-                                  "guest '%s': cannot write its static label: %s", parsed->name, virGetLastErrorMessage());
-                        snprintf(e->msg, sizeof e->msg, "cannot write its static label: %s", virGetLastErrorMessage());
+                if (!a->define_done)
+                        apply_define(d, a);
+                if (!a->defined) {
+                        log_guest(MCS_LOG_ERROR, parsed->name, parsed->uuid, o->rec.label, "guest '%s': %s", parsed->name,
+                                  e->msg);
                         goto out;
                 }
-                virDomainFree(redefined);
                 log_guest(MCS_LOG_INFO, parsed->name, parsed->uuid, o->rec.label, "guest '%s' now has static label %s",
                           parsed->name, o->rec.label);
         }
@@ -527,6 +542,27 @@ typedef struct reconcile_lists {
         uuid_set persistent, active;
 } reconcile_lists;
 
+/* libvirt calls a reconcile keeps in flight at once: their round trips
+ * overlap (libvirtd serves a connection's calls on several workers). */
+#define LIBVIRT_CALLS_AT_ONCE 4
+
+typedef struct batch_io {
+        mcsd *d;
+        applying *a;
+        bool *read;
+} batch_io;
+
+static void read_one(void *ctx, size_t i) {
+        batch_io *io = ctx;
+        io->read[i] = apply_read(&io->a[i]);
+}
+
+static void define_one(void *ctx, size_t i) {
+        batch_io *io = ctx;
+        if (io->a[i].ok && io->a[i].o.new_xml)
+                apply_define(io->d, &io->a[i]);
+}
+
 /* Decides and finishes up to RECONCILE_BATCH guests; *stop (with its reason)
  * when the registry failed. */
 static int apply_batch(mcsd *d, virDomainPtr *doms, int n, const reconcile_lists *k, mcs_err *stop) {
@@ -539,16 +575,17 @@ static int apply_batch(mcsd *d, virDomainPtr *doms, int n, const reconcile_lists
                         failed += guests_apply(d, doms[i], NULL) < 0;
                 return failed;
         }
-        /* libvirt first, so that the batch holds the registry only for the
-         * registry's part. */
+        /* libvirt first, several guests at once, so that the batch holds the
+         * registry only for the registry's part. */
         bool *read = calloc((size_t) n, sizeof *read);
         for (int i = 0; i < n; i++) {
                 a[i].dom = doms[i];
                 a[i].persistent = in_set(&k->persistent, doms[i]);
                 a[i].active = in_set(&k->active, doms[i]);
-                if (!stop->code && read)
-                        read[i] = apply_read(d, &a[i]);
         }
+        batch_io io = {d, a, read};
+        if (!stop->code && read)
+                fan_out((size_t) n, LIBVIRT_CALLS_AT_ONCE, read_one, &io);
         bool batched = !stop->code && mcs_registry_batch_begin(d->reg, &be) == 0;
         if (!batched && !stop->code) {
                 if (mcs_registry_fault_code(be.code))
@@ -574,6 +611,7 @@ static int apply_batch(mcsd *d, virDomainPtr *doms, int n, const reconcile_lists
         if (stop->code && batched)
                 for (int i = 0; i < n; i++)
                         apply_undo(&a[i], stop);
+        fan_out((size_t) n, LIBVIRT_CALLS_AT_ONCE, define_one, &io);
         for (int i = 0; i < n; i++)
                 failed += apply_finish(d, &a[i], NULL) < 0;
         return failed;

@@ -292,6 +292,7 @@ int main(int argc, char **argv) {
         signal(SIGPIPE, SIG_IGN);
         int sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 
+        mcs_domain_xml_init(); /* before the hook thread and a reconcile's readers parse XML */
         virSetErrorFunc(NULL, quiet_libvirt);
         if (sfd < 0 || virEventRegisterDefaultImpl() < 0 ||
             virEventAddHandle(sfd, VIR_EVENT_HANDLE_READABLE, on_signal, &d, NULL) < 0) {

@@ -251,6 +251,10 @@ fail:
         return r;
 }
 
+void mcs_domain_xml_init(void) {
+        xmlInitParser();
+}
+
 void mcs_domain_clear(mcs_domain *d) {
         free(d->name);
         free(d->virt_type);

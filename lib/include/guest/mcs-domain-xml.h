@@ -47,6 +47,10 @@ typedef struct mcs_domain {
  * seclabel, whatever its type, is left out: the guest is judged by its
  * SELinux seclabel alone (absent: libvirt's default, dynamic). */
 int mcs_domain_parse(const char *xml, mcs_domain *out, mcs_err *e);
+/* Sets up libxml2 once, before a program parses domain XML on several
+ * threads (libxml2 sets itself up on first use, which two threads must not
+ * race to do). */
+void mcs_domain_xml_init(void);
 void mcs_domain_clear(mcs_domain *d);
 
 /* xml with its SELinux <seclabel> replaced by (or, when it has none,
