@@ -19,19 +19,7 @@ etcd) etcd_start && REG=$ETCD_LOCATION ;;
 *) fail "unknown backend $BACKEND" ;;
 esac
 
-for h in h1 h2; do
-	libvirtd_start $h
-	virsh -q -c "$(test_uri $h)" destroy test >/dev/null
-	virsh -q -c "$(test_uri $h)" undefine test >/dev/null
-	cat >"$WORK/$h.conf" <<-CONF
-	uri = $(test_uri $h)
-	registry = $REG
-	host_id = $h
-	socket = $WORK/$h.sock
-	hook_socket = $WORK/$h-hook.sock
-	CONF
-	mcsd_start $h "$WORK/$h.conf"
-done
+two_hosts_start "$REG"
 
 running() { [ -f "$WORK/$1.mcsd.pid" ] && kill -0 "$(cat "$WORK/$1.mcsd.pid")" 2>/dev/null; }
 other() { [ "$1" = h1 ] && echo h2 || echo h1; }
