@@ -7,15 +7,19 @@
 # printed, no label is held twice, and every guest of both hosts carries in
 # its XML the label the registry holds for it, on its host.
 #
-# usage: test-crash.sh BACKEND   (sqlite, dir, etcd); MCS_CRASH_TRIALS (200)
+# usage: test-crash.sh BACKEND   (sqlite, dir, etcd, nfs); MCS_CRASH_TRIALS (200)
+# The nfs backend's registry is served by a real nfs-ganesha that the test
+# starts in its own network and mount namespaces (nfs-ns.sh).
+BACKEND=${1:-sqlite}
+[ "$BACKEND" != nfs ] || . "$(dirname "$0")/nfs-ns.sh"
 . "$(dirname "$0")/lib.sh"
 
-BACKEND=${1:-sqlite}
 TRIALS=${MCS_CRASH_TRIALS:-200}
 case $BACKEND in
 sqlite) REG=$WORK/registry.db ;;
 dir) mkdir -p "$WORK/registry.d" && REG=dir://$WORK/registry.d ;;
 etcd) etcd_start && REG=$ETCD_LOCATION ;;
+nfs) nfs_serve && REG=nfs://127.0.0.1/export/registry ;;
 *) fail "unknown backend $BACKEND" ;;
 esac
 
