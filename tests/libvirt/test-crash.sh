@@ -64,7 +64,12 @@ for ((t = 1; t <= TRIALS; t++)); do
 	*) victims=$b ;;
 	esac
 	for v in $victims; do
-		kill -9 "$(cat "$WORK/$v.mcsd.pid")" 2>/dev/null && kills=$((kills + 1)) || true
+		pid=$(cat "$WORK/$v.mcsd.pid")
+		# Reaped at once, so that bash does not report each kill in the log.
+		if kill -9 "$pid" 2>/dev/null; then
+			kills=$((kills + 1))
+			wait "$pid" 2>/dev/null || true
+		fi
 	done
 	wait $d $r || true
 	for v in h1 h2; do
