@@ -92,6 +92,30 @@ mcsd_start() {
 		fail "mcsd $name did not reconcile; see its log"
 }
 
+# host_conf HOST REG [LINE...]: writes $WORK/HOST.conf for HOST's mcsd:
+# the libvirtd HOST, the registry REG, host id HOST, the sockets
+# $WORK/HOST.sock and $WORK/HOST-hook.sock, then any extra config LINEs.
+host_conf() {
+	local h=$1 reg=$2
+	shift 2
+	printf '%s\n' "uri = $(test_uri "$h")" "registry = $reg" "host_id = $h" "socket = $WORK/$h.sock" \
+		"hook_socket = $WORK/$h-hook.sock" "$@" >"$WORK/$h.conf"
+}
+
+# two_hosts_start REG [LINE...]: hosts h1 and h2 on one registry REG, each a
+# libvirtd with the test driver and an mcsd configured by host_conf. The
+# test driver's built-in guest is dropped: it has the same UUID on both.
+two_hosts_start() {
+	local h
+	for h in h1 h2; do
+		libvirtd_start $h
+		virsh -q -c "$(test_uri $h)" destroy test >/dev/null
+		virsh -q -c "$(test_uri $h)" undefine test >/dev/null
+		host_conf $h "$@"
+		mcsd_start $h "$WORK/$h.conf"
+	done
+}
+
 # Stops mcsd with SIGTERM and requires a clean exit.
 mcsd_stop() {
 	local pid rc=0
@@ -147,3 +171,61 @@ expect_rc() {
 }
 
 contains() { grep -qF -- "$2" <<<"$1" || fail "expected '$2' in: $1"; }
+
+# The fault tests' host: h1 (test_uri h1), one mcsd on the registry $REG
+# with its control socket $WORK/h1.sock, its pid in $PID and
+# MCSD_CONFIG=$WORK/h1.conf exported (for the hook).
+M() { "$MCSCTL" --socket "$WORK/h1.sock" "$@"; }
+alive() { kill -0 "$PID" 2>/dev/null || fail "mcsd died: $(tail -5 "$WORK/h1.log")"; }
+# status_has PATTERN: a line of `mcsctl status` matches PATTERN (grep).
+status_has() { M status | grep -q -- "$1"; }
+# health_is STATE: status says the registry is STATE (ok, failing).
+health_is() {
+	local kind=sqlite
+	case $REG in *://*) kind=${REG%%://*} ;; esac
+	status_has "^registry:   .* ($kind): $1"
+}
+# in_registry GUEST: the registry holds for h1's GUEST the label of its XML.
+in_registry() {
+	local u
+	u=$(test_uri h1)
+	[ "$(registry "$REG" | awk -v u="$(uuid_of "$u" "$1")" '$1 == u { print $3 }')" = "$(label_of "$u" "$1" | cut -d: -f4-)" ]
+}
+labelled() { has_static_label "$(test_uri h1)" "$1" && in_registry "$1"; }
+# hook_start NAME UUID LABEL: libvirt's start begin for a guest with a static label.
+hook_start() {
+	printf '%s' "<domain type='kvm'><name>$1</name><uuid>$2</uuid><memory unit='KiB'>65536</memory>" \
+		"<os><type arch='x86_64' machine='pc'>hvm</type></os><seclabel type='static' model='selinux' relabel='yes'>" \
+		"<label>system_u:system_r:svirt_t:$3</label></seclabel></domain>" >"$WORK/$1.xml"
+	"$MCSCTL" hook qemu "$1" start begin - <"$WORK/$1.xml" 2>"$WORK/hook.err"
+}
+
+# The nfs:// registry's server (tests that sourced nfs-ns.sh first, so run
+# in their own network and mount namespaces): rpcbind and nfs-ganesha
+# serving $WORK/export over NFSv3 on loopback as 127.0.0.1:/export.
+# nfs_serve starts both; the cleanup stops them (their *.daemon.pid).
+nfs_serve() {
+	mkdir -p "$WORK/export"
+	cat >"$WORK/ganesha.conf" <<-CONF
+	NFS_CORE_PARAM { Protocols = 3; NFS_Port = 2049; MNT_Port = 20048; Enable_NLM = false; Enable_RQUOTA = false; Mount_Path_Pseudo = true; }
+	NFSV4 { Graceless = true; }
+	NFS_KRB5 { Active_krb5 = false; }
+	EXPORT { Export_Id = 1; Path = $WORK/export; Pseudo = /export; Protocols = 3; Transports = TCP; Access_Type = RW; Squash = No_Root_Squash; Sectype = sys; FSAL { Name = VFS; } }
+	LOG { Default_Log_Level = EVENT; }
+	CONF
+	rpcbind -f -w &
+	echo $! >"$WORK/rpcbind.daemon.pid"
+	wait_for 30 rpcinfo -p 127.0.0.1 || fail "rpcbind did not answer"
+	ganesha_start
+}
+nfs_server_up() { rpcinfo -T tcp 127.0.0.1 mountd 3 && rpcinfo -T tcp 127.0.0.1 nfs 3; }
+ganesha_start() {
+	ganesha.nfsd -f "$WORK/ganesha.conf" -L "$WORK/ganesha.log" -p "$WORK/ganesha.daemon.pid" -N NIV_EVENT
+	wait_for 60 nfs_server_up || fail "ganesha did not answer: $(tail -5 "$WORK/ganesha.log")"
+}
+ganesha_stop() {
+	local pid
+	pid=$(cat "$WORK/ganesha.daemon.pid")
+	kill "$pid"
+	wait_for 30 bash -c "! kill -0 $pid" || fail "ganesha did not stop"
+}

@@ -7,31 +7,23 @@
 # printed, no label is held twice, and every guest of both hosts carries in
 # its XML the label the registry holds for it, on its host.
 #
-# usage: test-crash.sh BACKEND   (sqlite, dir, etcd); MCS_CRASH_TRIALS (200)
+# usage: test-crash.sh BACKEND   (sqlite, dir, etcd, nfs); MCS_CRASH_TRIALS (200)
+# The nfs backend's registry is served by a real nfs-ganesha that the test
+# starts in its own network and mount namespaces (nfs-ns.sh).
+BACKEND=${1:-sqlite}
+[ "$BACKEND" != nfs ] || . "$(dirname "$0")/nfs-ns.sh"
 . "$(dirname "$0")/lib.sh"
 
-BACKEND=${1:-sqlite}
 TRIALS=${MCS_CRASH_TRIALS:-200}
 case $BACKEND in
 sqlite) REG=$WORK/registry.db ;;
 dir) mkdir -p "$WORK/registry.d" && REG=dir://$WORK/registry.d ;;
 etcd) etcd_start && REG=$ETCD_LOCATION ;;
+nfs) nfs_serve && REG=nfs://127.0.0.1/export/registry ;;
 *) fail "unknown backend $BACKEND" ;;
 esac
 
-for h in h1 h2; do
-	libvirtd_start $h
-	virsh -q -c "$(test_uri $h)" destroy test >/dev/null
-	virsh -q -c "$(test_uri $h)" undefine test >/dev/null
-	cat >"$WORK/$h.conf" <<-CONF
-	uri = $(test_uri $h)
-	registry = $REG
-	host_id = $h
-	socket = $WORK/$h.sock
-	hook_socket = $WORK/$h-hook.sock
-	CONF
-	mcsd_start $h "$WORK/$h.conf"
-done
+two_hosts_start "$REG"
 
 running() { [ -f "$WORK/$1.mcsd.pid" ] && kill -0 "$(cat "$WORK/$1.mcsd.pid")" 2>/dev/null; }
 other() { [ "$1" = h1 ] && echo h2 || echo h1; }
@@ -72,7 +64,12 @@ for ((t = 1; t <= TRIALS; t++)); do
 	*) victims=$b ;;
 	esac
 	for v in $victims; do
-		kill -9 "$(cat "$WORK/$v.mcsd.pid")" 2>/dev/null && kills=$((kills + 1)) || true
+		pid=$(cat "$WORK/$v.mcsd.pid")
+		# Reaped at once, so that bash does not report each kill in the log.
+		if kill -9 "$pid" 2>/dev/null; then
+			kills=$((kills + 1))
+			wait "$pid" 2>/dev/null || true
+		fi
 	done
 	wait $d $r || true
 	for v in h1 h2; do

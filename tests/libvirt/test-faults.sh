@@ -20,16 +20,7 @@ export MCSD_CONFIG=$CONF
 mkdir -p "$MNT"
 
 libvirtd_start h1
-cat >"$CONF" <<EOF
-uri = $(test_uri h1)
-registry = $REG
-host_id = h1
-socket = $WORK/mcsd.sock
-hook_socket = $WORK/hook.sock
-hook_timeout = 2s
-busy_timeout = 500ms
-undefine_grace = 1s
-EOF
+host_conf h1 "$REG" "hook_timeout = 2s" "busy_timeout = 500ms" "undefine_grace = 1s"
 
 unshare -m --propagation private bash -c \
 	"mount -t tmpfs -o size=512k tmpfs '$MNT' && mkdir '$REGDIR' && exec '$MCSD' --config '$CONF'" \
@@ -38,26 +29,15 @@ echo $! >"$WORK/h1.mcsd.pid"
 PID=$!
 wait_for 60 log_count_above "$WORK/h1.log" reconciled 0 || fail "mcsd did not start"
 in_ns() { nsenter -t "$PID" -m -- "$@"; }
-alive() { kill -0 "$PID" 2>/dev/null || fail "mcsd died: $(tail -5 "$WORK/h1.log")"; }
-M() { "$MCSCTL" --socket "$WORK/mcsd.sock" "$@"; }
 U=$(test_uri h1)
 
-health_is() { M status | grep -q "^registry:   $REG (sqlite): $1"; }
 labelled_as() { # GUEST: its XML's label, and the registry's record for it
 	local u
 	u=$(uuid_of "$U" "$1")
 	has_static_label "$U" "$1" &&
 		[ "$(in_ns "$REGISTRY_LIST" "$REG" | awk -v u="$u" '$1 == u { print $3 }')" = "$(label_of "$U" "$1" | cut -d: -f4-)" ]
 }
-# hook_start NAME UUID LABEL: libvirt's start begin for a guest with a static label.
-hook_start() {
-	cat >"$WORK/$1.xml" <<-XML
-	<domain type='kvm'><name>$1</name><uuid>$2</uuid><memory unit='KiB'>65536</memory>
-	<os><type arch='x86_64' machine='pc'>hvm</type></os>
-	<seclabel type='static' model='selinux' relabel='yes'><label>system_u:system_r:svirt_t:$3</label></seclabel></domain>
-	XML
-	"$MCSCTL" hook qemu "$1" start begin - <"$WORK/$1.xml" 2>"$WORK/hook.err"
-}
+shows_failed() { M show "$1" | grep -q failed; }
 
 define "$U" ok0 ""
 wait_for 30 labelled_as ok0 || fail "ok0 was not labelled"
@@ -66,7 +46,7 @@ wait_for 15 health_is ok || fail "health is not ok: $(M status)"
 # ---- read-only ----
 in_ns chattr +i "$REG" "$REGDIR"
 define "$U" ro1 ""
-wait_for 30 bash -c "'$MCSCTL' --socket '$WORK/mcsd.sock' show ro1 | grep -q 'failed'" ||
+wait_for 30 shows_failed ro1 ||
 	fail "ro1 not failed: $(M show ro1)"
 ro_why=$(M show ro1)
 wait_for 15 health_is "failing since " || fail "health on a read-only registry: $(M status)"
@@ -84,7 +64,7 @@ ok "registry read-only: guests fail with the reason, status says failing, the ho
 # ---- disk full ----
 in_ns bash -c "dd if=/dev/zero of='$MNT/filler' bs=4k 2>/dev/null; sync" || true
 define "$U" full1 ""
-wait_for 30 bash -c "'$MCSCTL' --socket '$WORK/mcsd.sock' show full1 | grep -q 'failed'" ||
+wait_for 30 shows_failed full1 ||
 	fail "full1 not failed: $(M show full1)"
 wait_for 15 health_is "failing since " || fail "health on a full disk: $(M status)"
 if hook_start hfull 0d0d0d0d-0000-4000-8000-000000000002 s0:c902,c903; then fail "the hook let a start through on a full disk"; fi
@@ -112,7 +92,7 @@ in_ns rm -rf "$REGDIR"
 define "$U" gone1 ""
 wait_for 30 bash -c "grep -q \"guest 'gone1': registry file .* is gone and cannot be made again\" '$WORK/h1.log'" ||
 	fail "gone1's failure is not logged"
-wait_for 15 bash -c "'$MCSCTL' --socket '$WORK/mcsd.sock' status | grep -q '(sqlite): failing: .* is gone and cannot be made again'" ||
+wait_for 15 status_has '(sqlite): failing: .* is gone and cannot be made again' ||
 	fail "status: $(M status)"
 contains "$(M status)" "labels:     unknown: registry file"
 contains "$(M status)" "1 failed"
@@ -148,10 +128,10 @@ ok "an undefine while another writer holds the registry: the label is released o
 
 # ---- libvirtd killed and restarted ----
 kill -9 "$(cat "$WORK/h1/run/libvirtd.pid" 2>/dev/null || pgrep -f "libvirtd.*$WORK/h1" | head -1)" 2>/dev/null || true
-wait_for 30 bash -c "'$MCSCTL' --socket '$WORK/mcsd.sock' status | grep -q 'not connected'" || fail "status while libvirtd is down: $(M status)"
+wait_for 30 status_has 'not connected' || fail "status while libvirtd is down: $(M status)"
 alive
 libvirtd_restart h1
-wait_for 60 bash -c "'$MCSCTL' --socket '$WORK/mcsd.sock' status | grep -q '(connected)'" || fail "mcsd did not reconnect: $(M status)"
+wait_for 60 status_has '(connected)' || fail "mcsd did not reconnect: $(M status)"
 define "$U" back1 ""
 wait_for 30 labelled_as back1 || fail "back1 was not labelled after libvirtd came back"
 ok "libvirtd killed: status says not connected; mcsd reconnects by itself and labels again"

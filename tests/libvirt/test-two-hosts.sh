@@ -8,21 +8,7 @@
 REG=$WORK/registry.db
 N=${MCS_TWO_HOSTS_GUESTS:-100} # per host
 
-for h in h1 h2; do
-	libvirtd_start $h
-	# Drop the test driver's built-in guest: it has the same UUID on both.
-	virsh -q -c "$(test_uri $h)" destroy test >/dev/null
-	virsh -q -c "$(test_uri $h)" undefine test >/dev/null
-	cat >"$WORK/$h.conf" <<-CONF
-	uri = $(test_uri $h)
-	registry = $REG
-	host_id = $h
-	socket = $WORK/$h.sock
-	hook_socket = $WORK/$h-hook.sock
-	undefine_grace = 1s
-	CONF
-	mcsd_start $h "$WORK/$h.conf"
-done
+two_hosts_start "$REG" "undefine_grace = 1s"
 
 # Define the guests on both hosts at the same time, one virsh session each.
 pids=()
