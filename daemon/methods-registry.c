@@ -265,7 +265,7 @@ int method_reserve(request *rq, json_object **result, reply_err *err) {
         if (!w)
                 return fail(err, mcs_code_name(MCS_E_NOMEM), "out of memory");
         if (param_required(rq, "guest", &guest, err) < 0 || param_string(rq, "label", &label, err) < 0 ||
-            param_string(rq, "name", &name, err) < 0 || resolve_guest(rq, guest, &w->g, err) < 0) {
+            param_string(rq, "name", &name, err) < 0 || resolve_guest_for_write(rq, guest, &w->g, err) < 0) {
                 reserve_free(w);
                 return -1;
         }
@@ -340,7 +340,7 @@ int method_release(request *rq, json_object **result, reply_err *err) {
 
         if (!w)
                 return fail(err, mcs_code_name(MCS_E_NOMEM), "out of memory");
-        if (param_required(rq, "guest", &guest, err) < 0 || resolve_guest(rq, guest, &w->g, err) < 0) {
+        if (param_required(rq, "guest", &guest, err) < 0 || resolve_guest_for_write(rq, guest, &w->g, err) < 0) {
                 release_free(w);
                 return -1;
         }

@@ -58,6 +58,10 @@ typedef struct resolved {
 
 /* A UUID nobody knows resolves with known false; an unknown name fails. */
 int resolve_guest(request *rq, const char *guest, resolved *out, reply_err *err);
+/* The same for a method whose write reads the guest's record itself (in
+ * its batch): a UUID is looked up on this host only, so known and name
+ * say nothing of the registry. */
+int resolve_guest_for_write(request *rq, const char *guest, resolved *out, reply_err *err);
 void resolved_clear(resolved *r);
 int need_libvirt(request *rq, reply_err *err);
 

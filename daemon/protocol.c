@@ -143,7 +143,7 @@ static int resolve_name(request *rq, const char *guest, resolved *out, reply_err
         return r;
 }
 
-int resolve_guest(request *rq, const char *guest, resolved *out, reply_err *err) {
+static int resolve(request *rq, const char *guest, bool registry_too, resolved *out, reply_err *err) {
         mcs_err e = {0};
         mcs_record rec = {0};
         *out = (resolved){0};
@@ -154,6 +154,8 @@ int resolve_guest(request *rq, const char *guest, resolved *out, reply_err *err)
                 take_domain(out, dom);
                 return 0;
         }
+        if (!registry_too)
+                return 0;
         int r = mcs_registry_get(rq->d->reg, out->uuid, &rec, &e);
         if (r < 0 && r != -MCS_E_NOTFOUND)
                 return fail_mcs(err, &e);
@@ -163,6 +165,14 @@ int resolve_guest(request *rq, const char *guest, resolved *out, reply_err *err)
                 mcs_record_clear(&rec);
         }
         return 0;
+}
+
+int resolve_guest(request *rq, const char *guest, resolved *out, reply_err *err) {
+        return resolve(rq, guest, true, out, err);
+}
+
+int resolve_guest_for_write(request *rq, const char *guest, resolved *out, reply_err *err) {
+        return resolve(rq, guest, false, out, err);
 }
 
 static int check_envelope(json_object *req, json_object **id, const struct method **m, json_object **params,

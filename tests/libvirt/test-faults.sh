@@ -76,7 +76,7 @@ for i in 1 2 3 4; do
 	reqs+=("{\"version\":1,\"method\":\"reserve\",\"id\":$i,\"params\":{\"guest\":\"0e0e0e0e-0000-4000-8000-00000000000$i\"}}")
 done
 kill -STOP "$PID"
-python3 "$GROUP_CLIENTS" "$WORK/mcsd.sock" "$PID" "${reqs[@]}" >"$WORK/group.out" || { kill -CONT "$PID"; fail "group clients"; }
+python3 "$GROUP_CLIENTS" "$WORK/h1.sock" "$PID" "${reqs[@]}" >"$WORK/group.out" || { kill -CONT "$PID"; fail "group clients"; }
 [ "$(grep -c '"error"' "$WORK/group.out")" = 4 ] || fail "4 reserves asked together on a full disk: $(cat "$WORK/group.out")"
 ! in_ns "$REGISTRY_LIST" "$REG" | grep -q "^0e0e0e0e-" || fail "a reserve refused on a full disk was stored"
 grep -q "writes meant to share one commit were not stored" "$WORK/h1.log" || fail "the failed group is not logged"
