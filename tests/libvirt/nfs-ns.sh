@@ -1,6 +1,6 @@
 # Sourced, before lib.sh, by the tests that use an nfs:// registry served
-# by a real nfs-ganesha (NFSv3, reached through libnfs). Like
-# tests/nfs/nfs-registry.sh it re-runs the test in new network and mount
+# by a real nfs-ganesha (NFSv3, reached through libnfs), and by
+# tests/nfs/nfs-registry.sh: it re-runs the test in new network and mount
 # namespaces, with its own loopback and its own tmpfs on /run, so that its
 # rpcbind and ganesha (lib.sh's nfs_serve) take neither port 111 nor /run
 # of the machine. Skipped (77) without root or the tools.

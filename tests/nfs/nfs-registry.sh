@@ -14,18 +14,9 @@ set -euo pipefail
 
 : "${PROCS:?PROCS: the test-registry-dir-procs binary}"
 
-skip() { echo "SKIP: $*"; exit 77; }
-
-if [ -z "${MCS_NFS_NS:-}" ]; then
-        [ "$(id -u)" -eq 0 ] || skip "needs root (network and mount namespaces, rpcbind, ganesha)"
-        for t in unshare ip rpcbind rpcinfo ganesha.nfsd; do
-                command -v "$t" >/dev/null || skip "$t not installed (scripts/deps.sh lists it)"
-        done
-        [ -e /usr/lib/x86_64-linux-gnu/ganesha/libfsalvfs.so ] || ls /usr/lib/*/ganesha/libfsalvfs.so >/dev/null 2>&1 ||
-                skip "nfs-ganesha-vfs not installed"
-        export MCS_NFS_NS=1
-        exec unshare --net --mount --propagation private "$0" "$@"
-fi
+# The namespaces (and the skip without root or the tools), as for the
+# libvirt suites' nfs tests.
+. "$(dirname "$0")/../libvirt/nfs-ns.sh"
 
 work=$(mktemp -d "${TMPDIR:-/var/tmp}/mcs-nfs.XXXXXX")
 mkdir "$work/export"
@@ -45,9 +36,6 @@ cleanup() {
         if [ "${KEEP:-}" = 1 ]; then echo "kept $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
-
-mount -t tmpfs tmpfs /run
-ip link set lo up
 
 cat > "$work/ganesha.conf" <<CONF
 NFS_CORE_PARAM {
