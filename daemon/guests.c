@@ -222,12 +222,20 @@ static void check_live_label(mcsd *d, virDomainPtr dom, const mcs_record *rec) {
                           rec->name, live.label, rec->label);
 }
 
-/* Brings the record's state and host in line with what libvirt says. */
+/* Brings the record's state and host in line with what libvirt says.
+ * active is what a reconcile's listing said, maybe a while ago: a record
+ * is changed only on what libvirt says now (the hook may just have marked
+ * a starting guest running). */
 static int sync_state(mcsd *d, virDomainPtr dom, int active, mcs_record *rec, mcs_err *e) {
         bool here = !strcmp(rec->host, d->host_id);
         mcs_state want = active == 1 ? MCS_STATE_RUNNING : MCS_STATE_RESERVED;
         mcs_record upd = {0};
         int r;
+
+        if (active >= 0 && !(rec->state == want && here)) {
+                active = virDomainIsActive(dom);
+                want = active == 1 ? MCS_STATE_RUNNING : MCS_STATE_RESERVED;
+        }
 
         if (active < 0)
                 return mcs_fail(e, MCS_E_IO, "cannot tell whether it runs: %s", virGetLastErrorMessage());
@@ -586,8 +594,11 @@ static int apply_batch(mcsd *d, virDomainPtr *doms, int n, const reconcile_lists
         batch_io io = {d, a, read};
         if (!stop->code && read)
                 fan_out((size_t) n, LIBVIRT_CALLS_AT_ONCE, read_one, &io);
-        bool batched = !stop->code && mcs_registry_batch_begin(d->reg, &be) == 0;
-        if (!batched && !stop->code) {
+        int begun = stop->code ? 0 : mcs_registry_batch_begin(d->reg, &be);
+        /* Without a shared commit (a backend that commits each write) every
+         * reservation made stands on its own and is never undone. */
+        bool batched = !stop->code && begun == 0 && mcs_registry_in_batch(d->reg);
+        if (begun < 0) {
                 if (mcs_registry_fault_code(be.code))
                         *stop = be;
                 else

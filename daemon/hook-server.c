@@ -312,9 +312,12 @@ static void decide_group(hook_server *h, hook_call *calls, size_t n) {
         size_t parsed = 0;
         for (size_t i = 0; i < n; i++)
                 parsed += calls[i].parsed;
-        bool batched = parsed > 1 && mcs_registry_batch_begin(h->reg, &e) == 0;
+        /* A backend without a shared commit stores each decision on its
+         * own: then each outcome stands, as if asked alone. */
+        int begun = parsed > 1 ? mcs_registry_batch_begin(h->reg, &e) : -1;
+        bool batched = begun == 0 && mcs_registry_in_batch(h->reg);
         reply_err why = {0};
-        bool fault = parsed > 1 && !batched && mcs_registry_fault_code(e.code);
+        bool fault = begun < 0 && parsed > 1 && mcs_registry_fault_code(e.code);
         if (fault)
                 fail_mcs(&why, &e);
         for (size_t i = 0; i < n && !fault; i++)
@@ -347,21 +350,7 @@ static void decide_group(hook_server *h, hook_call *calls, size_t n) {
                 atomic_store(&h->stats.largest, parsed);
 }
 
-/* Accepts fd's call and every other one already waiting, up to
- * HOOK_GROUP_MAX: starts that libvirt runs at the same moment share one
- * commit. Each is answered once the group is decided. */
-static void serve_group(hook_server *h, int fd) {
-        hook_call calls[HOOK_GROUP_MAX];
-        size_t n = 0;
-        calls[n++] = (hook_call){.fd = fd};
-        while (n < HOOK_GROUP_MAX) {
-                int more = accept4(h->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-                if (more < 0)
-                        break;
-                int flags = fcntl(more, F_GETFL);
-                fcntl(more, F_SETFL, flags & ~O_NONBLOCK);
-                calls[n++] = (hook_call){.fd = more};
-        }
+static void serve_calls(hook_server *h, hook_call *calls, size_t n) {
         for (size_t i = 0; i < n; i++)
                 if (receive(&calls[i]) < 0) {
                         call_clear(&calls[i]);
@@ -371,6 +360,33 @@ static void serve_group(hook_server *h, int fd) {
         for (size_t i = 0; i < n; i++) {
                 respond(&calls[i]);
                 call_clear(&calls[i]);
+        }
+}
+
+/* Accepts fd's call and every other one already waiting, up to
+ * HOOK_GROUP_MAX: starts that libvirt runs at the same moment share one
+ * commit, and each is answered once the group is decided. A connection
+ * whose request has not arrived yet is served alone afterwards, so that
+ * no slow client holds up a group. */
+static void serve_group(hook_server *h, int fd) {
+        hook_call group[HOOK_GROUP_MAX], alone[HOOK_GROUP_MAX];
+        size_t n = 0, m = 0;
+        group[n++] = (hook_call){.fd = fd};
+        while (n + m < HOOK_GROUP_MAX) {
+                int more = accept4(h->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+                if (more < 0)
+                        break;
+                fcntl(more, F_SETFL, fcntl(more, F_GETFL) & ~O_NONBLOCK);
+                struct pollfd p = {.fd = more, .events = POLLIN};
+                if (poll(&p, 1, 0) == 1)
+                        group[n++] = (hook_call){.fd = more};
+                else
+                        alone[m++] = (hook_call){.fd = more};
+        }
+        serve_calls(h, group, n);
+        for (size_t i = 0; i < m; i++) {
+                atomic_store(&h->busy_since_ms, mcsd_now_ms());
+                serve_calls(h, &alone[i], 1);
         }
 }
 

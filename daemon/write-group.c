@@ -73,7 +73,7 @@ static size_t take(write_group *g, entry **out) {
 }
 
 /* Runs the writes in one batch. Returns 0 when every outcome stands (the
- * batch is durable, or there was no batch and each write committed
+ * batch is durable, or there was no shared commit and each write committed
  * itself), or -1 with *why when none was stored: the batch could not
  * begin for a storage failure, met one, or was not committed. */
 static int run_batch(mcsd *d, entry **v, size_t n, reply_err *why) {
@@ -81,8 +81,10 @@ static int run_batch(mcsd *d, entry **v, size_t n, reply_err *why) {
         bool batched = false;
 
         if (n > 1) {
+                /* A backend without a shared commit stores each write on its
+                 * own: then each outcome stands, as if asked alone. */
                 if (mcs_registry_batch_begin(d->reg, &e) == 0)
-                        batched = true;
+                        batched = mcs_registry_in_batch(d->reg);
                 else if (mcs_registry_fault_code(e.code))
                         return fail_mcs(why, &e);
         }

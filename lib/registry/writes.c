@@ -68,6 +68,10 @@ int mcs_registry_batch_begin(mcs_registry *reg, mcs_err *e) {
         return 0;
 }
 
+bool mcs_registry_in_batch(const mcs_registry *reg) {
+        return reg->batch;
+}
+
 int mcs_registry_batch_end(mcs_registry *reg, bool commit, mcs_err *e) {
         if (!reg->batch)
                 return 0;

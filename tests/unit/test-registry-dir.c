@@ -120,6 +120,28 @@ START_TEST(reserve_get_and_layout) {
 }
 END_TEST
 
+/* dir has no shared commit: a batch opens nothing, and each write inside
+ * stands on its own (mcsd then answers each on its own outcome). */
+START_TEST(batch_without_a_shared_commit) {
+        mcs_registry *r = open_as("host-a", "c0.c1023"), *other = open_as("host-b", "c0.c1023");
+        mcs_record rec;
+        mcs_err e = {0};
+        mcs_guest g = guest("bbbbbbbb-0000-4000-8000-000000000001", "alone");
+
+        ck_assert_ok(mcs_registry_batch_begin(r, &e), &e);
+        ck_assert(!mcs_registry_in_batch(r));
+        ck_assert_ok(mcs_registry_reserve(r, &g, &rec, NULL, &e), &e);
+        mcs_record_clear(&rec);
+        ck_assert_ok(mcs_registry_get(other, g.uuid, &rec, &e), &e); /* durable before batch_end */
+        mcs_record_clear(&rec);
+        ck_assert_ok(mcs_registry_batch_end(r, false, &e), &e);
+        ck_assert_ok(mcs_registry_get(other, g.uuid, &rec, &e), &e); /* and not rolled back */
+        mcs_record_clear(&rec);
+        mcs_registry_close(other);
+        mcs_registry_close(r);
+}
+END_TEST
+
 START_TEST(locations_and_foreign_directories) {
         mcs_registry_config cfg = {.host_id = "h"};
         mcs_registry *r;
@@ -714,6 +736,7 @@ int main(void) {
         tcase_add_checked_fixture(tc, setup, teardown);
         tcase_set_timeout(tc, 120);
         tcase_add_test(tc, reserve_get_and_layout);
+        tcase_add_test(tc, batch_without_a_shared_commit);
         tcase_add_test(tc, locations_and_foreign_directories);
         tcase_add_test(tc, static_labels_and_conflicts);
         tcase_add_test(tc, two_handles_never_draw_the_same_pair);

@@ -739,7 +739,9 @@ START_TEST(batch_commits_once_or_not_at_all) {
         char uuid[40];
 
         /* Rolled back: nothing stays, and the view forgets what it saw. */
+        ck_assert(!mcs_registry_in_batch(r));
         ck_assert_ok(mcs_registry_batch_begin(r, &e), &e);
+        ck_assert(mcs_registry_in_batch(r)); /* sqlite shares one commit */
         for (int i = 0; i < 10; i++) {
                 snprintf(uuid, sizeof uuid, "20000000-0000-0000-0000-%012d", i);
                 mcs_guest g = guest(uuid, "b");
@@ -748,6 +750,7 @@ START_TEST(batch_commits_once_or_not_at_all) {
         }
         ck_assert_int_eq(mcs_registry_batch_begin(r, &e), -MCS_E_INVALID);
         ck_assert_ok(mcs_registry_batch_end(r, false, &e), &e);
+        ck_assert(!mcs_registry_in_batch(r));
         ck_assert_ok(mcs_registry_stats(r, &st, &e), &e);
         ck_assert_uint_eq(st.labels, 0);
         ck_assert_ok(mcs_registry_stats(other, &st, &e), &e);

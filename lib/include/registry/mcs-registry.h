@@ -161,6 +161,10 @@ int mcs_registry_batch_begin(mcs_registry *r, mcs_err *e);
  * batch must end without committing. */
 bool mcs_registry_fault_code(mcs_code c);
 int mcs_registry_batch_end(mcs_registry *r, bool commit, mcs_err *e);
+/* True between a batch_begin that opened a shared commit and its
+ * batch_end. False with a backend that commits each write itself: then
+ * every write inside stands on its own, whatever happens to the others. */
+bool mcs_registry_in_batch(const mcs_registry *r);
 
 /* Exactly this label for the guest. Refused (-MCS_E_CONFLICT, naming the
  * holder) when another guest holds a label equal to, containing or contained
