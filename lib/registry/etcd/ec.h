@@ -88,6 +88,12 @@ typedef struct ec_txn {
 } ec_txn;
 int ec_txn_run(ec *b, json_object *compare, json_object *success, json_object *failure, const char *what,
                ec_txn *out, mcs_err *e);
+/* Drops the lists of a transaction that will not run (its building
+ * failed); returns r. ec_txn_run takes them over otherwise. */
+int ec_txn_drop(int r, json_object *compare, json_object *success, json_object *failure);
+/* Appends op (a compare or an operation) to arr; when either is NULL (out
+ * of memory) drops op and returns false. */
+bool ec_push(json_object *arr, json_object *op);
 void ec_txn_clear(ec_txn *t);
 /* The kvs of response i (a response_range) of t. */
 int ec_txn_kvs(const ec_txn *t, size_t i, ec_kvs *l, const char *what, mcs_err *e);

@@ -35,15 +35,6 @@ static void state_clear(state *s) {
         memset(s, 0, sizeof *s);
 }
 
-static bool push(json_object *arr, json_object *op) {
-        if (!arr || !op) {
-                json_object_put(op);
-                return false;
-        }
-        json_object_array_add(arr, op);
-        return true;
-}
-
 /* The registry id and the feed key, now. */
 static int read_state_once(ec *b, state *s, mcs_err *e) {
         _cleanup_free_ char *ik = ec_key(b, "id", NULL), *fk = ec_key(b, "feed", NULL);
@@ -52,10 +43,8 @@ static int read_state_once(ec *b, state *s, mcs_err *e) {
         ec_txn t;
         int r;
         memset(s, 0, sizeof *s);
-        if (!ik || !fk || !push(ops, ec_op_range(ik, NULL, 0, 0)) || !push(ops, ec_op_range(fk, NULL, 0, 0))) {
-                json_object_put(ops);
-                return ec_fail_nomem(e);
-        }
+        if (!ik || !fk || !ec_push(ops, ec_op_range(ik, NULL, 0, 0)) || !ec_push(ops, ec_op_range(fk, NULL, 0, 0)))
+                return ec_txn_drop(ec_fail_nomem(e), NULL, ops, NULL);
         if ((r = ec_txn_run(b, NULL, ops, NULL, "read the registry id", &t, e)) < 0)
                 return r;
         if ((r = ec_txn_kvs(&t, 0, &id, "read the registry id", e)) == 0)
@@ -94,15 +83,11 @@ int ec_ensure_id(ec *b, mcs_err *e) {
         ec_kvs id = {0};
         ec_txn t;
         int r = ec_random_hex(fresh, 16, e);
-        if (r == 0 && (!ik || !push(cmp, ec_cmp(ik, "CREATE", "EQUAL", 0)) || !push(ok, ec_op_put(ik, fresh, 0)) ||
-                       !push(fail, ec_op_range(ik, NULL, 0, 0))))
+        if (r == 0 && (!ik || !ec_push(cmp, ec_cmp(ik, "CREATE", "EQUAL", 0)) || !ec_push(ok, ec_op_put(ik, fresh, 0)) ||
+                       !ec_push(fail, ec_op_range(ik, NULL, 0, 0))))
                 r = ec_fail_nomem(e);
-        if (r < 0) {
-                json_object_put(cmp);
-                json_object_put(ok);
-                json_object_put(fail);
-                return r;
-        }
+        if (r < 0)
+                return ec_txn_drop(r, cmp, ok, fail);
         if ((r = ec_txn_run(b, cmp, ok, fail, "create the registry id", &t, e)) < 0)
                 return r;
         if (!t.succeeded && (r = ec_txn_kvs(&t, 0, &id, "read the registry id", e)) == 0 && id.n == 0)

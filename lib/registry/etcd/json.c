@@ -265,17 +265,29 @@ void ec_txn_clear(ec_txn *t) {
         *t = (ec_txn){0};
 }
 
+bool ec_push(json_object *arr, json_object *op) {
+        if (!arr || !op) {
+                json_object_put(op);
+                return false;
+        }
+        json_object_array_add(arr, op);
+        return true;
+}
+
+int ec_txn_drop(int r, json_object *compare, json_object *success, json_object *failure) {
+        json_object_put(compare);
+        json_object_put(success);
+        json_object_put(failure);
+        return r;
+}
+
 int ec_txn_run(ec *b, json_object *compare, json_object *success, json_object *failure, const char *what,
                ec_txn *out, mcs_err *e) {
         json_object *req = json_object_new_object(), *v;
         int r;
         *out = (ec_txn){0};
-        if (!req) {
-                json_object_put(compare);
-                json_object_put(success);
-                json_object_put(failure);
-                return ec_fail_nomem(e);
-        }
+        if (!req)
+                return ec_txn_drop(ec_fail_nomem(e), compare, success, failure);
         if (compare)
                 json_object_object_add(req, "compare", compare);
         if (success)

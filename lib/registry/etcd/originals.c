@@ -48,23 +48,11 @@ static int original_parse(ec *b, const char *text, mcs_original *o, mcs_err *e) 
 static int put_if_absent(ec *b, const char *path, const char *value, char owner[MCS_UUID_STRLEN + 1], mcs_err *e) {
         _cleanup_free_ char *k = ec_key(b, "orig/", path);
         json_object *cmp = json_object_new_array(), *ok = json_object_new_array(), *fail = json_object_new_array();
-        bool built = k && cmp && ok && fail;
-        json_object *c = built ? ec_cmp(k, "CREATE", "EQUAL", 0) : NULL, *p = built ? ec_op_put(k, value, 0) : NULL,
-                    *g = built ? ec_op_range(k, NULL, 0, 0) : NULL;
         ec_txn t;
         ec_kvs kvs = {0};
-        if (!c || !p || !g) {
-                json_object_put(c);
-                json_object_put(p);
-                json_object_put(g);
-                json_object_put(cmp);
-                json_object_put(ok);
-                json_object_put(fail);
-                return ec_fail_nomem(e);
-        }
-        json_object_array_add(cmp, c);
-        json_object_array_add(ok, p);
-        json_object_array_add(fail, g);
+        if (!k || !ec_push(cmp, ec_cmp(k, "CREATE", "EQUAL", 0)) || !ec_push(ok, ec_op_put(k, value, 0)) ||
+            !ec_push(fail, ec_op_range(k, NULL, 0, 0)))
+                return ec_txn_drop(ec_fail_nomem(e), cmp, ok, fail);
         int r = ec_txn_run(b, cmp, ok, fail, "remember an original label", &t, e);
         if (r < 0 || t.succeeded) {
                 if (r == 0)

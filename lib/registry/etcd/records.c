@@ -18,15 +18,6 @@
 
 #define WRITE_ATTEMPTS 50
 
-static bool push(json_object *arr, json_object *op) {
-        if (!arr || !op) {
-                json_object_put(op);
-                return false;
-        }
-        json_object_array_add(arr, op);
-        return true;
-}
-
 /* The record at uuid and its key's mod revision: 0, -MCS_E_NOTFOUND or an error. */
 static int read_record(ec *b, const char *uuid, mcs_record *rec, int64_t *mod_rev, mcs_err *e) {
         _cleanup_free_ char *key = ec_key(b, "rec/", uuid);
@@ -83,15 +74,15 @@ static int reservation_ops(ec *b, const mcs_record *rec, const mcs_catset *claim
         _cleanup_free_ char *rk = ec_key(b, "rec/", rec->uuid), *lk = ec_key(b, "label/", rec->label);
         _cleanup_free_ char *fk = ec_key(b, "feed", NULL), *value = ec_record_json(rec);
         _cleanup_free_ char *change = ec_change_json(MCS_OP_RESERVE, rec->uuid, rec->label);
-        bool ok = rk && lk && fk && value && change && push(ops, ec_op_put(rk, value, 0)) &&
-                  push(ops, ec_op_put(lk, rec->uuid, 0)) && push(ops, ec_op_put(fk, change, 0));
+        bool ok = rk && lk && fk && value && change && ec_push(ops, ec_op_put(rk, value, 0)) &&
+                  ec_push(ops, ec_op_put(lk, rec->uuid, 0)) && ec_push(ops, ec_op_put(fk, change, 0));
         if (ok && hist_key)
-                ok = push(ops, ec_op_put(hist_key, hist, 0));
+                ok = ec_push(ops, ec_op_put(hist_key, hist, 0));
         for (int c = mcs_catset_next(claims, 0); ok && c >= 0; c = mcs_catset_next(claims, (unsigned) c + 1)) {
                 char n[16];
                 snprintf(n, sizeof n, "%d", c);
                 _cleanup_free_ char *ck = ec_key(b, "cat/", n);
-                ok = ck && push(ops, ec_op_put(ck, rec->uuid, 0));
+                ok = ck && ec_push(ops, ec_op_put(ck, rec->uuid, 0));
         }
         return ok ? 0 : ec_fail_nomem(e);
 }
@@ -109,7 +100,7 @@ static int check_claims(ec *b, const mcs_record *rec, const mcs_catset *claims, 
 /* The failure branch of every write: the record key, then the write's own history key. */
 static json_object *failure_reads(const char *rec_key, const char *hist_key) {
         json_object *f = json_object_new_array();
-        if (!push(f, ec_op_range(rec_key, NULL, 0, 0)) || !push(f, ec_op_range(hist_key, NULL, 0, 0))) {
+        if (!ec_push(f, ec_op_range(rec_key, NULL, 0, 0)) || !ec_push(f, ec_op_range(hist_key, NULL, 0, 0))) {
                 json_object_put(f);
                 return NULL;
         }
@@ -148,26 +139,22 @@ int ec_create(mcs_backend *b, const mcs_record *rec, const mcs_catset *claims, c
         if (r == 0 && sscanf(view->mark, "%*s %63s", id) != 1)
                 r = -(int) MCS_E_STALE;
         _cleanup_free_ char *ik = ec_key(b, "id", NULL);
-        if (r == 0 && (!ik || !push(cmp, ec_cmp_value(ik, id)) || !push(cmp, ec_cmp(rk, "CREATE", "EQUAL", 0)) ||
-                       !push(cmp, ec_cmp(lk, "CREATE", "EQUAL", 0))))
+        if (r == 0 && (!ik || !ec_push(cmp, ec_cmp_value(ik, id)) || !ec_push(cmp, ec_cmp(rk, "CREATE", "EQUAL", 0)) ||
+                       !ec_push(cmp, ec_cmp(lk, "CREATE", "EQUAL", 0))))
                 r = ec_fail_nomem(e);
         for (int c = mcs_catset_next(claims, 0); r == 0 && c >= 0; c = mcs_catset_next(claims, (unsigned) c + 1)) {
                 char n[16];
                 snprintf(n, sizeof n, "%d", c);
                 _cleanup_free_ char *ck = ec_key(b, "cat/", n);
-                if (!ck || !push(cmp, ec_cmp(ck, "MOD", "LESS", (int64_t) view->pos + 1)))
+                if (!ck || !ec_push(cmp, ec_cmp(ck, "MOD", "LESS", (int64_t) view->pos + 1)))
                         r = ec_fail_nomem(e);
         }
         if (r == 0)
                 r = reservation_ops(b, rec, claims, ops, hk, hist, e);
         if (r == 0 && !(fail = failure_reads(rk, hk)))
                 r = ec_fail_nomem(e);
-        if (r < 0) {
-                json_object_put(cmp);
-                json_object_put(ops);
-                json_object_put(fail);
-                return r;
-        }
+        if (r < 0)
+                return ec_txn_drop(r, cmp, ops, fail);
         if ((r = ec_txn_run(b, cmp, ops, fail, "reserve", &t, e)) < 0)
                 return r;
         if (!t.succeeded) {
@@ -197,20 +184,16 @@ static int guarded_write(ec *b, const char *uuid, int64_t mod_rev, const mcs_rec
         json_object *cmp = json_object_new_array(), *ops = json_object_new_array(), *fail = NULL;
         ec_txn t;
         bool ok = rk && lk && fk && hk && hist && change && (!rec || value) &&
-                  push(cmp, ec_cmp(rk, "MOD", "EQUAL", mod_rev)) && push(ops, ec_op_put(hk, hist, 0)) &&
-                  push(ops, ec_op_put(fk, change, 0));
+                  ec_push(cmp, ec_cmp(rk, "MOD", "EQUAL", mod_rev)) && ec_push(ops, ec_op_put(hk, hist, 0)) &&
+                  ec_push(ops, ec_op_put(fk, change, 0));
         if (ok && rec)
-                ok = push(ops, ec_op_put(rk, value, 0));
+                ok = ec_push(ops, ec_op_put(rk, value, 0));
         else if (ok)
-                ok = push(ops, ec_op_delete(rk)) && push(ops, ec_op_delete(lk));
+                ok = ec_push(ops, ec_op_delete(rk)) && ec_push(ops, ec_op_delete(lk));
         if (ok)
                 ok = (fail = failure_reads(rk, hk)) != NULL;
-        if (!ok) {
-                json_object_put(cmp);
-                json_object_put(ops);
-                json_object_put(fail);
-                return ec_fail_nomem(e);
-        }
+        if (!ok)
+                return ec_txn_drop(ec_fail_nomem(e), cmp, ops, fail);
         int r = ec_txn_run(b, cmp, ops, fail, what, &t, e);
         if (r < 0)
                 return r;
@@ -266,15 +249,12 @@ int ec_import_record(mcs_backend *b, const mcs_record *rec, mcs_err *e) {
                 return r;
         _cleanup_free_ char *rk = ec_key(b, "rec/", rec->uuid), *lk = ec_key(b, "label/", rec->label);
         json_object *cmp = json_object_new_array(), *ops = json_object_new_array();
-        if (!rk || !lk || !push(cmp, ec_cmp(rk, "CREATE", "EQUAL", 0)) || !push(cmp, ec_cmp(lk, "CREATE", "EQUAL", 0)))
+        if (!rk || !lk || !ec_push(cmp, ec_cmp(rk, "CREATE", "EQUAL", 0)) || !ec_push(cmp, ec_cmp(lk, "CREATE", "EQUAL", 0)))
                 r = ec_fail_nomem(e);
         if (r == 0)
                 r = reservation_ops(b, rec, &range.high.cats, ops, NULL, NULL, e);
-        if (r < 0) {
-                json_object_put(cmp);
-                json_object_put(ops);
-                return r;
-        }
+        if (r < 0)
+                return ec_txn_drop(r, cmp, ops, NULL);
         ec_txn t;
         if ((r = ec_txn_run(b, cmp, ops, NULL, "import a reservation", &t, e)) < 0)
                 return r;
