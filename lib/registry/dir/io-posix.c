@@ -56,46 +56,22 @@ static int px_rename(dir_io *io, const char *from, const char *to) {
         return renameat(p->dfd, from, p->dfd, to) < 0 ? -errno : 0;
 }
 
+static int fd_read(void *h, char *buf, size_t len) {
+        ssize_t k;
+        do
+                k = read(*(int *) h, buf, len);
+        while (k < 0 && errno == EINTR);
+        return k < 0 ? -errno : (int) k;
+}
+
 static int px_read(dir_io *io, const char *name, char **data, size_t *len) {
         posix_io *p = (posix_io *) io;
         int fd = openat(p->dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC); /* a FIFO does not block */
         if (fd < 0)
                 return -errno;
-        size_t cap = 4096, n = 0;
-        char *buf = malloc(cap);
-        int r = 0;
-        while (buf) {
-                if (n + 1 == cap) {
-                        char *b = cap > (64u << 20) ? NULL : realloc(buf, cap * 2);
-                        if (!b) {
-                                r = -EFBIG;
-                                break;
-                        }
-                        buf = b;
-                        cap *= 2;
-                }
-                ssize_t k = read(fd, buf + n, cap - n - 1);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0) {
-                        r = -errno;
-                        break;
-                }
-                if (k == 0)
-                        break;
-                n += (size_t) k;
-        }
+        int r = dir_io_read_all(fd_read, &fd, data, len);
         close(fd);
-        if (!buf)
-                return -ENOMEM;
-        if (r < 0) {
-                free(buf);
-                return r;
-        }
-        buf[n] = '\0';
-        *data = buf;
-        *len = n;
-        return 0;
+        return r;
 }
 
 static int px_list(dir_io *io, const char *dir, dir_io_name_fn fn, void *ctx) {

@@ -42,6 +42,13 @@ struct dir_io {
         char detail[256]; /* the layer's words for the last failure, or "" */
 };
 
+/* What a layer's read does for dir_io_read_all: up to len bytes of h into
+ * buf; how many, 0 at the end of the file, or a negative errno. */
+typedef int (*dir_io_read_fn)(void *h, char *buf, size_t len);
+/* The whole file through rd, NUL-terminated (*len without the NUL);
+ * -EFBIG past 64 MiB, -ENOMEM, or rd's error. */
+int dir_io_read_all(dir_io_read_fn rd, void *h, char **data, size_t *len);
+
 /* The POSIX layer: a directory on a mounted filesystem (created if its
  * parent exists). */
 int dir_io_posix_open(const char *path, dir_io **out, char *why, size_t why_len);

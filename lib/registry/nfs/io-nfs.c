@@ -110,48 +110,30 @@ static int nf_rename_once(dir_io *io, const char *from, const char *to) {
         return r;
 }
 
+struct open_file {
+        nfs_io *n;
+        struct nfsfh *fh;
+};
+
+static int fh_read(void *h, char *buf, size_t len) {
+        struct open_file *f = h;
+        return nfs_read(f->n->nfs, f->fh, len, buf);
+}
+
 static int nf_read_once(dir_io *io, const char *name, char **data, size_t *len) {
         nfs_io *n = (nfs_io *) io;
-        struct nfsfh *fh;
+        struct open_file f = {.n = n};
         WITH_PATH(p, name);
-        int r = nfs_open(n->nfs, p, O_RDONLY, &fh);
+        int r = nfs_open(n->nfs, p, O_RDONLY, &f.fh);
         if (r < 0) {
                 note(n, r);
                 return r;
         }
-        size_t cap = 4096, got = 0;
-        char *buf = malloc(cap);
-        while (buf) {
-                if (got + 1 == cap) {
-                        char *b = cap > (64u << 20) ? NULL : realloc(buf, cap * 2);
-                        if (!b) {
-                                r = -EFBIG;
-                                break;
-                        }
-                        buf = b;
-                        cap *= 2;
-                }
-                int k = nfs_read(n->nfs, fh, cap - got - 1, buf + got);
-                if (k < 0) {
-                        r = k;
-                        break;
-                }
-                if (k == 0)
-                        break;
-                got += (size_t) k;
-        }
-        nfs_close(n->nfs, fh);
-        if (!buf)
-                return -ENOMEM;
-        if (r < 0) {
+        r = dir_io_read_all(fh_read, &f, data, len);
+        nfs_close(n->nfs, f.fh);
+        if (r < 0 && r != -ENOMEM)
                 note(n, r);
-                free(buf);
-                return r;
-        }
-        buf[got] = '\0';
-        *data = buf;
-        *len = got;
-        return 0;
+        return r;
 }
 
 static int nf_list_once(dir_io *io, const char *dir, dir_io_name_fn fn, void *ctx) {
