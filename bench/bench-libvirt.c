@@ -10,11 +10,10 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "bench-mcsd.h"
 #include "bench-util.h"
 
 #define RECONCILE_GUESTS (getenv("BENCH_GUESTS") ? atoi(getenv("BENCH_GUESTS")) : 2000)
@@ -22,11 +21,6 @@
 
 static const char *watched;   /* the guest whose label we wait for */
 static double labelled_at;
-
-static void quiet(void *opaque, virErrorPtr err) {
-        (void) opaque;
-        (void) err;
-}
 
 static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *opaque) {
         (void) conn;
@@ -41,21 +35,6 @@ static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int det
                 labelled_at = bench_now();
         free(xml);
         return 0;
-}
-
-static void tick(int timer, void *opaque) {
-        (void) timer;
-        (void) opaque;
-}
-
-/* systemd reads every notification; so must a stand-in, or mcsd blocks in sd_notify. */
-static void drain(int watch, int fd, int events, void *opaque) {
-        char buf[4096];
-        (void) watch;
-        (void) events;
-        (void) opaque;
-        while (recv(fd, buf, sizeof buf, MSG_DONTWAIT) > 0)
-                ;
 }
 
 static char *guest_xml(const char *prefix, int i) {
@@ -90,44 +69,16 @@ static double read_all(virConnectPtr c) {
         return bench_now() - t0;
 }
 
-static pid_t start_mcsd(const char *mcsd, const char *config, const char *notify_path) {
-        pid_t pid = fork();
-        if (pid == 0) {
-                setenv("NOTIFY_SOCKET", notify_path, 1);
-                execl(mcsd, mcsd, "--config", config, (char *) NULL);
-                _exit(127);
-        }
-        return pid;
-}
-
-static void wait_ready(int fd) {
-        char buf[4096];
-        for (;;) {
-                ssize_t n = recv(fd, buf, sizeof buf - 1, 0);
-                if (n < 0)
-                        BENCH_DIE("notify socket: no READY=1 from mcsd");
-                buf[n] = '\0';
-                if (!strncmp(buf, "READY=1", 7))
-                        return;
-        }
-}
-
 int main(int argc, char **argv) {
         if (argc != 4)
                 BENCH_DIE("usage: bench-libvirt URI MCSD CONFIG");
-        virSetErrorFunc(NULL, quiet);
+        virSetErrorFunc(NULL, bench_quiet);
         virConnectPtr c = virConnectOpen(argv[1]);
         if (!c)
                 BENCH_DIE("connect %s: %s", argv[1], virGetLastErrorMessage());
 
-        struct sockaddr_un sa = {.sun_family = AF_UNIX};
-        snprintf(sa.sun_path, sizeof sa.sun_path, "/tmp/bench-libvirt-notify.%d", (int) getpid());
-        unlink(sa.sun_path);
-        int nfd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        struct timeval tv = {.tv_sec = 600};
-        if (nfd < 0 || bind(nfd, (struct sockaddr *) &sa, sizeof sa) < 0 ||
-            setsockopt(nfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0)
-                BENCH_DIE("notify socket: %m");
+        char notify[108];
+        int nfd = bench_notify_socket("bench-libvirt-notify", 600, notify, sizeof notify);
 
         /* Reconcile: guests defined while mcsd is not running. */
         for (int i = 0; i < RECONCILE_GUESTS; i++)
@@ -137,8 +88,8 @@ int main(int argc, char **argv) {
          * unanswered client would hold libvirtd's keepalive and events up. */
         virConnectClose(c);
         double t0 = bench_now();
-        pid_t pid = start_mcsd(argv[2], argv[3], sa.sun_path);
-        wait_ready(nfd);
+        pid_t pid = bench_start_mcsd(argv[2], argv[3], notify);
+        bench_wait_ready(nfd, 1);
         double reconcile_s = bench_now() - t0;
         bench_report("reconcile_2000_guests_s", reconcile_s, "s");
         bench_report("read_2000_guests_s", read_s, "s");
@@ -149,8 +100,8 @@ int main(int argc, char **argv) {
                 BENCH_DIE("connect %s: %s", argv[1], virGetLastErrorMessage());
         if (virConnectDomainEventRegisterAny(c, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
                                              VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle), NULL, NULL) < 0 ||
-            virEventAddTimeout(5, tick, NULL, NULL) < 0 ||
-            virEventAddHandle(nfd, VIR_EVENT_HANDLE_READABLE, drain, NULL, NULL) < 0)
+            virEventAddTimeout(5, bench_tick, NULL, NULL) < 0 ||
+            virEventAddHandle(nfd, VIR_EVENT_HANDLE_READABLE, bench_drain, NULL, NULL) < 0)
                 BENCH_DIE("events: %s", virGetLastErrorMessage());
         double lat[DEFINE_GUESTS], def[DEFINE_GUESTS];
         for (int i = 0; i < DEFINE_GUESTS; i++) {
@@ -180,7 +131,7 @@ int main(int argc, char **argv) {
         kill(pid, SIGTERM);
         int st;
         waitpid(pid, &st, 0);
-        unlink(sa.sun_path);
+        unlink(notify);
         virConnectClose(c);
         if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
                 BENCH_DIE("mcsd did not exit cleanly after SIGTERM");

@@ -22,12 +22,10 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "bench-mcsd.h"
 #include "bench-util.h"
 #include "mcs-registry.h"
 
@@ -74,11 +72,6 @@ static void at_exit(void) {
                         kill(children[i], SIGTERM);
         if (notify_file[0])
                 unlink(notify_file);
-}
-
-static void quiet(void *opaque, virErrorPtr err) {
-        (void) opaque;
-        (void) err;
 }
 
 static int env_int(const char *name, int def, int min) {
@@ -160,21 +153,6 @@ static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int det
         }
         pthread_mutex_unlock(&S.lock);
         return 0;
-}
-
-static void tick(int timer, void *opaque) {
-        (void) timer;
-        (void) opaque;
-}
-
-/* systemd reads every notification; so must a stand-in, or mcsd blocks in sd_notify. */
-static void drain(int watch, int fd, int events, void *opaque) {
-        char buf[4096];
-        (void) watch;
-        (void) events;
-        (void) opaque;
-        while (recv(fd, buf, sizeof buf, MSG_DONTWAIT) > 0)
-                ;
 }
 
 static void *event_loop(void *arg) {
@@ -288,31 +266,6 @@ static void wave_note(unsigned wave, size_t from, double t0) {
                         wave, n, bench_now() - t0, p50, p99, lat[n - 1]);
         }
         free(lat);
-}
-
-static pid_t start_mcsd(const char *mcsd, const char *conf, const char *notify_path) {
-        pid_t pid = fork();
-        if (pid < 0)
-                BENCH_DIE("fork: %m");
-        if (pid == 0) {
-                prctl(PR_SET_PDEATHSIG, SIGTERM);
-                setenv("NOTIFY_SOCKET", notify_path, 1);
-                execl(mcsd, mcsd, "--config", conf, (char *) NULL);
-                _exit(127);
-        }
-        return pid;
-}
-
-static void wait_ready(int fd, int n) {
-        char buf[4096];
-        while (n > 0) {
-                ssize_t len = recv(fd, buf, sizeof buf - 1, 0);
-                if (len < 0)
-                        BENCH_DIE("notify socket: no READY=1 from every mcsd");
-                buf[len] = '\0';
-                if (!strncmp(buf, "READY=1", 7))
-                        n--;
-        }
 }
 
 /* The level of a guest's static label, from "<label>user:role:type:LEVEL</label>". */
@@ -498,34 +451,26 @@ int main(int argc, char **argv) {
         int peak = env_int("MCS_LOAD_GUESTS", 10000, HOSTS);
         S.window = env_int("MCS_LOAD_WINDOW", 8, 1);
         const char *mcsd = argv[1], *registry = argv[2];
-        virSetErrorFunc(NULL, quiet);
+        virSetErrorFunc(NULL, bench_quiet);
         if (virInitialize() < 0 || virEventRegisterDefaultImpl() < 0)
                 BENCH_DIE("libvirt: %s", virGetLastErrorMessage());
 
-        struct sockaddr_un sa = {.sun_family = AF_UNIX};
-        snprintf(sa.sun_path, sizeof sa.sun_path, "/tmp/bench-load-notify.%d", (int) getpid());
-        unlink(sa.sun_path);
-        snprintf(notify_file, sizeof notify_file, "%s", sa.sun_path);
         atexit(at_exit);
-        int nfd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        struct timeval tv = {.tv_sec = 120};
-        if (nfd < 0 || bind(nfd, (struct sockaddr *) &sa, sizeof sa) < 0 ||
-            setsockopt(nfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0)
-                BENCH_DIE("notify socket: %m");
+        int nfd = bench_notify_socket("bench-load-notify", 120, notify_file, sizeof notify_file);
         for (int i = 0; i < HOSTS; i++) {
                 host *h = &S.h[i];
                 h->id = i;
                 h->uri = argv[3 + 2 * i];
                 h->conf = argv[4 + 2 * i];
                 h->want = peak / HOSTS + (i < peak % HOSTS);
-                h->mcsd = children[i] = start_mcsd(mcsd, h->conf, sa.sun_path);
+                h->mcsd = children[i] = bench_start_mcsd(mcsd, h->conf, notify_file);
         }
-        wait_ready(nfd, HOSTS);
+        bench_wait_ready(nfd, HOSTS);
         for (int i = 0; i < HOSTS; i++)
                 connect_host(&S.h[i]);
         pthread_t loop;
-        if (virEventAddTimeout(50, tick, NULL, NULL) < 0 ||
-            virEventAddHandle(nfd, VIR_EVENT_HANDLE_READABLE, drain, NULL, NULL) < 0 ||
+        if (virEventAddTimeout(50, bench_tick, NULL, NULL) < 0 ||
+            virEventAddHandle(nfd, VIR_EVENT_HANDLE_READABLE, bench_drain, NULL, NULL) < 0 ||
             pthread_create(&loop, NULL, event_loop, NULL))
                 BENCH_DIE("events: %s", virGetLastErrorMessage());
 
