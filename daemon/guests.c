@@ -537,11 +537,8 @@ static uuid_set list_uuids(mcsd *d, unsigned flags) {
         return s;
 }
 
-static int in_set(const uuid_set *s, virDomainPtr dom) {
-        char uuid[VIR_UUID_STRING_BUFLEN];
-        if (!s->v || virDomainGetUUIDString(dom, uuid) < 0)
-                return -1;
-        return domain_listed(s->v, s->n, uuid);
+static int in_set(const uuid_set *s, const char *uuid) {
+        return s->v && uuid[0] ? domain_listed(s->v, s->n, uuid) : -1;
 }
 
 /* A reconcile knows which guests are persistent and which run from two
@@ -588,8 +585,9 @@ static int apply_batch(mcsd *d, virDomainPtr *doms, int n, const reconcile_lists
         bool *read = calloc((size_t) n, sizeof *read);
         for (int i = 0; i < n; i++) {
                 a[i].dom = doms[i];
-                a[i].persistent = in_set(&k->persistent, doms[i]);
-                a[i].active = in_set(&k->active, doms[i]);
+                virDomainGetUUIDString(doms[i], a[i].uuid);
+                a[i].persistent = in_set(&k->persistent, a[i].uuid);
+                a[i].active = in_set(&k->active, a[i].uuid);
         }
         batch_io io = {d, a, read};
         if (!stop->code && read)

@@ -102,6 +102,17 @@ host_conf() {
 		"hook_socket = $WORK/$h-hook.sock" "$@" >"$WORK/$h.conf"
 }
 
+# one_host_start REG [LINE...]: libvirtd h1 and one mcsd on the registry
+# REG (host_conf's LINEs); sets MCSD_CONFIG, PID (mcsd's) and U (h1's URI).
+one_host_start() {
+	export MCSD_CONFIG=$WORK/h1.conf
+	libvirtd_start h1
+	host_conf h1 "$@"
+	mcsd_start h1 "$MCSD_CONFIG"
+	PID=$(cat "$WORK/h1.mcsd.pid")
+	U=$(test_uri h1)
+}
+
 # two_hosts_start REG [LINE...]: hosts h1 and h2 on one registry REG, each a
 # libvirtd with the test driver and an mcsd configured by host_conf. The
 # test driver's built-in guest is dropped: it has the same UUID on both.

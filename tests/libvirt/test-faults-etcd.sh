@@ -7,14 +7,9 @@
 : "${MCSCTL:?}"
 . "$(dirname "$0")/lib.sh"
 
-export MCSD_CONFIG=$WORK/h1.conf
 etcd_start
 REG=$ETCD_LOCATION
-libvirtd_start h1
-host_conf h1 "$REG" "hook_timeout = 4s" "busy_timeout = 3s"
-mcsd_start h1 "$MCSD_CONFIG"
-PID=$(cat "$WORK/h1.mcsd.pid")
-U=$(test_uri h1)
+one_host_start "$REG" "hook_timeout = 4s" "busy_timeout = 3s"
 
 define "$U" e0 ""
 wait_for 30 labelled e0 || fail "e0 was not labelled"

@@ -14,12 +14,7 @@
 
 nfs_serve
 REG=nfs://127.0.0.1/export/registry
-export MCSD_CONFIG=$WORK/h1.conf
-libvirtd_start h1
-host_conf h1 "$REG" "hook_timeout = 4s" "busy_timeout = 3s"
-mcsd_start h1 "$MCSD_CONFIG"
-PID=$(cat "$WORK/h1.mcsd.pid")
-U=$(test_uri h1)
+one_host_start "$REG" "hook_timeout = 4s" "busy_timeout = 3s"
 
 define "$U" n0 ""
 wait_for 60 labelled n0 || fail "n0 was not labelled"
