@@ -14,11 +14,21 @@
 
 _Static_assert(FENWICK_SIZE >= NWORDS, "Fenwick tree too small");
 
+/* Per pair, only bits, so that a view of a full registry stays small: a pair
+ * held twice (a registry may hold anything) counts its extra holds in dups,
+ * and the per-pair count of larger sets exists only while one is held. */
+typedef struct pair_count {
+        uint64_t pair;
+        uint32_t extra; /* holds beyond the first */
+} pair_count;
+
 struct mcs_alloc {
         mcs_catset pool;
-        uint32_t *block;    /* per pair: held labels that make it unavailable */
-        uint32_t *pair_ref; /* per pair: held labels that are exactly this pair */
-        uint64_t *freebits; /* per pair: 1 when in the pool and block == 0 */
+        uint64_t *held;     /* per pair: held as a label of exactly this pair */
+        pair_count *dups;   /* pairs held more than once */
+        size_t ndups, capdups;
+        uint32_t *covered;  /* per pair: held sets of three or more containing it; NULL while none */
+        uint64_t *freebits; /* per pair: 1 when in the pool and unavailable() is false */
         uint32_t *tree;     /* Fenwick tree, 1-based, over popcount(freebits[w]) */
         uint32_t cat_ref[MCS_NCATS];    /* held labels containing the category */
         uint32_t cat_single[MCS_NCATS]; /* held labels that are that one category */
@@ -54,16 +64,43 @@ static void set_free(mcs_alloc *a, uint64_t p, bool is_free) {
         fenwick_add(a, p / 64, is_free ? 1 : -1);
 }
 
-static void block_inc(mcs_alloc *a, unsigned i, unsigned j) {
-        uint64_t p = pair_index(i, j);
-        if (a->block[p]++ == 0 && in_pool(a, i, j))
-                set_free(a, p, false);
+static bool bit_get(const uint64_t *bits, uint64_t p) {
+        return bits[p / 64] >> (p % 64) & 1;
 }
 
-static void block_dec(mcs_alloc *a, unsigned i, unsigned j) {
+static bool is_held(const mcs_alloc *a, unsigned i, unsigned j) {
+        return bit_get(a->held, pair_index(i, j));
+}
+
+/* Held as a pair, inside a held larger set, or containing a held single category. */
+static bool unavailable(const mcs_alloc *a, unsigned i, unsigned j) {
         uint64_t p = pair_index(i, j);
-        if (--a->block[p] == 0 && in_pool(a, i, j))
-                set_free(a, p, true);
+        return bit_get(a->held, p) || a->cat_single[i] || a->cat_single[j] || (a->covered && a->covered[p]);
+}
+
+/* Brings the pair's free bit in line with what is held. */
+static void refresh(mcs_alloc *a, unsigned i, unsigned j) {
+        uint64_t p = pair_index(i, j);
+        bool want = in_pool(a, i, j) && !unavailable(a, i, j);
+        if (want != bit_get(a->freebits, p))
+                set_free(a, p, want);
+}
+
+static void cover_inc(mcs_alloc *a, unsigned i, unsigned j) {
+        a->covered[pair_index(i, j)]++;
+        refresh(a, i, j);
+}
+
+static void cover_dec(mcs_alloc *a, unsigned i, unsigned j) {
+        a->covered[pair_index(i, j)]--;
+        refresh(a, i, j);
+}
+
+static pair_count *find_dup(mcs_alloc *a, uint64_t p) {
+        for (size_t k = 0; k < a->ndups; k++)
+                if (a->dups[k].pair == p)
+                        return &a->dups[k];
+        return NULL;
 }
 
 int mcs_alloc_new(const mcs_catset *pool, uint64_t seed, mcs_alloc **out, mcs_err *e) {
@@ -76,11 +113,10 @@ int mcs_alloc_new(const mcs_catset *pool, uint64_t seed, mcs_alloc **out, mcs_er
         a = calloc(1, sizeof *a);
         if (!a)
                 return mcs_fail(e, MCS_E_NOMEM, "out of memory for the allocator");
-        a->block = calloc(MCS_NPAIRS, sizeof *a->block);
-        a->pair_ref = calloc(MCS_NPAIRS, sizeof *a->pair_ref);
+        a->held = calloc(NWORDS, sizeof *a->held);
         a->freebits = calloc(NWORDS, sizeof *a->freebits);
         a->tree = calloc(FENWICK_SIZE + 1, sizeof *a->tree);
-        if (!a->block || !a->pair_ref || !a->freebits || !a->tree) {
+        if (!a->held || !a->freebits || !a->tree) {
                 mcs_alloc_free(a);
                 return mcs_fail(e, MCS_E_NOMEM, "out of memory for the allocator");
         }
@@ -112,8 +148,9 @@ int mcs_alloc_new(const mcs_catset *pool, uint64_t seed, mcs_alloc **out, mcs_er
 void mcs_alloc_free(mcs_alloc *a) {
         if (!a)
                 return;
-        free(a->block);
-        free(a->pair_ref);
+        free(a->held);
+        free(a->dups);
+        free(a->covered);
         free(a->freebits);
         free(a->tree);
         free(a->big);
@@ -186,14 +223,35 @@ int mcs_alloc_add(mcs_alloc *a, const mcs_catset *set, mcs_err *e) {
                 return mcs_fail(e, MCS_E_INVALID, "a label without categories is not tracked");
         if (n == 1) {
                 i = (unsigned) mcs_catset_next(set, 0);
-                a->cat_single[i]++;
-                each_pair_with(a, i, block_inc);
+                if (a->cat_single[i]++ == 0)
+                        each_pair_with(a, i, refresh);
         } else if (n == 2) {
                 first_two(set, &i, &j);
-                if (a->pair_ref[pair_index(i, j)]++ == 0 && in_pool(a, i, j))
-                        a->held_pairs_in_pool++;
-                block_inc(a, i, j);
+                uint64_t p = pair_index(i, j);
+                if (bit_get(a->held, p)) {
+                        pair_count *d = find_dup(a, p);
+                        if (d)
+                                d->extra++;
+                        else {
+                                if (a->ndups == a->capdups) {
+                                        size_t cap = a->capdups ? 2 * a->capdups : 8;
+                                        pair_count *v = realloc(a->dups, cap * sizeof *v);
+                                        if (!v)
+                                                return mcs_fail(e, MCS_E_NOMEM, "out of memory for held labels");
+                                        a->dups = v;
+                                        a->capdups = cap;
+                                }
+                                a->dups[a->ndups++] = (pair_count){.pair = p, .extra = 1};
+                        }
+                } else {
+                        a->held[p / 64] |= UINT64_C(1) << (p % 64);
+                        if (in_pool(a, i, j))
+                                a->held_pairs_in_pool++;
+                        refresh(a, i, j);
+                }
         } else {
+                if (!a->covered && !(a->covered = calloc(MCS_NPAIRS, sizeof *a->covered)))
+                        return mcs_fail(e, MCS_E_NOMEM, "out of memory for held labels");
                 if (a->nbig == a->capbig) {
                         size_t cap = a->capbig ? 2 * a->capbig : 16;
                         mcs_catset *v = realloc(a->big, cap * sizeof *v);
@@ -203,7 +261,7 @@ int mcs_alloc_add(mcs_alloc *a, const mcs_catset *set, mcs_err *e) {
                         a->capbig = cap;
                 }
                 a->big[a->nbig++] = *set;
-                each_pair_in(a, set, block_inc);
+                each_pair_in(a, set, cover_inc);
         }
         count_cats(a, set, +1);
         a->labels++;
@@ -218,16 +276,23 @@ int mcs_alloc_remove(mcs_alloc *a, const mcs_catset *set, mcs_err *e) {
                 i = (unsigned) mcs_catset_next(set, 0);
                 if (a->cat_single[i] == 0)
                         goto not_held;
-                a->cat_single[i]--;
-                each_pair_with(a, i, block_dec);
+                if (--a->cat_single[i] == 0)
+                        each_pair_with(a, i, refresh);
         } else if (n == 2) {
                 first_two(set, &i, &j);
                 uint64_t p = pair_index(i, j);
-                if (a->pair_ref[p] == 0)
+                pair_count *d;
+                if (!bit_get(a->held, p))
                         goto not_held;
-                if (--a->pair_ref[p] == 0 && in_pool(a, i, j))
-                        a->held_pairs_in_pool--;
-                block_dec(a, i, j);
+                if ((d = find_dup(a, p))) {
+                        if (--d->extra == 0)
+                                *d = a->dups[--a->ndups];
+                } else {
+                        a->held[p / 64] &= ~(UINT64_C(1) << (p % 64));
+                        if (in_pool(a, i, j))
+                                a->held_pairs_in_pool--;
+                        refresh(a, i, j);
+                }
         } else if (n >= 3) {
                 size_t k;
                 for (k = 0; k < a->nbig && !mcs_catset_equal(&a->big[k], set); k++)
@@ -235,7 +300,11 @@ int mcs_alloc_remove(mcs_alloc *a, const mcs_catset *set, mcs_err *e) {
                 if (k == a->nbig)
                         goto not_held;
                 a->big[k] = a->big[--a->nbig];
-                each_pair_in(a, set, block_dec);
+                each_pair_in(a, set, cover_dec);
+                if (a->nbig == 0) { /* every count is back to zero: give the memory back */
+                        free(a->covered);
+                        a->covered = NULL;
+                }
         } else
                 goto not_held;
         count_cats(a, set, -1);
@@ -285,15 +354,15 @@ int mcs_alloc_check(const mcs_alloc *a, const mcs_catset *set, mcs_catset *confl
                 if (a->cat_single[k])
                         return conflict_single(conflict, k);
                 for (unsigned x = 0; x < MCS_NCATS; x++)
-                        if (x != k && a->pair_ref[pair_index(x < k ? x : k, x < k ? k : x)])
+                        if (x != k && is_held(a, x < k ? x : k, x < k ? k : x))
                                 return conflict_pair(conflict, x < k ? x : k, x < k ? k : x);
                 return conflict_big(a, set, conflict);
         }
         if (n == 2) {
                 first_two(set, &i, &j);
-                if (!a->block[pair_index(i, j)])
+                if (!unavailable(a, i, j))
                         return 0;
-                if (a->pair_ref[pair_index(i, j)])
+                if (is_held(a, i, j))
                         return conflict_with(conflict, set);
                 if (a->cat_single[i])
                         return conflict_single(conflict, i);
@@ -307,7 +376,7 @@ int mcs_alloc_check(const mcs_alloc *a, const mcs_catset *set, mcs_catset *confl
         for (int y = mcs_catset_next(set, 0); y >= 0; y = mcs_catset_next(set, (unsigned) y + 1))
                 if (a->cat_ref[y])
                         for (int x = mcs_catset_next(set, 0); x >= 0 && x < y; x = mcs_catset_next(set, (unsigned) x + 1))
-                                if (a->pair_ref[pair_index((unsigned) x, (unsigned) y)])
+                                if (is_held(a, (unsigned) x, (unsigned) y))
                                         return conflict_pair(conflict, (unsigned) x, (unsigned) y);
         return conflict_big(a, set, conflict);
 }

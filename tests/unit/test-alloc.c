@@ -95,6 +95,51 @@ START_TEST(operator_sets_block_what_they_must) {
 }
 END_TEST
 
+/* A registry may hold the same categories twice, or a pair that a range and
+ * a single category also block: each hold counts, and a pair is free only
+ * once the last one is gone. */
+START_TEST(holds_count_until_the_last_is_released) {
+        mcs_alloc *a = new_alloc(0, 9, 4);
+        mcs_err e = {0};
+        mcs_alloc_stats st;
+        mcs_catset p = mcs_catset_pair(1, 2), q = mcs_catset_pair(3, 4), range = range_set(0, 2),
+                   single = range_set(1, 1);
+
+        for (int n = 0; n < 3; n++)
+                ck_assert_ok(mcs_alloc_add(a, &p, &e), &e);
+        ck_assert_ok(mcs_alloc_add(a, &q, &e), &e);
+        ck_assert_ok(mcs_alloc_add(a, &q, &e), &e);
+        ck_assert_ok(mcs_alloc_add(a, &range, &e), &e);  /* also covers c1,c2 */
+        ck_assert_ok(mcs_alloc_add(a, &single, &e), &e); /* also blocks c1,c2 */
+        mcs_alloc_stats_get(a, &st);
+        ck_assert_uint_eq(st.held_pairs, 2);
+        ck_assert_uint_eq(st.labels, 7);
+        ck_assert_uint_eq(st.free_pairs, 45 - 3 - 9 + 2 - 1); /* range (3) and c1 (9) share c0,c1 and c1,c2; q */
+
+        ck_assert_ok(mcs_alloc_remove(a, &range, &e), &e);
+        ck_assert_ok(mcs_alloc_remove(a, &single, &e), &e);
+        for (int n = 0; n < 2; n++) {
+                ck_assert_ok(mcs_alloc_remove(a, &p, &e), &e);
+                ck_assert_int_eq(mcs_alloc_check(a, &p, NULL), -(int) MCS_E_CONFLICT);
+        }
+        ck_assert_ok(mcs_alloc_remove(a, &q, &e), &e);
+        ck_assert_int_eq(mcs_alloc_check(a, &q, NULL), -(int) MCS_E_CONFLICT);
+        mcs_alloc_stats_get(a, &st);
+        ck_assert_uint_eq(st.free_pairs, 45 - 2);
+
+        ck_assert_ok(mcs_alloc_remove(a, &p, &e), &e);
+        ck_assert_ok(mcs_alloc_remove(a, &q, &e), &e);
+        ck_assert_fails(mcs_alloc_remove(a, &p, &e), &e, MCS_E_NOTFOUND, "c1,c2 are not held");
+        ck_assert_int_eq(mcs_alloc_check(a, &p, NULL), 0);
+        ck_assert_int_eq(mcs_alloc_check(a, &range, NULL), 0);
+        mcs_alloc_stats_get(a, &st);
+        ck_assert_uint_eq(st.free_pairs, 45);
+        ck_assert_uint_eq(st.held_pairs, 0);
+        ck_assert_uint_eq(st.labels, 0);
+        mcs_alloc_free(a);
+}
+END_TEST
+
 START_TEST(pool_limits_draws_but_not_blocking) {
         mcs_catset pool;
         mcs_err e = {0};
@@ -254,6 +299,7 @@ int main(void) {
         tcase_add_test(tc, fill_small_pool_then_exhausted);
         tcase_add_test(tc, fill_every_pair_of_c0_c1023);
         tcase_add_test(tc, operator_sets_block_what_they_must);
+        tcase_add_test(tc, holds_count_until_the_last_is_released);
         tcase_add_test(tc, pool_limits_draws_but_not_blocking);
         tcase_add_test(tc, remove_and_add_errors);
         tcase_add_loop_test(tc, property_never_a_conflicting_pair, 0, 20);
