@@ -3,9 +3,11 @@
 # registry filled with 523,776 records (and their history rows), an mcsd on
 # it answering `mcsctl status` (which builds the allocator view of the main
 # loop; the hook thread builds its own on a hook request), then VmRSS.
-# Baseline in the same run: the same mcsd on an empty registry.
+# Baselines in the same run: the same mcsd on an empty registry, and the
+# least any libvirt client costs (libvirt-client.c: libvirt's event loop and
+# one connection attempt, nothing of mcsd's).
 set -euo pipefail
-: "${MCSD:?}" "${MCSCTL:?}" "${REGISTRY_LIST:?}"
+: "${MCSD:?}" "${MCSCTL:?}" "${REGISTRY_LIST:?}" "${LIBVIRT_CLIENT:?}"
 work=$(mktemp -d /var/tmp/mcsd-bench-memory.XXXXXX)
 cleanup() {
 	[ -n "${pid:-}" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
@@ -29,6 +31,14 @@ measure() {
 	kill "$pid" && wait "$pid" 2>/dev/null || true
 	pid=
 }
+
+# The bare libvirt client.
+"$LIBVIRT_CLIENT" "test+unix:///default?socket=$work/nowhere" >"$work/client.out" &
+pid=$!
+for _ in $(seq 100); do grep -q ready "$work/client.out" && break; sleep 0.05; done
+client=$(rss_kib "$pid")
+kill "$pid" && wait "$pid" 2>/dev/null || true
+pid=
 
 # An empty registry first: the baseline.
 measure
@@ -63,4 +73,7 @@ echo "rss_full_registry_kib: $rss KiB"
 # gnutls, ICU, sqlite... about 17 MiB, shared with every other process).
 echo "rss_anon_empty_registry_kib: $empty_anon KiB"
 echo "rss_anon_full_registry_kib: $anon KiB"
+echo "rss_libvirt_client_kib: $client KiB"
+echo "rss_full_above_libvirt_client_kib: $((rss - client)) KiB"
 awk -v f="$rss" -v e="$empty" 'BEGIN { printf "rss_full_vs_empty_ratio: %.3g ratio\n", f / e }'
+awk -v f="$rss" -v c="$client" 'BEGIN { printf "rss_full_vs_libvirt_client_ratio: %.3g ratio\n", f / c }'
