@@ -56,14 +56,16 @@ level=$(registry_field "$REG" "$moved" 3)
 virsh -q -c "$U1" dumpxml --inactive h1-g1 >"$WORK/moved.xml"
 virsh -q -c "$U2" define "$WORK/moved.xml" >/dev/null
 virsh -q -c "$U2" start h1-g1 >/dev/null
-wait_for 10 field_is "$REG" "$moved" 6 h2 || fail "the record did not move to h2: $(registry "$REG" | grep "$moved")"
-expect_eq "moved state" "$(registry_field "$REG" "$moved" 5)" running
+# h2 may record the guest as reserved there (its define) before it records
+# it running (its start): wait for both.
+running_on_h2() { field_is "$REG" "$moved" 6 h2 && field_is "$REG" "$moved" 5 running; }
+wait_for 10 running_on_h2 || fail "the record did not move to h2, running: $(registry "$REG" | grep "$moved")"
 expect_eq "moved label" "$(registry_field "$REG" "$moved" 3)" "$level"
 expect_eq "moved label in h2's XML" "$(label_of "$U2" h1-g1)" "system_u:system_r:svirt_t:$level"
 virsh -q -c "$U1" undefine h1-g1 >/dev/null
-sleep 2.5
+wait_for 10 grep -q "guest 'h1-g1' keeps $level: host h2 holds it now" "$WORK/h1.log" ||
+	fail "h1 did not say why it kept the label"
 expect_eq "label after h1's undefine" "$(registry_field "$REG" "$moved" 3)" "$level"
-grep -q "guest 'h1-g1' keeps $level: host h2 holds it now" "$WORK/h1.log" || fail "h1 did not say why it kept the label"
 expect_eq "records" "$(registry "$REG" | wc -l)" "$total"
 ok "a guest that moves to h2 keeps its label, the record follows it, and h1's undefine leaves it alone"
 
@@ -78,9 +80,8 @@ MCSD_CONFIG=$WORK/h2.conf "$MCSCTL" hook qemu h1-g2 migrate begin - <"$WORK/mig.
 	fail "h2's hook refused the incoming migration"
 expect_eq "record after h2's migrate begin" "$(registry_field "$REG" "$mig" 6)/$(registry_field "$REG" "$mig" 5)" h2/running
 virsh -q -c "$U1" undefine h1-g2 >/dev/null
-sleep 2.5
+wait_for 10 grep -q "guest 'h1-g2' keeps $level" "$WORK/h1.log" || fail "h1 did not say why it kept h1-g2's label"
 expect_eq "label after h1's grace period" "$(registry_field "$REG" "$mig" 3)" "$level"
-grep -q "guest 'h1-g2' keeps $level" "$WORK/h1.log" || fail "h1 did not say why it kept h1-g2's label"
 ok "a migration's destination hook moves the record to h2 at once; h1's undefine then releases nothing"
 
 mcsd_stop h1
