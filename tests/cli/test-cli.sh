@@ -404,7 +404,7 @@ expect_eq "70 clients with max_clients 60" "$(raw many 70)" "ok 60 refused 10"
 M status >/dev/null || fail "status after the client limit"
 ok "50 concurrent clients served; beyond max_clients clients get too-many-clients"
 
-# max_clients held by clients that stay (each asks for status every 0.3 s,
+# max_clients held by clients that stay (each asks for status every 0.15 s,
 # within client_timeout): mcsd's refusal reaches mcsctl every time, even when
 # mcsd closed the connection before mcsctl's request went out.
 "$HOLD_CLIENTS" --strict "$SOCK" 60 >"$WORK/hold.out" 2>&1 &
@@ -436,7 +436,7 @@ M status >/dev/null || fail "status after the held clients left"
 ok "230 refused clients: $w warning lines, $s more refusals counted in summary lines"
 
 # Readers cannot lock admins out: uid 65534 holds all 60 slots with clients
-# that stay (a status every 0.3 s, within client_timeout); root still gets
+# that stay (a status every 0.15 s, within client_timeout); root still gets
 # in, in place of the longest-idle reader, which is told why it goes.
 setpriv --reuid=65534 --regid=65534 --clear-groups /usr/bin/python3 "$HOLD_CLIENTS" "$SOCK" 60 >"$WORK/readers.out" 2>&1 &
 readers=$!
