@@ -188,9 +188,16 @@ expect_eq "dynbase kept" "$(registry_field "$REG" "$base" 3)" "$blevel"
 ok "undefine + define within the grace period keeps the label"
 
 # Undefine for good: released once the grace period is over, not before.
+t0=$(date +%s%N)
 V undefine dyn2 >/dev/null
 sleep 1
-expect_eq "dyn2 within grace" "$(registry_field "$REG" "$dyn" 3)" "$level"
+held=$(registry_field "$REG" "$dyn" 3)
+# Only a look taken within the 2 s grace says anything (a stalled machine may take longer).
+if (($(date +%s%N) - t0 < 1900000000)); then
+	expect_eq "dyn2 within grace" "$held" "$level"
+else
+	echo "# dyn2 read after the grace period (busy machine): not checked within it"
+fi
 wait_for 5 field_is "$REG" "$dyn" 3 "" || fail "dyn2's label not released after the grace period"
 grep -q "released $level of guest 'dyn2'" "$WORK/h1.log" || fail "release not logged"
 ok "undefine releases the label after the grace period"
