@@ -247,11 +247,6 @@ static int connect_db(sq *s, mcs_err *e) {
         if (strcmp(mode, "3") != 0)
                 return mcs_fail(e, MCS_E_IO, "registry %s: synchronous is %s and cannot be set to extra (3)", s->path,
                                 mode);
-        /* A small page cache: another process's commit empties it anyway (the
-         * file is shared), and at 2 MiB each, mcsd's two connections on a full
-         * registry held more memory than everything else of mcsd's. */
-        if ((r = sq_exec(s, "PRAGMA cache_size = -1024", e)) < 0)
-                return r;
         if ((r = migrate(s, e)) < 0)
                 return r;
         struct stat st;
