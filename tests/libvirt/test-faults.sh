@@ -138,4 +138,4 @@ ok "libvirtd killed: status says not connected; mcsd reconnects by itself and la
 
 labels=$(in_ns "$REGISTRY_LIST" "$REG" | awk '{ print $3 }')
 [ -z "$(sort <<<"$labels" | uniq -d)" ] || fail "a label is held twice: $labels"
-echo "faults: 4 kinds (read-only, disk full, directory removed, libvirtd killed), mcsd kept running, recovered from each"
+echo "faults: 5 kinds (read-only, disk full, directory removed, registry locked by another writer, libvirtd killed), mcsd kept running, recovered from each"
