@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -65,11 +66,14 @@ static void restart_midway(FILE *f, size_t at_acks) {
         const char *cmd = getenv("MCS_TEST_RESTART");
         if (!cmd || !*cmd)
                 return;
+        /* fstat, not fseek: the workers share this file's offset, and glibc's
+         * fseek(SEEK_END) is an fstat and then an lseek to the size it saw,
+         * which can move the offset back under a worker's write: the next
+         * line then overwrote an acknowledged one. */
         for (;;) {
-                fflush(f);
-                fseek(f, 0, SEEK_END);
-                long size = ftell(f);
-                if (size / 60 >= (long) at_acks)
+                struct stat st;
+                ck_assert_int_eq(fstat(fileno(f), &st), 0);
+                if (st.st_size / 60 >= (off_t) at_acks)
                         break;
                 usleep(20000);
         }
