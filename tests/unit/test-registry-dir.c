@@ -1,6 +1,6 @@
-/* The dir:// registry through the public API: the rules every backend
- * keeps, and what only a directory of files can go through (a directory
- * replaced or put back, writers that died half-way, snapshots). */
+/* The dir:// registry: the API cases every backend shares (registry-api.c)
+ * on a directory, and what only a directory of files can go through (its
+ * layout, a directory replaced, writers that died half-way, snapshots). */
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -8,17 +8,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "mcs-level.h"
 #include "mcs-registry.h"
+#include "registry-api.h"
 #include "test-util.h"
 /* The backend itself, for the import operations no public call reaches yet. */
 #include "../../lib/registry/backend.h"
 extern const mcs_backend_ops mcs_backend_dir; /* lib/registry/dir/ops.c */
-
-#define U1 "11111111-1111-1111-1111-111111111111"
-#define U2 "22222222-2222-2222-2222-222222222222"
-#define U3 "33333333-3333-3333-3333-333333333333"
-#define U4 "44444444-4444-4444-4444-444444444444"
 
 static char *reg_dir, *location;
 
@@ -75,32 +70,22 @@ static void write_file(const char *path, const char *text) {
         ck_assert_int_eq(fclose(f), 0);
 }
 
-START_TEST(reserve_get_and_layout) {
+/* One reservation on disk: one entry in the log (reserving it again
+ * writes none), nothing left in tmp/, the entry linked once. */
+START_TEST(reservation_layout) {
         mcs_registry *r = open_as("host-a", "c0.c1023");
-        mcs_record rec, again;
+        mcs_record rec;
         mcs_err e = {0};
         bool created;
-        mcs_guest g = guest("AAAAAAAA-bbbb-CCCC-dddd-EEEEEEEEEEEE", "web1");
+        mcs_guest g = guest(U1, "web1");
 
-        ck_assert_str_eq(mcs_registry_backend_name(r), "dir");
         ck_assert_ok(mcs_registry_reserve(r, &g, &rec, &created, &e), &e);
         ck_assert(created);
-        ck_assert_int_eq(e.code, MCS_OK);
-        ck_assert_str_eq(rec.uuid, "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee");
-        ck_assert_str_eq(rec.host, "host-a");
-        ck_assert_uint_eq(rec.generation, 1);
-        mcs_level l;
-        ck_assert_ok(mcs_level_parse(rec.label, &l, &e), &e);
-        ck_assert_uint_eq(mcs_catset_count(&l.cats), 2);
-        ck_assert_ok(mcs_registry_reserve(r, &g, &again, &created, &e), &e);
+        mcs_record_clear(&rec);
+        ck_assert_ok(mcs_registry_reserve(r, &g, &rec, &created, &e), &e);
         ck_assert(!created);
-        ck_assert_str_eq(again.label, rec.label);
-        mcs_record_clear(&again);
-        ck_assert_ok(mcs_registry_find_label(r, rec.label, &again, &e), &e);
-        ck_assert_str_eq(again.uuid, rec.uuid);
-        mcs_record_clear(&again);
+        mcs_record_clear(&rec);
 
-        /* One entry in the log, nothing left in tmp/, the id created once. */
         ck_assert_int_eq(count_files("log"), 1);
         ck_assert_int_eq(count_files("tmp"), 0);
         char path[4096];
@@ -108,14 +93,6 @@ START_TEST(reserve_get_and_layout) {
         snprintf(path, sizeof path, "%s/log/00000000000000000001", reg_dir);
         ck_assert_int_eq(stat(path, &st), 0);
         ck_assert_uint_eq(st.st_nlink, 1);
-
-        /* A second handle sees it. */
-        mcs_registry *b = open_as("host-b", "c0.c1023");
-        ck_assert_ok(mcs_registry_get(b, rec.uuid, &again, &e), &e);
-        ck_assert_str_eq(again.label, rec.label);
-        mcs_record_clear(&again);
-        mcs_registry_close(b);
-        mcs_record_clear(&rec);
         mcs_registry_close(r);
 }
 END_TEST
@@ -178,168 +155,6 @@ START_TEST(locations_and_foreign_directories) {
 }
 END_TEST
 
-START_TEST(static_labels_and_conflicts) {
-        mcs_registry *r = open_as("host-a", "c0.c1023"), *other = open_as("host-b", "c0.c1023");
-        mcs_record rec;
-        mcs_err e = {0};
-        bool created;
-        mcs_guest a = static_guest(U1, "db-primary"), b = static_guest(U2, "web"), c = static_guest(U3, "batch");
-
-        ck_assert_ok(mcs_registry_reserve_label(r, &a, "s0:c5,c4,c3,c2,c1", &rec, &created, &e), &e);
-        ck_assert_str_eq(rec.label, "s0:c1.c5");
-        mcs_record_clear(&rec);
-        /* The other handle learns of it from the log and refuses, naming the holder. */
-        ck_assert_fails(mcs_registry_reserve_label(other, &b, "s0:c2,c3", &rec, NULL, &e), &e, MCS_E_CONFLICT,
-                        "label s0:c2,c3 for guest web (" U2 ") is contained in label s0:c1.c5 held by guest "
-                        "db-primary (" U1 ") on host host-a");
-        ck_assert_fails(mcs_registry_reserve_label(other, &b, "s0:c0.c9", &rec, NULL, &e), &e, MCS_E_CONFLICT,
-                        "contains label s0:c1.c5");
-        ck_assert_ok(mcs_registry_reserve_label(other, &b, "s0:c5,c6", &rec, NULL, &e), &e);
-        mcs_record_clear(&rec);
-        ck_assert_fails(mcs_registry_reserve_label(r, &c, "s0:c6", &rec, NULL, &e), &e, MCS_E_CONFLICT,
-                        "is contained in label s0:c5,c6 held by guest web");
-        ck_assert_fails(mcs_registry_reserve_label(r, &a, "s0:c800,c801", &rec, NULL, &e), &e, MCS_E_EXISTS,
-                        "already holds label s0:c1.c5 on host host-a");
-        ck_assert_ok(mcs_registry_release(other, U1, &rec, &e), &e);
-        ck_assert_str_eq(rec.label, "s0:c1.c5");
-        mcs_record_clear(&rec);
-        mcs_guest d = static_guest(U4, "d");
-        ck_assert_ok(mcs_registry_reserve_label(r, &d, "s0:c2,c3", &rec, NULL, &e), &e);
-        mcs_record_clear(&rec);
-        ck_assert_fails(mcs_registry_release(r, U1, &rec, &e), &e, MCS_E_NOTFOUND, "no reservation for " U1);
-        mcs_registry_close(r);
-        mcs_registry_close(other);
-}
-END_TEST
-
-START_TEST(two_handles_never_draw_the_same_pair) {
-        mcs_registry *a = open_as("host-a", "c0.c3"), *b = open_as("host-b", "c0.c3");
-        mcs_err e = {0};
-        mcs_record rec;
-        char uuid[40], labels[6][32];
-        for (int n = 0; n < 6; n++) {
-                snprintf(uuid, sizeof uuid, "00000000-0000-0000-0000-%012d", n);
-                mcs_guest g = guest(uuid, "g");
-                ck_assert_ok(mcs_registry_reserve(n % 2 ? b : a, &g, &rec, NULL, &e), &e);
-                snprintf(labels[n], sizeof labels[n], "%s", rec.label);
-                for (int k = 0; k < n; k++)
-                        ck_assert_str_ne(labels[k], labels[n]);
-                mcs_record_clear(&rec);
-        }
-        mcs_guest g = guest(U1, "late");
-        ck_assert_fails(mcs_registry_reserve(a, &g, &rec, NULL, &e), &e, MCS_E_EXHAUSTED, "6 pairs");
-        ck_assert_ok(mcs_registry_release(b, "00000000-0000-0000-0000-000000000000", NULL, &e), &e);
-        ck_assert_ok(mcs_registry_reserve(a, &g, &rec, NULL, &e), &e);
-        ck_assert_str_eq(rec.label, labels[0]);
-        mcs_record_clear(&rec);
-        mcs_alloc_stats st;
-        ck_assert_ok(mcs_registry_stats(b, &st, &e), &e);
-        ck_assert_uint_eq(st.free_pairs, 0);
-        mcs_registry_close(a);
-        mcs_registry_close(b);
-}
-END_TEST
-
-START_TEST(conditional_release_rename_and_history) {
-        mcs_registry *h1 = open_as("h1", "c0.c1023"), *h2 = open_as("h2", "c0.c1023");
-        mcs_record rec, now;
-        mcs_err e = {0};
-        mcs_guest g = guest(U1, "moving");
-
-        ck_assert_ok(mcs_registry_reserve(h1, &g, &rec, NULL, &e), &e);
-        ck_assert_ok(mcs_registry_set_state(h2, U1, MCS_STATE_RUNNING, &now, &e), &e);
-        ck_assert_str_eq(now.host, "h2");
-        ck_assert_uint_eq(now.generation, 2);
-        mcs_record_clear(&now);
-        ck_assert_fails(mcs_registry_release_if(h1, U1, "h1", rec.generation, NULL, &e), &e, MCS_E_CHANGED,
-                        "guest moving (" U1 "): not released: its record is now on host h2, not h1");
-        ck_assert_fails(mcs_registry_release_if(h1, U1, "h2", 1, NULL, &e), &e, MCS_E_CHANGED, "generation 2, read 1");
-        ck_assert_fails(mcs_registry_set_name(h1, U1, "newer", 1, NULL, &e), &e, MCS_E_CHANGED,
-                        "not renamed: its record changed meanwhile");
-        ck_assert_ok(mcs_registry_set_name(h1, U1, "renamed", 2, &now, &e), &e);
-        ck_assert_uint_eq(now.generation, 3);
-        mcs_record_clear(&now);
-        ck_assert_fails(mcs_registry_set_state(h1, U4, MCS_STATE_RUNNING, &now, &e), &e, MCS_E_NOTFOUND, U4);
-
-        mcs_record_list l;
-        mcs_filter f = MCS_FILTER_ALL;
-        f.name = "renamed";
-        ck_assert_ok(mcs_registry_list(h2, &f, &l, &e), &e);
-        ck_assert_uint_eq(l.n, 1);
-        ck_assert_str_eq(l.v[0].host, "h2");
-        mcs_record_list_clear(&l);
-
-        ck_assert_ok(mcs_registry_release_if(h2, U1, "h2", 3, &now, &e), &e);
-        ck_assert_str_eq(now.label, rec.label);
-        mcs_record_clear(&now);
-
-        mcs_history_list h;
-        ck_assert_ok(mcs_registry_history(h1, U1, &h, &e), &e);
-        ck_assert_uint_eq(h.n, 4);
-        ck_assert_int_eq(h.v[0].op, MCS_OP_RESERVE);
-        ck_assert_str_eq(h.v[0].rec.host, "h1");
-        ck_assert_int_eq(h.v[1].op, MCS_OP_STATE);
-        ck_assert_str_eq(h.v[1].rec.host, "h2");
-        ck_assert_int_eq(h.v[2].op, MCS_OP_STATE);
-        ck_assert_str_eq(h.v[2].rec.name, "renamed");
-        ck_assert_int_eq(h.v[3].op, MCS_OP_RELEASE);
-        ck_assert_str_eq(h.v[3].rec.label, rec.label);
-        ck_assert_uint_lt(h.v[0].seq, h.v[3].seq);
-        ck_assert_int_le(h.v[0].at_us, h.v[3].at_us);
-        mcs_history_list_clear(&h);
-        ck_assert_ok(mcs_registry_history(h2, NULL, &h, &e), &e);
-        ck_assert_uint_eq(h.n, 4);
-        mcs_history_list_clear(&h);
-        mcs_record_clear(&rec);
-        mcs_registry_close(h1);
-        mcs_registry_close(h2);
-}
-END_TEST
-
-START_TEST(original_labels) {
-        mcs_registry *h1 = open_as("h1", "c0.c1023"), *h2 = open_as("h2", "c0.c1023");
-        mcs_original_list l;
-        mcs_err e = {0};
-        const char *a = "11111111-2222-3333-4444-555555555555", *b = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee";
-
-        ck_assert_ok(mcs_registry_remember_original(h1, a, "/img/b.raw", "", &e), &e);
-        ck_assert_ok(mcs_registry_remember_original(h1, a, "/img/a.qcow2", "system_u:object_r:virt_image_t:s0", &e), &e);
-        ck_assert_ok(mcs_registry_remember_original(h1, a, "/img/a.qcow2", "system_u:object_r:other_t:s0", &e), &e);
-        ck_assert_fails(mcs_registry_remember_original(h2, b, "/img/a.qcow2", "x", &e), &e, MCS_E_CONFLICT,
-                        "/img/a.qcow2 is already labelled for guest 11111111-2222-3333-4444-555555555555");
-        /* Bytes the log's text format must carry: a tab, a percent sign. */
-        ck_assert_ok(mcs_registry_remember_original(h2, b, "/img/odd 100%", "u:r:t:s0\tx", &e), &e);
-
-        ck_assert_ok(mcs_registry_originals(h2, a, &l, &e), &e);
-        ck_assert_uint_eq(l.n, 2);
-        ck_assert_str_eq(l.v[0].path, "/img/a.qcow2");
-        ck_assert_str_eq(l.v[0].context, "system_u:object_r:virt_image_t:s0");
-        ck_assert_str_eq(l.v[0].host, "h1");
-        ck_assert_str_eq(l.v[1].context, "");
-        mcs_original_list_clear(&l);
-        ck_assert_ok(mcs_registry_originals(h1, b, &l, &e), &e);
-        ck_assert_uint_eq(l.n, 1);
-        ck_assert_str_eq(l.v[0].path, "/img/odd 100%");
-        ck_assert_str_eq(l.v[0].context, "u:r:t:s0\tx");
-        mcs_original_list_clear(&l);
-
-        ck_assert_ok(mcs_registry_forget_original(h2, "/img/a.qcow2", &e), &e);
-        ck_assert_ok(mcs_registry_originals(h1, NULL, &l, &e), &e);
-        ck_assert_uint_eq(l.n, 2);
-        mcs_original_list_clear(&l);
-        ck_assert_ok(mcs_registry_remember_original(h2, b, "/img/a.qcow2", "u:r:t:s0", &e), &e);
-        mcs_registry_close(h1);
-        mcs_registry_close(h2);
-
-        /* A fresh handle replays the same. */
-        h1 = open_as("h3", "c0.c1023");
-        ck_assert_ok(mcs_registry_originals(h1, b, &l, &e), &e);
-        ck_assert_uint_eq(l.n, 2);
-        mcs_original_list_clear(&l);
-        mcs_registry_close(h1);
-}
-END_TEST
-
 static void rename_dir(const char *from_suffix, const char *to_suffix) {
         char a[4096], b[4096];
         snprintf(a, sizeof a, "%s%s", reg_dir, from_suffix);
@@ -391,46 +206,6 @@ static void copy_tree(const char *from, const char *to) {
         snprintf(cmd, sizeof cmd, "cp -a '%s' '%s'", from, to);
         ck_assert_int_eq(system(cmd), 0);
 }
-
-/* An older copy of the same registry put back: the entries above it are
- * other writers' now, and a handle that stood above it must start again. */
-START_TEST(older_copy_put_back) {
-        mcs_registry *a = open_as("host-a", "c0.c3"), *b = open_as("host-b", "c0.c3");
-        mcs_record rec;
-        mcs_err e = {0};
-        char old[4096];
-        snprintf(old, sizeof old, "%s.old", reg_dir);
-        mcs_guest s0 = static_guest("00000000-0000-0000-0000-000000000000", "s0");
-        ck_assert_ok(mcs_registry_reserve_label(a, &s0, "s0:c500", &rec, NULL, &e), &e);
-        mcs_record_clear(&rec);
-        copy_tree(reg_dir, old);
-        for (int n = 0; n < 2; n++) {
-                char uuid[40];
-                snprintf(uuid, sizeof uuid, "10000000-0000-0000-0000-%012d", n);
-                mcs_guest g = guest(uuid, "lost");
-                ck_assert_ok(mcs_registry_reserve(a, &g, &rec, NULL, &e), &e);
-                mcs_record_clear(&rec);
-        }
-        rename_dir("", ".gone");
-        rename_dir(".old", "");
-        const char *labels[] = {"s0:c2", "s0:c3", "s0:c502"};
-        for (int n = 0; n < 3; n++) {
-                char uuid[40];
-                snprintf(uuid, sizeof uuid, "20000000-0000-0000-0000-%012d", n);
-                mcs_guest g = static_guest(uuid, "blocker");
-                ck_assert_ok(mcs_registry_reserve_label(b, &g, labels[n], &rec, NULL, &e), &e);
-                mcs_record_clear(&rec);
-        }
-        mcs_guest g = guest("30000000-0000-0000-0000-000000000000", "new");
-        ck_assert_ok(mcs_registry_reserve(a, &g, &rec, NULL, &e), &e);
-        ck_assert_str_eq(rec.label, "s0:c0,c1");
-        mcs_record_clear(&rec);
-        g = guest("30000000-0000-0000-0000-000000000001", "one-too-many");
-        ck_assert_fails(mcs_registry_reserve(a, &g, &rec, NULL, &e), &e, MCS_E_EXHAUSTED, "c0.c3: 6 pairs");
-        mcs_registry_close(a);
-        mcs_registry_close(b);
-}
-END_TEST
 
 /* What writers killed at each step leave: a temporary file not yet
  * published changes nothing; one published but not removed is an entry
@@ -730,20 +505,44 @@ START_TEST(entries_moved_away_under_a_handle) {
 }
 END_TEST
 
+/* The shared API cases (registry-api.c) on a fresh directory; an older
+ * copy is put back as an operator would: the directory moved away and the
+ * copy renamed into its place. */
+static const char *dir_location(void) {
+        return location;
+}
+
+static void dir_save_copy(void) {
+        char old[4096];
+        snprintf(old, sizeof old, "%s.old", reg_dir);
+        copy_tree(reg_dir, old);
+}
+
+static void dir_put_back_copy(void) {
+        rename_dir("", ".gone");
+        rename_dir(".old", "");
+}
+
+static const registry_api_backend dir_backend = {
+        .name = "dir",
+        .setup = setup,
+        .teardown = teardown,
+        .location = dir_location,
+        .open = open_as,
+        .save_copy = dir_save_copy,
+        .put_back_copy = dir_put_back_copy,
+};
+
 int main(void) {
         Suite *s = suite_create("registry-dir");
+        suite_add_tcase(s, registry_api_tcase(&dir_backend));
         TCase *tc = tcase_create("dir");
         tcase_add_checked_fixture(tc, setup, teardown);
         tcase_set_timeout(tc, 120);
-        tcase_add_test(tc, reserve_get_and_layout);
+        tcase_add_test(tc, reservation_layout);
         tcase_add_test(tc, batch_without_a_shared_commit);
         tcase_add_test(tc, locations_and_foreign_directories);
-        tcase_add_test(tc, static_labels_and_conflicts);
-        tcase_add_test(tc, two_handles_never_draw_the_same_pair);
-        tcase_add_test(tc, conditional_release_rename_and_history);
-        tcase_add_test(tc, original_labels);
         tcase_add_test(tc, replaced_directory_is_noticed);
-        tcase_add_test(tc, older_copy_put_back);
         tcase_add_test(tc, leftovers_of_killed_writers);
         tcase_add_test(tc, snapshot_starts_new_handles);
         tcase_add_test(tc, heartbeats_and_health);

@@ -1,6 +1,7 @@
 /* The etcd registry backend against a real 3-member etcd cluster started
- * here: the public mcs_registry_* behaviour, processes racing, members
- * killed, quorum lost and regained, TLS with client certificates. */
+ * here: the API cases every backend shares (registry-api.c), and etcd's
+ * own: compaction, lost answers, processes racing, members killed, quorum
+ * lost and regained, TLS with client certificates. */
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -13,11 +14,8 @@
 #include "mcs-level.h"
 #include "mcs-registry.h"
 #include "race-util.h"
+#include "registry-api.h"
 #include "test-util.h"
-
-#define U1 "11111111-1111-1111-1111-111111111111"
-#define U2 "22222222-2222-2222-2222-222222222222"
-#define U3 "33333333-3333-3333-3333-333333333333"
 
 static etcd_cluster shared; /* the suite's cluster, started once in the parent */
 
@@ -59,53 +57,141 @@ static mcs_registry *open_shared(const char *prefix, const char *host, const cha
         return r;
 }
 
+/* The shared API cases (registry-api.c) on the suite's cluster: a fresh key
+ * prefix for each case is a fresh registry (unique across the forked
+ * cases by pid, within one process by count). */
+static char api_prefix[64], *api_location;
+static long long api_saved_revision;
+
+static void api_prefix_setup(void) {
+        static unsigned cases;
+        snprintf(api_prefix, sizeof api_prefix, "api-%ld-%u", (long) getpid(), cases++);
+        api_location = etcd_location(&shared, api_prefix, NULL);
+}
+
+static void api_prefix_teardown(void) {
+        free(api_location);
+        api_location = NULL;
+}
+
+static const char *api_location_now(void) {
+        return api_location;
+}
+
+static mcs_registry *api_open(const char *host, const char *pool) {
+        return open_when_ready(api_location, host, pool);
+}
+
+static char *base64(const char *s) {
+        static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        size_t n = strlen(s);
+        char *out = malloc(4 * (n / 3 + 1) + 1), *o = out;
+        ck_assert_ptr_nonnull(out);
+        for (size_t i = 0; i < n; i += 3) {
+                unsigned v = (unsigned char) s[i] << 16 | (i + 1 < n ? (unsigned char) s[i + 1] << 8 : 0) |
+                             (i + 2 < n ? (unsigned char) s[i + 2] : 0);
+                *o++ = abc[v >> 18 & 63];
+                *o++ = abc[v >> 12 & 63];
+                *o++ = i + 1 < n ? abc[v >> 6 & 63] : '=';
+                *o++ = i + 2 < n ? abc[v & 63] : '=';
+        }
+        *o = '\0';
+        return out;
+}
+
+/* The JSON body naming every key under the case's prefix, with extra fields. */
+static char *prefix_range(const char *extra) {
+        char from[80], to[80], *body;
+        snprintf(from, sizeof from, "/%s/", api_prefix);
+        snprintf(to, sizeof to, "/%s0", api_prefix); /* '0' follows '/' */
+        char *f = base64(from), *t = base64(to);
+        ck_assert_int_ge(asprintf(&body, "{\"key\":\"%s\",\"range_end\":\"%s\"%s}", f, t, extra), 0);
+        free(f);
+        free(t);
+        return body;
+}
+
+/* An older copy put back as restoring a dump of the prefix's keys does it:
+ * every key deleted at once, then the keys as they were at the saved
+ * revision written again in one transaction (at new revisions: etcd's only
+ * go forward; putting the revisions back too takes restoring a snapshot
+ * into a new cluster). */
+static void api_save_copy(void) {
+        api_saved_revision = etcd_revision(&shared);
+}
+
+static void api_put_back_copy(void) {
+        char at[64];
+        snprintf(at, sizeof at, ",\"revision\":\"%lld\"", api_saved_revision);
+        char *range = prefix_range(at), *old = etcd_post(&shared, "/v3/kv/range", range);
+        free(range);
+        ck_assert_msg(strstr(old, "\"kvs\"") != NULL, "nothing under /%s/ at revision %lld: %s", api_prefix,
+                      api_saved_revision, old);
+        range = prefix_range("");
+        free(etcd_post(&shared, "/v3/kv/deleterange", range));
+        free(range);
+
+        /* {"kvs":[{"key":"...",...,"value":"..."},...]}: base64 both, no braces inside */
+        size_t cap = 2 * strlen(old) + 64, len = 0;
+        char *txn = malloc(cap);
+        ck_assert_ptr_nonnull(txn);
+        len += (size_t) snprintf(txn, cap, "{\"success\":[");
+        int puts = 0;
+        for (const char *p = strstr(old, "\"kvs\""); (p = strstr(p, "\"key\":\"")); puts++) {
+                const char *key = p + strlen("\"key\":\""), *key_end = strchr(key, '"'), *kv_end = strchr(key, '}');
+                ck_assert_ptr_nonnull(key_end);
+                ck_assert_ptr_nonnull(kv_end);
+                const char *value = strstr(key, "\"value\":\"");
+                int vlen = 0;
+                if (value && value < kv_end) {
+                        value += strlen("\"value\":\"");
+                        vlen = (int) (strchr(value, '"') - value);
+                } else {
+                        value = "";
+                }
+                len += (size_t) snprintf(txn + len, cap - len, "%s{\"request_put\":{\"key\":\"%.*s\",\"value\":\"%.*s\"}}",
+                                         puts ? "," : "", (int) (key_end - key), key, vlen, value);
+                ck_assert_uint_lt(len, cap);
+                p = kv_end;
+        }
+        len += (size_t) snprintf(txn + len, cap - len, "]}");
+        ck_assert_uint_lt(len, cap);
+        ck_assert_int_gt(puts, 0);
+        char *answer = etcd_post(&shared, "/v3/kv/txn", txn);
+        ck_assert_msg(strstr(answer, "\"succeeded\":true") != NULL, "putting back: %s", answer);
+        free(answer);
+        free(txn);
+        free(old);
+}
+
+static const registry_api_backend etcd_backend = {
+        .name = "etcd",
+        .setup = api_prefix_setup,
+        .teardown = api_prefix_teardown,
+        .location = api_location_now,
+        .open = api_open,
+        .save_copy = api_save_copy,
+        .put_back_copy = api_put_back_copy,
+};
+
 static mcs_guest guest(const char *uuid, const char *name, mcs_kind kind) {
         return (mcs_guest){.uuid = uuid, .name = name, .kind = kind};
 }
 
-START_TEST(reserve_conflicts_release_rename_state) {
-        /* web1's random pair comes from c10.c1023, clear of the fixed labels
-         * below (s0:c7, s0:c1.c5): one containing c7 was refused 1 run in 512. */
-        mcs_registry *a = open_shared("api", "host-a", "c10.c1023"), *b = open_shared("api", "host-b", NULL);
-        mcs_record rec, again;
+/* Too many categories for one etcd transaction: refused, saying why, with
+ * another guest's random pair in the registry (its conflict would be found
+ * first if the range held it). */
+START_TEST(too_many_categories_for_one_transaction) {
+        mcs_registry *a = open_shared("wide", "host-a", "c10.c1023"), *b = open_shared("wide", "host-b", NULL);
+        mcs_record rec;
         mcs_err e = {0};
-        bool created;
-        mcs_guest g1 = guest(U1, "web1", MCS_KIND_DYNAMIC), g2 = guest(U2, "db", MCS_KIND_STATIC),
-                  g3 = guest(U3, "other", MCS_KIND_STATIC);
+        mcs_guest g1 = guest(U1, "web1", MCS_KIND_DYNAMIC), g4 = guest(U4, "four", MCS_KIND_STATIC);
 
-        ck_assert_str_eq(mcs_registry_backend_name(a), "etcd");
-        ck_assert_ok(mcs_registry_reserve(a, &g1, &rec, &created, &e), &e);
-        ck_assert(created);
-        ck_assert_str_eq(rec.host, "host-a");
-        ck_assert_uint_eq(rec.generation, 1);
+        ck_assert_ok(mcs_registry_reserve(a, &g1, &rec, NULL, &e), &e);
         mcs_level l;
         ck_assert_ok(mcs_level_parse(rec.label, &l, &e), &e);
-        ck_assert_uint_eq(mcs_catset_count(&l.cats), 2);
-        /* idempotent per uuid, seen from the other handle too */
-        ck_assert_ok(mcs_registry_reserve(b, &g1, &again, &created, &e), &e);
-        ck_assert(!created);
-        ck_assert_str_eq(again.label, rec.label);
-        mcs_record_clear(&again);
-        ck_assert_ok(mcs_registry_find_label(b, rec.label, &again, &e), &e);
-        ck_assert_str_eq(again.uuid, U1);
-        mcs_record_clear(&again);
-
-        /* b holds s0:c7; a's view learns it from the feed and refuses what conflicts, naming the holder */
-        ck_assert_ok(mcs_registry_reserve_label(b, &g2, "s0:c7", &again, &created, &e), &e);
-        mcs_record_clear(&again);
-        ck_assert_fails(mcs_registry_reserve_label(a, &g3, "s0:c7,c9", &again, NULL, &e), &e, MCS_E_CONFLICT,
-                        "contains label s0:c7 held by guest db (" U2 ") on host host-b");
-        ck_assert_ok(mcs_registry_reserve_label(a, &g3, "s0:c1.c5", &again, NULL, &e), &e);
-        mcs_record_clear(&again);
-        mcs_guest g4 = guest("44444444-4444-4444-4444-444444444444", "four", MCS_KIND_STATIC);
-        ck_assert_fails(mcs_registry_reserve_label(b, &g4, "s0:c2,c3", &again, NULL, &e), &e, MCS_E_CONFLICT,
-                        "is contained in label s0:c1.c5 held by guest other");
-        ck_assert_fails(mcs_registry_reserve_label(b, &g1, "s0:c900,c901", &again, NULL, &e), &e, MCS_E_EXISTS,
-                        "already holds label");
-        /* too many categories for one etcd transaction: refused, saying why.
-         * The 200 categories must not contain web1's random pair (that
-         * conflict would be found first): of four windows, two at least are
-         * clear of it. */
+        mcs_record_clear(&rec);
+        /* Of four windows of 200 categories, two at least are clear of web1's pair. */
         unsigned lo;
         for (lo = 200; lo <= 800; lo += 200) {
                 unsigned c = lo;
@@ -117,87 +203,16 @@ START_TEST(reserve_conflicts_release_rename_state) {
         ck_assert_uint_le(lo, 800);
         char wide[32];
         snprintf(wide, sizeof wide, "s0:c%u.c%u", lo, lo + 199);
-        ck_assert_fails(mcs_registry_reserve_label(b, &g4, wide, &again, NULL, &e), &e, MCS_E_INVALID,
+        ck_assert_fails(mcs_registry_reserve_label(b, &g4, wide, &rec, NULL, &e), &e, MCS_E_INVALID,
                         "at most 124 categories");
-
-        /* state moves the record to the caller's host; rename is conditional */
-        ck_assert_ok(mcs_registry_set_state(b, U1, MCS_STATE_RUNNING, &again, &e), &e);
-        ck_assert_str_eq(again.host, "host-b");
-        ck_assert_uint_eq(again.generation, 2);
-        mcs_record_clear(&again);
-        ck_assert_fails(mcs_registry_set_name(a, U1, "web2", 1, NULL, &e), &e, MCS_E_CHANGED, "generation 2, read 1");
-        ck_assert_ok(mcs_registry_set_name(a, U1, "web2", 2, &again, &e), &e);
-        ck_assert_str_eq(again.name, "web2");
-        mcs_record_clear(&again);
-
-        /* release_if acts only on what it read */
-        ck_assert_fails(mcs_registry_release_if(a, U1, "host-a", 0, NULL, &e), &e, MCS_E_CHANGED,
-                        "now on host host-b");
-        ck_assert_fails(mcs_registry_release_if(a, U1, NULL, 2, NULL, &e), &e, MCS_E_CHANGED, "generation 3");
-        ck_assert_ok(mcs_registry_release_if(a, U1, "host-b", 3, &again, &e), &e);
-        ck_assert_str_eq(again.label, rec.label);
-        mcs_record_clear(&again);
-        ck_assert_fails(mcs_registry_get(b, U1, &again, &e), &e, MCS_E_NOTFOUND, U1);
-        ck_assert_fails(mcs_registry_find_label(b, rec.label, &again, &e), &e, MCS_E_NOTFOUND, rec.label);
-
-        /* history, oldest first: reserve, state, rename (a state row), release */
-        mcs_history_list h;
-        ck_assert_ok(mcs_registry_history(b, U1, &h, &e), &e);
-        ck_assert_uint_eq(h.n, 4);
-        ck_assert_int_eq(h.v[0].op, MCS_OP_RESERVE);
-        ck_assert_int_eq(h.v[1].op, MCS_OP_STATE);
-        ck_assert_int_eq(h.v[2].op, MCS_OP_STATE);
-        ck_assert_str_eq(h.v[2].rec.name, "web2");
-        ck_assert_int_eq(h.v[3].op, MCS_OP_RELEASE);
-        for (size_t i = 1; i < h.n; i++)
-                ck_assert_uint_gt(h.v[i].seq, h.v[i - 1].seq);
-        mcs_history_list_clear(&h);
-        ck_assert_ok(mcs_registry_history(b, NULL, &h, &e), &e);
-        ck_assert_uint_eq(h.n, 6);
-        mcs_history_list_clear(&h);
-
-        mcs_record_list list;
-        ck_assert_ok(mcs_registry_list(a, NULL, &list, &e), &e);
-        ck_assert_uint_eq(list.n, 2);
-        ck_assert_str_eq(list.v[0].name, "db");
-        ck_assert_str_eq(list.v[1].name, "other");
-        mcs_record_list_clear(&list);
-        mcs_alloc_stats st;
-        ck_assert_ok(mcs_registry_stats(a, &st, &e), &e);
-
-        mcs_record_clear(&rec);
         mcs_registry_close(a);
         mcs_registry_close(b);
 }
 END_TEST
 
-START_TEST(originals_hosts_health_and_options) {
+START_TEST(hosts_health_and_options) {
         mcs_registry *a = open_shared("orig", "host-a", NULL), *b = open_shared("orig", "host-b", NULL);
         mcs_err e = {0};
-        mcs_original_list ol;
-
-        ck_assert_ok(mcs_registry_remember_original(a, U1, "/img/one.qcow2", "system_u:object_r:virt_image_t:s0", &e),
-                     &e);
-        /* the first one stays; the same guest again is fine; another guest is refused */
-        ck_assert_ok(mcs_registry_remember_original(b, U1, "/img/one.qcow2", "other_u:object_r:x_t:s0", &e), &e);
-        ck_assert_fails(mcs_registry_remember_original(b, U2, "/img/one.qcow2", "", &e), &e, MCS_E_CONFLICT,
-                        "already labelled for guest " U1);
-        ck_assert_ok(mcs_registry_remember_original(b, U2, "/img/two.raw", "", &e), &e);
-        ck_assert_ok(mcs_registry_originals(b, U1, &ol, &e), &e);
-        ck_assert_uint_eq(ol.n, 1);
-        ck_assert_str_eq(ol.v[0].path, "/img/one.qcow2");
-        ck_assert_str_eq(ol.v[0].context, "system_u:object_r:virt_image_t:s0");
-        ck_assert_str_eq(ol.v[0].host, "host-a");
-        mcs_original_list_clear(&ol);
-        ck_assert_ok(mcs_registry_originals(a, NULL, &ol, &e), &e);
-        ck_assert_uint_eq(ol.n, 2);
-        ck_assert_str_eq(ol.v[1].path, "/img/two.raw");
-        ck_assert_str_eq(ol.v[1].uuid, U2);
-        mcs_original_list_clear(&ol);
-        ck_assert_ok(mcs_registry_forget_original(a, "/img/one.qcow2", &e), &e);
-        ck_assert_ok(mcs_registry_originals(a, NULL, &ol, &e), &e);
-        ck_assert_uint_eq(ol.n, 1);
-        mcs_original_list_clear(&ol);
 
         /* heartbeats: a lease per host; both listed */
         ck_assert_ok(mcs_registry_heartbeat(a, &e), &e);
@@ -701,8 +716,8 @@ int main(void) {
         TCase *tc = tcase_create("shared cluster");
         tcase_add_unchecked_fixture(tc, shared_start, shared_stop);
         tcase_set_timeout(tc, 120);
-        tcase_add_test(tc, reserve_conflicts_release_rename_state);
-        tcase_add_test(tc, originals_hosts_health_and_options);
+        tcase_add_test(tc, too_many_categories_for_one_transaction);
+        tcase_add_test(tc, hosts_health_and_options);
         tcase_add_test(tc, compaction_and_a_new_registry_at_the_prefix);
         tcase_add_test(tc, imports_fill_a_registry);
         tcase_add_test(tc, copy_between_sqlite_and_etcd);
@@ -710,6 +725,7 @@ int main(void) {
         tcase_add_test(tc, silent_endpoint_is_skipped);
         tcase_add_test(tc, two_hosts_race_for_pairs);
         tcase_add_test(tc, dominance_race_never_both);
+        registry_api_add(tc, &etcd_backend); /* on this cluster too */
         suite_add_tcase(s, tc);
         TCase *own = tcase_create("own cluster");
         tcase_set_timeout(own, 120);
