@@ -216,6 +216,19 @@ static void count_cats(mcs_alloc *a, const mcs_catset *s, int delta) {
                 a->cat_ref[k] = (uint32_t) ((int64_t) a->cat_ref[k] + delta);
 }
 
+/* Makes room for one more element in a list of n that holds cap (doubling, from first). */
+static int room_for_one(void **v, size_t *cap, size_t n, size_t size, size_t first, mcs_err *e) {
+        if (n < *cap)
+                return 0;
+        size_t c = *cap ? 2 * *cap : first;
+        void *p = realloc(*v, c * size);
+        if (!p)
+                return mcs_fail(e, MCS_E_NOMEM, "out of memory for held labels");
+        *v = p;
+        *cap = c;
+        return 0;
+}
+
 int mcs_alloc_add(mcs_alloc *a, const mcs_catset *set, mcs_err *e) {
         unsigned n = mcs_catset_count(set), i, j;
 
@@ -233,14 +246,9 @@ int mcs_alloc_add(mcs_alloc *a, const mcs_catset *set, mcs_err *e) {
                         if (d)
                                 d->extra++;
                         else {
-                                if (a->ndups == a->capdups) {
-                                        size_t cap = a->capdups ? 2 * a->capdups : 8;
-                                        pair_count *v = realloc(a->dups, cap * sizeof *v);
-                                        if (!v)
-                                                return mcs_fail(e, MCS_E_NOMEM, "out of memory for held labels");
-                                        a->dups = v;
-                                        a->capdups = cap;
-                                }
+                                int r = room_for_one((void **) &a->dups, &a->capdups, a->ndups, sizeof *a->dups, 8, e);
+                                if (r < 0)
+                                        return r;
                                 a->dups[a->ndups++] = (pair_count){.pair = p, .extra = 1};
                         }
                 } else {
@@ -252,14 +260,9 @@ int mcs_alloc_add(mcs_alloc *a, const mcs_catset *set, mcs_err *e) {
         } else {
                 if (!a->covered && !(a->covered = calloc(MCS_NPAIRS, sizeof *a->covered)))
                         return mcs_fail(e, MCS_E_NOMEM, "out of memory for held labels");
-                if (a->nbig == a->capbig) {
-                        size_t cap = a->capbig ? 2 * a->capbig : 16;
-                        mcs_catset *v = realloc(a->big, cap * sizeof *v);
-                        if (!v)
-                                return mcs_fail(e, MCS_E_NOMEM, "out of memory for held labels");
-                        a->big = v;
-                        a->capbig = cap;
-                }
+                int r = room_for_one((void **) &a->big, &a->capbig, a->nbig, sizeof *a->big, 16, e);
+                if (r < 0)
+                        return r;
                 a->big[a->nbig++] = *set;
                 each_pair_in(a, set, cover_inc);
         }
