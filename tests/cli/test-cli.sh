@@ -209,8 +209,8 @@ ok "an admin_group member relabels trees and exports only inside image_root with
 expect_rc 0 M check
 contains "$OUT" "0 problems; 4 guests on this host"
 # A record that says vm1 runs here, though it does not.
-sqlite3 "$REG" "UPDATE reservations SET state = 'running' WHERE uuid = '$vm1'" ||
-	fail "cannot tamper with the registry: $(sqlite3 "$REG" .schema)"
+registry_sql "$REG" "UPDATE reservations SET state = 'running' WHERE uuid = '$vm1'" ||
+	fail "cannot tamper with the registry: $(registry_sql "$REG" .schema)"
 expect_rc 5 M check
 contains "$OUT" "vm1 ($vm1): the registry says it runs here, but it does not"
 contains "$OUT" "1 problem;"
@@ -270,7 +270,7 @@ contains "$OUT" " h2, last heartbeat "
 [[ "$OUT" != *SILENT* ]] || fail "a host that beats now is called silent: $OUT"
 mcsd_stop h2
 # h2 stopped a while ago: its heartbeat is an hour old.
-sqlite3 "$REG" "UPDATE hosts SET seen_us = seen_us - 3600000000 WHERE host = 'h2'"
+registry_sql "$REG" "UPDATE hosts SET seen_us = seen_us - 3600000000 WHERE host = 'h2'"
 expect_rc 0 M status
 contains "$OUT" "h2, last heartbeat "
 contains "$OUT" ": SILENT, its records are kept until \`mcsctl gc --host\` releases them"

@@ -218,7 +218,7 @@ xml rn 44444444-0000-4000-8000-000000000001 "$(norelabel s0:c80,c81)" >/dev/null
 sed -i "s|/var/lib/libvirt/images/rn.qcow2|$WORK/images/rn.raw|" "$WORK/rn.xml"
 expect_hook 0 prepare begin "$WORK/rn.xml"
 expect_eq "rn's image" "$("$FILECON" "$WORK/images/rn.raw")" system_u:object_r:svirt_image_t:s0:c80,c81
-expect_eq "rn's original" "$(sqlite3 "$REG" "SELECT context FROM originals WHERE path = '$WORK/images/rn.raw'")" \
+expect_eq "rn's original" "$(registry_sql "$REG" "SELECT context FROM originals WHERE path = '$WORK/images/rn.raw'")" \
 	system_u:object_r:virt_image_t:s0
 xml rn2 44444444-0000-4000-8000-000000000002 "$(norelabel s0:c82,c83)" >/dev/null
 sed -i "s|/var/lib/libvirt/images/rn2.qcow2|$WORK/outside.raw|" "$WORK/rn2.xml"
@@ -272,7 +272,7 @@ wait_for 10 filecon_is "$WORK/images/tn.raw" system_u:object_r:svirt_image_t:s0:
 expect_hook 0 release end "$WORK/tn.xml"
 [ -z "$(registry_field "$REG" $TN 3)" ] || fail "release end kept tn's label"
 expect_eq "tn's image after release end" "$("$FILECON" "$WORK/images/tn.raw")" system_u:object_r:virt_image_t:s0
-expect_eq "tn's originals" "$(sqlite3 "$REG" "SELECT count(*) FROM originals WHERE uuid = '$TN'")" 0
+expect_eq "tn's originals" "$(registry_sql "$REG" "SELECT count(*) FROM originals WHERE uuid = '$TN'")" 0
 virsh -q -c "$(test_uri h1)" destroy tn >/dev/null
 ok "release end of a transient guest puts its images' original labels back"
 
@@ -329,7 +329,7 @@ kill -HUP "$(cat "$WORK/h1.mcsd.pid")"
 wait_for 10 log_count_above "$WORK/h1.log" "^mcsd: info: reloaded" "$before" || fail "mcsd did not reload"
 U9=22222222-0000-4000-8000-000000000009
 mkfifo "$WORK/lock9.fifo"
-sqlite3 "$REG" <"$WORK/lock9.fifo" >"$WORK/lock9.out" &
+registry_sql "$REG" <"$WORK/lock9.fifo" >"$WORK/lock9.out" &
 locker=$!
 exec 8>"$WORK/lock9.fifo"
 echo "BEGIN EXCLUSIVE; SELECT 'locked';" >&8
@@ -469,7 +469,7 @@ ok "mcsd down: libvirt refuses the start and shows the hook's reason"
 mcsd_start h1 "$CONF"
 # The registry locked by another writer beyond busy_timeout: unreachable too.
 mkfifo "$WORK/lock.fifo"
-sqlite3 "$REG" <"$WORK/lock.fifo" >"$WORK/lock.out" &
+registry_sql "$REG" <"$WORK/lock.fifo" >"$WORK/lock.out" &
 locker=$!
 exec 7>"$WORK/lock.fifo"
 echo "BEGIN EXCLUSIVE; SELECT 'locked';" >&7

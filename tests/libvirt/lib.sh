@@ -160,6 +160,9 @@ has_static_label() { seclabel_of "$1" "$2" | grep -q "type='static'"; }
 uuid_of() { virsh -q -c "$1" domuuid "$2"; }
 
 registry() { "$REGISTRY_LIST" "$1"; }
+# The sqlite3 tool on a registry mcsd may be writing: it waits for the write
+# lock (10 s) as mcsd's own readers do, instead of "database is locked".
+registry_sql() { sqlite3 -cmd '.timeout 10000' "$@"; }
 
 # registry_field REGISTRY UUID FIELD: 2 name, 3 label, 4 kind, 5 state, 6 host, 7 generation
 registry_field() { registry "$1" | awk -v u="$2" -v f="$3" '$1 == u { print $f }'; }

@@ -110,7 +110,7 @@ expect_eq "private image" "$("$FILECON" "$WORK/images/imgvm.qcow2")" "system_u:o
 expect_eq "its backing file" "$("$FILECON" "$WORK/images/base.qcow2")" system_u:object_r:virt_content_t:s0
 expect_eq "shareable disk" "$("$FILECON" "$WORK/images/shared.raw")" system_u:object_r:svirt_image_t:s0
 expect_eq "read-only disk" "$("$FILECON" "$WORK/images/cd.iso")" system_u:object_r:virt_content_t:s0
-expect_eq "originals in the registry" "$(sqlite3 "$REG" "SELECT path || ' ' || context FROM originals WHERE uuid = '$imgvm'")" \
+expect_eq "originals in the registry" "$(registry_sql "$REG" "SELECT path || ' ' || context FROM originals WHERE uuid = '$imgvm'")" \
 	"$WORK/images/imgvm.qcow2 system_u:object_r:virt_image_t:s0"
 expect_rc 0 M relabel imgvm
 contains "$OUT" "$WORK/images/imgvm.qcow2: unchanged"
@@ -122,7 +122,7 @@ mcsd_stop h2
 grep -q "restored $WORK/images/imgvm.qcow2 to system_u:object_r:virt_image_t:s0" "$WORK/h2.log" || fail "h2 did not log the restore"
 expect_eq "private image after release" "$("$FILECON" "$WORK/images/imgvm.qcow2")" system_u:object_r:virt_image_t:s0
 expect_eq "shared content after release" "$("$FILECON" "$WORK/images/base.qcow2")" system_u:object_r:virt_content_t:s0
-expect_eq "originals after release" "$(sqlite3 "$REG" "SELECT count(*) FROM originals WHERE uuid = '$imgvm'")" 0
+expect_eq "originals after release" "$(registry_sql "$REG" "SELECT count(*) FROM originals WHERE uuid = '$imgvm'")" 0
 ok "relabel GUEST labels private, shared, read-only and backing images; another host's release restores the private one"
 
 # relabel='no': libvirt leaves images alone, so mcsd labels them when the guest is defined.
@@ -163,7 +163,7 @@ expect_rc 0 M reserve "$tam" --label s0:c9,c10 --name tampered
 for f in "$WORK/images/tam-good.raw" "$WORK/tam-outside.raw"; do "$FILECON" "$f" system_u:object_r:svirt_image_t:s0:c9,c10; done
 "$FILECON" "$WORK/images/tam-moved.raw" system_u:object_r:svirt_image_t:s0:c11,c12
 now=$(date +%s)000000
-sqlite3 "$REG" "INSERT INTO originals (path, uuid, context, host, saved_us) VALUES
+registry_sql "$REG" "INSERT INTO originals (path, uuid, context, host, saved_us) VALUES
 	('$WORK/images/tam-good.raw', '$tam', 'system_u:object_r:virt_image_t:s0', 'h1', $now),
 	('$WORK/images/tam-moved.raw', '$tam', 'system_u:object_r:virt_image_t:s0', 'h1', $now),
 	('$WORK/tam-outside.raw', '$tam', 'system_u:object_r:virt_image_t:s0', 'h1', $now)"
@@ -177,7 +177,7 @@ grep -q "$WORK/tam-outside.raw: not restored, record dropped: $WORK/tam-outside.
 	fail "the refused restore outside image_root was not logged"
 grep -q "$WORK/images/tam-moved.raw: not restored, record dropped: it carries system_u:object_r:svirt_image_t:s0:c11,c12, not the guest's system_u:object_r:svirt_image_t:s0:c9,c10" "$WORK/h1.log" ||
 	fail "the refused restore of a relabelled file was not logged"
-expect_eq "originals after the release" "$(sqlite3 "$REG" "SELECT count(*) FROM originals WHERE uuid = '$tam'")" 0
+expect_eq "originals after the release" "$(registry_sql "$REG" "SELECT count(*) FROM originals WHERE uuid = '$tam'")" 0
 ok "a release restores only inside image_root and over the guest's own label; refusals are logged and the records dropped"
 
 # ---- nfs-export through libsemanage, on a copy of the policy store ----
