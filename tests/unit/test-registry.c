@@ -86,6 +86,26 @@ START_TEST(history_is_append_only) {
 }
 END_TEST
 
+/* A new file has no index that nothing reads; one an older mcsd puts
+ * back (it knows the same version) is dropped at the next open. */
+START_TEST(unused_index_is_dropped) {
+        const char *count = "SELECT count(*) FROM sqlite_schema WHERE name = 'reservations_by_name'";
+        mcs_registry_close(test_open_registry("host-a", "c0.c1023"));
+        sqlite3 *db = raw_open();
+        ck_assert_int_eq(raw_int(db, count), 0);
+        ck_assert_int_eq(sqlite3_exec(db, "CREATE INDEX reservations_by_name ON reservations (name)", NULL, NULL, NULL),
+                         SQLITE_OK);
+        ck_assert_int_eq(raw_int(db, count), 1);
+        sqlite3_close(db);
+
+        mcs_registry_close(test_open_registry("host-a", "c0.c1023"));
+        db = raw_open();
+        ck_assert_int_eq(raw_int(db, count), 0);
+        ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 4);
+        sqlite3_close(db);
+}
+END_TEST
+
 START_TEST(default_location_is_the_configured_one) {
         ck_assert_str_eq(mcs_registry_default_location(), MCS_CONFIGURED_REGISTRY);
 }
@@ -186,6 +206,9 @@ START_TEST(migrates_version_1) {
 
         db = raw_open();
         ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 4);
+        /* The unused index of version 1 is gone, with no new version. */
+        ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE name = 'reservations_by_name'"), 0);
+        ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE name = 'history_by_uuid'"), 1);
         ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM meta WHERE key = 'registry_id' AND length(value) = 32"), 1);
         ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM originals"), 0);
         ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM history"), 3);
@@ -411,6 +434,7 @@ int main(void) {
         tcase_add_test(tc, history_is_append_only);
         tcase_add_test(tc, unique_label_backstops_a_stale_cache);
         tcase_add_test(tc, migrates_version_1);
+        tcase_add_test(tc, unused_index_is_dropped);
         tcase_add_test(tc, refuses_newer_schema_and_foreign_files);
         tcase_add_test(tc, wal_file_is_put_back_to_rollback_journal);
         tcase_add_test(tc, commit_syncs_the_directory);

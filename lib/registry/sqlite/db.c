@@ -192,6 +192,43 @@ fail:
         return r;
 }
 
+static int has_index(sq *s, const char *name, bool *out, mcs_err *e) {
+        sqlite3_stmt *st;
+        int rc = sqlite3_prepare_v2(s->db, "SELECT 1 FROM sqlite_schema WHERE type = 'index' AND name = ?1", -1, &st,
+                                    NULL);
+        if (rc != SQLITE_OK)
+                return sq_fail(s, rc, "reading the schema", e);
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+        sqlite3_finalize(st);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+                return sq_fail(s, rc, "reading the schema", e);
+        *out = rc == SQLITE_ROW;
+        return 0;
+}
+
+/* Drops the unused indexes a file still has; writes nothing otherwise. */
+static int drop_unused_indexes(sq *s, mcs_err *e) {
+        for (const char *const *name = mcs_sqlite_unused_indexes; *name; name++) {
+                bool has = false;
+                int r = has_index(s, *name, &has, e);
+                if (r < 0)
+                        return r;
+                if (!has)
+                        continue;
+                char sql[128];
+                snprintf(sql, sizeof sql, "DROP INDEX IF EXISTS %s", *name);
+                if ((r = sq_exec(s, "BEGIN IMMEDIATE", e)) < 0)
+                        return r;
+                if ((r = sq_exec(s, sql, e)) < 0 || (r = sq_exec(s, "COMMIT", e)) < 0) {
+                        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+                        mcs_err_prefix(e, "dropping the unused index %s", *name);
+                        return r;
+                }
+        }
+        return 0;
+}
+
 static void disconnect_db(sq *s) {
         for (int i = 0; i < Q__MAX; i++) {
                 sqlite3_finalize(s->st[i]);
@@ -247,7 +284,7 @@ static int connect_db(sq *s, mcs_err *e) {
         if (strcmp(mode, "3") != 0)
                 return mcs_fail(e, MCS_E_IO, "registry %s: synchronous is %s and cannot be set to extra (3)", s->path,
                                 mode);
-        if ((r = migrate(s, e)) < 0)
+        if ((r = migrate(s, e)) < 0 || (r = drop_unused_indexes(s, e)) < 0)
                 return r;
         struct stat st;
         if (stat(s->path, &st) < 0)

@@ -1,3 +1,5 @@
+#include <stddef.h>
+
 #include "schema.h"
 
 const char *const mcs_sqlite_migrations[MCS_SQLITE_SCHEMA_VERSION] = {
@@ -48,3 +50,7 @@ const char *const mcs_sqlite_migrations[MCS_SQLITE_SCHEMA_VERSION] = {
         /* 3 -> 4: when each host last said it was alive (heartbeats). */
         "CREATE TABLE hosts (host TEXT PRIMARY KEY NOT NULL, seen_us INTEGER NOT NULL) WITHOUT ROWID;",
 };
+
+/* reservations_by_name (version 1): nothing looks a reservation up by name,
+ * and it cost every reservation one more b-tree page in each commit. */
+const char *const mcs_sqlite_unused_indexes[] = {"reservations_by_name", NULL};

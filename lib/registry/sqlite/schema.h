@@ -6,3 +6,8 @@
 #define MCS_SQLITE_SCHEMA_VERSION 4
 
 extern const char *const mcs_sqlite_migrations[MCS_SQLITE_SCHEMA_VERSION];
+
+/* Indexes no query of any mcsd reads, dropped from every file that has one.
+ * That is no new version: the file means the same to every mcsd, and an
+ * older mcsd sharing it keeps working. NULL-terminated. */
+extern const char *const mcs_sqlite_unused_indexes[];
