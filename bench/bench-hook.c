@@ -5,13 +5,22 @@
  * registry commit). Beside it, in the same run and the same way, a bare
  * exec of /bin/true: what any hook costs libvirtd at least.
  * Usage: bench-hook HOOK-SCRIPT [MCSCTL] (MCSD_CONFIG must name mcsd's
- * config); with MCSCTL, also `mcsctl hook` exec'ed without the script. */
+ * config); with MCSCTL, also `mcsctl hook` exec'ed without the script.
+ * With HOOK_SOCKET and RAW_DIR in the environment, also what the hook's time
+ * is made of: mcsd's answer alone (the request sent over the hook socket,
+ * no exec) and one fsync'd sqlite commit on the registry's disk (a start
+ * moves the guest's record to this host: one durable commit). */
 #include <errno.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
+
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include "bench-util.h"
@@ -64,6 +73,58 @@ static double run_hook(const char *exe, bool script, const char *name, const cha
         return ms;
 }
 
+/* The hook's request over the hook socket, as mcsctl sends it (the XML has
+ * no character JSON would escape); fails unless mcsd allows the start. */
+static double socket_round_trip(const char *path, const char *name, const char *xml) {
+        static char req[4096], reply[4096];
+        struct sockaddr_un a = {.sun_family = AF_UNIX};
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        snprintf(a.sun_path, sizeof a.sun_path, "%s", path);
+        int len = snprintf(req, sizeof req,
+                           "{\"version\":1,\"method\":\"hook\",\"params\":{\"op\":\"start\",\"name\":\"%s\","
+                           "\"xml\":\"%s\",\"deadline\":%lld}}\n",
+                           name, xml, (long long) now.tv_sec * 1000 + now.tv_nsec / 1000000 + 30000);
+        double t0 = bench_now();
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0 || connect(fd, (struct sockaddr *) &a, sizeof a) < 0 || write(fd, req, (size_t) len) != len)
+                BENCH_DIE("hook socket %s: %s", path, strerror(errno));
+        size_t got = 0;
+        ssize_t n;
+        while (got < sizeof reply - 1 && (n = read(fd, reply + got, sizeof reply - 1 - got)) > 0) {
+                got += (size_t) n;
+                if (reply[got - 1] == '\n')
+                        break;
+        }
+        close(fd);
+        double ms = (bench_now() - t0) * 1e3;
+        reply[got] = 0;
+        if (!strstr(reply, "\"allow\":true"))
+                BENCH_DIE("mcsd did not allow the start: %s", reply);
+        return ms;
+}
+
+static sqlite3 *raw_open(const char *dir) {
+        char path[4200];
+        sqlite3 *db;
+        snprintf(path, sizeof path, "%s/raw.db", dir);
+        unlink(path);
+        if (sqlite3_open(path, &db) != SQLITE_OK ||
+            sqlite3_exec(db, "PRAGMA journal_mode = DELETE; PRAGMA synchronous = EXTRA;"
+                             "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)",
+                         NULL, NULL, NULL) != SQLITE_OK)
+                BENCH_DIE("raw sqlite: %s", sqlite3_errmsg(db));
+        return db;
+}
+
+/* One fsync'd commit of one row, with mcsd's journal settings. */
+static double raw_commit(sqlite3 *db) {
+        double t0 = bench_now();
+        if (sqlite3_exec(db, "INSERT INTO t (v) VALUES ('s0:c1,c2')", NULL, NULL, NULL) != SQLITE_OK)
+                BENCH_DIE("raw sqlite: %s", sqlite3_errmsg(db));
+        return (bench_now() - t0) * 1e3;
+}
+
 static void guest_xml(char *xml, size_t len, char *name, size_t name_len, int i) {
         snprintf(name, name_len, "bench-%d", i);
         snprintf(xml, len,
@@ -75,11 +136,13 @@ static void guest_xml(char *xml, size_t len, char *name, size_t name_len, int i)
 }
 
 int main(int argc, char **argv) {
-        static double bare[N], known[N], fresh[N], direct[N];
+        static double bare[N], known[N], fresh[N], direct[N], over_socket[N], commit[N], floor_[N];
         char xml[1024], name[32];
         if (argc < 2 || argc > 3)
                 BENCH_DIE("usage: bench-hook HOOK-SCRIPT [MCSCTL]");
         const char *script = argv[1], *mcsctl = argc == 3 ? argv[2] : NULL;
+        const char *hook_socket = getenv("HOOK_SOCKET"), *raw_dir = getenv("RAW_DIR");
+        sqlite3 *raw = hook_socket && raw_dir ? raw_open(raw_dir) : NULL;
         signal(SIGPIPE, SIG_IGN);
         guest_xml(xml, sizeof xml, name, sizeof name, 1000);
         run_hook(script, true, name, xml); /* reserves it */
@@ -89,6 +152,11 @@ int main(int argc, char **argv) {
                 known[i] = run_hook(script, true, name, xml);
                 if (mcsctl)
                         direct[i] = run_hook(mcsctl, false, name, xml);
+                if (raw) {
+                        over_socket[i] = socket_round_trip(hook_socket, name, xml);
+                        commit[i] = raw_commit(raw);
+                        floor_[i] = bare[i] + commit[i];
+                }
         }
         for (int i = 0; i < N; i++) {
                 char x[1024], n[32];
@@ -105,6 +173,15 @@ int main(int argc, char **argv) {
         if (mcsctl) {
                 bench_report("hook_mcsctl_direct_ms_p50", bench_percentile(direct, N, 0.5), "ms");
                 bench_report("hook_mcsctl_direct_ms_p99", bench_percentile(direct, N, 0.99), "ms");
+        }
+        if (raw) {
+                bench_report("hook_socket_ms_p50", bench_percentile(over_socket, N, 0.5), "ms");
+                bench_report("hook_socket_ms_p99", bench_percentile(over_socket, N, 0.99), "ms");
+                bench_report("raw_sqlite_commit_ms_p50", bench_percentile(commit, N, 0.5), "ms");
+                bench_report("raw_sqlite_commit_ms_p99", bench_percentile(commit, N, 0.99), "ms");
+                /* The least a hook that is exec'ed and commits once could take. */
+                bench_report("exec_true_plus_commit_ms_p99", bench_percentile(floor_, N, 0.99), "ms");
+                sqlite3_close(raw);
         }
         bench_report("hook_start_begin_vs_exec_true_ratio", hook_p50 / true_p50, "ratio");
         return 0;

@@ -37,7 +37,8 @@ mkdir -p "$work/hooks/qemu.d"
 sed "s|^exec .*/mcsctl |exec $MCSCTL |" "$HOOK_SCRIPT" >"$work/hooks/qemu.d/mcsd"
 chmod 755 "$work/hooks/qemu.d/mcsd"
 grep -q "^exec $MCSCTL hook qemu \"\$@\"\$" "$work/hooks/qemu.d/mcsd" || { echo "unexpected hook script $HOOK_SCRIPT" >&2; exit 1; }
-out=$(MCSD_CONFIG="$work/mcsd.conf" "$BENCH_HOOK" "$work/hooks/qemu.d/mcsd" "$MCSCTL")
+out=$(MCSD_CONFIG="$work/mcsd.conf" HOOK_SOCKET="$work/hook.sock" RAW_DIR="$work" \
+	"$BENCH_HOOK" "$work/hooks/qemu.d/mcsd" "$MCSCTL")
 echo "$out"
 echo "guest_start_ms_p50: $start_ms ms"
 p50=$(awk '/^hook_start_begin_ms_p50:/ { print $2 }' <<<"$out")
