@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "mcs-file-fd.h"
+#include "mcs-grow.h"
 #include "mcs-image-label.h"
 #include "mcs-macro.h"
 
@@ -48,15 +49,9 @@ static void record_error(walk *w, int err, const char *path) {
 
 static bool push(walk *w, char *dir) {
         pthread_mutex_lock(&w->lock);
-        if (w->n == w->cap) {
-                size_t cap = w->cap ? w->cap * 2 : 256;
-                char **v = realloc(w->dirs, cap * sizeof *v);
-                if (!v) {
-                        pthread_mutex_unlock(&w->lock);
-                        return false;
-                }
-                w->dirs = v;
-                w->cap = cap;
+        if (mcs_grow((void **) &w->dirs, &w->cap, w->n, sizeof *w->dirs, 256) < 0) {
+                pthread_mutex_unlock(&w->lock);
+                return false;
         }
         w->dirs[w->n++] = dir;
         pthread_cond_signal(&w->more);

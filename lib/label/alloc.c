@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mcs-grow.h"
 #include "mcs-level.h"
 #include "mcs-macro.h"
 #include "mcs-pair.h"
@@ -218,15 +219,7 @@ static void count_cats(mcs_alloc *a, const mcs_catset *s, int delta) {
 
 /* Makes room for one more element in a list of n that holds cap (doubling, from first). */
 static int room_for_one(void **v, size_t *cap, size_t n, size_t size, size_t first, mcs_err *e) {
-        if (n < *cap)
-                return 0;
-        size_t c = *cap ? 2 * *cap : first;
-        void *p = realloc(*v, c * size);
-        if (!p)
-                return mcs_fail(e, MCS_E_NOMEM, "out of memory for held labels");
-        *v = p;
-        *cap = c;
-        return 0;
+        return mcs_grow(v, cap, n, size, first) < 0 ? mcs_fail(e, MCS_E_NOMEM, "out of memory for held labels") : 0;
 }
 
 int mcs_alloc_add(mcs_alloc *a, const mcs_catset *set, mcs_err *e) {

@@ -5,8 +5,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "mcs-macro.h"
 #include "handle.h"
+#include "mcs-grow.h"
+#include "mcs-macro.h"
 
 extern const mcs_backend_ops mcs_backend_dir, mcs_backend_nfs; /* dir/ops.c */
 
@@ -290,14 +291,8 @@ static int keep_matching(void *ctx, const mcs_record *rec, mcs_err *e) {
         if ((f->host && strcmp(rec->host, f->host)) || (f->name && strcmp(rec->name, f->name)) ||
             (f->state >= 0 && (int) rec->state != f->state) || (f->kind >= 0 && (int) rec->kind != f->kind))
                 return 0;
-        if (l->out->n == l->cap) {
-                size_t cap = l->cap ? l->cap * 2 : 16;
-                mcs_record *v = realloc(l->out->v, cap * sizeof *v);
-                if (!v)
-                        return mcs_fail(e, MCS_E_NOMEM, "out of memory");
-                l->out->v = v;
-                l->cap = cap;
-        }
+        if (mcs_grow((void **) &l->out->v, &l->cap, l->out->n, sizeof *l->out->v, 16) < 0)
+                return mcs_fail(e, MCS_E_NOMEM, "out of memory");
         int r = mcs_record_copy(&l->out->v[l->out->n], rec, e);
         if (r == 0)
                 l->out->n++;
@@ -371,14 +366,8 @@ struct hosts_fill {
 
 static int add_host(void *ctx, const mcs_host_beat *h, mcs_err *e) {
         struct hosts_fill *l = ctx;
-        if (l->out->n == l->cap) {
-                size_t cap = l->cap ? l->cap * 2 : 8;
-                mcs_host_seen *v = realloc(l->out->v, cap * sizeof *v);
-                if (!v)
-                        return mcs_fail(e, MCS_E_NOMEM, "out of memory");
-                l->out->v = v;
-                l->cap = cap;
-        }
+        if (mcs_grow((void **) &l->out->v, &l->cap, l->out->n, sizeof *l->out->v, 8) < 0)
+                return mcs_fail(e, MCS_E_NOMEM, "out of memory");
         mcs_host_seen *s = &l->out->v[l->out->n];
         if (!(s->host = strdup(h->host)))
                 return mcs_fail(e, MCS_E_NOMEM, "out of memory");

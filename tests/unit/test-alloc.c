@@ -1,4 +1,5 @@
 #include "mcs-alloc.h"
+#include "mcs-grow.h"
 #include "mcs-level.h"
 #include "mcs-rng.h"
 #include "test-util.h"
@@ -292,6 +293,36 @@ START_TEST(draws_are_uniform) {
 }
 END_TEST
 
+/* The allocator's lists grow through mcs_grow (as every list of libmcs). */
+START_TEST(grow_doubles_and_refuses_overflow) {
+        int *v = NULL;
+        size_t cap = 0;
+        ck_assert_int_eq(mcs_grow((void **) &v, &cap, 0, sizeof *v, 4), 0);
+        ck_assert_uint_eq(cap, 4);
+        for (int i = 0; i < 4; i++)
+                v[i] = i;
+        int *before = v;
+        ck_assert_int_eq(mcs_grow((void **) &v, &cap, 3, sizeof *v, 4), 0); /* room left: untouched */
+        ck_assert_ptr_eq(v, before);
+        ck_assert_uint_eq(cap, 4);
+        ck_assert_int_eq(mcs_grow((void **) &v, &cap, 4, sizeof *v, 4), 0);
+        ck_assert_uint_eq(cap, 8);
+        for (int i = 0; i < 4; i++)
+                ck_assert_int_eq(v[i], i);
+        free(v);
+
+        /* A size that would overflow fails and leaves the array as it was. */
+        char *big = malloc(1);
+        size_t huge = SIZE_MAX / 4 + 1;
+        ck_assert_int_eq(mcs_grow((void **) &big, &huge, huge, 2, 1), -1);
+        ck_assert_uint_eq(huge, SIZE_MAX / 4 + 1);
+        size_t none = 0;
+        ck_assert_int_eq(mcs_grow((void **) &big, &none, 0, SIZE_MAX / 2, 4), -1);
+        ck_assert_uint_eq(none, 0);
+        free(big);
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("alloc");
         TCase *tc = tcase_create("core");
@@ -304,6 +335,7 @@ int main(void) {
         tcase_add_test(tc, remove_and_add_errors);
         tcase_add_loop_test(tc, property_never_a_conflicting_pair, 0, 20);
         tcase_add_test(tc, draws_are_uniform);
+        tcase_add_test(tc, grow_doubles_and_refuses_overflow);
         suite_add_tcase(s, tc);
         return test_run(s);
 }

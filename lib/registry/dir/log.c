@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "dir.h"
+#include "mcs-grow.h"
 #include "mcs-macro.h"
 
 #define ID_MAGIC "mcs-dir-registry 1"
@@ -250,14 +251,8 @@ static int add_snap(void *ctx, const char *name) {
         uint64_t seq;
         if (!is_seq_name(name, &seq))
                 return 0;
-        if (s->n == s->cap) {
-                size_t cap = s->cap ? s->cap * 2 : 16;
-                uint64_t *v = realloc(s->v, cap * sizeof *v);
-                if (!v)
-                        return -ENOMEM;
-                s->v = v;
-                s->cap = cap;
-        }
+        if (mcs_grow((void **) &s->v, &s->cap, s->n, sizeof *s->v, 16) < 0)
+                return -ENOMEM;
         s->v[s->n++] = seq;
         return 0;
 }

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "dir.h"
+#include "mcs-grow.h"
 #include "mcs-level.h"
 #include "mcs-macro.h"
 
@@ -218,16 +219,10 @@ static int d_history(mcs_backend *b, const char *uuid, mcs_history_list *out, mc
                         break;
                 bool keep = (en.op == DIR_RESERVE || en.op == DIR_RELEASE || en.op == DIR_STATE ||
                              en.op == DIR_IMPORT_HISTORY) && (!uuid || strcmp(en.rec.uuid, uuid) == 0);
-                if (keep && out->n == cap) {
-                        size_t c = cap ? cap * 2 : 16;
-                        mcs_history_entry *v = realloc(out->v, c * sizeof *v);
-                        if (!v) {
-                                dir_entry_clear(&en);
-                                r = mcs_fail(e, MCS_E_NOMEM, "out of memory");
-                                break;
-                        }
-                        out->v = v;
-                        cap = c;
+                if (keep && mcs_grow((void **) &out->v, &cap, out->n, sizeof *out->v, 16) < 0) {
+                        dir_entry_clear(&en);
+                        r = mcs_fail(e, MCS_E_NOMEM, "out of memory");
+                        break;
                 }
                 if (keep) {
                         mcs_history_entry *h = &out->v[out->n++];
@@ -390,19 +385,14 @@ static int add_beat(void *ctx, const char *name) {
         snprintf(path, sizeof path, "hosts/%s", name);
         if (s->b->io->ops->read(s->b->io, path, &text, &len) < 0)
                 return 0; /* replaced meanwhile, or not a heartbeat */
-        if (s->n == s->cap) {
-                size_t cap = s->cap ? s->cap * 2 : 8;
-                mcs_host_beat *v = realloc(s->v, cap * sizeof *v);
-                char **t = v ? realloc(s->texts, cap * sizeof *t) : NULL;
-                if (v)
-                        s->v = v;
-                if (!t) {
-                        free(text);
-                        return -ENOMEM;
-                }
-                s->texts = t;
-                s->cap = cap;
+        /* Two arrays of one length: s->cap grows once both have. */
+        size_t cap_v = s->cap, cap_t = s->cap;
+        if (mcs_grow((void **) &s->v, &cap_v, s->n, sizeof *s->v, 8) < 0 ||
+            mcs_grow((void **) &s->texts, &cap_t, s->n, sizeof *s->texts, 8) < 0) {
+                free(text);
+                return -ENOMEM;
         }
+        s->cap = cap_v;
         char *host;
         int64_t seen;
         if (dir_heartbeat_parse(text, &host, &seen) < 0) {

@@ -95,17 +95,6 @@ char *sq_column_dup(sqlite3_stmt *st, int i) {
         return strdup(t ? (const char *) t : "");
 }
 
-int sq_grow(void **v, size_t *cap, size_t n, size_t size) {
-        if (n < *cap)
-                return 0;
-        size_t c = *cap ? *cap * 2 : 16;
-        void *p = realloc(*v, c * size);
-        if (!p)
-                return -1;
-        *v = p;
-        *cap = c;
-        return 0;
-}
 
 int sq_begin(sq *s, bool write, mcs_err *e) {
         if (s->in_section)

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "mcs-grow.h"
 #include "sq.h"
 
 static int insert_original(sq *s, const char *uuid, const char *path, const char *context, const char *host,
@@ -76,7 +77,7 @@ int sq_originals(mcs_backend *s, const char *uuid, mcs_original_list *out, mcs_e
         if (uuid)
                 sq_bind_text(st, 1, uuid);
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                if (sq_grow((void **) &out->v, &cap, out->n, sizeof *out->v) < 0) {
+                if (mcs_grow((void **) &out->v, &cap, out->n, sizeof *out->v, 16) < 0) {
                         sqlite3_reset(st);
                         mcs_original_list_clear(out);
                         return mcs_fail(e, MCS_E_NOMEM, "out of memory");

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mcs-grow.h"
 #include "sq.h"
 
 /* Reads the record columns starting at column c0. */
@@ -347,7 +348,7 @@ int sq_history(mcs_backend *s, const char *uuid, mcs_history_list *out, mcs_err 
         if (uuid)
                 sq_bind_text(st, 1, uuid);
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                if (sq_grow((void **) &out->v, &cap, out->n, sizeof *out->v) < 0) {
+                if (mcs_grow((void **) &out->v, &cap, out->n, sizeof *out->v, 16) < 0) {
                         r = mcs_fail(e, MCS_E_NOMEM, "out of memory");
                         break;
                 }

@@ -50,7 +50,6 @@ int sq_prep(sq *s, enum stmt_id id, sqlite3_stmt **out, mcs_err *e);
 int sq_exec(sq *s, const char *sql, mcs_err *e);
 void sq_bind_text(sqlite3_stmt *st, int i, const char *v);
 char *sq_column_dup(sqlite3_stmt *st, int i);
-int sq_grow(void **v, size_t *cap, size_t n, size_t size);
 
 /* A write or a consistent read of several statements: its own transaction
  * unless the write section holds one already. end commits when ok. */
