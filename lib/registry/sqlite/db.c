@@ -196,26 +196,23 @@ static int has_index(sq *s, const char *name, bool *out, mcs_err *e) {
         return 0;
 }
 
-/* Drops the unused indexes a file still has; writes nothing otherwise. */
-static int drop_unused_indexes(sq *s, mcs_err *e) {
+/* Drops the unused indexes a file still has; writes nothing otherwise.
+ * Best effort: such an index costs only time, and a file this host cannot
+ * write to now (read-only, or locked past the busy timeout) must still
+ * open. The next open tries again. */
+static void drop_unused_indexes(sq *s) {
         for (const char *const *name = mcs_sqlite_unused_indexes; *name; name++) {
                 bool has = false;
-                int r = has_index(s, *name, &has, e);
-                if (r < 0)
-                        return r;
-                if (!has)
+                mcs_err ignored = {0};
+                if (has_index(s, *name, &has, &ignored) < 0 || !has)
                         continue;
                 char sql[128];
                 snprintf(sql, sizeof sql, "DROP INDEX IF EXISTS %s", *name);
-                if ((r = sq_exec(s, "BEGIN IMMEDIATE", e)) < 0)
-                        return r;
-                if ((r = sq_exec(s, sql, e)) < 0 || (r = sq_exec(s, "COMMIT", e)) < 0) {
+                if (sq_exec(s, "BEGIN IMMEDIATE", &ignored) < 0)
+                        continue;
+                if (sq_exec(s, sql, &ignored) < 0 || sq_exec(s, "COMMIT", &ignored) < 0)
                         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-                        mcs_err_prefix(e, "dropping the unused index %s", *name);
-                        return r;
-                }
         }
-        return 0;
 }
 
 static void disconnect_db(sq *s) {
@@ -273,8 +270,9 @@ static int connect_db(sq *s, mcs_err *e) {
         if (strcmp(mode, "3") != 0)
                 return mcs_fail(e, MCS_E_IO, "registry %s: synchronous is %s and cannot be set to extra (3)", s->path,
                                 mode);
-        if ((r = migrate(s, e)) < 0 || (r = drop_unused_indexes(s, e)) < 0)
+        if ((r = migrate(s, e)) < 0)
                 return r;
+        drop_unused_indexes(s);
         struct stat st;
         if (stat(s->path, &st) < 0)
                 return mcs_fail(e, MCS_E_IO, "registry %s: %s", s->path, strerror(errno));
