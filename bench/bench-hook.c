@@ -12,6 +12,7 @@
  * moves the guest's record to this host: one durable commit). */
 #include <errno.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -19,11 +20,10 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
-
-#include <sqlite3.h>
 #include <unistd.h>
 
 #include "bench-util.h"
+#include "bench-raw-sqlite.h"
 
 enum { N = 300 };
 
@@ -104,19 +104,6 @@ static double socket_round_trip(const char *path, const char *name, const char *
         return ms;
 }
 
-static sqlite3 *raw_open(const char *dir) {
-        char path[4200];
-        sqlite3 *db;
-        snprintf(path, sizeof path, "%s/raw.db", dir);
-        unlink(path);
-        if (sqlite3_open(path, &db) != SQLITE_OK ||
-            sqlite3_exec(db, "PRAGMA journal_mode = DELETE; PRAGMA synchronous = EXTRA;"
-                             "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)",
-                         NULL, NULL, NULL) != SQLITE_OK)
-                BENCH_DIE("raw sqlite: %s", sqlite3_errmsg(db));
-        return db;
-}
-
 /* One fsync'd commit of one row, with mcsd's journal settings. */
 static double raw_commit(sqlite3 *db) {
         double t0 = bench_now();
@@ -142,7 +129,12 @@ int main(int argc, char **argv) {
                 BENCH_DIE("usage: bench-hook HOOK-SCRIPT [MCSCTL]");
         const char *script = argv[1], *mcsctl = argc == 3 ? argv[2] : NULL;
         const char *hook_socket = getenv("HOOK_SOCKET"), *raw_dir = getenv("RAW_DIR");
-        sqlite3 *raw = hook_socket && raw_dir ? raw_open(raw_dir) : NULL;
+        sqlite3 *raw = NULL;
+        if (hook_socket && raw_dir) {
+                char raw_path[4200];
+                snprintf(raw_path, sizeof raw_path, "%s/raw.db", raw_dir);
+                raw = bench_raw_sqlite_open(raw_path);
+        }
         signal(SIGPIPE, SIG_IGN);
         guest_xml(xml, sizeof xml, name, sizeof name, 1000);
         run_hook(script, true, name, xml); /* reserves it */

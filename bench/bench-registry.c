@@ -5,19 +5,15 @@
 #include <unistd.h>
 
 #include "bench-util.h"
+#include "bench-raw-sqlite.h"
 #include "mcs-registry.h"
 
 enum { COMMITS = 2000, RUNS = 3 };
 
 static double raw_commits_per_s(const char *path) {
-        sqlite3 *db;
+        sqlite3 *db = bench_raw_sqlite_open(path);
         sqlite3_stmt *st;
-        unlink(path);
-        if (sqlite3_open(path, &db) != SQLITE_OK ||
-            sqlite3_exec(db, "PRAGMA journal_mode = DELETE; PRAGMA synchronous = EXTRA;"
-                             "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)",
-                         NULL, NULL, NULL) != SQLITE_OK ||
-            sqlite3_prepare_v2(db, "INSERT INTO t (v) VALUES (?1)", -1, &st, NULL) != SQLITE_OK)
+        if (sqlite3_prepare_v2(db, "INSERT INTO t (v) VALUES (?1)", -1, &st, NULL) != SQLITE_OK)
                 BENCH_DIE("raw sqlite: %s", sqlite3_errmsg(db));
         double t0 = bench_now();
         for (int n = 0; n < COMMITS; n++) {

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "bench-util.h"
+#include "bench-raw-sqlite.h"
 
 enum { STATUS_N = 2000, RESERVE_N = 500, RAW_N = 300, CLIENTS = 8, GROUP_ROUNDS = 7 };
 #define CONCURRENT_S 2.0
@@ -85,23 +86,12 @@ static double echo_us_p50(const char *dir) {
         return bench_median(v, STATUS_N);
 }
 
-static sqlite3 *raw_open(const char *path) {
-        sqlite3 *db;
-        unlink(path);
-        if (sqlite3_open(path, &db) != SQLITE_OK ||
-            sqlite3_exec(db, "PRAGMA journal_mode = DELETE; PRAGMA synchronous = EXTRA;"
-                             "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)",
-                         NULL, NULL, NULL) != SQLITE_OK)
-                BENCH_DIE("raw sqlite: %s", sqlite3_errmsg(db));
-        return db;
-}
-
 /* One fsync'd commit of one row after another, as fast as they go. */
 static double raw_commits_per_s(const char *dir) {
         char path[4200];
         sqlite3_stmt *ins;
         snprintf(path, sizeof path, "%s/raw1.db", dir);
-        sqlite3 *db = raw_open(path);
+        sqlite3 *db = bench_raw_sqlite_open(path);
         if (sqlite3_prepare_v2(db, "INSERT INTO t (v) VALUES ('s0:c1,c2')", -1, &ins, NULL) != SQLITE_OK)
                 BENCH_DIE("raw sqlite: %s", sqlite3_errmsg(db));
         double t0 = bench_now();
@@ -123,7 +113,7 @@ static double raw_two_commits_us_p50(const char *dir) {
         sqlite3_stmt *ins, *del;
         static double v[RAW_N];
         snprintf(path, sizeof path, "%s/raw.db", dir);
-        db = raw_open(path);
+        db = bench_raw_sqlite_open(path);
         if (sqlite3_prepare_v2(db, "INSERT INTO t (id, v) VALUES (1, 's0:c1,c2')", -1, &ins, NULL) != SQLITE_OK ||
             sqlite3_prepare_v2(db, "DELETE FROM t WHERE id = 1", -1, &del, NULL) != SQLITE_OK)
                 BENCH_DIE("raw sqlite: %s", sqlite3_errmsg(db));
