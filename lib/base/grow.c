@@ -6,11 +6,12 @@
 int mcs_grow(void **v, size_t *cap, size_t n, size_t size, size_t first) {
         if (n < *cap)
                 return 0;
-        size_t c = *cap ? *cap : first;
-        if (*cap && c > SIZE_MAX / 2)
-                return -1;
-        if (*cap)
-                c *= 2;
+        size_t c = first;
+        if (*cap) {
+                if (*cap > SIZE_MAX / 2)
+                        return -1;
+                c = *cap * 2;
+        }
         if (c <= n || size == 0 || c > SIZE_MAX / size)
                 return -1;
         void *p = realloc(*v, c * size);

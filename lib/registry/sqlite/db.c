@@ -95,7 +95,6 @@ char *sq_column_dup(sqlite3_stmt *st, int i) {
         return strdup(t ? (const char *) t : "");
 }
 
-
 int sq_begin(sq *s, bool write, mcs_err *e) {
         if (s->in_section)
                 return 0;
