@@ -262,17 +262,30 @@ static int by_seq_desc(const void *a, const void *b) {
         return x < y ? 1 : x > y ? -1 : 0;
 }
 
-/* Starts again from the newest snapshot that loads, or from nothing. */
 static int any_name(void *ctx, const char *name) {
         (void) ctx;
         (void) name;
         return 1;
 }
 
+/* With no snapshot loaded, the log must start at entry 1. It is gone if it
+ * is missing while the log has entries: entries are never removed and 1 is
+ * written first. So the log is listed first and entry 1 read after: read
+ * first, a first writer's entry 1 could appear in between and look like a
+ * gap. 1 when gone, 0 when not, or -errno. */
+static int first_entry_gone(dirb *b) {
+        _cleanup_free_ char *text = NULL;
+        size_t len;
+        int r = b->io->ops->list(b->io, "log", any_name, NULL);
+        if (r <= 0)
+                return r;
+        r = b->io->ops->read(b->io, "log/00000000000000000001", &text, &len);
+        return r == -ENOENT ? 1 : r < 0 ? r : 0;
+}
+
+/* Starts again from the newest snapshot that loads, or from nothing. */
 static int reload(dirb *b, const char *id, mcs_err *e) {
         struct snaps s = {0};
-        _cleanup_free_ char *first = NULL;
-        size_t first_len;
         state_clear(b);
         memcpy(b->id, id, sizeof b->id);
         int r = b->io->ops->list(b->io, "snap", add_snap, &s);
@@ -298,11 +311,10 @@ static int reload(dirb *b, const char *id, mcs_err *e) {
                 break;
         }
         free(s.v);
-        if (b->seq == 0 && (r = b->io->ops->read(b->io, "log/00000000000000000001", &first, &first_len)) == -ENOENT &&
-            (r = b->io->ops->list(b->io, "log", any_name, NULL)) == 1)
+        if (b->seq == 0 && (r = first_entry_gone(b)) == 1)
                 r = mcs_fail(e, MCS_E_SCHEMA, "registry %s:%s: log/00000000000000000001 is gone and no snapshot "
                              "loads: the log cannot be replayed", b->scheme, b->io->where);
-        else if (r < 0 && r != -ENOENT)
+        else if (r < 0)
                 r = dir_fail(b, r, "read", "log", e);
         else
                 r = replay(b, e);
