@@ -3,6 +3,8 @@
 # a bare exec of /bin/true and a real QEMU (TCG) guest start measured in
 # the same run, on a private libvirtd without the hook.
 set -euo pipefail
+# Whatever ends this benchmark ends every server it started.
+. "$(dirname "$0")/../tests/libvirt/pidns.sh"
 : "${BENCH_HOOK:?}" "${MCSCTL:?}" "${MCSD:?}" "${PRIVATE_LIBVIRTD:?}" "${HOOK_SCRIPT:?}"
 work=$(mktemp -d /var/tmp/mcsd-bench-hook.XXXXXX)
 cleanup() {

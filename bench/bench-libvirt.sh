@@ -1,6 +1,8 @@
 #!/bin/bash
 # Runs bench-libvirt against a private libvirtd with a fresh registry.
 set -euo pipefail
+# Whatever ends this benchmark ends every server it started.
+. "$(dirname "$0")/../tests/libvirt/pidns.sh"
 : "${BENCH_LIBVIRT:?}" "${MCSD:?}" "${PRIVATE_LIBVIRTD:?}"
 work=$(mktemp -d /var/tmp/mcsd-bench.XXXXXX)
 cleanup() {

@@ -3,6 +3,8 @@
 # host (started by bench-load) on one sqlite registry. MCS_LOAD_SECONDS and
 # MCS_LOAD_GUESTS (and MCS_LOAD_WINDOW) pass through the environment.
 set -euo pipefail
+# Whatever ends this benchmark ends every server it started.
+. "$(dirname "$0")/../tests/libvirt/pidns.sh"
 : "${BENCH_LOAD:?}" "${MCSD:?}" "${PRIVATE_LIBVIRTD:?}"
 work=$(mktemp -d /var/tmp/mcsd-bench-load.XXXXXX)
 hosts=(h1 h2 h3)

@@ -7,6 +7,8 @@
 # least any libvirt client costs (libvirt-client.c: libvirt's event loop and
 # one connection attempt, nothing of mcsd's).
 set -euo pipefail
+# Whatever ends this benchmark ends every server it started.
+. "$(dirname "$0")/../tests/libvirt/pidns.sh"
 : "${MCSD:?}" "${MCSCTL:?}" "${REGISTRY_LIST:?}" "${LIBVIRT_CLIENT:?}"
 work=$(mktemp -d /var/tmp/mcsd-bench-memory.XXXXXX)
 cleanup() {

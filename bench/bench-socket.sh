@@ -1,6 +1,8 @@
 #!/bin/bash
 # Runs bench-socket against an mcsd on a fresh sqlite registry on a real disk.
 set -euo pipefail
+# Whatever ends this benchmark ends every server it started.
+. "$(dirname "$0")/../tests/libvirt/pidns.sh"
 : "${BENCH_SOCKET:?}" "${MCSD:?}"
 work=$(mktemp -d /var/tmp/mcsd-bench-socket.XXXXXX)
 cleanup() {

@@ -1,6 +1,10 @@
 # Shared by the libvirt suites: real libvirtds in private mount namespaces,
 # mcsd processes, and assertions. Sourced by each test-*.sh.
 set -euo pipefail
+# Whatever ends this test ends every server it started (pidns.sh).
+. "$(dirname "${BASH_SOURCE[0]}")/pidns.sh"
+# The test's own stderr, for failures said from inside redirected commands.
+exec {MCS_STDERR}>&2
 
 : "${MCSD:?}" "${REGISTRY_LIST:?}" "${NOTIFY_LISTEN:?}" "${PRIVATE_LIBVIRTD:?}"
 WORK=$(mktemp -d /var/tmp/mcsd-libvirt.XXXXXX)
@@ -8,6 +12,8 @@ LIBVIRTDS=()
 
 cleanup() {
 	local rc=$? f
+	# A second TERM (the watchdog's, after a set -e exit) must not cut it short.
+	trap '' TERM INT
 	for f in "$WORK"/*.mcsd.pid "$WORK"/*.notify.pid "$WORK"/*.etcd.pid "$WORK"/*.daemon.pid; do
 		[ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null || true
 	done
@@ -22,6 +28,48 @@ cleanup() {
 trap cleanup EXIT
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# Every call into libvirt has a deadline (MCS_VIRSH_TIMEOUT, 60 s): a libvirtd
+# that hangs, or re-probes its emulators at every call (see the README on
+# /dev/kvm), fails the test with the call and its time, not a meson timeout.
+# The call in flight is kept in $WORK/.calling for the watchdog below.
+virsh() {
+	local rc=0 t0=$SECONDS limit=${MCS_VIRSH_TIMEOUT:-60}
+	printf '%s (since %s s into the test)\n' "virsh $*" "$SECONDS" >"$WORK/.calling"
+	timeout -k 5 "$limit" virsh "$@" || rc=$?
+	rm -f "$WORK/.calling"
+	if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
+		echo "FAIL: libvirt did not answer 'virsh $*' in $((SECONDS - t0)) s (MCS_VIRSH_TIMEOUT=$limit)" >&"$MCS_STDERR"
+		# In a command substitution or pipeline this ends only that subshell:
+		# the test's own check then fails on the missing output, after this line.
+		exit 1
+	fi
+	return $rc
+}
+
+# The whole test has a deadline too, below meson's (MCS_TEST_TIMEOUT, the
+# test's meson timeout, less 30 s): past it the watchdog says what was in
+# flight and for how long, and ends the test through its cleanup, which
+# prints the logs and stops every server.
+test_watchdog() {
+	local limit=$(( ${MCS_TEST_TIMEOUT:-600} - 30 )) test_pid=$$
+	(
+		# Not ended by its own pkill of the test's children below.
+		trap '' TERM INT
+		trap - EXIT
+		sleep "$limit"
+		echo "FAIL: the test ran for $limit s, 30 s short of its meson timeout (${MCS_TEST_TIMEOUT:-600} s)." \
+			"In flight: $(cat "$WORK/.calling" 2>/dev/null || echo 'no libvirt call'); the test's processes:" >&"$MCS_STDERR"
+		ps -o pid=,etimes=,args= --ppid "$test_pid" >&"$MCS_STDERR" || true
+		touch "$WORK/.watchdog"
+		# The test runs its trap once its foreground command ends: end that
+		# (and any other child in the test's session; not the servers, which
+		# left it, nor this watchdog, which ignores it), then the test.
+		pkill -TERM -P "$test_pid" -s 0 2>/dev/null || true
+		kill -TERM "$test_pid"
+	) </dev/null &
+}
+test_watchdog
 ok() { echo "ok - $*"; }
 
 # wait_for SECONDS COMMAND...: polls until COMMAND succeeds, for at most

@@ -6,8 +6,18 @@
 # mcsd running gets no SELinux label, starts with `virsh start`, and
 # `mcsctl status` says why. With without_selinux = reserve the guest still
 # gets a pair in the registry, and still no label in its XML.
+#
+# It runs with a /dev/kvm of mode 0600 root:root in its own mount namespace
+# (dev-kvm.sh), whatever the machine has, as a machine on which udev never
+# ran leaves it; the other ways (0660 root:kvm, none) are checked at the end.
+# A QEMU driver whose probe of the emulator disagrees with what /dev/kvm
+# says now (its user may not open a working one; or may open one that does
+# not work, as this node does on a machine without KVM) probes again at every
+# define and start, 30-40 s each, unless the private libvirtd hides it.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/dev-kvm.sh"
 : "${MCSCTL:?}" "${HOOK_SCRIPT:?}" "${SECLABEL_DATA:?}"
+dev_kvm_as 0600 root:root
 
 command -v qemu-system-x86_64 >/dev/null || fail "qemu-system-x86_64 is not installed"
 REG=$WORK/registry.db
@@ -50,6 +60,16 @@ cat >"$WORK/tcg.xml" <<XML
 XML
 virsh -q -c "$URI" define "$WORK/tcg.xml" >/dev/null
 virsh -q -c "$URI" dumpxml --inactive --security-info tcg1 >"$WORK/tcg1.before"
+# The QEMU driver's emulator capabilities, probed once by that define, must
+# stay cached for the rest of the test whatever /dev/kvm's owner and mode
+# (scripts/private-libvirtd runs QEMU as root for that): a driver that
+# re-probes at every define and start takes about 40 s for each.
+# caps_cache NAME: the private libvirtd NAME's cached emulator capabilities (file, inode, mtime).
+caps_cache() { stat -c '%n %i %Y' "$WORK/$1"/cache/qemu/capabilities/*.xml 2>/dev/null | sort; }
+CAPS=$(caps_cache q)
+[ -n "$CAPS" ] || fail "the QEMU driver left no capabilities cache in $WORK/q/cache/qemu/capabilities"
+nsenter -t "$(cat "$WORK/q/run/libvirtd.pid")" -m test -e /dev/kvm &&
+	fail "the private libvirtd sees a /dev/kvm (scripts/private-libvirtd hides it)"
 judged() { [ "$(mcsctl --json show tcg1 | jq -r .libvirt.status)" != null ]; }
 wait_for 20 judged || fail "mcsd never judged tcg1"
 expect_rc 0 mcsctl --json show tcg1
@@ -85,6 +105,9 @@ while read -r name; do
 	virsh -q -c "$URI" dumpxml --inactive "$name" | cmp -s - "$WORK/$name.before" || fail "mcsd changed $name"
 done <"$WORK/defined"
 ok "$(wc -l <"$WORK/defined") of libvirt's seclabel domains defined here: all left alone"
+expect_eq "the QEMU capabilities cache after $(wc -l <"$WORK/defined") more defines, a start and a stop (file inode mtime)" \
+	"$(caps_cache q)" "$CAPS"
+ok "/dev/kvm $(stat -c '%a %U:%G' /dev/kvm): the private libvirtd sees none; its emulator capabilities were probed once and stayed cached"
 
 # without_selinux = reserve: a pair in the registry, still nothing in the XML.
 echo "without_selinux = reserve" >>"$CONF"
@@ -100,3 +123,23 @@ virsh -q -c "$URI" destroy tcg1 >/dev/null
 ok "without_selinux = reserve: tcg1 holds $(registry_field "$REG" "$(uuid_of "$URI" tcg1)" 3) in the registry, its XML is unchanged, it starts"
 
 mcsd_stop q
+
+# The other ways a machine may have left /dev/kvm: a fresh private libvirtd
+# in each probes once, at the first define, and never again.
+for kvm in "0660 root:kvm" none; do
+	read -r mode owner <<<"$kvm"
+	dev_kvm_as "$mode" $owner
+	name=kvm-${mode}
+	libvirtd_start "$name"
+	for i in 1 2 3; do
+		sed "s|<name>tcg1</name>|<name>kvm$i</name>|" "$WORK/tcg.xml" >"$WORK/kvm$i.xml"
+		virsh -q -c "$(qemu_uri "$name")" define "$WORK/kvm$i.xml" >/dev/null
+		[ $i -eq 1 ] && first=$(caps_cache "$name")
+	done
+	virsh -q -c "$(qemu_uri "$name")" start kvm1 >/dev/null
+	virsh -q -c "$(qemu_uri "$name")" destroy kvm1 >/dev/null
+	[ -n "$first" ] || fail "/dev/kvm $kvm: no capabilities cache after the first define"
+	expect_eq "/dev/kvm $kvm: the QEMU capabilities cache after two more defines, a start and a stop" "$(caps_cache "$name")" "$first"
+	"$PRIVATE_LIBVIRTD" stop "$WORK/$name"
+	ok "/dev/kvm $kvm: emulator capabilities probed once and cached; a TCG guest starts"
+done
