@@ -288,6 +288,38 @@ static char *trim(char *s) {
         return s;
 }
 
+/* A registry wait, in the hook thread or the main loop, must end before the
+ * hook gives up on mcsd: busy_timeout < hook_timeout. The operator may set
+ * either alone and the other follows (busy_timeout is 3/5 of hook_timeout,
+ * as the defaults 3 s and 5 s are); only two values set in the file that
+ * contradict each other are refused. */
+#define HOOK_TIMEOUT_MAX_MS (60u * 1000u)
+#define BUSY_PER_HOOK_NUM 3u
+#define BUSY_PER_HOOK_DEN 5u
+static int settle_timeouts(mcs_config *c, where *w, unsigned busy_line, unsigned hook_line, mcs_err *e) {
+        if (busy_line && hook_line) {
+                if (c->busy_timeout_ms < c->hook_timeout_ms)
+                        return 0;
+                w->line = busy_line > hook_line ? busy_line : hook_line;
+                return bad(e, w, "busy_timeout (%u ms) must be below hook_timeout (%u ms)", c->busy_timeout_ms,
+                           c->hook_timeout_ms);
+        }
+        if (!busy_line) {
+                c->busy_timeout_ms = (unsigned) ((uint64_t) c->hook_timeout_ms * BUSY_PER_HOOK_NUM / BUSY_PER_HOOK_DEN);
+                return 0;
+        }
+        if (c->busy_timeout_ms < c->hook_timeout_ms)
+                return 0; /* the default hook_timeout already leaves room */
+        uint64_t hook = ((uint64_t) c->busy_timeout_ms * BUSY_PER_HOOK_DEN + BUSY_PER_HOOK_NUM - 1) / BUSY_PER_HOOK_NUM;
+        if (hook > HOOK_TIMEOUT_MAX_MS) {
+                w->line = busy_line;
+                return bad(e, w, "busy_timeout (%u ms) must be below hook_timeout, which is at most 60s: set busy_timeout "
+                           "to 36s or less, or both", c->busy_timeout_ms);
+        }
+        c->hook_timeout_ms = (unsigned) hook;
+        return 0;
+}
+
 static bool once_key(const char *key) {
         return strcmp(key, "exclude") != 0 && strcmp(key, "image_root") != 0 && strcmp(key, "shared_root") != 0;
 }
@@ -297,7 +329,7 @@ static int parse_into(mcs_config *c, const char *path, const char *text, mcs_err
         size_t n_seen = 0;
         where w = {path, 0};
         const char *p = text;
-        unsigned timeout_line = 0; /* the last busy_timeout or hook_timeout */
+        unsigned busy_line = 0, hook_line = 0; /* where the file sets them; 0: it does not */
 
         while (*p) {
                 const char *nl = strchr(p, '\n');
@@ -335,21 +367,19 @@ static int parse_into(mcs_config *c, const char *path, const char *text, mcs_err
                 int r = apply_key(c, &w, key, value, e);
                 if (r < 0)
                         return r;
-                if (!strcmp(key, "busy_timeout") || !strcmp(key, "hook_timeout"))
-                        timeout_line = w.line;
+                if (!strcmp(key, "busy_timeout"))
+                        busy_line = w.line;
+                else if (!strcmp(key, "hook_timeout"))
+                        hook_line = w.line;
         }
         if (c->max_clients == 0)
                 return mcs_fail(e, MCS_E_INVALID, "%s: max_clients must be at least 1", path);
-        if (c->hook_timeout_ms < 100 || c->hook_timeout_ms > 60u * 1000u)
+        if (c->hook_timeout_ms < 100 || c->hook_timeout_ms > HOOK_TIMEOUT_MAX_MS)
                 return mcs_fail(e, MCS_E_INVALID, "%s: hook_timeout must be from 100ms to 60s (libvirt waits for the hook)",
                                 path);
-        /* A registry wait, in the hook thread or the main loop, must end
-         * before the hook gives up on mcsd. */
-        if (c->busy_timeout_ms >= c->hook_timeout_ms) {
-                w.line = timeout_line;
-                return bad(e, &w, "busy_timeout (%u ms) must be below hook_timeout (%u ms)", c->busy_timeout_ms,
-                           c->hook_timeout_ms);
-        }
+        int r = settle_timeouts(c, &w, busy_line, hook_line, e);
+        if (r < 0)
+                return r;
         if (c->client_timeout_ms < 100)
                 return mcs_fail(e, MCS_E_INVALID, "%s: client_timeout must be at least 100ms", path);
         if (c->reconnect_min_ms == 0 || c->reconnect_min_ms > c->reconnect_max_ms) {

@@ -140,10 +140,14 @@ START_TEST(rejections_name_file_and_line) {
                 {"hook_fail_open = maybe\n", "bad.conf:1: hook_fail_open: 'maybe' is not yes or no"},
                 {"without_selinux = label\n", "bad.conf:1: without_selinux: 'label' is not skip or reserve"},
                 {"hook_timeout = 2m\n", "bad.conf: hook_timeout must be from 100ms to 60s"},
-                {"uri = a\nbusy_timeout = 10s\n", "bad.conf:2: busy_timeout (10000 ms) must be below hook_timeout (5000 ms)"},
+                {"uri = a\nbusy_timeout = 10s\nhook_timeout = 5s\n",
+                 "bad.conf:3: busy_timeout (10000 ms) must be below hook_timeout (5000 ms)"},
                 {"busy_timeout = 1s\n\nhook_timeout = 1s\nuri = a\n",
                  "bad.conf:3: busy_timeout (1000 ms) must be below hook_timeout (1000 ms)"},
-                {"hook_timeout = 2s\n", "bad.conf:1: busy_timeout (3000 ms) must be below hook_timeout (2000 ms)"},
+                {"hook_timeout = 2s\nbusy_timeout = 2s\n",
+                 "bad.conf:2: busy_timeout (2000 ms) must be below hook_timeout (2000 ms)"},
+                {"uri = a\nbusy_timeout = 37s\n",
+                 "bad.conf:2: busy_timeout (37000 ms) must be below hook_timeout, which is at most 60s"},
                 {"hook_socket = hook.sock\n", "bad.conf:1: hook_socket: 'hook.sock' must be an absolute path"},
         };
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -155,6 +159,34 @@ START_TEST(rejections_name_file_and_line) {
                                 cases[i].needle);
                 /* A refused file leaves the running config as it was. */
                 ck_assert_str_eq(c.host_id, "keep");
+                mcs_config_clear(&c);
+        }
+}
+END_TEST
+
+/* The operator sets one of the two timeouts; the other follows. */
+START_TEST(timeouts_follow_each_other) {
+        static const struct {
+                const char *text;
+                unsigned busy_ms, hook_ms;
+        } cases[] = {
+                {"", 3000, 5000},
+                {"hook_timeout = 2s\n", 1200, 2000},     /* refused before: busy_timeout's default 3s */
+                {"hook_timeout = 100ms\n", 60, 100},
+                {"hook_timeout = 60s\n", 36000, 60000},
+                {"busy_timeout = 1s\n", 1000, 5000},     /* the default hook_timeout leaves room */
+                {"busy_timeout = 10s\n", 10000, 16667},  /* refused before: hook_timeout's default 5s */
+                {"busy_timeout = 36s\n", 36000, 60000},
+                {"busy_timeout = 4s\nhook_timeout = 4500ms\n", 4000, 4500}, /* both set: kept as they are */
+        };
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+                mcs_config c;
+                mcs_err e = {0};
+                mcs_config_init(&c);
+                ck_assert_ok(mcs_config_parse(&c, "t.conf", cases[i].text, &e), &e);
+                ck_assert_msg(c.busy_timeout_ms == cases[i].busy_ms && c.hook_timeout_ms == cases[i].hook_ms,
+                              "'%s': busy_timeout %u ms, hook_timeout %u ms; expected %u and %u", cases[i].text,
+                              c.busy_timeout_ms, c.hook_timeout_ms, cases[i].busy_ms, cases[i].hook_ms);
                 mcs_config_clear(&c);
         }
 }
@@ -207,6 +239,7 @@ int main(void) {
         TCase *tc = tcase_create("config");
         tcase_add_test(tc, defaults_and_every_key);
         tcase_add_test(tc, rejections_name_file_and_line);
+        tcase_add_test(tc, timeouts_follow_each_other);
         tcase_add_test(tc, files_and_host_id);
         suite_add_tcase(s, tc);
         return test_run(s);
