@@ -113,7 +113,9 @@ static int send_all(int fd, const char *buf, size_t len, long long deadline) {
         return 0;
 }
 
-/* Reads one line; returns its length or -errno. */
+/* Reads one line; returns its length or -errno. A reply that began but
+ * did not end (the connection closed, failed or timed out after its first
+ * byte) is -EBADMSG: mcsd answered, and what it said is unknown. */
 static ssize_t read_line(int fd, char **out, long long deadline) {
         size_t cap = 65536, len = 0;
         char *buf = malloc(cap);
@@ -123,7 +125,7 @@ static ssize_t read_line(int fd, char **out, long long deadline) {
                 int r = wait_fd(fd, POLLIN, deadline);
                 if (r < 0) {
                         free(buf);
-                        return r;
+                        return len ? -EBADMSG : r;
                 }
                 if (len == cap) {
                         char *nb = cap >= REPLY_MAX ? NULL : realloc(buf, cap * 2);
@@ -138,8 +140,9 @@ static ssize_t read_line(int fd, char **out, long long deadline) {
                 if (n < 0 && (errno == EAGAIN || errno == EINTR))
                         continue;
                 if (n <= 0) {
+                        int err = n == 0 ? ECONNRESET : errno;
                         free(buf);
-                        return n == 0 ? -ECONNRESET : -errno;
+                        return len ? -EBADMSG : -err;
                 }
                 char *nl = memchr(buf + len, '\n', (size_t) n);
                 len += (size_t) n;
@@ -201,13 +204,28 @@ int client_call(const client_opts *o, const char *method, json_object *params, j
         ssize_t n = r;
         if (r == 0 || r == -EPIPE || r == -ECONNRESET) {
                 n = read_line(fd, &line, deadline);
-                if (n < 0 && r < 0)
+                if (n < 0 && r < 0 && n != -EBADMSG && n != -EMSGSIZE)
                         n = r;
         }
         close(fd);
         if (n == -ETIMEDOUT) {
                 say(o, "mcsd at %s did not answer within %d ms", o->socket, o->timeout_ms);
                 return EXIT_UNREACHABLE;
+        }
+        /* An answer that came, but cut short or too long to read, is no
+         * less an answer: not "unreachable". */
+        if (n == -EBADMSG) {
+                say(o, "mcsd's reply was cut short (no end of line before the connection ended or %d ms passed)",
+                    o->timeout_ms);
+                return EXIT_FAILED;
+        }
+        if (n == -EMSGSIZE) {
+                say(o, "mcsd's reply is longer than %u bytes", REPLY_MAX);
+                return EXIT_FAILED;
+        }
+        if (n == -ENOMEM) {
+                say(o, "out of memory");
+                return EXIT_FAILED;
         }
         if (n < 0)
                 return unreachable(o, strerror((int) -n));

@@ -6,7 +6,8 @@
  * the XML: this client links no XML parser, so that each guest start pays
  * for as little as possible. Never calls libvirt: libvirtd is waiting for
  * the hook. When mcsd does not answer in hook_timeout, a start is refused
- * (fail closed) unless mcsd.conf says hook_fail_open = yes. */
+ * (fail closed) unless mcsd.conf says hook_fail_open = yes. Only that fails
+ * open: an answer is final, whatever it says, and so is a failure here. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,12 +55,25 @@ static char *read_stdin(size_t max, size_t *out_len, bool *too_long) {
         return buf;
 }
 
-static int refuse_or_open(const mcs_config *cfg, mcs_hook_op op, const char *guest, const char *why) {
+/* Stops an operation that lets a guest run; any other goes on. */
+static int refuse(mcs_hook_op op, const char *guest, const char *why, const char *hint) {
         if (!gates_start(op)) {
                 fprintf(stderr, "mcsd hook: guest '%s' (%s): %s\n", guest, mcs_hook_op_name(op), why);
                 return EXIT_OK;
         }
-        if (cfg->hook_fail_open) {
+        fprintf(stderr, "mcsd: refusing to start guest '%s': %s%s\n", guest, why, hint);
+        return EXIT_FAILED;
+}
+
+/* mcsd did not answer: no connection, or not one byte of a reply before
+ * the connection ended or hook_timeout passed. The one case that may fail
+ * open. mcsd may still decide the request; told that this hook may let
+ * the start go on, it keeps what it reserves (daemon/hook-server.c). Any
+ * byte of a reply is an answer and goes to refuse(): it may be the start
+ * of a refusal, after which mcsd holds nothing for this guest, and mcsd,
+ * having answered, would never learn that the guest runs. */
+static int no_answer(const mcs_config *cfg, mcs_hook_op op, const char *guest, const char *why) {
+        if (gates_start(op) && cfg->hook_fail_open) {
                 /* Loudly: libvirt discards a successful hook's output. */
                 openlog("mcsctl-hook", LOG_PID, LOG_DAEMON);
                 syslog(LOG_WARNING, "FAIL-OPEN: guest '%s' starts unchecked (%s): %s", guest, mcs_hook_op_name(op), why);
@@ -67,11 +81,9 @@ static int refuse_or_open(const mcs_config *cfg, mcs_hook_op op, const char *gue
                 fprintf(stderr, "mcsd hook: FAIL-OPEN: guest '%s' starts unchecked: %s\n", guest, why);
                 return EXIT_OK;
         }
-        fprintf(stderr,
-                "mcsd: refusing to start guest '%s': %s (mcsd must confirm its label is unique in the cluster; "
-                "hook_fail_open = yes in mcsd.conf would allow it)\n",
-                guest, why);
-        return EXIT_FAILED;
+        return refuse(op, guest, why,
+                      " (mcsd must confirm its label is unique in the cluster; "
+                      "hook_fail_open = yes in mcsd.conf would allow it)");
 }
 
 int hook_main(int argc, char **argv) {
@@ -92,7 +104,7 @@ int hook_main(int argc, char **argv) {
         const char *path = getenv("MCSD_CONFIG") && *getenv("MCSD_CONFIG") ? getenv("MCSD_CONFIG") : MCS_DEFAULT_CONFIG;
         mcs_config_init(&cfg);
         if (mcs_config_load(&cfg, path, true, &e) < 0)
-                return refuse_or_open(&cfg, op, guest, e.msg);
+                return refuse(op, guest, e.msg, "");
 
         char why[MCS_ERR_MSG_MAX + 128];
         int rc;
@@ -104,7 +116,7 @@ int hook_main(int argc, char **argv) {
         }
         if (!xml || too_long) {
                 snprintf(why, sizeof why, "cannot read its domain XML: %s", !xml ? "out of memory" : "longer than 16 MiB");
-                rc = refuse_or_open(&cfg, op, guest, why);
+                rc = refuse(op, guest, why, "");
                 mcs_config_clear(&cfg);
                 return rc;
         }
@@ -118,6 +130,10 @@ int hook_main(int argc, char **argv) {
         json_object_object_add(params, "deadline",
                                json_object_new_int64((int64_t) now.tv_sec * 1000 + now.tv_nsec / 1000000 +
                                                      (int64_t) cfg.hook_timeout_ms));
+        /* Then mcsd must not undo a reservation for a request it finds this
+         * hook gave up on: the start may have gone on. */
+        if (cfg.hook_fail_open)
+                json_object_object_add(params, "fail_open", json_object_new_boolean(true));
         client_opts o = {
                 .socket = mcs_config_hook_socket(&cfg),
                 .timeout_ms = (int) cfg.hook_timeout_ms,
@@ -125,8 +141,13 @@ int hook_main(int argc, char **argv) {
                 .why_len = sizeof why,
                 .request_max = MCS_HOOK_REQUEST_MAX,
         };
-        if (client_call(&o, "hook", params, &result) != EXIT_OK) {
-                rc = refuse_or_open(&cfg, op, guest, why);
+        rc = client_call(&o, "hook", params, &result);
+        if (rc == EXIT_UNREACHABLE) {
+                rc = no_answer(&cfg, op, guest, why);
+        } else if (rc != EXIT_OK) {
+                /* An error answer (bad-request, changed, io, ...), or one that is
+                 * cut short or does not parse: final, never fail-open. */
+                rc = refuse(op, guest, why, "");
         } else {
                 json_object *allow, *msg;
                 /* Only a boolean true allows. */

@@ -42,6 +42,7 @@ static int check_params(json_object *params, reply_err *err) {
                 {"name", json_type_string},
                 {"xml", json_type_string},
                 {"deadline", json_type_int},
+                {"fail_open", json_type_boolean},
         };
         return check_fields(params, "hook", top, sizeof top / sizeof top[0], err);
 }

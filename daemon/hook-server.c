@@ -113,8 +113,8 @@ static void restore_images(hook_server *h, const mcs_hook_request *rq, mcs_hook_
 }
 
 /* Why a request is stale (the hook gave up on it: its deadline passed, or
- * it hung up), or NULL. Such a request must not touch the registry: the
- * start it asks about was refused already. */
+ * it hung up), or NULL. A hook that fails closed refused such a start
+ * already; one that may fail open may have let it go on (may_go_on). */
 static const char *stale(json_object *params, int fd, char *buf, size_t size) {
         json_object *v;
         struct timespec now;
@@ -132,6 +132,16 @@ static const char *stale(json_object *params, int fd, char *buf, size_t size) {
         return NULL;
 }
 
+/* Whether the hook that sent params may let the start go on when it gives
+ * up on mcsd: it says so (fail_open), or mcsd.conf, which it reads too,
+ * does. Either suffices: the hook may have read a newer mcsd.conf than
+ * this mcsd (before a reload). */
+static bool may_fail_open(const mcs_config *cfg, json_object *params) {
+        json_object *v;
+        return cfg->hook_fail_open ||
+               (json_object_object_get_ex(params, "fail_open", &v) && json_object_get_boolean(v));
+}
+
 /* One hook connection, from its request to its reply. */
 typedef struct hook_call {
         int fd;
@@ -140,6 +150,7 @@ typedef struct hook_call {
         mcs_domain dom;
         mcs_hook_request rq;
         bool parsed;        /* rq and dom hold the request: it is decided */
+        bool may_go_on;     /* a hook that gives up on it may let the start go on (fail-open) */
         mcs_hook_verdict v;
         reply_err err;
         bool failed;        /* err is the answer */
@@ -153,7 +164,15 @@ static void decide_registry(hook_server *h, hook_call *c) {
         const mcs_hook_request *rq = &c->rq;
         char late[64];
         const char *why_late = stale(c->params, c->fd, late, sizeof late);
-        if (why_late) {
+        c->may_go_on = may_fail_open(&h->d->cfg, c->params);
+        /* Late for a hook that may fail open: decided all the same, since the
+         * guest may be running; what that reserves is kept (decide_finish). */
+        if (why_late && c->may_go_on)
+                log_guest(MCS_LOG_WARNING, rq->name, rq->uuid, NULL,
+                          "hook %s (pid %d): a late request for guest '%s' (%s) is decided all the same: with "
+                          "hook_fail_open the start may have gone on",
+                          mcs_hook_op_name(rq->op), (int) c->peer.pid, rq->name, why_late);
+        else if (why_late) {
                 log_guest(MCS_LOG_WARNING, rq->name, rq->uuid, NULL,
                           "hook %s (pid %d): dropped a late request for guest '%s' (%s); the hook refused it already",
                           mcs_hook_op_name(rq->op), (int) c->peer.pid, rq->name, why_late);
@@ -186,9 +205,19 @@ static void decide_finish(hook_server *h, hook_call *c) {
             rq->label)
                 label_images(h, &c->dom, rq, v);
         /* The hook gave up while this was being decided (registry waits can
-         * add up past its deadline): it refused the start, so a reservation
-         * made for it is undone, unless the record changed meanwhile. */
-        if (v->created && (why_late = stale(c->params, c->fd, late, sizeof late))) {
+         * add up past its deadline). A hook that fails closed refused the
+         * start, so a reservation made for it is undone, unless the record
+         * changed meanwhile. One that may fail open may have let it go on:
+         * nothing is undone, the guest may run on it (reconcile releases a
+         * dynamic record whose guest never ran, after undefine_grace). */
+        if ((why_late = stale(c->params, c->fd, late, sizeof late)) && c->may_go_on) {
+                log_guest(v->allow ? MCS_LOG_WARNING : MCS_LOG_ERROR, rq->name, rq->uuid, rq->label,
+                          "hook %s (pid %d): the hook gave up on guest '%s' (%s) and may have let it start "
+                          "(hook_fail_open); %s%s%s",
+                          op, (int) c->peer.pid, rq->name, why_late,
+                          v->allow ? "its reservation stays" : "it was REFUSED, yet may be running",
+                          v->msg[0] ? ": " : "", v->msg);
+        } else if (v->created && why_late) {
                 int r = mcs_registry_release_if(h->reg, rq->uuid, h->d->host_id, v->generation, NULL, &e);
                 /* Images labelled for it at prepare get their labels back. */
                 if (r == 0 && rq->label && mcs_context_level(rq->label, v->released, sizeof v->released, NULL) == 0)
@@ -200,6 +229,7 @@ static void decide_finish(hook_server *h, hook_call *c) {
                 c->failed = fail(&c->err, MCS_PERR_TIMEOUT, "hook: request dropped: %s", why_late) < 0;
                 return;
         }
+        /* A late decision for a fail-open hook goes on as a timely one. */
         if (v->released[0])
                 restore_images(h, rq, v);
         log_guest(v->allow ? (v->msg[0] ? MCS_LOG_INFO : MCS_LOG_DEBUG) : MCS_LOG_ERROR, rq->name, rq->uuid, rq->label,

@@ -350,6 +350,65 @@ write_conf ""
 kill -HUP "$(cat "$WORK/h1.mcsd.pid")"
 ok "the hook gives up while mcsd decides: the reservation made for that start is undone"
 
+# ---- hook_fail_open: only "no answer" lets a start go on; mcsd keeps what it decides ----
+# reload_conf LINES: rewrites the config and waits for mcsd to reload it.
+wait_for 10 log_count_above "$WORK/h1.log" "^mcsd: info: reloaded" $((before + 1)) || fail "mcsd did not reload"
+# SLOW=1: with vm9's timeouts (hook 5 s, registry waits 4 s).
+reload_conf() {
+	local n
+	n=$(grep -c "^mcsd: info: reloaded" "$WORK/h1.log" || true)
+	write_conf "$@"
+	[ -z "${SLOW:-}" ] || sed -i 's/^hook_timeout = 1s$/hook_timeout = 5s/; s/^busy_timeout = 500ms$/busy_timeout = 4s/' "$CONF"
+	kill -HUP "$(cat "$WORK/h1.mcsd.pid")"
+	wait_for 10 log_count_above "$WORK/h1.log" "^mcsd: info: reloaded" "$n" || fail "mcsd did not reload"
+}
+reload_conf "hook_fail_open = yes"
+# An answer is final: mcsd's error answer (here bad-request) refuses the start.
+expect_hook 1 start begin "$WORK/broken.xml"
+contains "$ERR" "refusing to start guest 'broken': hook: cannot read its domain XML"
+[[ "$ERR" != *FAIL-OPEN* ]] || fail "an error answer failed open: $ERR"
+# A hung mcsd: the start goes on; the continued mcsd decides the late
+# request all the same and keeps the reservation the running guest needs.
+U10=22222222-0000-4000-8000-000000000010
+x10=$(xml vm10 $U10 "$(static s0:c94,c95)")
+kill -STOP "$(cat "$WORK/h1.mcsd.pid")"
+expect_hook 0 start begin "$x10"
+kill -CONT "$(cat "$WORK/h1.mcsd.pid")"
+contains "$ERR" "FAIL-OPEN: guest 'vm10' starts unchecked: mcsd at $WORK/run/hook.sock did not answer within 1000 ms"
+wait_for 10 grep -q "a late request for guest 'vm10' (.*) is decided all the same" "$WORK/h1.log" ||
+	fail "mcsd did not decide a late fail-open request: $(grep vm10 "$WORK/h1.log")"
+wait_for 10 field_is "$REG" $U10 3 s0:c94,c95 ||
+	fail "a start the hook let go on (fail-open) got no reservation: $(grep vm10 "$WORK/h1.log")"
+# A hook that says fail_open is believed even when mcsd's own config says no.
+reload_conf ""
+U11=22222222-0000-4000-8000-000000000011
+reply=$(hook_raw '{"version":1,"method":"hook","params":{'"$(params start vm11 "$(xml vm11 $U11 "$(static s0:c96,c97)")")"',"fail_open":true,"deadline":'$(($(date +%s%3N) - 1000))'}}')
+expect_eq "a late fail_open request's answer" "$(jq -c .result.allow <<<"$reply")" true
+expect_eq "vm11's reservation" "$(registry_field "$REG" $U11 3)" s0:c96,c97
+# The hook gives up while mcsd decides: with fail-open the start may have
+# gone on, so the reservation that decision made stays.
+SLOW=1 reload_conf "hook_fail_open = yes"
+U12=22222222-0000-4000-8000-000000000012
+registry_sql "$REG" <"$WORK/lock9.fifo" >"$WORK/lock12.out" &
+locker=$!
+exec 8>"$WORK/lock9.fifo"
+echo "BEGIN EXCLUSIVE; SELECT 'locked';" >&8
+wait_for 10 grep -qx locked "$WORK/lock12.out" || fail "sqlite3 did not lock the registry"
+deadline=$(($(date +%s%3N) + 1000))
+hook_raw '{"version":1,"method":"hook","params":{'"$(params start vm12 "$(xml vm12 $U12 "$(static s0:c98,c99)")")"',"deadline":'$deadline'}}' >"$WORK/late12.reply" &
+late=$!
+sleep 2.5
+echo "COMMIT;" >&8
+exec 8>&-
+wait $locker
+wait $late || true
+wait_for 10 grep -q "the hook gave up on guest 'vm12' (its deadline passed .*) and may have let it start (hook_fail_open); its reservation stays" "$WORK/h1.log" ||
+	fail "mcsd did not keep the reservation of a fail-open start the hook gave up on: $(grep vm12 "$WORK/h1.log")"
+expect_eq "vm12's reservation" "$(registry_field "$REG" $U12 3)" s0:c98,c99
+expect_eq "vm12's answer" "$(jq -c .result.allow "$WORK/late12.reply")" true
+reload_conf ""
+ok "hook_fail_open: an error answer still refuses; a late request (hung mcsd, or the hook gave up mid-decision) is decided and its reservation kept"
+
 # A socket that never accepts, its backlog full (a hung hook thread): a
 # blocking connect() would wait forever, and libvirtd with it.
 mcsd_stop h1
@@ -421,8 +480,61 @@ contains "$ERR" "neither an error nor a result object"
 expect_hook 0 start begin "$WORK/vm1.xml"
 wait $fake || fail "the fake server: $(cat "$WORK/fake.out")"
 rm -f "$WORK/run/hook.sock"
+
+# With hook_fail_open = yes, only a server that sends not one byte fails
+# open: error answers, a malformed reply, one cut short or one that stalls
+# after its first bytes refuse; a close or a silence before any byte allows.
+write_conf "hook_fail_open = yes"
+python3 -c '
+import socket, sys, time
+l = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+l.bind(sys.argv[1])
+l.listen(8)
+print("ready", flush=True)
+for reply in sys.argv[2:]:
+    c, _ = l.accept()
+    c.settimeout(10)
+    buf = b""
+    while not buf.endswith(b"\n"):
+        d = c.recv(65536)
+        if not d:
+            break
+        buf += d
+    if reply.startswith("STALL:"):
+        c.sendall(reply[6:].encode())
+        time.sleep(2)
+    elif reply == "SILENT":
+        time.sleep(2)
+    elif reply.startswith("CUT:"):
+        c.sendall(reply[4:].encode())
+    elif reply != "CLOSE":
+        c.sendall(reply.encode() + b"\n")
+    c.close()
+' "$WORK/run/hook.sock" \
+	'{"version":1,"error":{"code":"bad-request","message":"hook: cannot read its domain XML"}}' \
+	'{"version":1,"error":{"code":"changed","message":"the record changed meanwhile"}}' \
+	'{"version":1,"error":{"code":"io","message":"registry: disk I/O error"}}' \
+	'not json' 'CUT:{"version":1,"result":{"allow":' 'STALL:{"version":1,"error"' CLOSE SILENT >"$WORK/fake.out" 2>&1 &
+fake=$!
+wait_for 10 grep -q ready "$WORK/fake.out" || fail "the fake server did not start: $(cat "$WORK/fake.out")"
+for why in "hook: cannot read its domain XML" "the record changed meanwhile" "registry: disk I/O error" \
+	"mcsd sent a reply that is not a JSON object" "mcsd's reply was cut short" "mcsd's reply was cut short"; do
+	expect_hook 1 start begin "$WORK/vm1.xml"
+	contains "$ERR" "refusing to start guest 'vm1': $why"
+	[[ "$ERR" != *FAIL-OPEN* ]] || fail "a reply failed open: $ERR"
+done
+expect_hook 0 start begin "$WORK/vm1.xml"
+contains "$ERR" "FAIL-OPEN: guest 'vm1' starts unchecked: cannot reach mcsd at $WORK/run/hook.sock"
+expect_hook 0 start begin "$WORK/vm1.xml"
+contains "$ERR" "FAIL-OPEN: guest 'vm1' starts unchecked: mcsd at $WORK/run/hook.sock did not answer within 1000 ms"
+wait $fake || fail "the fake server: $(cat "$WORK/fake.out")"
+rm -f "$WORK/run/hook.sock"
+expect_hook 0 start begin "$WORK/vm1.xml"
+contains "$ERR" "FAIL-OPEN: guest 'vm1' starts unchecked: cannot reach mcsd"
+write_conf ""
 mcsd_start h1 "$CONF"
 ok "a hook socket whose backlog is full: the start is refused after hook_timeout, not hung; only a boolean allow allows, and malformed replies refuse"
+ok "hook_fail_open: error answers and malformed, cut or stalled replies refuse; no socket, a close or silence before any reply byte fail open"
 
 # ---- the real thing: libvirtd runs the hook before QEMU starts ----
 mcsd_stop h1
