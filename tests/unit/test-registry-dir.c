@@ -750,6 +750,11 @@ START_TEST(snapshot_past_the_read_limit_is_not_written) {
         }
         ck_assert_int_eq(count_files("log"), 1000);
         ck_assert_int_eq(count_files("snap"), 0);
+        char health[1024];
+        ck_assert_ok(mcs_backend_dir.health(b, health, sizeof health, &e), &e);
+        ck_assert_msg(strstr(health, "; snapshot 1000 not written: ") &&
+                      strstr(health, " bytes, above the 65536-byte read limit (new handles replay the log from an "
+                                     "older snapshot)"), "health: %s", health);
         mcs_backend_dir.close(b);
         mcs_registry *r = open_as("host-b", "c0.c1023");
         assert_list_size(r, 1000);

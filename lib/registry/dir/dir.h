@@ -80,6 +80,10 @@ struct mcs_backend {
          * not be replayed. The state above stays the last good one, for
          * reads; a write decided against it could duplicate a label. */
         mcs_err stop;
+        /* The last snapshot this handle did not write because a reader
+         * would refuse it (longer than io->read_max), for health: 0, none. */
+        uint64_t snap_skipped;
+        size_t snap_skipped_len;
 };
 typedef struct mcs_backend dirb;
 

@@ -474,8 +474,14 @@ static int publish(dirb *b, const char *tmp, const char *name, const char *token
 static void snapshot(dirb *b) {
         _cleanup_free_ char *text = NULL;
         char tmp[256], name[64];
-        if (dir_snap_format(b, &text, NULL) < 0 || strlen(text) > b->io->read_max ||
-            dir_put_tmp(b, text, strlen(text), tmp, sizeof tmp, NULL) < 0)
+        if (dir_snap_format(b, &text, NULL) < 0)
+                return;
+        if (strlen(text) > b->io->read_max) {
+                b->snap_skipped = b->seq;
+                b->snap_skipped_len = strlen(text);
+                return;
+        }
+        if (dir_put_tmp(b, text, strlen(text), tmp, sizeof tmp, NULL) < 0)
                 return;
         snprintf(name, sizeof name, "snap/%020" PRIu64, b->seq);
         if (publish(b, tmp, name, NULL, NULL) == 1)

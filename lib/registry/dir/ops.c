@@ -438,8 +438,12 @@ static int d_health(mcs_backend *b, char *out, size_t len, mcs_err *e) {
                         *e = why;
                 return r;
         }
-        snprintf(out, len, "ok: %s registry %s, id %s, %" PRIu64 " log entries, %zu records", b->scheme,
-                 b->io->where, b->id, b->seq, b->records.n);
+        int n = snprintf(out, len, "ok: %s registry %s, id %s, %" PRIu64 " log entries, %zu records", b->scheme,
+                         b->io->where, b->id, b->seq, b->records.n);
+        if (b->snap_skipped && n >= 0 && (size_t) n < len)
+                snprintf(out + n, len - (size_t) n, "; snapshot %" PRIu64 " not written: %zu bytes, above the "
+                         "%zu-byte read limit (new handles replay the log from an older snapshot)",
+                         b->snap_skipped, b->snap_skipped_len, b->io->read_max);
         return 0;
 }
 
