@@ -12,7 +12,7 @@ int dir_io_read_all(dir_io_read_fn rd, void *h, size_t max, char **data, size_t 
         while (buf) {
                 if (n + 1 == cap) {
                         /* Never more than one byte past max: enough to see a longer file. */
-                        size_t grown = cap * 2 > max + 2 ? max + 2 : cap * 2;
+                        size_t grown = cap < max / 2 ? cap * 2 : max + 2;
                         char *b = realloc(buf, grown);
                         if (!b) {
                                 r = -ENOMEM;
