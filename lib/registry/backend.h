@@ -132,6 +132,11 @@ typedef struct mcs_backend_ops {
         int (*import_record)(mcs_backend *b, const mcs_record *rec, mcs_err *e);
         int (*import_history)(mcs_backend *b, const mcs_history_entry *h, mcs_err *e);
         int (*import_original)(mcs_backend *b, const mcs_original *o, mcs_err *e);
+
+        /* Optional: asked after the view is brought up to date and before a
+         * write is decided; an error refuses the write (the backend knows its
+         * state is not the newest, and a decision against it could be wrong). */
+        int (*writable)(mcs_backend *b, mcs_err *e);
 } mcs_backend_ops;
 
 /* True when ops, as its backend compiled it, has the operation and it is set. */

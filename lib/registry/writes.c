@@ -89,11 +89,19 @@ int mcs_registry_batch_end(mcs_registry *reg, bool commit, mcs_err *e) {
         return r;
 }
 
+/* Whether the backend lets a write be decided now (it may know its state
+ * is not the newest). */
+static int writable(mcs_registry *reg, mcs_err *e) {
+        return MCS_BACKEND_HAS(reg->ops, writable) ? reg->ops->writable(reg->b, e) : 0;
+}
+
 /* Inside a batch: the section is open already; a stale answer means the
  * view is wrong, so it starts again and the body runs again. */
 static int write_in_batch(mcs_registry *reg, mcs_write_body body, void *arg, mcs_err *e) {
         for (int attempt = 0; attempt < 2; attempt++) {
                 int r = mcs_view_sync(&reg->view, reg->ops, reg->b, e);
+                if (r >= 0)
+                        r = writable(reg, e);
                 if (r >= 0)
                         r = body(reg, arg, e);
                 if (r != -(int) MCS_E_STALE)
@@ -115,7 +123,7 @@ static int write_once_or_retry(mcs_registry *reg, mcs_write_body body, void *arg
                 int r;
                 if (section && (r = ops->write_begin(reg->b, e)) < 0)
                         return r;
-                if ((r = mcs_view_sync(&reg->view, ops, reg->b, e)) >= 0)
+                if ((r = mcs_view_sync(&reg->view, ops, reg->b, e)) >= 0 && (r = writable(reg, e)) >= 0)
                         r = body(reg, arg, e);
                 if (section) {
                         mcs_err end_err = {0};

@@ -2,6 +2,7 @@
  * on a directory, and what only a directory of files can go through (its
  * layout, a directory replaced, writers that died half-way, snapshots). */
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -13,7 +14,8 @@
 #include "test-util.h"
 /* The backend itself, for the import operations no public call reaches yet. */
 #include "../../lib/registry/backend.h"
-extern const mcs_backend_ops mcs_backend_dir; /* lib/registry/dir/ops.c */
+/* The dir backend's own layer, to lower its read limit. */
+#include "../../lib/registry/dir/dir.h"
 
 static char *reg_dir, *location;
 
@@ -505,6 +507,261 @@ START_TEST(entries_moved_away_under_a_handle) {
 }
 END_TEST
 
+static char *slurp(const char *path, size_t *len) {
+        FILE *f = fopen(path, "r");
+        ck_assert_ptr_nonnull(f);
+        char *text = NULL;
+        size_t cap = 0;
+        FILE *m = open_memstream(&text, &cap);
+        ck_assert_ptr_nonnull(m);
+        for (int c; (c = fgetc(f)) != EOF;)
+                fputc(c, m);
+        fclose(f);
+        ck_assert_int_eq(fclose(m), 0);
+        *len = cap;
+        return text;
+}
+
+static void put_back_file(const char *path, const char *text, size_t len) {
+        struct stat st;
+        if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
+                ck_assert_int_eq(rmdir(path), 0);
+        FILE *f = fopen(path, "w");
+        ck_assert_ptr_nonnull(f);
+        ck_assert_uint_eq(fwrite(text, 1, len, f), len);
+        ck_assert_int_eq(fclose(f), 0);
+}
+
+/* Ways a snapshot goes bad, each with the words that must name it. */
+static void garble(const char *path) {
+        size_t len;
+        char *text = slurp(path, &len), *op = strstr(text, "op=import-record");
+        ck_assert_ptr_nonnull(op);
+        op[3] = 'X';
+        put_back_file(path, text, len);
+        free(text);
+}
+
+static void cut_at_a_line_end(const char *path) {
+        size_t len;
+        char *text = slurp(path, &len), *p = text;
+        for (int n = 0; n < 200; n++)
+                p = strchr(p, '\n') + 1;
+        ck_assert_int_eq(truncate(path, p - text), 0);
+        free(text);
+}
+
+static void grow_past_the_read_limit(const char *path) {
+        /* Sparse: no disk blocks, and refused from its size before any read. */
+        ck_assert_int_eq(truncate(path, (off_t) (128 << 20) + 1), 0);
+}
+
+static void make_unreadable(const char *path) {
+        ck_assert_int_eq(unlink(path), 0);
+        ck_assert_int_eq(mkdir(path, 0700), 0); /* listed, but read() says EISDIR */
+}
+
+static const struct snap_harm {
+        void (*harm)(const char *path);
+        mcs_code code;
+        const char *why;
+} snap_harms[] = {
+        {garble, MCS_E_SCHEMA, "a snapshot line does not parse"},
+        {cut_at_a_line_end, MCS_E_SCHEMA, "a snapshot ends without its end line (cut short)"},
+        {grow_past_the_read_limit, MCS_E_IO, "it is larger than 134217728 bytes"},
+        {make_unreadable, MCS_E_IO, "read: Is a directory"},
+};
+
+static void assert_absent(int seq) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/log/%020d", reg_dir, seq);
+        ck_assert_msg(access(path, F_OK) != 0, "log/%020d was written", seq);
+}
+
+static void assert_list_size(mcs_registry *r, size_t n) {
+        mcs_record_list l;
+        mcs_err e = {0};
+        ck_assert_ok(mcs_registry_list(r, NULL, &l, &e), &e);
+        ck_assert_uint_eq(l.n, n);
+        mcs_record_list_clear(&l);
+}
+
+/* What a handle that has replayed the registry does once the newest state
+ * cannot be reached: it reads on from its own, and refuses every write as a
+ * storage fault naming the cause (health says so too). */
+static void assert_writes_stop(mcs_registry *r, mcs_code code, const char *needle) {
+        mcs_record rec;
+        mcs_err e = {0};
+        char health[1024];
+        mcs_guest g = guest(U1, "new");
+        ck_assert_fails(mcs_registry_reserve(r, &g, &rec, NULL, &e), &e, code, needle);
+        ck_assert(mcs_registry_fault_code(code));
+        /* An existing guest's reservation is a write too: its answer would come from the old state. */
+        mcs_guest old = guest("00000000-0000-0000-0000-000000000000", "g");
+        ck_assert_fails(mcs_registry_reserve(r, &old, &rec, NULL, &e), &e, code, needle);
+        ck_assert_fails(mcs_registry_release(r, old.uuid, NULL, &e), &e, code, needle);
+        ck_assert_int_eq(mcs_registry_health(r, health, sizeof health, &e), -(int) code);
+        ck_assert_msg(strstr(health, needle), "health '%s' lacks '%s'", health, needle);
+}
+
+static void assert_open_fails(mcs_code code, const char *needle) {
+        mcs_registry_config cfg = {.host_id = "h"};
+        mcs_registry *r;
+        mcs_err e = {0};
+        mcs_catset_add_range(&cfg.pool, 0, 1023);
+        ck_assert_fails(mcs_registry_open(location, &cfg, &r, &e), &e, code, needle);
+}
+
+static void move_entries(int first, int last, bool back) {
+        char here[4096], there[4096];
+        snprintf(there, sizeof there, "%s/moved", test_dir);
+        mkdir(there, 0700);
+        for (int n = first; n <= last; n++) {
+                snprintf(here, sizeof here, "%s/log/%020d", reg_dir, n);
+                snprintf(there, sizeof there, "%s/moved/%020d", test_dir, n);
+                ck_assert_int_eq(back ? rename(there, here) : rename(here, there), 0);
+        }
+}
+
+static void assert_present(int seq) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/log/%020d", reg_dir, seq);
+        ck_assert_msg(access(path, F_OK) == 0, "log/%020d is missing", seq);
+}
+
+#define N_HARMS (sizeof snap_harms / sizeof *snap_harms)
+
+/* Only the newest state is ever decided against. (One registry for all
+ * cases: its 2000 entries are what takes time.)
+ *
+ * First the newest snapshot damaged, cut short, too large or unreadable
+ * after the entries before it were moved away, as docs/registry.md allows:
+ * an older snapshot would take the gap after it for the end of the log,
+ * and the next write would be decided against a state 1000 entries old.
+ * Then entries missing after the newest snapshot, below others that exist:
+ * the first missing one is not the end of the log either. */
+START_TEST(only_the_newest_state_is_written_against) {
+        mcs_registry *writer = open_as("host-a", "c0.c1023"), *idle[N_HARMS];
+        reserve_many(writer, 0, 1500);
+        for (size_t i = 0; i < N_HARMS; i++)
+                idle[i] = open_as("host-b", "c0.c1023"); /* snapshot 1000, entries up to 1500 */
+        reserve_many(writer, 1500, 500);
+        ck_assert_int_eq(count_files("snap"), 2);
+        move_entries(1, 1999, false); /* the idle handles' position with them: they start again from the newest snapshot */
+
+        char snap[4096], needle[512];
+        size_t len;
+        snprintf(snap, sizeof snap, "%s/snap/%020d", reg_dir, 2000);
+        char *good = slurp(snap, &len);
+        for (size_t i = 0; i < N_HARMS; i++) {
+                const struct snap_harm *h = &snap_harms[i];
+                h->harm(snap);
+                snprintf(needle, sizeof needle, "snap/%020d, the newest snapshot, cannot be used: %s", 2000, h->why);
+                assert_open_fails(h->code, needle); /* a new handle has no state to fall back on */
+                assert_list_size(idle[i], 1500);    /* reads go on against the last good state */
+                assert_writes_stop(idle[i], h->code, needle);
+                assert_absent(1001);
+                assert_absent(1501);
+                assert_absent(2001 + (int) i);
+
+                /* Repaired: the next write goes after the newest entry. */
+                put_back_file(snap, good, len);
+                reserve_many(idle[i], 2000 + (int) i, 1);
+                assert_present(2001 + (int) i);
+                assert_list_size(idle[i], 2001 + i);
+                mcs_registry_close(idle[i]);
+        }
+        free(good);
+
+        /* Entries 2001..2004 moved away, 2005 and on there. */
+        reserve_many(writer, 2000 + N_HARMS, 1);
+        mcs_registry *at_2005 = open_as("host-b", "c0.c1023");
+        reserve_many(writer, 2001 + N_HARMS, 5);
+        move_entries(2001, 2005, false);
+        snprintf(needle, sizeof needle, "log/%020d is missing but log/%020d exists: the log has a gap after entry "
+                 "2000 (replayed from snap/%020d)", 2001, 2010, 2000);
+        assert_open_fails(MCS_E_SCHEMA, needle);
+        assert_list_size(at_2005, 2005);
+        assert_writes_stop(at_2005, MCS_E_SCHEMA, needle);
+        assert_absent(2011);
+        move_entries(2001, 2005, true);
+        reserve_many(at_2005, 2010, 1);
+        assert_present(2011);
+        assert_list_size(at_2005, 2011);
+        mcs_registry_close(at_2005);
+        mcs_registry_close(writer);
+
+        /* Without any snapshot, a gap in the middle stops a new handle too. */
+        char cmd[4096];
+        snprintf(cmd, sizeof cmd, "rm -f '%s'/snap/*", reg_dir);
+        ck_assert_int_eq(system(cmd), 0);
+        move_entries(1, 1999, true);
+        move_entries(500, 500, false);
+        assert_open_fails(MCS_E_SCHEMA, "log/00000000000000000500 is missing but log/00000000000000002011 exists: "
+                                        "the log has a gap after entry 499 (no snapshot)");
+}
+END_TEST
+
+/* A file read refuses more than the layer's limit, whole. */
+static int read_from_string(void *h, char *buf, size_t len) {
+        const char **p = h;
+        size_t n = strlen(*p) < len ? strlen(*p) : len;
+        memcpy(buf, *p, n);
+        *p += n;
+        return (int) n;
+}
+
+START_TEST(read_limit) {
+        static char big[10000];
+        memset(big, 'x', sizeof big - 1);
+        char *data;
+        size_t len;
+        const char *p = big;
+        ck_assert_int_eq(dir_io_read_all(read_from_string, &p, 9999, &data, &len), 0);
+        ck_assert_uint_eq(len, 9999);
+        free(data);
+        p = big;
+        ck_assert_int_eq(dir_io_read_all(read_from_string, &p, 9998, &data, &len), -EFBIG);
+        p = big + 9000;
+        ck_assert_int_eq(dir_io_read_all(read_from_string, &p, 100, &data, &len), -EFBIG);
+}
+END_TEST
+
+/* A snapshot longer than readers take is not written: as the newest it
+ * would stop every writer. The entries stay, and handles replay them. */
+START_TEST(snapshot_past_the_read_limit_is_not_written) {
+        mcs_registry_config cfg = {.host_id = "host-a"};
+        mcs_backend *b;
+        dir_io *io;
+        char why[256];
+        mcs_err e = {0};
+        mcs_catset_add_range(&cfg.pool, 0, 1023);
+        ck_assert_int_eq(dir_io_posix_open(reg_dir, &io, why, sizeof why), 0);
+        io->read_max = 64 << 10; /* an entry fits, 1000 records do not */
+        ck_assert_ok(dir_backend_ops_open(io, "dir", &cfg, &b, &e), &e);
+        for (int n = 0; n < 1000; n++) {
+                mcs_record rec = {.name = (char *) "g", .label = NULL, .host = (char *) "host-a", .generation = 1,
+                                  .kind = MCS_KIND_DYNAMIC, .state = MCS_STATE_RESERVED};
+                char label[32];
+                snprintf(rec.uuid, sizeof rec.uuid, "00000000-0000-0000-0000-%012d", n);
+                snprintf(label, sizeof label, "s0:c%d,c%d", n / 1000, 1 + n % 1000 + n / 1000);
+                rec.label = label;
+                ck_assert_ok(mcs_backend_dir.import_record(b, &rec, &e), &e);
+        }
+        ck_assert_int_eq(count_files("log"), 1000);
+        ck_assert_int_eq(count_files("snap"), 0);
+        char health[1024];
+        ck_assert_ok(mcs_backend_dir.health(b, health, sizeof health, &e), &e);
+        ck_assert_msg(strstr(health, "; snapshot 1000 not written: ") &&
+                      strstr(health, " bytes, above the 65536-byte read limit (new handles replay the log from an "
+                                     "older snapshot)"), "health: %s", health);
+        mcs_backend_dir.close(b);
+        mcs_registry *r = open_as("host-b", "c0.c1023");
+        assert_list_size(r, 1000);
+        mcs_registry_close(r);
+}
+END_TEST
+
 /* The shared API cases (registry-api.c) on a fresh directory; an older
  * copy is put back as an operator would: the directory moved away and the
  * copy renamed into its place. */
@@ -549,6 +806,9 @@ int main(void) {
         tcase_add_test(tc, import_into_an_empty_registry);
         tcase_add_test(tc, entries_moved_away_under_a_handle);
         tcase_add_test(tc, create_refuses_a_view_that_missed_a_touching_entry);
+        tcase_add_test(tc, only_the_newest_state_is_written_against);
+        tcase_add_test(tc, read_limit);
+        tcase_add_test(tc, snapshot_past_the_read_limit_is_not_written);
         suite_add_tcase(s, tc);
         return test_run(s);
 }

@@ -74,6 +74,16 @@ struct mcs_backend {
         size_t ring_n;
         uint64_t base;
         char base_token[DIR_TOKEN_LEN + 1];
+
+        /* Why writes stop (code MCS_OK: they do not): the registry changed
+         * under the handle and the newest snapshot or the log after it could
+         * not be replayed. The state above stays the last good one, for
+         * reads; a write decided against it could duplicate a label. */
+        mcs_err stop;
+        /* The last snapshot this handle did not write because a reader
+         * would refuse it (longer than io->read_max), for health: 0, none. */
+        uint64_t snap_skipped;
+        size_t snap_skipped_len;
 };
 typedef struct mcs_backend dirb;
 
@@ -98,6 +108,8 @@ void dir_free(dirb *b);
 int dir_fail(dirb *b, int err, const char *what, const char *name, mcs_err *e);
 /* Replays what others appended since; reloads on a replaced registry. */
 int dir_refresh(dirb *b, mcs_err *e);
+/* 0, or why writes stop (b->stop). */
+int dir_writable(const dirb *b, mcs_err *e);
 /* Appends en as entry seq+1 and applies it; -MCS_E_STALE when another
  * writer appended first (nothing written). */
 int dir_append(dirb *b, const dir_entry *en, mcs_err *e);

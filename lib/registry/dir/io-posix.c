@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,7 +70,11 @@ static int px_read(dir_io *io, const char *name, char **data, size_t *len) {
         int fd = openat(p->dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC); /* a FIFO does not block */
         if (fd < 0)
                 return -errno;
-        int r = dir_io_read_all(fd_read, &fd, data, len);
+        struct stat st;
+        /* A file known to be too long is refused before it is read. */
+        int r = fstat(fd, &st) < 0 ? -errno : (uint64_t) st.st_size > io->read_max ? -EFBIG : 0;
+        if (r == 0)
+                r = dir_io_read_all(fd_read, &fd, io->read_max, data, len);
         close(fd);
         return r;
 }
@@ -174,6 +179,7 @@ int dir_io_posix_open(const char *path, dir_io **out, char *why, size_t why_len)
         }
         p->io.ops = &posix_ops;
         p->io.where = p->path;
+        p->io.read_max = DIR_IO_READ_MAX;
         p->dfd = -1;
         if (mkdir(path, 0750) < 0 && errno != EEXIST) {
                 int r = -errno;

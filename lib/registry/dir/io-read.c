@@ -1,26 +1,25 @@
 /* A whole file into memory, for every storage layer under the dir
- * backend: the buffer grows by doubling, up to a limit no registry file
- * comes near. */
+ * backend: the buffer grows by doubling, up to the layer's limit. */
 #include <errno.h>
 #include <stdlib.h>
 
 #include "io.h"
 
-#define READ_MAX (64u << 20)
-
-int dir_io_read_all(dir_io_read_fn rd, void *h, char **data, size_t *len) {
+int dir_io_read_all(dir_io_read_fn rd, void *h, size_t max, char **data, size_t *len) {
         size_t cap = 4096, n = 0;
         char *buf = malloc(cap);
         int r = 0;
         while (buf) {
                 if (n + 1 == cap) {
-                        char *b = cap > READ_MAX ? NULL : realloc(buf, cap * 2);
+                        /* Never more than one byte past max: enough to see a longer file. */
+                        size_t grown = cap < max / 2 ? cap * 2 : max + 2;
+                        char *b = realloc(buf, grown);
                         if (!b) {
-                                r = -EFBIG;
+                                r = -ENOMEM;
                                 break;
                         }
                         buf = b;
-                        cap *= 2;
+                        cap = grown;
                 }
                 int k = rd(h, buf + n, cap - n - 1);
                 if (k < 0) {
@@ -30,6 +29,10 @@ int dir_io_read_all(dir_io_read_fn rd, void *h, char **data, size_t *len) {
                 if (k == 0)
                         break;
                 n += (size_t) k;
+                if (n > max) { /* refused whole: a part of a file is never taken for all of it */
+                        r = -EFBIG;
+                        break;
+                }
         }
         if (!buf)
                 return -ENOMEM;

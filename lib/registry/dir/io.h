@@ -36,18 +36,23 @@ typedef struct dir_io_ops {
         void (*close)(dir_io *io);
 } dir_io_ops;
 
+/* The most a registry file may hold: a snapshot of a full pool (523,776
+ * records) is the largest file, well below it (docs/registry.md). */
+#define DIR_IO_READ_MAX ((size_t) 128 << 20)
+
 struct dir_io {
         const dir_io_ops *ops;
         char *where;      /* for messages: the path or URL */
         char detail[256]; /* the layer's words for the last failure, or "" */
+        size_t read_max;  /* read refuses a longer file (-EFBIG); DIR_IO_READ_MAX, lower in tests */
 };
 
 /* What a layer's read does for dir_io_read_all: up to len bytes of h into
  * buf; how many, 0 at the end of the file, or a negative errno. */
 typedef int (*dir_io_read_fn)(void *h, char *buf, size_t len);
 /* The whole file through rd, NUL-terminated (*len without the NUL);
- * -EFBIG past 64 MiB, -ENOMEM, or rd's error. */
-int dir_io_read_all(dir_io_read_fn rd, void *h, char **data, size_t *len);
+ * -EFBIG past max bytes, -ENOMEM, or rd's error. */
+int dir_io_read_all(dir_io_read_fn rd, void *h, size_t max, char **data, size_t *len);
 
 /* The POSIX layer: a directory on a mounted filesystem (created if its
  * parent exists). */

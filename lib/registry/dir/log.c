@@ -24,7 +24,6 @@
 #include <unistd.h>
 
 #include "dir.h"
-#include "mcs-grow.h"
 #include "mcs-macro.h"
 
 #define ID_MAGIC "mcs-dir-registry 1"
@@ -234,11 +233,6 @@ static int replay(dirb *b, mcs_err *e) {
         }
 }
 
-struct snaps {
-        uint64_t *v;
-        size_t n, cap;
-};
-
 static int is_seq_name(const char *name, uint64_t *seq) {
         if (strlen(name) != 20 || strspn(name, "0123456789") != 20)
                 return 0;
@@ -246,80 +240,151 @@ static int is_seq_name(const char *name, uint64_t *seq) {
         return 1;
 }
 
-static int add_snap(void *ctx, const char *name) {
-        struct snaps *s = ctx;
-        uint64_t seq;
-        if (!is_seq_name(name, &seq))
-                return 0;
-        if (mcs_grow((void **) &s->v, &s->cap, s->n, sizeof *s->v, 16) < 0)
-                return -ENOMEM;
-        s->v[s->n++] = seq;
+/* The highest number among the names of a listing (0: none). */
+static int note_highest(void *ctx, const char *name) {
+        uint64_t *highest = ctx, seq;
+        if (is_seq_name(name, &seq) && seq > *highest)
+                *highest = seq;
         return 0;
 }
 
-static int by_seq_desc(const void *a, const void *b) {
-        uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
-        return x < y ? 1 : x > y ? -1 : 0;
+/* The state replayed so far, set aside while a reload tries to replace it. */
+typedef struct dir_saved {
+        dir_map records, originals;
+        dir_seen *ring;
+        size_t ring_n;
+        uint64_t seq, base;
+        char token[DIR_TOKEN_LEN + 1], base_token[DIR_TOKEN_LEN + 1];
+} dir_saved;
+
+static void state_set_aside(dirb *b, dir_saved *s) {
+        *s = (dir_saved){.records = b->records, .originals = b->originals, .ring = b->ring, .ring_n = b->ring_n,
+                         .seq = b->seq, .base = b->base};
+        memcpy(s->token, b->token, sizeof s->token);
+        memcpy(s->base_token, b->base_token, sizeof s->base_token);
+        b->records = b->originals = (dir_map){0};
+        b->ring = NULL;
+        b->ring_n = 0;
+        state_clear(b);
 }
 
-static int any_name(void *ctx, const char *name) {
-        (void) ctx;
-        (void) name;
-        return 1;
+/* Puts s back in place of b's state; s is b's again. */
+static void state_put_back(dirb *b, dir_saved *s) {
+        state_clear(b);
+        b->records = s->records;
+        b->originals = s->originals;
+        b->ring = s->ring;
+        b->ring_n = s->ring_n;
+        b->seq = s->seq;
+        b->base = s->base;
+        memcpy(b->token, s->token, sizeof b->token);
+        memcpy(b->base_token, s->base_token, sizeof b->base_token);
 }
 
-/* With no snapshot loaded, the log must start at entry 1. It is gone if it
- * is missing while the log has entries: entries are never removed and 1 is
- * written first. So the log is listed first and entry 1 read after: read
- * first, a first writer's entry 1 could appear in between and look like a
- * gap. 1 when gone, 0 when not, or -errno. */
-static int first_entry_gone(dirb *b) {
+static void saved_free(dir_saved *s) {
+        dir_map_free(&s->records, dir_record_free);
+        dir_map_free(&s->originals, dir_original_free);
+        for (size_t i = 0; i < s->ring_n; i++)
+                free(s->ring[i].label);
+        free(s->ring);
+}
+
+static int snap_unusable(dirb *b, const char *name, mcs_code code, const char *why, mcs_err *e) {
+        return mcs_fail(e, code, "registry %s:%s: %s, the newest snapshot, cannot be used: %s; writes stop (an "
+                        "older state could hand out a label held since) until it is repaired or moved away",
+                        b->scheme, b->io->where, name, why);
+}
+
+/* Loads snapshot seq, which the listing says is the newest: an older one
+ * is never taken instead, since the entries between may be gone (moved
+ * away as docs/registry.md allows) and the first of them missing would
+ * look like the end of the log. */
+static int load_snap(dirb *b, uint64_t seq, mcs_err *e) {
+        char name[64], why[512];
         _cleanup_free_ char *text = NULL;
         size_t len;
-        int r = b->io->ops->list(b->io, "log", any_name, NULL);
-        if (r <= 0)
-                return r;
-        r = b->io->ops->read(b->io, "log/00000000000000000001", &text, &len);
-        return r == -ENOENT ? 1 : r < 0 ? r : 0;
+        mcs_err parse = {0};
+        snprintf(name, sizeof name, "snap/%020" PRIu64, seq);
+        int r = b->io->ops->read(b->io, name, &text, &len);
+        if (r == -EFBIG) {
+                snprintf(why, sizeof why, "it is larger than %zu bytes, the most a registry file may hold",
+                         b->io->read_max);
+                return snap_unusable(b, name, MCS_E_IO, why, e);
+        }
+        if (r < 0) {
+                const char *d = b->io->detail;
+                snprintf(why, sizeof why, "read: %s%s%s%s", strerror(-r), *d ? " (" : "", d, *d ? ")" : "");
+                return snap_unusable(b, name, r == -ENOMEM ? MCS_E_NOMEM : MCS_E_IO, why, e);
+        }
+        if (strlen(text) != len)
+                return snap_unusable(b, name, MCS_E_SCHEMA, "it holds a NUL byte", e);
+        if (dir_snap_load(b, text, &parse) < 0)
+                return snap_unusable(b, name, parse.code, parse.msg, e);
+        if (b->seq != seq) {
+                snprintf(why, sizeof why, "it holds the state after entry %" PRIu64, b->seq);
+                return snap_unusable(b, name, MCS_E_SCHEMA, why, e);
+        }
+        b->base = b->seq;
+        memcpy(b->base_token, b->token, sizeof b->base_token);
+        return 0;
 }
 
-/* Starts again from the newest snapshot that loads, or from nothing. */
-static int reload(dirb *b, const char *id, mcs_err *e) {
-        struct snaps s = {0};
-        state_clear(b);
-        memcpy(b->id, id, sizeof b->id);
-        int r = b->io->ops->list(b->io, "snap", add_snap, &s);
-        if (r < 0) {
-                free(s.v);
-                b->id[0] = '\0';
-                return dir_fail(b, r, "list", "snap", e);
-        }
-        if (s.n > 1)
-                qsort(s.v, s.n, sizeof *s.v, by_seq_desc);
-        for (size_t i = 0; i < s.n; i++) {
-                char name[64];
-                _cleanup_free_ char *text = NULL;
-                size_t len;
-                snprintf(name, sizeof name, "snap/%020" PRIu64, s.v[i]);
-                if (b->io->ops->read(b->io, name, &text, &len) < 0 || dir_snap_load(b, text, NULL) < 0 ||
-                    b->seq != s.v[i]) {
-                        state_clear(b); /* a damaged snapshot: an older one, or the log, will do */
-                        continue;
-                }
-                b->base = b->seq;
-                memcpy(b->base_token, b->token, sizeof b->base_token);
-                break;
-        }
-        free(s.v);
-        if (b->seq == 0 && (r = first_entry_gone(b)) == 1)
-                r = mcs_fail(e, MCS_E_SCHEMA, "registry %s:%s: log/00000000000000000001 is gone and no snapshot "
-                             "loads: the log cannot be replayed", b->scheme, b->io->where);
-        else if (r < 0)
-                r = dir_fail(b, r, "read", "log", e);
-        else
-                r = replay(b, e);
+/* The newest snapshot (or nothing), then every entry after it: the log is
+ * listed before the entries are read, so an entry listed but not replayed
+ * is a gap (entries are created in order and never removed by mcsd), not a
+ * writer that came meanwhile. */
+static int load_newest(dirb *b, mcs_err *e) {
+        uint64_t newest = 0, highest = 0;
+        int r = b->io->ops->list(b->io, "snap", note_highest, &newest);
         if (r < 0)
-                b->id[0] = '\0'; /* load again at the next refresh, not on top of a part */
+                return dir_fail(b, r, "list", "snap", e);
+        if (newest > 0 && (r = load_snap(b, newest, e)) < 0)
+                return r;
+        if ((r = b->io->ops->list(b->io, "log", note_highest, &highest)) < 0)
+                return dir_fail(b, r, "list", "log", e);
+        if ((r = replay(b, e)) < 0)
+                return r;
+        if (b->seq >= highest)
+                return 0;
+        char missing[64], last[64], from[64] = "no snapshot";
+        entry_name(b->seq + 1, missing, sizeof missing);
+        entry_name(highest, last, sizeof last);
+        if (newest)
+                snprintf(from, sizeof from, "replayed from snap/%020" PRIu64, newest);
+        if (newest == 0 && b->seq == 0)
+                return mcs_fail(e, MCS_E_SCHEMA, "registry %s:%s: %s is gone and no snapshot loads: the log cannot "
+                                "be replayed (%s exists)", b->scheme, b->io->where, missing, last);
+        return mcs_fail(e, MCS_E_SCHEMA, "registry %s:%s: %s is missing but %s exists: the log has a gap after "
+                        "entry %" PRIu64 " (%s); writes stop (the next one would be decided against the state "
+                        "before the gap) until the missing entries are put back", b->scheme, b->io->where, missing,
+                        last, b->seq, from);
+}
+
+/* Starts again from the newest snapshot and the log after it. When that
+ * fails on a registry this handle had replayed, the state it had stays
+ * for reads and writes stop (b->stop) until a later refresh succeeds;
+ * with nothing to fall back on, the failure is the answer. */
+static int reload(dirb *b, const char *id, mcs_err *e) {
+        dir_saved old;
+        bool had = b->id[0] && strcmp(b->id, id) == 0;
+        mcs_err why = {0};
+        state_set_aside(b, &old);
+        memcpy(b->id, id, sizeof b->id);
+        int r = load_newest(b, &why);
+        if (r == 0) {
+                saved_free(&old);
+                return 0;
+        }
+        if (had) {
+                state_put_back(b, &old);
+                b->stop = why;
+                return 0;
+        }
+        saved_free(&old);
+        state_clear(b);
+        b->id[0] = '\0'; /* load again at the next refresh, not on top of a part */
+        if (e)
+                *e = why;
         return r;
 }
 
@@ -343,8 +408,17 @@ static int same_entry(dirb *b, mcs_err *e) {
         return t && strncmp(t + 7, b->token, DIR_TOKEN_LEN) == 0;
 }
 
+int dir_writable(const dirb *b, mcs_err *e) {
+        if (b->stop.code == MCS_OK)
+                return 0;
+        if (e)
+                *e = b->stop;
+        return -(int) b->stop.code;
+}
+
 int dir_refresh(dirb *b, mcs_err *e) {
         char id[DIR_ID_LEN + 1];
+        mcs_err_clear(&b->stop); /* set again below if it still holds */
         int r = b->io->ops->refresh(b->io);
         if (r < 0)
                 return dir_fail(b, r, "reach", "the registry directory", e);
@@ -394,10 +468,20 @@ static int publish(dirb *b, const char *tmp, const char *name, const char *token
         return r < 0 ? dir_fail(b, r, "publish", name, e) : 1;
 }
 
+/* Best effort: a handle that finds no newer snapshot replays more entries.
+ * One longer than a reader takes is not written: as the newest it would
+ * stop every writer (load_snap). */
 static void snapshot(dirb *b) {
         _cleanup_free_ char *text = NULL;
         char tmp[256], name[64];
-        if (dir_snap_format(b, &text, NULL) < 0 || dir_put_tmp(b, text, strlen(text), tmp, sizeof tmp, NULL) < 0)
+        if (dir_snap_format(b, &text, NULL) < 0)
+                return;
+        if (strlen(text) > b->io->read_max) {
+                b->snap_skipped = b->seq;
+                b->snap_skipped_len = strlen(text);
+                return;
+        }
+        if (dir_put_tmp(b, text, strlen(text), tmp, sizeof tmp, NULL) < 0)
                 return;
         snprintf(name, sizeof name, "snap/%020" PRIu64, b->seq);
         if (publish(b, tmp, name, NULL, NULL) == 1)
@@ -407,7 +491,9 @@ static void snapshot(dirb *b) {
 int dir_append(dirb *b, const dir_entry *en, mcs_err *e) {
         char token[DIR_TOKEN_LEN + 1], tmp[256], name[64];
         _cleanup_free_ char *text = NULL;
-        int r;
+        int r = dir_writable(b, e);
+        if (r < 0)
+                return r;
         if (random_hex(token, DIR_TOKEN_LEN) < 0)
                 return mcs_fail(e, MCS_E_IO, "no random bytes: %s", strerror(errno));
         if ((r = dir_entry_format(en, token, &text, e)) < 0 || (r = dir_put_tmp(b, text, strlen(text), tmp, sizeof tmp, e)) < 0)

@@ -113,7 +113,7 @@ typedef int (*write_step)(dirb *b, void *arg, mcs_err *e);
 static int retry(dirb *b, write_step step, void *arg, mcs_err *e) {
         for (unsigned n = 0; n < b->max_tries; n++) {
                 int r = dir_refresh(b, e);
-                if (r < 0 || (r = step(b, arg, e)) != -(int) MCS_E_STALE)
+                if (r < 0 || (r = dir_writable(b, e)) < 0 || (r = step(b, arg, e)) != -(int) MCS_E_STALE)
                         return r;
         }
         return mcs_fail(e, MCS_E_BUSY, "registry %s:%s: other writers appended %u times in a row while this one "
@@ -430,15 +430,27 @@ static int d_hosts(mcs_backend *b, mcs_host_fn fn, void *ctx, mcs_err *e) {
 static int d_health(mcs_backend *b, char *out, size_t len, mcs_err *e) {
         mcs_err why = {0};
         int r = dir_refresh(b, &why);
+        if (r == 0)
+                r = dir_writable(b, &why);
         if (r < 0) {
                 snprintf(out, len, "%s", why.msg);
                 if (e)
                         *e = why;
                 return r;
         }
-        snprintf(out, len, "ok: %s registry %s, id %s, %" PRIu64 " log entries, %zu records", b->scheme,
-                 b->io->where, b->id, b->seq, b->records.n);
+        int n = snprintf(out, len, "ok: %s registry %s, id %s, %" PRIu64 " log entries, %zu records", b->scheme,
+                         b->io->where, b->id, b->seq, b->records.n);
+        if (b->snap_skipped && n >= 0 && (size_t) n < len)
+                snprintf(out + n, len - (size_t) n, "; snapshot %" PRIu64 " not written: %zu bytes, above the "
+                         "%zu-byte read limit (new handles replay the log from an older snapshot)",
+                         b->snap_skipped, b->snap_skipped_len, b->io->read_max);
         return 0;
+}
+
+/* Asked before a write is decided: a refused write is then this fault,
+ * not an answer (a conflict, the guest's label) read off an older state. */
+static int d_writable(mcs_backend *b, mcs_err *e) {
+        return dir_writable(b, e);
 }
 
 static void d_close(mcs_backend *b) {
@@ -453,7 +465,7 @@ static void d_close(mcs_backend *b) {
                 .remember_original = d_remember_original, .originals = d_originals,                            \
                 .forget_original = d_forget_original, .heartbeat = d_heartbeat, .hosts = d_hosts,              \
                 .health = d_health, .import_record = d_import_record, .import_history = d_import_history,      \
-                .import_original = d_import_original,                                                          \
+                .import_original = d_import_original, .writable = d_writable,                                  \
         }
 
 const mcs_backend_ops mcs_backend_dir = DIR_OPS("dir", dir_open_location);

@@ -10,7 +10,11 @@
 #include "dir.h"
 
 #define ENTRY_MAGIC "mcs-dir-entry 1"
-#define SNAP_MAGIC "mcs-dir-snapshot 1"
+/* Version 2 ends with "end=<items>": a snapshot cut at a line end would
+ * otherwise load as a smaller, wrong state. Version 1 (no such line) is
+ * still read. */
+#define SNAP_MAGIC "mcs-dir-snapshot 2"
+#define SNAP_MAGIC_V1 "mcs-dir-snapshot 1"
 
 static const char *const op_names[DIR_OP__MAX] = {
         [DIR_RESERVE] = "reserve",
@@ -253,6 +257,7 @@ int dir_snap_format(dirb *b, char **out, mcs_err *e) {
                         dir_entry en = {.op = DIR_IMPORT_ORIGINAL, .orig = *(mcs_original *) b->originals.v[i].val};
                         put_item(f, &en);
                 }
+        fprintf(f, "end=%zu\n", b->records.n + b->originals.n);
         if (fclose(f) != 0) {
                 free(*out);
                 return mcs_fail(e, MCS_E_NOMEM, "out of memory");
@@ -275,13 +280,23 @@ void dir_original_free(void *p) {
 
 int dir_snap_load(dirb *b, char *text, mcs_err *e) {
         char *p = text, *magic = next_line(&p), *seq = next_line(&p), *tok = next_line(&p), *line;
-        int64_t s;
-        if (!magic || strcmp(magic, SNAP_MAGIC) || !seq || strncmp(seq, "seq=", 4) || parse_int(seq + 4, &s) < 0 ||
-            s < 0 || !tok || parse_token(tok, b->token) < 0)
+        int64_t s, end = -1, items = 0;
+        bool v1 = magic && strcmp(magic, SNAP_MAGIC_V1) == 0;
+        if (!magic || (strcmp(magic, SNAP_MAGIC) && !v1) || !seq || strncmp(seq, "seq=", 4) ||
+            parse_int(seq + 4, &s) < 0 || s < 0 || !tok || parse_token(tok, b->token) < 0)
                 return mcs_fail(e, MCS_E_SCHEMA, "not a registry snapshot of this version");
         b->seq = (uint64_t) s;
         while ((line = next_line(&p)) != NULL) {
                 dir_entry en;
+                if (end >= 0)
+                        return mcs_fail(e, MCS_E_SCHEMA, "a snapshot goes on after its end line");
+                if (!v1 && strncmp(line, "end=", 4) == 0) {
+                        if (parse_int(line + 4, &end) < 0 || end != items)
+                                return mcs_fail(e, MCS_E_SCHEMA, "a snapshot's end line does not count its %" PRId64
+                                                " items", items);
+                        continue;
+                }
+                items++;
                 if (parse_item(line, &en) < 0 || (en.op != DIR_IMPORT_RECORD && en.op != DIR_IMPORT_ORIGINAL)) {
                         dir_entry_clear(&en);
                         return mcs_fail(e, MCS_E_SCHEMA, "a snapshot line does not parse");
@@ -310,7 +325,9 @@ int dir_snap_load(dirb *b, char *text, mcs_err *e) {
                 if (r < 0)
                         return mcs_fail(e, MCS_E_SCHEMA, "a snapshot holds a record twice, or out of memory");
         }
-        return *p ? mcs_fail(e, MCS_E_SCHEMA, "a snapshot ends without a line end") : 0;
+        if (*p)
+                return mcs_fail(e, MCS_E_SCHEMA, "a snapshot ends without a line end");
+        return v1 || end >= 0 ? 0 : mcs_fail(e, MCS_E_SCHEMA, "a snapshot ends without its end line (cut short)");
 }
 
 /* ---- host names as file names ---- */

@@ -129,7 +129,7 @@ static int nf_read_once(dir_io *io, const char *name, char **data, size_t *len) 
                 note(n, r);
                 return r;
         }
-        r = dir_io_read_all(fh_read, &f, data, len);
+        r = dir_io_read_all(fh_read, &f, io->read_max, data, len);
         nfs_close(n->nfs, f.fh);
         if (r < 0 && r != -ENOMEM)
                 note(n, r);
@@ -365,6 +365,7 @@ int dir_nfs_open(const char *location, const mcs_registry_config *cfg, mcs_backe
         }
         n->io.ops = &nfs_ops;
         n->io.where = n->url;
+        n->io.read_max = DIR_IO_READ_MAX;
         n->timeout_ms = cfg->busy_timeout_ms ? cfg->busy_timeout_ms : MCS_DEFAULT_BUSY_TIMEOUT_MS;
         int r = mount_longest(n, path);
         if (r < 0) {
