@@ -33,7 +33,7 @@ int mcs_guest_images_label(mcs_registry *r, mcs_context_checker *chk, const char
                 const mcs_image_target *t = &p->v[i];
                 mcs_label_result res;
                 mcs_err fe = {0};
-                rc = mcs_label_file(t->path, t->context, roots, n_roots, t->role == MCS_IMAGE_PRIVATE ? remember : NULL,
+                rc = mcs_label_file(t->path, t->context, t->kind, roots, n_roots, t->role == MCS_IMAGE_PRIVATE ? remember : NULL,
                                     &m, &res, &fe);
                 failed += rc < 0;
                 report(opaque, t->path, t->context, rc < 0 && !res.target[0] ? NULL : &res, rc < 0 ? &fe : NULL);
@@ -89,9 +89,10 @@ int mcs_images_label(mcs_images *im, mcs_registry *r, const mcs_config *cfg, con
         size_t n_roots;
         int rc;
 
-        if ((rc = types(im, e)) < 0 || (rc = checker(im, e)) < 0 || (rc = mcs_image_plan_build(d, &im->types, level, &plan, e)) < 0)
-                return rc;
         const char *const *roots = mcs_config_image_roots(cfg, &n_roots);
+        if ((rc = types(im, e)) < 0 || (rc = checker(im, e)) < 0 ||
+            (rc = mcs_image_plan_build(d, &im->types, level, roots, n_roots, &plan, e)) < 0)
+                return rc;
         rc = mcs_guest_images_label(r, im->chk, d->uuid, &plan, roots, n_roots, report, opaque, e);
         mcs_image_plan_clear(&plan);
         return rc;
