@@ -176,7 +176,7 @@ int mcs_label_file(const char *path, const char *context, mcs_file_kind kind, co
                 return r;
         /* A FIFO or device node in a root is no disk: labelling it for a
          * guest would hand the guest whatever it leads to. */
-        if ((r = mcs_fd_require_kind(fd, kind, out->target, e)) < 0) {
+        if ((r = mcs_fd_require_kind(fd, kind, path, e)) < 0) {
                 close(fd);
                 return r;
         }

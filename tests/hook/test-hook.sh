@@ -226,6 +226,18 @@ expect_hook 1 prepare begin "$WORK/rn2.xml"
 contains "$ERR" "could not be labelled: $WORK/outside.raw is outside the configured image roots"
 ok "prepare begin labels a relabel='no' guest's images (original kept in the registry); one outside image_root is refused"
 
+# A FIFO as a disk (declared qcow2, so its header would be read): refused
+# at once without being opened; the hook thread keeps answering.
+mkfifo "$WORK/images/fifo.img"
+xml rnf 44444444-0000-4000-8000-000000000003 "$(norelabel s0:c84,c85)" >/dev/null
+sed -i "s|<source file='/var/lib/libvirt/images/rnf.qcow2'/>|<driver name='qemu' type='qcow2'/><source file='$WORK/images/fifo.img'/>|" "$WORK/rnf.xml"
+expect_hook 1 prepare begin "$WORK/rnf.xml"
+contains "$ERR" "$WORK/images/fifo.img is a FIFO, not a regular file; not touched"
+expect_hook 0 prepare begin "$WORK/rn.xml"
+expect_rc 0 timeout 10 "$MCSCTL" --socket "$WORK/run/mcsd.sock" status
+rm -f "$WORK/images/fifo.img"
+ok "a FIFO as a relabel='no' guest's disk is refused by prepare begin, not opened; the hook thread and mcsd keep answering"
+
 # A reload pauses the hook thread and starts it again on the new config.
 write_conf "image_root = $WORK"
 kill -HUP "$(cat "$WORK/h1.mcsd.pid")"
