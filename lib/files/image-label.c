@@ -37,7 +37,7 @@ void mcs_image_plan_clear(mcs_image_plan *p) {
 }
 
 static int add(mcs_image_plan *p, const char *path, const mcs_context *type, const char *level, mcs_image_role role,
-               mcs_file_kind kind, mcs_err *e) {
+               mcs_file_kind kind, bool backing, mcs_err *e) {
         for (size_t i = 0; i < p->n; i++)
                 if (!strcmp(p->v[i].path, path))
                         return 0; /* first role wins: a disk is not also its own backing file */
@@ -46,7 +46,7 @@ static int add(mcs_image_plan *p, const char *path, const mcs_context *type, con
                 return mcs_fail(e, MCS_E_NOMEM, "out of memory");
         p->v = v;
         mcs_image_target *t = &v[p->n];
-        *t = (mcs_image_target){.role = role, .kind = kind, .path = strdup(path)};
+        *t = (mcs_image_target){.role = role, .kind = kind, .backing = backing, .path = strdup(path)};
         if (!t->path)
                 return mcs_fail(e, MCS_E_NOMEM, "out of memory");
         int n = snprintf(t->context, sizeof t->context, "%s:%s:%s:%s", type->user, type->role, type->type, level);
@@ -98,7 +98,7 @@ static int plan_chain(mcs_image_plan *p, const mcs_disk *k, const mcs_image_type
                         return too_deep(k->path, e);
                 for (size_t i = 0; i < k->n_chain && r == 0; i++)
                         r = add(p, k->chain[i].path, &t->content, "s0", MCS_IMAGE_CONTENT,
-                                k->chain[i].block ? MCS_FILE_BLOCK : MCS_FILE_REGULAR, e);
+                                k->chain[i].block ? MCS_FILE_BLOCK : MCS_FILE_REGULAR, true, e);
                 return r;
         }
         if (!k->format || strcmp(k->format, "qcow2"))
@@ -113,7 +113,7 @@ static int plan_chain(mcs_image_plan *p, const mcs_disk *k, const mcs_image_type
                         return too_deep(k->path, e);
                 if ((r = read_backing(cur, kind, roots, n_roots, &b, e)) < 0 || !b.file)
                         return r;
-                r = add(p, b.file, &t->content, "s0", MCS_IMAGE_CONTENT, MCS_FILE_DISK, e);
+                r = add(p, b.file, &t->content, "s0", MCS_IMAGE_CONTENT, MCS_FILE_DISK, true, e);
                 free(cur);
                 cur = b.file;
                 kind = MCS_FILE_DISK;
@@ -129,16 +129,20 @@ int mcs_image_plan_build(const mcs_domain *d, const mcs_image_types *t, const ch
                          size_t n_roots, mcs_image_plan *out, mcs_err *e) {
         mcs_image_plan p = {0};
         int r = 0;
+        int n = snprintf(p.own, sizeof p.own, "%s:%s:%s:%s", t->image.user, t->image.role, t->image.type, level);
+        if (n < 0 || (size_t) n >= sizeof p.own)
+                return mcs_fail(e, MCS_E_RANGE, "the guest's image context is too long");
+        snprintf(p.image_type, sizeof p.image_type, "%s", t->image.type);
         for (size_t i = 0; i < d->n_disks && r == 0; i++) {
                 const mcs_disk *k = &d->disks[i];
                 mcs_file_kind kind = k->block ? MCS_FILE_BLOCK : MCS_FILE_REGULAR;
                 if (k->norelabel)
                         continue;
                 if (k->readonly)
-                        r = add(&p, k->path, &t->content, "s0", MCS_IMAGE_CONTENT, kind, e);
+                        r = add(&p, k->path, &t->content, "s0", MCS_IMAGE_CONTENT, kind, false, e);
                 else
                         r = add(&p, k->path, &t->image, k->shareable ? "s0" : level,
-                                k->shareable ? MCS_IMAGE_SHARED : MCS_IMAGE_PRIVATE, kind, e);
+                                k->shareable ? MCS_IMAGE_SHARED : MCS_IMAGE_PRIVATE, kind, false, e);
                 if (r == 0)
                         r = plan_chain(&p, k, t, roots, n_roots, e);
         }

@@ -167,7 +167,16 @@ contains "$OUT" "$WORK/images/attacker.img: set"
 grep -q victim <<<"$OUT" && fail "relabel followed the forged header: $OUT"
 expect_eq "the victim's image" "$("$FILECON" "$WORK/images/victim.img")" system_u:object_r:svirt_image_t:s0:c7,c8
 virsh -q -c "$URI" undefine attacker >/dev/null
-ok "a qcow2 header forged into a raw or undeclared disk is not followed: the victim's label stays"
+# Declared qcow2, its header rewritten by its guest to name the victim: the
+# victim carries another guest's private label and keeps it.
+qemu-img create -q -f qcow2 -u -b victim.img -F raw "$WORK/images/attacker2.qcow2" 1M
+define "$URI" attacker2 "<devices><disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='$WORK/images/attacker2.qcow2'/><target dev='vda'/></disk></devices>"
+wait_for 10 has_static_label "$URI" attacker2 || fail "attacker2 not labelled"
+expect_rc 1 timeout 20 "$MCSCTL" --socket "$SOCK" relabel attacker2
+contains "$OUT" "FAILED: $WORK/images/victim.img carries system_u:object_r:svirt_image_t:s0:c7,c8, another guest's private label"
+expect_eq "the victim's image" "$("$FILECON" "$WORK/images/victim.img")" system_u:object_r:svirt_image_t:s0:c7,c8
+virsh -q -c "$URI" undefine attacker2 >/dev/null
+ok "a qcow2 header forged into a raw or undeclared disk is not followed; a qcow2 one naming another guest's private image leaves it alone"
 
 # A FIFO and a device node as disks: refused without being opened; mcsd
 # answers meanwhile and after.

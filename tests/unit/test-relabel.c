@@ -197,7 +197,7 @@ START_TEST(fifo_and_device_disks) {
         sh("cd \"$D\" && mkfifo fifo.img && mknod null.img c 1 3 && : >plain.img && "
            "qemu-img create -q -f qcow2 -u -b fifo.img -F qcow2 tofifo.qcow2 1M",
            dir);
-        alarm(20); /* a blocking open would hang here: SIGALRM fails the test */
+        alarm(20); /* a blocking open would hang here: the alarm ends the test (killed) */
         ck_assert_str_eq(plan_of(dir, "<disk type='file'><driver type='qcow2'/><source file='$D/fifo.img'/></disk>"),
                          "fifo.img:p");
         ck_assert_str_eq(plan_of(dir, "<disk type='file'><driver type='qcow2'/><source file='$D/null.img'/></disk>"),
@@ -545,6 +545,60 @@ START_TEST(restore_refuses_tampered_originals) {
 }
 END_TEST
 
+/* A backing file that carries another guest's private label keeps it,
+ * whoever's header or chain names it; one with this guest's own label (an
+ * old top after a snapshot) or none of a guest becomes read-only content. */
+START_TEST(backing_file_of_another_guest_kept) {
+        const char *content = "system_u:object_r:virt_content_t:s0";
+        char *dir = test_tmpdir(), xml[8192], reported[8192] = "";
+        mcs_context_checker *chk;
+        mcs_image_types t;
+        mcs_image_plan p;
+        mcs_domain d;
+        mcs_err e = {0};
+        sh("cd \"$D\" && : >victim.img && : >mine.img && : >base.img && "
+           "qemu-img create -q -f qcow2 -u -b victim.img -F raw top.qcow2 1M && "
+           "qemu-img create -q -f qcow2 -u -b mine.img -F raw top2.qcow2 1M && "
+           "qemu-img create -q -f qcow2 -u -b base.img -F raw top3.qcow2 1M",
+           dir);
+        char path[4200];
+        snprintf(path, sizeof path, "%s/victim.img", dir);
+        ck_assert_int_eq(lsetfilecon_raw(path, IMG "s0:c7,c8"), 0);
+        snprintf(path, sizeof path, "%s/mine.img", dir);
+        ck_assert_int_eq(lsetfilecon_raw(path, IMG "s0:c1,c2"), 0);
+        snprintf(path, sizeof path, "%s/base.img", dir);
+        ck_assert_int_eq(lsetfilecon_raw(path, "system_u:object_r:virt_image_t:s0"), 0);
+        snprintf(xml, sizeof xml,
+                 "<domain type='kvm'><name>vm</name><uuid>" UUID_A "</uuid><devices>"
+                 "<disk type='file'><driver type='qcow2'/><source file='%s/top.qcow2'/></disk>"
+                 "<disk type='file'><driver type='qcow2'/><source file='%s/top2.qcow2'/></disk>"
+                 "<disk type='file'><driver type='qcow2'/><source file='%s/top3.qcow2'/></disk>"
+                 "</devices></domain>",
+                 dir, dir, dir);
+        const char *roots[] = {dir};
+        ck_assert_ok(mcs_image_types_load(NULL, &t, &e), &e);
+        ck_assert_ok(mcs_domain_parse(xml, &d, &e), &e);
+        ck_assert_ok(mcs_image_plan_build(&d, &t, "s0:c1,c2", roots, 1, &p, &e), &e);
+        ck_assert_uint_eq(p.n, 6);
+        ck_assert_ok(mcs_context_checker_new(NULL, &chk, &e), &e);
+        mcs_registry *h1 = test_open_registry("h1", "c0.c1023");
+        int failed = mcs_guest_images_label(h1, chk, UUID_A, &p, roots, 1, collect, reported, &e);
+        ck_assert_msg(failed == 1, "%d failed: %s", failed, reported);
+        ck_assert_msg(strstr(reported, "victim.img carries " IMG "s0:c7,c8, another guest's private label"), "%s",
+                      reported);
+        expect_label(dir, "victim.img", IMG "s0:c7,c8");
+        expect_label(dir, "mine.img", content);
+        expect_label(dir, "base.img", content);
+        expect_label(dir, "top.qcow2", IMG "s0:c1,c2");
+        mcs_registry_close(h1);
+        mcs_context_checker_free(chk);
+        mcs_image_plan_clear(&p);
+        mcs_domain_clear(&d);
+        test_rmtree(dir);
+        free(dir);
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("relabel");
         TCase *tc = tcase_create("relabel");
@@ -563,6 +617,7 @@ int main(void) {
         tcase_set_timeout(tc, 60);
         tcase_add_checked_fixture(tc, test_db_setup, test_db_teardown);
         tcase_add_test(tc, restore_refuses_tampered_originals);
+        tcase_add_test(tc, backing_file_of_another_guest_kept);
         suite_add_tcase(s, tc);
         return test_run(s);
 }

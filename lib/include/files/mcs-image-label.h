@@ -43,11 +43,14 @@ typedef struct mcs_image_target {
         char context[MCS_CONTEXT_MAX];
         mcs_image_role role;
         mcs_file_kind kind;             /* what the file must be to be labelled */
+        bool backing;                   /* below a disk, not named by a <disk> itself */
 } mcs_image_target;
 
 typedef struct mcs_image_plan {
         mcs_image_target *v;
         size_t n;
+        char own[MCS_CONTEXT_MAX];      /* the guest's private image context */
+        char image_type[MCS_IDENT_MAX]; /* the image type (svirt_image_t) */
 } mcs_image_plan;
 
 /* The plan for guest d holding level (e.g. "s0:c1,c2"). Image headers are
