@@ -184,7 +184,14 @@ mkfifo "$WORK/images/fifo.img"
 mknod "$WORK/images/null.img" c 1 3
 define "$URI" fifovm "<devices><disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='$WORK/images/fifo.img'/><target dev='vda'/></disk><disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='$WORK/images/null.img'/><target dev='vdb'/></disk></devices>"
 wait_for 10 has_static_label "$URI" fifovm || fail "fifovm not labelled"
+# A writer waits on the FIFO: its open returns only if a reader opens it.
+(exec 3>"$WORK/images/fifo.img" && echo opened >"$WORK/fifo.opened") &
+writer=$!
 expect_rc 1 timeout 20 "$MCSCTL" --socket "$SOCK" relabel fifovm
+sleep 0.2
+[ -e "$WORK/fifo.opened" ] && fail "mcsd opened the FIFO"
+kill "$writer" 2>/dev/null || true
+wait "$writer" 2>/dev/null || true
 contains "$OUT" "FAILED: $WORK/images/fifo.img is a FIFO, not a regular file; not touched"
 contains "$OUT" "FAILED: $WORK/images/null.img is a character device, not a regular file; not touched"
 expect_rc 0 timeout 10 "$MCSCTL" --socket "$SOCK" status
