@@ -238,6 +238,17 @@ expect_rc 0 timeout 10 "$MCSCTL" --socket "$WORK/run/mcsd.sock" status
 rm -f "$WORK/images/fifo.img"
 ok "a FIFO as a relabel='no' guest's disk is refused by prepare begin, not opened; the hook thread and mcsd keep answering"
 
+# A qcow2 header written into a raw disk, naming another guest's image: not read.
+: >"$WORK/images/victim.img"
+"$FILECON" "$WORK/images/victim.img" system_u:object_r:svirt_image_t:s0:c7,c8
+qemu-img create -q -f qcow2 -u -b victim.img -F qcow2 "$WORK/images/forged.img" 1M
+xml rnx 44444444-0000-4000-8000-000000000004 "$(norelabel s0:c86,c87)" >/dev/null
+sed -i "s|<source file='/var/lib/libvirt/images/rnx.qcow2'/>|<driver name='qemu' type='raw'/><source file='$WORK/images/forged.img'/>|" "$WORK/rnx.xml"
+expect_hook 0 prepare begin "$WORK/rnx.xml"
+expect_eq "the forged disk" "$("$FILECON" "$WORK/images/forged.img")" system_u:object_r:svirt_image_t:s0:c86,c87
+expect_eq "the image its header names" "$("$FILECON" "$WORK/images/victim.img")" system_u:object_r:svirt_image_t:s0:c7,c8
+ok "prepare begin does not read a qcow2 header written into a raw disk: the image it names keeps its label"
+
 # A reload pauses the hook thread and starts it again on the new config.
 write_conf "image_root = $WORK"
 kill -HUP "$(cat "$WORK/h1.mcsd.pid")"
