@@ -1,6 +1,10 @@
 /* A guest's images from mcsd's side: labelling them for `mcsctl relabel
  * GUEST`, restoring their original labels when a reservation goes. The
- * decisions are lib/'s (image-label.c, guest-images.c). */
+ * decisions are lib/'s (image-label.c, guest-images.c). This runs on the
+ * main loop and cannot wait on a file a guest's XML names: images are
+ * reached with O_PATH, and only a regular file (or a block device) is
+ * reopened to read a qcow2 header, O_NONBLOCK; a FIFO or device node is
+ * refused, never opened. */
 #include <libvirt/virterror.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -152,6 +152,33 @@ bool mcs_path_in_roots(const char *path, const char *const *roots, size_t n_root
         return false;
 }
 
+static const char *kind_name(mode_t m) {
+        return S_ISDIR(m) ? "a directory" : S_ISFIFO(m) ? "a FIFO" : S_ISSOCK(m) ? "a socket" : S_ISCHR(m) ? "a character device"
+             : S_ISBLK(m) ? "a block device" : S_ISREG(m) ? "a regular file" : "a special file";
+}
+
+int mcs_fd_require_kind(int fd, mcs_file_kind kind, const char *path, mcs_err *e) {
+        struct stat st;
+        if (kind == MCS_FILE_ANY)
+                return 0;
+        if (fstat(fd, &st) < 0)
+                return mcs_fail(e, MCS_E_IO, "%s: %s", path, strerror(errno));
+        bool blk = S_ISBLK(st.st_mode), reg = S_ISREG(st.st_mode);
+        bool ok = kind == MCS_FILE_BLOCK ? blk : kind == MCS_FILE_REGULAR ? reg : blk || reg;
+        if (!ok)
+                return mcs_fail(e, MCS_E_INVALID, "%s is %s, not %s; not touched", path, kind_name(st.st_mode),
+                                kind == MCS_FILE_BLOCK     ? "a block device (type='block')"
+                                : kind == MCS_FILE_REGULAR ? "a regular file"
+                                                           : "a regular file or a block device");
+        return 0;
+}
+
+int mcs_fd_reopen_read(int pathfd) {
+        char p[32];
+        fd_path(pathfd, p);
+        return open(p, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+}
+
 int mcs_fd_open_entry(int dfd, const char *name) {
         return openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 }

@@ -20,6 +20,32 @@ static int remember(void *opaque, const char *target, const char *previous, mcs_
         return mcs_registry_remember_original(m->r, m->uuid, target, previous, e);
 }
 
+/* The n-th colon-separated field of a context (0: user), or NULL. */
+static const char *field(const char *context, int n) {
+        for (; context && n > 0; n--)
+                if ((context = strchr(context, ':')))
+                        context++;
+        return context;
+}
+
+/* A backing file becomes readable by every guest. One that carries
+ * another guest's private label (the image type at a level with
+ * categories, not this guest's) is that guest's disk: a qcow2 header,
+ * which the guest writing the image controls, or a chain libvirt read
+ * from one, may name it; it keeps its label. */
+static int not_anothers(void *opaque, const char *target, const char *previous, mcs_err *e) {
+        const mcs_image_plan *p = opaque;
+        const char *type = field(previous, 2), *range = field(previous, 3);
+        size_t tl = strlen(p->image_type);
+        bool image = type && !strncmp(type, p->image_type, tl) && type[tl] == ':';
+        if (!image || !strcmp(range, "s0") || !strcmp(range, "s0-s0") || !strcmp(previous, p->own))
+                return 0;
+        return mcs_fail(e, MCS_E_CONFLICT,
+                        "%s carries %s, another guest's private label: as a backing file it would be readable by "
+                        "every guest; not labelled",
+                        target, previous);
+}
+
 int mcs_guest_images_label(mcs_registry *r, mcs_context_checker *chk, const char *uuid, const mcs_image_plan *p,
                            const char *const *roots, size_t n_roots, mcs_image_report report, void *opaque,
                            mcs_err *e) {
@@ -33,8 +59,9 @@ int mcs_guest_images_label(mcs_registry *r, mcs_context_checker *chk, const char
                 const mcs_image_target *t = &p->v[i];
                 mcs_label_result res;
                 mcs_err fe = {0};
-                rc = mcs_label_file(t->path, t->context, roots, n_roots, t->role == MCS_IMAGE_PRIVATE ? remember : NULL,
-                                    &m, &res, &fe);
+                mcs_before_label before = t->role == MCS_IMAGE_PRIVATE ? remember : t->backing ? not_anothers : NULL;
+                void *arg = t->role == MCS_IMAGE_PRIVATE ? (void *) &m : (void *) p;
+                rc = mcs_label_file(t->path, t->context, t->kind, roots, n_roots, before, arg, &res, &fe);
                 failed += rc < 0;
                 report(opaque, t->path, t->context, rc < 0 && !res.target[0] ? NULL : &res, rc < 0 ? &fe : NULL);
         }
@@ -89,9 +116,10 @@ int mcs_images_label(mcs_images *im, mcs_registry *r, const mcs_config *cfg, con
         size_t n_roots;
         int rc;
 
-        if ((rc = types(im, e)) < 0 || (rc = checker(im, e)) < 0 || (rc = mcs_image_plan_build(d, &im->types, level, &plan, e)) < 0)
-                return rc;
         const char *const *roots = mcs_config_image_roots(cfg, &n_roots);
+        if ((rc = types(im, e)) < 0 || (rc = checker(im, e)) < 0 ||
+            (rc = mcs_image_plan_build(d, &im->types, level, roots, n_roots, &plan, e)) < 0)
+                return rc;
         rc = mcs_guest_images_label(r, im->chk, d->uuid, &plan, roots, n_roots, report, opaque, e);
         mcs_image_plan_clear(&plan);
         return rc;

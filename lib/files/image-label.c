@@ -37,7 +37,7 @@ void mcs_image_plan_clear(mcs_image_plan *p) {
 }
 
 static int add(mcs_image_plan *p, const char *path, const mcs_context *type, const char *level, mcs_image_role role,
-               mcs_err *e) {
+               mcs_file_kind kind, bool backing, mcs_err *e) {
         for (size_t i = 0; i < p->n; i++)
                 if (!strcmp(p->v[i].path, path))
                         return 0; /* first role wins: a disk is not also its own backing file */
@@ -46,7 +46,7 @@ static int add(mcs_image_plan *p, const char *path, const mcs_context *type, con
                 return mcs_fail(e, MCS_E_NOMEM, "out of memory");
         p->v = v;
         mcs_image_target *t = &v[p->n];
-        *t = (mcs_image_target){.role = role, .path = strdup(path)};
+        *t = (mcs_image_target){.role = role, .kind = kind, .backing = backing, .path = strdup(path)};
         if (!t->path)
                 return mcs_fail(e, MCS_E_NOMEM, "out of memory");
         int n = snprintf(t->context, sizeof t->context, "%s:%s:%s:%s", type->user, type->role, type->type, level);
@@ -58,38 +58,93 @@ static int add(mcs_image_plan *p, const char *path, const mcs_context *type, con
         return 0;
 }
 
-int mcs_image_plan_build(const mcs_domain *d, const mcs_image_types *t, const char *level, mcs_image_plan *out,
-                         mcs_err *e) {
+static int too_deep(const char *disk, mcs_err *e) {
+        return mcs_fail(e, MCS_E_INVALID, "%s: backing chain deeper than %u (a loop?)", disk, MCS_BACKING_DEPTH_MAX);
+}
+
+/* The backing file image names in its qcow2 header. The image is read only
+ * if it resolves inside the roots and is of kind, through a descriptor
+ * that never waits; otherwise the chain ends here and labelling the file
+ * reports why. */
+static int read_backing(const char *image, mcs_file_kind kind, const char *const *roots, size_t n_roots,
+                        mcs_qcow2_backing *out, mcs_err *e) {
+        char target[PATH_MAX];
+        mcs_err ignored = {0};
+        int pfd;
+        *out = (mcs_qcow2_backing){0};
+        if (mcs_open_in_roots(image, roots, n_roots, &pfd, target, &ignored) < 0)
+                return 0;
+        if (mcs_fd_require_kind(pfd, kind, image, &ignored) < 0) {
+                close(pfd);
+                return 0;
+        }
+        int fd = mcs_fd_reopen_read(pfd), err = errno;
+        close(pfd);
+        if (fd < 0)
+                return mcs_fail(e, MCS_E_IO, "%s: %s", image, strerror(err));
+        int r = mcs_qcow2_read(fd, image, out, e);
+        close(fd);
+        return r;
+}
+
+/* The files below disk k, read-only to the guest: libvirt's <backingStore>
+ * chain if the XML has one, else for a qcow2 disk the chain its headers
+ * name, as long as each names its backing as qcow2. */
+static int plan_chain(mcs_image_plan *p, const mcs_disk *k, const mcs_image_types *t, const char *const *roots,
+                      size_t n_roots, mcs_err *e) {
+        int r = 0;
+        if (k->has_chain) {
+                if (k->n_chain > MCS_BACKING_DEPTH_MAX)
+                        return too_deep(k->path, e);
+                for (size_t i = 0; i < k->n_chain && r == 0; i++)
+                        r = add(p, k->chain[i].path, &t->content, "s0", MCS_IMAGE_CONTENT,
+                                k->chain[i].block ? MCS_FILE_BLOCK : MCS_FILE_REGULAR, true, e);
+                return r;
+        }
+        if (!k->format || strcmp(k->format, "qcow2"))
+                return 0; /* raw or undeclared: its content is never probed */
+        _cleanup_free_ char *cur = strdup(k->path);
+        mcs_file_kind kind = k->block ? MCS_FILE_BLOCK : MCS_FILE_REGULAR;
+        if (!cur)
+                return mcs_fail(e, MCS_E_NOMEM, "out of memory");
+        for (unsigned depth = 0;; depth++) {
+                mcs_qcow2_backing b;
+                if (depth == MCS_BACKING_DEPTH_MAX)
+                        return too_deep(k->path, e);
+                if ((r = read_backing(cur, kind, roots, n_roots, &b, e)) < 0 || !b.file)
+                        return r;
+                r = add(p, b.file, &t->content, "s0", MCS_IMAGE_CONTENT, MCS_FILE_DISK, true, e);
+                free(cur);
+                cur = b.file;
+                kind = MCS_FILE_DISK;
+                /* A raw backing file, or one whose format the image does not
+                 * name (libvirt no longer probes it either), is labelled and
+                 * never read: its content may be anyone's. */
+                if (r < 0 || strcmp(b.format, "qcow2"))
+                        return r;
+        }
+}
+
+int mcs_image_plan_build(const mcs_domain *d, const mcs_image_types *t, const char *level, const char *const *roots,
+                         size_t n_roots, mcs_image_plan *out, mcs_err *e) {
         mcs_image_plan p = {0};
         int r = 0;
+        int n = snprintf(p.own, sizeof p.own, "%s:%s:%s:%s", t->image.user, t->image.role, t->image.type, level);
+        if (n < 0 || (size_t) n >= sizeof p.own)
+                return mcs_fail(e, MCS_E_RANGE, "the guest's image context is too long");
+        snprintf(p.image_type, sizeof p.image_type, "%s", t->image.type);
         for (size_t i = 0; i < d->n_disks && r == 0; i++) {
                 const mcs_disk *k = &d->disks[i];
+                mcs_file_kind kind = k->block ? MCS_FILE_BLOCK : MCS_FILE_REGULAR;
                 if (k->norelabel)
                         continue;
                 if (k->readonly)
-                        r = add(&p, k->path, &t->content, "s0", MCS_IMAGE_CONTENT, e);
+                        r = add(&p, k->path, &t->content, "s0", MCS_IMAGE_CONTENT, kind, false, e);
                 else
                         r = add(&p, k->path, &t->image, k->shareable ? "s0" : level,
-                                k->shareable ? MCS_IMAGE_SHARED : MCS_IMAGE_PRIVATE, e);
-                if (r < 0 || k->block)
-                        continue;
-                /* The chain below a writable image is read-only to the guest. */
-                _cleanup_free_ char *cur = strdup(k->path);
-                for (unsigned depth = 0; cur && r == 0; depth++) {
-                        char *next = NULL;
-                        if (depth == MCS_BACKING_DEPTH_MAX) {
-                                r = mcs_fail(e, MCS_E_INVALID, "%s: backing chain deeper than %u (a loop?)", k->path,
-                                             MCS_BACKING_DEPTH_MAX);
-                                break;
-                        }
-                        if ((r = mcs_qcow2_backing(cur, &next, e)) < 0 || !next)
-                                break;
-                        r = add(&p, next, &t->content, "s0", MCS_IMAGE_CONTENT, e);
-                        free(cur);
-                        cur = next;
-                }
-                if (!cur && r == 0)
-                        r = mcs_fail(e, MCS_E_NOMEM, "out of memory");
+                                k->shareable ? MCS_IMAGE_SHARED : MCS_IMAGE_PRIVATE, kind, false, e);
+                if (r == 0)
+                        r = plan_chain(&p, k, t, roots, n_roots, e);
         }
         if (r < 0) {
                 mcs_image_plan_clear(&p);
@@ -113,7 +168,7 @@ static int no_labels(mcs_label_result *out, const char *target, int err) {
         return 0;
 }
 
-int mcs_label_file(const char *path, const char *context, const char *const *roots, size_t n_roots,
+int mcs_label_file(const char *path, const char *context, mcs_file_kind kind, const char *const *roots, size_t n_roots,
                    mcs_before_label before, void *opaque, mcs_label_result *out, mcs_err *e) {
         char *prev = NULL;
         int fd, r;
@@ -123,6 +178,12 @@ int mcs_label_file(const char *path, const char *context, const char *const *roo
          * meanwhile cannot redirect the label. */
         if ((r = mcs_open_in_roots(path, roots, n_roots, &fd, out->target, e)) < 0)
                 return r;
+        /* A FIFO or device node in a root is no disk: labelling it for a
+         * guest would hand the guest whatever it leads to. */
+        if ((r = mcs_fd_require_kind(fd, kind, path, e)) < 0) {
+                close(fd);
+                return r;
+        }
         if (mcs_fd_getcon(fd, &prev) >= 0) {
                 snprintf(out->previous, sizeof out->previous, "%s", prev);
                 freecon(prev);

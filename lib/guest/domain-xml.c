@@ -169,33 +169,85 @@ static bool source_says_no_relabel(xmlNodePtr source) {
         return false;
 }
 
-static int parse_disk(xmlNodePtr disk, mcs_domain *d, mcs_err *e) {
-        _cleanup_xml_ xmlChar *type = xmlGetProp(disk, (const xmlChar *) "type");
-        bool block = type && !strcmp((const char *) type, "block");
-        if (!type || (!block && strcmp((const char *) type, "file")))
-                return 0; /* network, volume, dir: no local file to label */
-        xmlNodePtr source = child(disk, "source");
-        if (!source)
-                return 0; /* an empty CD-ROM drive */
-        _cleanup_xml_ xmlChar *path = xmlGetProp(source, (const xmlChar *) (block ? "dev" : "file"));
-        if (!path)
+/* A disk's or backing store's local source: *path NULL for a network,
+ * volume or dir source, or none. */
+static int local_source(xmlNodePtr n, const char *what, xmlChar **path, bool *block, mcs_err *e) {
+        _cleanup_xml_ xmlChar *type = xmlGetProp(n, (const xmlChar *) "type");
+        *path = NULL;
+        *block = type && !strcmp((const char *) type, "block");
+        if (!type || (!*block && strcmp((const char *) type, "file")))
                 return 0;
-        if (path[0] != '/') {
+        xmlNodePtr source = child(n, "source");
+        if (!source || !(*path = xmlGetProp(source, (const xmlChar *) (*block ? "dev" : "file"))))
+                return 0;
+        if ((*path)[0] != '/') {
                 char q[MCS_QUOTE_MAX];
-                return mcs_fail(e, MCS_E_INVALID, "domain XML line %d: disk source '%s' is not an absolute path", disk->line,
-                                mcs_quote((const char *) path, q, sizeof q));
+                int r = mcs_fail(e, MCS_E_INVALID, "domain XML line %d: %s source '%s' is not an absolute path", n->line,
+                                 what, mcs_quote((const char *) *path, q, sizeof q));
+                xmlFree(*path);
+                *path = NULL;
+                return r;
         }
-        mcs_disk *v = realloc(d->disks, (d->n_disks + 1) * sizeof *v);
-        if (!v)
-                return mcs_fail(e, MCS_E_NOMEM, "out of memory");
+        return 0;
+}
+
+/* libvirt's <backingStore> chain below a disk (the live XML carries it,
+ * an inactive one may): what mcsd labels as backing files instead of
+ * reading image headers. It ends at an empty <backingStore/> or at the
+ * first store that is not a local file or block device. */
+static int parse_chain(xmlNodePtr disk, mcs_disk *k, mcs_err *e) {
+        xmlNodePtr n = child(disk, "backingStore");
+        k->has_chain = n != NULL;
+        for (; n; n = child(n, "backingStore")) {
+                _cleanup_xml_ xmlChar *path = NULL;
+                bool block;
+                int r = local_source(n, "backingStore", &path, &block, e);
+                if (r < 0)
+                        return r;
+                if (!path)
+                        return 0;
+                mcs_backing *v = realloc(k->chain, (k->n_chain + 1) * sizeof *v);
+                if (!v)
+                        return mcs_fail(e, MCS_E_NOMEM, "out of memory");
+                k->chain = v;
+                v[k->n_chain] = (mcs_backing){.block = block, .path = strdup((const char *) path)};
+                if (!v[k->n_chain].path)
+                        return mcs_fail(e, MCS_E_NOMEM, "out of memory");
+                k->n_chain++;
+        }
+        return 0;
+}
+
+static void disk_clear(mcs_disk *k) {
+        free(k->path);
+        free(k->format);
+        for (size_t i = 0; i < k->n_chain; i++)
+                free(k->chain[i].path);
+        free(k->chain);
+}
+
+static int parse_disk(xmlNodePtr disk, mcs_domain *d, mcs_err *e) {
+        _cleanup_xml_ xmlChar *path = NULL;
+        bool block;
+        int r = local_source(disk, "disk", &path, &block, e);
+        if (r < 0 || !path)
+                return r; /* network, volume, dir, an empty CD-ROM drive: no local file to label */
+        xmlNodePtr source = child(disk, "source"), driver = child(disk, "driver");
+        mcs_disk k = {.block = block, .readonly = child(disk, "readonly") != NULL,
+                      .shareable = child(disk, "shareable") != NULL, .norelabel = source_says_no_relabel(source),
+                      .line = disk->line, .path = strdup((const char *) path)};
+        _cleanup_xml_ xmlChar *format = driver ? xmlGetProp(driver, (const xmlChar *) "type") : NULL;
+        if (!k.path || (format && !(k.format = strdup((const char *) format))))
+                r = mcs_fail(e, MCS_E_NOMEM, "out of memory");
+        if (r == 0)
+                r = parse_chain(disk, &k, e);
+        mcs_disk *v = r < 0 ? NULL : realloc(d->disks, (d->n_disks + 1) * sizeof *v);
+        if (!v) {
+                disk_clear(&k);
+                return r < 0 ? r : mcs_fail(e, MCS_E_NOMEM, "out of memory");
+        }
         d->disks = v;
-        mcs_disk *k = &v[d->n_disks];
-        *k = (mcs_disk){.block = block, .readonly = child(disk, "readonly") != NULL,
-                        .shareable = child(disk, "shareable") != NULL, .norelabel = source_says_no_relabel(source),
-                        .line = disk->line, .path = strdup((const char *) path)};
-        if (!k->path)
-                return mcs_fail(e, MCS_E_NOMEM, "out of memory");
-        d->n_disks++;
+        v[d->n_disks++] = k;
         return 0;
 }
 
@@ -261,7 +313,7 @@ void mcs_domain_clear(mcs_domain *d) {
         free(d->label);
         free(d->baselabel);
         for (size_t i = 0; i < d->n_disks; i++)
-                free(d->disks[i].path);
+                disk_clear(&d->disks[i]);
         free(d->disks);
         *d = (mcs_domain){0};
 }

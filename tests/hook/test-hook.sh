@@ -226,6 +226,29 @@ expect_hook 1 prepare begin "$WORK/rn2.xml"
 contains "$ERR" "could not be labelled: $WORK/outside.raw is outside the configured image roots"
 ok "prepare begin labels a relabel='no' guest's images (original kept in the registry); one outside image_root is refused"
 
+# A FIFO as a disk (declared qcow2, so its header would be read): refused
+# at once without being opened; the hook thread keeps answering.
+mkfifo "$WORK/images/fifo.img"
+xml rnf 44444444-0000-4000-8000-000000000003 "$(norelabel s0:c84,c85)" >/dev/null
+sed -i "s|<source file='/var/lib/libvirt/images/rnf.qcow2'/>|<driver name='qemu' type='qcow2'/><source file='$WORK/images/fifo.img'/>|" "$WORK/rnf.xml"
+expect_hook 1 prepare begin "$WORK/rnf.xml"
+contains "$ERR" "$WORK/images/fifo.img is a FIFO, not a regular file; not touched"
+expect_hook 0 prepare begin "$WORK/rn.xml"
+expect_rc 0 timeout 10 "$MCSCTL" --socket "$WORK/run/mcsd.sock" status
+rm -f "$WORK/images/fifo.img"
+ok "a FIFO as a relabel='no' guest's disk is refused by prepare begin, not opened; the hook thread and mcsd keep answering"
+
+# A qcow2 header written into a raw disk, naming another guest's image: not read.
+: >"$WORK/images/victim.img"
+"$FILECON" "$WORK/images/victim.img" system_u:object_r:svirt_image_t:s0:c7,c8
+qemu-img create -q -f qcow2 -u -b victim.img -F qcow2 "$WORK/images/forged.img" 1M
+xml rnx 44444444-0000-4000-8000-000000000004 "$(norelabel s0:c86,c87)" >/dev/null
+sed -i "s|<source file='/var/lib/libvirt/images/rnx.qcow2'/>|<driver name='qemu' type='raw'/><source file='$WORK/images/forged.img'/>|" "$WORK/rnx.xml"
+expect_hook 0 prepare begin "$WORK/rnx.xml"
+expect_eq "the forged disk" "$("$FILECON" "$WORK/images/forged.img")" system_u:object_r:svirt_image_t:s0:c86,c87
+expect_eq "the image its header names" "$("$FILECON" "$WORK/images/victim.img")" system_u:object_r:svirt_image_t:s0:c7,c8
+ok "prepare begin does not read a qcow2 header written into a raw disk: the image it names keeps its label"
+
 # A reload pauses the hook thread and starts it again on the new config.
 write_conf "image_root = $WORK"
 kill -HUP "$(cat "$WORK/h1.mcsd.pid")"

@@ -97,7 +97,7 @@ qemu-img create -q -f qcow2 -b base.qcow2 -F qcow2 "$WORK/images/imgvm.qcow2"
 : >"$WORK/images/shared.raw"
 : >"$WORK/images/cd.iso"
 "$FILECON" "$WORK/images/imgvm.qcow2" system_u:object_r:virt_image_t:s0
-disks="<devices><disk type='file' device='disk'><source file='$WORK/images/imgvm.qcow2'/><target dev='vda'/></disk>"
+disks="<devices><disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='$WORK/images/imgvm.qcow2'/><target dev='vda'/></disk>"
 disks+="<disk type='file' device='disk'><source file='$WORK/images/shared.raw'/><target dev='vdb'/><shareable/></disk>"
 disks+="<disk type='file' device='cdrom'><source file='$WORK/images/cd.iso'/><target dev='hdc'/><readonly/></disk></devices>"
 define "$URI" imgvm "$disks"
@@ -153,6 +153,51 @@ contains "$(cat "$WORK/out")" "this filesystem keeps no per-file labels (NFS wit
 virsh -q -c "$URI" undefine imgout >/dev/null
 virsh -q -c "$URI" undefine imgro >/dev/null
 ok "relabel refuses images outside image_root; a read-only filesystem gives the documented note"
+
+# ---- a guest's disk content decides nothing ----
+# A qcow2 header naming another guest's private image, written into a disk
+# the XML declares raw (or names no format for): the header is not read.
+: >"$WORK/images/victim.img"
+"$FILECON" "$WORK/images/victim.img" system_u:object_r:svirt_image_t:s0:c7,c8
+qemu-img create -q -f qcow2 -u -b victim.img -F qcow2 "$WORK/images/attacker.img" 1M
+define "$URI" attacker "<devices><disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='$WORK/images/attacker.img'/><target dev='vda'/></disk><disk type='file' device='disk'><source file='$WORK/images/attacker.img'/><target dev='vdb'/></disk></devices>"
+wait_for 10 has_static_label "$URI" attacker || fail "attacker not labelled"
+expect_rc 0 timeout 20 "$MCSCTL" --socket "$SOCK" relabel attacker
+contains "$OUT" "$WORK/images/attacker.img: set"
+grep -q victim <<<"$OUT" && fail "relabel followed the forged header: $OUT"
+expect_eq "the victim's image" "$("$FILECON" "$WORK/images/victim.img")" system_u:object_r:svirt_image_t:s0:c7,c8
+virsh -q -c "$URI" undefine attacker >/dev/null
+# Declared qcow2, its header rewritten by its guest to name the victim: the
+# victim carries another guest's private label and keeps it.
+qemu-img create -q -f qcow2 -u -b victim.img -F raw "$WORK/images/attacker2.qcow2" 1M
+define "$URI" attacker2 "<devices><disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='$WORK/images/attacker2.qcow2'/><target dev='vda'/></disk></devices>"
+wait_for 10 has_static_label "$URI" attacker2 || fail "attacker2 not labelled"
+expect_rc 1 timeout 20 "$MCSCTL" --socket "$SOCK" relabel attacker2
+contains "$OUT" "FAILED: $WORK/images/victim.img carries system_u:object_r:svirt_image_t:s0:c7,c8, another guest's private label"
+expect_eq "the victim's image" "$("$FILECON" "$WORK/images/victim.img")" system_u:object_r:svirt_image_t:s0:c7,c8
+virsh -q -c "$URI" undefine attacker2 >/dev/null
+ok "a qcow2 header forged into a raw or undeclared disk is not followed; a qcow2 one naming another guest's private image leaves it alone"
+
+# A FIFO and a device node as disks: refused without being opened; mcsd
+# answers meanwhile and after.
+mkfifo "$WORK/images/fifo.img"
+mknod "$WORK/images/null.img" c 1 3
+define "$URI" fifovm "<devices><disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='$WORK/images/fifo.img'/><target dev='vda'/></disk><disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='$WORK/images/null.img'/><target dev='vdb'/></disk></devices>"
+wait_for 10 has_static_label "$URI" fifovm || fail "fifovm not labelled"
+# A writer waits on the FIFO: its open returns only if a reader opens it.
+(exec 3>"$WORK/images/fifo.img" && echo opened >"$WORK/fifo.opened") &
+writer=$!
+expect_rc 1 timeout 20 "$MCSCTL" --socket "$SOCK" relabel fifovm
+sleep 0.2
+[ -e "$WORK/fifo.opened" ] && fail "mcsd opened the FIFO"
+kill "$writer" 2>/dev/null || true
+wait "$writer" 2>/dev/null || true
+contains "$OUT" "FAILED: $WORK/images/fifo.img is a FIFO, not a regular file; not touched"
+contains "$OUT" "FAILED: $WORK/images/null.img is a character device, not a regular file; not touched"
+expect_rc 0 timeout 10 "$MCSCTL" --socket "$SOCK" status
+virsh -q -c "$URI" undefine fifovm >/dev/null
+rm -f "$WORK/images/fifo.img" "$WORK/images/null.img"
+ok "a FIFO or device node as a disk is refused, not opened; mcsd keeps answering"
 
 # ---- restores check what the registry says ----
 tam=22222222-3333-4444-5555-666666666666

@@ -98,6 +98,39 @@ START_TEST(parse_disks) {
                                          "<disk type='file'><source file='img.raw'/></disk></devices></domain>",
                                          &d, &e),
                         &e, MCS_E_INVALID, "domain XML line 2: disk source 'img.raw' is not an absolute path");
+
+        /* The declared format and libvirt's backing chain: local stores up
+         * to the first that is not, none after an empty <backingStore/>. */
+        ck_assert_ok(mcs_domain_parse("<domain type='kvm'><name>d</name><uuid>" UUID_A "</uuid><devices>"
+                                      "<disk type='file'><driver name='qemu' type='qcow2'/><source file='/i/top.qcow2'/>"
+                                      "<backingStore type='file' index='2'><format type='qcow2'/><source file='/i/mid.qcow2'/>"
+                                      "<backingStore type='block' index='3'><format type='raw'/><source dev='/dev/vg/base'/>"
+                                      "<backingStore type='network'><source protocol='nbd' name='x'/>"
+                                      "<backingStore type='file'><source file='/i/beyond'/></backingStore>"
+                                      "</backingStore></backingStore></backingStore></disk>"
+                                      "<disk type='file'><driver type='raw'/><source file='/i/a.raw'/><backingStore/></disk>"
+                                      "<disk type='file'><source file='/i/b.img'/></disk>"
+                                      "</devices></domain>",
+                                      &d, &e),
+                     &e);
+        ck_assert_uint_eq(d.n_disks, 3);
+        ck_assert_str_eq(d.disks[0].format, "qcow2");
+        ck_assert(d.disks[0].has_chain);
+        ck_assert_uint_eq(d.disks[0].n_chain, 2);
+        ck_assert_str_eq(d.disks[0].chain[0].path, "/i/mid.qcow2");
+        ck_assert(!d.disks[0].chain[0].block);
+        ck_assert_str_eq(d.disks[0].chain[1].path, "/dev/vg/base");
+        ck_assert(d.disks[0].chain[1].block);
+        ck_assert_str_eq(d.disks[1].format, "raw");
+        ck_assert(d.disks[1].has_chain && d.disks[1].n_chain == 0);
+        ck_assert_ptr_null(d.disks[2].format);
+        ck_assert(!d.disks[2].has_chain);
+        mcs_domain_clear(&d);
+        ck_assert_fails(mcs_domain_parse("<domain type='kvm'><name>d</name><uuid>" UUID_A "</uuid><devices>\n"
+                                         "<disk type='file'><source file='/i/t'/>\n<backingStore type='file'>"
+                                         "<source file='rel.qcow2'/></backingStore></disk></devices></domain>",
+                                         &d, &e),
+                        &e, MCS_E_INVALID, "domain XML line 3: backingStore source 'rel.qcow2' is not an absolute path");
 }
 END_TEST
 

@@ -40,13 +40,14 @@ START_TEST(plan_with_backing_chain) {
         mcs_image_plan p;
         mcs_domain d;
         mcs_err e = {0};
+        const char *roots[] = {dir};
         sh("cd \"$D\" && qemu-img create -q -f qcow2 base.qcow2 1M && mkdir sub && "
            "qemu-img create -q -f qcow2 -b ../base.qcow2 -F qcow2 sub/mid.qcow2 && "
            "qemu-img create -q -f qcow2 -b \"$D\"/sub/mid.qcow2 -F qcow2 top.qcow2 && : >shared.raw && : >cd.iso",
            dir);
         snprintf(xml, sizeof xml,
                  "<domain type='kvm'><name>vm</name><uuid>" UUID_A "</uuid><devices>"
-                 "<disk type='file'><source file='%s/top.qcow2'/></disk>"
+                 "<disk type='file'><driver name='qemu' type='qcow2'/><source file='%s/top.qcow2'/></disk>"
                  "<disk type='file'><source file='%s/shared.raw'/><shareable/></disk>"
                  "<disk type='file'><source file='%s/cd.iso'/><readonly/></disk>"
                  "<disk type='file'><source file='%s/own.raw'><seclabel model='selinux' relabel='no'/></source></disk>"
@@ -57,7 +58,7 @@ START_TEST(plan_with_backing_chain) {
         ck_assert_str_eq(t.image.type, "svirt_image_t");
         ck_assert_str_eq(t.content.type, "virt_content_t");
         ck_assert_ok(mcs_domain_parse(xml, &d, &e), &e);
-        ck_assert_ok(mcs_image_plan_build(&d, &t, "s0:c1,c2", &p, &e), &e);
+        ck_assert_ok(mcs_image_plan_build(&d, &t, "s0:c1,c2", roots, 1, &p, &e), &e);
         ck_assert_uint_eq(p.n, 6);
         char want[4200];
         snprintf(want, sizeof want, "%s/top.qcow2", dir);
@@ -81,18 +82,150 @@ START_TEST(plan_with_backing_chain) {
         /* A qcow2 header naming itself: a loop, refused, not followed forever. */
         char loop[4200];
         snprintf(loop, sizeof loop, "%s/loop.qcow2", dir);
-        FILE *f = fopen(loop, "w");
-        unsigned char h[32] = {'Q', 'F', 'I', 0xfb, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 32, 0, 0, 0, 10};
-        fwrite(h, 1, sizeof h, f);
-        fputs("loop.qcow2", f);
-        fclose(f);
+        sh("cd \"$D\" && qemu-img create -q -f qcow2 loop.qcow2 1M && qemu-img rebase -q -u -f qcow2 -b loop.qcow2 -F qcow2 loop.qcow2",
+           dir);
         snprintf(xml, sizeof xml,
                  "<domain type='kvm'><name>vm</name><uuid>" UUID_A "</uuid><devices>"
-                 "<disk type='file'><source file='%s'/></disk></devices></domain>",
+                 "<disk type='file'><driver type='qcow2'/><source file='%s'/></disk></devices></domain>",
                  loop);
         ck_assert_ok(mcs_domain_parse(xml, &d, &e), &e);
-        ck_assert_fails(mcs_image_plan_build(&d, &t, "s0:c1,c2", &p, &e), &e, MCS_E_INVALID, "backing chain deeper than 16");
+        ck_assert_fails(mcs_image_plan_build(&d, &t, "s0:c1,c2", roots, 1, &p, &e), &e, MCS_E_INVALID, "backing chain deeper than 16");
         mcs_domain_clear(&d);
+        test_rmtree(dir);
+        free(dir);
+}
+END_TEST
+
+/* The files a plan for one guest with disks (XML <disk> elements, $D
+ * replaced by dir) would label, by name relative to dir, with their
+ * roles: "top.qcow2:p mid.raw:c". Images are read only inside dir. */
+static char *plan_of(const char *dir, const char *disks) {
+        static char out[4096];
+        char xml[16384], body[8192];
+        mcs_image_types t;
+        mcs_image_plan p;
+        mcs_domain d;
+        mcs_err e = {0};
+        const char *roots[] = {dir};
+        size_t o = 0, dl = strlen(dir);
+        for (const char *c = disks; *c && o + dl + 1 < sizeof body; c++) {
+                if (c[0] == '$' && c[1] == 'D') {
+                        memcpy(body + o, dir, dl);
+                        o += dl;
+                        c++;
+                } else
+                        body[o++] = *c;
+        }
+        body[o] = '\0';
+        snprintf(xml, sizeof xml, "<domain type='kvm'><name>vm</name><uuid>" UUID_A "</uuid><devices>%s</devices></domain>",
+                 body);
+        ck_assert_ok(mcs_image_types_load(NULL, &t, &e), &e);
+        ck_assert_ok(mcs_domain_parse(xml, &d, &e), &e);
+        ck_assert_ok(mcs_image_plan_build(&d, &t, "s0:c1,c2", roots, 1, &p, &e), &e);
+        out[0] = '\0';
+        for (size_t i = 0; i < p.n; i++) {
+                bool inside = !strncmp(p.v[i].path, dir, dl) && p.v[i].path[dl] == '/';
+                const char *name = inside ? p.v[i].path + dl + 1 : p.v[i].path;
+                size_t n = strlen(out);
+                snprintf(out + n, sizeof out - n, "%s%s:%c", n ? " " : "", name, "psc"[p.v[i].role]);
+        }
+        mcs_image_plan_clear(&p);
+        mcs_domain_clear(&d);
+        return out;
+}
+
+/* A guest's disk content decides nothing it was not declared to: a qcow2
+ * header written into a raw disk, or into a disk whose format the XML does
+ * not name, is never read; a qcow2 image's backing file is read on only
+ * when the image names its format as qcow2; libvirt's <backingStore>
+ * chain, when the XML has one, is taken instead of any header; a backing
+ * file outside the roots is planned (and refused when labelled) but never
+ * read. */
+START_TEST(plan_follows_declared_formats_only) {
+        char *dir = test_tmpdir();
+        /* nofmt.qcow2 names forged.qcow2 without a format: its backing
+         * format extension (at 112, after qemu-img's v3 header) is made an
+         * unknown one, which qemu skips. */
+        sh("cd \"$D\" && : >victim.img && qemu-img create -q -f qcow2 -u -b victim.img -F qcow2 forged.qcow2 1M && "
+           "cp forged.qcow2 attacker.img && cp forged.qcow2 mid.raw && "
+           "qemu-img create -q -f qcow2 -u -b mid.raw -F raw rawbacked.qcow2 1M && "
+           "qemu-img create -q -f qcow2 -u -b forged.qcow2 -F qcow2 nofmt.qcow2 1M && "
+           "printf '\\000\\000\\000\\001' | dd of=nofmt.qcow2 bs=1 seek=112 conv=notrunc status=none && "
+           "mkdir -p \"$D.out\" && qemu-img create -q -f qcow2 -u -b \"$D\"/victim.img -F qcow2 \"$D.out\"/far.qcow2 1M && "
+           "qemu-img create -q -f qcow2 -u -b \"$D.out\"/far.qcow2 -F qcow2 outward.qcow2 1M",
+           dir);
+        /* The forged header in a raw disk, or one of no declared format. */
+        ck_assert_str_eq(plan_of(dir, "<disk type='file'><driver name='qemu' type='raw'/><source file='$D/attacker.img'/></disk>"),
+                         "attacker.img:p");
+        ck_assert_str_eq(plan_of(dir, "<disk type='file'><source file='$D/attacker.img'/></disk>"), "attacker.img:p");
+        ck_assert_str_eq(plan_of(dir, "<disk type='file'><driver type='vmdk'/><source file='$D/attacker.img'/></disk>"),
+                         "attacker.img:p");
+        /* Declared qcow2: the chain while each image names qcow2. */
+        ck_assert_str_eq(plan_of(dir, "<disk type='file'><driver type='qcow2'/><source file='$D/forged.qcow2'/></disk>"),
+                         "forged.qcow2:p victim.img:c");
+        /* A raw backing file is labelled, not read (it holds the forged header). */
+        ck_assert_str_eq(plan_of(dir, "<disk type='file'><driver type='qcow2'/><source file='$D/rawbacked.qcow2'/></disk>"),
+                         "rawbacked.qcow2:p mid.raw:c");
+        /* A backing file whose format the image does not name: not read. */
+        ck_assert_str_eq(plan_of(dir, "<disk type='file'><driver type='qcow2'/><source file='$D/nofmt.qcow2'/></disk>"),
+                         "nofmt.qcow2:p forged.qcow2:c");
+        /* libvirt's chain in the XML is taken, the header is not read. */
+        ck_assert_str_eq(plan_of(dir, "<disk type='file'><driver type='qcow2'/><source file='$D/forged.qcow2'/>"
+                                      "<backingStore type='file'><format type='raw'/><source file='$D/mid.raw'/>"
+                                      "<backingStore/></backingStore></disk>"),
+                         "forged.qcow2:p mid.raw:c");
+        ck_assert_str_eq(plan_of(dir, "<disk type='file'><driver type='qcow2'/><source file='$D/forged.qcow2'/>"
+                                      "<backingStore/></disk>"),
+                         "forged.qcow2:p");
+        /* A backing file outside the roots: planned (labelling refuses it), never read. */
+        char *plan = plan_of(dir, "<disk type='file'><driver type='qcow2'/><source file='$D/outward.qcow2'/></disk>");
+        ck_assert_msg(!strstr(plan, "victim"), "a header outside the roots was read: %s", plan);
+        ck_assert_msg(strstr(plan, "outward.qcow2:p /") && strstr(plan, ".out/far.qcow2:c"), "%s", plan);
+        sh("rm -rf \"$D.out\"", dir);
+        test_rmtree(dir);
+        free(dir);
+}
+END_TEST
+
+/* A FIFO or device node named as a disk or a backing file is neither
+ * opened nor labelled; planning does not wait on it. */
+START_TEST(fifo_and_device_disks) {
+        char *dir = test_tmpdir(), path[4200];
+        const char *roots[] = {dir};
+        mcs_label_result r;
+        mcs_err e = {0};
+        sh("cd \"$D\" && mkfifo fifo.img && mknod null.img c 1 3 && : >plain.img && "
+           "qemu-img create -q -f qcow2 -u -b fifo.img -F qcow2 tofifo.qcow2 1M",
+           dir);
+        alarm(20); /* a blocking open would hang here: the alarm ends the test (killed) */
+        ck_assert_str_eq(plan_of(dir, "<disk type='file'><driver type='qcow2'/><source file='$D/fifo.img'/></disk>"),
+                         "fifo.img:p");
+        ck_assert_str_eq(plan_of(dir, "<disk type='file'><driver type='qcow2'/><source file='$D/null.img'/></disk>"),
+                         "null.img:p");
+        ck_assert_str_eq(plan_of(dir, "<disk type='file'><driver type='qcow2'/><source file='$D/tofifo.qcow2'/></disk>"),
+                         "tofifo.qcow2:p fifo.img:c");
+        ck_assert_str_eq(plan_of(dir, "<disk type='block'><driver type='qcow2'/><source dev='$D/fifo.img'/></disk>"),
+                         "fifo.img:p");
+        alarm(0);
+        snprintf(path, sizeof path, "%s/fifo.img", dir);
+        ck_assert_fails(mcs_label_file(path, IMG "s0:c1,c2", MCS_FILE_REGULAR, roots, 1, NULL, NULL, &r, &e), &e,
+                        MCS_E_INVALID, "fifo.img is a FIFO, not a regular file; not touched");
+        ck_assert_fails(mcs_label_file(path, "system_u:object_r:virt_content_t:s0", MCS_FILE_DISK, roots, 1, NULL, NULL,
+                                       &r, &e),
+                        &e, MCS_E_INVALID, "is a FIFO, not a regular file or a block device");
+        char *c = label_of(path);
+        ck_assert_msg(!c || !strstr(c, "svirt_image_t"), "the FIFO was labelled %s", c);
+        freecon(c);
+        snprintf(path, sizeof path, "%s/null.img", dir);
+        ck_assert_fails(mcs_label_file(path, IMG "s0:c1,c2", MCS_FILE_REGULAR, roots, 1, NULL, NULL, &r, &e), &e,
+                        MCS_E_INVALID, "is a character device, not a regular file");
+        c = label_of(path);
+        ck_assert_msg(!c || !strstr(c, "svirt_image_t"), "the device was labelled %s", c);
+        freecon(c);
+        /* type='block' wants a block device, a file disk a regular file. */
+        snprintf(path, sizeof path, "%s/plain.img", dir);
+        ck_assert_fails(mcs_label_file(path, IMG "s0:c1,c2", MCS_FILE_BLOCK, roots, 1, NULL, NULL, &r, &e), &e,
+                        MCS_E_INVALID, "is a regular file, not a block device (type='block')");
         test_rmtree(dir);
         free(dir);
 }
@@ -110,7 +243,7 @@ START_TEST(label_one_file) {
         ck_assert_int_eq(symlink(f, link), 0);
         const char *roots[] = {root};
 
-        ck_assert_ok(mcs_label_file(link, IMG "s0:c1,c2", roots, 1, NULL, NULL, &r, &e), &e);
+        ck_assert_ok(mcs_label_file(link, IMG "s0:c1,c2", MCS_FILE_REGULAR, roots, 1, NULL, NULL, &r, &e), &e);
         ck_assert_int_eq(r.outcome, MCS_LABEL_SET);
         ck_assert_str_eq(r.target, f);
         char *c = label_of(f);
@@ -120,35 +253,35 @@ START_TEST(label_one_file) {
         ck_assert_msg(!c || strcmp(c, IMG "s0:c1,c2"), "the link itself was labelled");
         freecon(c);
 
-        ck_assert_ok(mcs_label_file(f, IMG "s0:c1,c2", roots, 1, NULL, NULL, &r, &e), &e);
+        ck_assert_ok(mcs_label_file(f, IMG "s0:c1,c2", MCS_FILE_REGULAR, roots, 1, NULL, NULL, &r, &e), &e);
         ck_assert_int_eq(r.outcome, MCS_LABEL_UNCHANGED);
-        ck_assert_ok(mcs_label_file(f, IMG "s0:c3,c4", roots, 1, NULL, NULL, &r, &e), &e);
+        ck_assert_ok(mcs_label_file(f, IMG "s0:c3,c4", MCS_FILE_REGULAR, roots, 1, NULL, NULL, &r, &e), &e);
         ck_assert_str_eq(r.previous, IMG "s0:c1,c2");
 
-        ck_assert_fails(mcs_label_file(out, IMG "s0:c1,c2", roots, 1, NULL, NULL, &r, &e), &e, MCS_E_INVALID,
+        ck_assert_fails(mcs_label_file(out, IMG "s0:c1,c2", MCS_FILE_REGULAR, roots, 1, NULL, NULL, &r, &e), &e, MCS_E_INVALID,
                         "is outside the configured image roots");
         /* A link inside the roots to a file outside them is refused too. */
         char sneaky[4200];
         snprintf(sneaky, sizeof sneaky, "%s/images/sneaky.raw", dir);
         ck_assert_int_eq(symlink(out, sneaky), 0);
-        ck_assert_fails(mcs_label_file(sneaky, IMG "s0:c1,c2", roots, 1, NULL, NULL, &r, &e), &e, MCS_E_INVALID, "-> ");
+        ck_assert_fails(mcs_label_file(sneaky, IMG "s0:c1,c2", MCS_FILE_REGULAR, roots, 1, NULL, NULL, &r, &e), &e, MCS_E_INVALID, "-> ");
         c = label_of(out);
         ck_assert_ptr_null(c);
         snprintf(sneaky, sizeof sneaky, "%s/images/missing.raw", dir);
-        ck_assert_fails(mcs_label_file(sneaky, IMG "s0:c1,c2", roots, 1, NULL, NULL, &r, &e), &e, MCS_E_NOTFOUND,
+        ck_assert_fails(mcs_label_file(sneaky, IMG "s0:c1,c2", MCS_FILE_REGULAR, roots, 1, NULL, NULL, &r, &e), &e, MCS_E_NOTFOUND,
                         "No such file or directory");
         /* EPERM is fatal: an immutable file (chattr +i) refuses every xattr. */
         char imm[4200];
         snprintf(imm, sizeof imm, "%s/images/immutable.raw", dir);
         sh(": >\"$D/images/immutable.raw\" && chattr +i \"$D/images/immutable.raw\"", dir);
-        int rc = mcs_label_file(imm, IMG "s0:c1,c2", roots, 1, NULL, NULL, &r, &e);
+        int rc = mcs_label_file(imm, IMG "s0:c1,c2", MCS_FILE_REGULAR, roots, 1, NULL, NULL, &r, &e);
         sh("chattr -i \"$D/images/immutable.raw\"", dir);
         ck_assert_fails(rc, &e, MCS_E_IO, "Operation not permitted");
         /* A block device node (the disk of a type='block' guest) is labelled like a file. */
         char dev[4200];
         snprintf(dev, sizeof dev, "%s/images/vg-data", dir);
         ck_assert_int_eq(mknod(dev, S_IFBLK | 0600, makedev(7, 200)), 0);
-        ck_assert_ok(mcs_label_file(dev, IMG "s0:c5,c6", roots, 1, NULL, NULL, &r, &e), &e);
+        ck_assert_ok(mcs_label_file(dev, IMG "s0:c5,c6", MCS_FILE_BLOCK, roots, 1, NULL, NULL, &r, &e), &e);
         ck_assert_int_eq(r.outcome, MCS_LABEL_SET);
         c = label_of(dev);
         ck_assert_str_eq(c, IMG "s0:c5,c6");
@@ -271,7 +404,7 @@ START_TEST(label_file_races_a_parent_swap) {
         pid_t pid = start_swapper(sub, spare);
         for (int i = 0; i < 4000; i++) {
                 mcs_err e = {0};
-                set += mcs_label_file(img, i % 2 ? IMG "s0:c1,c2" : IMG "s0:c3,c4", roots, 1, NULL, NULL, &r, &e) == 0;
+                set += mcs_label_file(img, i % 2 ? IMG "s0:c1,c2" : IMG "s0:c3,c4", MCS_FILE_REGULAR, roots, 1, NULL, NULL, &r, &e) == 0;
         }
         stop_swapper(pid, sub, spare);
         char *c = label_of(out);
@@ -412,11 +545,67 @@ START_TEST(restore_refuses_tampered_originals) {
 }
 END_TEST
 
+/* A backing file that carries another guest's private label keeps it,
+ * whoever's header or chain names it; one with this guest's own label (an
+ * old top after a snapshot) or none of a guest becomes read-only content. */
+START_TEST(backing_file_of_another_guest_kept) {
+        const char *content = "system_u:object_r:virt_content_t:s0";
+        char *dir = test_tmpdir(), xml[8192], reported[8192] = "";
+        mcs_context_checker *chk;
+        mcs_image_types t;
+        mcs_image_plan p;
+        mcs_domain d;
+        mcs_err e = {0};
+        sh("cd \"$D\" && : >victim.img && : >mine.img && : >base.img && "
+           "qemu-img create -q -f qcow2 -u -b victim.img -F raw top.qcow2 1M && "
+           "qemu-img create -q -f qcow2 -u -b mine.img -F raw top2.qcow2 1M && "
+           "qemu-img create -q -f qcow2 -u -b base.img -F raw top3.qcow2 1M",
+           dir);
+        char path[4200];
+        snprintf(path, sizeof path, "%s/victim.img", dir);
+        ck_assert_int_eq(lsetfilecon_raw(path, IMG "s0:c7,c8"), 0);
+        snprintf(path, sizeof path, "%s/mine.img", dir);
+        ck_assert_int_eq(lsetfilecon_raw(path, IMG "s0:c1,c2"), 0);
+        snprintf(path, sizeof path, "%s/base.img", dir);
+        ck_assert_int_eq(lsetfilecon_raw(path, "system_u:object_r:virt_image_t:s0"), 0);
+        snprintf(xml, sizeof xml,
+                 "<domain type='kvm'><name>vm</name><uuid>" UUID_A "</uuid><devices>"
+                 "<disk type='file'><driver type='qcow2'/><source file='%s/top.qcow2'/></disk>"
+                 "<disk type='file'><driver type='qcow2'/><source file='%s/top2.qcow2'/></disk>"
+                 "<disk type='file'><driver type='qcow2'/><source file='%s/top3.qcow2'/></disk>"
+                 "</devices></domain>",
+                 dir, dir, dir);
+        const char *roots[] = {dir};
+        ck_assert_ok(mcs_image_types_load(NULL, &t, &e), &e);
+        ck_assert_ok(mcs_domain_parse(xml, &d, &e), &e);
+        ck_assert_ok(mcs_image_plan_build(&d, &t, "s0:c1,c2", roots, 1, &p, &e), &e);
+        ck_assert_uint_eq(p.n, 6);
+        ck_assert_ok(mcs_context_checker_new(NULL, &chk, &e), &e);
+        mcs_registry *h1 = test_open_registry("h1", "c0.c1023");
+        int failed = mcs_guest_images_label(h1, chk, UUID_A, &p, roots, 1, collect, reported, &e);
+        ck_assert_msg(failed == 1, "%d failed: %s", failed, reported);
+        ck_assert_msg(strstr(reported, "victim.img carries " IMG "s0:c7,c8, another guest's private label"), "%s",
+                      reported);
+        expect_label(dir, "victim.img", IMG "s0:c7,c8");
+        expect_label(dir, "mine.img", content);
+        expect_label(dir, "base.img", content);
+        expect_label(dir, "top.qcow2", IMG "s0:c1,c2");
+        mcs_registry_close(h1);
+        mcs_context_checker_free(chk);
+        mcs_image_plan_clear(&p);
+        mcs_domain_clear(&d);
+        test_rmtree(dir);
+        free(dir);
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("relabel");
         TCase *tc = tcase_create("relabel");
         tcase_set_timeout(tc, 60);
         tcase_add_test(tc, plan_with_backing_chain);
+        tcase_add_test(tc, plan_follows_declared_formats_only);
+        tcase_add_test(tc, fifo_and_device_disks);
         tcase_add_test(tc, label_one_file);
         tcase_add_test(tc, contexts_checked_against_the_policy);
         tcase_add_test(tc, tree_relabel);
@@ -428,6 +617,7 @@ int main(void) {
         tcase_set_timeout(tc, 60);
         tcase_add_checked_fixture(tc, test_db_setup, test_db_teardown);
         tcase_add_test(tc, restore_refuses_tampered_originals);
+        tcase_add_test(tc, backing_file_of_another_guest_kept);
         suite_add_tcase(s, tc);
         return test_run(s);
 }

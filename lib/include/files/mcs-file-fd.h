@@ -21,6 +21,26 @@
 int mcs_open_in_roots(const char *path, const char *const *roots, size_t n_roots, int *fd, char target[PATH_MAX],
                       mcs_err *e);
 
+/* What a file must be before mcsd labels or reads it: a disk image is a
+ * regular file (a block device for a type='block' disk); never a FIFO,
+ * socket, directory or character device a path may name. */
+typedef enum mcs_file_kind {
+        MCS_FILE_ANY,
+        MCS_FILE_REGULAR,
+        MCS_FILE_BLOCK,
+        MCS_FILE_DISK, /* either: a backing file */
+} mcs_file_kind;
+
+/* -MCS_E_INVALID, naming path, unless the descriptor's file is of kind. */
+int mcs_fd_require_kind(int fd, mcs_file_kind kind, const char *path, mcs_err *e);
+
+/* A descriptor to read the file an O_PATH descriptor holds, the same
+ * inode (reopened through /proc/self/fd), opened O_RDONLY|O_NONBLOCK|
+ * O_NOCTTY: it never waits (FIFOs are refused by mcs_fd_require_kind
+ * before this, and O_NONBLOCK covers a swap that cannot happen). -1 with
+ * errno. */
+int mcs_fd_reopen_read(int pathfd);
+
 /* path is absolute, names no "." or ".." component and lies below (or
  * is) one of roots, as text. */
 bool mcs_path_in_roots(const char *path, const char *const *roots, size_t n_roots);

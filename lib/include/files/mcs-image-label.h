@@ -5,8 +5,14 @@
  *   a private disk            image type with the guest's level
  *   a <shareable/> disk       image type at s0 (every guest may open it)
  *   a <readonly/> disk and    content type at s0 (read-only, shared)
- *   every qcow2 backing file
- *   <seclabel relabel='no'/>  left alone (the disk's own choice) */
+ *   every backing file
+ *   <seclabel relabel='no'/>  left alone (the disk's own choice)
+ * A disk's content is written by its guest, so it decides nothing it was
+ * not declared to: backing files are libvirt's <backingStore> chain when
+ * the XML carries one; else they are read from the image only for a disk
+ * whose <driver type='qcow2'/> says so, and followed further only while
+ * each image names its backing format as qcow2 (a raw or unnamed one is
+ * labelled, never opened). A raw or undeclared format is never probed. */
 #pragma once
 
 #include <stdbool.h>
@@ -14,6 +20,7 @@
 #include "mcs-context.h"
 #include "mcs-domain-xml.h"
 #include "mcs-error.h"
+#include "mcs-file-fd.h"
 
 #define MCS_CONTEXT_MAX (3u * 256u + MCS_RANGE_STRMAX + 4u)
 #define MCS_BACKING_DEPTH_MAX 16u
@@ -35,23 +42,39 @@ typedef struct mcs_image_target {
         char *path;                     /* as the XML or the backing chain names it */
         char context[MCS_CONTEXT_MAX];
         mcs_image_role role;
+        mcs_file_kind kind;             /* what the file must be to be labelled */
+        bool backing;                   /* below a disk, not named by a <disk> itself */
 } mcs_image_target;
 
 typedef struct mcs_image_plan {
         mcs_image_target *v;
         size_t n;
+        char own[MCS_CONTEXT_MAX];      /* the guest's private image context */
+        char image_type[MCS_IDENT_MAX]; /* the image type (svirt_image_t) */
 } mcs_image_plan;
 
-/* The plan for guest d holding level (e.g. "s0:c1,c2"). Backing files are
- * found by reading qcow2 headers; a disk that does not exist yet is
- * planned without its chain. */
-int mcs_image_plan_build(const mcs_domain *d, const mcs_image_types *t, const char *level, mcs_image_plan *out,
-                         mcs_err *e);
+/* The plan for guest d holding level (e.g. "s0:c1,c2"). Image headers are
+ * read (qcow2 disks without a <backingStore> in the XML) only from regular
+ * files resolving inside roots (n_roots 0: anywhere), through descriptors
+ * opened beneath them that never wait (mcs_fd_reopen_read): a FIFO or
+ * device is not opened. A disk or backing file that is missing, outside
+ * the roots or not a regular file ends its chain there; labelling it then
+ * reports why. */
+int mcs_image_plan_build(const mcs_domain *d, const mcs_image_types *t, const char *level, const char *const *roots,
+                         size_t n_roots, mcs_image_plan *out, mcs_err *e);
 void mcs_image_plan_clear(mcs_image_plan *p);
 
-/* The backing file a qcow2 image names, made absolute; *out is NULL for
- * an image without one or a file that is not qcow2. */
-int mcs_qcow2_backing(const char *path, char **out, mcs_err *e);
+#define MCS_QCOW2_FORMAT_MAX 32u
+
+typedef struct mcs_qcow2_backing {
+        char *file;                        /* absolute (relative names joined to the image's directory), or NULL */
+        char format[MCS_QCOW2_FORMAT_MAX]; /* its backing format extension, "" if the image names none */
+} mcs_qcow2_backing;
+
+/* The backing file the qcow2 image open on fd (named path) names, if
+ * any; nothing for a file that is not qcow2 or names a network store.
+ * out->file is the caller's to free. */
+int mcs_qcow2_read(int fd, const char *path, mcs_qcow2_backing *out, mcs_err *e);
 
 /* A filesystem that keeps no per-file labels answers with these errnos. */
 #define MCS_NO_LABELS_TEXT "this filesystem keeps no per-file labels (NFS without labeled NFSv4.2?)"
@@ -79,5 +102,6 @@ typedef struct mcs_label_result {
 /* before (may be NULL) runs after the file's current label is read and
  * before it is changed; an error from it leaves the file alone. */
 typedef int (*mcs_before_label)(void *opaque, const char *target, const char *previous, mcs_err *e);
-int mcs_label_file(const char *path, const char *context, const char *const *roots, size_t n_roots,
+/* A file that is not of kind (mcs-file-fd.h) is refused, untouched. */
+int mcs_label_file(const char *path, const char *context, mcs_file_kind kind, const char *const *roots, size_t n_roots,
                    mcs_before_label before, void *opaque, mcs_label_result *out, mcs_err *e);

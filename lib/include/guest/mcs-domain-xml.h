@@ -17,10 +17,20 @@ typedef enum mcs_seclabel_mode {
         MCS_SECLABEL_STATIC,  /* type='static' */
 } mcs_seclabel_mode;
 
+/* One <backingStore> below a disk, as libvirt lists it (index 1 first). */
+typedef struct mcs_backing {
+        char *path;      /* <source file=...> or <source dev=...> */
+        bool block;      /* type='block' */
+} mcs_backing;
+
 /* A <disk> with a local source: file or block device. */
 typedef struct mcs_disk {
         char *path;      /* <source file=...> or <source dev=...> */
         bool block;      /* type='block' */
+        char *format;    /* <driver type=...>: "raw", "qcow2", ...; NULL when the XML names none */
+        bool has_chain;  /* the XML carries a <backingStore> (an empty one: no backing file) */
+        mcs_backing *chain; /* its local files, top down, up to the first that is not local */
+        size_t n_chain;
         bool readonly;   /* <readonly/> */
         bool shareable;  /* <shareable/> */
         bool norelabel;  /* <source><seclabel model='selinux' relabel='no'/> */
