@@ -90,12 +90,21 @@ typedef struct mcs_backend_ops {
          * change since view). claims are the categories of rec->label: a
          * label that equals, contains or is contained in another shares a
          * category with it, so the registry's checks against its view plus
-         * this guard mean no two conflicting labels are ever both stored. */
-        int (*create)(mcs_backend *b, const mcs_record *rec, const mcs_catset *claims, const mcs_cursor *view,
+         * this guard mean no two conflicting labels are ever both stored.
+         * The backend sets rec->generation, before storing it, from a
+         * counter of its own that only goes up, registry-wide (sqlite: the
+         * history row's seq; dir: the log entry's number; etcd: the
+         * revision after the view's, with nothing written for the uuid
+         * since): above every generation the uuid's earlier records ever
+         * had, so a generation read from one of them never matches this one
+         * (a release_if or an update over it is refused). */
+        int (*create)(mcs_backend *b, mcs_record *rec, const mcs_catset *claims, const mcs_cursor *view,
                       mcs_err *e);
-        /* update: replaces the record with rec (same uuid and label; name,
-         * host, state, updated_us and generation may change) only if the
-         * stored one still has generation if_generation; else -MCS_E_CHANGED,
+        /* update: replaces the record with rec (same uuid, label, kind and
+         * created_us; name, host, state, updated_us and generation may
+         * change) only if the stored one is still the record rec was read
+         * from: generation if_generation, and rec's label, kind and
+         * created_us (mcs_registry_check_same_record); else -MCS_E_CHANGED,
          * or -MCS_E_NOTFOUND. */
         int (*update)(mcs_backend *b, const mcs_record *rec, uint64_t if_generation, mcs_err *e);
         /* remove: deletes the record only if it still has host if_host (NULL:
@@ -150,6 +159,14 @@ extern const mcs_backend_ops mcs_backend_etcd;
  * (NULL: any) or generation (0: any); else 0. doing: "released", ... */
 int mcs_registry_check_unchanged(const mcs_record *rec, const char *host, uint64_t generation, const char *doing,
                                  mcs_err *e);
+
+/* Shared by backends' update: -MCS_E_CHANGED, worded, unless now (the
+ * stored record) is the one rec was read from: generation if_generation
+ * and the same label, kind and creation time. A record released and
+ * reserved again is another record, even where its generation matches
+ * (a record an older mcsd created starts again at 1). */
+int mcs_registry_check_same_record(const mcs_record *now, const mcs_record *rec, uint64_t if_generation,
+                                   mcs_err *e);
 
 /* Shared by backends: microseconds since the epoch, wall clock. */
 int64_t mcs_registry_now_us(void);

@@ -238,6 +238,18 @@ int mcs_registry_check_unchanged(const mcs_record *rec, const char *host, uint64
         return 0;
 }
 
+int mcs_registry_check_same_record(const mcs_record *now, const mcs_record *rec, uint64_t if_generation,
+                                   mcs_err *e) {
+        /* Another record first: that says more than its generation does. */
+        if (strcmp(now->label, rec->label) == 0 && now->kind == rec->kind && now->created_us == rec->created_us)
+                return mcs_registry_check_unchanged(now, NULL, if_generation, "updated", e);
+        return mcs_fail(e, MCS_E_CHANGED,
+                        "guest %s (%s): not updated: it was released and reserved again since it was read "
+                        "(now %s %s since %lld, read %s %s since %lld)",
+                        now->name, now->uuid, mcs_kind_name(now->kind), now->label, (long long) now->created_us,
+                        mcs_kind_name(rec->kind), rec->label, (long long) rec->created_us);
+}
+
 /* ---- reads ---- */
 
 int mcs_registry_get(mcs_registry *reg, const char *uuid, mcs_record *out, mcs_err *e) {

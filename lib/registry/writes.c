@@ -168,7 +168,7 @@ static int fill_record(mcs_registry *reg, const mcs_guest *g, const char *label,
         rec->kind = g->kind;
         rec->state = MCS_STATE_RESERVED;
         rec->created_us = rec->updated_us = mcs_registry_now_us();
-        rec->generation = 1;
+        rec->generation = 0; /* the backend's create numbers it (backend.h) */
         if (!rec->name || !rec->label || !rec->host) {
                 mcs_record_clear(rec);
                 return mcs_fail(e, MCS_E_NOMEM, "out of memory");

@@ -10,6 +10,8 @@
 #include "mcs-level.h"
 #include "test-util.h"
 
+#include "../../lib/registry/handle.h" /* a backend's update, called as a write that read before a race */
+
 /* Check's test functions take no arguments: the backend of this process. */
 static const registry_api_backend *B;
 
@@ -58,7 +60,7 @@ START_TEST(reserve_is_idempotent_per_uuid) {
         ck_assert_str_eq(rec.host, "host-a");
         ck_assert_int_eq(rec.kind, MCS_KIND_DYNAMIC);
         ck_assert_int_eq(rec.state, MCS_STATE_RESERVED);
-        ck_assert_uint_eq(rec.generation, 1);
+        ck_assert_uint_ge(rec.generation, 1); /* the backend's own numbering (backend.h) */
         ck_assert_int_gt(rec.created_us, 0);
 
         /* A pair: "s0:cX,cY" with X < Y. */
@@ -244,6 +246,7 @@ START_TEST(state_list_and_history) {
         mcs_guest t = {.uuid = U3, .name = "scratch", .kind = MCS_KIND_TRANSIENT};
 
         ck_assert_ok(mcs_registry_reserve(a, &g1, &rec, NULL, &e), &e);
+        uint64_t first = rec.generation;
         mcs_record_clear(&rec);
         ck_assert_ok(mcs_registry_reserve(b, &g2, &rec, NULL, &e), &e);
         mcs_record_clear(&rec);
@@ -254,7 +257,7 @@ START_TEST(state_list_and_history) {
         ck_assert_ok(mcs_registry_set_state(b, U1, MCS_STATE_RUNNING, &rec, &e), &e);
         ck_assert_int_eq(rec.state, MCS_STATE_RUNNING);
         ck_assert_str_eq(rec.host, "host-b");
-        ck_assert_uint_eq(rec.generation, 2);
+        ck_assert_uint_eq(rec.generation, first + 1);
         mcs_record_clear(&rec);
         ck_assert_fails(mcs_registry_set_state(a, U4, MCS_STATE_RUNNING, &rec, &e), &e, MCS_E_NOTFOUND, U4);
 
@@ -344,34 +347,37 @@ START_TEST(conditional_release) {
         mcs_err e = {0};
         mcs_guest g = guest(U1, "moving");
 
+        char gens[64];
         ck_assert_ok(mcs_registry_reserve(h1, &g, &rec, NULL, &e), &e);
-        ck_assert_uint_eq(rec.generation, 1);
-        /* h2 starts the guest meanwhile: the record moves there, generation 2. */
+        const uint64_t G = rec.generation;
+        snprintf(gens, sizeof gens, "generation %llu, read %llu", (unsigned long long) G + 1, (unsigned long long) G);
+        /* h2 starts the guest meanwhile: the record moves there, generation G + 1. */
         ck_assert_ok(mcs_registry_set_state(h2, U1, MCS_STATE_RUNNING, &now, &e), &e);
         mcs_record_clear(&now);
 
         ck_assert_fails(mcs_registry_release_if(h1, U1, "h1", rec.generation, NULL, &e), &e, MCS_E_CHANGED,
                         "guest moving (" U1 "): not released: its record is now on host h2, not h1");
         ck_assert_fails(mcs_registry_release_if(h1, U1, NULL, rec.generation, NULL, &e), &e, MCS_E_CHANGED,
-                        "its record changed meanwhile (generation 2, read 1; now");
-        ck_assert_fails(mcs_registry_release_if(h1, U1, "h2", 1, NULL, &e), &e, MCS_E_CHANGED, "generation 2, read 1");
+                        "its record changed meanwhile (generation ");
+        ck_assert_msg(strstr(e.msg, gens) != NULL, "message: %s", e.msg);
+        ck_assert_fails(mcs_registry_release_if(h1, U1, "h2", G, NULL, &e), &e, MCS_E_CHANGED, gens);
         ck_assert_str_eq(e.msg + strlen(e.msg) - strlen("running on host h2)"), "running on host h2)");
         /* The record is intact. */
         ck_assert_ok(mcs_registry_get(h1, U1, &now, &e), &e);
         ck_assert_str_eq(now.label, rec.label);
         ck_assert_str_eq(now.host, "h2");
-        ck_assert_uint_eq(now.generation, 2);
+        ck_assert_uint_eq(now.generation, G + 1);
         mcs_record_clear(&now);
         mcs_history_list h;
         ck_assert_ok(mcs_registry_history(h1, U1, &h, &e), &e);
         ck_assert_uint_eq(h.n, 2); /* reserve and state: no release */
         mcs_history_list_clear(&h);
 
-        ck_assert_fails(mcs_registry_release_if(h1, U1, "bad host", 2, NULL, &e), &e, MCS_E_INVALID, "has a space");
+        ck_assert_fails(mcs_registry_release_if(h1, U1, "bad host", G + 1, NULL, &e), &e, MCS_E_INVALID, "has a space");
         ck_assert_fails(mcs_registry_release_if(h1, U2, "h1", 1, NULL, &e), &e, MCS_E_NOTFOUND, U2);
 
         /* What the caller read now: released, the label free again. */
-        ck_assert_ok(mcs_registry_release_if(h1, U1, "h2", 2, &now, &e), &e);
+        ck_assert_ok(mcs_registry_release_if(h1, U1, "h2", G + 1, &now, &e), &e);
         ck_assert_str_eq(now.label, rec.label);
         mcs_record_clear(&now);
         mcs_guest o = static_guest(U2, "other");
@@ -391,20 +397,23 @@ START_TEST(conditional_release_rename_and_history) {
         mcs_err e = {0};
         mcs_guest g = guest(U1, "moving");
 
+        char gens[64];
         ck_assert_ok(mcs_registry_reserve(h1, &g, &rec, NULL, &e), &e);
+        const uint64_t G = rec.generation;
+        snprintf(gens, sizeof gens, "generation %llu, read %llu", (unsigned long long) G + 1, (unsigned long long) G);
         ck_assert_ok(mcs_registry_set_state(h2, U1, MCS_STATE_RUNNING, &now, &e), &e);
         ck_assert_str_eq(now.host, "h2");
-        ck_assert_uint_eq(now.generation, 2);
+        ck_assert_uint_eq(now.generation, G + 1);
         mcs_record_clear(&now);
         ck_assert_fails(mcs_registry_release_if(h1, U1, "h1", rec.generation, NULL, &e), &e, MCS_E_CHANGED,
                         "guest moving (" U1 "): not released: its record is now on host h2, not h1");
-        ck_assert_fails(mcs_registry_release_if(h1, U1, "h2", 1, NULL, &e), &e, MCS_E_CHANGED, "generation 2, read 1");
-        ck_assert_fails(mcs_registry_set_name(h1, U1, "newer", 1, NULL, &e), &e, MCS_E_CHANGED,
+        ck_assert_fails(mcs_registry_release_if(h1, U1, "h2", G, NULL, &e), &e, MCS_E_CHANGED, gens);
+        ck_assert_fails(mcs_registry_set_name(h1, U1, "newer", G, NULL, &e), &e, MCS_E_CHANGED,
                         "not renamed: its record changed meanwhile");
-        ck_assert_msg(strstr(e.msg, "generation 2, read 1") != NULL, "message: %s", e.msg);
-        ck_assert_ok(mcs_registry_set_name(h1, U1, "renamed", 2, &now, &e), &e);
+        ck_assert_msg(strstr(e.msg, gens) != NULL, "message: %s", e.msg);
+        ck_assert_ok(mcs_registry_set_name(h1, U1, "renamed", G + 1, &now, &e), &e);
         ck_assert_str_eq(now.name, "renamed");
-        ck_assert_uint_eq(now.generation, 3);
+        ck_assert_uint_eq(now.generation, G + 2);
         mcs_record_clear(&now);
         ck_assert_fails(mcs_registry_set_state(h1, U4, MCS_STATE_RUNNING, &now, &e), &e, MCS_E_NOTFOUND, U4);
 
@@ -418,8 +427,9 @@ START_TEST(conditional_release_rename_and_history) {
 
         /* Any generation but the wrong host; the right host but an old generation. */
         ck_assert_fails(mcs_registry_release_if(h1, U1, "h1", 0, NULL, &e), &e, MCS_E_CHANGED, "now on host h2");
-        ck_assert_fails(mcs_registry_release_if(h1, U1, NULL, 2, NULL, &e), &e, MCS_E_CHANGED, "generation 3");
-        ck_assert_ok(mcs_registry_release_if(h2, U1, "h2", 3, &now, &e), &e);
+        snprintf(gens, sizeof gens, "generation %llu", (unsigned long long) G + 2);
+        ck_assert_fails(mcs_registry_release_if(h1, U1, NULL, G + 1, NULL, &e), &e, MCS_E_CHANGED, gens);
+        ck_assert_ok(mcs_registry_release_if(h2, U1, "h2", G + 2, &now, &e), &e);
         ck_assert_str_eq(now.label, rec.label);
         mcs_record_clear(&now);
         ck_assert_fails(mcs_registry_get(h1, U1, &now, &e), &e, MCS_E_NOTFOUND, U1);
@@ -450,6 +460,127 @@ START_TEST(conditional_release_rename_and_history) {
 }
 END_TEST
 
+/* Issue 24: a write that read a guest's record must not land on another
+ * record of the same guest. mcsd's main loop (h1) reads U1 holding L1 to
+ * record a state; meanwhile its hook thread (h2) releases L1 and reserves
+ * L2 for U1. The main loop's update over what it read, a release or a
+ * rename over the generation it read, are all refused: L2 stays held by
+ * U1's record, and L1 is free. */
+START_TEST(writes_over_a_record_reserved_again_are_refused) {
+        mcs_registry *main_loop = B->open("h1", "c0.c1023"), *hook = B->open("h1", "c0.c1023");
+        mcs_record read, rec, now;
+        mcs_err e = {0};
+        mcs_guest g = static_guest(U1, "again");
+        char needle[128];
+
+        ck_assert_ok(mcs_registry_reserve_label(main_loop, &g, "s0:c1,c2", &rec, NULL, &e), &e);
+        mcs_record_clear(&rec);
+        /* The main loop's set_state reads the record ... */
+        ck_assert_ok(mcs_registry_get(main_loop, U1, &read, &e), &e);
+        ck_assert_str_eq(read.label, "s0:c1,c2");
+        /* ... the hook thread releases L1 and reserves L2 for the same guest ... */
+        ck_assert_ok(mcs_registry_release_if(hook, U1, "h1", read.generation, NULL, &e), &e);
+        ck_assert_ok(mcs_registry_reserve_label(hook, &g, "s0:c3,c4", &rec, NULL, &e), &e);
+        /* A record reserved again never has a generation its guest had before. */
+        ck_assert_uint_gt(rec.generation, read.generation);
+
+        /* ... and the main loop's update writes what it read back. */
+        mcs_record stale;
+        ck_assert_ok(mcs_record_copy(&stale, &read, &e), &e);
+        stale.state = MCS_STATE_RUNNING;
+        stale.updated_us = read.updated_us + 1;
+        stale.generation = read.generation + 1;
+        int rc = main_loop->ops->update(main_loop->b, &stale, read.generation, &e);
+        ck_assert_msg(rc == -(int) MCS_E_CHANGED, "a stale update returned %d (%s)", rc, e.msg);
+        ck_assert_msg(strstr(e.msg, "released and reserved again") != NULL, "message: %s", e.msg);
+        /* Refused even at the generation the record has now (a record an
+         * older mcsd created started again at 1): it is another record. */
+        stale.generation = rec.generation + 1;
+        rc = main_loop->ops->update(main_loop->b, &stale, rec.generation, &e);
+        ck_assert_msg(rc == -(int) MCS_E_CHANGED, "a stale update at the current generation returned %d (%s)", rc,
+                      e.msg);
+        ck_assert_msg(strstr(e.msg, "released and reserved again") != NULL, "message: %s", e.msg);
+        mcs_record_clear(&stale);
+        /* A release or a rename over the generation read is refused alike. */
+        snprintf(needle, sizeof needle, "generation %llu, read %llu", (unsigned long long) rec.generation,
+                 (unsigned long long) read.generation);
+        ck_assert_fails(mcs_registry_release_if(main_loop, U1, "h1", read.generation, NULL, &e), &e, MCS_E_CHANGED,
+                        needle);
+        ck_assert_fails(mcs_registry_set_name(main_loop, U1, "renamed", read.generation, NULL, &e), &e, MCS_E_CHANGED,
+                        needle);
+
+        /* L2 is still U1's, as every handle sees it; L1 is free. */
+        mcs_registry *third = B->open("h3", "c0.c1023");
+        mcs_registry *handles[] = {main_loop, hook, third};
+        for (size_t i = 0; i < 3; i++) {
+                ck_assert_ok(mcs_registry_get(handles[i], U1, &now, &e), &e);
+                ck_assert_str_eq(now.label, "s0:c3,c4");
+                ck_assert_str_eq(now.name, "again");
+                ck_assert_int_eq(now.state, MCS_STATE_RESERVED);
+                ck_assert_uint_eq(now.generation, rec.generation);
+                mcs_record_clear(&now);
+                ck_assert_ok(mcs_registry_find_label(handles[i], "s0:c3,c4", &now, &e), &e);
+                ck_assert_str_eq(now.uuid, U1);
+                mcs_record_clear(&now);
+                ck_assert_fails(mcs_registry_find_label(handles[i], "s0:c1,c2", &now, &e), &e, MCS_E_NOTFOUND,
+                                "s0:c1,c2");
+        }
+        mcs_guest o = static_guest(U2, "other");
+        refused(third, "third", &o, "s0:c3,c4", MCS_E_CONFLICT, "held by guest again (" U1 ")");
+        refused(main_loop, "main loop", &o, "s0:c3,c4", MCS_E_CONFLICT, "held by guest again (" U1 ")");
+
+        /* The main loop's set_state, read again, records the state on L2. */
+        ck_assert_ok(mcs_registry_set_state(main_loop, U1, MCS_STATE_RUNNING, &now, &e), &e);
+        ck_assert_str_eq(now.label, "s0:c3,c4");
+        ck_assert_uint_eq(now.generation, rec.generation + 1);
+        mcs_record_clear(&now);
+
+        /* Whatever the number of changes the first record had. */
+        ck_assert_ok(mcs_registry_release(hook, U1, &now, &e), &e);
+        mcs_record_clear(&now);
+        ck_assert_ok(mcs_registry_reserve_label(hook, &g, "s0:c5,c6", &now, NULL, &e), &e);
+        ck_assert_uint_gt(now.generation, rec.generation + 1);
+        mcs_record_clear(&now);
+        mcs_record_clear(&rec);
+        mcs_record_clear(&read);
+        mcs_registry_close(third);
+        mcs_registry_close(main_loop);
+        mcs_registry_close(hook);
+}
+END_TEST
+
+/* A create whose view is older than the guest's last record (another host
+ * reserved and released it meanwhile, with other categories) is refused,
+ * or numbers its record above that one: never the generation a reader of
+ * that record holds. */
+START_TEST(create_from_an_old_view_never_reuses_a_generation) {
+        mcs_registry *h1 = B->open("h1", "c0.c1023"), *h2 = B->open("h2", "c0.c1023");
+        mcs_record gone;
+        mcs_alloc_stats st;
+        mcs_err e = {0};
+        mcs_guest g = static_guest(U1, "brief");
+
+        ck_assert_ok(mcs_registry_stats(h1, &st, &e), &e); /* h1's view, now */
+        ck_assert_ok(mcs_registry_reserve_label(h2, &g, "s0:c1,c2", &gone, NULL, &e), &e);
+        ck_assert_ok(mcs_registry_release_if(h2, U1, "h2", gone.generation, NULL, &e), &e);
+
+        mcs_level l;
+        ck_assert_ok(mcs_level_parse("s0:c3,c4", &l, &e), &e);
+        mcs_record rec = {.name = (char *) "brief", .label = (char *) "s0:c3,c4", .kind = MCS_KIND_STATIC,
+                          .state = MCS_STATE_RESERVED, .host = (char *) "h1", .created_us = 1, .updated_us = 1};
+        memcpy(rec.uuid, U1, sizeof rec.uuid);
+        int rc = h1->ops->create(h1->b, &rec, &l.cats, &h1->view.at, &e);
+        ck_assert_msg(rc == 0 || rc == -(int) MCS_E_STALE, "create returned %d (%s)", rc, e.msg);
+        if (rc == 0)
+                ck_assert_uint_gt(rec.generation, gone.generation);
+        ck_assert_fails(mcs_registry_release_if(h1, U1, NULL, gone.generation, NULL, &e), &e,
+                        rc == 0 ? MCS_E_CHANGED : MCS_E_NOTFOUND, U1);
+        mcs_record_clear(&gone);
+        mcs_registry_close(h1);
+        mcs_registry_close(h2);
+}
+END_TEST
+
 /* A rename reaches the record, once, and only over the generation read. */
 START_TEST(rename_record) {
         mcs_registry *r = B->open("h1", "c0.c1023");
@@ -461,14 +592,14 @@ START_TEST(rename_record) {
         ck_assert_ok(mcs_registry_set_name(r, U1, "new name", rec.generation, &now, &e), &e);
         ck_assert_str_eq(now.name, "new name");
         ck_assert_str_eq(now.label, rec.label);
-        ck_assert_uint_eq(now.generation, 2);
+        ck_assert_uint_eq(now.generation, rec.generation + 1);
         mcs_record_clear(&now);
-        ck_assert_fails(mcs_registry_set_name(r, U1, "newer", 1, NULL, &e), &e, MCS_E_CHANGED,
+        ck_assert_fails(mcs_registry_set_name(r, U1, "newer", rec.generation, NULL, &e), &e, MCS_E_CHANGED,
                         "not renamed: its record changed meanwhile");
         ck_assert_fails(mcs_registry_set_name(r, U1, "bad\tname", 0, NULL, &e), &e, MCS_E_INVALID, "control character");
         /* The same name again changes nothing. */
         ck_assert_ok(mcs_registry_set_name(r, U1, "new name", 0, &now, &e), &e);
-        ck_assert_uint_eq(now.generation, 2);
+        ck_assert_uint_eq(now.generation, rec.generation + 1);
         mcs_record_clear(&now);
         mcs_record_list l;
         mcs_filter f = MCS_FILTER_ALL;
@@ -620,6 +751,8 @@ void registry_api_add(TCase *tc, const registry_api_backend *b) {
         tcase_add_test(tc, conditional_release);
         tcase_add_test(tc, conditional_release_rename_and_history);
         tcase_add_test(tc, rename_record);
+        tcase_add_test(tc, writes_over_a_record_reserved_again_are_refused);
+        tcase_add_test(tc, create_from_an_old_view_never_reuses_a_generation);
         if (b->save_copy && b->put_back_copy)
                 tcase_add_test(tc, older_copy_put_back);
         tcase_add_test(tc, original_labels);

@@ -780,6 +780,57 @@ static void dir_put_back_copy(void) {
         rename_dir(".old", "");
 }
 
+/* A state entry that an older mcsd appended over what it had read, after
+ * the guest's record was released and reserved again with another label,
+ * changes the state of the record there is, never its label: every handle
+ * replays U1 holding L2, the old label stays free. A state entry for a
+ * guest without a record changes nothing. */
+START_TEST(state_entries_never_bring_an_old_label_back) {
+        mcs_registry *a = open_as("host-a", "c0.c1023");
+        mcs_record read, rec;
+        mcs_err e = {0};
+        mcs_guest g = static_guest(U1, "again");
+        char path[4096], text[1024];
+
+        ck_assert_ok(mcs_registry_reserve_label(a, &g, "s0:c1,c2", &read, NULL, &e), &e); /* entry 1 */
+        ck_assert_ok(mcs_registry_release(a, U1, NULL, &e), &e);                          /* entry 2 */
+        ck_assert_ok(mcs_registry_reserve_label(a, &g, "s0:c3,c4", &rec, NULL, &e), &e);  /* entry 3 */
+        mcs_record_clear(&rec);
+        snprintf(text, sizeof text,
+                 "mcs-dir-entry 1\ntoken=0123456789abcdef0123456789abcdef\n"
+                 "op=state\tat=7\tuuid=" U1 "\tname=again\tlabel=s0:c1,c2\tkind=static\thost=host-old\t"
+                 "state=running\tcreated=%lld\tupdated=7\tgeneration=2\n",
+                 (long long) read.created_us);
+        snprintf(path, sizeof path, "%s/log/00000000000000000004", reg_dir);
+        write_file(path, text);
+        snprintf(path, sizeof path, "%s/log/00000000000000000005", reg_dir);
+        write_file(path, "mcs-dir-entry 1\ntoken=fedcba9876543210fedcba9876543210\n"
+                         "op=state\tat=8\tuuid=" U2 "\tname=gone\tlabel=s0:c5,c6\tkind=static\thost=host-old\t"
+                         "state=running\tcreated=8\tupdated=8\tgeneration=2\n");
+        mcs_record_clear(&read);
+
+        mcs_registry *b = open_as("host-b", "c0.c1023");
+        mcs_registry *handles[] = {a, b};
+        for (size_t i = 0; i < 2; i++) {
+                ck_assert_ok(mcs_registry_get(handles[i], U1, &rec, &e), &e);
+                ck_assert_str_eq(rec.label, "s0:c3,c4");
+                ck_assert_int_eq(rec.state, MCS_STATE_RUNNING);
+                ck_assert_str_eq(rec.host, "host-old");
+                mcs_record_clear(&rec);
+                ck_assert_fails(mcs_registry_find_label(handles[i], "s0:c1,c2", &rec, &e), &e, MCS_E_NOTFOUND,
+                                "s0:c1,c2");
+                ck_assert_fails(mcs_registry_get(handles[i], U2, &rec, &e), &e, MCS_E_NOTFOUND, U2);
+        }
+        mcs_guest o = static_guest(U3, "other");
+        ck_assert_fails(mcs_registry_reserve_label(b, &o, "s0:c3,c4", &rec, NULL, &e), &e, MCS_E_CONFLICT,
+                        "held by guest again");
+        ck_assert_ok(mcs_registry_reserve_label(b, &o, "s0:c1,c2", &rec, NULL, &e), &e);
+        mcs_record_clear(&rec);
+        mcs_registry_close(b);
+        mcs_registry_close(a);
+}
+END_TEST
+
 static const registry_api_backend dir_backend = {
         .name = "dir",
         .setup = setup,
@@ -809,6 +860,7 @@ int main(void) {
         tcase_add_test(tc, only_the_newest_state_is_written_against);
         tcase_add_test(tc, read_limit);
         tcase_add_test(tc, snapshot_past_the_read_limit_is_not_written);
+        tcase_add_test(tc, state_entries_never_bring_an_old_label_back);
         suite_add_tcase(s, tc);
         return test_run(s);
 }

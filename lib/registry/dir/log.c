@@ -112,6 +112,23 @@ static int put_record(dirb *b, const mcs_record *src) {
         return 0;
 }
 
+/* A state entry changes what a state change may (name, host, state,
+ * times, generation) of the record there is, never its label, kind or
+ * creation time: an entry that an older mcsd appended over a record
+ * released and reserved again meanwhile cannot bring the old label back,
+ * and the records stay what the feed says (a state entry holds no label).
+ * With no record there (released meanwhile), it changes nothing. */
+static int put_state(dirb *b, const mcs_record *src) {
+        const mcs_record *now = dir_map_get(&b->records, src->uuid);
+        if (!now)
+                return 0;
+        mcs_record merged = *src;
+        merged.label = now->label;
+        merged.kind = now->kind;
+        merged.created_us = now->created_us;
+        return put_record(b, &merged); /* copies merged before it frees now */
+}
+
 static int put_original(dirb *b, const mcs_original *src) {
         if (dir_map_get(&b->originals, src->path))
                 return 0; /* the first one stays */
@@ -144,7 +161,7 @@ static int apply(dirb *b, uint64_t seq, const char *token, const dir_entry *en, 
                 op = MCS_OP_RESERVE;
                 break;
         case DIR_STATE:
-                r = put_record(b, &en->rec);
+                r = put_state(b, &en->rec);
                 feed = true;
                 break;
         case DIR_RELEASE:

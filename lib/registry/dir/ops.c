@@ -120,7 +120,7 @@ static int retry(dirb *b, write_step step, void *arg, mcs_err *e) {
                         "tried", b->scheme, b->io->where, b->max_tries);
 }
 
-static int d_create(mcs_backend *b, const mcs_record *rec, const mcs_catset *claims, const mcs_cursor *view,
+static int d_create(mcs_backend *b, mcs_record *rec, const mcs_catset *claims, const mcs_cursor *view,
                     mcs_err *e) {
         /* The view stands for every entry up to b->seq if none since it
          * touched a category of claims (a label sharing none can neither
@@ -142,6 +142,10 @@ static int d_create(mcs_backend *b, const mcs_record *rec, const mcs_catset *cla
         if (dir_map_get(&b->records, rec->uuid))
                 return mcs_fail(e, MCS_E_EXISTS, "registry %s:%s: guest %s holds a label already", b->scheme,
                                 b->io->where, rec->uuid);
+        /* The number of the entry this appends: an earlier record of the
+         * uuid went up by one generation an entry at most, so this one is
+         * above every generation they had. */
+        rec->generation = b->seq + 1;
         dir_entry en = {.op = DIR_RESERVE, .at_us = rec->created_us, .rec = *rec};
         return dir_append(b, &en, e);
 }
@@ -157,7 +161,7 @@ static int update_step(dirb *b, void *arg, mcs_err *e) {
         int r;
         if (!now)
                 return mcs_fail(e, MCS_E_NOTFOUND, "no reservation for %s", a->rec->uuid);
-        if ((r = mcs_registry_check_unchanged(now, NULL, a->if_generation, "updated", e)) < 0)
+        if ((r = mcs_registry_check_same_record(now, a->rec, a->if_generation, e)) < 0)
                 return r;
         dir_entry en = {.op = DIR_STATE, .at_us = a->rec->updated_us, .rec = *a->rec};
         return dir_append(b, &en, e);

@@ -76,6 +76,8 @@ json_object *ec_range_req(const char *key, const char *end, int64_t rev, int64_t
 json_object *ec_op_range(const char *key, const char *end, int64_t rev, int64_t limit);
 /* target "CREATE" or "MOD", result "EQUAL" or "LESS", against v. */
 json_object *ec_cmp(const char *key, const char *target, const char *result, int64_t v);
+/* The same over every key in [key, end): a range without keys compares as revision 0. */
+json_object *ec_cmp_range(const char *key, const char *end, const char *target, const char *result, int64_t v);
 json_object *ec_cmp_value(const char *key, const char *value); /* the key holds exactly value */
 
 /* A transaction. The lists may be NULL (empty). */
@@ -113,6 +115,8 @@ char *ec_history_json(mcs_history_op op, int64_t at_us, const mcs_record *rec);
 int ec_history_parse(const ec *b, const char *text, mcs_history_entry *h, mcs_err *e);
 /* A fresh history key for uuid: hist/<uuid>/<random>. */
 char *ec_history_key(const ec *b, const char *uuid);
+/* What every history key of uuid starts with: hist/<uuid>/. */
+char *ec_history_prefix(const ec *b, const char *uuid);
 int ec_random_hex(char *out, size_t bytes, mcs_err *e); /* out holds 2 * bytes + 1 */
 int ec_fail_nomem(mcs_err *e);
 
@@ -124,7 +128,7 @@ int ec_ensure_id(ec *b, mcs_err *e);
 /* ---- records.c ---- */
 int ec_get(mcs_backend *b, const char *uuid, mcs_record *out, mcs_err *e);
 int ec_find_label(mcs_backend *b, const char *label, mcs_record *out, mcs_err *e);
-int ec_create(mcs_backend *b, const mcs_record *rec, const mcs_catset *claims, const mcs_cursor *view, mcs_err *e);
+int ec_create(mcs_backend *b, mcs_record *rec, const mcs_catset *claims, const mcs_cursor *view, mcs_err *e);
 int ec_update(mcs_backend *b, const mcs_record *rec, uint64_t if_generation, mcs_err *e);
 int ec_remove(mcs_backend *b, const char *uuid, const char *if_host, uint64_t if_generation, mcs_record *out,
               mcs_err *e);

@@ -249,6 +249,10 @@ json_object *ec_cmp(const char *key, const char *target, const char *result, int
         return add_i64(o, strcmp(target, "CREATE") == 0 ? "create_revision" : "mod_revision", v);
 }
 
+json_object *ec_cmp_range(const char *key, const char *end, const char *target, const char *result, int64_t v) {
+        return add_b64(ec_cmp(key, target, result, v), "range_end", end);
+}
+
 json_object *ec_cmp_value(const char *key, const char *value) {
         json_object *o = add_b64(json_object_new_object(), "key", key);
         if (!o)

@@ -46,6 +46,11 @@ char *ec_history_key(const ec *b, const char *uuid) {
         return asprintf(&k, "%shist/%s/%s", b->prefix, uuid, r) < 0 ? NULL : k;
 }
 
+char *ec_history_prefix(const ec *b, const char *uuid) {
+        char *k;
+        return asprintf(&k, "%shist/%s/", b->prefix, uuid) < 0 ? NULL : k;
+}
+
 static char *to_text(json_object *o) {
         char *s = o ? strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN)) : NULL;
         json_object_put(o);

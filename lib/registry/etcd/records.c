@@ -4,6 +4,10 @@
  * claims unchanged since the view's revision, and puts them all: two
  * reservations that share a category (every conflicting pair of labels
  * does) cannot both commit unless the later one's view saw the earlier.
+ * It also compares every history key of the uuid unchanged since the
+ * view's revision V, and numbers the record V + 1: every write of an
+ * earlier record of the uuid (a revision each, its generation one up at
+ * most) came at or before V, so no generation one of them had comes back.
  * update and remove compare the record key's mod revision with the one they
  * read. Every write also creates a unique history key and puts the feed key,
  * in the same transaction. When a transaction's condition fails, its failure
@@ -123,15 +127,18 @@ static int failed_write(const ec_txn *t, bool *rec_exists, const char *what, mcs
         return r;
 }
 
-int ec_create(mcs_backend *b, const mcs_record *rec, const mcs_catset *claims, const mcs_cursor *view, mcs_err *e) {
+int ec_create(mcs_backend *b, mcs_record *rec, const mcs_catset *claims, const mcs_cursor *view, mcs_err *e) {
+        rec->generation = view->pos + 1;
         _cleanup_free_ char *rk = ec_key(b, "rec/", rec->uuid), *lk = ec_key(b, "label/", rec->label);
-        _cleanup_free_ char *hk = ec_history_key(b, rec->uuid);
+        _cleanup_free_ char *hk = ec_history_key(b, rec->uuid), *hp = ec_history_prefix(b, rec->uuid);
         _cleanup_free_ char *hist = ec_history_json(MCS_OP_RESERVE, rec->created_us, rec);
+        _cleanup_free_ char *he = hp ? ec_prefix_end(hp) : NULL;
         json_object *cmp = json_object_new_array(), *ops = json_object_new_array(), *fail = NULL;
         int r = check_claims(b, rec, claims, e);
         ec_txn t;
 
-        if (r == 0 && (!rk || !lk || !hk || !hist || !cmp || !ops))
+        if (r == 0 && (!rk || !lk || !hk || !hp || !he || !hist || !cmp || !ops ||
+                       !ec_push(cmp, ec_cmp_range(hp, he, "MOD", "LESS", (int64_t) view->pos + 1))))
                 r = ec_fail_nomem(e);
         /* The view's revision means something only in the registry it was
          * read from: the id key must still hold that registry's id. */
@@ -213,7 +220,7 @@ int ec_update(mcs_backend *b, const mcs_record *rec, uint64_t if_generation, mcs
                 int r = read_record(b, rec->uuid, &now, &mod, e);
                 if (r < 0)
                         return r;
-                if ((r = mcs_registry_check_unchanged(&now, NULL, if_generation, "updated", e)) == 0)
+                if ((r = mcs_registry_check_same_record(&now, rec, if_generation, e)) == 0)
                         r = guarded_write(b, rec->uuid, mod, rec, &now, "update a reservation", e);
                 mcs_record_clear(&now);
                 if (r <= 0)

@@ -240,22 +240,25 @@ static int max_seq(sq *s, uint64_t *out, mcs_err *e) {
         return rc == SQLITE_ROW ? 0 : sq_fail(s, rc, "read history position", e);
 }
 
-static int create(sq *s, const mcs_record *rec, const mcs_cursor *view, mcs_err *e) {
-        int r;
+static int create(sq *s, mcs_record *rec, const mcs_cursor *view, mcs_err *e) {
+        uint64_t now;
+        int r = max_seq(s, &now, e);
+        if (r < 0)
+                return r;
         /* Outside the write section the view may be old: any change since refuses. */
-        if (!s->in_section) {
-                uint64_t now;
-                if ((r = max_seq(s, &now, e)) < 0)
-                        return r;
-                if (now != view->pos)
-                        return -(int) MCS_E_STALE;
-        }
+        if (!s->in_section && now != view->pos)
+                return -(int) MCS_E_STALE;
+        /* The seq of the history row this reservation appends: every change
+         * of an earlier record of this uuid appended a row before it, and
+         * its generation went up by one a row at most, so this one is above
+         * them all. */
+        rec->generation = now + 1;
         if ((r = insert_record(s, rec, e)) < 0)
                 return r;
         return history_add(s, MCS_OP_RESERVE, rec, rec->created_us, e);
 }
 
-int sq_create(mcs_backend *s, const mcs_record *rec, const mcs_catset *claims, const mcs_cursor *view, mcs_err *e) {
+int sq_create(mcs_backend *s, mcs_record *rec, const mcs_catset *claims, const mcs_cursor *view, mcs_err *e) {
         (void) claims; /* the write lock covers every category */
         int r = sq_begin(s, true, e);
         return r < 0 ? r : sq_end(s, create(s, rec, view, e), e);
@@ -267,7 +270,7 @@ static int update(sq *s, const mcs_record *rec, uint64_t if_generation, mcs_err 
         int r = query_one(s, Q_GET, rec->uuid, &now, e);
         if (r < 0)
                 return r;
-        r = mcs_registry_check_unchanged(&now, NULL, if_generation, "updated", e);
+        r = mcs_registry_check_same_record(&now, rec, if_generation, e);
         mcs_record_clear(&now);
         if (r < 0 || (r = sq_prep(s, Q_UPDATE, &st, e)) < 0)
                 return r;

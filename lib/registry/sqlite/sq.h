@@ -71,7 +71,7 @@ int sq_changes(mcs_backend *b, mcs_cursor *at, mcs_change_fn fn, void *ctx, mcs_
 int sq_scan(mcs_backend *b, mcs_record_fn fn, void *ctx, mcs_cursor *at, mcs_err *e);
 int sq_get(mcs_backend *b, const char *uuid, mcs_record *out, mcs_err *e);
 int sq_find_label(mcs_backend *b, const char *label, mcs_record *out, mcs_err *e);
-int sq_create(mcs_backend *b, const mcs_record *rec, const mcs_catset *claims, const mcs_cursor *view, mcs_err *e);
+int sq_create(mcs_backend *b, mcs_record *rec, const mcs_catset *claims, const mcs_cursor *view, mcs_err *e);
 int sq_update(mcs_backend *b, const mcs_record *rec, uint64_t if_generation, mcs_err *e);
 int sq_remove(mcs_backend *b, const char *uuid, const char *if_host, uint64_t if_generation, mcs_record *out,
               mcs_err *e);
