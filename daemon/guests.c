@@ -520,9 +520,11 @@ static int apply_finish(mcsd *d, applying *a, guest_report *rep) {
                 }
         }
         log_outcome(d, parsed, o, set_guest(d, parsed->uuid, parsed->name, o->status, o->why));
-        guest_entry *g = o->new_xml ? guests_find(d, parsed->uuid) : NULL;
-        if (g)
-                snprintf(g->written, sizeof g->written, "%s", o->rec.label);
+        if (o->new_xml) {
+                guest_entry *g = guests_find(d, parsed->uuid);
+                if (g)
+                        snprintf(g->written, sizeof g->written, "%s", o->rec.label);
+        }
         rc = 0;
 out:
         if (!parsed->uuid[0])
