@@ -345,6 +345,8 @@ typedef struct applying {
          * listings, or -1: asked when needed. */
         int persistent, active;
         bool define_done, defined; /* its new XML was written (a reconcile writes them at once) */
+        bool stale;    /* its XML changed, or it went, since it was read: nothing written */
+        char *written; /* its persistent XML as libvirt holds it after mcsd's define */
 } applying;
 
 static int is_persistent(applying *a) {
@@ -387,9 +389,31 @@ static bool apply_read(applying *a) {
         return true;
 }
 
+/* A static label in a persistent guest's XML that mcsd wrote itself (to
+ * the pair the guest held then) while the guest's dynamic reservation moved
+ * to another pair (libvirt drew it for a start that raced mcsd's define):
+ * it is no operator's choice, and the guest stays dynamic. An operator's
+ * static label (or mcsd's that the reservation still matches) is left to
+ * the usual rules. */
+static bool label_mcsd_wrote(mcsd *d, const applying *a) {
+        const guest_entry *g = guests_find(d, a->parsed.uuid);
+        char level[MCS_RANGE_STRMAX];
+        mcs_record cur = {0};
+        if (a->persistent != 1 || a->parsed.mode != MCS_SECLABEL_STATIC || !a->parsed.label || !g || !g->written[0] ||
+            mcs_context_level(a->parsed.label, level, sizeof level, NULL) < 0 || strcmp(level, g->written) ||
+            mcs_registry_get(d->reg, a->parsed.uuid, &cur, NULL) < 0)
+                return false;
+        bool moved = cur.kind == MCS_KIND_DYNAMIC && strcmp(cur.label, level);
+        mcs_record_clear(&cur);
+        return moved;
+}
+
 /* The registry's part: what the rules make of the guest read. */
 static void apply_rules(mcsd *d, applying *a) {
         cancel_release(d, a->parsed.uuid);
+        /* mcsd rewrites the label to the pair the guest holds now. */
+        if (label_mcsd_wrote(d, a))
+                a->parsed.mode = MCS_SECLABEL_DYNAMIC;
         if (mcs_guest_apply_rules(d->reg, &d->cfg, d->policy, &d->types, a->xml, &a->parsed, a->persistent == 1,
                                   a->active == 1, a->live, &a->o, &a->e) < 0) {
                 /* An exhausted pool is logged once, below, when the guest starts waiting. */
@@ -407,14 +431,25 @@ static void apply_decide(mcsd *d, applying *a) {
 }
 
 /* Writes the guest's new XML (its static label) into libvirt; a->e says
- * why not. Touches only a: a reconcile writes several guests at once. */
+ * why not. Touches only a: a reconcile writes several guests at once.
+ * libvirt has no compare-and-set define: the XML is read again right
+ * before, and nothing is written when the guest changed or went since the
+ * rules saw it (a->stale; the guest is then applied again). An undefine
+ * that lands between this read and the define is caught from the events
+ * (redefines.c), with what libvirt holds after the define. */
 static void apply_define(mcsd *d, applying *a) {
         a->define_done = true;
+        _cleanup_free_ char *now = domain_xml(a->dom, true);
+        if (!now || strcmp(now, a->xml)) {
+                a->stale = true;
+                return;
+        }
         virDomainPtr redefined = virDomainDefineXML(d->conn, a->o.new_xml);
         if (!redefined) {
                 snprintf(a->e.msg, sizeof a->e.msg, "cannot write its static label: %s", virGetLastErrorMessage());
                 return;
         }
+        a->written = domain_xml(redefined, true);
         virDomainFree(redefined);
         a->defined = true;
 }
@@ -445,6 +480,12 @@ static int apply_finish(mcsd *d, applying *a, guest_report *rep) {
         if (o->new_xml) {
                 if (!a->define_done)
                         apply_define(d, a);
+                if (a->stale) {
+                        log_guest(MCS_LOG_DEBUG, parsed->name, parsed->uuid, o->rec.label,
+                                  "guest '%s' changed since mcsd read it; nothing written", parsed->name);
+                        rc = 0;
+                        goto done;
+                }
                 if (!a->defined) {
                         log_guest(MCS_LOG_ERROR, parsed->name, parsed->uuid, o->rec.label, "guest '%s': %s", parsed->name,
                                   e->msg);
@@ -452,6 +493,8 @@ static int apply_finish(mcsd *d, applying *a, guest_report *rep) {
                 }
                 log_guest(MCS_LOG_INFO, parsed->name, parsed->uuid, o->rec.label, "guest '%s' now has static label %s",
                           parsed->name, o->rec.label);
+                if (a->written)
+                        redefines_add(d, parsed->uuid, MCS_TAKE_PTR(a->written));
         }
         if (o->status == MCS_GUEST_MANAGED &&
             (sync_state(d, a->dom, is_active(a), &o->rec, e) < 0 || sync_name(d, parsed, &o->rec, e) < 0)) {
@@ -477,6 +520,11 @@ static int apply_finish(mcsd *d, applying *a, guest_report *rep) {
                 }
         }
         log_outcome(d, parsed, o, set_guest(d, parsed->uuid, parsed->name, o->status, o->why));
+        if (o->new_xml) {
+                guest_entry *g = guests_find(d, parsed->uuid);
+                if (g)
+                        snprintf(g->written, sizeof g->written, "%s", o->rec.label);
+        }
         rc = 0;
 out:
         if (!parsed->uuid[0])
@@ -493,18 +541,34 @@ out:
                 schedule_wait(d);
         } else if (rc < 0)
                 set_guest(d, parsed->uuid, gname, MCS_GUEST_FAILED, e->msg);
+done:
         report(rep, parsed, o, rc < 0 ? e->msg : NULL);
         mcs_guest_outcome_clear(o);
         mcs_domain_clear(parsed);
         free(a->xml);
         free(a->live);
+        free(a->written);
         return rc;
 }
 
+/* How many times a guest whose XML keeps changing under mcsd is read
+ * again at once; its next event brings it back anyway. */
+#define STALE_TRIES 3
+
 int guests_apply(mcsd *d, virDomainPtr dom, guest_report *rep) {
-        applying a = {.dom = dom, .persistent = -1, .active = -1};
-        apply_decide(d, &a);
-        return apply_finish(d, &a, rep);
+        int rc = 0;
+        bool exists = true;
+        for (int i = 0; i < STALE_TRIES && exists; i++) {
+                applying a = {.dom = dom, .persistent = -1, .active = -1};
+                apply_decide(d, &a);
+                rc = apply_finish(d, &a, rep);
+                if (!a.stale)
+                        return rc;
+                /* Gone meanwhile: its UNDEFINED event lets its label go. */
+                if (!domain_exists(d, a.uuid, &exists))
+                        return -1;
+        }
+        return rc;
 }
 
 /* Reservations of a reconcile share one durable commit per batch of this
@@ -621,8 +685,12 @@ static int apply_batch(mcsd *d, virDomainPtr *doms, int n, const reconcile_lists
                 for (int i = 0; i < n; i++)
                         apply_undo(&a[i], stop);
         fan_out((size_t) n, LIBVIRT_CALLS_AT_ONCE, define_one, &io);
-        for (int i = 0; i < n; i++)
+        for (int i = 0; i < n; i++) {
                 failed += apply_finish(d, &a[i], NULL) < 0;
+                /* Changed while the batch decided: read again on its own. */
+                if (a[i].stale)
+                        failed += guests_apply(d, doms[i], NULL) < 0;
+        }
         return failed;
 }
 
@@ -662,6 +730,7 @@ int guests_on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int det
                 return 0;
         virDomainGetUUIDString(dom, uuid);
         log_msg(MCS_LOG_DEBUG, "event %d/%d for guest '%s' (%s)", event, detail, virDomainGetName(dom), uuid);
+        redefines_note_event(d, uuid, event, detail);
         switch (event) {
         case VIR_DOMAIN_EVENT_DEFINED:
         case VIR_DOMAIN_EVENT_STARTED:

@@ -208,7 +208,7 @@ int main(int argc, char **argv) {
                 {0},
         };
         mcsd d = {.config_path = MCS_DEFAULT_CONFIG, .lifecycle_cb = -1, .reconnect_timer = -1,
-                  .pending_timer = -1, .retry_timer = -1, .wait_timer = -1, .listen_fd = -1, .listen_watch = -1,
+                  .pending_timer = -1, .redefine_timer = -1, .retry_timer = -1, .wait_timer = -1, .listen_fd = -1, .listen_watch = -1,
                   .sweep_timer = -1, .passed_control_fd = -1, .passed_hook_fd = -1, .hook_policy = -1,
                   .jobs_pipe = {-1, -1}, .jobs_watch = -1};
         bool config_given = false, check_only = false, copy = false;
@@ -334,6 +334,7 @@ int main(int argc, char **argv) {
         conn_stop(&d);
         mcs_images_free(d.images);
         guests_clear(&d);
+        redefines_clear(&d);
         mcs_registry_close(d.reg);
         mcs_config_clear(&d.cfg);
         close(sfd);

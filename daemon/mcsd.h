@@ -21,7 +21,19 @@ typedef struct guest_entry {
         char *name;
         mcs_guest_status status;
         char *why;
+        /* The static label mcsd last wrote into the guest's XML ("": none
+         * since mcsd started): a label mcsd wrote is not an operator's. */
+        char written[MCS_RANGE_STRMAX];
 } guest_entry;
+
+/* A redefinition mcsd made, watched until libvirt's events for it have
+ * arrived (redefines.c): an undefine that raced it is undone. */
+typedef struct own_redefine {
+        char uuid[MCS_UUID_STRLEN + 1];
+        char *xml;      /* the persistent XML as libvirt holds it after mcsd's define */
+        int seen;       /* what the guest's events since then say (redefines.c) */
+        int64_t due_ms; /* looked at once its events have settled */
+} own_redefine;
 
 /* A guest that went away; its reservation is released at `due` unless it
  * comes back first. */
@@ -63,6 +75,9 @@ typedef struct mcsd {
         pending_release *pending;
         size_t n_pending;
         int pending_timer;        /* -1: none */
+        own_redefine *redefines;  /* mcsd's redefinitions whose events are still awaited */
+        size_t n_redefines;
+        int redefine_timer;       /* -1: none */
         int retry_timer;          /* reconcile again after an error; -1: none */
         int retry_delay_ms;       /* its delay: 1 s, doubling while reconciles fail, to 30 s; 0: 1 s */
         int wait_timer;           /* try guests waiting for a label again; -1: none */
@@ -141,6 +156,13 @@ guest_entry *guests_find(mcsd *d, const char *uuid);
 void guests_count(const mcsd *d, size_t count[MCS_GUEST_STATUSES]);
 /* One line on what mcsd does with labels on this host, for status and logs. */
 const char *guests_policy_text(const mcsd *d);
+
+/* redefines.c: mcsd's own redefinitions, watched for a racing undefine */
+/* mcsd just defined xml_after (as libvirt now holds it) for uuid. */
+void redefines_add(mcsd *d, const char *uuid, char *xml_after);
+/* Every lifecycle event, before it is acted on. */
+void redefines_note_event(mcsd *d, const char *uuid, int event, int detail);
+void redefines_clear(mcsd *d);
 
 /* control.c: the socket */
 int control_start(mcsd *d, mcs_err *e);

@@ -1,0 +1,150 @@
+/* mcsd's own redefinitions, watched until libvirt's events for them have
+ * arrived. libvirt has no compare-and-set define: mcsd re-reads a guest's
+ * XML right before writing it (guests.c), but an undefine can still land
+ * between that read and the define, which then re-creates a guest its
+ * owner just deleted. libvirt reports a define that created a guest as
+ * DEFINED/ADDED, so the events show it: an UNDEFINED after mcsd's read,
+ * then one DEFINED/ADDED (mcsd's own) and nothing else for the guest. Such
+ * a re-creation is undone once the guest's events have settled, only if
+ * the guest is still exactly what mcsd wrote and does not run; its
+ * UNDEFINED event then lets the reservation go as after any undefine. */
+#include <libvirt/virterror.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "mcs-macro.h"
+#include "mcsd.h"
+
+/* How long a guest's events must be quiet before mcsd decides: the events
+ * of its own define come within one libvirt round trip. */
+#define SETTLE_MS 1000
+
+enum {
+        SEEN_NOTHING,   /* no undefine since mcsd's define */
+        SEEN_UNDEFINED, /* an UNDEFINED since mcsd's define */
+        SEEN_READDED,   /* UNDEFINED then DEFINED/ADDED, nothing after: mcsd's define re-created it */
+        SEEN_OTHER,     /* anything else: someone else defined or used it since; left alone */
+};
+
+static own_redefine *find(mcsd *d, const char *uuid) {
+        for (size_t i = 0; i < d->n_redefines; i++)
+                if (!strcmp(d->redefines[i].uuid, uuid))
+                        return &d->redefines[i];
+        return NULL;
+}
+
+static void drop(mcsd *d, own_redefine *r) {
+        free(r->xml);
+        *r = d->redefines[--d->n_redefines];
+}
+
+static void on_timer(int timer, void *opaque);
+
+static void arm(mcsd *d) {
+        int64_t next = INT64_MAX, now = mcsd_now_ms();
+        for (size_t i = 0; i < d->n_redefines; i++)
+                if (d->redefines[i].due_ms < next)
+                        next = d->redefines[i].due_ms;
+        int delay = d->n_redefines == 0 ? -1 : next <= now ? 0 : (int) (next - now);
+        if (d->redefine_timer >= 0)
+                virEventUpdateTimeout(d->redefine_timer, delay);
+        else if (delay >= 0)
+                d->redefine_timer = virEventAddTimeout(delay, on_timer, d, NULL);
+}
+
+void redefines_add(mcsd *d, const char *uuid, char *xml_after) {
+        own_redefine *r = find(d, uuid);
+        if (!r) {
+                own_redefine *v = realloc(d->redefines, (d->n_redefines + 1) * sizeof *v);
+                if (!v) {
+                        log_msg(MCS_LOG_ERROR, "out of memory; guest %s: a racing undefine of it goes unnoticed", uuid);
+                        free(xml_after);
+                        return;
+                }
+                d->redefines = v;
+                r = &v[d->n_redefines++];
+                *r = (own_redefine){0};
+                strcpy(r->uuid, uuid);
+        }
+        free(r->xml);
+        r->xml = xml_after;
+        r->seen = SEEN_NOTHING;
+        r->due_ms = mcsd_now_ms() + SETTLE_MS;
+        arm(d);
+}
+
+void redefines_note_event(mcsd *d, const char *uuid, int event, int detail) {
+        own_redefine *r = find(d, uuid);
+        if (!r)
+                return;
+        bool added = event == VIR_DOMAIN_EVENT_DEFINED && detail == VIR_DOMAIN_EVENT_DEFINED_ADDED;
+        if (event == VIR_DOMAIN_EVENT_UNDEFINED)
+                r->seen = SEEN_UNDEFINED;
+        else if (r->seen == SEEN_UNDEFINED && added)
+                r->seen = SEEN_READDED;
+        else if (r->seen != SEEN_NOTHING || added)
+                /* The re-created guest was used or defined again, or a
+                 * create mcsd did not make (mcsd's define found the guest). */
+                r->seen = SEEN_OTHER;
+        r->due_ms = mcsd_now_ms() + SETTLE_MS;
+        arm(d);
+}
+
+/* The guest mcsd re-created is undefined again if it is still exactly
+ * what mcsd wrote; anything else (defined anew, started) is left alone. */
+static void undo(mcsd *d, const own_redefine *r) {
+        virDomainPtr dom = virDomainLookupByUUIDString(d->conn, r->uuid);
+        if (!dom)
+                return; /* undefined again already */
+        const char *name = virDomainGetName(dom);
+        _cleanup_free_ char *now = domain_xml(dom, true);
+        if (virDomainIsActive(dom) == 0 && virDomainIsPersistent(dom) == 1 && now && !strcmp(now, r->xml)) {
+                /* No flags: libvirt refuses rather than delete anything
+                 * (NVRAM, a managed save) the definition still points to. */
+                if (virDomainUndefineFlags(dom, 0) == 0)
+                        log_guest(MCS_LOG_INFO, name, r->uuid, NULL,
+                                  "guest '%s' was undefined while mcsd wrote its label: mcsd's definition is undone",
+                                  name);
+                else
+                        log_guest(MCS_LOG_ERROR, name, r->uuid, NULL,
+                                  "guest '%s' was undefined while mcsd wrote its label, and mcsd cannot undo its "
+                                  "definition: %s",
+                                  name, virGetLastErrorMessage());
+        } else
+                log_guest(MCS_LOG_INFO, name, r->uuid, NULL,
+                          "guest '%s' was undefined while mcsd wrote its label, then changed again: left as it is", name);
+        virDomainFree(dom);
+}
+
+static void on_timer(int timer, void *opaque) {
+        mcsd *d = opaque;
+        int64_t now = mcsd_now_ms();
+        (void) timer;
+        if (!d->conn) {
+                /* Events were lost with the connection: nothing is known
+                 * about the races, and nothing is undone. */
+                redefines_clear(d);
+                return;
+        }
+        for (size_t i = 0; i < d->n_redefines;) {
+                own_redefine *r = &d->redefines[i];
+                if (r->due_ms > now) {
+                        i++;
+                        continue;
+                }
+                if (r->seen == SEEN_READDED)
+                        undo(d, r);
+                drop(d, r);
+        }
+        arm(d);
+}
+
+void redefines_clear(mcsd *d) {
+        while (d->n_redefines)
+                drop(d, &d->redefines[0]);
+        free(d->redefines);
+        d->redefines = NULL;
+        if (d->redefine_timer >= 0)
+                virEventUpdateTimeout(d->redefine_timer, -1);
+}
