@@ -10,6 +10,7 @@
 #include "fan-out.h"
 #include "log.h"
 #include "mcs-macro.h"
+#include "mcs-ownership.h"
 #include "mcsd.h"
 
 #define RETRY_MS 1000
@@ -146,7 +147,7 @@ static bool release_gone(mcsd *d, const char *uuid, const char *why) {
         if (strcmp(rec.host, d->host_id)) {
                 log_guest(MCS_LOG_INFO, rec.name, uuid, rec.label, "guest '%s' keeps %s: host %s holds it now", rec.name,
                           rec.label, rec.host);
-        } else if ((r = mcs_registry_release_if(d->reg, uuid, d->host_id, rec.generation, NULL, &e)) == -MCS_E_CHANGED) {
+        } else if ((r = mcs_guest_release(d->reg, &rec, NULL, &e)) == -MCS_E_CHANGED) {
                 log_guest(MCS_LOG_INFO, rec.name, uuid, rec.label, "guest '%s' keeps %s: %s", rec.name, rec.label, e.msg);
         } else if (r < 0 && r != -MCS_E_NOTFOUND) {
                 log_guest(MCS_LOG_ERROR, rec.name, uuid, rec.label, "guest '%s': cannot release %s: %s", rec.name,
