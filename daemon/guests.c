@@ -223,6 +223,18 @@ static void check_live_label(mcsd *d, virDomainPtr dom, const mcs_record *rec) {
                           rec->name, live.label, rec->label);
 }
 
+/* True while libvirt runs a job on the guest (a migration, either end) or
+ * holds it paused for an incoming migration. A driver that cannot tell
+ * (the test driver has no jobs) runs no migration. */
+static bool migration_under_way(virDomainPtr dom) {
+        virDomainJobInfo info;
+        int state, reason;
+        if (virDomainGetJobInfo(dom, &info) == 0 && info.type != VIR_DOMAIN_JOB_NONE)
+                return true;
+        return virDomainGetState(dom, &state, &reason, 0) == 0 && state == VIR_DOMAIN_PAUSED &&
+               reason == VIR_DOMAIN_PAUSED_MIGRATION;
+}
+
 /* Brings the record's state and host in line with what libvirt says.
  * active is what a reconcile's listing said, maybe a while ago: a record
  * is changed only on what libvirt says now (the hook may just have marked
@@ -246,6 +258,11 @@ static int sync_state(mcsd *d, virDomainPtr dom, int active, mcs_record *rec, mc
                 return 0;
         /* Defined here but running elsewhere: the running host owns it. */
         if (!active && rec->state == MCS_STATE_RUNNING && !here)
+                return 0;
+        /* Migrating: the record moves (or comes back) only once the guest
+         * runs here with no migration under way; stopped here, it is the
+         * other end's to record. */
+        if (rec->state == MCS_STATE_MIGRATING && (!active || migration_under_way(dom)))
                 return 0;
         if ((r = mcs_registry_set_state(d->reg, rec->uuid, want, &upd, e)) < 0)
                 return r;

@@ -57,6 +57,31 @@ static int hold_label(mcs_registry *r, const mcs_hook_request *rq, const char *l
         return rc;
 }
 
+/* migrate begin, on the destination: the incoming label must belong to
+ * this UUID or be free; a record running on the source is marked migrating
+ * there (it stays the source's until the guest runs here). Without a label
+ * (no SELinux driver here) the record is marked all the same. */
+static int migrate_in(mcs_registry *r, const mcs_hook_request *rq, const char *level, mcs_kind kind,
+                      mcs_hook_verdict *v, mcs_err *e) {
+        mcs_record rec = {0};
+        int rc;
+        if (rq->label && ((rc = hold_label(r, rq, level, kind, false, false, v, e)) < 0 || !v->allow))
+                return rc;
+        if ((rc = mcs_guest_migrate_in(r, rq->uuid, &rec, e)) < 0)
+                return rc;
+        if (rc == 1)
+                verdict(v, true, "guest '%s' migrates in from host %s; its record stays that host's until it runs here",
+                        rq->name, rec.host);
+        else if (!rq->label)
+                verdict(v, true, "guest '%s' has no SELinux label in its XML (a host without SELinux?); not checked",
+                        rq->name);
+        else if ((rc = mcs_registry_set_state(r, rq->uuid, MCS_STATE_RUNNING, &rec, e)) < 0)
+                return rc; /* no other host runs it: it runs here from now on */
+        v->generation = rec.generation;
+        mcs_record_clear(&rec);
+        return 0;
+}
+
 int mcs_hook_decide(mcs_registry *r, const mcs_config *cfg, const mcs_hook_request *rq, mcs_hook_verdict *v,
                     mcs_err *e) {
         char level[MCS_RANGE_STRMAX];
@@ -85,21 +110,24 @@ int mcs_hook_decide(mcs_registry *r, const mcs_config *cfg, const mcs_hook_reque
                 rc = mcs_registry_get(r, rq->uuid, &rec, e);
                 mcs_record_clear(&rec);
                 return rc < 0 && rc != -MCS_E_NOTFOUND ? rc : verdict(v, true, "the registry answers");
+        case MCS_HOOK_MIGRATE:
+                return migrate_in(r, rq, level, kind, v, e);
         case MCS_HOOK_START:
         case MCS_HOOK_RESTORE:
-        case MCS_HOOK_MIGRATE:
                 if (!rq->label)
                         return verdict(v, true, "guest '%s' has no SELinux label in its XML (a host without SELinux?); not checked",
                                        rq->name);
-                if ((rc = hold_label(r, rq, level, kind, rq->op != MCS_HOOK_MIGRATE && kind == MCS_KIND_DYNAMIC,
-                                     rq->op != MCS_HOOK_MIGRATE, v, e)) < 0 ||
-                    !v->allow)
+                if ((rc = hold_label(r, rq, level, kind, kind == MCS_KIND_DYNAMIC, true, v, e)) < 0 || !v->allow)
                         return rc;
                 /* The guest runs here from now on: the record moves to this
                  * host before QEMU does, so that a source host's delayed
-                 * release finds it changed and keeps the label. */
-                if ((rc = mcs_registry_set_state(r, rq->uuid, MCS_STATE_RUNNING, &rec, e)) < 0)
+                 * release finds it changed and keeps the label; unless it
+                 * migrates in, and its source keeps it until it runs here. */
+                if ((rc = mcs_guest_runs_here(r, rq->uuid, &rec, e)) < 0)
                         return rc;
+                if (rc == 1)
+                        verdict(v, true, "%s is reserved for guest '%s', migrating from host %s", level, rq->name,
+                                rec.host);
                 v->generation = rec.generation;
                 mcs_record_clear(&rec);
                 return 0;

@@ -166,3 +166,57 @@ int mcs_registry_replace_label(mcs_registry *reg, const mcs_guest *g, const char
 const char *mcs_registry_host(const mcs_registry *reg) {
         return reg->host;
 }
+
+/* ---- a guest migrating away ---- */
+
+struct migrating_args {
+        const char *uuid;
+        uint64_t generation;
+        mcs_record *out;
+};
+
+static int do_set_migrating(mcs_registry *reg, void *arg, mcs_err *e) {
+        struct migrating_args *a = arg;
+        mcs_record rec;
+        int r = reg->ops->get(reg->b, a->uuid, &rec, e);
+        if (r < 0)
+                return r;
+        if ((r = mcs_registry_check_unchanged(&rec, NULL, a->generation, "marked migrating", e)) < 0)
+                goto out;
+        if (rec.state == MCS_STATE_RESERVED) {
+                r = mcs_fail(e, MCS_E_INVALID, "guest %s (%s) does not run (reserved on host %s): nothing migrates",
+                             rec.name, rec.uuid, rec.host);
+                goto out;
+        }
+        if (rec.state != MCS_STATE_MIGRATING) {
+                uint64_t read = rec.generation;
+                rec.state = MCS_STATE_MIGRATING;
+                rec.updated_us = mcs_registry_now_us();
+                rec.generation = read + 1;
+                if ((r = reg->ops->update(reg->b, &rec, read, e)) < 0) {
+                        /* Changed since the get: read again, unless the caller asked for that generation. */
+                        if (r == -(int) MCS_E_CHANGED && !a->generation)
+                                r = -(int) MCS_E_STALE;
+                        goto out;
+                }
+        }
+        if (a->out) {
+                *a->out = rec;
+                return 0;
+        }
+out:
+        mcs_record_clear(&rec);
+        return r;
+}
+
+int mcs_registry_set_migrating(mcs_registry *reg, const char *uuid, uint64_t generation, mcs_record *out,
+                               mcs_err *e) {
+        char u[MCS_UUID_STRLEN + 1];
+        int r = mcs_uuid_canonical(uuid, u, e);
+        if (r < 0)
+                return r;
+        if (generation > INT64_MAX)
+                return mcs_fail(e, MCS_E_INVALID, "generation %llu out of range", (unsigned long long) generation);
+        struct migrating_args a = {u, generation, out};
+        return mcs_registry_write(reg, do_set_migrating, &a, e);
+}

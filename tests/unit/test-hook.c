@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "mcs-hook-rules.h"
+#include "mcs-ownership.h"
 #include "test-util.h"
 
 #define UUID_A "11111111-2222-3333-4444-555555555555"
@@ -206,10 +207,19 @@ START_TEST(release_after_migration_keeps_the_new_hosts_record) {
         ck_assert_msg(v.allow, "%s", v.msg);
         v = decide(h2, &cfg, MCS_HOOK_MIGRATE, UUID_T, "t1", MCS_SECLABEL_DYNAMIC, CTX("s0:c20,c21"));
         ck_assert_msg(v.allow, "%s", v.msg);
+        /* Issue 24 item 3: the record stays h1's, migrating, until h2 runs it. */
+        rec = record_of(h1, UUID_T);
+        ck_assert_str_eq(rec.host, "h1");
+        ck_assert_int_eq(rec.state, MCS_STATE_MIGRATING);
+        mcs_record_clear(&rec);
         v = decide(h1, &cfg, MCS_HOOK_RELEASE, UUID_T, "t1", MCS_SECLABEL_DYNAMIC, CTX("s0:c20,c21"));
         ck_assert(v.allow);
         ck_assert_str_eq(v.released, "");
         ck_assert_msg(strstr(v.msg, "keeps s0:c20,c21"), "%s", v.msg);
+        /* h2's mcsd sees it run there: the record moves; h1's release end still leaves it. */
+        ck_assert_ok(mcs_registry_set_state(h2, UUID_T, MCS_STATE_RUNNING, NULL, &e), &e);
+        v = decide(h1, &cfg, MCS_HOOK_RELEASE, UUID_T, "t1", MCS_SECLABEL_DYNAMIC, CTX("s0:c20,c21"));
+        ck_assert_str_eq(v.released, "");
         rec = record_of(h1, UUID_T);
         ck_assert_str_eq(rec.host, "h2");
         ck_assert_str_eq(rec.label, "s0:c20,c21");
@@ -309,6 +319,61 @@ START_TEST(refused_start_keeps_the_record) {
 }
 END_TEST
 
+/* Issue 24 item 3: a migration that never completes leaves the record with
+ * its source, whatever the destination's hooks saw. */
+START_TEST(cancelled_migration_stays_with_the_source) {
+        mcs_registry *h1 = test_open_registry("h1", "c0.c1023"), *h2 = test_open_registry("h2", "c0.c1023");
+        mcs_config cfg;
+        mcs_hook_verdict v;
+        mcs_err e = {0};
+        mcs_config_init(&cfg);
+
+        v = decide(h1, &cfg, MCS_HOOK_START, UUID_A, "vm1", MCS_SECLABEL_STATIC, CTX("s0:c1,c2"));
+        ck_assert_msg(v.allow, "%s", v.msg);
+        /* The incoming side: migrate begin, prepare, start; none takes the record. */
+        v = decide(h2, &cfg, MCS_HOOK_MIGRATE, UUID_A, "vm1", MCS_SECLABEL_STATIC, CTX("s0:c1,c2"));
+        ck_assert_msg(v.allow && strstr(v.msg, "migrates in from host h1"), "%s", v.msg);
+        v = decide(h2, &cfg, MCS_HOOK_PREPARE, UUID_A, "vm1", MCS_SECLABEL_STATIC, CTX("s0:c1,c2"));
+        ck_assert_msg(v.allow, "%s", v.msg);
+        v = decide(h2, &cfg, MCS_HOOK_START, UUID_A, "vm1", MCS_SECLABEL_STATIC, CTX("s0:c1,c2"));
+        ck_assert_msg(v.allow && strstr(v.msg, "migrating from host h1"), "%s", v.msg);
+        mcs_record rec = record_of(h2, UUID_A);
+        ck_assert_str_eq(rec.host, "h1");
+        ck_assert_int_eq(rec.state, MCS_STATE_MIGRATING);
+        mcs_record_clear(&rec);
+        /* Another label for it is refused while it migrates. */
+        v = decide(h2, &cfg, MCS_HOOK_START, UUID_A, "vm1", MCS_SECLABEL_DYNAMIC, CTX("s0:c3,c4"));
+        ck_assert(!v.allow);
+        /* Cancelled: the incoming guest's release end on h2, h1's on its own: nobody releases it. */
+        v = decide(h2, &cfg, MCS_HOOK_RELEASE, UUID_A, "vm1", MCS_SECLABEL_STATIC, CTX("s0:c1,c2"));
+        ck_assert_str_eq(v.released, "");
+        rec = record_of(h2, UUID_A);
+        ck_assert(mcs_guest_release(h1, &rec, NULL, &e) == -MCS_E_CHANGED);
+        ck_assert_msg(strstr(e.msg, "migrates from host h1"), "%s", e.msg);
+        ck_assert(mcs_guest_release(h2, &rec, NULL, &e) == -MCS_E_CHANGED);
+        mcs_record_clear(&rec);
+        rec = record_of(h2, UUID_A);
+        ck_assert_str_eq(rec.label, "s0:c1,c2");
+        mcs_record_clear(&rec);
+        /* h1 records it running again (its mcsd: the guest runs there, no migration job). */
+        ck_assert_ok(mcs_registry_set_state(h1, UUID_A, MCS_STATE_RUNNING, NULL, &e), &e);
+        v = decide(h2, &cfg, MCS_HOOK_START, UUID_A, "vm1", MCS_SECLABEL_STATIC, CTX("s0:c1,c2"));
+        ck_assert(!v.allow);
+
+        /* A host without SELinux (no label in the XML, without_selinux = reserve) records the same. */
+        v = decide(h2, &cfg, MCS_HOOK_MIGRATE, UUID_A, "vm1", MCS_SECLABEL_ABSENT, NULL);
+        ck_assert_msg(v.allow, "%s", v.msg);
+        rec = record_of(h2, UUID_A);
+        ck_assert_str_eq(rec.host, "h1");
+        ck_assert_int_eq(rec.state, MCS_STATE_MIGRATING);
+        mcs_record_clear(&rec);
+
+        mcs_config_clear(&cfg);
+        mcs_registry_close(h1);
+        mcs_registry_close(h2);
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("hook");
         TCase *tc = tcase_create("rules");
@@ -318,6 +383,7 @@ int main(void) {
         tcase_add_test(tc, release_after_migration_keeps_the_new_hosts_record);
         tcase_add_test(tc, start_elsewhere_never_takes_a_running_label);
         tcase_add_test(tc, refused_start_keeps_the_record);
+        tcase_add_test(tc, cancelled_migration_stays_with_the_source);
         suite_add_tcase(s, tc);
         return test_run(s);
 }
