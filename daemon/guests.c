@@ -685,6 +685,7 @@ int guests_on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int det
         case VIR_DOMAIN_EVENT_STARTED:
         case VIR_DOMAIN_EVENT_UNDEFINED:
         case VIR_DOMAIN_EVENT_STOPPED:
+        case VIR_DOMAIN_EVENT_RESUMED: /* a migration's end: the record may move (docs/mcsd.md, Migration) */
                 break;
         default:
                 return 0;
