@@ -670,6 +670,20 @@ static void guest_gone(mcsd *d, const char *uuid, bool stopped) {
                 schedule_release(d, uuid);
 }
 
+/* The guest stopped here other than by migrating away: a record this host
+ * had marked migrating (a migration that failed or was cancelled, the
+ * guest then stopped before mcsd saw it run again) is merely reserved now,
+ * so that the usual rules (a transient guest's release) apply to it. */
+static void stopped_not_migrated(mcsd *d, const char *uuid) {
+        mcs_record rec = {0};
+        mcs_err e = {0};
+        if (mcs_registry_get(d->reg, uuid, &rec, &e) == 0 && rec.state == MCS_STATE_MIGRATING &&
+            !strcmp(rec.host, d->host_id) &&
+            mcs_registry_set_state(d->reg, uuid, MCS_STATE_RESERVED, NULL, &e) < 0)
+                log_guest(MCS_LOG_ERROR, rec.name, uuid, rec.label, "guest '%s': %s", rec.name, e.msg);
+        mcs_record_clear(&rec);
+}
+
 int guests_on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *opaque) {
         mcsd *d = opaque;
         char uuid[VIR_UUID_STRING_BUFLEN] = "";
@@ -695,6 +709,8 @@ int guests_on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int det
                 guests_schedule_retry(d);
                 return 0;
         }
+        if (event == VIR_DOMAIN_EVENT_STOPPED && detail != VIR_DOMAIN_EVENT_STOPPED_MIGRATED)
+                stopped_not_migrated(d, uuid);
         if (!exists) {
                 /* A guest migrated away belongs to its new host. */
                 if (!(event == VIR_DOMAIN_EVENT_STOPPED && detail == VIR_DOMAIN_EVENT_STOPPED_MIGRATED))

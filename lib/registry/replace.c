@@ -9,7 +9,10 @@
  * as it was. Inside a write section (sqlite, or a caller's batch) nobody
  * else writes between the three steps, so the put-back cannot fail for a
  * conflict and other hosts never see the gap; a section that is not a
- * caller's batch is rolled back besides. */
+ * caller's batch is rolled back besides.
+ *
+ * Also here: marking a record migrating (mcs_registry_set_migrating), an
+ * update that keeps the record's host. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,12 +104,9 @@ static int create_or_put_back(mcs_registry *reg, const struct replace_args *a, c
                 return mcs_fail(e, MCS_E_IO, "guest %s (%s): its label %s was released to reserve %s, which failed "
                                 "(%s), and could not be reserved again: %s", old->name, old->uuid, old->label,
                                 a->want->text, e && e->msg[0] ? e->msg : "?", back.msg);
-        /* Put back as it was; a stale view is an answer like any other here:
-         * the write is not tried again from the start. */
-        return r == -(int) MCS_E_STALE ? mcs_fail(e, MCS_E_BUSY, "guest %s (%s): others wrote while %s replaced %s; "
-                                                  "it keeps %s", old->name, old->uuid, a->want->text, old->label,
-                                                  old->label)
-                                       : r;
+        /* Put back as it was: a stale view (others wrote meanwhile) tries
+         * the whole replace again from the read, as any write does. */
+        return r;
 }
 
 static int do_replace(mcs_registry *reg, void *arg, mcs_err *e) {

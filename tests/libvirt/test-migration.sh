@@ -160,6 +160,19 @@ sleep 2
 never_released
 ok "the source's mcsd reconciling mid-way keeps the record migrating; it moves to qb when the migration completes"
 
-virsh -q -c "$UB" destroy g1 >/dev/null
+# 5. Cancelled, then the guest stopped on its source before its mcsd saw it
+# run again: the record is the source's, reserved, not left migrating.
+migrating_count=$(grep -c "^g1 migrate begin" "$WORK/qa.hooks")
+more_back() { [ "$(grep -c "^g1 migrate begin" "$WORK/qa.hooks")" -gt "$migrating_count" ]; }
+migrate "$UB" "$UA" --bandwidth 1 >"$WORK/slow.out" 2>&1 &
+MIG=$!
+wait_for 30 more_back || fail "the migration to qa did not begin: $(cat "$WORK/slow.out")"
+virsh -q -c "$UB" domjobabort g1 >/dev/null || fail "domjobabort failed"
+wait "$MIG" && fail "the aborted migration succeeded"
+virsh -q -c "$UB" destroy g1 >/dev/null || fail "cannot stop g1 on qb"
+wait_for 20 record_is qb reserved || fail "g1's record is not qb's, reserved, after it stopped there: $(record)"
+never_released
+ok "a migration cancelled, then the guest stopped on its source: the record is the source's, reserved"
+
 mcsd_stop qa
 mcsd_stop qb
