@@ -20,15 +20,14 @@
 
 #include "mcs-registry.h"
 
-/* True when rec says the guest runs (or migrates away from) on a host other
+/* True when rec says the guest runs, or migrates away from, a host other
  * than r's. */
 bool mcs_guest_runs_elsewhere(const mcs_registry *r, const mcs_record *rec);
 /* True when rec says the guest migrates from another host (maybe to this one). */
 bool mcs_guest_migrates_in(const mcs_registry *r, const mcs_record *rec);
 
 /* -MCS_E_CONFLICT, naming the host, when rec runs on another host and is
- * not migrating ("doing"
- * says what is refused: "started here"); else 0. */
+ * not migrating ("doing" says what is refused: "started here"); else 0. */
 int mcs_guest_check_owner(const mcs_registry *r, const mcs_record *rec, const char *doing, mcs_err *e);
 
 /* The guest's record cur (as read) replaced by one with label, in one step
