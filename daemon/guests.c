@@ -10,6 +10,7 @@
 #include "fan-out.h"
 #include "log.h"
 #include "mcs-macro.h"
+#include "mcs-ownership.h"
 #include "mcsd.h"
 
 #define RETRY_MS 1000
@@ -146,7 +147,7 @@ static bool release_gone(mcsd *d, const char *uuid, const char *why) {
         if (strcmp(rec.host, d->host_id)) {
                 log_guest(MCS_LOG_INFO, rec.name, uuid, rec.label, "guest '%s' keeps %s: host %s holds it now", rec.name,
                           rec.label, rec.host);
-        } else if ((r = mcs_registry_release_if(d->reg, uuid, d->host_id, rec.generation, NULL, &e)) == -MCS_E_CHANGED) {
+        } else if ((r = mcs_guest_release(d->reg, &rec, NULL, &e)) == -MCS_E_CHANGED) {
                 log_guest(MCS_LOG_INFO, rec.name, uuid, rec.label, "guest '%s' keeps %s: %s", rec.name, rec.label, e.msg);
         } else if (r < 0 && r != -MCS_E_NOTFOUND) {
                 log_guest(MCS_LOG_ERROR, rec.name, uuid, rec.label, "guest '%s': cannot release %s: %s", rec.name,
@@ -222,6 +223,18 @@ static void check_live_label(mcsd *d, virDomainPtr dom, const mcs_record *rec) {
                           rec->name, live.label, rec->label);
 }
 
+/* True while libvirt runs a job on the guest (a migration, either end) or
+ * holds it paused for an incoming migration. A driver that cannot tell
+ * (the test driver has no jobs) runs no migration. */
+static bool migration_under_way(virDomainPtr dom) {
+        virDomainJobInfo info;
+        int state, reason;
+        if (virDomainGetJobInfo(dom, &info) == 0 && info.type != VIR_DOMAIN_JOB_NONE)
+                return true;
+        return virDomainGetState(dom, &state, &reason, 0) == 0 && state == VIR_DOMAIN_PAUSED &&
+               reason == VIR_DOMAIN_PAUSED_MIGRATION;
+}
+
 /* Brings the record's state and host in line with what libvirt says.
  * active is what a reconcile's listing said, maybe a while ago: a record
  * is changed only on what libvirt says now (the hook may just have marked
@@ -245,6 +258,11 @@ static int sync_state(mcsd *d, virDomainPtr dom, int active, mcs_record *rec, mc
                 return 0;
         /* Defined here but running elsewhere: the running host owns it. */
         if (!active && rec->state == MCS_STATE_RUNNING && !here)
+                return 0;
+        /* Migrating: the record moves (or comes back) only once the guest
+         * runs here with no migration under way; stopped here, it is the
+         * other end's to record. */
+        if (rec->state == MCS_STATE_MIGRATING && (!active || migration_under_way(dom)))
                 return 0;
         if ((r = mcs_registry_set_state(d->reg, rec->uuid, want, &upd, e)) < 0)
                 return r;
@@ -720,6 +738,20 @@ static void guest_gone(mcsd *d, const char *uuid, bool stopped) {
                 schedule_release(d, uuid);
 }
 
+/* The guest stopped here other than by migrating away: a record this host
+ * had marked migrating (a migration that failed or was cancelled, the
+ * guest then stopped before mcsd saw it run again) is merely reserved now,
+ * so that the usual rules (a transient guest's release) apply to it. */
+static void stopped_not_migrated(mcsd *d, const char *uuid) {
+        mcs_record rec = {0};
+        mcs_err e = {0};
+        if (mcs_registry_get(d->reg, uuid, &rec, &e) == 0 && rec.state == MCS_STATE_MIGRATING &&
+            !strcmp(rec.host, d->host_id) &&
+            mcs_registry_set_state(d->reg, uuid, MCS_STATE_RESERVED, NULL, &e) < 0)
+                log_guest(MCS_LOG_ERROR, rec.name, uuid, rec.label, "guest '%s': %s", rec.name, e.msg);
+        mcs_record_clear(&rec);
+}
+
 int guests_on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *opaque) {
         mcsd *d = opaque;
         char uuid[VIR_UUID_STRING_BUFLEN] = "";
@@ -736,6 +768,7 @@ int guests_on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int det
         case VIR_DOMAIN_EVENT_STARTED:
         case VIR_DOMAIN_EVENT_UNDEFINED:
         case VIR_DOMAIN_EVENT_STOPPED:
+        case VIR_DOMAIN_EVENT_RESUMED: /* a migration's end: the record may move (docs/mcsd.md, Migration) */
                 break;
         default:
                 return 0;
@@ -745,6 +778,8 @@ int guests_on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int det
                 guests_schedule_retry(d);
                 return 0;
         }
+        if (event == VIR_DOMAIN_EVENT_STOPPED && detail != VIR_DOMAIN_EVENT_STOPPED_MIGRATED)
+                stopped_not_migrated(d, uuid);
         if (!exists) {
                 /* A guest migrated away belongs to its new host. */
                 if (!(event == VIR_DOMAIN_EVENT_STOPPED && detail == VIR_DOMAIN_EVENT_STOPPED_MIGRATED))

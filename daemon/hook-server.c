@@ -180,7 +180,17 @@ static void decide_registry(hook_server *h, hook_call *c) {
                 return;
         }
         int policy = __atomic_load_n(&h->d->hook_policy, __ATOMIC_ACQUIRE);
-        if (policy == MCS_LABELS_RESERVE || policy == MCS_LABELS_OFF) {
+        if (policy == MCS_LABELS_RESERVE && rq->op == MCS_HOOK_MIGRATE) {
+                /* No label to check, but the registry records an incoming
+                 * migration as on an SELinux host (docs/mcsd.md, Migration). */
+                mcs_hook_request unlabelled = *rq;
+                unlabelled.label = NULL;
+                if (mcs_hook_decide(h->reg, &h->d->cfg, &unlabelled, &c->v, &e) < 0) {
+                        log_guest(MCS_LOG_ERROR, rq->name, rq->uuid, NULL, "hook %s for guest '%s': %s",
+                                  mcs_hook_op_name(rq->op), rq->name, e.msg);
+                        c->failed = fail_mcs(&c->err, &e) < 0;
+                }
+        } else if (policy == MCS_LABELS_RESERVE || policy == MCS_LABELS_OFF) {
                 /* Until libvirt has answered (-1) the checks apply: fail closed. */
                 c->v = (mcs_hook_verdict){.allow = true};
                 set_msg(&c->v, "libvirt on this host has no SELinux security driver; mcsd labels no guest here");

@@ -223,7 +223,8 @@ int method_gc(request *rq, json_object **result, reply_err *err) {
         size_t kept = 0;
         for (size_t i = 0; i < l.n; i++) {
                 mcs_record *rec = &l.v[i];
-                if ((here && domain_listed(uuids, n, rec->uuid)) ||
+                /* A migrating guest runs on one end or the other. */
+                if ((here && domain_listed(uuids, n, rec->uuid)) || rec->state == MCS_STATE_MIGRATING ||
                     (rec->kind == MCS_KIND_STATIC && !with_static)) {
                         kept++;
                         continue;

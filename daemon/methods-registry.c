@@ -313,9 +313,9 @@ static int release_write(request *rq, void *state, reply_err *err) {
                             "guest '%s' is defined on this host and would take %s back at once; undefine it first "
                             "(its label is released %u ms later)",
                             w->g.name, w->rec.label, d->cfg.undefine_grace_ms);
-        if (w->rec.state == MCS_STATE_RUNNING)
-                return fail(err, MCS_PERR_IN_USE, "guest '%s' runs with %s on host %s; stop it there first", w->rec.name,
-                            w->rec.label, w->rec.host);
+        if (w->rec.state != MCS_STATE_RESERVED)
+                return fail(err, MCS_PERR_IN_USE, "guest '%s' %s with %s on host %s; stop it there first", w->rec.name,
+                            w->rec.state == MCS_STATE_MIGRATING ? "migrates" : "runs", w->rec.label, w->rec.host);
         if (mcs_registry_release_if(d->reg, w->g.uuid, w->rec.host, w->rec.generation, NULL, &e) < 0)
                 return fail_mcs(err, &e);
         return 0;

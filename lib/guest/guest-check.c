@@ -108,6 +108,9 @@ unsigned mcs_check_orphan(const mcs_record *rec, const char *host_id, mcs_check_
                 return 0;
         if (rec->state == MCS_STATE_RUNNING)
                 say(&c, "the registry says it runs here with %s, but this host has no such guest", rec->label);
+        else if (rec->state == MCS_STATE_MIGRATING)
+                say(&c, "the registry says it migrates from here with %s; the host it runs on now records it "
+                    "once its mcsd sees it (nothing releases it meanwhile)", rec->label);
         else if (rec->kind != MCS_KIND_STATIC)
                 say(&c, "%s is reserved for a guest this host no longer has (mcsctl gc releases it)", rec->label);
         /* A static reservation without a guest is an operator's reservation. */

@@ -6,6 +6,7 @@
 
 #include "mcs-level.h"
 #include "mcs-macro.h"
+#include "mcs-ownership.h"
 
 #define CONTEXT_MAX (4u * 256u + MCS_RANGE_STRMAX)
 
@@ -54,28 +55,31 @@ static int register_label(mcs_registry *r, const mcs_domain *d, mcs_kind kind, b
                 }
                 /* The operator changed a running guest's label: QEMU and its
                  * images still carry the old one, which stays reserved until
-                 * the guest stops; the new one is reserved then. */
-                if (active && kind == MCS_KIND_STATIC) {
-                        if (snprintf(o->why, sizeof o->why, "runs with %s; its new label %s is reserved when it stops",
-                                     cur.label, level) < 0)
+                 * the guest stops; the new one is reserved then. A record
+                 * running on another host is that host's to give up. */
+                bool elsewhere = mcs_guest_runs_elsewhere(r, &cur);
+                if ((active && kind == MCS_KIND_STATIC) || elsewhere) {
+                        if (snprintf(o->why, sizeof o->why,
+                                     "runs%s%s with %s; its new label %s is reserved when it stops",
+                                     elsewhere ? " on host " : "", elsewhere ? cur.host : "", cur.label, level) < 0)
                                 o->why[0] = '\0';
                         o->rec = cur;
                         o->deferred = true;
                         o->status = MCS_GUEST_MANAGED;
                         return 0;
                 }
-                /* The operator changed the guest's label: its old one is free,
-                 * unless the record changed since it was read. */
-                rc = mcs_registry_release_if(r, d->uuid, cur.host, cur.generation, NULL, e);
+                /* The operator changed the guest's label: the new one replaces
+                 * the old in one step, unless the record changed since it was
+                 * read; a refused label leaves the old one reserved. */
+                mcs_guest g = {.uuid = d->uuid, .name = d->name, .kind = kind};
+                rc = mcs_guest_replace_label(r, &g, &cur, level, &o->rec, e);
                 mcs_record_clear(&cur);
-                if (rc < 0)
-                        return rc;
-                o->replaced = true;
-        } else if (rc != -MCS_E_NOTFOUND)
+                o->replaced = o->created = rc == 0;
+        } else if (rc == -MCS_E_NOTFOUND) {
+                mcs_guest g = {.uuid = d->uuid, .name = d->name, .kind = kind};
+                rc = mcs_registry_reserve_label(r, &g, level, &o->rec, &o->created, e);
+        } else
                 return rc;
-
-        mcs_guest g = {.uuid = d->uuid, .name = d->name, .kind = kind};
-        rc = mcs_registry_reserve_label(r, &g, level, &o->rec, &o->created, e);
         if (rc == 0)
                 return outcome(o, MCS_GUEST_MANAGED, "");
         if (refusal(rc))

@@ -7,6 +7,7 @@
 #include "mcs-domain-label.h"
 #include "mcs-level.h"
 #include "mcs-macro.h"
+#include "mcs-ownership.h"
 
 static int verdict(mcs_hook_verdict *v, bool allow, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int verdict(mcs_hook_verdict *v, bool allow, const char *fmt, ...) {
@@ -20,52 +21,65 @@ static int verdict(mcs_hook_verdict *v, bool allow, const char *fmt, ...) {
 
 /* The label must be held by this UUID: it is, or it is reserved now.
  * replace: a dynamic reservation of another label gives way (libvirt drew
- * this one for a dynamic guest). */
+ * this one for a dynamic guest), in one step that keeps the old label
+ * should the new one be refused. owned: refuse when the record runs on
+ * another host (a start; not a migration's arrival, nor a reconnect). */
 static int hold_label(mcs_registry *r, const mcs_hook_request *rq, const char *level, mcs_kind kind, bool replace,
-                      mcs_hook_verdict *v, mcs_err *e) {
-        mcs_record cur = {0}, got = {0};
+                      bool owned, mcs_hook_verdict *v, mcs_err *e) {
+        _cleanup_(mcs_record_clear) mcs_record cur = {0};
+        mcs_record got = {0};
         mcs_err le = {0};
         int rc = mcs_registry_get(r, rq->uuid, &cur, e);
         if (rc < 0 && rc != -MCS_E_NOTFOUND)
                 return rc;
+        mcs_guest g = {.uuid = rq->uuid, .name = rq->name, .kind = kind};
         if (rc == 0) {
                 bool same = !strcmp(cur.label, level), yield = replace && cur.kind != MCS_KIND_STATIC;
-                if (!same && !yield) {
-                        verdict(v, false, "guest '%s' has label %s, but %s is reserved for it (host %s)", rq->name, level,
-                                cur.label, cur.host);
-                        mcs_record_clear(&cur);
-                        return 0;
-                }
-                if (same) {
-                        mcs_record_clear(&cur);
+                if (owned && mcs_guest_check_owner(r, &cur, "started here", &le) < 0)
+                        return verdict(v, false, "%s", le.msg);
+                if (!same && !yield)
+                        return verdict(v, false, "guest '%s' has label %s, but %s is reserved for it (host %s)",
+                                       rq->name, level, cur.label, cur.host);
+                if (same)
                         return verdict(v, true, "%s is reserved for guest '%s'", level, rq->name);
-                }
-                if ((rc = mcs_registry_release_if(r, rq->uuid, cur.host, cur.generation, NULL, e)) < 0) {
-                        mcs_record_clear(&cur);
-                        return rc;
-                }
-        }
-        mcs_guest g = {.uuid = rq->uuid, .name = rq->name, .kind = kind};
-        rc = mcs_registry_reserve_label(r, &g, level, &got, NULL, &le);
+                rc = mcs_guest_replace_label(r, &g, &cur, level, &got, &le);
+        } else
+                rc = mcs_registry_reserve_label(r, &g, level, &got, NULL, &le);
         if (rc == 0) {
                 v->created = !cur.label;
                 v->generation = got.generation;
                 mcs_record_clear(&got);
-                mcs_record_clear(&cur);
                 return verdict(v, true, "reserved %s for guest '%s'", level, rq->name);
         }
-        /* Give a replaced reservation back; should that fail, the daemon's
-         * next reconcile reserves a pair for the guest again. */
-        if (cur.label) {
-                mcs_guest old = {.uuid = rq->uuid, .name = rq->name, .kind = cur.kind};
-                if (mcs_registry_reserve_label(r, &old, cur.label, &got, NULL, NULL) == 0)
-                        mcs_record_clear(&got);
-        }
-        mcs_record_clear(&cur);
-        if (rc == -MCS_E_CONFLICT || rc == -MCS_E_INVALID || rc == -MCS_E_EXISTS)
+        if (rc == -MCS_E_CONFLICT || rc == -MCS_E_INVALID || rc == -MCS_E_EXISTS || rc == -MCS_E_CHANGED)
                 return verdict(v, false, "%s", le.msg);
         *e = le;
         return rc;
+}
+
+/* migrate begin, on the destination: the incoming label must belong to
+ * this UUID or be free; a record running on the source is marked migrating
+ * there (it stays the source's until the guest runs here). Without a label
+ * (no SELinux driver here) the record is marked all the same. */
+static int migrate_in(mcs_registry *r, const mcs_hook_request *rq, const char *level, mcs_kind kind,
+                      mcs_hook_verdict *v, mcs_err *e) {
+        mcs_record rec = {0};
+        int rc;
+        if (rq->label && ((rc = hold_label(r, rq, level, kind, false, false, v, e)) < 0 || !v->allow))
+                return rc;
+        if ((rc = mcs_guest_migrate_in(r, rq->uuid, &rec, e)) < 0)
+                return rc;
+        if (rc == 1)
+                verdict(v, true, "guest '%s' migrates in from host %s; its record stays that host's until it runs here",
+                        rq->name, rec.host);
+        else if (!rq->label)
+                verdict(v, true, "guest '%s' has no SELinux label in its XML (a host without SELinux?); not checked",
+                        rq->name);
+        else if ((rc = mcs_registry_set_state(r, rq->uuid, MCS_STATE_RUNNING, &rec, e)) < 0)
+                return rc; /* no other host runs it: it runs here from now on */
+        v->generation = rec.generation;
+        mcs_record_clear(&rec);
+        return 0;
 }
 
 int mcs_hook_decide(mcs_registry *r, const mcs_config *cfg, const mcs_hook_request *rq, mcs_hook_verdict *v,
@@ -90,33 +104,37 @@ int mcs_hook_decide(mcs_registry *r, const mcs_config *cfg, const mcs_hook_reque
         switch (rq->op) {
         case MCS_HOOK_PREPARE:
                 if (rq->mode == MCS_SECLABEL_STATIC && rq->label)
-                        return hold_label(r, rq, level, kind, false, v, e);
+                        return hold_label(r, rq, level, kind, false, true, v, e);
                 /* libvirt draws a dynamic label after prepare; start checks it.
                  * Here the registry only has to answer. */
                 rc = mcs_registry_get(r, rq->uuid, &rec, e);
                 mcs_record_clear(&rec);
                 return rc < 0 && rc != -MCS_E_NOTFOUND ? rc : verdict(v, true, "the registry answers");
+        case MCS_HOOK_MIGRATE:
+                return migrate_in(r, rq, level, kind, v, e);
         case MCS_HOOK_START:
         case MCS_HOOK_RESTORE:
-        case MCS_HOOK_MIGRATE:
                 if (!rq->label)
                         return verdict(v, true, "guest '%s' has no SELinux label in its XML (a host without SELinux?); not checked",
                                        rq->name);
-                if ((rc = hold_label(r, rq, level, kind, rq->op != MCS_HOOK_MIGRATE && kind == MCS_KIND_DYNAMIC, v, e)) < 0 ||
-                    !v->allow)
+                if ((rc = hold_label(r, rq, level, kind, kind == MCS_KIND_DYNAMIC, true, v, e)) < 0 || !v->allow)
                         return rc;
                 /* The guest runs here from now on: the record moves to this
                  * host before QEMU does, so that a source host's delayed
-                 * release finds it changed and keeps the label. */
-                if ((rc = mcs_registry_set_state(r, rq->uuid, MCS_STATE_RUNNING, &rec, e)) < 0)
+                 * release finds it changed and keeps the label; unless it
+                 * migrates in, and its source keeps it until it runs here. */
+                if ((rc = mcs_guest_runs_here(r, rq->uuid, &rec, e)) < 0)
                         return rc;
+                if (rc == 1)
+                        verdict(v, true, "%s is reserved for guest '%s', migrating from host %s", level, rq->name,
+                                rec.host);
                 v->generation = rec.generation;
                 mcs_record_clear(&rec);
                 return 0;
         case MCS_HOOK_RECONNECT:
                 if (!rq->label)
                         return 0;
-                if ((rc = hold_label(r, rq, level, kind, false, v, e)) < 0)
+                if ((rc = hold_label(r, rq, level, kind, false, false, v, e)) < 0)
                         return rc;
                 /* A running guest is never stopped for this; it is reported. */
                 if (!v->allow) {
@@ -131,11 +149,13 @@ int mcs_hook_decide(mcs_registry *r, const mcs_config *cfg, const mcs_hook_reque
                         return 0;
                 if (rc < 0)
                         return rc;
-                if (rec.kind == MCS_KIND_TRANSIENT &&
-                    (rc = mcs_registry_release_if(r, rq->uuid, rec.host, rec.generation, NULL, e)) == 0) {
+                /* Only this host's record: a guest that migrated away left it
+                 * to its new host (docs/hook.md). */
+                if (rec.kind == MCS_KIND_TRANSIENT && (rc = mcs_guest_release(r, &rec, NULL, e)) == 0) {
                         verdict(v, true, "released %s of transient guest '%s'", rec.label, rq->name);
                         snprintf(v->released, sizeof v->released, "%s", rec.label);
-                }
+                } else if (rc == -MCS_E_CHANGED)
+                        verdict(v, true, "transient guest '%s' keeps %s: %s", rq->name, rec.label, e->msg);
                 mcs_record_clear(&rec);
                 return rc < 0 && rc != -MCS_E_NOTFOUND && rc != -MCS_E_CHANGED ? rc : 0;
         case MCS_HOOK_OTHER:

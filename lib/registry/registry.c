@@ -19,7 +19,7 @@ static const mcs_backend_ops *const backends[] = {
 };
 
 static const char *const kind_names[] = {"dynamic", "static", "transient"};
-static const char *const state_names[] = {"reserved", "running"};
+static const char *const state_names[] = {"reserved", "running", "migrating"};
 static const char *const op_names[] = {"reserve", "release", "state"};
 
 const char *mcs_kind_name(mcs_kind k) {

@@ -389,6 +389,116 @@ START_TEST(conditional_release) {
 }
 END_TEST
 
+/* replace_label: the new label or the old, never neither; conditional on
+ * host and generation; a refusal leaves the record exactly as it was. */
+START_TEST(replace_label_in_one_step) {
+        mcs_registry *h1 = B->open("h1", "c0.c1023"), *h2 = B->open("h2", "c0.c1023");
+        mcs_record rec, now;
+        mcs_err e = {0};
+        mcs_guest g = guest(U1, "vm1"), o = static_guest(U2, "other"), s = static_guest(U1, "vm1");
+
+        ck_assert_ok(mcs_registry_reserve_label(h1, &g, "s0:c1,c2", &rec, NULL, &e), &e);
+        ck_assert_ok(mcs_registry_reserve_label(h1, &o, "s0:c7,c8", &now, NULL, &e), &e);
+        mcs_record_clear(&now);
+
+        /* Another guest's label, or one containing it: refused, nothing written. */
+        ck_assert_fails(mcs_registry_replace_label(h2, &s, "s0:c7,c8", "h1", rec.generation, &now, &e), &e,
+                        MCS_E_CONFLICT, "held by guest other");
+        ck_assert_fails(mcs_registry_replace_label(h2, &s, "s0:c1.c9", NULL, 0, &now, &e), &e, MCS_E_CONFLICT,
+                        "held by guest other");
+        /* Not what the caller read. */
+        ck_assert_fails(mcs_registry_replace_label(h2, &s, "s0:c3,c4", "h2", 0, &now, &e), &e, MCS_E_CHANGED,
+                        "not replaced");
+        ck_assert_fails(mcs_registry_replace_label(h2, &s, "s0:c3,c4", NULL, rec.generation + 1, &now, &e), &e,
+                        MCS_E_CHANGED, "not replaced");
+        ck_assert_ok(mcs_registry_get(h2, U1, &now, &e), &e);
+        ck_assert_str_eq(now.label, "s0:c1,c2");
+        ck_assert_uint_eq(now.generation, rec.generation);
+        ck_assert_int_eq(now.created_us, rec.created_us);
+        mcs_record_clear(&now);
+        mcs_history_list h;
+        ck_assert_ok(mcs_registry_history(h1, U1, &h, &e), &e);
+        ck_assert_uint_eq(h.n, 1); /* the reserve alone */
+        mcs_history_list_clear(&h);
+
+        /* A label sharing a category with its own old one: replaced, on h2 now. */
+        ck_assert_ok(mcs_registry_replace_label(h2, &s, "s0:c1,c3", "h1", rec.generation, &now, &e), &e);
+        ck_assert_str_eq(now.label, "s0:c1,c3");
+        ck_assert_str_eq(now.host, "h2");
+        ck_assert_int_eq(now.kind, MCS_KIND_STATIC);
+        ck_assert_uint_eq(now.generation, rec.generation + 1);
+        mcs_record_clear(&now);
+        ck_assert_ok(mcs_registry_get(h1, U1, &now, &e), &e);
+        ck_assert_str_eq(now.label, "s0:c1,c3");
+        mcs_record_clear(&now);
+        /* The old label is free, the new one held, seen from the other handle. */
+        mcs_guest t = static_guest(U3, "third");
+        ck_assert_ok(mcs_registry_reserve_label(h1, &t, "s0:c1,c2", &now, NULL, &e), &e);
+        mcs_record_clear(&now);
+        refused(h1, "h1", &o, "s0:c1,c3", MCS_E_EXISTS, "already holds");
+        mcs_guest u = static_guest(U4, "fourth");
+        refused(h1, "h1", &u, "s0:c1,c3", MCS_E_CONFLICT, "held by guest vm1");
+        /* The same label: nothing to do. */
+        ck_assert_ok(mcs_registry_replace_label(h1, &s, "s0:c1,c3", NULL, 0, &now, &e), &e);
+        ck_assert_uint_eq(now.generation, rec.generation + 1);
+        mcs_record_clear(&now);
+        ck_assert_fails(mcs_registry_replace_label(h1, &u, "s0:c5,c6", NULL, 0, &now, &e), &e, MCS_E_NOTFOUND, U4);
+
+        mcs_record_clear(&rec);
+        mcs_registry_close(h1);
+        mcs_registry_close(h2);
+}
+END_TEST
+
+/* A guest migrating away: the record stays its host's, in state
+ * migrating, stored and read back alike by every handle. */
+START_TEST(migrating_state) {
+        mcs_registry *h1 = B->open("h1", "c0.c1023"), *h2 = B->open("h2", "c0.c1023");
+        mcs_record rec, now;
+        mcs_err e = {0};
+        mcs_guest g = guest(U1, "vm1");
+
+        ck_assert_ok(mcs_registry_reserve_label(h1, &g, "s0:c1,c2", &rec, NULL, &e), &e);
+        ck_assert_fails(mcs_registry_set_migrating(h2, U1, 0, &now, &e), &e, MCS_E_INVALID, "nothing migrates");
+        mcs_record_clear(&rec);
+        ck_assert_ok(mcs_registry_set_state(h1, U1, MCS_STATE_RUNNING, &rec, &e), &e);
+        ck_assert_fails(mcs_registry_set_migrating(h2, U1, rec.generation + 1, &now, &e), &e, MCS_E_CHANGED,
+                        "not marked migrating");
+        ck_assert_ok(mcs_registry_set_migrating(h2, U1, rec.generation, &now, &e), &e);
+        ck_assert_int_eq(now.state, MCS_STATE_MIGRATING);
+        ck_assert_str_eq(now.host, "h1");
+        ck_assert_uint_eq(now.generation, rec.generation + 1);
+        mcs_record_clear(&now);
+        ck_assert_ok(mcs_registry_get(h1, U1, &now, &e), &e);
+        ck_assert_int_eq(now.state, MCS_STATE_MIGRATING);
+        ck_assert_str_eq(now.host, "h1");
+        ck_assert_str_eq(mcs_state_name(now.state), "migrating");
+        mcs_record_clear(&now);
+        /* Listed by state; its label stays held. */
+        mcs_filter f = MCS_FILTER_ALL;
+        f.state = MCS_STATE_MIGRATING;
+        mcs_record_list l;
+        ck_assert_ok(mcs_registry_list(h2, &f, &l, &e), &e);
+        ck_assert_uint_eq(l.n, 1);
+        mcs_record_list_clear(&l);
+        mcs_guest o = static_guest(U2, "other");
+        refused(h2, "h2", &o, "s0:c1,c2", MCS_E_CONFLICT, "held by guest vm1");
+        /* The destination runs it: the record moves there. */
+        ck_assert_ok(mcs_registry_set_state(h2, U1, MCS_STATE_RUNNING, &now, &e), &e);
+        ck_assert_str_eq(now.host, "h2");
+        ck_assert_int_eq(now.state, MCS_STATE_RUNNING);
+        mcs_record_clear(&now);
+        mcs_state st;
+        ck_assert_int_eq(mcs_state_from_name("migrating", &st), 0);
+        ck_assert_int_eq(st, MCS_STATE_MIGRATING);
+        ck_assert_int_lt(mcs_state_from_name("moving", &st), 0);
+
+        mcs_record_clear(&rec);
+        mcs_registry_close(h1);
+        mcs_registry_close(h2);
+}
+END_TEST
+
 /* The same guest moved, renamed and released across two handles, each
  * step conditional on what the other handle wrote; the history tells it. */
 START_TEST(conditional_release_rename_and_history) {
@@ -749,6 +859,8 @@ void registry_api_add(TCase *tc, const registry_api_backend *b) {
         tcase_add_test(tc, state_list_and_history);
         tcase_add_test(tc, two_handles_never_draw_the_same_pair);
         tcase_add_test(tc, conditional_release);
+        tcase_add_test(tc, replace_label_in_one_step);
+        tcase_add_test(tc, migrating_state);
         tcase_add_test(tc, conditional_release_rename_and_history);
         tcase_add_test(tc, rename_record);
         tcase_add_test(tc, writes_over_a_record_reserved_again_are_refused);

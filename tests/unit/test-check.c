@@ -164,6 +164,12 @@ START_TEST(orphans) {
         found[0] = '\0';
         ck_assert_uint_eq(mcs_check_orphan(&rec, "h1", collect, NULL), 1);
         ck_assert_ptr_nonnull(strstr(found, "the registry says it runs here with s0:c1,c2, but this host has no such guest"));
+        rec.state = MCS_STATE_MIGRATING;
+        rec.kind = MCS_KIND_DYNAMIC;
+        found[0] = '\0';
+        ck_assert_uint_eq(mcs_check_orphan(&rec, "h1", collect, NULL), 1);
+        ck_assert_ptr_nonnull(strstr(found, "migrates from here with s0:c1,c2"));
+        ck_assert_ptr_null(strstr(found, "mcsctl gc"));
 }
 END_TEST
 

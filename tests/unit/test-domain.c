@@ -538,6 +538,67 @@ START_TEST(running_guest_keeps_its_label) {
 }
 END_TEST
 
+/* Issue 24 item 2: a static label edited on h2, where the guest does not
+ * run, while it runs on h1: h1's running label stays, the new one waits;
+ * and a new label refused for a conflict leaves the old record as it was. */
+START_TEST(edited_label_never_frees_another_hosts_running_label) {
+        mcs_registry *h1 = test_open_registry("h1", "c0.c1023"), *h2 = test_open_registry("h2", "c0.c1023");
+        mcs_config cfg;
+        mcs_guest_outcome o;
+        mcs_record before, now;
+        mcs_err e = {0};
+        mcs_config_init(&cfg);
+        const char *old_sl = "<seclabel type='static'><label>u:r:t:s0:c10,c11</label></seclabel>",
+                   *new_sl = "<seclabel type='static'><label>u:r:t:s0:c20,c21</label></seclabel>",
+                   *taken_sl = "<seclabel type='static'><label>u:r:t:s0:c30,c31</label></seclabel>";
+
+        apply_as(h1, &cfg, "kvm", "vm1", UUID_A, old_sl, true, true, NULL, &o);
+        ck_assert_int_eq(o.status, MCS_GUEST_MANAGED);
+        mcs_guest_outcome_clear(&o);
+        ck_assert_ok(mcs_registry_set_state(h1, UUID_A, MCS_STATE_RUNNING, &before, &e), &e);
+
+        apply_as(h2, &cfg, "kvm", "vm1", UUID_A, new_sl, true, false, NULL, &o);
+        ck_assert_int_eq(o.status, MCS_GUEST_MANAGED);
+        ck_assert(o.deferred && !o.replaced && !o.created);
+        ck_assert_str_eq(o.why, "runs on host h1 with s0:c10,c11; its new label s0:c20,c21 is reserved when it stops");
+        mcs_guest_outcome_clear(&o);
+        ck_assert_ok(mcs_registry_get(h2, UUID_A, &now, &e), &e);
+        ck_assert_str_eq(now.label, "s0:c10,c11");
+        ck_assert_str_eq(now.host, "h1");
+        ck_assert_uint_eq(now.generation, before.generation);
+        mcs_record_clear(&now);
+
+        /* Stopped on h1; the label h2 wants is another guest's: refused, the old record stays whole. */
+        mcs_record_clear(&before);
+        ck_assert_ok(mcs_registry_set_state(h1, UUID_A, MCS_STATE_RESERVED, &before, &e), &e);
+        mcs_guest other = {.uuid = UUID_B, .name = "vm2", .kind = MCS_KIND_STATIC};
+        ck_assert_ok(mcs_registry_reserve_label(h1, &other, "s0:c30,c31", &now, NULL, &e), &e);
+        mcs_record_clear(&now);
+        apply_as(h2, &cfg, "kvm", "vm1", UUID_A, taken_sl, true, false, NULL, &o);
+        ck_assert_int_eq(o.status, MCS_GUEST_REFUSED);
+        ck_assert_msg(strstr(o.why, "held by guest vm2"), "%s", o.why);
+        mcs_guest_outcome_clear(&o);
+        ck_assert_ok(mcs_registry_get(h2, UUID_A, &now, &e), &e);
+        ck_assert_str_eq(now.label, "s0:c10,c11");
+        ck_assert_uint_eq(now.generation, before.generation);
+        ck_assert_int_eq(now.created_us, before.created_us);
+        mcs_record_clear(&now);
+
+        /* A free one replaces it, the record now h2's. */
+        apply_as(h2, &cfg, "kvm", "vm1", UUID_A, new_sl, true, false, NULL, &o);
+        ck_assert_int_eq(o.status, MCS_GUEST_MANAGED);
+        ck_assert(o.replaced && !o.deferred);
+        ck_assert_str_eq(o.rec.label, "s0:c20,c21");
+        ck_assert_str_eq(o.rec.host, "h2");
+        mcs_guest_outcome_clear(&o);
+
+        mcs_record_clear(&before);
+        mcs_config_clear(&cfg);
+        mcs_registry_close(h1);
+        mcs_registry_close(h2);
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("domain");
         TCase *tc = tcase_create("xml");
@@ -555,6 +616,7 @@ int main(void) {
         tcase_add_test(rules, host_secmodels);
         tcase_add_test(rules, rules_without_selinux);
         tcase_add_test(rules, running_guest_keeps_its_label);
+        tcase_add_test(rules, edited_label_never_frees_another_hosts_running_label);
         suite_add_tcase(s, rules);
         return test_run(s);
 }

@@ -115,7 +115,7 @@ START_TEST(unused_index_is_dropped) {
         mcs_registry_close(test_open_registry("host-a", "c0.c1023"));
         db = raw_open();
         ck_assert_int_eq(raw_int(db, count), 0);
-        ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 4);
+        ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 5);
         sqlite3_close(db);
 }
 END_TEST
@@ -219,7 +219,7 @@ START_TEST(migrates_version_1) {
         mcs_registry_close(r);
 
         db = raw_open();
-        ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 4);
+        ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 5);
         /* The unused index of version 1 is gone, with no new version. */
         ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE name = 'reservations_by_name'"), 0);
         ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE name = 'history_by_uuid'"), 1);
@@ -242,7 +242,7 @@ START_TEST(refuses_newer_schema_and_foreign_files) {
         ck_assert_int_eq(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
         sqlite3_close(db);
         ck_assert_fails(mcs_registry_open(test_db_path, &cfg, &r, &e), &e, MCS_E_SCHEMA,
-                        "has schema version 99; this mcsd knows versions up to 4: upgrade mcsd");
+                        "has schema version 99; this mcsd knows versions up to 5: upgrade mcsd");
 
         FILE *f = fopen(test_db_path, "w");
         for (int i = 0; i < 100; i++)

@@ -5,13 +5,16 @@
  *   start begin,    the final label must be reserved for this UUID, or be
  *   restore begin   free and then reserved now; a dynamic guest's older
  *                   dynamic reservation gives way to the label libvirt drew
+ *                   (in one step: refused, it keeps the old one); refused
+ *                   when the record runs on another host (mcs-ownership.h)
  *   migrate begin   the incoming label must belong to this UUID or be free
  *                   (on the destination host)
  *                   when allowed, these three record the guest as running
  *                   on this host
  *   reconnect begin registers the running guest's label; never refuses
- *   release end     releases a transient reservation (v->released: the
- *                   caller restores its images' original labels)
+ *   release end     releases a transient reservation this host holds
+ *                   (v->released: the caller restores its images' original
+ *                   labels); another host's record stays
  * Every release acts only if the record is still the one read (same host
  * and generation). Guests excluded by name, with type='none' or with no label at start (a
  * host without SELinux) pass. */

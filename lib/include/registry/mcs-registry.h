@@ -28,6 +28,11 @@ typedef enum mcs_kind {
 typedef enum mcs_state {
         MCS_STATE_RESERVED,
         MCS_STATE_RUNNING, /* running on the record's host */
+        /* Running on the record's host, which migrates it away: the record
+         * stays that host's until the guest runs on the destination (whose
+         * mcsd then records it running there) or the migration fails (the
+         * source records it running again). Nobody releases it meanwhile. */
+        MCS_STATE_MIGRATING,
 } mcs_state;
 
 typedef struct mcs_record {
@@ -182,6 +187,28 @@ int mcs_registry_release(mcs_registry *r, const char *uuid, mcs_record *out, mcs
  * -MCS_E_CHANGED, naming what changed, and the record stays. */
 int mcs_registry_release_if(mcs_registry *r, const char *uuid, const char *host, uint64_t generation,
                             mcs_record *out, mcs_err *e);
+
+/* Replaces the guest's label by label in one step that never leaves it
+ * holding neither: label is checked first, the guest's own old label set
+ * aside, and a conflict (-MCS_E_CONFLICT) changes nothing; should the
+ * write fail after the check, the old record is put back as it was.
+ * Inside a write section (sqlite; a batch) no other host can see the gap.
+ * Acts only if the record still has host if_host (NULL: any) and
+ * generation if_generation (0: any), else -MCS_E_CHANGED. The new record
+ * is g's (name, kind), on this host, reserved, generation one past the
+ * old one's. The same label: the record as it is. */
+int mcs_registry_replace_label(mcs_registry *r, const mcs_guest *g, const char *label, const char *if_host,
+                               uint64_t if_generation, mcs_record *out, mcs_err *e);
+
+/* Records that the guest, running on the record's host, migrates away: the
+ * state becomes migrating and the host stays (MCS_STATE_MIGRATING), only if
+ * the record still has generation (0: any); -MCS_E_CHANGED otherwise. A
+ * record only reserved is refused (-MCS_E_INVALID): nothing runs to move. */
+int mcs_registry_set_migrating(mcs_registry *r, const char *uuid, uint64_t generation, mcs_record *out,
+                               mcs_err *e);
+
+/* The host id this handle writes with every record. */
+const char *mcs_registry_host(const mcs_registry *r);
 
 /* Records the guest's new name (a rename), only if the record still has
  * this generation (0: any); -MCS_E_CHANGED otherwise. */

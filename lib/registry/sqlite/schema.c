@@ -49,6 +49,24 @@ const char *const mcs_sqlite_migrations[MCS_SQLITE_SCHEMA_VERSION] = {
         "CREATE INDEX originals_by_uuid ON originals (uuid);",
         /* 3 -> 4: when each host last said it was alive (heartbeats). */
         "CREATE TABLE hosts (host TEXT PRIMARY KEY NOT NULL, seen_us INTEGER NOT NULL) WITHOUT ROWID;",
+        /* 4 -> 5: the state 'migrating' (a guest leaving the record's host).
+         * sqlite changes a CHECK only by copying the table. An older mcsd
+         * refuses the file (its schema version is newer) instead of reading
+         * a state it does not know. */
+        "CREATE TABLE reservations_v5 ("
+        "  uuid TEXT PRIMARY KEY NOT NULL,"
+        "  name TEXT NOT NULL,"
+        "  label TEXT NOT NULL UNIQUE,"
+        "  kind TEXT NOT NULL CHECK (kind IN ('dynamic', 'static', 'transient')),"
+        "  host TEXT NOT NULL,"
+        "  state TEXT NOT NULL CHECK (state IN ('reserved', 'running', 'migrating')),"
+        "  created_us INTEGER NOT NULL,"
+        "  updated_us INTEGER NOT NULL,"
+        "  generation INTEGER NOT NULL) WITHOUT ROWID;"
+        "INSERT INTO reservations_v5 (uuid, name, label, kind, host, state, created_us, updated_us, generation)"
+        "  SELECT uuid, name, label, kind, host, state, created_us, updated_us, generation FROM reservations;"
+        "DROP TABLE reservations;"
+        "ALTER TABLE reservations_v5 RENAME TO reservations;",
 };
 
 /* reservations_by_name (version 1): nothing looks a reservation up by name,

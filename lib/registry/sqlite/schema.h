@@ -3,7 +3,7 @@
  * append a new one. */
 #pragma once
 
-#define MCS_SQLITE_SCHEMA_VERSION 4
+#define MCS_SQLITE_SCHEMA_VERSION 5
 
 extern const char *const mcs_sqlite_migrations[MCS_SQLITE_SCHEMA_VERSION];
 
