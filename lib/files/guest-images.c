@@ -17,6 +17,9 @@ struct remember {
 
 static int remember(void *opaque, const char *target, const char *previous, mcs_err *e) {
         struct remember *m = opaque;
+        if (!previous)
+                return mcs_fail(e, MCS_E_IO, "%s: its label cannot be read, so it could not be put back; not labelled",
+                                target);
         return mcs_registry_remember_original(m->r, m->uuid, target, previous, e);
 }
 
@@ -28,22 +31,53 @@ static const char *field(const char *context, int n) {
         return context;
 }
 
-/* A backing file becomes readable by every guest. One that carries
- * another guest's private label (the image type at a level with
- * categories, not this guest's) is that guest's disk: a qcow2 header,
- * which the guest writing the image controls, or a chain libvirt read
- * from one, may name it; it keeps its label. */
-static int not_anothers(void *opaque, const char *target, const char *previous, mcs_err *e) {
-        const mcs_image_plan *p = opaque;
+/* Whether context's type field (from field(c, 2)) is type. */
+static bool is_type(const char *field2, const char *type) {
+        size_t tl = strlen(type);
+        return field2 && !strncmp(field2, type, tl) && field2[tl] == ':';
+}
+
+int mcs_backing_check(const mcs_image_plan *p, mcs_backing_source src, const char *target, const char *previous,
+                      mcs_err *e) {
+        if (!previous)
+                return mcs_fail(e, MCS_E_IO,
+                                "%s: its label cannot be read; as a backing file it would be readable by every guest; "
+                                "not labelled",
+                                target);
+        if (!previous[0] || !strcmp(previous, p->own))
+                return 0; /* no label at all; this guest's own image (an old top after a snapshot) */
         const char *type = field(previous, 2), *range = field(previous, 3);
-        size_t tl = strlen(p->image_type);
-        bool image = type && !strncmp(type, p->image_type, tl) && type[tl] == ':';
-        if (!image || !strcmp(range, "s0") || !strcmp(range, "s0-s0") || !strcmp(previous, p->own))
+        bool s0 = range && (!strcmp(range, "s0") || !strcmp(range, "s0-s0"));
+        if (s0 && (is_type(type, p->content_type) || is_type(type, "unlabeled_t")))
                 return 0;
+        if (s0 && src == MCS_BACKING_XML && is_type(type, MCS_DEFAULT_IMAGE_TYPE))
+                return 0; /* a base image the operator declared, as created */
+        if (is_type(type, p->image_type) && !s0)
+                return mcs_fail(e, MCS_E_CONFLICT,
+                                "%s carries %s, another guest's private label: as a backing file it would be readable "
+                                "by every guest; not labelled",
+                                target, previous);
+        if (src == MCS_BACKING_XML)
+                return mcs_fail(e, MCS_E_CONFLICT,
+                                "%s carries %s: a backing file is made readable by every guest only from no label, the "
+                                "default image label (" MCS_DEFAULT_IMAGE_TYPE ":s0), the content type at s0 or this "
+                                "guest's own label; not labelled",
+                                target, previous);
         return mcs_fail(e, MCS_E_CONFLICT,
-                        "%s carries %s, another guest's private label: as a backing file it would be readable by "
-                        "every guest; not labelled",
+                        "%s carries %s: a backing file named only by a qcow2 header (which the guest writes) is made "
+                        "readable by every guest only from no label, the content type at s0 or this guest's own "
+                        "label; declare it in <backingStore> or label it yourself; not labelled",
                         target, previous);
+}
+
+struct backing {
+        const mcs_image_plan *p;
+        mcs_backing_source src;
+};
+
+static int backing_check(void *opaque, const char *target, const char *previous, mcs_err *e) {
+        const struct backing *b = opaque;
+        return mcs_backing_check(b->p, b->src, target, previous, e);
 }
 
 int mcs_guest_images_label(mcs_registry *r, mcs_context_checker *chk, const char *uuid, const mcs_image_plan *p,
@@ -59,8 +93,9 @@ int mcs_guest_images_label(mcs_registry *r, mcs_context_checker *chk, const char
                 const mcs_image_target *t = &p->v[i];
                 mcs_label_result res;
                 mcs_err fe = {0};
-                mcs_before_label before = t->role == MCS_IMAGE_PRIVATE ? remember : t->backing ? not_anothers : NULL;
-                void *arg = t->role == MCS_IMAGE_PRIVATE ? (void *) &m : (void *) p;
+                struct backing b = {p, t->backing};
+                mcs_before_label before = t->role == MCS_IMAGE_PRIVATE ? remember : t->backing ? backing_check : NULL;
+                void *arg = t->role == MCS_IMAGE_PRIVATE ? (void *) &m : (void *) &b;
                 rc = mcs_label_file(t->path, t->context, t->kind, roots, n_roots, before, arg, &res, &fe);
                 failed += rc < 0;
                 report(opaque, t->path, t->context, rc < 0 && !res.target[0] ? NULL : &res, rc < 0 ? &fe : NULL);

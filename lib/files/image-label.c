@@ -37,7 +37,7 @@ void mcs_image_plan_clear(mcs_image_plan *p) {
 }
 
 static int add(mcs_image_plan *p, const char *path, const mcs_context *type, const char *level, mcs_image_role role,
-               mcs_file_kind kind, bool backing, mcs_err *e) {
+               mcs_file_kind kind, mcs_backing_source backing, mcs_err *e) {
         for (size_t i = 0; i < p->n; i++)
                 if (!strcmp(p->v[i].path, path))
                         return 0; /* first role wins: a disk is not also its own backing file */
@@ -63,18 +63,21 @@ static int too_deep(const char *disk, mcs_err *e) {
 }
 
 /* The backing file image names in its qcow2 header. The image is read only
- * if it resolves inside the roots and is of kind, through a descriptor
- * that never waits; otherwise the chain ends here and labelling the file
- * reports why. */
-static int read_backing(const char *image, mcs_file_kind kind, const char *const *roots, size_t n_roots,
-                        mcs_qcow2_backing *out, mcs_err *e) {
+ * if it resolves inside the roots and is a regular file, through a
+ * descriptor that never waits; otherwise the chain ends here and labelling
+ * the file reports why. A block device is never read: O_NONBLOCK does not
+ * keep a read from one waiting (a suspended device-mapper volume, a
+ * multipath device queueing with no path, a dead NBD), and this runs on
+ * mcsd's main loop or its hook thread. */
+static int read_backing(const char *image, const char *const *roots, size_t n_roots, mcs_qcow2_backing *out,
+                        mcs_err *e) {
         char target[PATH_MAX];
         mcs_err ignored = {0};
         int pfd;
         *out = (mcs_qcow2_backing){0};
         if (mcs_open_in_roots(image, roots, n_roots, &pfd, target, &ignored) < 0)
                 return 0;
-        if (mcs_fd_require_kind(pfd, kind, image, &ignored) < 0) {
+        if (mcs_fd_require_kind(pfd, MCS_FILE_REGULAR, image, &ignored) < 0) {
                 close(pfd);
                 return 0;
         }
@@ -88,8 +91,8 @@ static int read_backing(const char *image, mcs_file_kind kind, const char *const
 }
 
 /* The files below disk k, read-only to the guest: libvirt's <backingStore>
- * chain if the XML has one, else for a qcow2 disk the chain its headers
- * name, as long as each names its backing as qcow2. */
+ * chain if the XML has one, else for a qcow2 disk in a regular file the
+ * chain its headers name, as long as each names its backing as qcow2. */
 static int plan_chain(mcs_image_plan *p, const mcs_disk *k, const mcs_image_types *t, const char *const *roots,
                       size_t n_roots, mcs_err *e) {
         int r = 0;
@@ -98,25 +101,25 @@ static int plan_chain(mcs_image_plan *p, const mcs_disk *k, const mcs_image_type
                         return too_deep(k->path, e);
                 for (size_t i = 0; i < k->n_chain && r == 0; i++)
                         r = add(p, k->chain[i].path, &t->content, "s0", MCS_IMAGE_CONTENT,
-                                k->chain[i].block ? MCS_FILE_BLOCK : MCS_FILE_REGULAR, true, e);
+                                k->chain[i].block ? MCS_FILE_BLOCK : MCS_FILE_REGULAR, MCS_BACKING_XML, e);
                 return r;
         }
         if (!k->format || strcmp(k->format, "qcow2"))
                 return 0; /* raw or undeclared: its content is never probed */
+        if (k->block)
+                return 0; /* a block device is never read (read_backing) */
         _cleanup_free_ char *cur = strdup(k->path);
-        mcs_file_kind kind = k->block ? MCS_FILE_BLOCK : MCS_FILE_REGULAR;
         if (!cur)
                 return mcs_fail(e, MCS_E_NOMEM, "out of memory");
         for (unsigned depth = 0;; depth++) {
                 mcs_qcow2_backing b;
                 if (depth == MCS_BACKING_DEPTH_MAX)
                         return too_deep(k->path, e);
-                if ((r = read_backing(cur, kind, roots, n_roots, &b, e)) < 0 || !b.file)
+                if ((r = read_backing(cur, roots, n_roots, &b, e)) < 0 || !b.file)
                         return r;
-                r = add(p, b.file, &t->content, "s0", MCS_IMAGE_CONTENT, MCS_FILE_DISK, true, e);
+                r = add(p, b.file, &t->content, "s0", MCS_IMAGE_CONTENT, MCS_FILE_DISK, MCS_BACKING_HEADER, e);
                 free(cur);
                 cur = b.file;
-                kind = MCS_FILE_DISK;
                 /* A raw backing file, or one whose format the image does not
                  * name (libvirt no longer probes it either), is labelled and
                  * never read: its content may be anyone's. */
@@ -133,16 +136,17 @@ int mcs_image_plan_build(const mcs_domain *d, const mcs_image_types *t, const ch
         if (n < 0 || (size_t) n >= sizeof p.own)
                 return mcs_fail(e, MCS_E_RANGE, "the guest's image context is too long");
         snprintf(p.image_type, sizeof p.image_type, "%s", t->image.type);
+        snprintf(p.content_type, sizeof p.content_type, "%s", t->content.type);
         for (size_t i = 0; i < d->n_disks && r == 0; i++) {
                 const mcs_disk *k = &d->disks[i];
                 mcs_file_kind kind = k->block ? MCS_FILE_BLOCK : MCS_FILE_REGULAR;
                 if (k->norelabel)
                         continue;
                 if (k->readonly)
-                        r = add(&p, k->path, &t->content, "s0", MCS_IMAGE_CONTENT, kind, false, e);
+                        r = add(&p, k->path, &t->content, "s0", MCS_IMAGE_CONTENT, kind, MCS_NOT_BACKING, e);
                 else
                         r = add(&p, k->path, &t->image, k->shareable ? "s0" : level,
-                                k->shareable ? MCS_IMAGE_SHARED : MCS_IMAGE_PRIVATE, kind, false, e);
+                                k->shareable ? MCS_IMAGE_SHARED : MCS_IMAGE_PRIVATE, kind, MCS_NOT_BACKING, e);
                 if (r == 0)
                         r = plan_chain(&p, k, t, roots, n_roots, e);
         }
@@ -184,19 +188,21 @@ int mcs_label_file(const char *path, const char *context, mcs_file_kind kind, co
                 close(fd);
                 return r;
         }
+        bool readable = true;
         if (mcs_fd_getcon(fd, &prev) >= 0) {
                 snprintf(out->previous, sizeof out->previous, "%s", prev);
                 freecon(prev);
         } else if (mcs_errno_no_labels(errno)) {
                 close(fd);
                 return no_labels(out, out->target, errno);
-        }
+        } else
+                readable = errno == ENODATA; /* ENODATA: no label at all */
         if (!strcmp(out->previous, context)) {
                 close(fd);
                 out->outcome = MCS_LABEL_UNCHANGED;
                 return 0;
         }
-        if (before && (r = before(opaque, out->target, out->previous, e)) < 0) {
+        if (before && (r = before(opaque, out->target, readable ? out->previous : NULL, e)) < 0) {
                 close(fd);
                 return r;
         }

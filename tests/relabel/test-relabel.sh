@@ -176,7 +176,18 @@ expect_rc 1 timeout 20 "$MCSCTL" --socket "$SOCK" relabel attacker2
 contains "$OUT" "FAILED: $WORK/images/victim.img carries system_u:object_r:svirt_image_t:s0:c7,c8, another guest's private label"
 expect_eq "the victim's image" "$("$FILECON" "$WORK/images/victim.img")" system_u:object_r:svirt_image_t:s0:c7,c8
 virsh -q -c "$URI" undefine attacker2 >/dev/null
-ok "a qcow2 header forged into a raw or undeclared disk is not followed; a qcow2 one naming another guest's private image leaves it alone"
+# A stopped guest's image, restored to the default image label, named by a
+# header only: it is not made readable by every guest.
+: >"$WORK/images/stopped.img"
+"$FILECON" "$WORK/images/stopped.img" system_u:object_r:virt_image_t:s0
+qemu-img create -q -f qcow2 -u -b stopped.img -F raw "$WORK/images/attacker3.qcow2" 1M
+define "$URI" attacker3 "<devices><disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='$WORK/images/attacker3.qcow2'/><target dev='vda'/></disk></devices>"
+wait_for 10 has_static_label "$URI" attacker3 || fail "attacker3 not labelled"
+expect_rc 1 timeout 20 "$MCSCTL" --socket "$SOCK" relabel attacker3
+contains "$OUT" "FAILED: $WORK/images/stopped.img carries system_u:object_r:virt_image_t:s0: a backing file named only by a qcow2 header"
+expect_eq "the stopped guest's image" "$("$FILECON" "$WORK/images/stopped.img")" system_u:object_r:virt_image_t:s0
+virsh -q -c "$URI" undefine attacker3 >/dev/null
+ok "a qcow2 header forged into a raw or undeclared disk is not followed; a qcow2 one naming another guest's private image, or an image at the default label, leaves it alone"
 
 # A FIFO and a device node as disks: refused without being opened; mcsd
 # answers meanwhile and after.

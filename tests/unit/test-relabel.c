@@ -231,6 +231,62 @@ START_TEST(fifo_and_device_disks) {
 }
 END_TEST
 
+/* A loop device over file, read-only, as a block node dev in dir; false
+ * (the test skips) where no loop device can be had. */
+static bool loop_node(const char *dir, const char *file, const char *dev, char *loopdev, size_t n) {
+        char cmd[8400];
+        snprintf(cmd, sizeof cmd, "losetup -f --show -r \"%s/%s\" 2>/dev/null", dir, file);
+        FILE *f = popen(cmd, "r");
+        bool ok = f && fgets(loopdev, (int) n, f);
+        if (f)
+                pclose(f);
+        if (!ok)
+                return false;
+        loopdev[strcspn(loopdev, "\n")] = '\0';
+        struct stat st;
+        char node[4200];
+        snprintf(node, sizeof node, "%s/%s", dir, dev);
+        ck_assert_int_eq(stat(loopdev, &st), 0);
+        ck_assert_int_eq(mknod(node, S_IFBLK | 0600, st.st_rdev), 0);
+        return true;
+}
+
+/* A block device is never read for a qcow2 header: a read from one can
+ * wait forever (a suspended device-mapper volume, a multipath device
+ * queueing with no path), on mcsd's main loop or hook thread. A qcow2
+ * disk on a block device has only its <backingStore> chain; a block
+ * device named as a backing file is labelled, not read. */
+START_TEST(block_devices_never_read) {
+        char *dir = test_tmpdir(), loopdev[256];
+        sh("cd \"$D\" && : >victim.img && qemu-img create -q -f qcow2 -u -b \"$D\"/victim.img -F qcow2 dev.qcow2 1M && "
+           "qemu-img create -q -f qcow2 -u -b \"$D\"/blk -F qcow2 onblk.qcow2 1M",
+           dir);
+        if (!loop_node(dir, "dev.qcow2", "blk", loopdev, sizeof loopdev)) {
+                fprintf(stderr, "block_devices_never_read: no loop device here, skipped\n");
+                test_rmtree(dir);
+                free(dir);
+                return;
+        }
+        /* Each plan is taken before any assertion: the loop device is
+         * detached whatever they say. */
+        char *disk = strdup(plan_of(dir, "<disk type='block'><driver type='qcow2'/><source dev='$D/blk'/></disk>"));
+        char *backing = strdup(plan_of(dir, "<disk type='file'><driver type='qcow2'/><source file='$D/onblk.qcow2'/></disk>"));
+        char *declared = strdup(plan_of(dir, "<disk type='block'><driver type='qcow2'/><source dev='$D/blk'/>"
+                                             "<backingStore type='file'><format type='raw'/>"
+                                             "<source file='$D/victim.img'/><backingStore/></backingStore></disk>"));
+        setenv("LOOPDEV", loopdev, 1);
+        sh("losetup -d \"$LOOPDEV\"", dir);
+        ck_assert_str_eq(disk, "blk:p");
+        ck_assert_str_eq(backing, "onblk.qcow2:p blk:c");
+        ck_assert_str_eq(declared, "blk:p victim.img:c");
+        free(disk);
+        free(backing);
+        free(declared);
+        test_rmtree(dir);
+        free(dir);
+}
+END_TEST
+
 START_TEST(label_one_file) {
         char *dir = test_tmpdir(), f[4200], link[4200], out[4200], root[4200];
         mcs_label_result r;
@@ -545,18 +601,60 @@ START_TEST(restore_refuses_tampered_originals) {
 }
 END_TEST
 
-/* A backing file that carries another guest's private label keeps it,
- * whoever's header or chain names it; one with this guest's own label (an
- * old top after a snapshot) or none of a guest becomes read-only content. */
+/* What a backing file may carry before it becomes read-only content, which
+ * every guest reads: nothing another guest's data carries, and the
+ * default image label only for a file the operator's XML declares. */
+START_TEST(backing_label_allow_list) {
+        mcs_image_plan p = {0};
+        mcs_err e = {0};
+        snprintf(p.own, sizeof p.own, IMG "s0:c1,c2");
+        snprintf(p.image_type, sizeof p.image_type, "svirt_image_t");
+        snprintf(p.content_type, sizeof p.content_type, "virt_content_t");
+        const char *both[] = {"", IMG "s0:c1,c2", "system_u:object_r:virt_content_t:s0",
+                              "unconfined_u:object_r:virt_content_t:s0-s0", "system_u:object_r:unlabeled_t:s0"};
+        for (size_t i = 0; i < sizeof both / sizeof both[0]; i++) {
+                ck_assert_ok(mcs_backing_check(&p, MCS_BACKING_HEADER, "f", both[i], &e), &e);
+                ck_assert_ok(mcs_backing_check(&p, MCS_BACKING_XML, "f", both[i], &e), &e);
+        }
+        /* The default image label: a stopped guest's image restored to it
+         * is no base image because a header says so; the operator's XML may. */
+        const char *dflt = "system_u:object_r:virt_image_t:s0";
+        ck_assert_fails(mcs_backing_check(&p, MCS_BACKING_HEADER, "f", dflt, &e), &e, MCS_E_CONFLICT,
+                        "f carries system_u:object_r:virt_image_t:s0: a backing file named only by a qcow2 header");
+        ck_assert_ok(mcs_backing_check(&p, MCS_BACKING_XML, "f", dflt, &e), &e);
+        /* Refused whoever names it. */
+        const char *never[] = {IMG "s0:c7,c8", IMG "s0", IMG "s0:c1", "system_u:object_r:virt_content_t:s0:c1,c2",
+                               "system_u:object_r:virt_image_t:s0:c3,c4", "unconfined_u:object_r:user_home_t:s0",
+                               "system_u:object_r:unlabeled_t:s0:c7,c8", "garbage"};
+        for (size_t i = 0; i < sizeof never / sizeof never[0]; i++) {
+                ck_assert_msg(mcs_backing_check(&p, MCS_BACKING_HEADER, "f", never[i], &e) == -MCS_E_CONFLICT,
+                              "header-named backing file relabelled from %s", never[i]);
+                ck_assert_msg(mcs_backing_check(&p, MCS_BACKING_XML, "f", never[i], &e) == -MCS_E_CONFLICT,
+                              "XML-declared backing file relabelled from %s", never[i]);
+        }
+        ck_assert_fails(mcs_backing_check(&p, MCS_BACKING_XML, "f", IMG "s0:c7,c8", &e), &e, MCS_E_CONFLICT,
+                        "another guest's private label");
+        /* A label that cannot be read is no label. */
+        ck_assert_fails(mcs_backing_check(&p, MCS_BACKING_HEADER, "f", NULL, &e), &e, MCS_E_IO,
+                        "f: its label cannot be read");
+        ck_assert_fails(mcs_backing_check(&p, MCS_BACKING_XML, "f", NULL, &e), &e, MCS_E_IO, "f: its label cannot be read");
+}
+END_TEST
+
+/* Labelling a guest's images: a backing file carrying another guest's
+ * private label keeps it, whoever names it; one with this guest's own
+ * label (an old top after a snapshot) becomes read-only content; the
+ * default image label becomes content only for a file <backingStore>
+ * declares, not one a qcow2 header names. */
 START_TEST(backing_file_of_another_guest_kept) {
-        const char *content = "system_u:object_r:virt_content_t:s0";
+        const char *content = "system_u:object_r:virt_content_t:s0", *dflt = "system_u:object_r:virt_image_t:s0";
         char *dir = test_tmpdir(), xml[8192], reported[8192] = "";
         mcs_context_checker *chk;
         mcs_image_types t;
         mcs_image_plan p;
         mcs_domain d;
         mcs_err e = {0};
-        sh("cd \"$D\" && : >victim.img && : >mine.img && : >base.img && "
+        sh("cd \"$D\" && : >victim.img && : >mine.img && : >base.img && : >declared.img && : >top4.raw && "
            "qemu-img create -q -f qcow2 -u -b victim.img -F raw top.qcow2 1M && "
            "qemu-img create -q -f qcow2 -u -b mine.img -F raw top2.qcow2 1M && "
            "qemu-img create -q -f qcow2 -u -b base.img -F raw top3.qcow2 1M",
@@ -567,28 +665,37 @@ START_TEST(backing_file_of_another_guest_kept) {
         snprintf(path, sizeof path, "%s/mine.img", dir);
         ck_assert_int_eq(lsetfilecon_raw(path, IMG "s0:c1,c2"), 0);
         snprintf(path, sizeof path, "%s/base.img", dir);
-        ck_assert_int_eq(lsetfilecon_raw(path, "system_u:object_r:virt_image_t:s0"), 0);
+        ck_assert_int_eq(lsetfilecon_raw(path, dflt), 0);
+        snprintf(path, sizeof path, "%s/declared.img", dir);
+        ck_assert_int_eq(lsetfilecon_raw(path, dflt), 0);
         snprintf(xml, sizeof xml,
                  "<domain type='kvm'><name>vm</name><uuid>" UUID_A "</uuid><devices>"
                  "<disk type='file'><driver type='qcow2'/><source file='%s/top.qcow2'/></disk>"
                  "<disk type='file'><driver type='qcow2'/><source file='%s/top2.qcow2'/></disk>"
                  "<disk type='file'><driver type='qcow2'/><source file='%s/top3.qcow2'/></disk>"
+                 "<disk type='file'><driver type='qcow2'/><source file='%s/top4.raw'/>"
+                 "<backingStore type='file'><format type='raw'/><source file='%s/declared.img'/><backingStore/>"
+                 "</backingStore></disk>"
                  "</devices></domain>",
-                 dir, dir, dir);
+                 dir, dir, dir, dir, dir);
         const char *roots[] = {dir};
         ck_assert_ok(mcs_image_types_load(NULL, &t, &e), &e);
         ck_assert_ok(mcs_domain_parse(xml, &d, &e), &e);
         ck_assert_ok(mcs_image_plan_build(&d, &t, "s0:c1,c2", roots, 1, &p, &e), &e);
-        ck_assert_uint_eq(p.n, 6);
+        ck_assert_uint_eq(p.n, 8);
         ck_assert_ok(mcs_context_checker_new(NULL, &chk, &e), &e);
         mcs_registry *h1 = test_open_registry("h1", "c0.c1023");
         int failed = mcs_guest_images_label(h1, chk, UUID_A, &p, roots, 1, collect, reported, &e);
-        ck_assert_msg(failed == 1, "%d failed: %s", failed, reported);
+        ck_assert_msg(failed == 2, "%d failed: %s", failed, reported);
         ck_assert_msg(strstr(reported, "victim.img carries " IMG "s0:c7,c8, another guest's private label"), "%s",
                       reported);
+        ck_assert_msg(strstr(reported, "base.img carries system_u:object_r:virt_image_t:s0: a backing file named only "
+                                       "by a qcow2 header"),
+                      "%s", reported);
         expect_label(dir, "victim.img", IMG "s0:c7,c8");
         expect_label(dir, "mine.img", content);
-        expect_label(dir, "base.img", content);
+        expect_label(dir, "base.img", dflt);
+        expect_label(dir, "declared.img", content);
         expect_label(dir, "top.qcow2", IMG "s0:c1,c2");
         mcs_registry_close(h1);
         mcs_context_checker_free(chk);
@@ -606,12 +713,14 @@ int main(void) {
         tcase_add_test(tc, plan_with_backing_chain);
         tcase_add_test(tc, plan_follows_declared_formats_only);
         tcase_add_test(tc, fifo_and_device_disks);
+        tcase_add_test(tc, block_devices_never_read);
         tcase_add_test(tc, label_one_file);
         tcase_add_test(tc, contexts_checked_against_the_policy);
         tcase_add_test(tc, tree_relabel);
         tcase_add_test(tc, tree_relabel_races_a_symlink_swap);
         tcase_add_test(tc, label_file_races_a_parent_swap);
         tcase_add_test(tc, open_beneath_a_root);
+        tcase_add_test(tc, backing_label_allow_list);
         suite_add_tcase(s, tc);
         tc = tcase_create("restore");
         tcase_set_timeout(tc, 60);

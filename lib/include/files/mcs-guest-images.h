@@ -21,6 +21,21 @@ int mcs_guest_images_label(mcs_registry *r, mcs_context_checker *chk, const char
                            const char *const *roots, size_t n_roots, mcs_image_report report, void *opaque,
                            mcs_err *e);
 
+/* Whether a backing file of plan p that carries previous (NULL: its label
+ * cannot be read) may become read-only content, which every guest reads.
+ * Only from a label that no other guest's data carries:
+ *   - no label, unlabeled_t at s0, the content type at s0;
+ *   - this guest's own image label (an old top image after a snapshot);
+ *   - the policy's default image label (virt_image_t:s0) only for a file
+ *     the XML's <backingStore> chain names (the operator's base image),
+ *     never for one named only in a qcow2 header, which the guest above
+ *     writes: a stopped guest's image restored to the default must not
+ *     become readable by all because a header says so.
+ * Anything else, an unreadable label included, is refused
+ * (-MCS_E_CONFLICT, -MCS_E_IO) and the file keeps its label. */
+int mcs_backing_check(const mcs_image_plan *p, mcs_backing_source src, const char *target, const char *previous,
+                      mcs_err *e);
+
 /* What labelling a guest's images needs, loaded on first use and kept: the
  * image types and a context checker (reading the policy file takes some
  * 30 ms, too much for every lifecycle event and every hook call). One per

@@ -12,7 +12,12 @@
  * the XML carries one; else they are read from the image only for a disk
  * whose <driver type='qcow2'/> says so, and followed further only while
  * each image names its backing format as qcow2 (a raw or unnamed one is
- * labelled, never opened). A raw or undeclared format is never probed. */
+ * labelled, never opened). A raw or undeclared format is never probed.
+ * Headers are read only from regular files: a block device (a suspended
+ * device-mapper volume, a multipath device queueing without a path, a dead
+ * NBD) can make a read wait forever, so a qcow2 on a block device has the
+ * backing files of its <backingStore> chain only, and a block device named
+ * as a backing file is labelled, never read. */
 #pragma once
 
 #include <stdbool.h>
@@ -38,12 +43,25 @@ typedef enum mcs_image_role {
         MCS_IMAGE_CONTENT,
 } mcs_image_role;
 
+/* Who named a backing file: the domain XML's <backingStore> chain (the
+ * operator's, through libvirt) or only a qcow2 header (written by whoever
+ * writes the image above it: its guest, or a compromised QEMU). */
+typedef enum mcs_backing_source {
+        MCS_NOT_BACKING,
+        MCS_BACKING_XML,
+        MCS_BACKING_HEADER,
+} mcs_backing_source;
+
+/* The policy's default label for images (virt_image_t:s0): no guest may
+ * read a file that carries it, a fresh base image usually does. */
+#define MCS_DEFAULT_IMAGE_TYPE "virt_image_t"
+
 typedef struct mcs_image_target {
         char *path;                     /* as the XML or the backing chain names it */
         char context[MCS_CONTEXT_MAX];
         mcs_image_role role;
         mcs_file_kind kind;             /* what the file must be to be labelled */
-        bool backing;                   /* below a disk, not named by a <disk> itself */
+        mcs_backing_source backing;     /* below a disk, not named by a <disk> itself */
 } mcs_image_target;
 
 typedef struct mcs_image_plan {
@@ -51,14 +69,16 @@ typedef struct mcs_image_plan {
         size_t n;
         char own[MCS_CONTEXT_MAX];      /* the guest's private image context */
         char image_type[MCS_IDENT_MAX]; /* the image type (svirt_image_t) */
+        char content_type[MCS_IDENT_MAX]; /* the read-only content type (virt_content_t) */
 } mcs_image_plan;
 
 /* The plan for guest d holding level (e.g. "s0:c1,c2"). Image headers are
  * read (qcow2 disks without a <backingStore> in the XML) only from regular
- * files resolving inside roots (n_roots 0: anywhere), through descriptors
+ * files (never a block device) resolving inside roots (n_roots 0: anywhere), through descriptors
  * opened beneath them that never wait (mcs_fd_reopen_read): a FIFO or
- * device is not opened. A disk or backing file that is missing, outside
- * the roots or not a regular file ends its chain there; labelling it then
+ * device is not opened, a block device not read. A disk or backing file
+ * that is missing, outside the roots or not a regular file ends its chain
+ * there; labelling it then
  * reports why. */
 int mcs_image_plan_build(const mcs_domain *d, const mcs_image_types *t, const char *level, const char *const *roots,
                          size_t n_roots, mcs_image_plan *out, mcs_err *e);
@@ -100,7 +120,8 @@ typedef struct mcs_label_result {
  * EROFS) is an outcome; a label that does not read back is an error. The
  * caller validates context first (mcs_policy_check_context). */
 /* before (may be NULL) runs after the file's current label is read and
- * before it is changed; an error from it leaves the file alone. */
+ * before it is changed; an error from it leaves the file alone. previous
+ * is "" for a file with no label, NULL when its label cannot be read. */
 typedef int (*mcs_before_label)(void *opaque, const char *target, const char *previous, mcs_err *e);
 /* A file that is not of kind (mcs-file-fd.h) is refused, untouched. */
 int mcs_label_file(const char *path, const char *context, mcs_file_kind kind, const char *const *roots, size_t n_roots,
