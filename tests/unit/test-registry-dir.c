@@ -505,6 +505,37 @@ START_TEST(entries_moved_away_under_a_handle) {
 }
 END_TEST
 
+/* What the log holds is input like a client's: an entry whose fields a
+ * client could not have sent (a name with a line end, written escaped; a
+ * label without a category or not in canonical form; a host id with a
+ * space) makes the log refused, not a record. */
+START_TEST(crafted_entries_are_refused) {
+        static const struct {
+                const char *fields, *why;
+        } bad[] = {
+                {"name=evil%0Aline\tlabel=s0:c3,c4\tkind=static\thost=host-a", "control character"},
+                {"name=ok\tlabel=s0\tkind=static\thost=host-a", "has no category"},
+                {"name=ok\tlabel=s0:c4,c3\tkind=static\thost=host-a", "not in canonical form"},
+                {"name=ok\tlabel=s0:c3,c4\tkind=static\thost=host a", "has a space"},
+        };
+        mcs_registry_config cfg = {.host_id = "host-b"};
+        mcs_catset_add_range(&cfg.pool, 0, 1023);
+        mcs_registry_close(open_as("host-a", "c0.c1023")); /* an empty registry */
+        for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+                char path[4096], text[1024];
+                mcs_registry *r;
+                mcs_err e = {0};
+                snprintf(path, sizeof path, "%s/log/%020d", reg_dir, 1);
+                snprintf(text, sizeof text,
+                         "mcs-dir-entry 1\ntoken=0123456789abcdef0123456789abcdef\nop=reserve\tat=5\tuuid=" U2
+                         "\t%s\tstate=reserved\tcreated=5\tupdated=5\tgeneration=1\n",
+                         bad[i].fields);
+                write_file(path, text);
+                ck_assert_fails(mcs_registry_open(location, &cfg, &r, &e), &e, MCS_E_SCHEMA, bad[i].why);
+        }
+}
+END_TEST
+
 /* The shared API cases (registry-api.c) on a fresh directory; an older
  * copy is put back as an operator would: the directory moved away and the
  * copy renamed into its place. */
@@ -549,6 +580,7 @@ int main(void) {
         tcase_add_test(tc, import_into_an_empty_registry);
         tcase_add_test(tc, entries_moved_away_under_a_handle);
         tcase_add_test(tc, create_refuses_a_view_that_missed_a_touching_entry);
+        tcase_add_test(tc, crafted_entries_are_refused);
         suite_add_tcase(s, tc);
         return test_run(s);
 }
