@@ -94,6 +94,11 @@ expect_rc 1 M reserve not-yet-defined
 contains "$ERR" "no guest named 'not-yet-defined'"
 expect_rc 1 M reserve "$future" --label bogus
 contains "$ERR" "bogus"
+# Only labels the installed policy can run (system_u's range: s0 only).
+for l in s15:c3,c4 s0-s1:c5,c6; do
+	expect_rc 1 M reserve 44444444-2222-3333-4444-555555555555 --label "$l"
+	contains "$ERR" "label $l is outside s0-s0:c0.c1023, the range the SELinux policy allows (system_u's)"
+done
 expect_rc 0 M --json reserve 33333333-2222-3333-4444-555555555555
 [ "$(jq -r '.record.kind + " " + (.created|tostring)' <<<"$OUT")" = "static true" ] || fail "reserve a free pair: $OUT"
 # The guest arrives later: it gets the operator's label, not a fresh pair.

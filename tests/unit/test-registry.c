@@ -438,6 +438,31 @@ START_TEST(wal_file_is_put_back_to_rollback_journal) {
 }
 END_TEST
 
+/* With an allowed range (system_u's), reserve_label refuses any level or
+ * range whose sensitivities or categories lie outside it, with the reason. */
+START_TEST(labels_outside_the_allowed_range) {
+        mcs_range allowed;
+        mcs_registry_config cfg = {.host_id = "h1", .allowed = &allowed};
+        mcs_registry *r;
+        mcs_record rec;
+        mcs_err e = {0};
+        mcs_guest g = {.uuid = "11111111-2222-3333-4444-555555555555", .name = "vm", .kind = MCS_KIND_STATIC};
+        ck_assert_ok(mcs_range_parse("s0-s0:c0.c511", &allowed, &e), &e);
+        mcs_catset_add_range(&cfg.pool, 0, 511);
+        ck_assert_ok(mcs_registry_open(test_db_path, &cfg, &r, &e), &e);
+        static const char *const refused[] = {"s15:c3,c4", "s0-s1:c5,c6", "s1:c5,c6", "s0:c3,c600", "s0:c0.c512"};
+        for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
+                ck_assert_fails(mcs_registry_reserve_label(r, &g, refused[i], &rec, NULL, &e), &e, MCS_E_INVALID,
+                                "is outside s0-s0:c0.c511, the range the SELinux policy allows (system_u's)");
+        ck_assert_ok(mcs_registry_reserve_label(r, &g, "s0:c3,c4", &rec, NULL, &e), &e);
+        mcs_record_clear(&rec);
+        ck_assert_ok(mcs_registry_release(r, g.uuid, NULL, &e), &e);
+        ck_assert_ok(mcs_registry_reserve_label(r, &g, "s0-s0:c0.c511", &rec, NULL, &e), &e);
+        mcs_record_clear(&rec);
+        mcs_registry_close(r);
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("registry");
         suite_add_tcase(s, registry_api_tcase(&sqlite_backend));
@@ -455,6 +480,7 @@ int main(void) {
         tcase_add_test(tc, registry_file_removed_then_back);
         tcase_add_test(tc, write_failure_shows_in_health);
         tcase_add_test(tc, batch_commits_once_or_not_at_all);
+        tcase_add_test(tc, labels_outside_the_allowed_range);
         suite_add_tcase(s, tc);
         return test_run(s);
 }
