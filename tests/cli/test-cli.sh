@@ -18,6 +18,7 @@ URI=$(test_uri h1)
 cat >"$WORK/h1.conf" <<EOF
 uri = $URI
 registry = $REG
+registry_create = yes
 host_id = h1
 socket = $SOCK
 hook_socket = $WORK/run/hook.sock
@@ -258,6 +259,7 @@ expect_rc 0 M check
 cat >"$WORK/h2.conf" <<EOF
 uri = test+unix:///default?socket=$WORK/nowhere.sock
 registry = $REG
+registry_create = yes
 host_id = h2
 socket = $WORK/run/h2.sock
 hook_socket = $WORK/run/h2-hook.sock

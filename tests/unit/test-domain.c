@@ -510,7 +510,7 @@ END_TEST
  * guest never starts, and its label would still block others. */
 START_TEST(rules_refuse_labels_outside_the_policy) {
         mcs_range allowed;
-        mcs_registry_config rc = {.host_id = "h1", .allowed = &allowed};
+        mcs_registry_config rc = {.create = true, .host_id = "h1", .allowed = &allowed};
         mcs_registry *r;
         mcs_config cfg;
         mcs_err e = {0};

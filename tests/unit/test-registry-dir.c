@@ -30,7 +30,7 @@ static void teardown(void) {
 }
 
 static mcs_registry *open_at(const char *where, const char *host, const char *pool) {
-        mcs_registry_config cfg = {.host_id = host};
+        mcs_registry_config cfg = {.create = true, .host_id = host};
         mcs_registry *r;
         mcs_err e = {0};
         ck_assert_ok(mcs_catset_parse(pool, &cfg.pool, &e), &e);
@@ -120,7 +120,7 @@ START_TEST(batch_without_a_shared_commit) {
 END_TEST
 
 START_TEST(locations_and_foreign_directories) {
-        mcs_registry_config cfg = {.host_id = "h"};
+        mcs_registry_config cfg = {.create = true, .host_id = "h"};
         mcs_registry *r;
         mcs_err e = {0};
         mcs_catset_add_range(&cfg.pool, 0, 1023);
@@ -352,7 +352,7 @@ END_TEST
 /* A copy into an empty registry keeps records, history and originals as
  * they were; the copied records block what they hold. */
 START_TEST(import_into_an_empty_registry) {
-        mcs_registry_config cfg = {.host_id = "copier"};
+        mcs_registry_config cfg = {.create = true, .host_id = "copier"};
         mcs_backend *b;
         mcs_err e = {0};
         char loc[4200];
@@ -417,7 +417,7 @@ static int ignore_record(void *ctx, const mcs_record *rec, mcs_err *e) {
  * when one of them touched a category of the claim (here a range around
  * the pair), and accepted when they all lie elsewhere. */
 START_TEST(create_refuses_a_view_that_missed_a_touching_entry) {
-        mcs_registry_config cfg = {.host_id = "h1"};
+        mcs_registry_config cfg = {.create = true, .host_id = "h1"};
         mcs_backend *b;
         mcs_err e = {0};
         mcs_cursor view;
@@ -497,11 +497,33 @@ START_TEST(entries_moved_away_under_a_handle) {
         char snap[4096];
         snprintf(snap, sizeof snap, "rm -f '%s'/snap/*", reg_dir);
         ck_assert_int_eq(system(snap), 0);
-        mcs_registry_config cfg = {.host_id = "h"};
+        mcs_registry_config cfg = {.create = true, .host_id = "h"};
         mcs_registry *r;
         mcs_catset_add_range(&cfg.pool, 0, 1023);
         ck_assert_fails(mcs_registry_open(location, &cfg, &r, &e), &e, MCS_E_SCHEMA,
                         "log/00000000000000000001 is gone and no snapshot loads");
+}
+END_TEST
+
+/* Without create, neither a missing directory nor an empty one (an
+ * unmounted mount point) is made a registry, and nothing is written. */
+START_TEST(registry_made_only_when_told) {
+        mcs_registry_config cfg = {.host_id = "h"};
+        mcs_registry *r;
+        mcs_err e = {0};
+        mcs_catset_add_range(&cfg.pool, 0, 1023);
+        ck_assert_fails(mcs_registry_open(location, &cfg, &r, &e), &e, MCS_E_NOTFOUND, "registry_create = yes");
+        ck_assert_int_ne(access(reg_dir, F_OK), 0);
+        ck_assert_int_eq(mkdir(reg_dir, 0700), 0);
+        ck_assert_fails(mcs_registry_open(location, &cfg, &r, &e), &e, MCS_E_NOTFOUND, "no registry-id file");
+        ck_assert_msg(strstr(e.msg, "registry_create = yes"), "%s", e.msg);
+        ck_assert_int_eq(count_files(""), 0);
+        cfg.create = true;
+        ck_assert_ok(mcs_registry_open(location, &cfg, &r, &e), &e);
+        mcs_registry_close(r);
+        cfg.create = false;
+        ck_assert_ok(mcs_registry_open(location, &cfg, &r, &e), &e);
+        mcs_registry_close(r);
 }
 END_TEST
 
@@ -518,7 +540,7 @@ START_TEST(crafted_entries_are_refused) {
                 {"name=ok\tlabel=s0:c4,c3\tkind=static\thost=host-a", "not in canonical form"},
                 {"name=ok\tlabel=s0:c3,c4\tkind=static\thost=host a", "has a space"},
         };
-        mcs_registry_config cfg = {.host_id = "host-b"};
+        mcs_registry_config cfg = {.create = true, .host_id = "host-b"};
         mcs_catset_add_range(&cfg.pool, 0, 1023);
         mcs_registry_close(open_as("host-a", "c0.c1023")); /* an empty registry */
         for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -581,6 +603,7 @@ int main(void) {
         tcase_add_test(tc, entries_moved_away_under_a_handle);
         tcase_add_test(tc, create_refuses_a_view_that_missed_a_touching_entry);
         tcase_add_test(tc, crafted_entries_are_refused);
+        tcase_add_test(tc, registry_made_only_when_told);
         suite_add_tcase(s, tc);
         return test_run(s);
 }

@@ -2,6 +2,7 @@
  * on a sqlite file, and what only sqlite has: its schema and migrations,
  * the history's triggers, the journal and directory syncs, the file gone or
  * locked, batches that commit once or not at all. */
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
@@ -99,7 +100,7 @@ START_TEST(unused_index_is_dropped) {
                          SQLITE_OK);
         ck_assert_int_eq(raw_int(db, count), 1);
 
-        mcs_registry_config cfg = {.host_id = "host-a", .busy_timeout_ms = 100};
+        mcs_registry_config cfg = {.create = true, .host_id = "host-a", .busy_timeout_ms = 100};
         mcs_registry *r;
         mcs_err e = {0};
         mcs_record rec;
@@ -231,7 +232,7 @@ START_TEST(migrates_version_1) {
 END_TEST
 
 START_TEST(refuses_newer_schema_and_foreign_files) {
-        mcs_registry_config cfg = {.host_id = "h"};
+        mcs_registry_config cfg = {.create = true, .host_id = "h"};
         mcs_registry *r;
         mcs_err e = {0};
         mcs_catset_add_range(&cfg.pool, 0, 1023);
@@ -340,8 +341,43 @@ START_TEST(registry_file_removed_then_back) {
 }
 END_TEST
 
+/* Without create, a missing file, a 0-byte file or a file removed while
+ * open is not made a registry: an unmounted shared path would otherwise
+ * become a registry of this host alone. */
+START_TEST(registry_made_only_when_told) {
+        mcs_registry_config cfg = {.host_id = "host-a"};
+        mcs_registry *r;
+        mcs_record rec;
+        mcs_err e = {0};
+        mcs_guest g1 = static_guest(U1, "g1");
+        mcs_catset_add_range(&cfg.pool, 0, 1023);
+
+        ck_assert_fails(mcs_registry_open(test_db_path, &cfg, &r, &e), &e, MCS_E_NOTFOUND, "does not exist");
+        ck_assert_msg(strstr(e.msg, "registry_create = yes"), "%s", e.msg);
+        ck_assert_int_ne(access(test_db_path, F_OK), 0);
+        int fd = open(test_db_path, O_CREAT | O_WRONLY, 0600);
+        ck_assert_int_ge(fd, 0);
+        close(fd);
+        ck_assert_fails(mcs_registry_open(test_db_path, &cfg, &r, &e), &e, MCS_E_NOTFOUND, "is an empty file");
+
+        /* Made when told; then opened without create; not made again when removed. */
+        cfg.create = true;
+        ck_assert_ok(mcs_registry_open(test_db_path, &cfg, &r, &e), &e);
+        mcs_registry_close(r);
+        cfg.create = false;
+        ck_assert_ok(mcs_registry_open(test_db_path, &cfg, &r, &e), &e);
+        ck_assert_ok(mcs_registry_reserve_label(r, &g1, "s0:c1,c2", &rec, NULL, &e), &e);
+        mcs_record_clear(&rec);
+        ck_assert_int_eq(unlink(test_db_path), 0);
+        ck_assert_int_lt(mcs_registry_get(r, U1, &rec, &e), 0);
+        ck_assert_msg(strstr(e.msg, "does not exist"), "%s", e.msg);
+        ck_assert_int_ne(access(test_db_path, F_OK), 0);
+        mcs_registry_close(r);
+}
+END_TEST
+
 START_TEST(write_failure_shows_in_health) {
-        mcs_registry_config cfg = {.host_id = "host-a", .busy_timeout_ms = 100};
+        mcs_registry_config cfg = {.create = true, .host_id = "host-a", .busy_timeout_ms = 100};
         mcs_registry *r;
         mcs_record rec;
         mcs_err e = {0};
@@ -442,7 +478,7 @@ END_TEST
  * range whose sensitivities or categories lie outside it, with the reason. */
 START_TEST(labels_outside_the_allowed_range) {
         mcs_range allowed;
-        mcs_registry_config cfg = {.host_id = "h1", .allowed = &allowed};
+        mcs_registry_config cfg = {.create = true, .host_id = "h1", .allowed = &allowed};
         mcs_registry *r;
         mcs_record rec;
         mcs_err e = {0};
@@ -481,6 +517,7 @@ int main(void) {
         tcase_add_test(tc, write_failure_shows_in_health);
         tcase_add_test(tc, batch_commits_once_or_not_at_all);
         tcase_add_test(tc, labels_outside_the_allowed_range);
+        tcase_add_test(tc, registry_made_only_when_told);
         suite_add_tcase(s, tc);
         return test_run(s);
 }

@@ -96,6 +96,12 @@ typedef struct mcs_registry_config {
          * e.g. s0-s0:c0.c1023): a label to reserve must lie within it, or
          * it is refused (-MCS_E_INVALID). NULL: whatever parses. Copied. */
         const mcs_range *allowed;
+        /* Make a new, empty registry when the location holds none (a missing
+         * or empty sqlite file, a directory without a registry-id, an etcd
+         * prefix without an id key), also when one disappears while open.
+         * false: refused with -MCS_E_NOTFOUND: an unmounted shared path must
+         * not become a registry of this host alone. */
+        bool create;
 } mcs_registry_config;
 
 typedef struct mcs_filter {
