@@ -159,3 +159,4 @@ int mcs_stored_record_check(const mcs_record *rec, const char *where, mcs_err *e
 int mcs_stored_original_check(const mcs_original *o, const char *where, mcs_err *e);
 int mcs_stored_host_check(const char *host, const char *where, mcs_err *e);
 int mcs_stored_label_check(const char *label, const char *where, mcs_err *e);
+int mcs_stored_path_check(const char *path, const char *where, mcs_err *e);

@@ -234,8 +234,8 @@ int mcs_registry_parse_label(const char *text, mcs_label *l, mcs_err *e) {
  * the context and the guest cannot start. */
 int mcs_registry_check_allowed(const mcs_registry *reg, const mcs_label *l, mcs_err *e) {
         char allowed[MCS_RANGE_STRMAX];
-        if (!reg->has_allowed ||
-            (mcs_level_dominates(&l->range.low, &reg->allowed.low) && mcs_level_dominates(&reg->allowed.high, &l->range.high)))
+        if (!reg->has_allowed || (mcs_level_dominates(&l->range.low, &reg->allowed.low) &&
+                                  mcs_level_dominates(&reg->allowed.high, &l->range.high)))
                 return 0;
         if (mcs_range_format(&reg->allowed, allowed, sizeof allowed) < 0)
                 snprintf(allowed, sizeof allowed, "?");

@@ -44,22 +44,28 @@ int mcs_stored_record_check(const mcs_record *rec, const char *where, mcs_err *e
         if ((r = check_uuid(rec->uuid, where, "a record", e)) < 0 ||
             (r = schema(mcs_registry_check_text("guest name", rec->name, MCS_NAME_MAX, true, e), where,
                         "a record", e)) < 0 ||
-            (r = mcs_stored_label_check(rec->label, where, e)) < 0 || (r = mcs_stored_host_check(rec->host, where, e)) < 0)
+            (r = mcs_stored_label_check(rec->label, where, e)) < 0 ||
+            (r = mcs_stored_host_check(rec->host, where, e)) < 0)
                 return r;
         return 0;
 }
 
+int mcs_stored_path_check(const char *path, const char *where, mcs_err *e) {
+        char q[MCS_QUOTE_MAX];
+        int r;
+        if (!path || path[0] != '/')
+                r = mcs_fail(e, MCS_E_INVALID, "'%s' is not an absolute path",
+                             path ? mcs_quote(path, q, sizeof q) : "");
+        else
+                r = mcs_registry_check_text("path", path, 4095, true, e);
+        return schema(r, where, "a path", e);
+}
+
 int mcs_stored_original_check(const mcs_original *o, const char *where, mcs_err *e) {
         char q[MCS_QUOTE_MAX];
-        int r = 0;
-        if (!o->path || o->path[0] != '/')
-                r = mcs_fail(e, MCS_E_INVALID, "'%s' is not an absolute path", o->path ? mcs_quote(o->path, q, sizeof q) : "");
-        else
-                r = mcs_registry_check_text("path", o->path, 4095, true, e);
-        if (r < 0)
-                return schema(r, where, "an original label", e);
-        if ((r = check_uuid(o->uuid, where, "an original label", e)) < 0 ||
-            (r = mcs_stored_host_check(o->host, where, e)) < 0)
+        int r;
+        if ((r = mcs_stored_path_check(o->path, where, e)) < 0 ||
+            (r = check_uuid(o->uuid, where, "an original label", e)) < 0 || (r = mcs_stored_host_check(o->host, where, e)) < 0)
                 return r;
         /* As mcs_registry_remember_original takes it ("" is no label); libselinux checks it before use. */
         if (!o->context || strlen(o->context) > 4095 || strchr(o->context, '\n'))

@@ -189,11 +189,8 @@ static int parse_item(char *line, dir_entry *en, mcs_err *why) {
         mcs_original *o = &en->orig;
         if (!f.path || !(o->path = strdup(f.path)))
                 return -1;
-        if (en->op == DIR_FORGET) {
-                mcs_original only_path = {.path = o->path, .uuid = "00000000-0000-0000-0000-000000000000", .context = "",
-                                          .host = "-"};
-                return mcs_stored_original_check(&only_path, "log", why) == 0 ? 0 : -1;
-        }
+        if (en->op == DIR_FORGET)
+                return mcs_stored_path_check(o->path, "log", why) == 0 ? 0 : -1;
         if (!f.uuid || strlen(f.uuid) != MCS_UUID_STRLEN || !f.context || !f.host ||
             parse_int(f.saved, &o->saved_us) < 0)
                 return -1;

@@ -85,9 +85,10 @@ int ec_ensure_id(ec *b, mcs_err *e) {
                 int r = read_state_once(b, &s, e);
                 state_clear(&s);
                 if (r == 1)
-                        r = mcs_fail(e, MCS_E_NOTFOUND, "registry %s: no registry id under the prefix: not (or no longer) "
-                                     "a registry; a registry is created only when told (registry_create = yes in "
-                                     "mcsd.conf, or mcsd --init-registry)", b->location);
+                        r = mcs_fail(e, MCS_E_NOTFOUND,
+                                     "registry %s: no registry id under the prefix: not (or no longer) a registry; a "
+                                     "registry is created only when told (registry_create = yes in mcsd.conf, or "
+                                     "mcsd --init-registry)", b->location);
                 return r;
         }
         _cleanup_free_ char *ik = ec_key(b, "id", NULL);
