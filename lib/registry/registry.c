@@ -148,6 +148,14 @@ int mcs_registry_open(const char *location, const mcs_registry_config *cfg, mcs_
                 return r;
         if (mcs_catset_count(&cfg->pool) < 2)
                 return mcs_fail(e, MCS_E_RANGE, "the category pool needs at least two categories");
+        /* Drawn pairs are reservations too: none may lie outside what the policy allows. */
+        if (cfg->allowed && !mcs_catset_contains(&cfg->allowed->high.cats, &cfg->pool)) {
+                char pool[MCS_LEVEL_STRMAX], allowed[MCS_RANGE_STRMAX];
+                mcs_catset_format(&cfg->pool, pool, sizeof pool);
+                mcs_range_format(cfg->allowed, allowed, sizeof allowed);
+                return mcs_fail(e, MCS_E_RANGE, "the category pool %s reaches beyond %s, the range the SELinux policy "
+                                "allows (system_u's): pairs drawn there could never run", pool, allowed);
+        }
         if (!c.busy_timeout_ms)
                 c.busy_timeout_ms = MCS_DEFAULT_BUSY_TIMEOUT_MS;
         if (!*location)

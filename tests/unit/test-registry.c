@@ -496,6 +496,11 @@ START_TEST(labels_outside_the_allowed_range) {
         ck_assert_ok(mcs_registry_reserve_label(r, &g, "s0-s0:c0.c511", &rec, NULL, &e), &e);
         mcs_record_clear(&rec);
         mcs_registry_close(r);
+
+        /* Nor may the pool pairs are drawn from reach beyond it. */
+        mcs_catset_add(&cfg.pool, 512);
+        ck_assert_fails(mcs_registry_open(test_db_path, &cfg, &r, &e), &e, MCS_E_RANGE,
+                        "the category pool c0.c512 reaches beyond s0-s0:c0.c511");
 }
 END_TEST
 

@@ -94,7 +94,9 @@ typedef struct mcs_registry_config {
         uint64_t seed;               /* 0: random; else repeatable draws (tests) */
         /* The labels this host's SELinux policy can run (system_u's range,
          * e.g. s0-s0:c0.c1023): a label to reserve must lie within it, or
-         * it is refused (-MCS_E_INVALID). NULL: whatever parses. Copied. */
+         * it is refused (-MCS_E_INVALID), and the pool must lie within its
+         * categories (else the open fails, -MCS_E_RANGE). NULL: whatever
+         * parses. Copied. */
         const mcs_range *allowed;
         /* Make a new, empty registry when the location holds none (a missing
          * or empty sqlite file, a directory without a registry-id, an etcd
