@@ -17,6 +17,7 @@ uri="test+unix:///default?socket=$work/lv/run/libvirt-sock"
 cat >"$work/mcsd.conf" <<CONF
 uri = $uri
 registry = $work/registry.db
+registry_create = yes
 host_id = bench
 socket = $work/mcsd.sock
 hook_socket = $work/hook.sock

@@ -328,7 +328,7 @@ static size_t list_libvirt(seen **out) {
 }
 
 static mcs_registry *open_registry(const char *location) {
-        mcs_registry_config cfg = {.host_id = "bench-load"};
+        mcs_registry_config cfg = {.create = true, .host_id = "bench-load"};
         mcs_registry *r;
         mcs_err e = {0};
         mcs_catset_add_range(&cfg.pool, 0, 1023);

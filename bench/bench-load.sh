@@ -25,6 +25,7 @@ for h in "${hosts[@]}"; do
 	cat >"$work/$h.conf" <<-CONF
 	uri = $uri
 	registry = $work/registry.db
+	registry_create = yes
 	host_id = $h
 	socket = $work/$h.sock
 	hook_socket = $work/$h-hook.sock

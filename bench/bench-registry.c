@@ -29,7 +29,7 @@ static double raw_commits_per_s(const char *path) {
 }
 
 static double registry_reservations_per_s(const char *path) {
-        mcs_registry_config cfg = {.host_id = "bench"};
+        mcs_registry_config cfg = {.create = true, .host_id = "bench"};
         mcs_registry *r;
         mcs_err e = {0};
         char uuid[40];

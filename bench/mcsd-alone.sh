@@ -7,6 +7,7 @@ mcsd_alone() {
 	cat >"$work/mcsd.conf" <<CONF
 uri = test+unix:///default?socket=$work/nowhere
 registry = $work/registry.db
+registry_create = yes
 host_id = bench
 socket = $work/mcsd.sock
 hook_socket = $work/hook.sock

@@ -74,11 +74,12 @@ int listen_unix(const char *path, unsigned mode, const gid_t *group, int *out, m
         if (fd < 0)
                 return mcs_fail(e, MCS_E_IO, "socket: %s", strerror(errno));
         snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
-        /* Born without permissions; opened up only to the configured mode. */
-        mode_t old = umask(0777);
-        r = bind(fd, (struct sockaddr *) &sa, sizeof sa);
-        umask(old);
-        if (r < 0) {
+        /* Born without permissions; opened up only to the configured mode.
+         * Linux gives the socket file the mode of the socket's own inode
+         * (less the umask), so that inode is cleared rather than the
+         * umask: the umask is the whole process's, and the hook thread may
+         * already be creating files that would then get mode 0000. */
+        if (fchmod(fd, 0) < 0 || bind(fd, (struct sockaddr *) &sa, sizeof sa) < 0) {
                 r = mcs_fail(e, MCS_E_IO, "cannot bind %s: %s", path, strerror(errno));
                 close(fd);
                 return r;

@@ -43,17 +43,32 @@ static int syslog_priority(mcs_log_level lvl) {
 
 static void emit(mcs_log_level lvl, const char *name, const char *uuid, const char *label, const char *fmt,
                  va_list ap) __attribute__((format(printf, 5, 0)));
+/* Control bytes become \xNN: names, paths and messages may come from
+ * shared storage or a client, and a line end in one would forge a log line
+ * (or, in a journal field, a field of its own). */
+static const char *escape(const char *in, char *out, size_t len) {
+        size_t o = 0;
+        for (const unsigned char *p = (const unsigned char *) (in ? in : ""); *p && o + 5 <= len; p++)
+                if (*p < 0x20 || *p == 0x7f)
+                        o += (size_t) snprintf(out + o, len - o, "\\x%02x", *p);
+                else
+                        out[o++] = (char) *p;
+        out[o] = '\0';
+        return out;
+}
+
 static void emit(mcs_log_level lvl, const char *name, const char *uuid, const char *label, const char *fmt,
                  va_list ap) {
-        char msg[2048];
+        char raw[2048], msg[2048], ename[1024], euuid[192], elabel[1024];
         if ((int) lvl > log_threshold)
                 return;
-        vsnprintf(msg, sizeof msg, fmt, ap);
+        vsnprintf(raw, sizeof raw, fmt, ap);
+        escape(raw, msg, sizeof msg);
         if (log_to_journal) {
                 sd_journal_send("MESSAGE=%s", msg, "PRIORITY=%d", syslog_priority(lvl), "SYSLOG_IDENTIFIER=mcsd",
-                                "MCS_GUEST_NAME=%s", name ? name : "", "MCS_GUEST_UUID=%s", uuid ? uuid : "",
-                                "MCS_LABEL=%s", label ? label : "", "MCS_GUESTS_WAITING=%ld",
-                                guests_waiting < 0 ? 0 : guests_waiting, NULL);
+                                "MCS_GUEST_NAME=%s", escape(name, ename, sizeof ename), "MCS_GUEST_UUID=%s",
+                                escape(uuid, euuid, sizeof euuid), "MCS_LABEL=%s", escape(label, elabel, sizeof elabel),
+                                "MCS_GUESTS_WAITING=%ld", guests_waiting < 0 ? 0 : guests_waiting, NULL);
                 return;
         }
         fprintf(stderr, "mcsd: %s: %s\n", mcs_log_level_name(lvl), msg);

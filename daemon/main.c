@@ -57,15 +57,25 @@ static void quiet_libvirt(void *opaque, virErrorPtr err) {
 }
 
 int mcsd_open_registry(const mcs_config *cfg, const char *host_id, mcs_registry **out, mcs_catset *pool, mcs_err *e) {
-        mcs_registry_config rc = {.host_id = host_id, .busy_timeout_ms = cfg->busy_timeout_ms};
-        char note[256];
+        mcs_range allowed;
+        mcs_registry_config rc = {.host_id = host_id, .busy_timeout_ms = cfg->busy_timeout_ms, .allowed = &allowed,
+                                  .create = cfg->registry_create};
+        char note[MCS_RANGE_STRMAX + 256];
+        /* One read of the policy gives both: the labels a guest can run with
+         * (every reservation is checked against them) and the default pool. */
+        mcs_policy_default_range(NULL, &allowed, note, sizeof note);
+        log_msg(MCS_LOG_DEBUG, "%s", note);
+        /* Reading the policy took ~12 MiB of heap, freed now: give it back. */
+        malloc_trim(0);
         if (cfg->has_range)
                 rc.pool = cfg->range;
-        else {
-                mcs_policy_default_pool(NULL, &rc.pool, note, sizeof note);
+        else if (mcs_catset_count(&allowed.high.cats) >= 2) {
+                rc.pool = allowed.high.cats; /* as mcs_policy_default_pool takes it */
                 log_msg(MCS_LOG_INFO, "category range: %s", note);
-                /* Reading the policy took ~12 MiB of heap, freed now: give it back. */
-                malloc_trim(0);
+        } else {
+                mcs_catset_add_range(&rc.pool, 0, MCS_NCATS - 1);
+                log_msg(MCS_LOG_INFO, "category range: c0.c%u: system_u's range has fewer than two categories (%s)",
+                        MCS_NCATS - 1, note);
         }
         *pool = rc.pool;
         return mcs_registry_open(cfg->registry, &rc, out, e);
@@ -103,7 +113,8 @@ static void reload(mcsd *d) {
                 mcs_config_clear(&n);
                 return;
         }
-        bool reopen = !same_str(n.registry, d->cfg.registry) || !same_str(n.host_id, d->cfg.host_id) ||
+        bool reopen = !same_str(n.registry, d->cfg.registry) || n.registry_create != d->cfg.registry_create ||
+                      !same_str(n.host_id, d->cfg.host_id) ||
                       n.has_range != d->cfg.has_range || !mcs_catset_equal(&n.range, &d->cfg.range) ||
                       !same_str(n.domain_context_file, d->cfg.domain_context_file) ||
                       n.busy_timeout_ms != d->cfg.busy_timeout_ms;
@@ -184,16 +195,48 @@ static void on_watchdog(int timer, void *opaque) {
         sd_notify(0, "WATCHDOG=1");
 }
 
+/* mcsd --init-registry: makes the configured registry if its location
+ * holds none, says which it was, and exits. The daemon itself creates one
+ * only with registry_create = yes: an unmounted shared path must not
+ * silently become a registry of this host alone. */
+static int init_registry(mcs_config *cfg) {
+        char host_id[MCS_HOST_MAX + 1];
+        const char *where = cfg->registry ? cfg->registry : mcs_registry_default_location();
+        mcs_registry *reg = NULL;
+        mcs_catset pool;
+        mcs_err e = {0};
+        bool created = false;
+        int r = mcs_config_host_id(cfg, MACHINE_ID, host_id, sizeof host_id, &e);
+        if (r == 0) {
+                cfg->registry_create = false;
+                r = mcsd_open_registry(cfg, host_id, &reg, &pool, &e);
+        }
+        if (r == -(int) MCS_E_NOTFOUND) {
+                cfg->registry_create = created = true;
+                r = mcsd_open_registry(cfg, host_id, &reg, &pool, &e);
+        }
+        mcs_registry_close(reg);
+        if (r < 0) {
+                fprintf(stderr, "mcsd: %s\n", e.msg);
+                return 1;
+        }
+        printf("%s: %s\n", where, created ? "created a new, empty registry" : "already a registry; left as it is");
+        return 0;
+}
+
 static void usage(FILE *f) {
         fprintf(f,
                 "Usage: mcsd [--config PATH] [--check-config]\n"
                 "       mcsd [--config PATH] --copy-registry FROM TO\n"
+                "       mcsd [--config PATH] --init-registry\n"
                 "Gives every libvirt guest a cluster-unique SELinux MCS label.\n\n"
                 "  -c, --config PATH   configuration file (default " MCS_DEFAULT_CONFIG ")\n"
                 "      --check-config  read the configuration, report problems and exit\n"
                 "      --copy-registry FROM TO\n"
                 "                      copy the registry FROM into the new registry TO, verify\n"
                 "                      and exit (no mcsd may use either)\n"
+                "      --init-registry create the configured registry if it does not exist\n"
+                "                      yet, and exit\n"
                 "  -h, --help          show this help\n"
                 "      --version       show the version\n");
 }
@@ -203,6 +246,7 @@ int main(int argc, char **argv) {
                 {"config", required_argument, NULL, 'c'},
                 {"check-config", no_argument, NULL, 'C'},
                 {"copy-registry", no_argument, NULL, 'R'},
+                {"init-registry", no_argument, NULL, 'I'},
                 {"help", no_argument, NULL, 'h'},
                 {"version", no_argument, NULL, 'V'},
                 {0},
@@ -211,7 +255,7 @@ int main(int argc, char **argv) {
                   .pending_timer = -1, .redefine_timer = -1, .retry_timer = -1, .wait_timer = -1, .listen_fd = -1, .listen_watch = -1,
                   .sweep_timer = -1, .passed_control_fd = -1, .passed_hook_fd = -1, .hook_policy = -1,
                   .jobs_pipe = {-1, -1}, .jobs_watch = -1};
-        bool config_given = false, check_only = false, copy = false;
+        bool config_given = false, check_only = false, copy = false, init = false;
         derived x = {0};
         mcs_err e = {0};
         int c;
@@ -228,6 +272,9 @@ int main(int argc, char **argv) {
                 case 'R':
                         copy = true;
                         break;
+                case 'I':
+                        init = true;
+                        break;
                 case 'h':
                         usage(stdout);
                         return 0;
@@ -238,6 +285,11 @@ int main(int argc, char **argv) {
                         usage(stderr);
                         return 2;
                 }
+        }
+        if (init && (copy || check_only)) {
+                fprintf(stderr, "mcsd: --init-registry goes alone (no --copy-registry or --check-config)\n");
+                usage(stderr);
+                return 2;
         }
         if (copy) {
                 if (check_only || argc - optind != 2) {
@@ -266,6 +318,11 @@ int main(int argc, char **argv) {
                 return 1;
         }
         log_setup(d.cfg.log_level);
+        if (init) {
+                int rc = init_registry(&d.cfg);
+                mcs_config_clear(&d.cfg);
+                return rc;
+        }
         if (check_only) {
                 mcs_config_clear(&d.cfg);
                 printf("%s: ok\n", d.config_path);

@@ -15,7 +15,7 @@
 #include "mcs-registry.h"
 
 static mcs_registry_config config(const char *host) {
-        mcs_registry_config cfg = {.host_id = host};
+        mcs_registry_config cfg = {.create = true, .host_id = host};
         mcs_policy_default_pool(NULL, &cfg.pool, NULL, 0);
         return cfg;
 }

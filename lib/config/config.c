@@ -178,6 +178,12 @@ static int apply_key(mcs_config *c, const where *w, const char *key, const char 
                 c->reserve_without_selinux = !strcmp(v, "reserve");
                 return 0;
         }
+        if (!strcmp(key, "registry_create")) {
+                if (strcmp(v, "yes") && strcmp(v, "no"))
+                        return bad(e, w, "registry_create: '%s' is not yes or no", qv);
+                c->registry_create = !strcmp(v, "yes");
+                return 0;
+        }
         if (!strcmp(key, "hook_fail_open")) {
                 if (strcmp(v, "yes") && strcmp(v, "no"))
                         return bad(e, w, "hook_fail_open: '%s' is not yes or no", qv);

@@ -104,6 +104,21 @@ void mcs_policy_default_pool(const char *policy_path, mcs_catset *pool, char *no
                          e.code ? e.msg : "system_u's range has fewer than two categories");
 }
 
+void mcs_policy_default_range(const char *policy_path, mcs_range *range, char *note, size_t len) {
+        mcs_err e = {0};
+        char text[MCS_RANGE_STRMAX];
+        bool from_policy = mcs_policy_user_range(policy_path, "system_u", range, &e) == 0;
+        if (!from_policy) {
+                *range = (mcs_range){0};
+                mcs_catset_add_range(&range->high.cats, 0, MCS_NCATS - 1);
+        }
+        if (note) {
+                mcs_range_format(range, text, sizeof text);
+                snprintf(note, len, "labels within %s: %s", text,
+                         from_policy ? "the range of system_u in the installed policy" : e.msg);
+        }
+}
+
 struct mcs_context_checker {
         bool kernel;           /* SELinux is enabled: ask the kernel */
         char path[4096];       /* else this policy file... */

@@ -170,3 +170,15 @@ int mcs_registry_check_same_record(const mcs_record *now, const mcs_record *rec,
 
 /* Shared by backends: microseconds since the epoch, wall clock. */
 int64_t mcs_registry_now_us(void);
+
+/* What a backend reads back from shared storage is input: another host, or
+ * anyone who can write there, put it. These accept only what the registry's
+ * own argument checks accept from a client (a canonical UUID, a name and
+ * host id of printable bytes, a canonical label with a category, an
+ * absolute printable path, a context without a line end), else
+ * -MCS_E_SCHEMA naming the field ("where" names the storage). */
+int mcs_stored_record_check(const mcs_record *rec, const char *where, mcs_err *e);
+int mcs_stored_original_check(const mcs_original *o, const char *where, mcs_err *e);
+int mcs_stored_host_check(const char *host, const char *where, mcs_err *e);
+int mcs_stored_label_check(const char *label, const char *where, mcs_err *e);
+int mcs_stored_path_check(const char *path, const char *where, mcs_err *e);

@@ -58,9 +58,13 @@ static void close_registry(mcs_registry **reg) {
         mcs_registry_close(*reg);
 }
 
-static int open_one(const char *what, const char *location, const mcs_registry_config *cfg, mcs_registry **out,
-                    mcs_err *e) {
-        int r = mcs_registry_open(location, cfg, out, e);
+/* create: a copy's destination is made when missing (a copy goes into a
+ * new registry); a source, and what a verification reads, must exist. */
+static int open_one(const char *what, const char *location, const mcs_registry_config *cfg, bool create,
+                    mcs_registry **out, mcs_err *e) {
+        mcs_registry_config c = *cfg;
+        c.create = create;
+        int r = mcs_registry_open(location, &c, out, e);
         if (r < 0) {
                 *out = NULL;
                 mcs_err_prefix(e, "%s registry", what);
@@ -221,7 +225,8 @@ int mcs_registry_verify_copy(const char *from, const char *to, const mcs_registr
         _cleanup_(close_registry) mcs_registry *dst = NULL;
         mcs_copy_report rep = {0};
         int r;
-        if ((r = open_one("source", from, cfg, &src, e)) < 0 || (r = open_one("destination", to, cfg, &dst, e)) < 0)
+        if ((r = open_one("source", from, cfg, false, &src, e)) < 0 ||
+            (r = open_one("destination", to, cfg, false, &dst, e)) < 0)
                 return r;
         r = verify(src, dst, cfg, &rep, e);
         if (out) {
@@ -291,14 +296,14 @@ int mcs_registry_copy(const char *from, const char *to, const mcs_registry_confi
                 return mcs_fail(e, MCS_E_INVALID, "copy: a source and a destination registry are needed");
         if (!strcmp(from, to))
                 return mcs_fail(e, MCS_E_INVALID, "copy: %s is both the source and the destination", from);
-        if ((r = open_one("source", from, cfg, &src, e)) < 0 || (r = read_snapshot(src, &s, e)) < 0)
+        if ((r = open_one("source", from, cfg, false, &src, e)) < 0 || (r = read_snapshot(src, &s, e)) < 0)
                 return r;
         if (snapshot_empty(&s))
                 return mcs_fail(e, MCS_E_NOTFOUND,
                                 "copy: registry %s holds no record, history or original label: nothing to copy "
                                 "(is it the right location?)",
                                 from);
-        if ((r = open_one("destination", to, cfg, &dst, e)) < 0)
+        if ((r = open_one("destination", to, cfg, true, &dst, e)) < 0)
                 return r;
         const mcs_backend_ops *ops = dst->ops;
         if (!MCS_BACKEND_HAS(ops, import_record) || !MCS_BACKEND_HAS(ops, import_history) ||

@@ -10,6 +10,8 @@ struct mcs_registry {
         mcs_view view;
         char *host; /* this host, recorded with every write */
         char *location;
+        bool has_allowed;
+        mcs_range allowed; /* mcs_registry_config.allowed */
         bool batch;                  /* inside mcs_registry_batch_begin .. _end, with the write section open */
         char fault[MCS_ERR_MSG_MAX]; /* the last write's storage failure; "" once a write succeeds */
         int64_t fault_since_us;
@@ -35,3 +37,5 @@ typedef struct mcs_label {
 int mcs_registry_check_text(const char *what, const char *s, size_t max, bool allow_space, mcs_err *e);
 int mcs_registry_check_guest(const mcs_guest *g, char uuid[MCS_UUID_STRLEN + 1], mcs_guest *canon, mcs_err *e);
 int mcs_registry_parse_label(const char *text, mcs_label *l, mcs_err *e);
+/* 0 when the label lies within the handle's allowed range (or none is set). */
+int mcs_registry_check_allowed(const mcs_registry *reg, const mcs_label *l, mcs_err *e);

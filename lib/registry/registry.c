@@ -148,6 +148,14 @@ int mcs_registry_open(const char *location, const mcs_registry_config *cfg, mcs_
                 return r;
         if (mcs_catset_count(&cfg->pool) < 2)
                 return mcs_fail(e, MCS_E_RANGE, "the category pool needs at least two categories");
+        /* Drawn pairs are reservations too: none may lie outside what the policy allows. */
+        if (cfg->allowed && !mcs_catset_contains(&cfg->allowed->high.cats, &cfg->pool)) {
+                char pool[MCS_LEVEL_STRMAX], allowed[MCS_RANGE_STRMAX];
+                mcs_catset_format(&cfg->pool, pool, sizeof pool);
+                mcs_range_format(cfg->allowed, allowed, sizeof allowed);
+                return mcs_fail(e, MCS_E_RANGE, "the category pool %s reaches beyond %s, the range the SELinux policy "
+                                "allows (system_u's): pairs drawn there could never run", pool, allowed);
+        }
         if (!c.busy_timeout_ms)
                 c.busy_timeout_ms = MCS_DEFAULT_BUSY_TIMEOUT_MS;
         if (!*location)
@@ -162,6 +170,10 @@ int mcs_registry_open(const char *location, const mcs_registry_config *cfg, mcs_
         reg->host = strdup(cfg->host_id);
         reg->location = strdup(location);
         mcs_view_init(&reg->view, &cfg->pool, cfg->seed);
+        if (cfg->allowed) {
+                reg->has_allowed = true;
+                reg->allowed = *cfg->allowed;
+        }
         if (!reg->host || !reg->location) {
                 mcs_registry_close(reg);
                 return mcs_fail(e, MCS_E_NOMEM, "out of memory");
@@ -222,6 +234,23 @@ int mcs_registry_parse_label(const char *text, mcs_label *l, mcs_err *e) {
         if ((r = mcs_range_format(&l->range, l->text, sizeof l->text)) < 0)
                 return mcs_fail(e, MCS_E_RANGE, "label too long to format");
         return 0;
+}
+
+/* The policy's range bounds a context's range from both ends: its low
+ * level must dominate the policy's low, the policy's high must dominate
+ * its high (sensitivities and categories alike), or the kernel refuses
+ * the context and the guest cannot start. */
+int mcs_registry_check_allowed(const mcs_registry *reg, const mcs_label *l, mcs_err *e) {
+        char allowed[MCS_RANGE_STRMAX];
+        if (!reg->has_allowed || (mcs_level_dominates(&l->range.low, &reg->allowed.low) &&
+                                  mcs_level_dominates(&reg->allowed.high, &l->range.high)))
+                return 0;
+        if (mcs_range_format(&reg->allowed, allowed, sizeof allowed) < 0)
+                snprintf(allowed, sizeof allowed, "?");
+        return mcs_fail(e, MCS_E_INVALID,
+                        "label %s is outside %s, the range the SELinux policy allows (system_u's): a guest with it "
+                        "could never start; use sensitivity s%u%s and categories within it",
+                        l->text, allowed, reg->allowed.high.sens, reg->allowed.high.sens ? " or lower" : "");
 }
 
 int mcs_registry_check_unchanged(const mcs_record *rec, const char *host, uint64_t generation, const char *doing,

@@ -284,7 +284,8 @@ int mcs_registry_reserve_label(mcs_registry *reg, const mcs_guest *g, const char
 
         if (!l)
                 return mcs_fail(e, MCS_E_NOMEM, "out of memory");
-        if ((r = mcs_registry_check_guest(g, uuid, &c, e)) < 0 || (r = mcs_registry_parse_label(label, l, e)) < 0)
+        if ((r = mcs_registry_check_guest(g, uuid, &c, e)) < 0 || (r = mcs_registry_parse_label(label, l, e)) < 0 ||
+            (r = mcs_registry_check_allowed(reg, l, e)) < 0)
                 return r;
         struct reserve_args a = {&c, l, out, created ? created : &dummy};
         return mcs_registry_write(reg, do_reserve, &a, e);

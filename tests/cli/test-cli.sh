@@ -18,6 +18,7 @@ URI=$(test_uri h1)
 cat >"$WORK/h1.conf" <<EOF
 uri = $URI
 registry = $REG
+registry_create = yes
 host_id = h1
 socket = $SOCK
 hook_socket = $WORK/run/hook.sock
@@ -94,6 +95,19 @@ expect_rc 1 M reserve not-yet-defined
 contains "$ERR" "no guest named 'not-yet-defined'"
 expect_rc 1 M reserve "$future" --label bogus
 contains "$ERR" "bogus"
+# Only labels the installed policy can run (system_u's range: s0 only).
+for l in s15:c3,c4 s0-s1:c5,c6; do
+	expect_rc 1 M reserve 44444444-2222-3333-4444-555555555555 --label "$l"
+	contains "$ERR" "label $l is outside s0-s0:c0.c1023, the range the SELinux policy allows (system_u's)"
+done
+# A guest defined with such a label is refused, with the reason, and holds nothing.
+define "$URI" s3-vm "<seclabel type='static' model='selinux' relabel='yes'><label>system_u:system_r:svirt_t:s3:c70,c71</label></seclabel>"
+s3_refused() { [ "$(M --json show s3-vm | jq -r .libvirt.status)" = refused ]; }
+wait_for 10 s3_refused || fail "a guest labelled s3:c70,c71 is not refused: $(M --json show s3-vm)"
+expect_rc 0 M --json show s3-vm
+contains "$(jq -r .libvirt.why <<<"$OUT")" "label s3:c70,c71 is outside s0-s0:c0.c1023"
+[ "$(jq -r .reservation <<<"$OUT")" = null ] || fail "s3-vm holds a reservation: $OUT"
+virsh -q -c "$URI" undefine s3-vm >/dev/null
 expect_rc 0 M --json reserve 33333333-2222-3333-4444-555555555555
 [ "$(jq -r '.record.kind + " " + (.created|tostring)' <<<"$OUT")" = "static true" ] || fail "reserve a free pair: $OUT"
 # The guest arrives later: it gets the operator's label, not a fresh pair.
@@ -253,6 +267,7 @@ expect_rc 0 M check
 cat >"$WORK/h2.conf" <<EOF
 uri = test+unix:///default?socket=$WORK/nowhere.sock
 registry = $REG
+registry_create = yes
 host_id = h2
 socket = $WORK/run/h2.sock
 hook_socket = $WORK/run/h2-hook.sock

@@ -24,13 +24,23 @@ run 2 --copy-registry --check-config src.db dst.db
 grep -q 'no --check-config' err || fail "with --check-config: $(cat err)"
 echo "ok - usage errors exit 2"
 
-# An empty source (here: none yet) is refused; the destination is not made.
+# A missing source is refused, not made; nor is the destination.
+run 1 --copy-registry src.db dst.db
+grep -q '^mcsd: source registry: registry src.db does not exist; a registry is created only when told' err ||
+	fail "missing source: $(cat err)"
+[ ! -e src.db ] && [ ! -e dst.db ] || fail "a missing source made a registry"
+[ ! -s out ] || fail "a refusal printed a report: $(cat out)"
+# mcsd --init-registry makes the configured registry once; an empty one has nothing to copy.
+printf 'host_id = copier\nregistry = %s/src.db\n' "$work" >init.conf
+"$MCSD" -c init.conf --init-registry >out 2>err || fail "--init-registry: $(cat err)"
+[ "$(cat out)" = "$work/src.db: created a new, empty registry" ] || fail "--init-registry: $(cat out)"
+"$MCSD" -c init.conf --init-registry >out 2>err || fail "--init-registry again: $(cat err)"
+[ "$(cat out)" = "$work/src.db: already a registry; left as it is" ] || fail "--init-registry again: $(cat out)"
 run 1 --copy-registry src.db dst.db
 grep -q '^mcsd: copy: registry src.db holds no record, history or original label: nothing to copy' err ||
 	fail "empty source: $(cat err)"
 [ ! -e dst.db ] || fail "an empty source made the destination"
-[ ! -s out ] || fail "a refusal printed a report: $(cat out)"
-echo "ok - an empty source is refused, exit 1"
+echo "ok - a missing or empty source is refused, exit 1; --init-registry makes one"
 
 u1=11111111-1111-1111-1111-111111111111
 u2=22222222-2222-2222-2222-222222222222

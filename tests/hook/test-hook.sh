@@ -48,6 +48,7 @@ write_conf() {
 	cat >"$CONF" <<-EOF
 	uri = ${MCSD_URI:-$(test_uri h1)}
 	registry = $REG
+	registry_create = yes
 	host_id = h1
 	socket = $WORK/run/mcsd.sock
 	hook_socket = $WORK/run/hook.sock
@@ -643,6 +644,7 @@ mcsd_stop h1
 cat >"$WORK/act.conf" <<EOF
 uri = $(test_uri h1)
 registry = $REG
+registry_create = yes
 host_id = h1
 socket = $WORK/run/act.sock
 hook_socket = $WORK/run/act-hook.sock

@@ -146,7 +146,7 @@ mcsd_start() {
 host_conf() {
 	local h=$1 reg=$2
 	shift 2
-	printf '%s\n' "uri = $(test_uri "$h")" "registry = $reg" "host_id = $h" "socket = $WORK/$h.sock" \
+	printf '%s\n' "uri = $(test_uri "$h")" "registry = $reg" "registry_create = yes" "host_id = $h" "socket = $WORK/$h.sock" \
 		"hook_socket = $WORK/$h-hook.sock" "$@" >"$WORK/$h.conf"
 }
 

@@ -15,6 +15,7 @@ libvirtd_start h1
 cat >"$WORK/mcsd.conf" <<CONF
 uri = $URI
 registry = $REG
+registry_create = yes
 host_id = h1
 socket = $SOCK
 hook_socket = $WORK/h1-hook.sock

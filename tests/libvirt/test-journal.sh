@@ -11,6 +11,7 @@ define "$URI" jg1 ""
 cat >"$WORK/mcsd.conf" <<CONF
 uri = $URI
 registry = $WORK/registry.db
+registry_create = yes
 host_id = j1
 socket = $WORK/j1.sock
 hook_socket = $WORK/j1-hook.sock

@@ -22,6 +22,7 @@ write_conf() {
 	cat >"$WORK/mcsd.conf" <<-CONF
 	uri = $URI
 	registry = $REG
+	registry_create = yes
 	host_id = h1
 	socket = $WORK/h1.sock
 	hook_socket = $WORK/h1-hook.sock
@@ -254,6 +255,7 @@ mcsd_conf() {
 	cat >"$WORK/mcsd.conf" <<-CONF
 	uri = $URI
 	registry = $REG
+	registry_create = yes
 	host_id = h1
 	socket = $WORK/h1.sock
 	hook_socket = $WORK/h1-hook.sock

@@ -25,6 +25,7 @@ CONF=$WORK/mcsd.conf
 cat >"$CONF" <<CONF
 uri = qemu+unix:///system?socket=$WORK/q/run/libvirt-sock
 registry = $REG
+registry_create = yes
 host_id = q1
 socket = $WORK/q1.sock
 hook_socket = $WORK/q1-hook.sock

@@ -15,6 +15,7 @@ REG=$WORK/registry.db
 cat >"$WORK/mcsd.conf" <<CONF
 uri = $URI
 registry = $REG
+registry_create = yes
 host_id = s1
 socket = $WORK/s1.sock
 hook_socket = $WORK/s1-hook.sock

@@ -18,6 +18,7 @@ URI=$(test_uri h1)
 cat >"$WORK/h1.conf" <<CONF
 uri = $URI
 registry = $REG
+registry_create = yes
 host_id = h1
 socket = $SOCK
 socket_mode = 0666
@@ -30,6 +31,7 @@ CONF
 cat >"$WORK/h2.conf" <<CONF
 uri = test+unix:///default?socket=$WORK/nowhere.sock
 registry = $REG
+registry_create = yes
 host_id = h2
 socket = $WORK/run/h2.sock
 hook_socket = $WORK/run/h2-hook.sock

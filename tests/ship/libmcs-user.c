@@ -34,7 +34,7 @@ int main(int argc, char **argv) {
         printf("refused: %s\n", e.msg);
 
         /* The registry: sqlite inside libmcs.so. */
-        mcs_registry_config cfg = {.host_id = "ship", .seed = 1};
+        mcs_registry_config cfg = {.create = true, .host_id = "ship", .seed = 1};
         mcs_registry *r;
         mcs_record rec = {0};
         const mcs_guest g = {.uuid = "0f0f0f0f-0000-4000-8000-000000000001", .name = "ship-1", .kind = MCS_KIND_DYNAMIC};

@@ -94,6 +94,7 @@ SOCK=$WORK/mcsd.sock
 cat >"$WORK/mcsd.conf" <<CONF
 uri = qemu+unix:///system?socket=$WORK/no-libvirt.sock
 registry = $WORK/registry.db
+registry_create = yes
 host_id = ship-host
 socket = $SOCK
 hook_socket = $WORK/hook.sock

@@ -9,7 +9,7 @@
 #include "test-util.h"
 
 mcs_registry *race_open(const char *location, const char *host, const char *pool) {
-        mcs_registry_config cfg = {.host_id = host, .busy_timeout_ms = 60000};
+        mcs_registry_config cfg = {.create = true, .host_id = host, .busy_timeout_ms = 60000};
         mcs_registry *r;
         mcs_err e = {0};
         if (mcs_catset_parse(pool ? pool : "c0.c1023", &cfg.pool, &e) < 0 ||

@@ -31,6 +31,7 @@ START_TEST(defaults_and_every_key) {
         ck_assert_uint_eq(c.busy_timeout_ms, 3000); /* below hook_timeout */
         ck_assert(!c.hook_fail_open);
         ck_assert(!c.reserve_without_selinux);
+        ck_assert(!c.registry_create); /* a registry is made only when told */
 
         const char *text = "# a comment\n"
                            "uri = test+unix:///default?socket=/run/x.sock\n"
@@ -55,6 +56,7 @@ START_TEST(defaults_and_every_key) {
                            "hook_socket = /run/mcsd-test/hook.sock\n"
                            "hook_timeout = 2s\n"
                            "hook_fail_open = yes\n"
+                           "registry_create = yes\n"
                            "without_selinux = reserve\n"
                            "image_root = /srv/images\n"
                            "image_root = /mnt/nfs/vm\n"
@@ -88,6 +90,7 @@ START_TEST(defaults_and_every_key) {
         ck_assert_str_eq(c.hook_socket, "/run/mcsd-test/hook.sock");
         ck_assert_uint_eq(c.hook_timeout_ms, 2000);
         ck_assert(c.hook_fail_open);
+        ck_assert(c.registry_create);
         ck_assert(c.reserve_without_selinux);
         ck_assert_uint_eq(c.n_image_roots, 2);
         ck_assert_str_eq(c.image_roots[1], "/mnt/nfs/vm");
@@ -138,6 +141,7 @@ START_TEST(rejections_name_file_and_line) {
                 {"shared_root = /srv/images\n", "bad.conf:1: shared_root: '/srv/images' is not inside an image_root"},
                 {"shared_root = nfs\n", "bad.conf:1: shared_root: 'nfs' must be an absolute directory"},
                 {"hook_fail_open = maybe\n", "bad.conf:1: hook_fail_open: 'maybe' is not yes or no"},
+                {"registry_create = 1\n", "bad.conf:1: registry_create: '1' is not yes or no"},
                 {"without_selinux = label\n", "bad.conf:1: without_selinux: 'label' is not skip or reserve"},
                 {"hook_timeout = 2m\n", "bad.conf: hook_timeout must be from 100ms to 60s"},
                 {"uri = a\nbusy_timeout = 10s\nhook_timeout = 5s\n",

@@ -599,6 +599,48 @@ START_TEST(edited_label_never_frees_another_hosts_running_label) {
 }
 END_TEST
 
+/* A label the policy cannot run (a sensitivity above system_u's range) is
+ * refused with the reason, in XML as from a running transient guest: such a
+ * guest never starts, and its label would still block others. */
+START_TEST(rules_refuse_labels_outside_the_policy) {
+        mcs_range allowed;
+        mcs_registry_config rc = {.create = true, .host_id = "h1", .allowed = &allowed};
+        mcs_registry *r;
+        mcs_config cfg;
+        mcs_err e = {0};
+        mcs_guest_outcome o;
+        mcs_record rec;
+        ck_assert_ok(mcs_range_parse("s0-s0:c0.c1023", &allowed, &e), &e);
+        mcs_catset_add_range(&rc.pool, 0, 1023);
+        ck_assert_ok(mcs_registry_open(test_db_path, &rc, &r, &e), &e);
+        mcs_config_init(&cfg);
+
+        apply(r, &cfg, "kvm", "vm3", UUID_A,
+              "<seclabel type='static' model='selinux' relabel='yes'><label>system_u:system_r:svirt_t:s3:c7,c8</label>"
+              "</seclabel>", true, &o);
+        ck_assert_int_eq(o.status, MCS_GUEST_REFUSED);
+        ck_assert_msg(strstr(o.why, "label s3:c7,c8 is outside s0-s0:c0.c1023, the range the SELinux policy allows"),
+                      "%s", o.why);
+        mcs_guest_outcome_clear(&o);
+        apply_live(r, &cfg, "kvm", "vm4", UUID_B,
+                   "<seclabel type='static'><label>system_u:system_r:svirt_t:s0-s1:c5,c6</label></seclabel>", false,
+                   "system_u:system_r:svirt_t:s0-s1:c5,c6", &o);
+        ck_assert_int_eq(o.status, MCS_GUEST_REFUSED);
+        ck_assert_msg(strstr(o.why, "outside s0-s0:c0.c1023"), "%s", o.why);
+        mcs_guest_outcome_clear(&o);
+        ck_assert_fails(mcs_registry_get(r, UUID_A, &rec, &e), &e, MCS_E_NOTFOUND, "");
+        ck_assert_fails(mcs_registry_get(r, UUID_B, &rec, &e), &e, MCS_E_NOTFOUND, "");
+
+        /* Within the range: registered. */
+        apply(r, &cfg, "kvm", "vm3", UUID_A,
+              "<seclabel type='static'><label>system_u:system_r:svirt_t:s0:c7,c8</label></seclabel>", true, &o);
+        ck_assert_int_eq(o.status, MCS_GUEST_MANAGED);
+        mcs_guest_outcome_clear(&o);
+        mcs_config_clear(&cfg);
+        mcs_registry_close(r);
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("domain");
         TCase *tc = tcase_create("xml");
@@ -617,6 +659,7 @@ int main(void) {
         tcase_add_test(rules, rules_without_selinux);
         tcase_add_test(rules, running_guest_keeps_its_label);
         tcase_add_test(rules, edited_label_never_frees_another_hosts_running_label);
+        tcase_add_test(rules, rules_refuse_labels_outside_the_policy);
         suite_add_tcase(s, rules);
         return test_run(s);
 }

@@ -27,7 +27,7 @@ static void teardown(void) {
 }
 
 static mcs_registry_config config(const char *host) {
-        mcs_registry_config cfg = {.host_id = host};
+        mcs_registry_config cfg = {.create = true, .host_id = host};
         mcs_err e = {0};
         ck_assert_ok(mcs_catset_parse("c0.c1023", &cfg.pool, &e), &e);
         return cfg;
@@ -326,7 +326,16 @@ START_TEST(copy_refuses_bad_locations) {
         mcs_copy_report rep;
         mcs_err e = {0};
 
+        /* A missing source is not made (a wrong path, an unmounted file system). */
+        ck_assert_fails(mcs_registry_copy(test_db_path, dest_path, &cfg, &rep, &e), &e, MCS_E_NOTFOUND,
+                        "source registry: registry");
+        ck_assert_msg(strstr(e.msg, "does not exist"), "%s", e.msg);
+        ck_assert_int_ne(access(test_db_path, F_OK), 0);
+        ck_assert_int_ne(access(dest_path, F_OK), 0);
         /* An empty source: most likely a wrong path. */
+        mcs_registry *r;
+        ck_assert_ok(mcs_registry_open(test_db_path, &cfg, &r, &e), &e);
+        mcs_registry_close(r);
         ck_assert_fails(mcs_registry_copy(test_db_path, dest_path, &cfg, &rep, &e), &e, MCS_E_NOTFOUND,
                         "nothing to copy");
         ck_assert_int_ne(access(dest_path, F_OK), 0);

@@ -32,7 +32,7 @@ static void teardown(void) {
 }
 
 static mcs_registry *open_at(const char *where, const char *host, const char *pool) {
-        mcs_registry_config cfg = {.host_id = host};
+        mcs_registry_config cfg = {.create = true, .host_id = host};
         mcs_registry *r;
         mcs_err e = {0};
         ck_assert_ok(mcs_catset_parse(pool, &cfg.pool, &e), &e);
@@ -122,7 +122,7 @@ START_TEST(batch_without_a_shared_commit) {
 END_TEST
 
 START_TEST(locations_and_foreign_directories) {
-        mcs_registry_config cfg = {.host_id = "h"};
+        mcs_registry_config cfg = {.create = true, .host_id = "h"};
         mcs_registry *r;
         mcs_err e = {0};
         mcs_catset_add_range(&cfg.pool, 0, 1023);
@@ -354,7 +354,7 @@ END_TEST
 /* A copy into an empty registry keeps records, history and originals as
  * they were; the copied records block what they hold. */
 START_TEST(import_into_an_empty_registry) {
-        mcs_registry_config cfg = {.host_id = "copier"};
+        mcs_registry_config cfg = {.create = true, .host_id = "copier"};
         mcs_backend *b;
         mcs_err e = {0};
         char loc[4200];
@@ -419,7 +419,7 @@ static int ignore_record(void *ctx, const mcs_record *rec, mcs_err *e) {
  * when one of them touched a category of the claim (here a range around
  * the pair), and accepted when they all lie elsewhere. */
 START_TEST(create_refuses_a_view_that_missed_a_touching_entry) {
-        mcs_registry_config cfg = {.host_id = "h1"};
+        mcs_registry_config cfg = {.create = true, .host_id = "h1"};
         mcs_backend *b;
         mcs_err e = {0};
         mcs_cursor view;
@@ -499,7 +499,7 @@ START_TEST(entries_moved_away_under_a_handle) {
         char snap[4096];
         snprintf(snap, sizeof snap, "rm -f '%s'/snap/*", reg_dir);
         ck_assert_int_eq(system(snap), 0);
-        mcs_registry_config cfg = {.host_id = "h"};
+        mcs_registry_config cfg = {.create = true, .host_id = "h"};
         mcs_registry *r;
         mcs_catset_add_range(&cfg.pool, 0, 1023);
         ck_assert_fails(mcs_registry_open(location, &cfg, &r, &e), &e, MCS_E_SCHEMA,
@@ -730,13 +730,13 @@ END_TEST
 /* A snapshot longer than readers take is not written: as the newest it
  * would stop every writer. The entries stay, and handles replay them. */
 START_TEST(snapshot_past_the_read_limit_is_not_written) {
-        mcs_registry_config cfg = {.host_id = "host-a"};
+        mcs_registry_config cfg = {.create = true, .host_id = "host-a"};
         mcs_backend *b;
         dir_io *io;
         char why[256];
         mcs_err e = {0};
         mcs_catset_add_range(&cfg.pool, 0, 1023);
-        ck_assert_int_eq(dir_io_posix_open(reg_dir, &io, why, sizeof why), 0);
+        ck_assert_int_eq(dir_io_posix_open(reg_dir, true, &io, why, sizeof why), 0);
         io->read_max = 64 << 10; /* an entry fits, 1000 records do not */
         ck_assert_ok(dir_backend_ops_open(io, "dir", &cfg, &b, &e), &e);
         for (int n = 0; n < 1000; n++) {
@@ -758,6 +758,59 @@ START_TEST(snapshot_past_the_read_limit_is_not_written) {
         mcs_backend_dir.close(b);
         mcs_registry *r = open_as("host-b", "c0.c1023");
         assert_list_size(r, 1000);
+        mcs_registry_close(r);
+}
+END_TEST
+
+/* What the log holds is input like a client's: an entry whose fields a
+ * client could not have sent (a name with a line end, written escaped; a
+ * label without a category or not in canonical form; a host id with a
+ * space) makes the log refused, not a record. */
+START_TEST(crafted_entries_are_refused) {
+        static const struct {
+                const char *fields, *why;
+        } bad[] = {
+                {"name=evil%0Aline\tlabel=s0:c3,c4\tkind=static\thost=host-a", "control character"},
+                {"name=ok\tlabel=s0\tkind=static\thost=host-a", "has no category"},
+                {"name=ok\tlabel=s0:c4,c3\tkind=static\thost=host-a", "not in canonical form"},
+                {"name=ok\tlabel=s0:c3,c4\tkind=static\thost=host a", "has a space"},
+        };
+        mcs_registry_config cfg = {.create = true, .host_id = "host-b"};
+        mcs_catset_add_range(&cfg.pool, 0, 1023);
+        mcs_registry_close(open_as("host-a", "c0.c1023")); /* an empty registry */
+        for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+                char path[4096], text[1024];
+                mcs_registry *r;
+                mcs_err e = {0};
+                snprintf(path, sizeof path, "%s/log/%020d", reg_dir, 1);
+                snprintf(text, sizeof text,
+                         "mcs-dir-entry 1\ntoken=0123456789abcdef0123456789abcdef\nop=reserve\tat=5\tuuid=" U2
+                         "\t%s\tstate=reserved\tcreated=5\tupdated=5\tgeneration=1\n",
+                         bad[i].fields);
+                write_file(path, text);
+                ck_assert_fails(mcs_registry_open(location, &cfg, &r, &e), &e, MCS_E_SCHEMA, bad[i].why);
+        }
+}
+END_TEST
+
+/* Without create, neither a missing directory nor an empty one (an
+ * unmounted mount point) is made a registry, and nothing is written. */
+START_TEST(registry_made_only_when_told) {
+        mcs_registry_config cfg = {.host_id = "h"};
+        mcs_registry *r;
+        mcs_err e = {0};
+        mcs_catset_add_range(&cfg.pool, 0, 1023);
+        ck_assert_fails(mcs_registry_open(location, &cfg, &r, &e), &e, MCS_E_NOTFOUND, "registry_create = yes");
+        ck_assert_int_ne(access(reg_dir, F_OK), 0);
+        ck_assert_int_eq(mkdir(reg_dir, 0700), 0);
+        ck_assert_fails(mcs_registry_open(location, &cfg, &r, &e), &e, MCS_E_NOTFOUND, "no registry-id file");
+        ck_assert_msg(strstr(e.msg, "registry_create = yes"), "%s", e.msg);
+        ck_assert_int_eq(count_files(""), 0);
+        cfg.create = true;
+        ck_assert_ok(mcs_registry_open(location, &cfg, &r, &e), &e);
+        mcs_registry_close(r);
+        cfg.create = false;
+        ck_assert_ok(mcs_registry_open(location, &cfg, &r, &e), &e);
         mcs_registry_close(r);
 }
 END_TEST
@@ -861,6 +914,8 @@ int main(void) {
         tcase_add_test(tc, read_limit);
         tcase_add_test(tc, snapshot_past_the_read_limit_is_not_written);
         tcase_add_test(tc, state_entries_never_bring_an_old_label_back);
+        tcase_add_test(tc, crafted_entries_are_refused);
+        tcase_add_test(tc, registry_made_only_when_told);
         suite_add_tcase(s, tc);
         return test_run(s);
 }

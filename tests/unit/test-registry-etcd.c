@@ -20,7 +20,7 @@
 static etcd_cluster shared; /* the suite's cluster, started once in the parent */
 
 static int open_at(const char *location, const char *host, const char *pool, mcs_registry **r, mcs_err *e) {
-        mcs_registry_config cfg = {.host_id = host, .busy_timeout_ms = 15000};
+        mcs_registry_config cfg = {.create = true, .host_id = host, .busy_timeout_ms = 15000};
         if (mcs_catset_parse(pool ? pool : "c0.c1023", &cfg.pool, e) < 0)
                 return -1;
         return mcs_registry_open(location, &cfg, r, e);
@@ -309,6 +309,29 @@ START_TEST(compaction_and_a_new_registry_at_the_prefix) {
 }
 END_TEST
 
+/* Without create, a prefix without an id key (a wrong prefix, a registry
+ * deleted) is refused, and no id is put there, also under an open handle. */
+START_TEST(registry_made_only_when_told) {
+        char *loc = etcd_location(&shared, "untold", NULL);
+        mcs_registry_config cfg = {.host_id = "host-a", .busy_timeout_ms = 15000};
+        mcs_registry *r, *made;
+        mcs_record_list l;
+        mcs_err e = {0};
+        mcs_catset_add_range(&cfg.pool, 0, 1023);
+        ck_assert_fails(mcs_registry_open(loc, &cfg, &r, &e), &e, MCS_E_NOTFOUND, "no registry id under the prefix");
+        ck_assert_fails(mcs_registry_open(loc, &cfg, &r, &e), &e, MCS_E_NOTFOUND, "registry_create = yes");
+        made = open_shared("untold", "host-b", NULL); /* told */
+        ck_assert_ok(mcs_registry_open(loc, &cfg, &r, &e), &e);
+        mcs_registry_close(made);
+        free(etcd_post(&shared, "/v3/kv/deleterange", "{\"key\":\"L3VudG9sZC8=\",\"range_end\":\"L3VudG9sZDA=\"}"));
+        ck_assert_int_lt(mcs_registry_list(r, NULL, &l, &e), 0);
+        ck_assert_msg(strstr(e.msg, "no registry id under the prefix"), "%s", e.msg);
+        mcs_registry_close(r);
+        ck_assert_fails(mcs_registry_open(loc, &cfg, &r, &e), &e, MCS_E_NOTFOUND, "no registry id under the prefix");
+        free(loc);
+}
+END_TEST
+
 /* A reservation etcd applied but whose answer was lost: the retry at the
  * next endpoint finds its own history key and reports it created (not
  * "held already", not twice). */
@@ -347,7 +370,7 @@ START_TEST(silent_endpoint_is_skipped) {
         char *loc;
         ck_assert_int_ge(asprintf(&loc, "etcd://127.0.0.1:%d,127.0.0.1:%d/silent", ntohs(a.sin_port),
                                   shared.client_port[2]), 0);
-        mcs_registry_config cfg = {.host_id = "host-s", .busy_timeout_ms = 2000};
+        mcs_registry_config cfg = {.create = true, .host_id = "host-s", .busy_timeout_ms = 2000};
         mcs_catset_add_range(&cfg.pool, 0, 1023);
         mcs_registry *r;
         mcs_err e = {0};
@@ -368,7 +391,7 @@ END_TEST
 START_TEST(imports_fill_a_registry) {
         char *loc = etcd_location(&shared, "import", NULL);
         mcs_registry *reg = open_shared("import", "host-a", NULL);
-        mcs_registry_config cfg = {.host_id = "copier", .busy_timeout_ms = 15000};
+        mcs_registry_config cfg = {.create = true, .host_id = "copier", .busy_timeout_ms = 15000};
         mcs_backend *b;
         mcs_err e = {0};
         mcs_alloc_stats st;
@@ -429,7 +452,7 @@ END_TEST
  * record (static, dynamic, transient, running), the history and the
  * originals, each copy verified; the end equals the start. */
 START_TEST(copy_between_sqlite_and_etcd) {
-        mcs_registry_config cfg = {.host_id = "mover", .busy_timeout_ms = 15000};
+        mcs_registry_config cfg = {.create = true, .host_id = "mover", .busy_timeout_ms = 15000};
         mcs_copy_report rep;
         mcs_record rec;
         mcs_err e = {0};
@@ -719,6 +742,7 @@ int main(void) {
         tcase_add_test(tc, too_many_categories_for_one_transaction);
         tcase_add_test(tc, hosts_health_and_options);
         tcase_add_test(tc, compaction_and_a_new_registry_at_the_prefix);
+        tcase_add_test(tc, registry_made_only_when_told);
         tcase_add_test(tc, imports_fill_a_registry);
         tcase_add_test(tc, copy_between_sqlite_and_etcd);
         tcase_add_test(tc, lost_answer_is_recognised);

@@ -2,6 +2,7 @@
  * on a sqlite file, and what only sqlite has: its schema and migrations,
  * the history's triggers, the journal and directory syncs, the file gone or
  * locked, batches that commit once or not at all. */
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
@@ -99,7 +100,7 @@ START_TEST(unused_index_is_dropped) {
                          SQLITE_OK);
         ck_assert_int_eq(raw_int(db, count), 1);
 
-        mcs_registry_config cfg = {.host_id = "host-a", .busy_timeout_ms = 100};
+        mcs_registry_config cfg = {.create = true, .host_id = "host-a", .busy_timeout_ms = 100};
         mcs_registry *r;
         mcs_err e = {0};
         mcs_record rec;
@@ -231,7 +232,7 @@ START_TEST(migrates_version_1) {
 END_TEST
 
 START_TEST(refuses_newer_schema_and_foreign_files) {
-        mcs_registry_config cfg = {.host_id = "h"};
+        mcs_registry_config cfg = {.create = true, .host_id = "h"};
         mcs_registry *r;
         mcs_err e = {0};
         mcs_catset_add_range(&cfg.pool, 0, 1023);
@@ -340,8 +341,43 @@ START_TEST(registry_file_removed_then_back) {
 }
 END_TEST
 
+/* Without create, a missing file, a 0-byte file or a file removed while
+ * open is not made a registry: an unmounted shared path would otherwise
+ * become a registry of this host alone. */
+START_TEST(registry_made_only_when_told) {
+        mcs_registry_config cfg = {.host_id = "host-a"};
+        mcs_registry *r;
+        mcs_record rec;
+        mcs_err e = {0};
+        mcs_guest g1 = static_guest(U1, "g1");
+        mcs_catset_add_range(&cfg.pool, 0, 1023);
+
+        ck_assert_fails(mcs_registry_open(test_db_path, &cfg, &r, &e), &e, MCS_E_NOTFOUND, "does not exist");
+        ck_assert_msg(strstr(e.msg, "registry_create = yes"), "%s", e.msg);
+        ck_assert_int_ne(access(test_db_path, F_OK), 0);
+        int fd = open(test_db_path, O_CREAT | O_WRONLY, 0600);
+        ck_assert_int_ge(fd, 0);
+        close(fd);
+        ck_assert_fails(mcs_registry_open(test_db_path, &cfg, &r, &e), &e, MCS_E_NOTFOUND, "is an empty file");
+
+        /* Made when told; then opened without create; not made again when removed. */
+        cfg.create = true;
+        ck_assert_ok(mcs_registry_open(test_db_path, &cfg, &r, &e), &e);
+        mcs_registry_close(r);
+        cfg.create = false;
+        ck_assert_ok(mcs_registry_open(test_db_path, &cfg, &r, &e), &e);
+        ck_assert_ok(mcs_registry_reserve_label(r, &g1, "s0:c1,c2", &rec, NULL, &e), &e);
+        mcs_record_clear(&rec);
+        ck_assert_int_eq(unlink(test_db_path), 0);
+        ck_assert_int_lt(mcs_registry_get(r, U1, &rec, &e), 0);
+        ck_assert_msg(strstr(e.msg, "does not exist"), "%s", e.msg);
+        ck_assert_int_ne(access(test_db_path, F_OK), 0);
+        mcs_registry_close(r);
+}
+END_TEST
+
 START_TEST(write_failure_shows_in_health) {
-        mcs_registry_config cfg = {.host_id = "host-a", .busy_timeout_ms = 100};
+        mcs_registry_config cfg = {.create = true, .host_id = "host-a", .busy_timeout_ms = 100};
         mcs_registry *r;
         mcs_record rec;
         mcs_err e = {0};
@@ -438,6 +474,36 @@ START_TEST(wal_file_is_put_back_to_rollback_journal) {
 }
 END_TEST
 
+/* With an allowed range (system_u's), reserve_label refuses any level or
+ * range whose sensitivities or categories lie outside it, with the reason. */
+START_TEST(labels_outside_the_allowed_range) {
+        mcs_range allowed;
+        mcs_registry_config cfg = {.create = true, .host_id = "h1", .allowed = &allowed};
+        mcs_registry *r;
+        mcs_record rec;
+        mcs_err e = {0};
+        mcs_guest g = {.uuid = "11111111-2222-3333-4444-555555555555", .name = "vm", .kind = MCS_KIND_STATIC};
+        ck_assert_ok(mcs_range_parse("s0-s0:c0.c511", &allowed, &e), &e);
+        mcs_catset_add_range(&cfg.pool, 0, 511);
+        ck_assert_ok(mcs_registry_open(test_db_path, &cfg, &r, &e), &e);
+        static const char *const refused[] = {"s15:c3,c4", "s0-s1:c5,c6", "s1:c5,c6", "s0:c3,c600", "s0:c0.c512"};
+        for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
+                ck_assert_fails(mcs_registry_reserve_label(r, &g, refused[i], &rec, NULL, &e), &e, MCS_E_INVALID,
+                                "is outside s0-s0:c0.c511, the range the SELinux policy allows (system_u's)");
+        ck_assert_ok(mcs_registry_reserve_label(r, &g, "s0:c3,c4", &rec, NULL, &e), &e);
+        mcs_record_clear(&rec);
+        ck_assert_ok(mcs_registry_release(r, g.uuid, NULL, &e), &e);
+        ck_assert_ok(mcs_registry_reserve_label(r, &g, "s0-s0:c0.c511", &rec, NULL, &e), &e);
+        mcs_record_clear(&rec);
+        mcs_registry_close(r);
+
+        /* Nor may the pool pairs are drawn from reach beyond it. */
+        mcs_catset_add(&cfg.pool, 512);
+        ck_assert_fails(mcs_registry_open(test_db_path, &cfg, &r, &e), &e, MCS_E_RANGE,
+                        "the category pool c0.c512 reaches beyond s0-s0:c0.c511");
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("registry");
         suite_add_tcase(s, registry_api_tcase(&sqlite_backend));
@@ -455,6 +521,8 @@ int main(void) {
         tcase_add_test(tc, registry_file_removed_then_back);
         tcase_add_test(tc, write_failure_shows_in_health);
         tcase_add_test(tc, batch_commits_once_or_not_at_all);
+        tcase_add_test(tc, labels_outside_the_allowed_range);
+        tcase_add_test(tc, registry_made_only_when_told);
         suite_add_tcase(s, tc);
         return test_run(s);
 }

@@ -47,7 +47,7 @@ int test_run(Suite *s) {
 }
 
 mcs_registry *test_open_registry(const char *host, const char *pool) {
-        mcs_registry_config cfg = {.host_id = host};
+        mcs_registry_config cfg = {.create = true, .host_id = host};
         mcs_registry *r;
         mcs_err e = {0};
         ck_assert_ok(mcs_catset_parse(pool, &cfg.pool, &e), &e);

@@ -27,6 +27,7 @@ typedef enum mcs_log_level {
 typedef struct mcs_config {
         char *uri;                 /* libvirt connection */
         char *registry;            /* registry location; NULL: the built-in default */
+        bool registry_create;      /* make a registry where the location holds none (else refuse) */
         char *host_id;             /* NULL: read /etc/machine-id */
         char *excludes[MCS_CONFIG_MAX_EXCLUDES]; /* fnmatch(3) patterns of guest names */
         size_t n_excludes;

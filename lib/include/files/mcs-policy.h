@@ -19,6 +19,11 @@ int mcs_policy_user_range(const char *policy_path, const char *user, mcs_range *
  * NULL, says which one was taken and why. */
 void mcs_policy_default_pool(const char *policy_path, mcs_catset *pool, char *note, size_t len);
 
+/* The labels a guest can run with: system_u's range in the installed policy,
+ * or s0-s0:c0.c1023 (the MCS policies' range) when no policy can be read.
+ * note as above. */
+void mcs_policy_default_range(const char *policy_path, mcs_range *range, char *note, size_t len);
+
 /* Checks SELinux contexts before they reach a file: with the kernel when
  * SELinux is enabled, else against a binary policy file read with libsepol
  * (loaded once per checker). */

@@ -13,6 +13,7 @@
 #include "mcs-alloc.h"
 #include "mcs-catset.h"
 #include "mcs-error.h"
+#include "mcs-level.h"
 
 #define MCS_UUID_STRLEN 36u
 #define MCS_NAME_MAX 255u /* bytes of a guest name */
@@ -96,6 +97,18 @@ typedef struct mcs_registry_config {
         mcs_catset pool;             /* categories dynamic pairs are drawn from */
         unsigned busy_timeout_ms;    /* 0: MCS_DEFAULT_BUSY_TIMEOUT_MS */
         uint64_t seed;               /* 0: random; else repeatable draws (tests) */
+        /* The labels this host's SELinux policy can run (system_u's range,
+         * e.g. s0-s0:c0.c1023): a label to reserve must lie within it, or
+         * it is refused (-MCS_E_INVALID), and the pool must lie within its
+         * categories (else the open fails, -MCS_E_RANGE). NULL: whatever
+         * parses. Copied. */
+        const mcs_range *allowed;
+        /* Make a new, empty registry when the location holds none (a missing
+         * or empty sqlite file, a directory without a registry-id, an etcd
+         * prefix without an id key), also when one disappears while open.
+         * false: refused with -MCS_E_NOTFOUND: an unmounted shared path must
+         * not become a registry of this host alone. */
+        bool create;
 } mcs_registry_config;
 
 typedef struct mcs_filter {
@@ -174,7 +187,9 @@ bool mcs_registry_in_batch(const mcs_registry *r);
 /* Exactly this label for the guest. Refused (-MCS_E_CONFLICT, naming the
  * holder) when another guest holds a label equal to, containing or contained
  * in it; refused (-MCS_E_EXISTS) when the guest holds another label; refused
- * (-MCS_E_INVALID) for a label without categories, which isolates nothing. */
+ * (-MCS_E_INVALID) for a label without categories, which isolates nothing,
+ * and for one outside the configured allowed range, which no guest could
+ * run with. */
 int mcs_registry_reserve_label(mcs_registry *r, const mcs_guest *g, const char *label, mcs_record *out,
                                bool *created, mcs_err *e);
 

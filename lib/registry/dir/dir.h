@@ -2,6 +2,11 @@
  * their files share. The algorithm is in log.c and docs/registry.md. */
 #pragma once
 
+/* Why an empty or missing location is not made a registry (mcs_registry_config.create). */
+#define DIR_CREATE_HINT                                                                                  \
+        "a registry is created only when told (registry_create = yes in mcsd.conf, or mcsd --init-registry): " \
+        "is the shared file system mounted?"
+
 #include <stdbool.h>
 
 #include "../backend.h"

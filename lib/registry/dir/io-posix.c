@@ -166,7 +166,8 @@ static const dir_io_ops posix_ops = {
         .close = px_close,
 };
 
-int dir_io_posix_open(const char *path, dir_io **out, char *why, size_t why_len) {
+/* create: make the directory when it is missing (a new registry). */
+int dir_io_posix_open(const char *path, bool create, dir_io **out, char *why, size_t why_len) {
         if (path[0] != '/') {
                 snprintf(why, why_len, "'%s' is not an absolute path", path);
                 return -EINVAL;
@@ -181,7 +182,7 @@ int dir_io_posix_open(const char *path, dir_io **out, char *why, size_t why_len)
         p->io.where = p->path;
         p->io.read_max = DIR_IO_READ_MAX;
         p->dfd = -1;
-        if (mkdir(path, 0750) < 0 && errno != EEXIST) {
+        if (create && mkdir(path, 0750) < 0 && errno != EEXIST) {
                 int r = -errno;
                 snprintf(why, why_len, "cannot create directory %s: %s", path, strerror(errno));
                 px_close(&p->io);

@@ -8,6 +8,7 @@
  * the layer's own words for it. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef struct dir_io dir_io;
@@ -56,4 +57,4 @@ int dir_io_read_all(dir_io_read_fn rd, void *h, size_t max, char **data, size_t 
 
 /* The POSIX layer: a directory on a mounted filesystem (created if its
  * parent exists). */
-int dir_io_posix_open(const char *path, dir_io **out, char *why, size_t why_len);
+int dir_io_posix_open(const char *path, bool create, dir_io **out, char *why, size_t why_len);

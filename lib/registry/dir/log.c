@@ -600,7 +600,10 @@ int dir_open(dirb *b, const mcs_registry_config *cfg, mcs_err *e) {
                 return mcs_fail(e, MCS_E_NOMEM, "out of memory");
         dir_hostkey(b->host, b->hostkey, sizeof b->hostkey);
         mcs_err probe = {0};
-        if (read_id(b, id, &probe) < 0 && (r = create_id(b, e)) < 0)
+        if (read_id(b, id, &probe) < 0 && !cfg->create)
+                return mcs_fail(e, probe.code == MCS_E_IO ? MCS_E_NOTFOUND : probe.code, "%s; %s", probe.msg,
+                                DIR_CREATE_HINT);
+        if (probe.code && (r = create_id(b, e)) < 0)
                 return r;
         if ((r = dir_refresh(b, e)) < 0)
                 return r;

@@ -37,7 +37,9 @@ static int dir_open_location(const char *location, const mcs_registry_config *cf
         dir_io *io;
         if (path[0] != '/' || path[1] == '/')
                 return mcs_fail(e, MCS_E_INVALID, "registry 'dir:%s': expected dir:///ABSOLUTE/PATH", location);
-        int r = dir_io_posix_open(path, &io, why, sizeof why);
+        int r = dir_io_posix_open(path, cfg->create, &io, why, sizeof why);
+        if (r == -ENOENT && !cfg->create)
+                return mcs_fail(e, MCS_E_NOTFOUND, "registry dir:%s: %s; %s", path, why, DIR_CREATE_HINT);
         if (r < 0)
                 return mcs_fail(e, r == -ENOMEM ? MCS_E_NOMEM : MCS_E_IO, "registry dir:%s: %s", path, why);
         return dir_backend_ops_open(io, "dir", cfg, out, e);

@@ -159,7 +159,9 @@ static int parse_int(const char *s, int64_t *out) {
         return 0;
 }
 
-static int parse_item(char *line, dir_entry *en) {
+/* -1 for a line of the wrong shape; -1 with why set for fields that parse
+ * but are not what a client could have written (backend.h). */
+static int parse_item(char *line, dir_entry *en, mcs_err *why) {
         struct fields f;
         int64_t gen;
         *en = (dir_entry){0};
@@ -186,20 +188,20 @@ static int parse_item(char *line, dir_entry *en) {
                 r->name = strdup(f.name);
                 r->label = strdup(f.label);
                 r->host = strdup(f.host);
-                return r->name && r->label && r->host ? 0 : -1;
+                return r->name && r->label && r->host && mcs_stored_record_check(r, "log", why) == 0 ? 0 : -1;
         }
         mcs_original *o = &en->orig;
         if (!f.path || !(o->path = strdup(f.path)))
                 return -1;
         if (en->op == DIR_FORGET)
-                return 0;
+                return mcs_stored_path_check(o->path, "log", why) == 0 ? 0 : -1;
         if (!f.uuid || strlen(f.uuid) != MCS_UUID_STRLEN || !f.context || !f.host ||
             parse_int(f.saved, &o->saved_us) < 0)
                 return -1;
         memcpy(o->uuid, f.uuid, sizeof o->uuid);
         o->context = strdup(f.context);
         o->host = strdup(f.host);
-        return o->context && o->host ? 0 : -1;
+        return o->context && o->host && mcs_stored_original_check(o, "log", why) == 0 ? 0 : -1;
 }
 
 void dir_entry_clear(dir_entry *en) {
@@ -229,10 +231,13 @@ static int parse_token(const char *line, char token[DIR_TOKEN_LEN + 1]) {
 
 int dir_entry_parse(char *text, dir_entry *en, char token[DIR_TOKEN_LEN + 1], mcs_err *e) {
         char *p = text, *magic = next_line(&p), *tok = next_line(&p), *item = next_line(&p);
+        mcs_err why = {0};
         *en = (dir_entry){0};
         if (!magic || strcmp(magic, ENTRY_MAGIC) || !tok || parse_token(tok, token) < 0 || !item ||
-            parse_item(item, en) < 0 || *p) {
+            parse_item(item, en, &why) < 0 || *p) {
                 dir_entry_clear(en);
+                if (why.code)
+                        return mcs_fail(e, MCS_E_SCHEMA, "%s", why.msg);
                 return mcs_fail(e, MCS_E_SCHEMA, "not a registry entry of this version (expected '%s')",
                                 ENTRY_MAGIC);
         }
@@ -297,9 +302,11 @@ int dir_snap_load(dirb *b, char *text, mcs_err *e) {
                         continue;
                 }
                 items++;
-                if (parse_item(line, &en) < 0 || (en.op != DIR_IMPORT_RECORD && en.op != DIR_IMPORT_ORIGINAL)) {
+                mcs_err why = {0};
+                if (parse_item(line, &en, &why) < 0 || (en.op != DIR_IMPORT_RECORD && en.op != DIR_IMPORT_ORIGINAL)) {
                         dir_entry_clear(&en);
-                        return mcs_fail(e, MCS_E_SCHEMA, "a snapshot line does not parse");
+                        return mcs_fail(e, MCS_E_SCHEMA, "a snapshot line does not parse%s%s", why.code ? ": " : "",
+                                        why.msg);
                 }
                 int r = -1;
                 if (en.op == DIR_IMPORT_RECORD) {
@@ -353,7 +360,8 @@ void dir_hostkey(const char *host, char *out, size_t len) {
 int dir_heartbeat_parse(char *text, char **host, int64_t *seen_us) {
         char *p = text, *line = next_line(&p);
         struct fields f;
-        if (!line || split_fields(line, &f) < 0 || strcmp(f.op, "beat") || !f.host || parse_int(f.at, seen_us) < 0)
+        if (!line || split_fields(line, &f) < 0 || strcmp(f.op, "beat") || !f.host || parse_int(f.at, seen_us) < 0 ||
+            mcs_stored_host_check(f.host, "heartbeat", NULL) < 0)
                 return -1;
         *host = f.host;
         return 0;

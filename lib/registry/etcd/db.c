@@ -34,6 +34,7 @@ static int ec_open(const char *location, const mcs_registry_config *cfg, mcs_bac
         if (!b)
                 return ec_fail_nomem(e);
         b->lease_ttl_s = LEASE_TTL_DEFAULT_S;
+        b->create = cfg->create;
         if (asprintf(&b->location, "etcd:%s", location) < 0) {
                 b->location = NULL;
                 ec_close(b);

@@ -22,6 +22,7 @@ struct mcs_backend {
         size_t n_endpoints;
         size_t current;   /* the endpoint that answered last: tried first */
         bool tls;
+        bool create; /* mcs_registry_config.create: put the id key when the prefix has none */
         char *cacert, *cert, *key;
         char *prefix;   /* every key starts with it; ends in '/' */
         char *location; /* "etcd://..." for messages */

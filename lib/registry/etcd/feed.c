@@ -76,7 +76,21 @@ static int read_state(ec *b, state *s, mcs_err *e) {
         return r;
 }
 
+/* A prefix without the id key holds no registry: an id is put there only
+ * when b->create allows it (the registry is new, or was deleted and may be
+ * made again); else the registry is refused, whatever else the prefix holds. */
 int ec_ensure_id(ec *b, mcs_err *e) {
+        if (!b->create) {
+                state s;
+                int r = read_state_once(b, &s, e);
+                state_clear(&s);
+                if (r == 1)
+                        r = mcs_fail(e, MCS_E_NOTFOUND,
+                                     "registry %s: no registry id under the prefix: not (or no longer) a registry; a "
+                                     "registry is created only when told (registry_create = yes in mcsd.conf, or "
+                                     "mcsd --init-registry)", b->location);
+                return r;
+        }
         _cleanup_free_ char *ik = ec_key(b, "id", NULL);
         char fresh[33];
         json_object *cmp = json_object_new_array(), *ok = json_object_new_array(), *fail = json_object_new_array();

@@ -96,7 +96,8 @@ int ec_hosts(mcs_backend *b, mcs_host_fn fn, void *ctx, mcs_err *e) {
                                      kvs.v[i].key);
                 else {
                         mcs_host_beat h = {kvs.v[i].key + strlen(p), json_object_get_int64(seen)};
-                        r = fn(ctx, &h, e);
+                        if ((r = mcs_stored_host_check(h.host, b->location, e)) == 0)
+                                r = fn(ctx, &h, e);
                 }
                 json_object_put(j);
         }

@@ -135,6 +135,8 @@ static int record_from(const ec *b, json_object *o, mcs_record *rec, const char 
                 r = mcs_fail(e, MCS_E_SCHEMA, "registry %s: %s has an unknown uuid, kind, state or generation",
                              b->location, what);
         rec->generation = (uint64_t) gen;
+        if (r == 0)
+                r = mcs_stored_record_check(rec, b->location, e);
 done:
         free(uuid);
         free(kind);
@@ -174,6 +176,8 @@ int ec_change_parse(const ec *b, const char *text, mcs_history_op *op, char **uu
             (r = str_field(b, o, "uuid", uuid, "the feed", e)) == 0 &&
             (r = str_field(b, o, "label", label, "the feed", e)) == 0 && mcs_history_op_from_name(name, op) < 0)
                 r = mcs_fail(e, MCS_E_SCHEMA, "registry %s: the feed has an unknown operation", b->location);
+        if (r == 0)
+                r = mcs_stored_label_check(*label, b->location, e);
         free(name);
         json_object_put(o);
         if (r < 0) {

@@ -39,6 +39,8 @@ static int original_parse(ec *b, const char *text, mcs_original *o, mcs_err *e) 
                 o->host = strdup(host);
                 if (!o->context || !o->host)
                         r = ec_fail_nomem(e);
+                else
+                        r = mcs_stored_original_check(o, b->location, e);
         }
         json_object_put(j);
         return r;

@@ -374,7 +374,7 @@ int dir_nfs_open(const char *location, const mcs_registry_config *cfg, mcs_backe
                 nf_close(&n->io);
                 return m;
         }
-        if (*n->dir && (r = nf_mkdir(&n->io, ".")) < 0) {
+        if (cfg->create && *n->dir && (r = nf_mkdir(&n->io, ".")) < 0) {
                 int m = mcs_fail(e, MCS_E_IO, "registry nfs:%s: cannot create %s in export %s: %s", n->url, n->dir,
                                  n->export, n->io.detail);
                 nf_close(&n->io);

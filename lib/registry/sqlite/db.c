@@ -146,6 +146,10 @@ static int pragma_text(sq *s, const char *sql, char *out, size_t len, mcs_err *e
         return rc == SQLITE_ROW ? 0 : sq_fail(s, rc, sql, e);
 }
 
+#define SQ_CREATE_HINT                                                                                   \
+        "a registry is created only when told (registry_create = yes in mcsd.conf, or mcsd --init-registry): " \
+        "is the shared file system mounted?"
+
 static int migrate(sq *s, mcs_err *e) {
         char v[32];
         int r = pragma_text(s, "PRAGMA user_version", v, sizeof v, e);
@@ -154,6 +158,11 @@ static int migrate(sq *s, mcs_err *e) {
         int version = atoi(v);
         if (version == MCS_SQLITE_SCHEMA_VERSION)
                 return 0;
+        /* Version 0 is a file without a registry (a 0-byte file counts):
+         * made one only when asked, like a missing file. */
+        if (version == 0 && !s->create)
+                return mcs_fail(e, MCS_E_NOTFOUND, "registry %s is an empty file, not a registry; %s", s->path,
+                                SQ_CREATE_HINT);
         /* Upgrade under the write lock; another process may have done it meanwhile. */
         if ((r = sq_exec(s, "BEGIN IMMEDIATE", e)) < 0)
                 return r;
@@ -239,12 +248,15 @@ static const char *path_of(const char *location) {
         return location;
 }
 
-/* Opens the file at s->path and sets it up; records which file it is. */
+/* Opens the file at s->path and sets it up; records which file it is. A
+ * missing file is created only when s->create says so. */
 static int connect_db(sq *s, mcs_err *e) {
         char mode[32];
         int r;
-        int rc = sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                                 NULL);
+        int rc = sqlite3_open_v2(s->path, &s->db,
+                                 SQLITE_OPEN_READWRITE | (s->create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX, NULL);
+        if (rc != SQLITE_OK && !s->create && s->db && sqlite3_system_errno(s->db) == ENOENT)
+                return mcs_fail(e, MCS_E_NOTFOUND, "registry %s does not exist; %s", s->path, SQ_CREATE_HINT);
         if (rc != SQLITE_OK)
                 return s->db ? sq_fail(s, rc, "open", e) : mcs_fail(e, MCS_E_NOMEM, "registry %s: out of memory", s->path);
         sqlite3_extended_result_codes(s->db, 1);
@@ -283,7 +295,8 @@ static int connect_db(sq *s, mcs_err *e) {
 /* The file at the path is no longer the one open (removed, or another put
  * in its place, with its directory perhaps): writes to the open one would
  * reach no other host. Open what is there now, a new registry if nothing
- * is; the registry's view notices the new registry id and starts again. */
+ * is and s->create allows it (else the registry fails until the file is
+ * back); the registry's view notices the new registry id and starts again. */
 int sq_check_file(sq *s, mcs_err *e) {
         struct stat st;
         if (s->db && stat(s->path, &st) == 0 && st.st_dev == s->dev && st.st_ino == s->ino)
@@ -307,6 +320,7 @@ static int sq_open(const char *location, const mcs_registry_config *cfg, mcs_bac
         s->path = strdup(path);
         s->host = strdup(cfg->host_id);
         s->busy_ms = cfg->busy_timeout_ms;
+        s->create = cfg->create;
         if (!s->path || !s->host) {
                 sq_close(s);
                 return mcs_fail(e, MCS_E_NOMEM, "out of memory");

@@ -29,7 +29,10 @@ static int read_record(sq *s, sqlite3_stmt *st, int c0, mcs_record *rec, mcs_err
         rec->created_us = sqlite3_column_int64(st, c0 + 6);
         rec->updated_us = sqlite3_column_int64(st, c0 + 7);
         rec->generation = (uint64_t) sqlite3_column_int64(st, c0 + 8);
-        return 0;
+        int r = mcs_stored_record_check(rec, s->path, e); /* the file may be shared too */
+        if (r < 0)
+                mcs_record_clear(rec);
+        return r;
 }
 
 /* 0 and *rec filled, or -MCS_E_NOTFOUND, or another error. */

@@ -37,6 +37,7 @@ struct mcs_backend {
         char *path;
         char *host;
         unsigned busy_ms;
+        bool create; /* mcs_registry_config.create */
         bool in_section; /* inside write_begin .. write_end */
         dev_t dev;       /* the file open, to notice another at the path */
         ino_t ino;
