@@ -12,7 +12,8 @@
 
 command -v qemu-system-x86_64 >/dev/null || fail "qemu-system-x86_64 is not installed"
 REG=$WORK/registry.db
-PORT=$((49152 + $$ % 10000))
+# A free port for QEMU's migration stream ($$ is 1 in the test's PID namespace).
+PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 
 # host_prepare H UUID: H's private /etc/libvirt (before its libvirtd
 # starts), its host_uuid, mcsd's hook and a hook recording each call.
@@ -21,6 +22,7 @@ host_prepare() {
 	cat >"$conf" <<-CONF
 	uri = $(qemu_uri "$h")
 	registry = $REG
+	registry_create = yes
 	host_id = $h
 	socket = $WORK/$h.sock
 	hook_socket = $WORK/$h-hook.sock
