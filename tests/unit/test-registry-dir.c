@@ -762,6 +762,37 @@ START_TEST(snapshot_past_the_read_limit_is_not_written) {
 }
 END_TEST
 
+/* A handle opened on an empty registry and idle since is at entry 0:
+ * with log/1 moved away it must not take the missing name for the end of
+ * an empty log, reserve a label held elsewhere against nothing, and fork
+ * the log by writing log/1 (free again after the move). It starts from
+ * the newest snapshot like any other handle whose position went away. */
+START_TEST(an_idle_handle_at_entry_0_never_writes_into_a_moved_log) {
+        mcs_registry *idle = open_as("host-c", "c0.c1023"); /* the registry is empty */
+        mcs_registry *writer = open_as("host-a", "c0.c1023");
+        mcs_record rec;
+        mcs_err e = {0};
+        mcs_guest held = static_guest(U1, "held");
+        ck_assert_ok(mcs_registry_reserve_label(writer, &held, "s0:c1000,c1001", &rec, NULL, &e), &e); /* 1 */
+        mcs_record_clear(&rec);
+        reserve_many(writer, 0, 1999); /* 2..2000, snapshots 1000 and 2000 */
+        move_entries(1, 1999, false);
+
+        mcs_guest g = static_guest(U2, "other");
+        ck_assert_fails(mcs_registry_reserve_label(idle, &g, "s0:c1000,c1001", &rec, NULL, &e), &e,
+                        MCS_E_CONFLICT, "held by guest held");
+        assert_absent(1);
+        assert_list_size(idle, 2000);
+        ck_assert_ok(mcs_registry_reserve(idle, &g, &rec, NULL, &e), &e);
+        ck_assert_uint_eq(rec.generation, 2001);
+        mcs_record_clear(&rec);
+        assert_present(2001);
+        assert_absent(1);
+        mcs_registry_close(writer);
+        mcs_registry_close(idle);
+}
+END_TEST
+
 /* The shared API cases (registry-api.c) on a fresh directory; an older
  * copy is put back as an operator would: the directory moved away and the
  * copy renamed into its place. */
@@ -861,6 +892,7 @@ int main(void) {
         tcase_add_test(tc, read_limit);
         tcase_add_test(tc, snapshot_past_the_read_limit_is_not_written);
         tcase_add_test(tc, state_entries_never_bring_an_old_label_back);
+        tcase_add_test(tc, an_idle_handle_at_entry_0_never_writes_into_a_moved_log);
         suite_add_tcase(s, tc);
         return test_run(s);
 }

@@ -443,7 +443,12 @@ int dir_refresh(dirb *b, mcs_err *e) {
                 return r;
         if (strcmp(id, b->id) != 0)
                 return reload(b, id, e);
-        if (b->seq > 0 && (r = same_entry(b, e)) <= 0)
+        /* At entry 0 there is no entry of ours to check: log/1 missing
+         * is an empty log or a log whose start was moved away, which only
+         * the listings tell apart (load_newest). */
+        if (b->seq == 0)
+                return reload(b, id, e);
+        if ((r = same_entry(b, e)) <= 0)
                 return r < 0 ? r : reload(b, id, e);
         return replay(b, e);
 }
@@ -505,11 +510,22 @@ static void snapshot(dirb *b) {
                 b->io->ops->sync_dir(b->io, "snap");
 }
 
+/* Entry 1 is written only into an empty log: a snapshot means entries
+ * were there (and log/1 may be free because they were moved away). The
+ * refresh reloads at entry 0; this also covers a move since it. */
+static int first_entry_free(dirb *b, mcs_err *e) {
+        uint64_t newest = 0;
+        int r = b->io->ops->list(b->io, "snap", note_highest, &newest);
+        if (r < 0)
+                return dir_fail(b, r, "list", "snap", e);
+        return newest ? -(int) MCS_E_STALE : 0;
+}
+
 int dir_append(dirb *b, const dir_entry *en, mcs_err *e) {
         char token[DIR_TOKEN_LEN + 1], tmp[256], name[64];
         _cleanup_free_ char *text = NULL;
         int r = dir_writable(b, e);
-        if (r < 0)
+        if (r < 0 || (b->seq == 0 && (r = first_entry_free(b, e)) < 0))
                 return r;
         if (random_hex(token, DIR_TOKEN_LEN) < 0)
                 return mcs_fail(e, MCS_E_IO, "no random bytes: %s", strerror(errno));
