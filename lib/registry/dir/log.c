@@ -113,20 +113,21 @@ static int put_record(dirb *b, const mcs_record *src) {
 }
 
 /* A state entry changes what a state change may (name, host, state,
- * times, generation) of the record there is, never its label, kind or
- * creation time: an entry that an older mcsd appended over a record
- * released and reserved again meanwhile cannot bring the old label back,
- * and the records stay what the feed says (a state entry holds no label).
- * With no record there (released meanwhile), it changes nothing. */
+ * times, generation) of the record it was decided against, and nothing
+ * else: one whose label, kind or creation time is not the record's (an
+ * older mcsd appended it over a record released and reserved again
+ * meanwhile), or whose generation is not above the record's (decided
+ * against an older read of it), changes nothing, so neither an old label
+ * nor an old host or generation comes back, which a release_if() by a
+ * reader of the old record would take for its own. With no record there
+ * (released meanwhile), it changes nothing either. 1: applied, 0: not. */
 static int put_state(dirb *b, const mcs_record *src) {
         const mcs_record *now = dir_map_get(&b->records, src->uuid);
-        if (!now)
+        if (!now || strcmp(now->label, src->label) || now->kind != src->kind || now->created_us != src->created_us ||
+            src->generation <= now->generation)
                 return 0;
-        mcs_record merged = *src;
-        merged.label = now->label;
-        merged.kind = now->kind;
-        merged.created_us = now->created_us;
-        return put_record(b, &merged); /* copies merged before it frees now */
+        int r = put_record(b, src);
+        return r < 0 ? r : 1;
 }
 
 static int put_original(dirb *b, const mcs_original *src) {
@@ -161,8 +162,10 @@ static int apply(dirb *b, uint64_t seq, const char *token, const dir_entry *en, 
                 op = MCS_OP_RESERVE;
                 break;
         case DIR_STATE:
+                /* One that changes nothing is not in the feed either. */
                 r = put_state(b, &en->rec);
-                feed = true;
+                feed = r == 1;
+                r = r < 0 ? r : 0;
                 break;
         case DIR_RELEASE:
                 if ((old = dir_map_del(&b->records, en->rec.uuid)) != NULL)
