@@ -607,6 +607,33 @@ START_TEST(create_from_an_old_view_never_reuses_a_generation) {
 }
 END_TEST
 
+/* A backend whose create leaves generation 0 (a fault: to release_if, 0
+ * means "any generation"): the reservation is refused, not answered. */
+static const mcs_backend_ops *real_ops;
+
+static int create_unnumbered(mcs_backend *b, mcs_record *rec, const mcs_catset *claims, const mcs_cursor *view,
+                             mcs_err *e) {
+        int r = real_ops->create(b, rec, claims, view, e);
+        if (r == 0)
+                rec->generation = 0;
+        return r;
+}
+
+START_TEST(a_record_created_without_a_generation_is_refused) {
+        mcs_registry *r = B->open("h1", "c0.c1023");
+        mcs_backend_ops ops = *r->ops;
+        mcs_record rec;
+        mcs_err e = {0};
+        mcs_guest g = guest(U1, "unnumbered");
+        real_ops = r->ops;
+        ops.create = create_unnumbered;
+        r->ops = &ops;
+        ck_assert_fails(mcs_registry_reserve(r, &g, &rec, NULL, &e), &e, MCS_E_IO, "record without a generation");
+        r->ops = real_ops;
+        mcs_registry_close(r);
+}
+END_TEST
+
 /* A rename reaches the record, once, and only over the generation read. */
 START_TEST(rename_record) {
         mcs_registry *r = B->open("h1", "c0.c1023");
@@ -779,6 +806,7 @@ void registry_api_add(TCase *tc, const registry_api_backend *b) {
         tcase_add_test(tc, rename_record);
         tcase_add_test(tc, writes_over_a_record_reserved_again_are_refused);
         tcase_add_test(tc, create_from_an_old_view_never_reuses_a_generation);
+        tcase_add_test(tc, a_record_created_without_a_generation_is_refused);
         if (b->save_copy && b->put_back_copy)
                 tcase_add_test(tc, older_copy_put_back);
         tcase_add_test(tc, original_labels);
