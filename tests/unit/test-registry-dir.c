@@ -492,6 +492,18 @@ START_TEST(entries_moved_away_under_a_handle) {
         ck_assert_int_eq(access(path, F_OK), 0);
         snprintf(path, sizeof path, "%s/log/%020d", reg_dir, 1001);
         ck_assert_int_ne(access(path, F_OK), 0); /* not written into the gap */
+        /* snap/1000 stays, its next entry gone: an mcsd that cannot read
+         * snapshot version 2 would start from it. A handle that loaded says so. */
+        char health[2048];
+        ck_assert_ok(mcs_registry_health(idle, health, sizeof health, &e), &e);
+        ck_assert_msg(strstr(health, "; snap/00000000000000001000 is older than the entries left in log/: an mcsd "
+                                     "that cannot read the newest snapshot"), "health: %s", health);
+        snprintf(path, sizeof path, "%s/snap/%020d", reg_dir, 1000);
+        ck_assert_int_eq(unlink(path), 0);
+        mcs_registry *fresh = open_as("host-c", "c0.c1023");
+        ck_assert_ok(mcs_registry_health(fresh, health, sizeof health, &e), &e);
+        ck_assert_msg(!strstr(health, "snap/"), "health: %s", health);
+        mcs_registry_close(fresh);
         mcs_registry_close(idle);
         mcs_registry_close(writer);
 

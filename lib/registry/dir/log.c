@@ -268,6 +268,23 @@ static int note_highest(void *ctx, const char *name) {
         return 0;
 }
 
+/* The lowest and highest numbers among the names of a listing (0: none). */
+struct span {
+        uint64_t lowest, highest;
+};
+
+static int note_span(void *ctx, const char *name) {
+        struct span *s = ctx;
+        uint64_t seq;
+        if (is_seq_name(name, &seq)) {
+                if (seq > s->highest)
+                        s->highest = seq;
+                if (!s->lowest || seq < s->lowest)
+                        s->lowest = seq;
+        }
+        return 0;
+}
+
 /* The state replayed so far, set aside while a reload tries to replace it. */
 typedef struct dir_saved {
         dir_map records, originals;
@@ -354,14 +371,19 @@ static int load_snap(dirb *b, uint64_t seq, mcs_err *e) {
  * is a gap (entries are created in order and never removed by mcsd), not a
  * writer that came meanwhile. */
 static int load_newest(dirb *b, mcs_err *e) {
-        uint64_t newest = 0, highest = 0;
-        int r = b->io->ops->list(b->io, "snap", note_highest, &newest);
+        struct span snaps = {0}, log = {0};
+        int r = b->io->ops->list(b->io, "snap", note_span, &snaps);
+        uint64_t newest = snaps.highest, highest;
         if (r < 0)
                 return dir_fail(b, r, "list", "snap", e);
         if (newest > 0 && (r = load_snap(b, newest, e)) < 0)
                 return r;
-        if ((r = b->io->ops->list(b->io, "log", note_highest, &highest)) < 0)
+        if ((r = b->io->ops->list(b->io, "log", note_span, &log)) < 0)
                 return dir_fail(b, r, "list", "log", e);
+        highest = log.highest;
+        /* Entries go away from the start: the oldest snapshot is the one
+         * whose next entry goes first. */
+        b->snap_left = snaps.lowest < newest && log.lowest > snaps.lowest + 1 ? snaps.lowest : 0;
         if ((r = replay(b, e)) < 0)
                 return r;
         if (b->seq >= highest)
