@@ -258,6 +258,13 @@ static int do_reserve(mcs_registry *reg, void *arg, mcs_err *e) {
                 /* Created meanwhile by another writer: the next try reads it. */
                 return r == -(int) MCS_E_EXISTS ? -(int) MCS_E_STALE : r;
         }
+        if (rec.generation == 0) {
+                /* To release_if, generation 0 means "any": a caller holding
+                 * this answer could free whatever record the guest has then. */
+                mcs_record_clear(&rec);
+                return mcs_fail(e, MCS_E_IO, "registry %s: the %s backend created guest %s's record without a "
+                                "generation; refused (a backend fault)", reg->location, reg->ops->name, a->g->uuid);
+        }
         *a->out = rec;
         *a->created = true;
         return 0;

@@ -663,8 +663,10 @@ END_TEST
 
 /* A create whose view is older than the guest's last record (another host
  * reserved and released it meanwhile, with other categories) is refused,
- * or numbers its record above that one: never the generation a reader of
- * that record holds. */
+ * or numbers its record above that one; and a create from a view that is
+ * current, after other handles reserved and released the guest's records
+ * (the case every backend must take), numbers it above each of them:
+ * never the generation a reader of an earlier record holds. */
 START_TEST(create_from_an_old_view_never_reuses_a_generation) {
         mcs_registry *h1 = B->open("h1", "c0.c1023"), *h2 = B->open("h2", "c0.c1023");
         mcs_record gone;
@@ -687,9 +689,60 @@ START_TEST(create_from_an_old_view_never_reuses_a_generation) {
                 ck_assert_uint_gt(rec.generation, gone.generation);
         ck_assert_fails(mcs_registry_release_if(h1, U1, NULL, gone.generation, NULL, &e), &e,
                         rc == 0 ? MCS_E_CHANGED : MCS_E_NOTFOUND, U1);
+        uint64_t highest = rc == 0 ? rec.generation : gone.generation;
+        if (rc == 0)
+                ck_assert_ok(mcs_registry_release_if(h1, U1, "h1", rec.generation, NULL, &e), &e);
         mcs_record_clear(&gone);
+
+        /* h2 reserves, updates and releases U1 twice more; h1's view then
+         * catches up, and its create must be taken. */
+        for (int i = 0; i < 2; i++) {
+                ck_assert_ok(mcs_registry_reserve_label(h2, &g, "s0:c1,c2", &gone, NULL, &e), &e);
+                ck_assert_uint_gt(gone.generation, highest);
+                mcs_record_clear(&gone);
+                ck_assert_ok(mcs_registry_set_state(h2, U1, MCS_STATE_RUNNING, &gone, &e), &e);
+                ck_assert_uint_gt(gone.generation, highest);
+                highest = gone.generation;
+                ck_assert_ok(mcs_registry_release_if(h2, U1, "h2", gone.generation, NULL, &e), &e);
+                mcs_record_clear(&gone);
+        }
+        ck_assert_ok(mcs_registry_stats(h1, &st, &e), &e);
+        rec.generation = 0;
+        rc = h1->ops->create(h1->b, &rec, &l.cats, &h1->view.at, &e);
+        ck_assert_msg(rc == 0, "create from a current view returned %d (%s)", rc, e.msg);
+        ck_assert_msg(rec.generation > highest, "generation %llu, an earlier record had %llu",
+                      (unsigned long long) rec.generation, (unsigned long long) highest);
+        ck_assert_fails(mcs_registry_release_if(h1, U1, NULL, highest, NULL, &e), &e, MCS_E_CHANGED, U1);
+        ck_assert_ok(mcs_registry_release_if(h1, U1, "h1", rec.generation, NULL, &e), &e);
         mcs_registry_close(h1);
         mcs_registry_close(h2);
+}
+END_TEST
+
+/* A backend whose create leaves generation 0 (a fault: to release_if, 0
+ * means "any generation"): the reservation is refused, not answered. */
+static const mcs_backend_ops *real_ops;
+
+static int create_unnumbered(mcs_backend *b, mcs_record *rec, const mcs_catset *claims, const mcs_cursor *view,
+                             mcs_err *e) {
+        int r = real_ops->create(b, rec, claims, view, e);
+        if (r == 0)
+                rec->generation = 0;
+        return r;
+}
+
+START_TEST(a_record_created_without_a_generation_is_refused) {
+        mcs_registry *r = B->open("h1", "c0.c1023");
+        mcs_backend_ops ops = *r->ops;
+        mcs_record rec;
+        mcs_err e = {0};
+        mcs_guest g = guest(U1, "unnumbered");
+        real_ops = r->ops;
+        ops.create = create_unnumbered;
+        r->ops = &ops;
+        ck_assert_fails(mcs_registry_reserve(r, &g, &rec, NULL, &e), &e, MCS_E_IO, "record without a generation");
+        r->ops = real_ops;
+        mcs_registry_close(r);
 }
 END_TEST
 
@@ -867,6 +920,7 @@ void registry_api_add(TCase *tc, const registry_api_backend *b) {
         tcase_add_test(tc, rename_record);
         tcase_add_test(tc, writes_over_a_record_reserved_again_are_refused);
         tcase_add_test(tc, create_from_an_old_view_never_reuses_a_generation);
+        tcase_add_test(tc, a_record_created_without_a_generation_is_refused);
         if (b->save_copy && b->put_back_copy)
                 tcase_add_test(tc, older_copy_put_back);
         tcase_add_test(tc, original_labels);

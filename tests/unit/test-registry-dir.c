@@ -492,6 +492,18 @@ START_TEST(entries_moved_away_under_a_handle) {
         ck_assert_int_eq(access(path, F_OK), 0);
         snprintf(path, sizeof path, "%s/log/%020d", reg_dir, 1001);
         ck_assert_int_ne(access(path, F_OK), 0); /* not written into the gap */
+        /* snap/1000 stays, its next entry gone: an mcsd that cannot read
+         * snapshot version 2 would start from it. A handle that loaded says so. */
+        char health[2048];
+        ck_assert_ok(mcs_registry_health(idle, health, sizeof health, &e), &e);
+        ck_assert_msg(strstr(health, "; snap/00000000000000001000 is older than the entries left in log/: an mcsd "
+                                     "that cannot read the newest snapshot"), "health: %s", health);
+        snprintf(path, sizeof path, "%s/snap/%020d", reg_dir, 1000);
+        ck_assert_int_eq(unlink(path), 0);
+        mcs_registry *fresh = open_as("host-c", "c0.c1023");
+        ck_assert_ok(mcs_registry_health(fresh, health, sizeof health, &e), &e);
+        ck_assert_msg(!strstr(health, "snap/"), "health: %s", health);
+        mcs_registry_close(fresh);
         mcs_registry_close(idle);
         mcs_registry_close(writer);
 
@@ -815,6 +827,37 @@ START_TEST(registry_made_only_when_told) {
 }
 END_TEST
 
+/* A handle opened on an empty registry and idle since is at entry 0:
+ * with log/1 moved away it must not take the missing name for the end of
+ * an empty log, reserve a label held elsewhere against nothing, and fork
+ * the log by writing log/1 (free again after the move). It starts from
+ * the newest snapshot like any other handle whose position went away. */
+START_TEST(an_idle_handle_at_entry_0_never_writes_into_a_moved_log) {
+        mcs_registry *idle = open_as("host-c", "c0.c1023"); /* the registry is empty */
+        mcs_registry *writer = open_as("host-a", "c0.c1023");
+        mcs_record rec;
+        mcs_err e = {0};
+        mcs_guest held = static_guest(U1, "held");
+        ck_assert_ok(mcs_registry_reserve_label(writer, &held, "s0:c1000,c1001", &rec, NULL, &e), &e); /* 1 */
+        mcs_record_clear(&rec);
+        reserve_many(writer, 0, 1999); /* 2..2000, snapshots 1000 and 2000 */
+        move_entries(1, 1999, false);
+
+        mcs_guest g = static_guest(U2, "other");
+        ck_assert_fails(mcs_registry_reserve_label(idle, &g, "s0:c1000,c1001", &rec, NULL, &e), &e,
+                        MCS_E_CONFLICT, "held by guest held");
+        assert_absent(1);
+        assert_list_size(idle, 2000);
+        ck_assert_ok(mcs_registry_reserve(idle, &g, &rec, NULL, &e), &e);
+        ck_assert_uint_eq(rec.generation, 2001);
+        mcs_record_clear(&rec);
+        assert_present(2001);
+        assert_absent(1);
+        mcs_registry_close(writer);
+        mcs_registry_close(idle);
+}
+END_TEST
+
 /* The shared API cases (registry-api.c) on a fresh directory; an older
  * copy is put back as an operator would: the directory moved away and the
  * copy renamed into its place. */
@@ -833,33 +876,67 @@ static void dir_put_back_copy(void) {
         rename_dir(".old", "");
 }
 
-/* A state entry that an older mcsd appended over what it had read, after
- * the guest's record was released and reserved again with another label,
- * changes the state of the record there is, never its label: every handle
- * replays U1 holding L2, the old label stays free. A state entry for a
- * guest without a record changes nothing. */
+/* The state changes of U1 a feed from entry 3 on carries. */
+struct fed {
+        int states;
+        char labels[256];
+};
+
+static int note_fed(void *ctx, const mcs_change *c, mcs_err *e) {
+        (void) e;
+        struct fed *f = ctx;
+        if (c->op == MCS_OP_STATE) {
+                f->states++;
+                size_t n = strlen(f->labels);
+                snprintf(f->labels + n, sizeof f->labels - n, "%s %s;", c->uuid, c->label);
+        }
+        return 0;
+}
+
+static void write_state_entry(int seq, const char *uuid, const char *label, const char *host, long long created,
+                              int generation) {
+        char path[4096], text[1024];
+        snprintf(text, sizeof text,
+                 "mcs-dir-entry 1\ntoken=%032d\n"
+                 "op=state\tat=7\tuuid=%s\tname=again\tlabel=%s\tkind=static\thost=%s\t"
+                 "state=running\tcreated=%lld\tupdated=7\tgeneration=%d\n",
+                 seq, uuid, label, host, created, generation);
+        snprintf(path, sizeof path, "%s/log/%020d", reg_dir, seq);
+        write_file(path, text);
+}
+
+/* A state entry that an older mcsd appended over what it had read changes
+ * only the record it was decided against: after the guest's record was
+ * released and reserved again with another label, or over a newer
+ * generation of the same record, it changes nothing (label, host, state,
+ * generation stay; the old label stays free), in the handle that replays
+ * it as it comes, in one that loads it, and in the change feed. A state
+ * entry for a guest without a record changes nothing; one over the record
+ * it read (same label, kind, creation, a higher generation) applies. */
 START_TEST(state_entries_never_bring_an_old_label_back) {
         mcs_registry *a = open_as("host-a", "c0.c1023");
         mcs_record read, rec;
         mcs_err e = {0};
         mcs_guest g = static_guest(U1, "again");
-        char path[4096], text[1024];
 
         ck_assert_ok(mcs_registry_reserve_label(a, &g, "s0:c1,c2", &read, NULL, &e), &e); /* entry 1 */
         ck_assert_ok(mcs_registry_release(a, U1, NULL, &e), &e);                          /* entry 2 */
         ck_assert_ok(mcs_registry_reserve_label(a, &g, "s0:c3,c4", &rec, NULL, &e), &e);  /* entry 3 */
+        ck_assert_uint_eq(rec.generation, 3);
+        long long created = rec.created_us;
         mcs_record_clear(&rec);
-        snprintf(text, sizeof text,
-                 "mcs-dir-entry 1\ntoken=0123456789abcdef0123456789abcdef\n"
-                 "op=state\tat=7\tuuid=" U1 "\tname=again\tlabel=s0:c1,c2\tkind=static\thost=host-old\t"
-                 "state=running\tcreated=%lld\tupdated=7\tgeneration=2\n",
-                 (long long) read.created_us);
-        snprintf(path, sizeof path, "%s/log/00000000000000000004", reg_dir);
-        write_file(path, text);
-        snprintf(path, sizeof path, "%s/log/00000000000000000005", reg_dir);
-        write_file(path, "mcs-dir-entry 1\ntoken=fedcba9876543210fedcba9876543210\n"
-                         "op=state\tat=8\tuuid=" U2 "\tname=gone\tlabel=s0:c5,c6\tkind=static\thost=host-old\t"
-                         "state=running\tcreated=8\tupdated=8\tgeneration=2\n");
+
+        mcs_registry_config cfg = {.host_id = "feed"};
+        mcs_backend *raw;
+        mcs_cursor at = {0};
+        ck_assert_ok(mcs_backend_dir.open(location + strlen("dir:"), &cfg, &raw, &e), &e);
+        ck_assert_ok(mcs_backend_dir.scan(raw, ignore_record, NULL, &at, &e), &e);
+        ck_assert_uint_eq(at.pos, 3);
+
+        write_state_entry(4, U1, "s0:c1,c2", "host-old", (long long) read.created_us, 2); /* the old record */
+        write_state_entry(5, U1, "s0:c3,c4", "host-old", created + 1, 4);                 /* another creation */
+        write_state_entry(6, U1, "s0:c3,c4", "host-old", created, 3);                     /* not above 3 */
+        write_state_entry(7, U2, "s0:c5,c6", "host-old", 8, 2);                           /* no record */
         mcs_record_clear(&read);
 
         mcs_registry *b = open_as("host-b", "c0.c1023");
@@ -867,13 +944,34 @@ START_TEST(state_entries_never_bring_an_old_label_back) {
         for (size_t i = 0; i < 2; i++) {
                 ck_assert_ok(mcs_registry_get(handles[i], U1, &rec, &e), &e);
                 ck_assert_str_eq(rec.label, "s0:c3,c4");
-                ck_assert_int_eq(rec.state, MCS_STATE_RUNNING);
-                ck_assert_str_eq(rec.host, "host-old");
+                ck_assert_int_eq(rec.state, MCS_STATE_RESERVED);
+                ck_assert_str_eq(rec.host, "host-a");
+                ck_assert_uint_eq(rec.generation, 3);
                 mcs_record_clear(&rec);
                 ck_assert_fails(mcs_registry_find_label(handles[i], "s0:c1,c2", &rec, &e), &e, MCS_E_NOTFOUND,
                                 "s0:c1,c2");
                 ck_assert_fails(mcs_registry_get(handles[i], U2, &rec, &e), &e, MCS_E_NOTFOUND, U2);
         }
+        /* A reader of the old record cannot free the new one. */
+        ck_assert_fails(mcs_registry_release_if(b, U1, "host-old", 2, NULL, &e), &e, MCS_E_CHANGED, U1);
+        struct fed f = {0};
+        ck_assert_ok(mcs_backend_dir.changes(raw, &at, note_fed, &f, &e), &e);
+        ck_assert_msg(f.states == 0, "fed: %s", f.labels);
+        ck_assert_uint_eq(at.pos, 7);
+
+        /* The entry a current writer appends over the record it read applies. */
+        write_state_entry(8, U1, "s0:c3,c4", "host-new", created, 4);
+        for (size_t i = 0; i < 2; i++) {
+                ck_assert_ok(mcs_registry_get(handles[i], U1, &rec, &e), &e);
+                ck_assert_int_eq(rec.state, MCS_STATE_RUNNING);
+                ck_assert_str_eq(rec.host, "host-new");
+                ck_assert_uint_eq(rec.generation, 4);
+                mcs_record_clear(&rec);
+        }
+        ck_assert_ok(mcs_backend_dir.changes(raw, &at, note_fed, &f, &e), &e);
+        ck_assert_msg(f.states == 1 && strcmp(f.labels, U1 " s0:c3,c4;") == 0, "fed: %s", f.labels);
+        mcs_backend_dir.close(raw);
+
         mcs_guest o = static_guest(U3, "other");
         ck_assert_fails(mcs_registry_reserve_label(b, &o, "s0:c3,c4", &rec, NULL, &e), &e, MCS_E_CONFLICT,
                         "held by guest again");
@@ -916,6 +1014,7 @@ int main(void) {
         tcase_add_test(tc, state_entries_never_bring_an_old_label_back);
         tcase_add_test(tc, crafted_entries_are_refused);
         tcase_add_test(tc, registry_made_only_when_told);
+        tcase_add_test(tc, an_idle_handle_at_entry_0_never_writes_into_a_moved_log);
         suite_add_tcase(s, tc);
         return test_run(s);
 }

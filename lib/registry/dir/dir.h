@@ -89,6 +89,10 @@ struct mcs_backend {
          * would refuse it (longer than io->read_max), for health: 0, none. */
         uint64_t snap_skipped;
         size_t snap_skipped_len;
+        /* An older snapshot whose next entry was moved away, seen at the
+         * last load, for health: an mcsd that cannot read the newest
+         * snapshot (before version 2) would start from it. 0: none. */
+        uint64_t snap_left;
 };
 typedef struct mcs_backend dirb;
 

@@ -113,20 +113,21 @@ static int put_record(dirb *b, const mcs_record *src) {
 }
 
 /* A state entry changes what a state change may (name, host, state,
- * times, generation) of the record there is, never its label, kind or
- * creation time: an entry that an older mcsd appended over a record
- * released and reserved again meanwhile cannot bring the old label back,
- * and the records stay what the feed says (a state entry holds no label).
- * With no record there (released meanwhile), it changes nothing. */
+ * times, generation) of the record it was decided against, and nothing
+ * else: one whose label, kind or creation time is not the record's (an
+ * older mcsd appended it over a record released and reserved again
+ * meanwhile), or whose generation is not above the record's (decided
+ * against an older read of it), changes nothing, so neither an old label
+ * nor an old host or generation comes back, which a release_if() by a
+ * reader of the old record would take for its own. With no record there
+ * (released meanwhile), it changes nothing either. 1: applied, 0: not. */
 static int put_state(dirb *b, const mcs_record *src) {
         const mcs_record *now = dir_map_get(&b->records, src->uuid);
-        if (!now)
+        if (!now || strcmp(now->label, src->label) || now->kind != src->kind || now->created_us != src->created_us ||
+            src->generation <= now->generation)
                 return 0;
-        mcs_record merged = *src;
-        merged.label = now->label;
-        merged.kind = now->kind;
-        merged.created_us = now->created_us;
-        return put_record(b, &merged); /* copies merged before it frees now */
+        int r = put_record(b, src);
+        return r < 0 ? r : 1;
 }
 
 static int put_original(dirb *b, const mcs_original *src) {
@@ -161,8 +162,10 @@ static int apply(dirb *b, uint64_t seq, const char *token, const dir_entry *en, 
                 op = MCS_OP_RESERVE;
                 break;
         case DIR_STATE:
+                /* One that changes nothing is not in the feed either. */
                 r = put_state(b, &en->rec);
-                feed = true;
+                feed = r == 1;
+                r = r < 0 ? r : 0;
                 break;
         case DIR_RELEASE:
                 if ((old = dir_map_del(&b->records, en->rec.uuid)) != NULL)
@@ -265,6 +268,23 @@ static int note_highest(void *ctx, const char *name) {
         return 0;
 }
 
+/* The lowest and highest numbers among the names of a listing (0: none). */
+struct span {
+        uint64_t lowest, highest;
+};
+
+static int note_span(void *ctx, const char *name) {
+        struct span *s = ctx;
+        uint64_t seq;
+        if (is_seq_name(name, &seq)) {
+                if (seq > s->highest)
+                        s->highest = seq;
+                if (!s->lowest || seq < s->lowest)
+                        s->lowest = seq;
+        }
+        return 0;
+}
+
 /* The state replayed so far, set aside while a reload tries to replace it. */
 typedef struct dir_saved {
         dir_map records, originals;
@@ -351,14 +371,19 @@ static int load_snap(dirb *b, uint64_t seq, mcs_err *e) {
  * is a gap (entries are created in order and never removed by mcsd), not a
  * writer that came meanwhile. */
 static int load_newest(dirb *b, mcs_err *e) {
-        uint64_t newest = 0, highest = 0;
-        int r = b->io->ops->list(b->io, "snap", note_highest, &newest);
+        struct span snaps = {0}, log = {0};
+        int r = b->io->ops->list(b->io, "snap", note_span, &snaps);
+        uint64_t newest = snaps.highest, highest;
         if (r < 0)
                 return dir_fail(b, r, "list", "snap", e);
         if (newest > 0 && (r = load_snap(b, newest, e)) < 0)
                 return r;
-        if ((r = b->io->ops->list(b->io, "log", note_highest, &highest)) < 0)
+        if ((r = b->io->ops->list(b->io, "log", note_span, &log)) < 0)
                 return dir_fail(b, r, "list", "log", e);
+        highest = log.highest;
+        /* Entries go away from the start: the oldest snapshot is the one
+         * whose next entry goes first. */
+        b->snap_left = snaps.lowest < newest && log.lowest > snaps.lowest + 1 ? snaps.lowest : 0;
         if ((r = replay(b, e)) < 0)
                 return r;
         if (b->seq >= highest)
@@ -443,7 +468,12 @@ int dir_refresh(dirb *b, mcs_err *e) {
                 return r;
         if (strcmp(id, b->id) != 0)
                 return reload(b, id, e);
-        if (b->seq > 0 && (r = same_entry(b, e)) <= 0)
+        /* At entry 0 there is no entry of ours to check: log/1 missing
+         * is an empty log or a log whose start was moved away, which only
+         * the listings tell apart (load_newest). */
+        if (b->seq == 0)
+                return reload(b, id, e);
+        if ((r = same_entry(b, e)) <= 0)
                 return r < 0 ? r : reload(b, id, e);
         return replay(b, e);
 }
@@ -505,11 +535,22 @@ static void snapshot(dirb *b) {
                 b->io->ops->sync_dir(b->io, "snap");
 }
 
+/* Entry 1 is written only into an empty log: a snapshot means entries
+ * were there (and log/1 may be free because they were moved away). The
+ * refresh reloads at entry 0; this also covers a move since it. */
+static int first_entry_free(dirb *b, mcs_err *e) {
+        uint64_t newest = 0;
+        int r = b->io->ops->list(b->io, "snap", note_highest, &newest);
+        if (r < 0)
+                return dir_fail(b, r, "list", "snap", e);
+        return newest ? -(int) MCS_E_STALE : 0;
+}
+
 int dir_append(dirb *b, const dir_entry *en, mcs_err *e) {
         char token[DIR_TOKEN_LEN + 1], tmp[256], name[64];
         _cleanup_free_ char *text = NULL;
         int r = dir_writable(b, e);
-        if (r < 0)
+        if (r < 0 || (b->seq == 0 && (r = first_entry_free(b, e)) < 0))
                 return r;
         if (random_hex(token, DIR_TOKEN_LEN) < 0)
                 return mcs_fail(e, MCS_E_IO, "no random bytes: %s", strerror(errno));

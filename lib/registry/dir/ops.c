@@ -450,6 +450,11 @@ static int d_health(mcs_backend *b, char *out, size_t len, mcs_err *e) {
                 snprintf(out + n, len - (size_t) n, "; snapshot %" PRIu64 " not written: %zu bytes, above the "
                          "%zu-byte read limit (new handles replay the log from an older snapshot)",
                          b->snap_skipped, b->snap_skipped_len, b->io->read_max);
+        n = (int) strlen(out);
+        if (b->snap_left && (size_t) n < len)
+                snprintf(out + n, len - (size_t) n, "; snap/%020" PRIu64 " is older than the entries left in "
+                         "log/: an mcsd that cannot read the newest snapshot (before snapshot version 2) would "
+                         "start from it and write into the gap; move it away (docs/registry.md)", b->snap_left);
         return 0;
 }
 
