@@ -470,24 +470,7 @@ contains "$ERR" "refusing to start guest 'vm1': mcsd at $WORK/run/hook.sock did 
 
 # Replies of the wrong shape (a broken or foreign server on the hook
 # socket): only "allow": true allows; nothing crashes mcsctl.
-python3 -c '
-import socket, sys
-l = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-l.bind(sys.argv[1])
-l.listen(8)
-print("ready", flush=True)
-for reply in sys.argv[2:]:
-    c, _ = l.accept()
-    c.settimeout(10)
-    buf = b""
-    while not buf.endswith(b"\n"):
-        d = c.recv(65536)
-        if not d:
-            break
-        buf += d
-    c.sendall(reply.encode() + b"\n")
-    c.close()
-' "$WORK/run/hook.sock" \
+"$(dirname "$0")/fake-hook-server.py" "$WORK/run/hook.sock" \
 	'{"version":1,"result":{"allow":"yes","message":7}}' '{"version":1,"result":{"allow":1}}' \
 	'{"version":1,"error":{"code":null,"message":null}}' '{"version":1,"error":null}' '{"version":1,"result":null}' \
 	'{"version":1,"result":{"allow":true}}' >"$WORK/fake.out" 2>&1 &
@@ -509,38 +492,13 @@ rm -f "$WORK/run/hook.sock"
 # open: error answers, a malformed reply, one cut short or one that stalls
 # after its first bytes refuse; a close or a silence before any byte allows.
 write_conf "hook_fail_open = yes"
-python3 -c '
-import socket, sys, time
-l = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-l.bind(sys.argv[1])
-l.listen(8)
-print("ready", flush=True)
-for reply in sys.argv[2:]:
-    c, _ = l.accept()
-    c.settimeout(10)
-    buf = b""
-    while not buf.endswith(b"\n"):
-        d = c.recv(65536)
-        if not d:
-            break
-        buf += d
-    if reply.startswith("STALL:"):
-        c.sendall(reply[6:].encode())
-        time.sleep(2)
-    elif reply == "SILENT":
-        time.sleep(2)
-    elif reply.startswith("CUT:"):
-        c.sendall(reply[4:].encode())
-    elif reply != "CLOSE":
-        c.sendall(reply.encode() + b"\n")
-    c.close()
-' "$WORK/run/hook.sock" \
+"$(dirname "$0")/fake-hook-server.py" "$WORK/run/hook.sock" \
 	'{"version":1,"error":{"code":"bad-request","message":"hook: cannot read its domain XML"}}' \
 	'{"version":1,"error":{"code":"changed","message":"the record changed meanwhile"}}' \
 	'{"version":1,"error":{"code":"io","message":"registry: disk I/O error"}}' \
-	'not json' 'CUT:{"version":1,"result":{"allow":' 'STALL:{"version":1,"error"' CLOSE SILENT >"$WORK/fake.out" 2>&1 &
+	'not json' 'CUT:{"version":1,"result":{"allow":' 'STALL:{"version":1,"error"' CLOSE SILENT >"$WORK/fake2.out" 2>&1 &
 fake=$!
-wait_for 10 grep -q ready "$WORK/fake.out" || fail "the fake server did not start: $(cat "$WORK/fake.out")"
+wait_for 10 grep -q ready "$WORK/fake2.out" || fail "the fake server did not start: $(cat "$WORK/fake2.out")"
 for why in "hook: cannot read its domain XML" "the record changed meanwhile" "registry: disk I/O error" \
 	"mcsd sent a reply that is not a JSON object" "mcsd's reply was cut short" "mcsd's reply was cut short"; do
 	expect_hook 1 start begin "$WORK/vm1.xml"
@@ -551,7 +509,7 @@ expect_hook 0 start begin "$WORK/vm1.xml"
 contains "$ERR" "FAIL-OPEN: guest 'vm1' starts unchecked: cannot reach mcsd at $WORK/run/hook.sock"
 expect_hook 0 start begin "$WORK/vm1.xml"
 contains "$ERR" "FAIL-OPEN: guest 'vm1' starts unchecked: mcsd at $WORK/run/hook.sock did not answer within 1000 ms"
-wait $fake || fail "the fake server: $(cat "$WORK/fake.out")"
+wait $fake || fail "the fake server: $(cat "$WORK/fake2.out")"
 rm -f "$WORK/run/hook.sock"
 expect_hook 0 start begin "$WORK/vm1.xml"
 contains "$ERR" "FAIL-OPEN: guest 'vm1' starts unchecked: cannot reach mcsd"
