@@ -351,22 +351,30 @@ sed -i 's/^hook_timeout = 1s$/hook_timeout = 5s/; s/^busy_timeout = 500ms$/busy_
 before=$(grep -c "^mcsd: info: reloaded" "$WORK/h1.log" || true)
 kill -HUP "$(cat "$WORK/h1.mcsd.pid")"
 wait_for 10 log_count_above "$WORK/h1.log" "^mcsd: info: reloaded" "$before" || fail "mcsd did not reload"
+# late_start_while_locked NAME UUID LABEL: a start whose deadline (1 s)
+# passes while another writer holds the registry (2.5 s); mcsd's reply is
+# in $WORK/late-NAME.reply.
+late_start_while_locked() {
+	local locker late deadline
+	rm -f "$WORK/late-lock.fifo"
+	mkfifo "$WORK/late-lock.fifo"
+	registry_sql "$REG" <"$WORK/late-lock.fifo" >"$WORK/lock-$1.out" &
+	locker=$!
+	exec 8>"$WORK/late-lock.fifo"
+	echo "BEGIN EXCLUSIVE; SELECT 'locked';" >&8
+	wait_for 10 grep -qx locked "$WORK/lock-$1.out" || fail "sqlite3 did not lock the registry"
+	deadline=$(($(date +%s%3N) + 1000))
+	hook_raw '{"version":1,"method":"hook","params":{'"$(params start "$1" "$(xml "$1" "$2" "$(static "$3")")")"',"deadline":'$deadline'}}' >"$WORK/late-$1.reply" &
+	late=$!
+	sleep 2.5
+	echo "COMMIT;" >&8
+	exec 8>&-
+	wait $locker
+	wait $late || true
+}
 U9=22222222-0000-4000-8000-000000000009
-mkfifo "$WORK/lock9.fifo"
-registry_sql "$REG" <"$WORK/lock9.fifo" >"$WORK/lock9.out" &
-locker=$!
-exec 8>"$WORK/lock9.fifo"
-echo "BEGIN EXCLUSIVE; SELECT 'locked';" >&8
-wait_for 10 grep -qx locked "$WORK/lock9.out" || fail "sqlite3 did not lock the registry"
-deadline=$(($(date +%s%3N) + 1000))
-hook_raw '{"version":1,"method":"hook","params":{'"$(params start vm9 "$(xml vm9 $U9 "$(static s0:c92,c93)")")"',"deadline":'$deadline'}}' >"$WORK/late9.reply" &
-late=$!
-sleep 2.5
-echo "COMMIT;" >&8
-exec 8>&-
-wait $locker
-wait $late || true
-contains "$(cat "$WORK/late9.reply")" '"code":"timeout"'
+late_start_while_locked vm9 $U9 s0:c92,c93
+contains "$(cat "$WORK/late-vm9.reply")" '"code":"timeout"'
 wait_for 10 grep -q "the hook gave up on guest 'vm9' (its deadline passed .*) while it was decided; its new reservation is undone" "$WORK/h1.log" ||
 	fail "mcsd did not undo the reservation of a start the hook gave up on: $(grep vm9 "$WORK/h1.log")"
 [ -z "$(registry_field "$REG" $U9 3)" ] || fail "a start the hook gave up on mid-decision kept its reservation: $(registry_field "$REG" $U9 3)"
@@ -413,23 +421,11 @@ expect_eq "vm11's reservation" "$(registry_field "$REG" $U11 3)" s0:c96,c97
 # gone on, so the reservation that decision made stays.
 SLOW=1 reload_conf "hook_fail_open = yes"
 U12=22222222-0000-4000-8000-000000000012
-registry_sql "$REG" <"$WORK/lock9.fifo" >"$WORK/lock12.out" &
-locker=$!
-exec 8>"$WORK/lock9.fifo"
-echo "BEGIN EXCLUSIVE; SELECT 'locked';" >&8
-wait_for 10 grep -qx locked "$WORK/lock12.out" || fail "sqlite3 did not lock the registry"
-deadline=$(($(date +%s%3N) + 1000))
-hook_raw '{"version":1,"method":"hook","params":{'"$(params start vm12 "$(xml vm12 $U12 "$(static s0:c98,c99)")")"',"deadline":'$deadline'}}' >"$WORK/late12.reply" &
-late=$!
-sleep 2.5
-echo "COMMIT;" >&8
-exec 8>&-
-wait $locker
-wait $late || true
+late_start_while_locked vm12 $U12 s0:c98,c99
 wait_for 10 grep -q "the hook gave up on guest 'vm12' (its deadline passed .*) and may have let it start (hook_fail_open); its reservation stays" "$WORK/h1.log" ||
 	fail "mcsd did not keep the reservation of a fail-open start the hook gave up on: $(grep vm12 "$WORK/h1.log")"
 expect_eq "vm12's reservation" "$(registry_field "$REG" $U12 3)" s0:c98,c99
-expect_eq "vm12's answer" "$(jq -c .result.allow "$WORK/late12.reply")" true
+expect_eq "vm12's answer" "$(jq -c .result.allow "$WORK/late-vm12.reply")" true
 reload_conf ""
 ok "hook_fail_open: an error answer still refuses; a late request (hung mcsd, or the hook gave up mid-decision) is decided and its reservation kept"
 
