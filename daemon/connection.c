@@ -62,7 +62,7 @@ void conn_start(mcsd *d) {
         if (virConnectRegisterCloseCallback(d->conn, on_close, d, NULL) < 0)
                 log_msg(MCS_LOG_WARNING, "%s: no close callback: %s", d->cfg.uri, virGetLastErrorMessage());
         d->lifecycle_cb = virConnectDomainEventRegisterAny(d->conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
-                                                           VIR_DOMAIN_EVENT_CALLBACK(guests_on_lifecycle), d, NULL);
+                                                           VIR_DOMAIN_EVENT_CALLBACK(d->events.lifecycle), d, NULL);
         if (d->lifecycle_cb < 0) {
                 log_msg(MCS_LOG_ERROR, "%s: cannot follow lifecycle events: %s", d->cfg.uri, virGetLastErrorMessage());
                 conn_stop(d);
@@ -74,7 +74,7 @@ void conn_start(mcsd *d) {
         d->backoff_ms = d->cfg.reconnect_min_ms;
         if (d->reconnect_timer >= 0)
                 virEventUpdateTimeout(d->reconnect_timer, -1);
-        guests_reconcile(d);
+        d->events.reconcile(d);
 }
 
 static void on_reconnect_timer(int timer, void *opaque) {

@@ -17,6 +17,7 @@
 #include "mcs-macro.h"
 #include "mcs-protocol.h"
 #include "mcsd.h"
+#include "methods.h"
 
 #define ACCEPT_BATCH 64
 #define SWEEP_MS 250
@@ -173,12 +174,12 @@ static void on_client(int watch, int fd, int events, void *opaque) {
         client_pump(c);
 }
 
-void control_client_wait(control_client *c, void (*forget)(void *waiter), void *waiter) {
+static void client_wait(control_client *c, void (*forget)(void *waiter), void *waiter) {
         c->waiter = waiter;
         c->forget = forget;
 }
 
-void control_client_answer(control_client *c, char *reply) {
+static void client_answer(control_client *c, char *reply) {
         c->waiter = NULL;
         if (!reply) { /* out of memory */
                 client_close(c);
@@ -355,12 +356,15 @@ void control_resolve_admin(mcsd *d) {
                 log_msg(MCS_LOG_WARNING, "%s; only root may change reservations", e.msg);
 }
 
+static const client_port port = {.wait = client_wait, .answer = client_answer};
+
 int control_start(mcsd *d, mcs_err *e) {
         const char *path = d->cfg.socket ? d->cfg.socket : MCS_DEFAULT_SOCKET;
         bool passed = d->passed_control_fd >= 0;
         int r;
 
         snprintf(d->socket_path, sizeof d->socket_path, "%s", path);
+        d->client_port = &port;
         control_resolve_admin(d);
         if (passed) {
                 d->listen_fd = d->passed_control_fd;

@@ -11,6 +11,8 @@
 
 #define JSON_DEPTH_MAX 16
 
+char reply_deferred[1];
+
 int fail(reply_err *err, const char *code, const char *fmt, ...) {
         va_list ap;
         err->code = code;

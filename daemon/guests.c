@@ -28,13 +28,6 @@ guest_entry *guests_find(mcsd *d, const char *uuid) {
         return NULL;
 }
 
-void guests_count(const mcsd *d, size_t count[MCS_GUEST_STATUSES]) {
-        for (size_t i = 0; i < MCS_GUEST_STATUSES; i++)
-                count[i] = 0;
-        for (size_t i = 0; i < d->n_guests; i++)
-                count[d->guests[i].status]++;
-}
-
 static void drop_guest(mcsd *d, const char *uuid) {
         guest_entry *g = guests_find(d, uuid);
         if (!g)
@@ -791,21 +784,6 @@ int guests_on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int det
         }
         mcsd_update_status(d);
         return 0;
-}
-
-const char *guests_policy_text(const mcsd *d) {
-        if (!d->secmodels_known)
-                return "libvirt's security drivers not known yet";
-        switch (d->policy) {
-        case MCS_LABELS_WRITE:
-                return d->secmodels.selinux ? "labels written: libvirt confines guests with SELinux"
-                                            : "labels written: the test driver takes any label";
-        case MCS_LABELS_RESERVE:
-                return "labels reserved, never written: libvirt has no SELinux security driver (without_selinux = reserve)";
-        case MCS_LABELS_OFF:
-                break;
-        }
-        return "labels off: libvirt has no SELinux security driver (without_selinux = skip)";
 }
 
 /* Which security drivers libvirt has decides whether a label may be

@@ -39,7 +39,7 @@ static void notice_replaced_registry(mcsd *d) {
                 "restored from an older copy): reconciling every guest to register its label again",
                 mcs_registry_location(d->reg));
         if (d->conn)
-                guests_reconcile(d);
+                d->events.reconcile(d);
 }
 
 static void on_heartbeat(int timer, void *opaque) {

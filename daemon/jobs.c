@@ -15,7 +15,6 @@
 #include "log.h"
 #include "methods.h"
 
-char reply_deferred[1];
 
 struct job {
         mcsd *d;
@@ -79,7 +78,7 @@ static void reap(mcsd *d, bool all) {
                 if (j->client) {
                         char *reply = control_reply(j->id, j->result, &j->err);
                         j->result = NULL; /* consumed */
-                        control_client_answer(j->client, reply);
+                        d->client_port->answer(j->client, reply);
                 }
                 job_free(j);
         }
@@ -143,7 +142,7 @@ int job_start(request *rq, job_fn run, void *arg, void (*free_arg)(void *), bool
         }
         j->next = d->jobs;
         d->jobs = j;
-        control_client_wait(rq->origin, forget_client, j);
+        rq->d->client_port->wait(rq->origin, forget_client, j);
         return 1;
 }
 

@@ -22,63 +22,10 @@
 
 #define MACHINE_ID "/etc/machine-id"
 
-int64_t mcsd_now_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Sends READY=1 the first time, then STATUS= whenever its text changes
- * (not on every event: PID 1 handles each message). */
-void mcsd_update_status(mcsd *d) {
-        size_t count[MCS_GUEST_STATUSES];
-        char status[sizeof d->last_status];
-        guests_count(d, count);
-        snprintf(status, sizeof status,
-                 "%s %s; %s; %zu guests: %zu managed, %zu unmanaged, %zu refused, %zu failed, %zu waiting for a label",
-                 d->conn ? "connected to" : "waiting for", d->cfg.uri, guests_policy_text(d), d->n_guests,
-                 count[MCS_GUEST_MANAGED], count[MCS_GUEST_UNMANAGED], count[MCS_GUEST_REFUSED], count[MCS_GUEST_FAILED],
-                 count[MCS_GUEST_WAITING]);
-        /* Every journal entry carries the count; a change is one line. */
-        if (log_set_guests_waiting((long) count[MCS_GUEST_WAITING]))
-                log_msg(count[MCS_GUEST_WAITING] ? MCS_LOG_WARNING : MCS_LOG_INFO, "%zu %s for a label",
-                        count[MCS_GUEST_WAITING], count[MCS_GUEST_WAITING] == 1 ? "guest waits" : "guests wait");
-        bool first = !d->last_status[0];
-        if (!first && !strcmp(status, d->last_status))
-                return;
-        sd_notifyf(0, "%sSTATUS=%s", first ? "READY=1\n" : "", status);
-        strcpy(d->last_status, status);
-}
-
 /* libvirt prints every error to stderr by default; mcsd reports them itself. */
 static void quiet_libvirt(void *opaque, virErrorPtr err) {
         (void) opaque;
         (void) err;
-}
-
-int mcsd_open_registry(const mcs_config *cfg, const char *host_id, mcs_registry **out, mcs_catset *pool, mcs_err *e) {
-        mcs_range allowed;
-        mcs_registry_config rc = {.host_id = host_id, .busy_timeout_ms = cfg->busy_timeout_ms, .allowed = &allowed,
-                                  .create = cfg->registry_create};
-        char note[MCS_RANGE_STRMAX + 256];
-        /* One read of the policy gives both: the labels a guest can run with
-         * (every reservation is checked against them) and the default pool. */
-        mcs_policy_default_range(NULL, &allowed, note, sizeof note);
-        log_msg(MCS_LOG_DEBUG, "%s", note);
-        /* Reading the policy took ~12 MiB of heap, freed now: give it back. */
-        malloc_trim(0);
-        if (cfg->has_range)
-                rc.pool = cfg->range;
-        else if (mcs_catset_count(&allowed.high.cats) >= 2) {
-                rc.pool = allowed.high.cats; /* as mcs_policy_default_pool takes it */
-                log_msg(MCS_LOG_INFO, "category range: %s", note);
-        } else {
-                mcs_catset_add_range(&rc.pool, 0, MCS_NCATS - 1);
-                log_msg(MCS_LOG_INFO, "category range: c0.c%u: system_u's range has fewer than two categories (%s)",
-                        MCS_NCATS - 1, note);
-        }
-        *pool = rc.pool;
-        return mcs_registry_open(cfg->registry, &rc, out, e);
 }
 
 /* Everything derived from a config: host id, label types, registry. */
@@ -373,6 +320,7 @@ int main(int argc, char **argv) {
                 virEventAddTimeout((int) (wd_usec / 2000), on_watchdog, &d, NULL);
         }
 
+        d.events = (guest_events){.reconcile = guests_reconcile, .lifecycle = guests_on_lifecycle};
         heartbeat_start(&d);
         d.backoff_ms = d.cfg.reconnect_min_ms;
         conn_start(&d);

@@ -16,6 +16,9 @@
 #include "mcs-level.h"
 #include "mcs-registry.h"
 
+#include "clock.h"
+#include "registry-open.h"
+
 typedef struct guest_entry {
         char uuid[MCS_UUID_STRLEN + 1];
         char *name;
@@ -53,7 +56,25 @@ typedef struct hook_server hook_server;
 typedef struct job job;
 typedef struct write_group write_group;
 
-typedef struct mcsd {
+/* How a part that answers a control request later (a job, the write group)
+ * reaches the client: the control socket fills it in at start, so those
+ * parts hand replies back without calling up into the socket's code. */
+typedef struct client_port {
+        /* Nothing more is answered to c until answer() hands it the reply
+         * (malloc'ed, taken over); forget(waiter) if the client goes first. */
+        void (*wait)(control_client *c, void (*forget)(void *waiter), void *waiter);
+        void (*answer)(control_client *c, char *reply);
+} client_port;
+
+/* What the libvirt connection and the heartbeat tell the guests' code
+ * above them; main.c wires it to guests.c. */
+typedef struct mcsd mcsd;
+typedef struct guest_events {
+        void (*reconcile)(mcsd *d); /* look at every guest again */
+        int (*lifecycle)(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *d);
+} guest_events;
+
+struct mcsd {
         const char *config_path;
         mcs_config cfg;
         char host_id[MCS_HOST_MAX + 1];
@@ -61,6 +82,7 @@ typedef struct mcsd {
         mcs_registry *reg;
 
         virConnectPtr conn;
+        guest_events events;      /* set before the connection starts */
         int lifecycle_cb;         /* -1: none */
         int reconnect_timer;      /* -1: none */
         unsigned backoff_ms;      /* next reconnect delay */
@@ -92,6 +114,7 @@ typedef struct mcsd {
         gid_t socket_gid, admin_gid;
         bool admin_gid_valid;
         control_client **clients;
+        const client_port *client_port; /* set by control_start */
         size_t n_clients;
         int64_t refusal_logged_ms; /* the last "refusing" warning; 0: none yet */
         unsigned refusals_unlogged; /* refused since, not logged one by one */
@@ -109,7 +132,7 @@ typedef struct mcsd {
 
         char last_status[512];    /* empty until READY=1 went out */
         bool quit;
-} mcsd;
+};
 
 /* What applying the rules to one guest did, for replies (import, relabel). */
 typedef struct guest_report {
@@ -152,10 +175,6 @@ void guests_label_freed(mcsd *d);
  * logged once, and in rep), or -1 (logged, and in rep->why). */
 int guests_apply(mcsd *d, virDomainPtr dom, guest_report *rep);
 guest_entry *guests_find(mcsd *d, const char *uuid);
-/* This host's guests by status, indexed by mcs_guest_status. */
-void guests_count(const mcsd *d, size_t count[MCS_GUEST_STATUSES]);
-/* One line on what mcsd does with labels on this host, for status and logs. */
-const char *guests_policy_text(const mcsd *d);
 
 /* redefines.c: mcsd's own redefinitions, watched for a racing undefine */
 /* mcsd just defined xml_after (as libvirt now holds it) for uuid. */
@@ -168,11 +187,6 @@ void redefines_clear(mcsd *d);
 int control_start(mcsd *d, mcs_err *e);
 void control_stop(mcsd *d);
 void control_resolve_admin(mcsd *d);
-/* A client whose request went to waiter (a job, the write group): nothing
- * more is answered until control_client_answer hands it the reply
- * (malloc'ed, taken over); forget(waiter) if the client goes first. */
-void control_client_wait(control_client *c, void (*forget)(void *waiter), void *waiter);
-void control_client_answer(control_client *c, char *reply);
 
 /* write-group.c: group commit of the control socket's writes */
 int write_group_start(mcsd *d, mcs_err *e);
@@ -181,9 +195,6 @@ void write_group_stop(mcsd *d); /* drops the writes still queued: none was ackno
 /* jobs.c: file work off the main loop */
 int jobs_start(mcsd *d, mcs_err *e);
 void jobs_stop(mcsd *d); /* waits for the running jobs */
-/* What control_dispatch returns for a request answered later (a job, the
- * write group). */
-extern char reply_deferred[];
 
 /* images.c: a guest's images */
 /* Puts back the original labels of the images of uuid, which held level. */
@@ -215,7 +226,10 @@ void hook_server_resume(mcsd *d);
 char *control_dispatch(mcsd *d, const control_peer *peer, control_client *origin, const char *line, size_t len);
 char *control_error_reply(const char *code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* main.c */
-int mcsd_open_registry(const mcs_config *cfg, const char *host_id, mcs_registry **out, mcs_catset *pool, mcs_err *e);
+/* status.c: what this host's guests add up to */
+/* This host's guests by status, indexed by mcs_guest_status. */
+void guests_count(const mcsd *d, size_t count[MCS_GUEST_STATUSES]);
+/* One line on what mcsd does with labels on this host, for status and logs. */
+const char *guests_policy_text(const mcsd *d);
+/* Sends systemd READY=1 the first time, then STATUS= when its text changes. */
 void mcsd_update_status(mcsd *d);
-int64_t mcsd_now_ms(void);

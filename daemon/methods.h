@@ -28,6 +28,9 @@ int control_parse_request(const char *line, size_t len, json_object **out, reply
  * absent or refused), version, method (a string) and that no other fields
  * but params are present. */
 int control_check_envelope(json_object *req, json_object **id, const char **method, reply_err *err);
+/* What control_dispatch returns for a request answered later (a job, the
+ * write group, through the client_port). */
+extern char reply_deferred[];
 /* A reply line carrying result (consumed) or, when result is NULL, err. */
 char *control_reply(json_object *id, json_object *result, const reply_err *err);
 

@@ -112,7 +112,7 @@ static void answer(mcsd *d, entry *x) {
                 request rq = entry_request(d, x);
                 x->r = x->ops->finish(&rq, x->state, &result, &x->err);
         }
-        control_client_answer(x->client, control_reply(x->id, x->r == 0 ? result : NULL, &x->err));
+        d->client_port->answer(x->client, control_reply(x->id, x->r == 0 ? result : NULL, &x->err));
 }
 
 static void flush(write_group *g) {
@@ -165,7 +165,7 @@ int group_write(request *rq, const group_write_ops *ops, void *state, json_objec
                      .id = json_object_get(rq->id)};
         *g->tail = x;
         g->tail = &x->next;
-        control_client_wait(rq->origin, forget_client, x);
+        rq->d->client_port->wait(rq->origin, forget_client, x);
         /* Fires on the loop's next turn: the clients ready now are read first. */
         virEventUpdateTimeout(g->timer, 0);
         return 1;
