@@ -17,6 +17,7 @@ int fail(reply_err *err, const char *code, const char *fmt, ...) {
         va_list ap;
         err->code = code;
         err->fault = false;
+        err->mcs = 0;
         va_start(ap, fmt);
         vsnprintf(err->msg, sizeof err->msg, fmt, ap);
         va_end(ap);
@@ -26,6 +27,7 @@ int fail(reply_err *err, const char *code, const char *fmt, ...) {
 int fail_mcs(reply_err *err, const mcs_err *e) {
         fail(err, mcs_code_name(e->code), "%s", e->msg);
         err->fault = mcs_registry_fault_code(e->code);
+        err->mcs = e->code;
         return -1;
 }
 

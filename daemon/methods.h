@@ -20,6 +20,7 @@ typedef struct reply_err {
         const char *code; /* MCS_PERR_* or mcs_code_name() */
         char msg[MCS_ERR_MSG_MAX];
         bool fault;       /* the registry's storage failed (fail_mcs of mcs_registry_fault_code) */
+        mcs_code mcs;     /* fail_mcs: the error's code; 0 otherwise */
 } reply_err;
 
 /* The envelope checks shared by both sockets: a JSON object, or err. */

@@ -16,6 +16,7 @@
 
 #include "log.h"
 #include "mcs-macro.h"
+#include "mcs-group-commit.h"
 #include "methods.h"
 
 /* At most this many writes share a commit; the rest go into the next. */
@@ -72,38 +73,29 @@ static size_t take(write_group *g, entry **out) {
         return n;
 }
 
-/* Runs the writes in one batch. Returns 0 when every outcome stands (the
- * batch is durable, or there was no shared commit and each write committed
- * itself), or -1 with *why when none was stored: the batch could not
- * begin for a storage failure, met one, or was not committed. */
-static int run_batch(mcsd *d, entry **v, size_t n, reply_err *why) {
-        mcs_err e = {0};
-        bool batched = false;
+typedef struct batch {
+        mcsd *d;
+        entry **v;
+} batch;
 
-        if (n > 1) {
-                /* A backend without a shared commit stores each write on its
-                 * own: then each outcome stands, as if asked alone. */
-                if (mcs_registry_batch_begin(d->reg, &e) == 0)
-                        batched = mcs_registry_in_batch(d->reg);
-                else if (mcs_registry_fault_code(e.code))
-                        return fail_mcs(why, &e);
-        }
-        bool fault = false;
-        for (size_t i = 0; i < n && !fault; i++) {
-                request rq = entry_request(d, v[i]);
-                v[i]->r = v[i]->ops->write(&rq, v[i]->state, &v[i]->err);
-                if (v[i]->r < 0 && v[i]->err.fault && batched) {
-                        fault = true;
-                        *why = v[i]->err;
-                }
-        }
-        if (!batched)
-                return 0;
-        if (mcs_registry_batch_end(d->reg, !fault, &e) < 0 && !fault) {
-                fail_mcs(why, &e);
-                fault = true;
-        }
-        return fault ? -1 : 0;
+static int write_entry(void *ctx, size_t i, mcs_err *e) {
+        batch *b = ctx;
+        entry *x = b->v[i];
+        request rq = entry_request(b->d, x);
+        x->r = x->ops->write(&rq, x->state, &x->err);
+        if (x->r < 0)
+                return mcs_fail(e, x->err.fault ? x->err.mcs : MCS_E_INVALID, "%s", x->err.msg);
+        return 0;
+}
+
+/* Runs the writes in one group commit (lib/registry's rules). The writes
+ * from *stands on were not stored, or not run, for *why. */
+static int run_batch(mcsd *d, entry **v, size_t n, size_t *stands, reply_err *why) {
+        mcs_err e = {0};
+        batch b = {d, v};
+        if (mcs_registry_group_write(d->reg, n, write_entry, &b, stands, &e) < 0)
+                return fail_mcs(why, &e);
+        return 0;
 }
 
 static void answer(mcsd *d, entry *x) {
@@ -118,12 +110,12 @@ static void answer(mcsd *d, entry *x) {
 static void flush(write_group *g) {
         entry *v[GROUP_MAX];
         reply_err why = {0};
-        size_t n = take(g, v);
+        size_t n = take(g, v), stands = n;
 
-        if (n && run_batch(g->d, v, n, &why) < 0) {
-                log_msg(MCS_LOG_WARNING, "control socket: %zu writes meant to share one commit were not stored: %s", n,
-                        why.msg);
-                for (size_t i = 0; i < n; i++) {
+        if (n && run_batch(g->d, v, n, &stands, &why) < 0) {
+                log_msg(MCS_LOG_WARNING, "control socket: %zu of %zu writes meant to share one commit were not stored: %s",
+                        n - stands, n, why.msg);
+                for (size_t i = stands; i < n; i++) {
                         v[i]->r = -1;
                         fail(&v[i]->err, why.code, "not stored, the registry failed: %s", why.msg);
                 }
