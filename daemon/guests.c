@@ -756,6 +756,10 @@ int guests_on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int det
         virDomainGetUUIDString(dom, uuid);
         log_msg(MCS_LOG_DEBUG, "event %d/%d for guest '%s' (%s)", event, detail, virDomainGetName(dom), uuid);
         redefines_note_event(d, uuid, event, detail);
+        if (redefines_is_echo(d, dom, uuid, event, detail)) {
+                log_msg(MCS_LOG_DEBUG, "guest %s: the event of mcsd's own define; nothing changed since", uuid);
+                return 0;
+        }
         switch (event) {
         case VIR_DOMAIN_EVENT_DEFINED:
         case VIR_DOMAIN_EVENT_STARTED:

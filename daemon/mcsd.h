@@ -35,6 +35,7 @@ typedef struct own_redefine {
         char uuid[MCS_UUID_STRLEN + 1];
         char *xml;      /* the persistent XML as libvirt holds it after mcsd's define */
         int seen;       /* what the guest's events since then say (redefines.c) */
+        bool echo_due;  /* libvirt's DEFINED/UPDATED for this define has not arrived yet */
         int64_t due_ms; /* looked at once its events have settled */
 } own_redefine;
 
@@ -181,6 +182,11 @@ guest_entry *guests_find(mcsd *d, const char *uuid);
 void redefines_add(mcsd *d, const char *uuid, char *xml_after);
 /* Every lifecycle event, before it is acted on. */
 void redefines_note_event(mcsd *d, const char *uuid, int event, int detail);
+/* True for the DEFINED/UPDATED event of mcsd's own define (the first after
+ * it) while the guest's XML is still exactly what mcsd wrote: the rules
+ * already decided that state, and applying them again would only conclude
+ * there is nothing to do. */
+bool redefines_is_echo(mcsd *d, virDomainPtr dom, const char *uuid, int event, int detail);
 void redefines_clear(mcsd *d);
 
 /* control.c: the socket */

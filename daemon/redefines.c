@@ -70,6 +70,7 @@ void redefines_add(mcsd *d, const char *uuid, char *xml_after) {
         free(r->xml);
         r->xml = xml_after;
         r->seen = SEEN_NOTHING;
+        r->echo_due = true;
         r->due_ms = mcsd_now_ms() + SETTLE_MS;
         arm(d);
 }
@@ -89,6 +90,19 @@ void redefines_note_event(mcsd *d, const char *uuid, int event, int detail) {
                 r->seen = SEEN_OTHER;
         r->due_ms = mcsd_now_ms() + SETTLE_MS;
         arm(d);
+}
+
+bool redefines_is_echo(mcsd *d, virDomainPtr dom, const char *uuid, int event, int detail) {
+        own_redefine *r = find(d, uuid);
+        if (event != VIR_DOMAIN_EVENT_DEFINED || detail != VIR_DOMAIN_EVENT_DEFINED_UPDATED || !r || !r->echo_due)
+                return false;
+        r->echo_due = false;
+        if (r->seen != SEEN_NOTHING)
+                return false;
+        /* One read instead of the whole path: if anyone defined the guest
+         * since, its XML differs and the rules see it. */
+        _cleanup_free_ char *now = domain_xml(dom, true);
+        return now && !strcmp(now, r->xml);
 }
 
 /* The guest mcsd re-created is undefined again if it is still exactly

@@ -64,6 +64,12 @@ expect_eq "dyn seclabel" "$(seclabel_of "$URI" dyn)" \
 expect_eq "dyn kind/host" "$(registry_field "$REG" "$dyn" 4)/$(registry_field "$REG" "$dyn" 6)" "dynamic/h1"
 ok "a guest without a seclabel gets a reserved pair as a static label ($level)"
 
+# The DEFINED event of mcsd's own define is recognised and not applied
+# again; an operator's define after it is applied as any other.
+wait_for 5 grep -q "guest $dyn: the event of mcsd's own define" "$WORK/h1.log" ||
+	fail "the event of mcsd's define of dyn was applied again: $(grep "$dyn" "$WORK/h1.log" | tail -5)"
+ok "the DEFINED event of mcsd's own define is skipped"
+
 base=$(uuid_of "$URI" dynbase)
 expect_eq "dynbase label" "$(label_of "$URI" dynbase)" "system_u:system_r:svirt_custom_t:$(registry_field "$REG" "$base" 3)"
 ok "a dynamic guest with a baselabel keeps its type"
