@@ -389,7 +389,7 @@ static bool apply_read(applying *a) {
                 snprintf(a->e.msg, sizeof a->e.msg, "cannot read its XML: %s", virGetLastErrorMessage());
                 return false;
         }
-        if (mcs_domain_parse(a->xml, &a->parsed, &a->e) < 0) {
+        if (mcs_domain_parse_kept(a->xml, &a->parsed, &a->e) < 0) {
                 log_guest(MCS_LOG_ERROR, virDomainGetName(a->dom), a->uuid, NULL, "guest %s: %s", a->uuid, a->e.msg);
                 return false;
         }

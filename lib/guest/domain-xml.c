@@ -260,7 +260,7 @@ static int parse_disks(xmlNodePtr root, mcs_domain *d, mcs_err *e) {
         return 0;
 }
 
-int mcs_domain_parse(const char *xml, mcs_domain *out, mcs_err *e) {
+static int parse_domain(const char *xml, bool keep, mcs_domain *out, mcs_err *e) {
         _cleanup_doc_ xmlDocPtr doc = NULL;
         mcs_domain d = {.mode = MCS_SECLABEL_ABSENT, .relabel = true};
         xmlNodePtr sl;
@@ -296,11 +296,21 @@ int mcs_domain_parse(const char *xml, mcs_domain *out, mcs_err *e) {
         if ((r = find_seclabel(root, &sl, e)) < 0 || (sl && (r = parse_seclabel(sl, &d, e)) < 0) ||
             (r = parse_disks(root, &d, e)) < 0)
                 goto fail;
+        if (keep)
+                d.doc = MCS_TAKE_PTR(doc);
         *out = d;
         return 0;
 fail:
         mcs_domain_clear(&d);
         return r;
+}
+
+int mcs_domain_parse(const char *xml, mcs_domain *out, mcs_err *e) {
+        return parse_domain(xml, false, out, e);
+}
+
+int mcs_domain_parse_kept(const char *xml, mcs_domain *out, mcs_err *e) {
+        return parse_domain(xml, true, out, e);
 }
 
 void mcs_domain_xml_init(void) {
@@ -315,16 +325,15 @@ void mcs_domain_clear(mcs_domain *d) {
         for (size_t i = 0; i < d->n_disks; i++)
                 disk_clear(&d->disks[i]);
         free(d->disks);
+        if (d->doc)
+                xmlFreeDoc(d->doc);
         *d = (mcs_domain){0};
 }
 
-int mcs_domain_set_static_label(const char *xml, const char *context, char **out, mcs_err *e) {
-        _cleanup_doc_ xmlDocPtr doc = NULL;
+/* Replaces (or adds) doc's SELinux <seclabel> and writes the document out. */
+static int set_static_label(xmlDocPtr doc, const char *context, char **out, mcs_err *e) {
         xmlNodePtr old;
         int r;
-
-        if ((r = parse_doc(xml, &doc, e)) < 0)
-                return r;
         xmlNodePtr root = xmlDocGetRootElement(doc);
         if ((r = find_seclabel(root, &old, e)) < 0)
                 return r;
@@ -355,4 +364,19 @@ int mcs_domain_set_static_label(const char *xml, const char *context, char **out
         *out = strdup((const char *) buf);
         xmlFree(buf);
         return *out ? 0 : mcs_fail(e, MCS_E_NOMEM, "out of memory");
+}
+
+int mcs_domain_set_static_label(const char *xml, const char *context, char **out, mcs_err *e) {
+        _cleanup_doc_ xmlDocPtr doc = NULL;
+        int r;
+        if ((r = parse_doc(xml, &doc, e)) < 0)
+                return r;
+        return set_static_label(doc, context, out, e);
+}
+
+int mcs_domain_edit_static_label(mcs_domain *d, const char *xml, const char *context, char **out, mcs_err *e) {
+        if (!d->doc)
+                return mcs_domain_set_static_label(xml, context, out, e);
+        _cleanup_doc_ xmlDocPtr doc = MCS_TAKE_PTR(d->doc);
+        return set_static_label(doc, context, out, e);
 }

@@ -113,7 +113,7 @@ static int adopt_live(mcs_registry *r, const mcs_guest *g, const char *live_labe
         return rc;
 }
 
-static int assign_dynamic(mcs_registry *r, const mcs_domain_types *types, const char *xml, const mcs_domain *d,
+static int assign_dynamic(mcs_registry *r, const mcs_domain_types *types, const char *xml, mcs_domain *d,
                           const char *live_label, bool write_xml, mcs_guest_outcome *o, mcs_err *e) {
         mcs_guest g = {.uuid = d->uuid, .name = d->name, .kind = MCS_KIND_DYNAMIC};
         char context[CONTEXT_MAX];
@@ -132,7 +132,7 @@ static int assign_dynamic(mcs_registry *r, const mcs_domain_types *types, const 
                 /* A bad <baselabel>: libvirt would refuse to start the guest anyway. */
                 return outcome(o, MCS_GUEST_REFUSED, e->msg);
         }
-        if ((rc = mcs_domain_set_static_label(xml, context, &o->new_xml, e)) < 0)
+        if ((rc = mcs_domain_edit_static_label(d, xml, context, &o->new_xml, e)) < 0)
                 return rc;
         return outcome(o, MCS_GUEST_MANAGED, "");
 }
@@ -142,7 +142,7 @@ mcs_label_policy mcs_label_policy_for(bool takes_labels, const mcs_config *cfg) 
 }
 
 int mcs_guest_apply_rules(mcs_registry *r, const mcs_config *cfg, mcs_label_policy policy,
-                          const mcs_domain_types *types, const char *xml, const mcs_domain *d, bool persistent,
+                          const mcs_domain_types *types, const char *xml, mcs_domain *d, bool persistent,
                           bool active, const char *live_label, mcs_guest_outcome *out, mcs_err *e) {
         mcs_guest_outcome o = {0};
         int rc;

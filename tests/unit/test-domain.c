@@ -194,6 +194,38 @@ START_TEST(rewrite_keeps_everything_else) {
 }
 END_TEST
 
+/* A document kept from the parse is edited, not parsed again, and gives
+ * exactly what a fresh parse of the XML gives; it is used up by the edit. */
+START_TEST(kept_document_edited_in_place) {
+        char *x = domain_xml("kvm", "vm1", UUID_A,
+                             "<seclabel type='dynamic' model='selinux'/><seclabel type='none' model='dac'/>");
+        char *fresh = NULL, *edited = NULL, *again = NULL;
+        mcs_domain d = {0}, plain = {0};
+        mcs_err e = {0};
+        ck_assert_ok(mcs_domain_set_static_label(x, "system_u:system_r:svirt_t:s0:c1,c2", &fresh, &e), &e);
+        ck_assert_ok(mcs_domain_parse_kept(x, &d, &e), &e);
+        ck_assert_ptr_nonnull(d.doc);
+        /* The XML given is not read when the document was kept. */
+        ck_assert_ok(mcs_domain_edit_static_label(&d, "<not xml", "system_u:system_r:svirt_t:s0:c1,c2", &edited, &e), &e);
+        ck_assert_ptr_null(d.doc);
+        ck_assert_str_eq(edited, fresh);
+        /* Without a kept document the XML is parsed. */
+        ck_assert_ok(mcs_domain_parse(x, &plain, &e), &e);
+        ck_assert_ptr_null(plain.doc);
+        ck_assert_ok(mcs_domain_edit_static_label(&plain, x, "system_u:system_r:svirt_t:s0:c1,c2", &again, &e), &e);
+        ck_assert_str_eq(again, fresh);
+        mcs_domain_clear(&d);
+        mcs_domain_clear(&plain);
+        /* A kept document never edited is freed with the domain (valgrind). */
+        ck_assert_ok(mcs_domain_parse_kept(x, &d, &e), &e);
+        mcs_domain_clear(&d);
+        free(fresh);
+        free(edited);
+        free(again);
+        free(x);
+}
+END_TEST
+
 static void write_file(const char *path, const char *text) {
         FILE *f = fopen(path, "w");
         ck_assert_ptr_nonnull(f);
@@ -648,6 +680,7 @@ int main(void) {
         tcase_add_test(tc, parse_rejections);
         tcase_add_test(tc, parse_disks);
         tcase_add_test(tc, rewrite_keeps_everything_else);
+        tcase_add_test(tc, kept_document_edited_in_place);
         suite_add_tcase(s, tc);
         TCase *rules = tcase_create("rules");
         tcase_add_checked_fixture(rules, test_db_setup, test_db_teardown);

@@ -47,6 +47,7 @@ typedef struct mcs_domain {
         char *baselabel;  /* <baselabel>, NULL if absent */
         mcs_disk *disks;  /* file and block disks with a source; network disks and empty drives are skipped */
         size_t n_disks;
+        struct _xmlDoc *doc; /* the parsed document, kept by mcs_domain_parse_kept for one edit; else NULL */
 } mcs_domain;
 
 /* The top-level <seclabel> elements that count for SELinux are those with
@@ -57,6 +58,10 @@ typedef struct mcs_domain {
  * seclabel, whatever its type, is left out: the guest is judged by its
  * SELinux seclabel alone (absent: libvirt's default, dynamic). */
 int mcs_domain_parse(const char *xml, mcs_domain *out, mcs_err *e);
+/* The same, keeping the parsed document in out->doc (freed by
+ * mcs_domain_clear) so that mcs_domain_edit_static_label changes it
+ * without parsing the XML again. */
+int mcs_domain_parse_kept(const char *xml, mcs_domain *out, mcs_err *e);
 /* Sets up libxml2 once, before a program parses domain XML on several
  * threads (libxml2 sets itself up on first use, which two threads must not
  * race to do). */
@@ -67,5 +72,8 @@ void mcs_domain_clear(mcs_domain *d);
  * extended with) <seclabel type='static' model='selinux' relabel='yes'>
  * carrying context; everything else is kept. *out is malloc'ed. */
 int mcs_domain_set_static_label(const char *xml, const char *context, char **out, mcs_err *e);
+/* The same for d, parsed from xml: edits d->doc when mcs_domain_parse_kept
+ * kept it (the document is used up: d->doc is NULL after), else parses xml. */
+int mcs_domain_edit_static_label(mcs_domain *d, const char *xml, const char *context, char **out, mcs_err *e);
 
 const char *mcs_seclabel_mode_name(mcs_seclabel_mode m);

@@ -39,7 +39,8 @@ typedef struct mcs_guest_outcome {
                                     * which); rec is the old reservation, still held */
 } mcs_guest_outcome;
 
-/* d is the parsed xml; persistent says whether libvirt keeps the guest's
+/* d is the parsed xml (its kept document, if any, is used up to write the
+ * new XML); persistent says whether libvirt keeps the guest's
  * definition (transient guests vanish when they stop); active whether it
  * runs (a running guest's label is never released). live_label is the
  * process context of a running guest (NULL otherwise): a dynamic guest that
@@ -48,7 +49,7 @@ typedef struct mcs_guest_outcome {
  * leaves the guest unmanaged; RESERVE never asks for new XML. Errors
  * (registry, exhaustion, memory) are returned; refusals are an outcome. */
 int mcs_guest_apply_rules(mcs_registry *r, const mcs_config *cfg, mcs_label_policy policy,
-                          const mcs_domain_types *types, const char *xml, const mcs_domain *d, bool persistent,
+                          const mcs_domain_types *types, const char *xml, mcs_domain *d, bool persistent,
                           bool active, const char *live_label, mcs_guest_outcome *out, mcs_err *e);
 
 /* The policy for a host: WRITE when its libvirt takes SELinux labels, else
