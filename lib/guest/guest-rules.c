@@ -6,6 +6,7 @@
 
 #include "mcs-level.h"
 #include "mcs-macro.h"
+#include "mcs-hold-label.h"
 #include "mcs-ownership.h"
 
 #define CONTEXT_MAX (4u * 256u + MCS_RANGE_STRMAX)
@@ -33,58 +34,58 @@ static bool refusal(int r) {
         return r == -MCS_E_CONFLICT || r == -MCS_E_INVALID;
 }
 
+/* How the main loop judges a guest's record that holds another label than
+ * its XML: the operator changed the label. */
+typedef struct edit_judge {
+        mcs_registry *r;
+        mcs_kind kind;
+        bool active;
+} edit_judge;
+
+static int judge_edit(void *ctx, const mcs_record *cur, bool same, mcs_err *e) {
+        const edit_judge *j = ctx;
+        (void) e;
+        if (same)
+                return MCS_HOLD_KEEP;
+        /* A running guest's QEMU and images still carry the old label,
+         * which stays reserved until the guest stops; the new one is
+         * reserved then. A record running on another host is that host's
+         * to give up. Otherwise the new label replaces the old in one step
+         * (a refused label leaves the old one reserved). */
+        if ((j->active && j->kind == MCS_KIND_STATIC) || mcs_guest_runs_elsewhere(j->r, cur))
+                return MCS_HOLD_KEEP;
+        return MCS_HOLD_REPLACE;
+}
+
 /* A guest whose XML carries a label (static, or a running transient guest's):
  * the registry must hold exactly that label for it. */
 static int register_label(mcs_registry *r, const mcs_domain *d, mcs_kind kind, bool active, mcs_guest_outcome *o,
                           mcs_err *e) {
         char level[MCS_RANGE_STRMAX];
-        mcs_record cur = {0};
         mcs_err le = {0};
-        int rc;
+        mcs_held held;
 
         if (mcs_context_level(d->label, level, sizeof level, &le) < 0) {
                 mcs_err_prefix(&le, "its <label> is unusable");
                 return outcome(o, MCS_GUEST_REFUSED, le.msg);
         }
-
-        rc = mcs_registry_get(r, d->uuid, &cur, e);
-        if (rc == 0) {
-                if (!strcmp(cur.label, level)) {
-                        o->rec = cur;
-                        return outcome(o, MCS_GUEST_MANAGED, "");
-                }
-                /* The operator changed a running guest's label: QEMU and its
-                 * images still carry the old one, which stays reserved until
-                 * the guest stops; the new one is reserved then. A record
-                 * running on another host is that host's to give up. */
-                bool elsewhere = mcs_guest_runs_elsewhere(r, &cur);
-                if ((active && kind == MCS_KIND_STATIC) || elsewhere) {
-                        if (snprintf(o->why, sizeof o->why,
-                                     "runs%s%s with %s; its new label %s is reserved when it stops",
-                                     elsewhere ? " on host " : "", elsewhere ? cur.host : "", cur.label, level) < 0)
-                                o->why[0] = '\0';
-                        o->rec = cur;
-                        o->deferred = true;
-                        o->status = MCS_GUEST_MANAGED;
-                        return 0;
-                }
-                /* The operator changed the guest's label: the new one replaces
-                 * the old in one step, unless the record changed since it was
-                 * read; a refused label leaves the old one reserved. */
-                mcs_guest g = {.uuid = d->uuid, .name = d->name, .kind = kind};
-                rc = mcs_guest_replace_label(r, &g, &cur, level, &o->rec, e);
-                mcs_record_clear(&cur);
-                o->replaced = o->created = rc == 0;
-        } else if (rc == -MCS_E_NOTFOUND) {
-                mcs_guest g = {.uuid = d->uuid, .name = d->name, .kind = kind};
-                rc = mcs_registry_reserve_label(r, &g, level, &o->rec, &o->created, e);
-        } else
-                return rc;
-        if (rc == 0)
-                return outcome(o, MCS_GUEST_MANAGED, "");
-        if (refusal(rc))
-                return outcome(o, MCS_GUEST_REFUSED, e->msg);
-        return rc;
+        mcs_guest g = {.uuid = d->uuid, .name = d->name, .kind = kind};
+        edit_judge j = {r, kind, active};
+        int rc = mcs_guest_hold_label(r, &g, level, judge_edit, &j, &held, &o->rec, e);
+        if (rc < 0)
+                return refusal(rc) ? outcome(o, MCS_GUEST_REFUSED, e->msg) : rc;
+        o->created = held == MCS_HELD_RESERVED || held == MCS_HELD_REPLACED;
+        o->replaced = held == MCS_HELD_REPLACED;
+        if (held == MCS_HELD_OTHER) {
+                bool elsewhere = mcs_guest_runs_elsewhere(r, &o->rec);
+                if (snprintf(o->why, sizeof o->why, "runs%s%s with %s; its new label %s is reserved when it stops",
+                             elsewhere ? " on host " : "", elsewhere ? o->rec.host : "", o->rec.label, level) < 0)
+                        o->why[0] = '\0';
+                o->deferred = true;
+                o->status = MCS_GUEST_MANAGED;
+                return 0;
+        }
+        return outcome(o, MCS_GUEST_MANAGED, "");
 }
 
 /* Reserves the running guest's live level for it if nothing conflicts.

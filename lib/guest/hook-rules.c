@@ -7,6 +7,7 @@
 #include "mcs-domain-label.h"
 #include "mcs-level.h"
 #include "mcs-macro.h"
+#include "mcs-hold-label.h"
 #include "mcs-ownership.h"
 
 static int verdict(mcs_hook_verdict *v, bool allow, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -19,42 +20,51 @@ static int verdict(mcs_hook_verdict *v, bool allow, const char *fmt, ...) {
         return 0;
 }
 
-/* The label must be held by this UUID: it is, or it is reserved now.
- * replace: a dynamic reservation of another label gives way (libvirt drew
- * this one for a dynamic guest), in one step that keeps the old label
- * should the new one be refused. owned: refuse when the record runs on
- * another host (a start; not a migration's arrival, nor a reconnect). */
+/* How the hook judges the guest's existing record. replace: a dynamic
+ * reservation of another label gives way (libvirt drew this one for a
+ * dynamic guest). owned: refuse when the record runs on another host (a
+ * start; not a migration's arrival, nor a reconnect). */
+typedef struct start_judge {
+        const mcs_registry *r;
+        bool replace, owned;
+} start_judge;
+
+static int judge_start(void *ctx, const mcs_record *cur, bool same, mcs_err *e) {
+        const start_judge *j = ctx;
+        if (j->owned && mcs_guest_check_owner(j->r, cur, "started here", e) < 0)
+                return -MCS_E_CONFLICT;
+        return !same && j->replace && cur->kind != MCS_KIND_STATIC ? MCS_HOLD_REPLACE : MCS_HOLD_KEEP;
+}
+
+/* The label must be held by this UUID: it is, or it is reserved now
+ * (mcs_guest_hold_label, judged as above). */
 static int hold_label(mcs_registry *r, const mcs_hook_request *rq, const char *level, mcs_kind kind, bool replace,
                       bool owned, mcs_hook_verdict *v, mcs_err *e) {
-        _cleanup_(mcs_record_clear) mcs_record cur = {0};
-        mcs_record got = {0};
+        _cleanup_(mcs_record_clear) mcs_record got = {0};
         mcs_err le = {0};
-        int rc = mcs_registry_get(r, rq->uuid, &cur, e);
-        if (rc < 0 && rc != -MCS_E_NOTFOUND)
-                return rc;
+        mcs_held held;
         mcs_guest g = {.uuid = rq->uuid, .name = rq->name, .kind = kind};
-        if (rc == 0) {
-                bool same = !strcmp(cur.label, level), yield = replace && cur.kind != MCS_KIND_STATIC;
-                if (owned && mcs_guest_check_owner(r, &cur, "started here", &le) < 0)
-                        return verdict(v, false, "%s", le.msg);
-                if (!same && !yield)
-                        return verdict(v, false, "guest '%s' has label %s, but %s is reserved for it (host %s)",
-                                       rq->name, level, cur.label, cur.host);
-                if (same)
-                        return verdict(v, true, "%s is reserved for guest '%s'", level, rq->name);
-                rc = mcs_guest_replace_label(r, &g, &cur, level, &got, &le);
-        } else
-                rc = mcs_registry_reserve_label(r, &g, level, &got, NULL, &le);
-        if (rc == 0) {
-                v->created = !cur.label;
-                v->generation = got.generation;
-                mcs_record_clear(&got);
-                return verdict(v, true, "reserved %s for guest '%s'", level, rq->name);
-        }
+        start_judge j = {r, replace, owned};
+        int rc = mcs_guest_hold_label(r, &g, level, judge_start, &j, &held, &got, &le);
         if (rc == -MCS_E_CONFLICT || rc == -MCS_E_INVALID || rc == -MCS_E_EXISTS || rc == -MCS_E_CHANGED)
                 return verdict(v, false, "%s", le.msg);
-        *e = le;
-        return rc;
+        if (rc < 0) {
+                *e = le;
+                return rc;
+        }
+        switch (held) {
+        case MCS_HELD_OTHER:
+                return verdict(v, false, "guest '%s' has label %s, but %s is reserved for it (host %s)", rq->name, level,
+                               got.label, got.host);
+        case MCS_HELD_ALREADY:
+                return verdict(v, true, "%s is reserved for guest '%s'", level, rq->name);
+        case MCS_HELD_RESERVED:
+        case MCS_HELD_REPLACED:
+                break;
+        }
+        v->created = held == MCS_HELD_RESERVED;
+        v->generation = got.generation;
+        return verdict(v, true, "reserved %s for guest '%s'", level, rq->name);
 }
 
 /* migrate begin, on the destination: the incoming label must belong to
