@@ -17,6 +17,7 @@
 #include "copy-registry.h"
 #include "heartbeat.h"
 #include "log.h"
+#include "mcs-macro.h"
 #include "mcs-policy.h"
 #include "mcsd.h"
 
@@ -188,7 +189,17 @@ static void usage(FILE *f) {
                 "      --version       show the version\n");
 }
 
-int main(int argc, char **argv) {
+typedef enum run_mode { RUN_DAEMON, RUN_CHECK_CONFIG, RUN_COPY_REGISTRY, RUN_INIT_REGISTRY } run_mode;
+
+typedef struct options {
+        const char *config_path;
+        bool config_given;
+        run_mode mode;
+        const char *copy_from, *copy_to;
+} options;
+
+/* Returns -1 to go on, else the exit status (help, version, a usage error). */
+static int parse_options(int argc, char **argv, options *o) {
         static const struct option opts[] = {
                 {"config", required_argument, NULL, 'c'},
                 {"check-config", no_argument, NULL, 'C'},
@@ -198,20 +209,14 @@ int main(int argc, char **argv) {
                 {"version", no_argument, NULL, 'V'},
                 {0},
         };
-        mcsd d = {.config_path = MCS_DEFAULT_CONFIG, .lifecycle_cb = -1, .reconnect_timer = -1,
-                  .pending_timer = -1, .redefine_timer = -1, .retry_timer = -1, .wait_timer = -1, .listen_fd = -1, .listen_watch = -1,
-                  .sweep_timer = -1, .passed_control_fd = -1, .passed_hook_fd = -1, .hook_policy = -1,
-                  .jobs_pipe = {-1, -1}, .jobs_watch = -1};
-        bool config_given = false, check_only = false, copy = false, init = false;
-        derived x = {0};
-        mcs_err e = {0};
+        bool check_only = false, copy = false, init = false;
         int c;
-
+        *o = (options){.config_path = MCS_DEFAULT_CONFIG};
         while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
                 switch (c) {
                 case 'c':
-                        d.config_path = optarg;
-                        config_given = true;
+                        o->config_path = optarg;
+                        o->config_given = true;
                         break;
                 case 'C':
                         check_only = true;
@@ -233,59 +238,81 @@ int main(int argc, char **argv) {
                         return 2;
                 }
         }
-        if (init && (copy || check_only)) {
-                fprintf(stderr, "mcsd: --init-registry goes alone (no --copy-registry or --check-config)\n");
+        const char *wrong = NULL;
+        if (init && (copy || check_only))
+                wrong = "--init-registry goes alone (no --copy-registry or --check-config)";
+        else if (copy && (check_only || argc - optind != 2))
+                wrong = check_only ? "--copy-registry takes a source and a destination registry, and no --check-config"
+                                   : "--copy-registry takes a source and a destination registry";
+        if (wrong) {
+                fprintf(stderr, "mcsd: %s\n", wrong);
                 usage(stderr);
                 return 2;
         }
         if (copy) {
-                if (check_only || argc - optind != 2) {
-                        fprintf(stderr, "mcsd: --copy-registry takes a source and a destination registry%s\n",
-                                check_only ? ", and no --check-config" : "");
-                        usage(stderr);
-                        return 2;
-                }
-                return mcsd_copy_registry(d.config_path, config_given, MACHINE_ID, argv[optind], argv[optind + 1]);
+                o->mode = RUN_COPY_REGISTRY;
+                o->copy_from = argv[optind];
+                o->copy_to = argv[optind + 1];
+                return -1;
         }
         if (optind < argc) {
                 fprintf(stderr, "mcsd: unexpected argument '%s'\n", argv[optind]);
                 usage(stderr);
                 return 2;
         }
+        o->mode = init ? RUN_INIT_REGISTRY : check_only ? RUN_CHECK_CONFIG : RUN_DAEMON;
+        return -1;
+}
 
-        mcs_config_init(&d.cfg);
-        /* The default file may be missing (all defaults); a named one may not. */
-        if (mcs_config_load(&d.cfg, d.config_path, !config_given, &e) < 0) {
+/* The config, checked; the default file may be missing (all defaults), a
+ * named one may not. */
+static int load_config(mcsd *d, const options *o) {
+        mcs_err e = {0};
+        mcs_config_init(&d->cfg);
+        if (mcs_config_load(&d->cfg, o->config_path, !o->config_given, &e) < 0) {
                 fprintf(stderr, "mcsd: %s\n", e.msg);
-                return 1;
+                return -1;
         }
-        if (mcs_registry_check_location(d.cfg.registry, &e) < 0) {
-                fprintf(stderr, "mcsd: %s: %s\n", d.config_path, e.msg);
-                mcs_config_clear(&d.cfg);
-                return 1;
+        if (mcs_registry_check_location(d->cfg.registry, &e) < 0) {
+                fprintf(stderr, "mcsd: %s: %s\n", o->config_path, e.msg);
+                return -1;
         }
-        log_setup(d.cfg.log_level);
-        if (init) {
-                int rc = init_registry(&d.cfg);
-                mcs_config_clear(&d.cfg);
-                return rc;
-        }
-        if (check_only) {
-                mcs_config_clear(&d.cfg);
-                printf("%s: ok\n", d.config_path);
-                return 0;
-        }
-        if (derive(&d.cfg, &x, &e) < 0) {
+        log_setup(d->cfg.log_level);
+        return 0;
+}
+
+/* The daemon's parts, started in this order and stopped in the reverse:
+ * the control socket's clients go first, so their queued writes and jobs
+ * are forgotten, not answered. */
+static int start_listening(mcsd *d, mcs_err *e) {
+        return listen_take_systemd(d, mcs_config_hook_socket(&d->cfg), e);
+}
+static void stop_nothing(mcsd *d) {
+        (void) d;
+}
+static const struct part {
+        int (*start)(mcsd *d, mcs_err *e);
+        void (*stop)(mcsd *d);
+} parts[] = {
+        {start_listening, stop_nothing},     {jobs_start, jobs_stop},       {write_group_start, write_group_stop},
+        {hook_server_start, hook_server_stop}, {control_start, control_stop},
+};
+
+/* The registry, signals, the event loop, the parts, the watchdog and the
+ * first connection. Whatever it set up, stop() takes down. */
+static int start(mcsd *d) {
+        derived x = {0};
+        mcs_err e = {0};
+        if (derive(&d->cfg, &x, &e) < 0) {
                 log_msg(MCS_LOG_ERROR, "%s", e.msg);
-                mcs_config_clear(&d.cfg);
-                return 1;
+                return -1;
         }
-        d.reg = x.reg;
-        d.types = x.types;
-        d.pool = x.pool;
-        strcpy(d.host_id, x.host_id);
-        log_msg(MCS_LOG_INFO, "host %s, registry %s (%s)", d.host_id,
-                d.cfg.registry ? d.cfg.registry : mcs_registry_default_location(), mcs_registry_backend_name(d.reg));
+        d->reg = x.reg;
+        d->types = x.types;
+        d->pool = x.pool;
+        strcpy(d->host_id, x.host_id);
+        log_msg(MCS_LOG_INFO, "host %s, registry %s (%s)", d->host_id,
+                d->cfg.registry ? d->cfg.registry : mcs_registry_default_location(), mcs_registry_backend_name(d->reg));
 
         sigset_t mask;
         sigemptyset(&mask);
@@ -294,55 +321,82 @@ int main(int argc, char **argv) {
         sigaddset(&mask, SIGHUP);
         sigprocmask(SIG_BLOCK, &mask, NULL);
         signal(SIGPIPE, SIG_IGN);
-        int sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-
+        d->signal_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
         mcs_domain_xml_init(); /* before the hook thread and a reconcile's readers parse XML */
         virSetErrorFunc(NULL, quiet_libvirt);
-        if (sfd < 0 || virEventRegisterDefaultImpl() < 0 ||
-            virEventAddHandle(sfd, VIR_EVENT_HANDLE_READABLE, on_signal, &d, NULL) < 0) {
-                log_msg(MCS_LOG_ERROR, "cannot set up the event loop: %s", sfd < 0 ? strerror(errno) : virGetLastErrorMessage());
-                return 1;
+        if (d->signal_fd < 0 || virEventRegisterDefaultImpl() < 0 ||
+            virEventAddHandle(d->signal_fd, VIR_EVENT_HANDLE_READABLE, on_signal, d, NULL) < 0) {
+                log_msg(MCS_LOG_ERROR, "cannot set up the event loop: %s",
+                        d->signal_fd < 0 ? strerror(errno) : virGetLastErrorMessage());
+                return -1;
         }
-        if (listen_take_systemd(&d, mcs_config_hook_socket(&d.cfg), &e) < 0 || jobs_start(&d, &e) < 0 ||
-            write_group_start(&d, &e) < 0 || hook_server_start(&d, &e) < 0 || control_start(&d, &e) < 0) {
-                log_msg(MCS_LOG_ERROR, "%s", e.msg);
-                control_stop(&d);
-                write_group_stop(&d);
-                jobs_stop(&d);
-                hook_server_stop(&d);
-                mcs_registry_close(d.reg);
-                mcs_config_clear(&d.cfg);
-                return 1;
-        }
+        for (size_t i = 0; i < MCS_ARRAY_SIZE(parts); i++)
+                if (parts[i].start(d, &e) < 0) {
+                        log_msg(MCS_LOG_ERROR, "%s", e.msg);
+                        return -1;
+                }
         uint64_t wd_usec;
         if (sd_watchdog_enabled(0, &wd_usec) > 0) {
-                d.watchdog_ms = (int64_t) (wd_usec / 1000);
-                virEventAddTimeout((int) (wd_usec / 2000), on_watchdog, &d, NULL);
+                d->watchdog_ms = (int64_t) (wd_usec / 1000);
+                virEventAddTimeout((int) (wd_usec / 2000), on_watchdog, d, NULL);
         }
+        d->events = (guest_events){.reconcile = guests_reconcile, .lifecycle = guests_on_lifecycle};
+        heartbeat_start(d);
+        d->backoff_ms = d->cfg.reconnect_min_ms;
+        conn_start(d);
+        return 0;
+}
 
-        d.events = (guest_events){.reconcile = guests_reconcile, .lifecycle = guests_on_lifecycle};
-        heartbeat_start(&d);
-        d.backoff_ms = d.cfg.reconnect_min_ms;
-        conn_start(&d);
-        while (!d.quit) {
+static int run(mcsd *d) {
+        while (!d->quit)
                 if (virEventRunDefaultImpl() < 0) {
                         log_msg(MCS_LOG_ERROR, "event loop: %s", virGetLastErrorMessage());
                         break;
                 }
-        }
-
         sd_notify(0, "STOPPING=1");
-        control_stop(&d);
-        write_group_stop(&d); /* after the clients: their writes are forgotten */
-        jobs_stop(&d);        /* after the clients: their jobs are forgotten */
-        hook_server_stop(&d);
-        conn_stop(&d);
-        mcs_images_free(d.images);
-        guests_clear(&d);
-        redefines_clear(&d);
-        mcs_registry_close(d.reg);
-        mcs_config_clear(&d.cfg);
-        close(sfd);
-        log_msg(MCS_LOG_INFO, "stopped");
         return 0;
+}
+
+/* Once, whatever start() got to: every part tolerates not having started. */
+static void stop(mcsd *d) {
+        for (size_t i = MCS_ARRAY_SIZE(parts); i-- > 0;)
+                parts[i].stop(d);
+        conn_stop(d);
+        mcs_images_free(d->images);
+        guests_clear(d);
+        redefines_clear(d);
+        mcs_registry_close(d->reg);
+        mcs_config_clear(&d->cfg);
+        if (d->signal_fd >= 0)
+                close(d->signal_fd);
+}
+
+int main(int argc, char **argv) {
+        options o;
+        int rc = parse_options(argc, argv, &o);
+        if (rc >= 0)
+                return rc;
+        if (o.mode == RUN_COPY_REGISTRY)
+                return mcsd_copy_registry(o.config_path, o.config_given, MACHINE_ID, o.copy_from, o.copy_to);
+
+        mcsd d = {.config_path = o.config_path, .lifecycle_cb = -1, .reconnect_timer = -1, .pending_timer = -1,
+                  .redefine_timer = -1, .retry_timer = -1, .wait_timer = -1, .listen_fd = -1, .listen_watch = -1,
+                  .sweep_timer = -1, .passed_control_fd = -1, .passed_hook_fd = -1, .hook_policy = -1,
+                  .jobs_pipe = {-1, -1}, .jobs_watch = -1, .signal_fd = -1};
+        if (load_config(&d, &o) < 0)
+                rc = 1;
+        else if (o.mode == RUN_INIT_REGISTRY)
+                rc = init_registry(&d.cfg);
+        else if (o.mode == RUN_CHECK_CONFIG) {
+                printf("%s: ok\n", d.config_path);
+                rc = 0;
+        } else {
+                rc = start(&d) < 0 ? 1 : run(&d);
+                stop(&d);
+                if (rc == 0)
+                        log_msg(MCS_LOG_INFO, "stopped");
+                return rc;
+        }
+        mcs_config_clear(&d.cfg);
+        return rc;
 }

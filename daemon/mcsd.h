@@ -131,6 +131,7 @@ struct mcsd {
         bool heartbeat_failing;   /* the last registry heartbeat failed (logged once) */
         uint64_t registry_breaks; /* mcs_registry_breaks of d->reg last seen */
 
+        int signal_fd;            /* SIGTERM, SIGINT, SIGHUP; -1: none */
         char last_status[512];    /* empty until READY=1 went out */
         bool quit;
 };
