@@ -316,3 +316,68 @@ int mcs_config_apply_key(mcs_config *c, const mcs_config_where *w, const char *k
         mcs_quote(v, qv, sizeof qv);
         return k->read(c, k, w, v, qv, e);
 }
+
+/* Every string the config owns, through the table: a key added to it is
+ * copied and freed without another list to keep. */
+static bool owns_strings(const key_spec *k) {
+        return k->read == read_word || k->read == read_group || k->read == read_pattern || k->read == read_root;
+}
+
+static void each_string(mcs_config *c, void (*fn)(char **slot, void *ctx), void *ctx) {
+        for (size_t i = 0; i < MCS_ARRAY_SIZE(keys); i++) {
+                const key_spec *k = &keys[i];
+                if (!owns_strings(k))
+                        continue;
+                if (!k->count_field) {
+                        fn(FIELD(c, k, char *), ctx);
+                        continue;
+                }
+                size_t n = *(size_t *) ((char *) c + k->count_field);
+                for (size_t j = 0; j < n; j++)
+                        fn(&FIELD(c, k, char *)[j], ctx);
+        }
+}
+
+static void free_slot(char **slot, void *ctx) {
+        (void) ctx;
+        free(*slot);
+        *slot = NULL;
+}
+
+static void dup_slot(char **slot, void *ctx) {
+        (void) ctx;
+        if (*slot)
+                *slot = strdup(*slot);
+}
+
+void mcs_config_free_strings(mcs_config *c) {
+        each_string(c, free_slot, NULL);
+}
+
+/* Each string slot of dst, still pointing into src, is replaced by a copy;
+ * a failed strdup leaves NULL, found by comparing with src afterwards. */
+typedef struct dup_check {
+        const mcs_config *src;
+        const mcs_config *dst;
+        bool short_of_memory;
+} dup_check;
+
+static void check_slot(char **slot, void *ctx) {
+        dup_check *d = ctx;
+        const char *const *in_src = (const char *const *) ((const char *) d->src + ((char *) slot - (char *) d->dst));
+        if (*in_src && !*slot)
+                d->short_of_memory = true;
+}
+
+int mcs_config_copy(mcs_config *dst, const mcs_config *src, mcs_err *e) {
+        *dst = *src;
+        each_string(dst, dup_slot, NULL);
+        dup_check d = {src, dst, false};
+        each_string(dst, check_slot, &d);
+        if (d.short_of_memory) {
+                mcs_config_free_strings(dst);
+                mcs_config_init(dst);
+                return mcs_fail(e, MCS_E_NOMEM, "out of memory");
+        }
+        return 0;
+}

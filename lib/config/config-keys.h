@@ -23,3 +23,6 @@ bool mcs_config_key_repeats(const char *key);
 
 /* Check the value of one "key = value" line and store it into c. */
 int mcs_config_apply_key(mcs_config *c, const mcs_config_where *w, const char *key, const char *v, mcs_err *e);
+
+/* Frees every string the config holds (the keys' words and lists). */
+void mcs_config_free_strings(mcs_config *c);

@@ -40,21 +40,7 @@ void mcs_config_init(mcs_config *c) {
 }
 
 void mcs_config_clear(mcs_config *c) {
-        free(c->uri);
-        free(c->registry);
-        free(c->host_id);
-        free(c->domain_context_file);
-        free(c->socket);
-        free(c->socket_group);
-        free(c->admin_group);
-        free(c->hook_socket);
-        free(c->semanage_root);
-        for (size_t i = 0; i < c->n_excludes; i++)
-                free(c->excludes[i]);
-        for (size_t i = 0; i < c->n_image_roots; i++)
-                free(c->image_roots[i]);
-        for (size_t i = 0; i < c->n_shared_roots; i++)
-                free(c->shared_roots[i]);
+        mcs_config_free_strings(c);
         mcs_config_init(c);
 }
 

@@ -196,6 +196,35 @@ START_TEST(timeouts_follow_each_other) {
 }
 END_TEST
 
+/* A copy owns its strings: the original can go, the copy keeps every
+ * value (valgrind checks that nothing is freed twice or lost). */
+START_TEST(copy_owns_its_strings) {
+        mcs_config c, copy;
+        mcs_err e = {0};
+        mcs_config_init(&c);
+        ck_assert_ok(mcs_config_parse(&c, "t.conf",
+                                      "uri = test:///default\nregistry = /var/lib/r.db\nhost_id = h1\n"
+                                      "socket_group = mcs\nexclude = a-*\nexclude = b-*\nimage_root = /srv/img\n"
+                                      "shared_root = /srv/img/nfs\nhook_timeout = 2s\n",
+                                      &e),
+                     &e);
+        ck_assert_ok(mcs_config_copy(&copy, &c, &e), &e);
+        ck_assert_ptr_ne(copy.uri, c.uri);
+        ck_assert_ptr_ne(copy.excludes[1], c.excludes[1]);
+        mcs_config_clear(&c);
+        ck_assert_str_eq(copy.uri, "test:///default");
+        ck_assert_str_eq(copy.registry, "/var/lib/r.db");
+        ck_assert_str_eq(copy.host_id, "h1");
+        ck_assert_str_eq(copy.socket_group, "mcs");
+        ck_assert_uint_eq(copy.n_excludes, 2);
+        ck_assert_str_eq(copy.excludes[1], "b-*");
+        ck_assert_str_eq(copy.shared_roots[0], "/srv/img/nfs");
+        ck_assert_uint_eq(copy.hook_timeout_ms, 2000);
+        ck_assert_ptr_null(copy.admin_group);
+        mcs_config_clear(&copy);
+}
+END_TEST
+
 START_TEST(files_and_host_id) {
         char *dir = test_tmpdir(), path[4096], mid[4096], id[256];
         mcs_config c;
@@ -245,6 +274,7 @@ int main(void) {
         tcase_add_test(tc, rejections_name_file_and_line);
         tcase_add_test(tc, timeouts_follow_each_other);
         tcase_add_test(tc, files_and_host_id);
+        tcase_add_test(tc, copy_owns_its_strings);
         suite_add_tcase(s, tc);
         return test_run(s);
 }

@@ -67,6 +67,9 @@ typedef struct mcs_config {
 /* Defaults for every key. */
 void mcs_config_init(mcs_config *c);
 void mcs_config_clear(mcs_config *c);
+/* dst (uninitialised) becomes a copy of src owning its own strings, for a
+ * thread that must not share the daemon's config. */
+int mcs_config_copy(mcs_config *dst, const mcs_config *src, mcs_err *e);
 
 /* Reads path over the defaults already in c. A missing file is not an error
  * when missing_ok. Errors say "PATH:LINE: reason". On failure c is unchanged. */
