@@ -19,6 +19,7 @@
 #include "log.h"
 #include "mcs-policy.h"
 #include "mcsd.h"
+#include "metrics-render.h"
 
 #define MACHINE_ID "/etc/machine-id"
 
@@ -328,7 +329,7 @@ int main(int argc, char **argv) {
                 printf("%s: ok\n", d.config_path);
                 return 0;
         }
-        if (derive(&d.cfg, &x, &e) < 0) {
+        if (metrics_new(&d.metrics, &e) < 0 || derive(&d.cfg, &x, &e) < 0) {
                 log_msg(MCS_LOG_ERROR, "%s", e.msg);
                 mcs_config_clear(&d.cfg);
                 return 1;
@@ -374,6 +375,7 @@ int main(int argc, char **argv) {
         }
 
         heartbeat_start(&d);
+        metrics_file_start(&d);
         d.backoff_ms = d.cfg.reconnect_min_ms;
         conn_start(&d);
         while (!d.quit) {
@@ -394,6 +396,7 @@ int main(int argc, char **argv) {
         redefines_clear(&d);
         mcs_registry_close(d.reg);
         mcs_config_clear(&d.cfg);
+        metrics_free(d.metrics);
         close(sfd);
         log_msg(MCS_LOG_INFO, "stopped");
         return 0;

@@ -52,6 +52,7 @@ typedef struct control_client control_client;
 typedef struct hook_server hook_server;
 typedef struct job job;
 typedef struct write_group write_group;
+typedef struct mcsd_metrics mcsd_metrics;
 
 typedef struct mcsd {
         const char *config_path;
@@ -106,6 +107,9 @@ typedef struct mcsd {
         bool watchdog_held;       /* pings held back: the hook thread is stuck */
         bool heartbeat_failing;   /* the last registry heartbeat failed (logged once) */
         uint64_t registry_breaks; /* mcs_registry_breaks of d->reg last seen */
+
+        mcsd_metrics *metrics;    /* counters and histograms (metrics.h); NULL: none counted */
+        bool metrics_file_failing; /* the last textfile write failed (logged once) */
 
         char last_status[512];    /* empty until READY=1 went out */
         bool quit;

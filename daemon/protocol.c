@@ -29,6 +29,7 @@ static const struct method {
         {"nfs_export", method_nfs_export, true, {"path", "type", "remove"}},
         {"import", method_import, true, {NULL}},
         {"gc", method_gc, true, {"host", "static", "dry_run"}},
+        {"metrics", method_metrics, false, {NULL}},
 };
 
 static int param(request *rq, const char *key, json_type want, json_object **out, reply_err *err) {

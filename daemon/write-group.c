@@ -17,6 +17,7 @@
 #include "log.h"
 #include "mcs-macro.h"
 #include "methods.h"
+#include "metrics.h"
 
 /* At most this many writes share a commit; the rest go into the next. */
 #define GROUP_MAX 64
@@ -119,8 +120,12 @@ static void flush(write_group *g) {
         entry *v[GROUP_MAX];
         reply_err why = {0};
         size_t n = take(g, v);
+        int64_t t0 = metrics_mono_ns();
+        int batch = n ? run_batch(g->d, v, n, &why) : 0;
 
-        if (n && run_batch(g->d, v, n, &why) < 0) {
+        if (n)
+                metrics_registry_write(g->d->metrics, METRICS_WRITER_CLIENT, metrics_mono_ns() - t0, batch == 0);
+        if (batch < 0) {
                 log_msg(MCS_LOG_WARNING, "control socket: %zu writes meant to share one commit were not stored: %s", n,
                         why.msg);
                 for (size_t i = 0; i < n; i++) {

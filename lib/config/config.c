@@ -48,6 +48,7 @@ void mcs_config_clear(mcs_config *c) {
         free(c->admin_group);
         free(c->hook_socket);
         free(c->semanage_root);
+        free(c->metrics_textfile_dir);
         for (size_t i = 0; i < c->n_excludes; i++)
                 free(c->excludes[i]);
         for (size_t i = 0; i < c->n_image_roots; i++)
@@ -171,6 +172,11 @@ static int apply_key(mcs_config *c, const where *w, const char *key, const char 
                 if (v[0] != '/' || !printable_word(v))
                         return bad(e, w, "semanage_root: '%s' must be an absolute path without spaces", qv);
                 return set_string(&c->semanage_root, v) < 0 ? mcs_fail(e, MCS_E_NOMEM, "out of memory") : 0;
+        }
+        if (!strcmp(key, "metrics_textfile_dir")) {
+                if (v[0] != '/' || !printable_word(v))
+                        return bad(e, w, "metrics_textfile_dir: '%s' must be an absolute path without spaces", qv);
+                return set_string(&c->metrics_textfile_dir, v) < 0 ? mcs_fail(e, MCS_E_NOMEM, "out of memory") : 0;
         }
         if (!strcmp(key, "without_selinux")) {
                 if (strcmp(v, "skip") && strcmp(v, "reserve"))
