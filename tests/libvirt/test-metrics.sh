@@ -50,6 +50,9 @@ grep -q '^mcsd_hook_request_duration_seconds_count 1$' "$WORK/metrics.txt" || fa
 grep -q '^mcsd_host_heartbeat_age_seconds{host="h1"} ' "$WORK/metrics.txt" || fail "no heartbeat age"
 grep -q '^mcsd_reservations_total{result="exhausted"} [1-9]' "$WORK/metrics.txt" || fail "no exhausted reservation"
 grep -q '^mcsd_reconcile_last_timestamp_seconds [1-9]' "$WORK/metrics.txt" || fail "no reconcile time"
+# 'test', st1, dyn by the rules and $free by mcsctl reserve
+expect_eq "reservations created" "$(grep '^mcsd_reservations_total{result="created"}' "$WORK/metrics.txt")" \
+	"mcsd_reservations_total{result=\"created\"} $((3 + free))"
 ok "mcsctl metrics passes promtool check metrics and counts the hook request"
 
 # metric NAME{LABELS} in FILE: its value, or "absent".
@@ -87,3 +90,16 @@ hook_counted() { grep -q '^mcsd_hook_requests_total{decision="allowed",operation
 agree() { scrape && same_as_status "$WORK/scrape.txt" && hook_counted; }
 wait_for 15 agree || fail "node_exporter's mcsd_ values and status disagree: $(grep -E '^mcsd_(guests|labels|pool|hook_requests_total.*start)' "$WORK/scrape.txt"); $(M --json status | jq -c '.guests, .labels')"
 ok "node_exporter's textfile collector serves mcsd's metrics, equal to status"
+# The stale-file alert matches the collector's label for this file.
+grep -qE '^node_textfile_mtime_seconds\{file="(.*/)?mcsd\.prom"\} ' "$WORK/scrape.txt" ||
+	fail "no node_textfile_mtime_seconds for mcsd.prom: $(grep textfile_mtime "$WORK/scrape.txt")"
+ok "node_exporter reports the file's age under the name the alert rules match"
+
+# A release is counted, and the waiting guest takes the freed pair.
+M release held1 >/dev/null
+wait_for 20 test "$(wanted)" = "4 1 1 0" || fail "late did not take the freed label: $(wanted)"
+M metrics >"$WORK/metrics.txt"
+expect_eq "releases" "$(grep '^mcsd_releases_total{result="released"}' "$WORK/metrics.txt")" \
+	'mcsd_releases_total{result="released"} 1'
+same_as_status "$WORK/metrics.txt" || fail "after the release, mcsctl metrics and status disagree"
+ok "a release is counted, and the guests by status follow"
