@@ -375,8 +375,11 @@ static void decide_group(hook_server *h, hook_call *calls, size_t n) {
                 fault = true;
                 fail_mcs(&why, &e);
         }
+        bool stored = !fault; /* each call's own storage failure, when there was no shared commit */
+        for (size_t i = 0; i < n; i++)
+                stored &= !(calls[i].parsed && calls[i].failed && calls[i].err.fault);
         if (parsed)
-                metrics_registry_write(h->d->metrics, METRICS_WRITER_HOOK, metrics_mono_ns() - t0, !fault);
+                metrics_registry_write(h->d->metrics, METRICS_WRITER_HOOK, metrics_mono_ns() - t0, stored);
         if (fault)
                 log_msg(MCS_LOG_ERROR, "hook: %zu requests decided together were not stored: %s", parsed, why.msg);
         for (size_t i = 0; i < n; i++) {

@@ -122,9 +122,11 @@ static void flush(write_group *g) {
         size_t n = take(g, v);
         int64_t t0 = metrics_mono_ns();
         int batch = n ? run_batch(g->d, v, n, &why) : 0;
-
+        bool stored_all = batch == 0; /* a write refused (conflict, in use) is no storage failure */
+        for (size_t i = 0; i < n; i++)
+                stored_all &= !(v[i]->r < 0 && v[i]->err.fault);
         if (n)
-                metrics_registry_write(g->d->metrics, METRICS_WRITER_CLIENT, metrics_mono_ns() - t0, batch == 0);
+                metrics_registry_write(g->d->metrics, METRICS_WRITER_CLIENT, metrics_mono_ns() - t0, stored_all);
         if (batch < 0) {
                 log_msg(MCS_LOG_WARNING, "control socket: %zu writes meant to share one commit were not stored: %s", n,
                         why.msg);

@@ -8,7 +8,8 @@
 command -v promtool >/dev/null || { echo "promtool (Debian: prometheus) is missing"; exit 77; }
 command -v prometheus-node-exporter >/dev/null || { echo "prometheus-node-exporter is missing"; exit 77; }
 
-REG=$WORK/registry.db
+REG=$WORK/reg/registry.db
+mkdir "$WORK/reg"
 TEXTFILE=$WORK/textfile
 mkdir -m 0755 "$TEXTFILE"
 # The temp file's name, as a symlink to a file mcsd must never write.
@@ -103,3 +104,29 @@ expect_eq "releases" "$(grep '^mcsd_releases_total{result="released"}' "$WORK/me
 	'mcsd_releases_total{result="released"} 1'
 same_as_status "$WORK/metrics.txt" || fail "after the release, mcsctl metrics and status disagree"
 ok "a release is counted, and the guests by status follow"
+
+# A registry whose writes fail: registry_up is 0 as soon as one write
+# failed, before the next heartbeat (every 10 s) fails too. Read-only is the
+# immutable attribute (root ignores file modes).
+chattr +i "$REG" "$WORK/reg"
+# (an explicit label: the pool is full again)
+if M reserve 00000000-0000-4000-8000-00000000ffff --label s0:c100,c101 >"$WORK/reserve.out" 2>&1; then
+	chattr -i "$REG" "$WORK/reg"
+	fail "a reservation was stored in a read-only registry"
+fi
+if hook_start hro 0d0d0d0d-0000-4000-8000-000000000001 s0:c200,c201; then
+	chattr -i "$REG" "$WORK/reg"
+	fail "the hook let a start through on a read-only registry"
+fi
+M metrics >"$WORK/metrics.txt"
+chattr -i "$REG" "$WORK/reg"
+[ "$(metric 'mcsd_registry_up{backend="sqlite"}' "$WORK/metrics.txt")" = 0 ] ||
+	fail "registry_up is not 0 after a failed write ($(cat "$WORK/reserve.out")): $(grep registry_up "$WORK/metrics.txt")"
+grep -q '^mcsd_registry_write_failures_total{writer="client"} 1$' "$WORK/metrics.txt" ||
+	fail "the failed write was not counted: $(grep write_failures "$WORK/metrics.txt")"
+grep -q '^mcsd_registry_write_failures_total{writer="hook"} 1$' "$WORK/metrics.txt" &&
+	grep -q '^mcsd_hook_requests_total{operation="start",decision="error"} 1$' "$WORK/metrics.txt" ||
+	fail "the hook's failed request was not counted: $(grep -E 'write_failures|start.*error' "$WORK/metrics.txt")"
+wait_for 30 sh -c "\"$MCSCTL\" --socket '$WORK/h1.sock' metrics | grep -qx 'mcsd_registry_up{backend=\"sqlite\"} 1'" ||
+	fail "registry_up did not come back to 1"
+ok "failed registry writes (client, hook) are counted and set mcsd_registry_up to 0 at once; it comes back"
