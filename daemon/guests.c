@@ -873,13 +873,16 @@ void guests_reconcile(mcsd *d) {
                 return;
         /* Releases that came due while disconnected wait for this. */
         arm_pending_timer(d);
+        /* A reconcile that cannot start counts as a failed one (metrics). */
         if (read_secmodels(d) < 0) {
+                metrics_reconcile(d->metrics, (mcsd_now_ms() - t0) * 1000000, false);
                 guests_schedule_retry(d);
                 return;
         }
         int n = virConnectListAllDomains(d->conn, &doms, 0);
         if (n < 0) {
                 log_msg(MCS_LOG_ERROR, "cannot list guests: %s", virGetLastErrorMessage());
+                metrics_reconcile(d->metrics, (mcsd_now_ms() - t0) * 1000000, false);
                 guests_schedule_retry(d);
                 return;
         }
@@ -887,6 +890,7 @@ void guests_reconcile(mcsd *d) {
         if (!uuids) {
                 log_msg(MCS_LOG_ERROR, "out of memory listing %d guests", n);
                 domain_list_free(doms, n);
+                metrics_reconcile(d->metrics, (mcsd_now_ms() - t0) * 1000000, false);
                 guests_schedule_retry(d);
                 return;
         }
