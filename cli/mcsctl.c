@@ -517,6 +517,20 @@ static int cmd_gc(const cmd *c, int argc, char **argv) {
         return EXIT_OK;
 }
 
+static int cmd_metrics(const cmd *c, int argc, char **argv) {
+        PARSE_OR_RETURN(i, c, argc, argv, help_only, ":h", no_options, NULL, 0);
+        json_object *r;
+        int rc = call("metrics", NULL, &r);
+        if (rc)
+                return rc;
+        if (json_out)
+                print_json(r);
+        else
+                fputs(str(r, "text") ? str(r, "text") : "", stdout);
+        json_object_put(r);
+        return EXIT_OK;
+}
+
 static const cmd commands[] = {
         {"status", "", "daemon, registry, libvirt connection, label counts",  "Show the daemon, its registry, its libvirt connection and how many labels are held.", "",
          cmd_status},
@@ -565,6 +579,10 @@ static const cmd commands[] = {
          "      --static         release static reservations too\n"
          "      --dry-run        only show what would be released\n",
          cmd_gc},
+        {"metrics", "", "metrics in the Prometheus text format",
+         "Print mcsd's metrics in the Prometheus text exposition format: registry health, pool,\n"
+         "guests by status, reservations, hook requests and latencies, reconciles, heartbeats.",
+         "", cmd_metrics},
 };
 
 static void usage(FILE *f) {

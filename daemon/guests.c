@@ -11,6 +11,7 @@
 #include "log.h"
 #include "mcs-macro.h"
 #include "mcs-ownership.h"
+#include "metrics.h"
 #include "mcsd.h"
 
 #define RETRY_MS 1000
@@ -141,13 +142,16 @@ static bool release_gone(mcsd *d, const char *uuid, const char *why) {
                 log_guest(MCS_LOG_INFO, rec.name, uuid, rec.label, "guest '%s' keeps %s: host %s holds it now", rec.name,
                           rec.label, rec.host);
         } else if ((r = mcs_guest_release(d->reg, &rec, NULL, &e)) == -MCS_E_CHANGED) {
+                metrics_release(d->metrics, METRICS_RELEASE_KEPT);
                 log_guest(MCS_LOG_INFO, rec.name, uuid, rec.label, "guest '%s' keeps %s: %s", rec.name, rec.label, e.msg);
         } else if (r < 0 && r != -MCS_E_NOTFOUND) {
+                metrics_release(d->metrics, METRICS_RELEASE_FAILED);
                 log_guest(MCS_LOG_ERROR, rec.name, uuid, rec.label, "guest '%s': cannot release %s: %s", rec.name,
                           rec.label, e.msg);
                 guests_schedule_retry(d);
                 done = false;
         } else if (r == 0) {
+                metrics_release(d->metrics, METRICS_RELEASE_RELEASED);
                 log_guest(MCS_LOG_INFO, rec.name, uuid, rec.label, "released %s of guest '%s' (%s)", rec.label, rec.name,
                           why);
                 images_restore(d, uuid, rec.label);
@@ -476,6 +480,19 @@ static void apply_undo(applying *a, const mcs_err *why) {
         a->o = (mcs_guest_outcome){0};
 }
 
+/* What the rules did to the guest's reservation, for the metrics (a
+ * guest that keeps the one it holds, or that holds none, is not counted). */
+static void count_reservation(mcsd *d, const mcs_guest_outcome *o, int rc) {
+        if (rc == 1)
+                metrics_reservation(d->metrics, METRICS_RESERVE_EXHAUSTED);
+        else if (rc < 0)
+                metrics_reservation(d->metrics, METRICS_RESERVE_FAILED);
+        else if (o->status == MCS_GUEST_REFUSED)
+                metrics_reservation(d->metrics, METRICS_RESERVE_REFUSED);
+        else if (o->created)
+                metrics_reservation(d->metrics, METRICS_RESERVE_CREATED);
+}
+
 static int apply_finish(mcsd *d, applying *a, guest_report *rep) {
         mcs_domain *parsed = &a->parsed;
         mcs_guest_outcome *o = &a->o;
@@ -552,6 +569,7 @@ out:
                 schedule_wait(d);
         } else if (rc < 0)
                 set_guest(d, parsed->uuid, gname, MCS_GUEST_FAILED, e->msg);
+        count_reservation(d, o, rc);
 done:
         report(rep, parsed, o, rc < 0 ? e->msg : NULL);
         mcs_guest_outcome_clear(o);
@@ -837,13 +855,16 @@ void guests_reconcile(mcsd *d) {
                 return;
         /* Releases that came due while disconnected wait for this. */
         arm_pending_timer(d);
+        /* A reconcile that cannot start counts as a failed one (metrics). */
         if (read_secmodels(d) < 0) {
+                metrics_reconcile(d->metrics, (mcsd_now_ms() - t0) * 1000000, false);
                 guests_schedule_retry(d);
                 return;
         }
         int n = virConnectListAllDomains(d->conn, &doms, 0);
         if (n < 0) {
                 log_msg(MCS_LOG_ERROR, "cannot list guests: %s", virGetLastErrorMessage());
+                metrics_reconcile(d->metrics, (mcsd_now_ms() - t0) * 1000000, false);
                 guests_schedule_retry(d);
                 return;
         }
@@ -851,6 +872,7 @@ void guests_reconcile(mcsd *d) {
         if (!uuids) {
                 log_msg(MCS_LOG_ERROR, "out of memory listing %d guests", n);
                 domain_list_free(doms, n);
+                metrics_reconcile(d->metrics, (mcsd_now_ms() - t0) * 1000000, false);
                 guests_schedule_retry(d);
                 return;
         }
@@ -888,6 +910,7 @@ void guests_reconcile(mcsd *d) {
                 guests_schedule_retry(d);
         else
                 d->retry_delay_ms = 0;
+        metrics_reconcile(d->metrics, (mcsd_now_ms() - t0) * 1000000, !failed);
         log_msg(MCS_LOG_INFO, "reconciled %d guests in %lld ms (%d failed)", n, (long long) (mcsd_now_ms() - t0), failed);
         mcsd_update_status(d);
 }

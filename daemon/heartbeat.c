@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "metrics.h"
 
 static int64_t wall_us(void) {
         struct timespec ts;
@@ -15,7 +16,10 @@ static int64_t wall_us(void) {
 /* One line when the heartbeat starts failing and one when it works again. */
 static void beat(mcsd *d) {
         mcs_err e = {0};
-        if (mcs_registry_heartbeat(d->reg, &e) < 0) {
+        int64_t t0 = metrics_mono_ns();
+        int r = mcs_registry_heartbeat(d->reg, &e);
+        metrics_registry_write(d->metrics, METRICS_WRITER_HEARTBEAT, metrics_mono_ns() - t0, r == 0);
+        if (r < 0) {
                 if (!d->heartbeat_failing)
                         log_msg(MCS_LOG_WARNING, "registry heartbeat failed: %s", e.msg);
                 d->heartbeat_failing = true;

@@ -25,6 +25,7 @@
 #include "mcs-hook-rules.h"
 #include "mcs-macro.h"
 #include "methods.h"
+#include "metrics.h"
 
 #define IO_TIMEOUT_S 2
 /* At most this many hook requests share one registry commit. */
@@ -154,6 +155,7 @@ typedef struct hook_call {
         mcs_hook_verdict v;
         reply_err err;
         bool failed;        /* err is the answer */
+        int64_t t0_ns;      /* accepted then (metrics_mono_ns) */
 } hook_call;
 
 /* The registry part of the decision: made for every call of a group in
@@ -354,6 +356,7 @@ static void decide_group(hook_server *h, hook_call *calls, size_t n) {
                 parsed += calls[i].parsed;
         /* A backend without a shared commit stores each decision on its
          * own: then each outcome stands, as if asked alone. */
+        int64_t t0 = metrics_mono_ns();
         int begun = parsed > 1 ? mcs_registry_batch_begin(h->reg, &e) : -1;
         bool batched = begun == 0 && mcs_registry_in_batch(h->reg);
         reply_err why = {0};
@@ -372,6 +375,11 @@ static void decide_group(hook_server *h, hook_call *calls, size_t n) {
                 fault = true;
                 fail_mcs(&why, &e);
         }
+        bool stored = !fault; /* each call's own storage failure, when there was no shared commit */
+        for (size_t i = 0; i < n; i++)
+                stored &= !(calls[i].parsed && calls[i].failed && calls[i].err.fault);
+        if (parsed)
+                metrics_registry_write(h->d->metrics, METRICS_WRITER_HOOK, metrics_mono_ns() - t0, stored);
         if (fault)
                 log_msg(MCS_LOG_ERROR, "hook: %zu requests decided together were not stored: %s", parsed, why.msg);
         for (size_t i = 0; i < n; i++) {
@@ -382,6 +390,10 @@ static void decide_group(hook_server *h, hook_call *calls, size_t n) {
                         c->failed = fail(&c->err, why.code, "hook: not stored, the registry failed: %s", why.msg) < 0;
                 else if (!c->failed)
                         decide_finish(h, c);
+                if (!c->failed && c->v.created)
+                        metrics_reservation(h->d->metrics, METRICS_RESERVE_CREATED);
+                if (!c->failed && c->v.released[0])
+                        metrics_release(h->d->metrics, METRICS_RELEASE_RELEASED);
         }
         atomic_fetch_add(&h->stats.requests, parsed);
         if (parsed)
@@ -399,6 +411,11 @@ static void serve_calls(hook_server *h, hook_call *calls, size_t n) {
         decide_group(h, calls, n);
         for (size_t i = 0; i < n; i++) {
                 respond(&calls[i]);
+                metrics_decision dec = calls[i].failed ? METRICS_HOOK_ERROR
+                                       : calls[i].v.allow ? METRICS_HOOK_ALLOWED
+                                                          : METRICS_HOOK_REFUSED;
+                metrics_hook(h->d->metrics, calls[i].parsed ? calls[i].rq.op : MCS_HOOK_OTHER, dec,
+                             metrics_mono_ns() - calls[i].t0_ns);
                 call_clear(&calls[i]);
         }
 }
@@ -411,7 +428,7 @@ static void serve_calls(hook_server *h, hook_call *calls, size_t n) {
 static void serve_group(hook_server *h, int fd) {
         hook_call group[HOOK_GROUP_MAX], alone[HOOK_GROUP_MAX];
         size_t n = 0, m = 0;
-        group[n++] = (hook_call){.fd = fd};
+        group[n++] = (hook_call){.fd = fd, .t0_ns = metrics_mono_ns()};
         while (n + m < HOOK_GROUP_MAX) {
                 int more = accept4(h->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
                 if (more < 0)
@@ -419,9 +436,9 @@ static void serve_group(hook_server *h, int fd) {
                 fcntl(more, F_SETFL, fcntl(more, F_GETFL) & ~O_NONBLOCK);
                 struct pollfd p = {.fd = more, .events = POLLIN};
                 if (poll(&p, 1, 0) == 1)
-                        group[n++] = (hook_call){.fd = more};
+                        group[n++] = (hook_call){.fd = more, .t0_ns = metrics_mono_ns()};
                 else
-                        alone[m++] = (hook_call){.fd = more};
+                        alone[m++] = (hook_call){.fd = more, .t0_ns = metrics_mono_ns()};
         }
         serve_calls(h, group, n);
         for (size_t i = 0; i < m; i++) {

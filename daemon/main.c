@@ -20,6 +20,7 @@
 #include "mcs-macro.h"
 #include "mcs-policy.h"
 #include "mcsd.h"
+#include "metrics-render.h"
 
 #define MACHINE_ID "/etc/machine-id"
 
@@ -303,7 +304,7 @@ static const struct part {
 static int start(mcsd *d) {
         derived x = {0};
         mcs_err e = {0};
-        if (derive(&d->cfg, &x, &e) < 0) {
+        if (metrics_new(&d->metrics, &e) < 0 || derive(&d->cfg, &x, &e) < 0) {
                 log_msg(MCS_LOG_ERROR, "%s", e.msg);
                 return -1;
         }
@@ -342,6 +343,7 @@ static int start(mcsd *d) {
         }
         d->events = (guest_events){.reconcile = guests_reconcile, .lifecycle = guests_on_lifecycle};
         heartbeat_start(d);
+        metrics_file_start(d);
         d->backoff_ms = d->cfg.reconnect_min_ms;
         conn_start(d);
         return 0;
@@ -367,6 +369,7 @@ static void stop(mcsd *d) {
         redefines_clear(d);
         mcs_registry_close(d->reg);
         mcs_config_clear(&d->cfg);
+        metrics_free(d->metrics);
         if (d->signal_fd >= 0)
                 close(d->signal_fd);
 }

@@ -56,6 +56,7 @@ typedef struct control_client control_client;
 typedef struct hook_server hook_server;
 typedef struct job job;
 typedef struct write_group write_group;
+typedef struct mcsd_metrics mcsd_metrics;
 
 /* How a part that answers a control request later (a job, the write group)
  * reaches the client: the control socket fills it in at start, so those
@@ -132,6 +133,9 @@ struct mcsd {
         uint64_t registry_breaks; /* mcs_registry_breaks of d->reg last seen */
 
         int signal_fd;            /* SIGTERM, SIGINT, SIGHUP; -1: none */
+        mcsd_metrics *metrics;    /* counters and histograms (metrics.h); NULL: none counted */
+        bool metrics_file_failing; /* the last textfile write failed (logged once) */
+
         char last_status[512];    /* empty until READY=1 went out */
         bool quit;
 };

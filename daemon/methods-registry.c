@@ -10,6 +10,7 @@
 #include "mcs-level.h"
 #include "heartbeat.h"
 #include "methods.h"
+#include "metrics.h"
 
 int method_status(request *rq, json_object **result, reply_err *err) {
         mcsd *d = rq->d;
@@ -238,8 +239,10 @@ static int reserve_finish(request *rq, void *state, json_object **result, reply_
         mcsd *d = rq->d;
         mcs_err e = {0};
 
-        if (w->created)
+        if (w->created) {
                 log_change(rq, "reserved %s for guest '%s' (%s)", w->rec.label, w->rec.name, w->rec.uuid);
+                metrics_reservation(d->metrics, METRICS_RESERVE_CREATED);
+        }
         /* A guest defined here gets the label into its XML at once. */
         if (w->g.dom && d->conn) {
                 guest_report rep;
@@ -325,6 +328,7 @@ static int release_finish(request *rq, void *state, json_object **result, reply_
         release_state *w = state;
         (void) err;
         log_change(rq, "released %s of guest '%s' (%s, host %s)", w->rec.label, w->rec.name, w->rec.uuid, w->rec.host);
+        metrics_release(rq->d->metrics, METRICS_RELEASE_RELEASED);
         images_restore(rq->d, w->rec.uuid, w->rec.label);
         guests_label_freed(rq->d);
         *result = json_object_new_object();

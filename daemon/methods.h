@@ -111,6 +111,9 @@ typedef struct write_group_stats {
 } write_group_stats;
 void write_group_stats_get(const mcsd *d, write_group_stats *out);
 
+/* methods-metrics.c */
+int method_metrics(request *rq, json_object **result, reply_err *err);
+
 /* methods-files.c */
 int method_relabel_tree(request *rq, json_object **result, reply_err *err);
 int method_nfs_export(request *rq, json_object **result, reply_err *err);

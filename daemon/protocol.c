@@ -29,6 +29,7 @@ static const struct method {
         {"nfs_export", method_nfs_export, true, {"path", "type", "remove"}},
         {"import", method_import, true, {NULL}},
         {"gc", method_gc, true, {"host", "static", "dry_run"}},
+        {"metrics", method_metrics, false, {NULL}},
 };
 
 static int check_envelope(json_object *req, json_object **id, const struct method **m, json_object **params,

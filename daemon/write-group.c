@@ -18,6 +18,7 @@
 #include "mcs-macro.h"
 #include "mcs-group-commit.h"
 #include "methods.h"
+#include "metrics.h"
 
 /* At most this many writes share a commit; the rest go into the next. */
 #define GROUP_MAX 64
@@ -111,8 +112,14 @@ static void flush(write_group *g) {
         entry *v[GROUP_MAX];
         reply_err why = {0};
         size_t n = take(g, v), stands = n;
-
-        if (n && run_batch(g->d, v, n, &stands, &why) < 0) {
+        int64_t t0 = metrics_mono_ns();
+        int rc = n ? run_batch(g->d, v, n, &stands, &why) : 0;
+        bool stored_all = rc == 0; /* a write refused (conflict, in use) is no storage failure */
+        for (size_t i = 0; i < n; i++)
+                stored_all &= !(v[i]->r < 0 && v[i]->err.fault);
+        if (n)
+                metrics_registry_write(g->d->metrics, METRICS_WRITER_CLIENT, metrics_mono_ns() - t0, stored_all);
+        if (rc < 0) {
                 log_msg(MCS_LOG_WARNING, "control socket: %zu of %zu writes meant to share one commit were not stored: %s",
                         n - stands, n, why.msg);
                 for (size_t i = stands; i < n; i++) {

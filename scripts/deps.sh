@@ -12,6 +12,8 @@ MCS_PACKAGES=(
   go-md2man man-db
   # the cli suite: JSON on the command line, and the registry tampered with by hand
   jq sqlite3
+  # the metrics and alert tests: promtool, and node_exporter's textfile collector
+  prometheus prometheus-node-exporter
   # the installed policy (its store is copied by the relabel and ship suites), and
   # the Makefile that builds policy/ (tests/ship)
   selinux-policy-default selinux-policy-dev

@@ -242,6 +242,7 @@ static const key_spec keys[] = {
         {.key = "socket", .read = read_word, .field = AT(socket), .max = SUN_PATH_MAX - 1, .absolute = true},
         {.key = "hook_socket", .read = read_word, .field = AT(hook_socket), .max = SUN_PATH_MAX - 1, .absolute = true},
         {.key = "semanage_root", .read = read_word, .field = AT(semanage_root), .absolute = true},
+        {.key = "metrics_textfile_dir", .read = read_word, .field = AT(metrics_textfile_dir), .absolute = true},
         {.key = "host_id", .read = read_word, .field = AT(host_id), .max = 255},
         {.key = "without_selinux",
          .read = read_switch,

@@ -17,6 +17,9 @@ grep -q '^ListenStream=/run/mcsd/mcsd.sock$' "$work/mcsd.socket" || { echo "FAIL
 grep -q '^ListenStream=/run/mcsd/hook.sock$' "$work/mcsd-hook.socket" && grep -q '^SocketMode=0600$' "$work/mcsd-hook.socket" ||
 	{ echo "FAIL: the hook socket unit is not mcsd's default path, root only"; exit 1; }
 echo "ok - the service and socket units verify"
+grep -q '^ReadWritePaths=.* -/var/lib/prometheus/node-exporter\( \|$\)' "$work/mcsd.service" ||
+	{ echo "FAIL: the service may not write node_exporter's textfile directory"; exit 1; }
+echo "ok - the service may write Debian's node_exporter textfile directory"
 
 # The sandbox: systemd's own measure of the unit, and the capabilities that
 # docs/mcsd.md explains, no more.

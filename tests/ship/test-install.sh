@@ -55,6 +55,10 @@ for link in $(grep -oh '](\([a-z.-]*\.md\))' "$D$docdir"/*.md | sed 's/^](\(.*\)
 done
 ok "example config and documents in $docdir; nothing in /etc/mcsd"
 
+installed 644 "$DATADIR/mcsd/prometheus/mcsd-rules.yml"
+cmp -s "$SOURCE_ROOT/contrib/prometheus/mcsd-rules.yml" "$D$DATADIR/mcsd/prometheus/mcsd-rules.yml" || fail "mcsd-rules.yml differs"
+ok "the Prometheus alert rules in $DATADIR/mcsd/prometheus"
+
 if [ "$MAN_PAGES" = yes ]; then
 	installed 644 "$MANDIR/man8/mcsd.8"
 	installed 644 "$MANDIR/man8/mcsctl.8"

@@ -32,6 +32,7 @@ START_TEST(defaults_and_every_key) {
         ck_assert(!c.hook_fail_open);
         ck_assert(!c.reserve_without_selinux);
         ck_assert(!c.registry_create); /* a registry is made only when told */
+        ck_assert_ptr_null(c.metrics_textfile_dir); /* no metrics file unless asked */
 
         const char *text = "# a comment\n"
                            "uri = test+unix:///default?socket=/run/x.sock\n"
@@ -62,6 +63,7 @@ START_TEST(defaults_and_every_key) {
                            "image_root = /mnt/nfs/vm\n"
                            "shared_root = /mnt/nfs/vm/pool\n"
                            "shared_root = /mnt/nfs/vm\n"
+                           "metrics_textfile_dir = /var/lib/prometheus/node-exporter\n"
                            "log_level = debug\r\n";
         ck_assert_ok(mcs_config_parse(&c, "full.conf", text, &e), &e);
         ck_assert_str_eq(c.uri, "test+unix:///default?socket=/run/x.sock");
@@ -96,6 +98,7 @@ START_TEST(defaults_and_every_key) {
         ck_assert_str_eq(c.image_roots[1], "/mnt/nfs/vm");
         ck_assert_uint_eq(c.n_shared_roots, 2);
         ck_assert_str_eq(c.shared_roots[0], "/mnt/nfs/vm/pool");
+        ck_assert_str_eq(c.metrics_textfile_dir, "/var/lib/prometheus/node-exporter");
         mcs_config_clear(&c);
 }
 END_TEST
@@ -153,6 +156,9 @@ START_TEST(rejections_name_file_and_line) {
                 {"uri = a\nbusy_timeout = 37s\n",
                  "bad.conf:2: busy_timeout (37000 ms) must be below hook_timeout, which is at most 60s"},
                 {"hook_socket = hook.sock\n", "bad.conf:1: hook_socket: 'hook.sock' must be an absolute path"},
+                {"metrics_textfile_dir = textfile\n",
+                 "bad.conf:1: metrics_textfile_dir: 'textfile' must be an absolute path"},
+                {"metrics_textfile_dir = /var/lib/node exporter\n", "bad.conf:1: metrics_textfile_dir: "},
         };
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
                 mcs_config c;

@@ -58,6 +58,7 @@ typedef struct mcs_config {
         char *shared_roots[MCS_CONFIG_MAX_IMAGE_ROOTS];
         size_t n_shared_roots;
         char *semanage_root;       /* an alternate root for libsemanage (tests); NULL: the system's */
+        char *metrics_textfile_dir; /* node_exporter's textfile directory mcsd writes mcsd.prom into; NULL: none */
         /* A host whose libvirt has no SELinux security driver: mcsd never
          * writes a label there; with this set it still reserves pairs in the
          * registry (without_selinux = reserve; default skip). */
