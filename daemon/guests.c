@@ -829,7 +829,8 @@ static int read_secmodels(mcsd *d) {
         d->secmodels = m;
         d->secmodels_known = true;
         d->policy = p;
-        __atomic_store_n(&d->hook_policy, (int) p, __ATOMIC_RELEASE);
+        d->hook_policy = (int) p;
+        hook_server_set_policy(d, (int) p);
         if (!changed)
                 return 0;
         if (p == MCS_LABELS_WRITE)

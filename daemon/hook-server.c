@@ -38,9 +38,13 @@ struct hook_server {
         char path[108];
         int wake[2];         /* written to stop the thread */
         bool running;
-        /* Read by the thread; the main loop changes d->cfg only while the
-         * thread is paused (reload). */
-        const mcsd *d;
+        /* What the thread works from: its own copy of the config and the
+         * host id, replaced whole while it is stopped (a reload), never the
+         * daemon's state; the policy is handed over by the main loop. */
+        mcs_config cfg;
+        char host_id[MCS_HOST_MAX + 1];
+        _Atomic int policy;     /* mcs_label_policy; -1 until libvirt answered */
+        mcsd_metrics *metrics;  /* thread-safe counters, shared with the main loop */
         mcs_registry *reg;   /* the thread's own handle */
         mcs_images *images;  /* and its own image types and policy checker */
         _Atomic int64_t busy_since_ms; /* inside a request since then; 0: waiting (the watchdog reads it) */
@@ -83,7 +87,7 @@ static void label_images(hook_server *h, const mcs_domain *d, const mcs_hook_req
                 return;
         int r = mcs_context_level(rq->label, level, sizeof level, &e);
         if (r == 0)
-                r = mcs_images_label(h->images, h->reg, &h->d->cfg, d, level, note_image, &f, &e);
+                r = mcs_images_label(h->images, h->reg, &h->cfg, d, level, note_image, &f, &e);
         if (r < 0)
                 set_msg(v, "guest '%s': cannot label its images: %s", rq->name, e.msg);
         else if (r > 0)
@@ -98,7 +102,7 @@ static void label_images(hook_server *h, const mcs_domain *d, const mcs_hook_req
 static void restore_images(hook_server *h, const mcs_hook_request *rq, mcs_hook_verdict *v) {
         struct image_failures f = {0};
         mcs_err e = {0};
-        int r = mcs_images_restore(h->images, h->reg, &h->d->cfg, h->d->host_id, rq->uuid, v->released, note_image, &f,
+        int r = mcs_images_restore(h->images, h->reg, &h->cfg, h->host_id, rq->uuid, v->released, note_image, &f,
                                    &e);
         if (r < 0)
                 log_guest(MCS_LOG_ERROR, rq->name, rq->uuid, NULL, "guest '%s': cannot restore its images: %s", rq->name,
@@ -166,7 +170,7 @@ static void decide_registry(hook_server *h, hook_call *c) {
         const mcs_hook_request *rq = &c->rq;
         char late[64];
         const char *why_late = stale(c->params, c->fd, late, sizeof late);
-        c->may_go_on = may_fail_open(&h->d->cfg, c->params);
+        c->may_go_on = may_fail_open(&h->cfg, c->params);
         /* Late for a hook that may fail open: decided all the same, since the
          * guest may be running; what that reserves is kept (decide_finish). */
         if (why_late && c->may_go_on)
@@ -181,13 +185,13 @@ static void decide_registry(hook_server *h, hook_call *c) {
                 c->failed = fail(&c->err, MCS_PERR_TIMEOUT, "hook: request dropped: %s", why_late) < 0;
                 return;
         }
-        int policy = __atomic_load_n(&h->d->hook_policy, __ATOMIC_ACQUIRE);
+        int policy = atomic_load(&h->policy);
         if (policy == MCS_LABELS_RESERVE && rq->op == MCS_HOOK_MIGRATE) {
                 /* No label to check, but the registry records an incoming
                  * migration as on an SELinux host (docs/mcsd.md, Migration). */
                 mcs_hook_request unlabelled = *rq;
                 unlabelled.label = NULL;
-                if (mcs_hook_decide(h->reg, &h->d->cfg, &unlabelled, &c->v, &e) < 0) {
+                if (mcs_hook_decide(h->reg, &h->cfg, &unlabelled, &c->v, &e) < 0) {
                         log_guest(MCS_LOG_ERROR, rq->name, rq->uuid, NULL, "hook %s for guest '%s': %s",
                                   mcs_hook_op_name(rq->op), rq->name, e.msg);
                         c->failed = fail_mcs(&c->err, &e) < 0;
@@ -196,7 +200,7 @@ static void decide_registry(hook_server *h, hook_call *c) {
                 /* Until libvirt has answered (-1) the checks apply: fail closed. */
                 c->v = (mcs_hook_verdict){.allow = true};
                 set_msg(&c->v, "libvirt on this host has no SELinux security driver; mcsd labels no guest here");
-        } else if (mcs_hook_decide(h->reg, &h->d->cfg, rq, &c->v, &e) < 0) {
+        } else if (mcs_hook_decide(h->reg, &h->cfg, rq, &c->v, &e) < 0) {
                 log_guest(MCS_LOG_ERROR, rq->name, rq->uuid, NULL, "hook %s for guest '%s': %s", mcs_hook_op_name(rq->op),
                           rq->name, e.msg);
                 c->failed = fail_mcs(&c->err, &e) < 0;
@@ -211,7 +215,7 @@ static void decide_finish(hook_server *h, hook_call *c) {
         mcs_err e = {0};
         char late[64];
         const char *why_late;
-        int policy = __atomic_load_n(&h->d->hook_policy, __ATOMIC_ACQUIRE);
+        int policy = atomic_load(&h->policy);
 
         if (v->allow && policy == MCS_LABELS_WRITE && rq->op == MCS_HOOK_PREPARE && rq->mode == MCS_SECLABEL_STATIC &&
             rq->label)
@@ -230,7 +234,7 @@ static void decide_finish(hook_server *h, hook_call *c) {
                           v->allow ? "its reservation stays" : "it was REFUSED, yet may be running",
                           v->msg[0] ? ": " : "", v->msg);
         } else if (v->created && why_late) {
-                int r = mcs_registry_release_if(h->reg, rq->uuid, h->d->host_id, v->generation, NULL, &e);
+                int r = mcs_registry_release_if(h->reg, rq->uuid, h->host_id, v->generation, NULL, &e);
                 /* Images labelled for it at prepare get their labels back. */
                 if (r == 0 && rq->label && mcs_context_level(rq->label, v->released, sizeof v->released, NULL) == 0)
                         restore_images(h, rq, v);
@@ -379,7 +383,7 @@ static void decide_group(hook_server *h, hook_call *calls, size_t n) {
         for (size_t i = 0; i < n; i++)
                 stored &= !(calls[i].parsed && calls[i].failed && calls[i].err.fault);
         if (parsed)
-                metrics_registry_write(h->d->metrics, METRICS_WRITER_HOOK, metrics_mono_ns() - t0, stored);
+                metrics_registry_write(h->metrics, METRICS_WRITER_HOOK, metrics_mono_ns() - t0, stored);
         if (fault)
                 log_msg(MCS_LOG_ERROR, "hook: %zu requests decided together were not stored: %s", parsed, why.msg);
         for (size_t i = 0; i < n; i++) {
@@ -391,9 +395,9 @@ static void decide_group(hook_server *h, hook_call *calls, size_t n) {
                 else if (!c->failed)
                         decide_finish(h, c);
                 if (!c->failed && c->v.created)
-                        metrics_reservation(h->d->metrics, METRICS_RESERVE_CREATED);
+                        metrics_reservation(h->metrics, METRICS_RESERVE_CREATED);
                 if (!c->failed && c->v.released[0])
-                        metrics_release(h->d->metrics, METRICS_RELEASE_RELEASED);
+                        metrics_release(h->metrics, METRICS_RELEASE_RELEASED);
         }
         atomic_fetch_add(&h->stats.requests, parsed);
         if (parsed)
@@ -414,7 +418,7 @@ static void serve_calls(hook_server *h, hook_call *calls, size_t n) {
                 metrics_decision dec = calls[i].failed ? METRICS_HOOK_ERROR
                                        : calls[i].v.allow ? METRICS_HOOK_ALLOWED
                                                           : METRICS_HOOK_REFUSED;
-                metrics_hook(h->d->metrics, calls[i].parsed ? calls[i].rq.op : MCS_HOOK_OTHER, dec,
+                metrics_hook(h->metrics, calls[i].parsed ? calls[i].rq.op : MCS_HOOK_OTHER, dec,
                              metrics_mono_ns() - calls[i].t0_ns);
                 call_clear(&calls[i]);
         }
@@ -470,7 +474,7 @@ static void *run(void *arg) {
 
 static int run_thread(hook_server *h, mcs_err *e) {
         mcs_catset pool;
-        int r = mcsd_open_registry(&h->d->cfg, h->d->host_id, &h->reg, &pool, e);
+        int r = mcsd_open_registry(&h->cfg, h->host_id, &h->reg, &pool, e);
         if (r < 0)
                 return r;
         if (!(h->images = mcs_images_new())) {
@@ -517,7 +521,13 @@ int hook_server_start(mcsd *d, mcs_err *e) {
 
         if (!h)
                 return mcs_fail(e, MCS_E_NOMEM, "out of memory");
-        *h = (hook_server){.d = d, .listen_fd = d->passed_hook_fd, .wake = {-1, -1}};
+        *h = (hook_server){.listen_fd = d->passed_hook_fd, .wake = {-1, -1}, .metrics = d->metrics};
+        atomic_store(&h->policy, d->hook_policy);
+        snprintf(h->host_id, sizeof h->host_id, "%s", d->host_id);
+        if ((r = mcs_config_copy(&h->cfg, &d->cfg, e)) < 0) {
+                free(h);
+                return r;
+        }
         snprintf(h->path, sizeof h->path, "%s", mcs_config_hook_socket(&d->cfg));
         d->passed_hook_fd = -1; /* the server owns it now */
         if (h->listen_fd < 0) {
@@ -536,6 +546,7 @@ fail:
                 close(h->listen_fd);
                 unlink(h->path);
         }
+        mcs_config_clear(&h->cfg);
         free(h);
         return r;
 }
@@ -560,21 +571,34 @@ void hook_server_stop(mcsd *d) {
         close(h->listen_fd);
         if (h->created)
                 unlink(h->path);
+        mcs_config_clear(&h->cfg);
         free(h);
         d->hook = NULL;
 }
 
-/* Around a reload: the thread stops before the main loop changes its
- * config or registry and starts again on the new ones. The listening
- * socket stays (its path changes only at the next start); clients wait in
- * its backlog meanwhile. */
-void hook_server_pause(mcsd *d) {
-        if (d->hook)
-                stop_thread(d->hook);
+/* A reload: the thread stops, takes a copy of the new config and host id
+ * whole, and starts again on them (with a registry of its own opened from
+ * them). The listening socket stays (its path changes only at the next
+ * start); clients wait in its backlog meanwhile. */
+void hook_server_reload(mcsd *d) {
+        hook_server *h = d->hook;
+        mcs_config copy;
+        mcs_err e = {0};
+        if (!h)
+                return;
+        stop_thread(h);
+        if (mcs_config_copy(&copy, &d->cfg, &e) < 0)
+                log_msg(MCS_LOG_ERROR, "hook socket: %s; its thread keeps the config it had", e.msg);
+        else {
+                mcs_config_clear(&h->cfg);
+                h->cfg = copy;
+                snprintf(h->host_id, sizeof h->host_id, "%s", d->host_id);
+        }
+        if (run_thread(h, &e) < 0)
+                log_msg(MCS_LOG_ERROR, "hook socket: %s; the hook refuses every start until mcsd restarts", e.msg);
 }
 
-void hook_server_resume(mcsd *d) {
-        mcs_err e = {0};
-        if (d->hook && run_thread(d->hook, &e) < 0)
-                log_msg(MCS_LOG_ERROR, "hook socket: %s; the hook refuses every start until mcsd restarts", e.msg);
+void hook_server_set_policy(mcsd *d, int policy) {
+        if (d->hook)
+                atomic_store(&d->hook->policy, policy);
 }

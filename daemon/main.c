@@ -73,7 +73,6 @@ static void reload(mcsd *d) {
                 mcs_config_clear(&n);
                 return;
         }
-        hook_server_pause(d);
         /* A reload reads the policy again when images are next labelled. */
         mcs_images_free(d->images);
         d->images = NULL;
@@ -92,7 +91,7 @@ static void reload(mcsd *d) {
         d->cfg = n;
         log_set_level(d->cfg.log_level);
         control_resolve_admin(d);
-        hook_server_resume(d);
+        hook_server_reload(d);
         log_msg(MCS_LOG_INFO, "reloaded %s%s%s", d->config_path, reopen ? "; registry reopened" : "",
                 reconnect ? "; reconnecting" : "");
         if (reconnect || !d->conn) {

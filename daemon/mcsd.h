@@ -92,7 +92,7 @@ struct mcsd {
         mcs_secmodels secmodels;  /* the security drivers of the connected libvirt */
         bool secmodels_known;     /* read since mcsd started */
         mcs_label_policy policy;  /* what those drivers let mcsd do, with without_selinux */
-        int hook_policy;          /* the same for the hook thread (__atomic); -1 until libvirt answered */
+        int hook_policy;          /* the same, as handed to the hook thread; -1 until libvirt answered */
 
         guest_entry *guests;
         size_t n_guests;
@@ -228,8 +228,10 @@ bool hook_server_stuck(mcsd *d, int64_t limit_ms);
  * same moment share one), the most in one. */
 void hook_server_stats(mcsd *d, uint64_t *requests, uint64_t *commits, uint64_t *largest);
 void hook_server_stop(mcsd *d);
-void hook_server_pause(mcsd *d);
-void hook_server_resume(mcsd *d);
+/* After a reload: the thread starts again on a copy of the new config. */
+void hook_server_reload(mcsd *d);
+/* What the hook thread may do with labels (mcs_label_policy), from now on. */
+void hook_server_set_policy(mcsd *d, int policy);
 
 /* methods.c: one request line in, one reply line (malloc'ed, ending in
  * "\n") out; NULL only when out of memory; reply_deferred when a job or
