@@ -21,6 +21,7 @@
 #include "hook-params.h"
 #include "log.h"
 #include "mcs-domain-label.h"
+#include "mcs-group-commit.h"
 #include "mcs-guest-images.h"
 #include "mcs-hook-rules.h"
 #include "mcs-macro.h"
@@ -353,31 +354,38 @@ static void call_clear(hook_call *c) {
  * are several (group commit). A batch that meets a storage failure or is
  * not committed stores nothing: every call in it is answered with that
  * failure, and the hook refuses (fail closed). */
+typedef struct hook_group {
+        hook_server *h;
+        hook_call **v; /* the calls parsed, in order */
+} hook_group;
+
+static int decide_one(void *ctx, size_t i, mcs_err *e) {
+        hook_group *g = ctx;
+        hook_call *c = g->v[i];
+        decide_registry(g->h, c);
+        if (c->failed && c->err.fault)
+                return mcs_fail(e, c->err.mcs, "%s", c->err.msg);
+        return 0;
+}
+
 static void decide_group(hook_server *h, hook_call *calls, size_t n) {
-        mcs_err e = {0};
-        size_t parsed = 0;
-        for (size_t i = 0; i < n; i++)
-                parsed += calls[i].parsed;
-        /* A backend without a shared commit stores each decision on its
-         * own: then each outcome stands, as if asked alone. */
+        hook_call *parsed_calls[HOOK_GROUP_MAX];
+        size_t parsed = 0, stands = 0;
+        for (size_t i = 0; i < n && parsed < HOOK_GROUP_MAX; i++)
+                if (calls[i].parsed)
+                        parsed_calls[parsed++] = &calls[i];
+        /* One group commit (lib/registry's rules): the calls from `stands`
+         * on were not stored, or not decided, for `why`. */
         int64_t t0 = metrics_mono_ns();
-        int begun = parsed > 1 ? mcs_registry_batch_begin(h->reg, &e) : -1;
-        bool batched = begun == 0 && mcs_registry_in_batch(h->reg);
+        hook_group g = {h, parsed_calls};
+        mcs_err e = {0};
         reply_err why = {0};
-        bool fault = begun < 0 && parsed > 1 && mcs_registry_fault_code(e.code);
+        bool fault = mcs_registry_group_write(h->reg, parsed, decide_one, &g, &stands, &e) < 0;
         if (fault)
                 fail_mcs(&why, &e);
-        for (size_t i = 0; i < n && !fault; i++)
-                if (calls[i].parsed) {
-                        decide_registry(h, &calls[i]);
-                        if (batched && calls[i].failed && calls[i].err.fault) {
-                                fault = true;
-                                why = calls[i].err;
-                        }
-                }
-        if (batched && mcs_registry_batch_end(h->reg, !fault, &e) < 0 && !fault) {
-                fault = true;
-                fail_mcs(&why, &e);
+        for (size_t i = stands; i < parsed; i++) {
+                parsed_calls[i]->failed = true;
+                parsed_calls[i]->err = why;
         }
         bool stored = !fault; /* each call's own storage failure, when there was no shared commit */
         for (size_t i = 0; i < n; i++)
@@ -385,12 +393,13 @@ static void decide_group(hook_server *h, hook_call *calls, size_t n) {
         if (parsed)
                 metrics_registry_write(h->metrics, METRICS_WRITER_HOOK, metrics_mono_ns() - t0, stored);
         if (fault)
-                log_msg(MCS_LOG_ERROR, "hook: %zu requests decided together were not stored: %s", parsed, why.msg);
+                log_msg(MCS_LOG_ERROR, "hook: %zu of %zu requests decided together were not stored: %s", parsed - stands,
+                        parsed, why.msg);
         for (size_t i = 0; i < n; i++) {
                 hook_call *c = &calls[i];
                 if (!c->parsed)
                         continue;
-                if (fault)
+                if (c->failed && c->err.fault && fault)
                         c->failed = fail(&c->err, why.code, "hook: not stored, the registry failed: %s", why.msg) < 0;
                 else if (!c->failed)
                         decide_finish(h, c);
