@@ -9,6 +9,7 @@
 
 #include "fan-out.h"
 #include "log.h"
+#include "mcs-group-commit.h"
 #include "mcs-macro.h"
 #include "mcs-ownership.h"
 #include "metrics.h"
@@ -356,6 +357,7 @@ typedef struct applying {
         mcs_err e;
         char *xml, *live;
         bool ok; /* decided without an error */
+        bool decided; /* the rules ran for it (in a reconcile's batch) */
         /* Whether it is persistent, and runs: known from a reconcile's
          * listings, or -1: asked when needed. */
         int persistent, active;
@@ -661,11 +663,27 @@ static void define_one(void *ctx, size_t i) {
                 apply_define(io->d, &io->a[i]);
 }
 
+/* The registry's part for guest i of a batch: a storage failure is returned
+ * (it stops the batch); any other outcome is the guest's own. */
+static int decide_one(void *ctx, size_t i, mcs_err *e) {
+        batch_io *io = ctx;
+        applying *a = &io->a[i];
+        a->decided = true;
+        if (!io->read)
+                apply_decide(io->d, a);
+        else if (io->read[i])
+                apply_rules(io->d, a);
+        if (!a->ok && mcs_registry_fault_code(a->e.code)) {
+                *e = a->e;
+                return -(int) a->e.code;
+        }
+        return 0;
+}
+
 /* Decides and finishes up to RECONCILE_BATCH guests; *stop (with its reason)
  * when the registry failed. */
 static int apply_batch(mcsd *d, virDomainPtr *doms, int n, const reconcile_lists *k, mcs_err *stop) {
         _cleanup_free_ applying *a = calloc((size_t) n, sizeof *a);
-        mcs_err be = {0};
         int failed = 0;
 
         if (!a) {
@@ -685,34 +703,26 @@ static int apply_batch(mcsd *d, virDomainPtr *doms, int n, const reconcile_lists
         batch_io io = {d, a, read};
         if (!stop->code && read)
                 fan_out((size_t) n, LIBVIRT_CALLS_AT_ONCE, read_one, &io);
-        int begun = stop->code ? 0 : mcs_registry_batch_begin(d->reg, &be);
-        /* Without a shared commit (a backend that commits each write) every
-         * reservation made stands on its own and is never undone. */
-        bool batched = !stop->code && begun == 0 && mcs_registry_in_batch(d->reg);
-        if (begun < 0) {
-                if (mcs_registry_fault_code(be.code))
-                        *stop = be;
-                else
-                        log_msg(MCS_LOG_WARNING, "reconcile: one commit per guest: %s", be.msg);
-        }
-        for (int i = 0; i < n; i++) {
-                if (stop->code)
+        if (stop->code) {
+                for (int i = 0; i < n; i++)
                         not_tried(&a[i], stop);
-                else if (!read)
-                        apply_decide(d, &a[i]);
-                else if (read[i]) {
-                        apply_rules(d, &a[i]);
-                        if (!a[i].ok && mcs_registry_fault_code(a[i].e.code))
-                                *stop = a[i].e;
+        } else {
+                /* One group commit (lib/registry's rules): from `stands` on,
+                 * a guest's reservation was rolled back (apply_undo) or its
+                 * rules never ran (not_tried), for the storage failure. */
+                size_t stands = 0;
+                mcs_err why = {0};
+                if (mcs_registry_group_write(d->reg, (size_t) n, decide_one, &io, &stands, &why) < 0) {
+                        *stop = why;
+                        for (size_t i = stands; i < (size_t) n; i++) {
+                                if (a[i].decided)
+                                        apply_undo(&a[i], &why);
+                                else
+                                        not_tried(&a[i], stop);
+                        }
                 }
         }
         free(read);
-        if (batched && mcs_registry_batch_end(d->reg, !stop->code, &be) < 0)
-                for (int i = 0; i < n; i++)
-                        apply_undo(&a[i], &be);
-        if (stop->code && batched)
-                for (int i = 0; i < n; i++)
-                        apply_undo(&a[i], stop);
         fan_out((size_t) n, LIBVIRT_CALLS_AT_ONCE, define_one, &io);
         for (int i = 0; i < n; i++) {
                 failed += apply_finish(d, &a[i], NULL) < 0;
