@@ -149,9 +149,14 @@ static int cmd_status(const cmd *c, int argc, char **argv) {
                 else
                         printf("labels:     %lld held; %lld of %lld pairs free\n", num(lb, "held"), num(lb, "free_pairs"),
                                num(lb, "pool_pairs"));
-                printf("guests:     %lld managed, %lld unmanaged, %lld refused, %lld failed, %lld waiting for a label "
-                       "(this host)\n",
-                       num(g, "managed"), num(g, "unmanaged"), num(g, "refused"), num(g, "failed"), num(g, "waiting"));
+                printf("guests:     %lld managed, %lld unmanaged, %lld refused, %lld failed, %lld waiting for a label, "
+                       "%lld in collision (this host)\n",
+                       num(g, "managed"), num(g, "unmanaged"), num(g, "refused"), num(g, "failed"), num(g, "waiting"),
+                       num(g, "collision"));
+                if (num(g, "collision"))
+                        printf("COLLISION:  %lld guests run with a label another guest holds: they can read each other's "
+                               "images now (mcsctl check names them)\n",
+                               num(g, "collision"));
                 json_object *cl = obj(r, "clients");
                 printf("clients:    %lld of %lld connected\n", num(cl, "connected"), num(cl, "max"));
                 json_object *w = obj(r, "client_writes");
@@ -224,6 +229,11 @@ static void show_libvirt(json_object *lv) {
                str(lv, "status") ? str(lv, "status") : "");
         if (str(lv, "why"))
                 printf("  why:        %s\n", str(lv, "why"));
+        json_object *cw = obj(lv, "collides_with");
+        if (cw)
+                printf("  collides:   guest '%s' (%s) on host %s%s%s, %s\n", str(cw, "name") ? str(cw, "name") : "?",
+                       str(cw, "uuid"), str(cw, "host"), str(cw, "label") ? " holding " : "",
+                       str(cw, "label") ? str(cw, "label") : "", str(cw, "state"));
         if (str(lv, "error"))
                 printf("  error:      %s\n", str(lv, "error"));
         if (sl)

@@ -112,6 +112,7 @@ static void check_one(request *rq, virDomainPtr dom, json_object *problems) {
                 .refused = g && g->status == MCS_GUEST_REFUSED ? g->why : NULL,
                 .failed = g && g->status == MCS_GUEST_FAILED ? g->why : NULL,
                 .waiting = g && g->status == MCS_GUEST_WAITING ? g->why : NULL,
+                .collision = g && g->status == MCS_GUEST_COLLISION ? g->why : NULL,
                 .policy = d->policy,
                 .dom = &parsed,
                 .persistent = persistent == 1,

@@ -57,6 +57,7 @@ int method_status(request *rq, json_object **result, reply_err *err) {
         json_object_object_add(x, "refused", json_object_new_int64((int64_t) count[MCS_GUEST_REFUSED]));
         json_object_object_add(x, "failed", json_object_new_int64((int64_t) count[MCS_GUEST_FAILED]));
         json_object_object_add(x, "waiting", json_object_new_int64((int64_t) count[MCS_GUEST_WAITING]));
+        json_object_object_add(x, "collision", json_object_new_int64((int64_t) count[MCS_GUEST_COLLISION]));
         json_object_object_add(o, "guests", x);
         x = json_object_new_object();
         json_object_object_add(x, "connected", json_object_new_int64((int64_t) d->n_clients));
@@ -156,6 +157,19 @@ static json_object *libvirt_json(mcsd *d, virDomainPtr dom) {
         guest_entry *g = guests_find(d, uuid);
         json_object_object_add(o, "status", json_str(g ? mcs_guest_status_name(g->status) : NULL));
         json_object_object_add(o, "why", json_str(g && g->why && *g->why ? g->why : NULL));
+        /* A collision: the reservation its label overlaps, or the guest of
+         * this host that runs with a label overlapping its own. */
+        if (g && g->status == MCS_GUEST_COLLISION && g->other.label)
+                json_object_object_add(o, "collides_with", record_json(&g->other));
+        else if (g && g->status == MCS_GUEST_COLLISION && g->partner[0]) {
+                const guest_entry *p = guests_find(d, g->partner);
+                json_object *x = json_object_new_object();
+                json_object_object_add(x, "uuid", json_str(g->partner));
+                json_object_object_add(x, "name", json_str(p ? p->name : NULL));
+                json_object_object_add(x, "host", json_str(d->host_id));
+                json_object_object_add(x, "state", json_str("running"));
+                json_object_object_add(o, "collides_with", x);
+        }
         if (domain_parse(dom, persistent == 1, &parsed, &e) < 0) {
                 json_object_object_add(o, "error", json_str(e.msg));
                 return o;
