@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "fan-out.h"
 #include "log.h"
@@ -488,6 +489,29 @@ static void holder_why(char *buf, size_t len, const mcsd *d, const char *label, 
                 buf[0] = '\0';
 }
 
+/* The registry failed while the guest was applied: a guest that held its
+ * label (managed, or in collision) keeps that status, noted unverified
+ * since the first such failure; its label is held and unchanged as far as
+ * anyone knows, and a reconcile that could not run says nothing about it.
+ * Returns false for any other guest or error (it is failed). */
+static bool keep_unverified(mcsd *d, const char *uuid, const mcs_err *e) {
+        guest_entry *g = guests_find(d, uuid);
+        if (!g || !mcs_registry_fault_code(e->code) ||
+            (g->status != MCS_GUEST_MANAGED && g->status != MCS_GUEST_COLLISION))
+                return false;
+        if (!g->unverified_ms) {
+                struct timespec ts;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                g->unverified_ms = (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+        }
+        char *why = strdup(e->msg);
+        if (why) {
+                free(g->unverified_why);
+                g->unverified_why = why;
+        }
+        return true;
+}
+
 /* Records the guest's outcome in the table, with the collisions it starts
  * or ends: each is logged once when it starts and once when it ends. */
 static void record_outcome(mcsd *d, applying *a) {
@@ -520,6 +544,11 @@ static void record_outcome(mcsd *d, applying *a) {
         }
         bool changed = set_guest(d, parsed->uuid, parsed->name, o->status, o->why);
         guest_entry *g = guests_find(d, parsed->uuid);
+        if (g) { /* verified now */
+                g->unverified_ms = 0;
+                free(g->unverified_why);
+                g->unverified_why = NULL;
+        }
         if (g && o->status == MCS_GUEST_COLLISION) {
                 snprintf(g->partner, sizeof g->partner, "%s", partner);
                 mcs_record_clear(&g->other);
@@ -681,7 +710,7 @@ out:
                 snprintf(o->why, sizeof o->why, "%s", e->msg);
                 rc = 1;
                 schedule_wait(d);
-        } else if (rc < 0)
+        } else if (rc < 0 && !keep_unverified(d, parsed->uuid, e))
                 set_guest(d, parsed->uuid, gname, MCS_GUEST_FAILED, e->msg);
 done:
         report(rep, parsed, o, rc < 0 ? e->msg : NULL);

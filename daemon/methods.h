@@ -45,6 +45,10 @@ int param_required(request *rq, const char *key, const char **out, reply_err *er
 json_object *json_str(const char *s); /* NULL s: JSON null */
 json_object *record_json(const mcs_record *rec);
 
+/* A managed guest a reconcile could not verify: "unverified_since" (an
+ * ISO 8601 time) and "unverified_why" added to o; nothing otherwise. */
+void guest_unverified_json(const guest_entry *g, json_object *o);
+
 /* Logs a change with the peer who asked for it. */
 void log_change(request *rq, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

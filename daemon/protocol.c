@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 #include "methods.h"
@@ -82,6 +83,19 @@ json_object *record_json(const mcs_record *rec) {
         json_object_object_add(o, "updated_us", json_object_new_int64(rec->updated_us));
         json_object_object_add(o, "generation", json_object_new_int64((int64_t) rec->generation));
         return o;
+}
+
+void guest_unverified_json(const guest_entry *g, json_object *o) {
+        char when[32];
+        struct tm tm;
+        time_t t;
+        if (!g || !g->unverified_ms)
+                return;
+        t = (time_t) (g->unverified_ms / 1000);
+        gmtime_r(&t, &tm);
+        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        json_object_object_add(o, "unverified_since", json_str(when));
+        json_object_object_add(o, "unverified_why", json_str(g->unverified_why));
 }
 
 void log_change(request *rq, const char *fmt, ...) {
