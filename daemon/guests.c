@@ -10,7 +10,7 @@
 
 #include "fan-out.h"
 #include "log.h"
-#include "message-ids.h"
+#include "mcs-message-ids.h"
 #include "mcs-macro.h"
 #include "mcs-ownership.h"
 #include "mcsd.h"

@@ -1,6 +1,7 @@
 /* The journal's MESSAGE_ID of each event kind an operator filters or
  * alerts on; contrib/systemd/mcsd.catalog explains each. Fixed forever:
- * alerts and saved journalctl filters name them. */
+ * alerts and saved journalctl filters name them. mcsd and `mcsctl hook`
+ * send them; not part of libmcs's installed headers. */
 #pragma once
 
 #define MCS_MSGID_RESERVED "0f238d424e5d4d31aaca66c25f547095"          /* a label was reserved for a guest */
