@@ -256,7 +256,9 @@ static void decide_finish(hook_server *h, hook_call *c) {
         /* A late decision for a fail-open hook goes on as a timely one. */
         if (v->released[0])
                 restore_images(h, rq, v);
-        log_event(v->allow || !gates_start(rq->op) ? NULL : MCS_MSGID_HOOK_REFUSED,
+        log_event(!v->allow && gates_start(rq->op) ? MCS_MSGID_HOOK_REFUSED
+                  : v->allow && v->created       ? MCS_MSGID_RESERVED
+                                                 : NULL,
                   v->allow ? (v->msg[0] ? MCS_LOG_INFO : MCS_LOG_DEBUG) : MCS_LOG_ERROR, rq->name, rq->uuid, rq->label,
                   "hook %s (pid %d): guest '%s' %s%s%s", op, (int) c->peer.pid, rq->name, v->allow ? "allowed" : "REFUSED",
                   v->msg[0] ? ": " : "", v->msg);

@@ -277,8 +277,8 @@ int method_gc(request *rq, json_object **result, reply_err *err) {
                                 mcs_record_list_clear(&l);
                                 return fail_mcs(err, &e);
                         }
-                        log_change(rq, "gc released %s of guest '%s' (%s, host %s)", rec->label, rec->name, rec->uuid,
-                                   rec->host);
+                        log_change_event(rq, MCS_MSGID_RELEASED, rec, "gc released %s of guest '%s' (%s, host %s)",
+                                         rec->label, rec->name, rec->uuid, rec->host);
                         images_restore(d, rec->uuid, rec->label);
                         guests_label_freed(d);
                 }

@@ -262,7 +262,8 @@ static int reserve_finish(request *rq, void *state, json_object **result, reply_
         mcs_err e = {0};
 
         if (w->created)
-                log_change(rq, "reserved %s for guest '%s' (%s)", w->rec.label, w->rec.name, w->rec.uuid);
+                log_change_event(rq, MCS_MSGID_RESERVED, &w->rec, "reserved %s for guest '%s' (%s)", w->rec.label,
+                                 w->rec.name, w->rec.uuid);
         /* A guest defined here gets the label into its XML at once. */
         if (w->g.dom && d->conn) {
                 guest_report rep;
@@ -347,7 +348,8 @@ static int release_write(request *rq, void *state, reply_err *err) {
 static int release_finish(request *rq, void *state, json_object **result, reply_err *err) {
         release_state *w = state;
         (void) err;
-        log_change(rq, "released %s of guest '%s' (%s, host %s)", w->rec.label, w->rec.name, w->rec.uuid, w->rec.host);
+        log_change_event(rq, MCS_MSGID_RELEASED, &w->rec, "released %s of guest '%s' (%s, host %s)", w->rec.label,
+                         w->rec.name, w->rec.uuid, w->rec.host);
         images_restore(rq->d, w->rec.uuid, w->rec.label);
         guests_label_freed(rq->d);
         *result = json_object_new_object();

@@ -98,13 +98,27 @@ void guest_unverified_json(const guest_entry *g, json_object *o) {
         json_object_object_add(o, "unverified_why", json_str(g->unverified_why));
 }
 
-void log_change(request *rq, const char *fmt, ...) {
+static void change(request *rq, const char *id, const mcs_record *rec, const char *fmt, va_list ap)
+        __attribute__((format(printf, 4, 0)));
+static void change(request *rq, const char *id, const mcs_record *rec, const char *fmt, va_list ap) {
         char what[MCS_ERR_MSG_MAX];
+        vsnprintf(what, sizeof what, fmt, ap);
+        log_event(id, MCS_LOG_INFO, rec ? rec->name : NULL, rec ? rec->uuid : NULL, rec ? rec->label : NULL,
+                  "uid %u pid %d: %s", (unsigned) rq->peer->cred.uid, (int) rq->peer->cred.pid, what);
+}
+
+void log_change(request *rq, const char *fmt, ...) {
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(what, sizeof what, fmt, ap);
+        change(rq, NULL, NULL, fmt, ap);
         va_end(ap);
-        log_msg(MCS_LOG_INFO, "uid %u pid %d: %s", (unsigned) rq->peer->cred.uid, (int) rq->peer->cred.pid, what);
+}
+
+void log_change_event(request *rq, const char *id, const mcs_record *rec, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        change(rq, id, rec, fmt, ap);
+        va_end(ap);
 }
 
 int need_libvirt(request *rq, reply_err *err) {

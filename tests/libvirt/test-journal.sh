@@ -53,6 +53,8 @@ unshare -m --propagation private /bin/bash -euc '
 	for _ in $(seq 200); do grep -q "^MESSAGE=collision cleared: guest .$holder" "$work/journal.txt" && break; sleep 0.05; done
 	virsh -q -c "$2" undefine jg2 >/dev/null
 	for _ in $(seq 200); do grep -q "^MESSAGE=released .* of guest .jg2" "$work/journal.txt" && break; sleep 0.05; done
+	"$MCSCTL" --socket "$work/j1.sock" reserve --label s0:c200,c201 0d0d0d0d-0000-4000-8000-0000000000e2 >/dev/null
+	"$MCSCTL" --socket "$work/j1.sock" release 0d0d0d0d-0000-4000-8000-0000000000e2 >/dev/null
 	MCSD_CONFIG=$work/mcsd.conf "$MCSCTL" hook qemu hx start begin - <"$work/hx.xml" 2>/dev/null && echo "hook allowed hx" >&2
 	MCSD_CONFIG=$work/failopen.conf "$MCSCTL" hook qemu hf start begin - <"$work/hx.xml" 2>/dev/null || echo "hook refused hf" >&2
 	# The registry fails (read-only), then works again: one heartbeat each.
@@ -96,6 +98,8 @@ msgid_of() {
 expect_id() { expect_eq "MESSAGE_ID of '$1'" "$(msgid_of "$1")" "$2"; }
 expect_id "reserved $level for guest 'jg1'" 0f238d424e5d4d31aaca66c25f547095
 expect_id "released .* of guest 'jg2'" a186cd1b14be47669a230e1cb6002393
+expect_id "uid 0 pid [0-9]*: reserved s0:c200,c201 for guest" 0f238d424e5d4d31aaca66c25f547095
+expect_id "uid 0 pid [0-9]*: released s0:c200,c201 of guest" a186cd1b14be47669a230e1cb6002393
 expect_id "COLLISION: guest 'jc[12]' .* runs with s0:c100,c101 on host j1 while guest 'jc[12]' .* and runs; both run now and can read each other's images" \
 	087689b7e1814004b0ac3e933dd8a7a0
 expect_id "COLLISION: guest 'jc[12]' .* holds s0:c100,c101 and runs on host j1 while guest 'jc[12]'" 087689b7e1814004b0ac3e933dd8a7a0
