@@ -79,8 +79,8 @@ static int no_answer(const mcs_config *cfg, mcs_hook_op op, const char *guest, c
                 /* Loudly: libvirt discards a successful hook's output. The
                  * journal with its MESSAGE_ID, or syslog without journald. */
                 char msg[2048];
-                snprintf(msg, sizeof msg, "FAIL-OPEN: guest '%s' starts unchecked (%s): %s", guest, mcs_hook_op_name(op),
-                         why);
+                snprintf(msg, sizeof msg, "FAIL-OPEN: guest '%s' starts unchecked (%s): %s", guest,
+                         mcs_hook_op_name(op), why);
                 if (journal_event(MCS_MSGID_FAIL_OPEN, LOG_WARNING, guest, msg) < 0) {
                         openlog("mcsctl-hook", LOG_PID, LOG_DAEMON);
                         syslog(LOG_WARNING, "%s", msg);

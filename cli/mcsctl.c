@@ -158,8 +158,8 @@ static int cmd_status(const cmd *c, int argc, char **argv) {
                                "since when)\n",
                                num(g, "unverified"));
                 if (num(g, "collision"))
-                        printf("COLLISION:  %lld guests run with a label another guest holds: they can read each other's "
-                               "images now (mcsctl check names them)\n",
+                        printf("COLLISION:  %lld guests run with a label another guest holds: they can read each "
+                               "other's images now (mcsctl check names them)\n",
                                num(g, "collision"));
                 json_object *cl = obj(r, "clients");
                 printf("clients:    %lld of %lld connected\n", num(cl, "connected"), num(cl, "max"));
@@ -438,7 +438,8 @@ static int cmd_check(const cmd *c, int argc, char **argv) {
                 for (size_t k = 0; lv && k < json_object_array_length(lv); k++) {
                         json_object *x = json_object_array_get_idx(lv, k);
                         printf("%s (%s): %s, %s%s%s%s%s\n", str(x, "name"), str(x, "uuid"),
-                               flag(x, "active") ? "running" : "shut off", str(x, "status") ? str(x, "status") : "not seen yet",
+                               flag(x, "active") ? "running" : "shut off",
+                               str(x, "status") ? str(x, "status") : "not seen yet",
                                str(x, "unverified_since") ? ", not verified since " : "",
                                str(x, "unverified_since") ? str(x, "unverified_since") : "", str(x, "why") ? ": " : "",
                                str(x, "why") ? str(x, "why") : "");
@@ -579,7 +580,8 @@ static const cmd commands[] = {
          "      --label CONTEXT  the context for --tree, e.g. system_u:object_r:virt_content_t:s0\n",
          cmd_relabel},
         {"check", "", "compare registry, libvirt and images",  "Compare the registry, this host's guests and their images; print every discrepancy.\n"
-                      "Exits with 5 when there is any, with 6 when the registry cannot be read (libvirt's view is printed).",
+                      "Exits with 5 when there is any, with 6 when the registry cannot be read (libvirt's view is\n"
+                      "printed).",
          "", cmd_check},
         {"import", "", "adopt the labels of this host's guests",  "Apply the rules to every guest of this host now, adopting the labels that running guests\n"
                        "and static guests already have, and report each guest.",

@@ -489,15 +489,15 @@ static void holder_why(char *buf, size_t len, const mcsd *d, const char *label, 
                 buf[0] = '\0';
 }
 
-/* The registry failed while the guest was applied: a guest that held its
- * label (managed, or in collision) keeps that status, noted unverified
- * since the first such failure; its label is held and unchanged as far as
- * anyone knows, and a reconcile that could not run says nothing about it.
- * Returns false for any other guest or error (it is failed). */
+/* The registry failed while the guest was applied: a guest mcsd had
+ * judged before (managed, in collision, refused, unmanaged, waiting) keeps
+ * that status, noted unverified since the first such failure; a managed
+ * guest's label is held and unchanged as far as anyone knows, and a
+ * reconcile that could not run says nothing new about any of them.
+ * Returns false for a new or failed guest, or another error (it is failed). */
 static bool keep_unverified(mcsd *d, const char *uuid, const mcs_err *e) {
         guest_entry *g = guests_find(d, uuid);
-        if (!g || !mcs_registry_fault_code(e->code) ||
-            (g->status != MCS_GUEST_MANAGED && g->status != MCS_GUEST_COLLISION))
+        if (!g || !mcs_registry_fault_code(e->code) || g->status == MCS_GUEST_FAILED)
                 return false;
         if (!g->unverified_ms) {
                 struct timespec ts;
@@ -523,7 +523,8 @@ static void record_outcome(mcsd *d, applying *a) {
 
         /* It holds its label; another guest of this host runs with one
          * that overlaps it, and was refused for that. */
-        const guest_entry *c = o->status == MCS_GUEST_MANAGED && is_active(a) == 1 ? collider_of(d, parsed->uuid) : NULL;
+        const guest_entry *c =
+                o->status == MCS_GUEST_MANAGED && is_active(a) == 1 ? collider_of(d, parsed->uuid) : NULL;
         if (c) {
                 snprintf(partner, sizeof partner, "%s", c->uuid);
                 holder_why(o->why, sizeof o->why, d, o->rec.label, c->name, c->uuid);
@@ -645,7 +646,8 @@ static int apply_finish(mcsd *d, applying *a, guest_report *rep) {
         if (!a->ok)
                 goto out;
         if (o->created)
-                log_event(MCS_MSGID_RESERVED, MCS_LOG_INFO, parsed->name, parsed->uuid, o->rec.label, "%s %s for guest '%s' (%s)",
+                log_event(MCS_MSGID_RESERVED, MCS_LOG_INFO, parsed->name, parsed->uuid, o->rec.label,
+                          "%s %s for guest '%s' (%s)",
                           o->adopted ? "adopted its running label" : "reserved", o->rec.label, parsed->name,
                           mcs_kind_name(o->rec.kind));
         if (o->new_xml) {

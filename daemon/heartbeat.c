@@ -24,7 +24,8 @@ static void beat(mcsd *d) {
                 return;
         }
         if (d->heartbeat_failing)
-                log_event(MCS_MSGID_REGISTRY_RECOVERED, MCS_LOG_INFO, NULL, NULL, NULL, "registry heartbeat works again");
+                log_event(MCS_MSGID_REGISTRY_RECOVERED, MCS_LOG_INFO, NULL, NULL, NULL,
+                          "registry heartbeat works again");
         d->heartbeat_failing = false;
 }
 

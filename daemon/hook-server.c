@@ -200,8 +200,8 @@ static void decide_registry(hook_server *h, hook_call *c) {
                 mcs_hook_request unlabelled = *rq;
                 unlabelled.label = NULL;
                 if (mcs_hook_decide(h->reg, &h->d->cfg, &unlabelled, &c->v, &e) < 0) {
-                        log_event(undecided_id(c), MCS_LOG_ERROR, rq->name, rq->uuid, NULL, "hook %s for guest '%s': %s",
-                                  mcs_hook_op_name(rq->op), rq->name, e.msg);
+                        log_event(undecided_id(c), MCS_LOG_ERROR, rq->name, rq->uuid, NULL,
+                                  "hook %s for guest '%s': %s", mcs_hook_op_name(rq->op), rq->name, e.msg);
                         c->failed = fail_mcs(&c->err, &e) < 0;
                 }
         } else if (policy == MCS_LABELS_RESERVE || policy == MCS_LABELS_OFF) {
@@ -235,7 +235,8 @@ static void decide_finish(hook_server *h, hook_call *c) {
          * nothing is undone, the guest may run on it (reconcile releases a
          * dynamic record whose guest never ran, after undefine_grace). */
         if ((why_late = stale(c->params, c->fd, late, sizeof late)) && c->may_go_on) {
-                log_event(MCS_MSGID_FAIL_OPEN, v->allow ? MCS_LOG_WARNING : MCS_LOG_ERROR, rq->name, rq->uuid, rq->label,
+                log_event(MCS_MSGID_FAIL_OPEN, v->allow ? MCS_LOG_WARNING : MCS_LOG_ERROR, rq->name, rq->uuid,
+                          rq->label,
                           "hook %s (pid %d): the hook gave up on guest '%s' (%s) and may have let it start "
                           "(hook_fail_open); %s%s%s",
                           op, (int) c->peer.pid, rq->name, why_late,
