@@ -158,9 +158,9 @@ static int cmd_status(const cmd *c, int argc, char **argv) {
                                "since when)\n",
                                num(g, "unverified"));
                 if (num(g, "collision"))
-                        printf("COLLISION:  %lld guests run with a label another guest holds: they can read each "
-                               "other's images now (mcsctl check names them)\n",
-                               num(g, "collision"));
+                        printf("COLLISION:  %lld %s with a label another guest holds: they can read each other's "
+                               "images now (mcsctl check names them)\n",
+                               num(g, "collision"), num(g, "collision") == 1 ? "guest runs" : "guests run");
                 json_object *cl = obj(r, "clients");
                 printf("clients:    %lld of %lld connected\n", num(cl, "connected"), num(cl, "max"));
                 json_object *w = obj(r, "client_writes");
