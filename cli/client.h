@@ -12,6 +12,7 @@ enum {
         EXIT_UNREACHABLE = 3, /* no mcsd answers on the socket: not one byte of a reply came */
         EXIT_DENIED = 4,      /* the change is reserved to root and admin_group */
         EXIT_PROBLEMS = 5,    /* check found discrepancies */
+        EXIT_NO_REGISTRY = 6, /* check could not read the registry: libvirt's view only */
 };
 
 typedef struct client_opts {

@@ -16,6 +16,8 @@
 
 #include "client.h"
 #include "hook.h"
+#include "journal.h"
+#include "mcs-message-ids.h"
 #include "mcs-config.h"
 #include "mcs-domain-xml.h" /* its size limit only: mcsd parses the XML */
 #include "mcs-hook-rules.h"
@@ -74,10 +76,16 @@ static int refuse(mcs_hook_op op, const char *guest, const char *why, const char
  * having answered, would never learn that the guest runs. */
 static int no_answer(const mcs_config *cfg, mcs_hook_op op, const char *guest, const char *why) {
         if (gates_start(op) && cfg->hook_fail_open) {
-                /* Loudly: libvirt discards a successful hook's output. */
-                openlog("mcsctl-hook", LOG_PID, LOG_DAEMON);
-                syslog(LOG_WARNING, "FAIL-OPEN: guest '%s' starts unchecked (%s): %s", guest, mcs_hook_op_name(op), why);
-                closelog();
+                /* Loudly: libvirt discards a successful hook's output. The
+                 * journal with its MESSAGE_ID, or syslog without journald. */
+                char msg[2048];
+                snprintf(msg, sizeof msg, "FAIL-OPEN: guest '%s' starts unchecked (%s): %s", guest,
+                         mcs_hook_op_name(op), why);
+                if (journal_event(MCS_MSGID_FAIL_OPEN, LOG_WARNING, guest, msg) < 0) {
+                        openlog("mcsctl-hook", LOG_PID, LOG_DAEMON);
+                        syslog(LOG_WARNING, "%s", msg);
+                        closelog();
+                }
                 fprintf(stderr, "mcsd hook: FAIL-OPEN: guest '%s' starts unchecked: %s\n", guest, why);
                 return EXIT_OK;
         }

@@ -149,9 +149,18 @@ static int cmd_status(const cmd *c, int argc, char **argv) {
                 else
                         printf("labels:     %lld held; %lld of %lld pairs free\n", num(lb, "held"), num(lb, "free_pairs"),
                                num(lb, "pool_pairs"));
-                printf("guests:     %lld managed, %lld unmanaged, %lld refused, %lld failed, %lld waiting for a label "
-                       "(this host)\n",
-                       num(g, "managed"), num(g, "unmanaged"), num(g, "refused"), num(g, "failed"), num(g, "waiting"));
+                printf("guests:     %lld managed, %lld unmanaged, %lld refused, %lld failed, %lld waiting for a label, "
+                       "%lld in collision (this host)\n",
+                       num(g, "managed"), num(g, "unmanaged"), num(g, "refused"), num(g, "failed"), num(g, "waiting"),
+                       num(g, "collision"));
+                if (num(g, "unverified"))
+                        printf("            %lld of them not verified since the registry failed (`mcsctl show` says "
+                               "since when)\n",
+                               num(g, "unverified"));
+                if (num(g, "collision"))
+                        printf("COLLISION:  %lld %s with a label another guest holds: they can read each other's "
+                               "images now (mcsctl check names them)\n",
+                               num(g, "collision"), num(g, "collision") == 1 ? "guest runs" : "guests run");
                 json_object *cl = obj(r, "clients");
                 printf("clients:    %lld of %lld connected\n", num(cl, "connected"), num(cl, "max"));
                 json_object *w = obj(r, "client_writes");
@@ -224,6 +233,13 @@ static void show_libvirt(json_object *lv) {
                str(lv, "status") ? str(lv, "status") : "");
         if (str(lv, "why"))
                 printf("  why:        %s\n", str(lv, "why"));
+        if (str(lv, "unverified_since"))
+                printf("  not verified since %s: %s\n", str(lv, "unverified_since"), str(lv, "unverified_why"));
+        json_object *cw = obj(lv, "collides_with");
+        if (cw)
+                printf("  collides:   guest '%s' (%s) on host %s%s%s, %s\n", str(cw, "name") ? str(cw, "name") : "?",
+                       str(cw, "uuid"), str(cw, "host"), str(cw, "label") ? " holding " : "",
+                       str(cw, "label") ? str(cw, "label") : "", str(cw, "state"));
         if (str(lv, "error"))
                 printf("  error:      %s\n", str(lv, "error"));
         if (sl)
@@ -269,7 +285,9 @@ static int cmd_show(const cmd *c, int argc, char **argv) {
                 printf("reservation:  %s (%s), %s on host %s\n", str(res, "label"), str(res, "kind"), str(res, "state"),
                        str(res, "host"));
                 printf("  since %s, updated %s, generation %lld\n", created, updated, num(res, "generation"));
-        } else
+        } else if (str(r, "registry_error"))
+                printf("reservation:  unknown: the registry fails: %s\n", str(r, "registry_error"));
+        else
                 printf("reservation:  none\n");
         if (lv)
                 show_libvirt(lv);
@@ -407,8 +425,9 @@ static int cmd_check(const cmd *c, int argc, char **argv) {
         int rc = call("check", NULL, &r);
         if (rc)
                 return rc;
-        json_object *problems = obj(r, "problems");
+        json_object *problems = obj(r, "problems"), *lv = obj(r, "libvirt");
         size_t n = problems ? json_object_array_length(problems) : 0;
+        const char *reg_err = str(r, "registry_error");
         if (json_out)
                 print_json(r);
         else {
@@ -416,11 +435,25 @@ static int cmd_check(const cmd *c, int argc, char **argv) {
                         json_object *x = json_object_array_get_idx(problems, k);
                         printf("%s (%s): %s\n", str(x, "name"), str(x, "uuid"), str(x, "problem"));
                 }
-                printf("%zu problem%s; %lld guests on this host, %lld reservations held by it\n", n, n == 1 ? "" : "s",
-                       num(r, "guests"), num(r, "records"));
+                for (size_t k = 0; lv && k < json_object_array_length(lv); k++) {
+                        json_object *x = json_object_array_get_idx(lv, k);
+                        printf("%s (%s): %s, %s%s%s%s%s\n", str(x, "name"), str(x, "uuid"),
+                               flag(x, "active") ? "running" : "shut off",
+                               str(x, "status") ? str(x, "status") : "not seen yet",
+                               str(x, "unverified_since") ? ", not verified since " : "",
+                               str(x, "unverified_since") ? str(x, "unverified_since") : "", str(x, "why") ? ": " : "",
+                               str(x, "why") ? str(x, "why") : "");
+                }
+                if (reg_err)
+                        printf("registry: FAILING: %s\nreservations not compared: %zu problem%s known; %lld guests on "
+                               "this host as libvirt has them\n",
+                               reg_err, n, n == 1 ? "" : "s", num(r, "guests"));
+                else
+                        printf("%zu problem%s; %lld guests on this host, %lld reservations held by it\n", n,
+                               n == 1 ? "" : "s", num(r, "guests"), num(r, "records"));
         }
         json_object_put(r);
-        return n ? EXIT_PROBLEMS : EXIT_OK;
+        return n ? EXIT_PROBLEMS : reg_err ? EXIT_NO_REGISTRY : EXIT_OK;
 }
 
 static int cmd_import(const cmd *c, int argc, char **argv) {
@@ -561,7 +594,8 @@ static const cmd commands[] = {
          "      --label CONTEXT  the context for --tree, e.g. system_u:object_r:virt_content_t:s0\n",
          cmd_relabel},
         {"check", "", "compare registry, libvirt and images",  "Compare the registry, this host's guests and their images; print every discrepancy.\n"
-                      "Exits with 5 when there is any.",
+                      "Exits with 5 when there is any, with 6 when the registry cannot be read (libvirt's view is\n"
+                      "printed).",
          "", cmd_check},
         {"import", "", "adopt the labels of this host's guests",  "Apply the rules to every guest of this host now, adopting the labels that running guests\n"
                        "and static guests already have, and report each guest.",
@@ -599,7 +633,7 @@ static void usage(FILE *f) {
                    "  -t, --timeout SECS   give up waiting for mcsd after this long (default 120)\n"
                    "  -h, --help           show this help; COMMAND --help shows a command's\n"
                    "\nExit codes: 0 ok, 1 failed, 2 usage error, 3 mcsd unreachable, 4 permission denied,\n"
-                   "5 check found problems.\n");
+                   "5 check found problems, 6 check could not read the registry.\n");
 }
 
 int main(int argc, char **argv) {

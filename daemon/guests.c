@@ -6,10 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "fan-out.h"
 #include "log.h"
 #include "mcs-group-commit.h"
+#include "mcs-message-ids.h"
 #include "mcs-macro.h"
 #include "mcs-ownership.h"
 #include "metrics.h"
@@ -30,20 +32,32 @@ guest_entry *guests_find(mcsd *d, const char *uuid) {
         return NULL;
 }
 
+static void entry_free(guest_entry *g) {
+        free(g->name);
+        free(g->why);
+        free(g->unverified_why);
+        mcs_record_clear(&g->other);
+}
+
+static void unmark_partners(mcsd *d, const char *uuid, const char *how);
+
 static void drop_guest(mcsd *d, const char *uuid) {
         guest_entry *g = guests_find(d, uuid);
         if (!g)
                 return;
-        free(g->name);
-        free(g->why);
+        bool collided = g->status == MCS_GUEST_COLLISION;
+        if (collided)
+                log_event(MCS_MSGID_COLLISION_CLEARED, MCS_LOG_INFO, g->name, uuid, NULL,
+                          "collision cleared: guest '%s' (%s) is gone from host %s", g->name, uuid, d->host_id);
+        entry_free(g);
         *g = d->guests[--d->n_guests];
+        if (collided)
+                unmark_partners(d, uuid, "is gone");
 }
 
 void guests_clear(mcsd *d) {
-        for (size_t i = 0; i < d->n_guests; i++) {
-                free(d->guests[i].name);
-                free(d->guests[i].why);
-        }
+        for (size_t i = 0; i < d->n_guests; i++)
+                entry_free(&d->guests[i]);
         free(d->guests);
         d->guests = NULL;
         d->n_guests = 0;
@@ -65,12 +79,46 @@ static bool set_guest(mcsd *d, const char *uuid, const char *name, mcs_guest_sta
                 strcpy(g->uuid, uuid);
         } else if (g->status == st && g->why && !strcmp(g->why, why) && g->name && !strcmp(g->name, name))
                 return false;
+        char *n = strdup(name), *w = strdup(why); /* name or why may be g's own */
         free(g->name);
         free(g->why);
-        g->name = strdup(name);
-        g->why = strdup(why);
+        g->name = n;
+        g->why = w;
+        if (st != MCS_GUEST_COLLISION) {
+                mcs_record_clear(&g->other);
+                g->partner[0] = '\0';
+        }
         g->status = st;
         return true;
+}
+
+/* ---- collisions: two running guests whose labels overlap ----
+ * The guest refused its label has the other's reservation in its entry
+ * (other); a guest of this host holding that reservation, running, is in
+ * collision too, marked with the first one's UUID (partner). */
+
+/* The running guest of this host whose collision names uuid, if any. */
+static const guest_entry *collider_of(const mcsd *d, const char *uuid) {
+        for (size_t i = 0; i < d->n_guests; i++)
+                if (d->guests[i].status == MCS_GUEST_COLLISION && !d->guests[i].partner[0] &&
+                    !strcmp(d->guests[i].other.uuid, uuid) && !strcmp(d->guests[i].other.host, d->host_id))
+                        return &d->guests[i];
+        return NULL;
+}
+
+/* Guests marked in collision by uuid, whose collision ended: managed again
+ * (their next apply says so as well). */
+static void unmark_partners(mcsd *d, const char *uuid, const char *how) {
+        for (size_t i = 0; i < d->n_guests; i++) {
+                guest_entry *g = &d->guests[i];
+                if (g->status != MCS_GUEST_COLLISION || strcmp(g->partner, uuid))
+                        continue;
+                log_event(MCS_MSGID_COLLISION_CLEARED, MCS_LOG_INFO, g->name, g->uuid, NULL,
+                          "collision cleared: guest '%s' (%s) on host %s: the guest that ran with its label %s",
+                          g->name, g->uuid, d->host_id, how);
+                g->partner[0] = '\0';
+                set_guest(d, g->uuid, g->name, MCS_GUEST_MANAGED, "");
+        }
 }
 
 /* ---- delayed releases ---- */
@@ -153,8 +201,8 @@ static bool release_gone(mcsd *d, const char *uuid, const char *why) {
                 done = false;
         } else if (r == 0) {
                 metrics_release(d->metrics, METRICS_RELEASE_RELEASED);
-                log_guest(MCS_LOG_INFO, rec.name, uuid, rec.label, "released %s of guest '%s' (%s)", rec.label, rec.name,
-                          why);
+                log_event(MCS_MSGID_RELEASED, MCS_LOG_INFO, rec.name, uuid, rec.label, "released %s of guest '%s' (%s)",
+                          rec.label, rec.name, why);
                 images_restore(d, uuid, rec.label);
                 guests_label_freed(d);
         }
@@ -303,8 +351,12 @@ static void log_outcome(mcsd *d, const mcs_domain *dom, const mcs_guest_outcome 
         case MCS_GUEST_UNMANAGED:
                 log_guest(MCS_LOG_INFO, dom->name, dom->uuid, NULL, "guest '%s' is unmanaged: %s", dom->name, o->why);
                 break;
+        case MCS_GUEST_COLLISION:
+                log_event(MCS_MSGID_COLLISION, MCS_LOG_ERROR, dom->name, dom->uuid, dom->label,
+                          "COLLISION: guest '%s' (%s) %s", dom->name, dom->uuid, o->why);
+                break;
         case MCS_GUEST_REFUSED:
-                log_guest(MCS_LOG_ERROR, dom->name, dom->uuid, dom->label,
+                log_event(MCS_MSGID_REFUSED, MCS_LOG_ERROR, dom->name, dom->uuid, dom->label,
                           "guest '%s' on host %s will not be allowed to start: %s", dom->name, d->host_id,
                           o->why);
                 break;
@@ -425,6 +477,108 @@ static bool label_mcsd_wrote(mcsd *d, const applying *a) {
         return moved;
 }
 
+/* Why a running guest of this host is in collision because another guest
+ * of this host runs with a label that overlaps the reservation it holds. */
+static void holder_why(char *buf, size_t len, const mcsd *d, const char *label, const char *name, const char *uuid) {
+        if (snprintf(buf, len,
+                     "holds %s and runs on host %s while guest '%s' (%s) on the same host runs with a label that "
+                     "overlaps it; both run now and can read each other's images. Stop one of them: mcsd gives the "
+                     "other guest a free pair when it is redefined without its label or with `mcsctl relabel`",
+                     label, d->host_id, name, uuid) < 0)
+                buf[0] = '\0';
+}
+
+/* The registry failed while the guest was applied: a guest mcsd had
+ * judged before (managed, in collision, refused, unmanaged, waiting) keeps
+ * that status, noted unverified since the first such failure; a managed
+ * guest's label is held and unchanged as far as anyone knows, and a
+ * reconcile that could not run says nothing new about any of them.
+ * Returns false for a new or failed guest, or another error (it is failed). */
+static bool keep_unverified(mcsd *d, const char *uuid, const mcs_err *e) {
+        guest_entry *g = guests_find(d, uuid);
+        if (!g || !mcs_registry_fault_code(e->code) || g->status == MCS_GUEST_FAILED)
+                return false;
+        if (!g->unverified_ms) {
+                struct timespec ts;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                g->unverified_ms = (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+        }
+        char *why = strdup(e->msg);
+        if (why) {
+                free(g->unverified_why);
+                g->unverified_why = why;
+        }
+        return true;
+}
+
+/* Records the guest's outcome in the table, with the collisions it starts
+ * or ends: each is logged once when it starts and once when it ends. */
+static void record_outcome(mcsd *d, applying *a) {
+        mcs_domain *parsed = &a->parsed;
+        mcs_guest_outcome *o = &a->o;
+        const guest_entry *was = guests_find(d, parsed->uuid);
+        bool collided = was && was->status == MCS_GUEST_COLLISION;
+        char partner[MCS_UUID_STRLEN + 1] = "";
+
+        /* It holds its label; another guest of this host runs with one
+         * that overlaps it, and was refused for that. */
+        const guest_entry *c =
+                o->status == MCS_GUEST_MANAGED && is_active(a) == 1 ? collider_of(d, parsed->uuid) : NULL;
+        if (c) {
+                snprintf(partner, sizeof partner, "%s", c->uuid);
+                holder_why(o->why, sizeof o->why, d, o->rec.label, c->name, c->uuid);
+                o->status = MCS_GUEST_COLLISION;
+        }
+        /* The holder is a guest of this host: libvirt says whether it runs
+         * (a reconcile may not have recorded it running yet). */
+        char level[MCS_RANGE_STRMAX];
+        if (o->status == MCS_GUEST_COLLISION && !partner[0] && !strcmp(o->other.host, d->host_id) &&
+            parsed->label && mcs_context_level(parsed->label, level, sizeof level, NULL) == 0) {
+                virDomainPtr hd = virDomainLookupByUUIDString(d->conn, o->other.uuid);
+                if (hd && virDomainIsActive(hd) == 1)
+                        o->other.state = MCS_STATE_RUNNING;
+                if (hd)
+                        virDomainFree(hd);
+                mcs_guest_collision_why(o->why, sizeof o->why, level, d->host_id, &o->other,
+                                        o->other.state != MCS_STATE_RESERVED);
+        }
+        bool changed = set_guest(d, parsed->uuid, parsed->name, o->status, o->why);
+        guest_entry *g = guests_find(d, parsed->uuid);
+        if (g) { /* verified now */
+                g->unverified_ms = 0;
+                free(g->unverified_why);
+                g->unverified_why = NULL;
+        }
+        if (g && o->status == MCS_GUEST_COLLISION) {
+                snprintf(g->partner, sizeof g->partner, "%s", partner);
+                mcs_record_clear(&g->other);
+                if (!partner[0] && mcs_record_copy(&g->other, &o->other, NULL) < 0)
+                        g->other = (mcs_record){0};
+        }
+        log_outcome(d, parsed, o, changed);
+        if (collided && o->status != MCS_GUEST_COLLISION) {
+                log_event(MCS_MSGID_COLLISION_CLEARED, MCS_LOG_INFO, parsed->name, parsed->uuid, NULL,
+                          "collision cleared: guest '%s' (%s) on host %s is %s now", parsed->name, parsed->uuid,
+                          d->host_id, mcs_guest_status_name(o->status));
+                unmark_partners(d, parsed->uuid, "no longer does");
+        }
+        /* The holder runs here too: it is in collision as well. */
+        if (o->status != MCS_GUEST_COLLISION || partner[0] || strcmp(o->other.host, d->host_id) ||
+            o->other.state != MCS_STATE_RUNNING)
+                return;
+        guest_entry *h = guests_find(d, o->other.uuid);
+        if (!h || (h->status != MCS_GUEST_MANAGED && h->status != MCS_GUEST_COLLISION))
+                return;
+        char why[MCS_ERR_MSG_MAX];
+        _cleanup_free_ char *hname = strdup(h->name ? h->name : "");
+        holder_why(why, sizeof why, d, o->other.label, parsed->name, parsed->uuid);
+        if (hname && set_guest(d, o->other.uuid, hname, MCS_GUEST_COLLISION, why))
+                log_event(MCS_MSGID_COLLISION, MCS_LOG_ERROR, hname, o->other.uuid, o->other.label,
+                          "COLLISION: guest '%s' (%s) %s", hname, o->other.uuid, why);
+        if ((h = guests_find(d, o->other.uuid)))
+                snprintf(h->partner, sizeof h->partner, "%s", parsed->uuid);
+}
+
 /* The registry's part: what the rules make of the guest read. */
 static void apply_rules(mcsd *d, applying *a) {
         cancel_release(d, a->parsed.uuid);
@@ -504,7 +658,8 @@ static int apply_finish(mcsd *d, applying *a, guest_report *rep) {
         if (!a->ok)
                 goto out;
         if (o->created)
-                log_guest(MCS_LOG_INFO, parsed->name, parsed->uuid, o->rec.label, "%s %s for guest '%s' (%s)",
+                log_event(MCS_MSGID_RESERVED, MCS_LOG_INFO, parsed->name, parsed->uuid, o->rec.label,
+                          "%s %s for guest '%s' (%s)",
                           o->adopted ? "adopted its running label" : "reserved", o->rec.label, parsed->name,
                           mcs_kind_name(o->rec.kind));
         if (o->new_xml) {
@@ -549,7 +704,7 @@ static int apply_finish(mcsd *d, applying *a, guest_report *rep) {
                                          f.first);
                 }
         }
-        log_outcome(d, parsed, o, set_guest(d, parsed->uuid, parsed->name, o->status, o->why));
+        record_outcome(d, a);
         if (o->new_xml) {
                 guest_entry *g = guests_find(d, parsed->uuid);
                 if (g)
@@ -569,7 +724,7 @@ out:
                 snprintf(o->why, sizeof o->why, "%s", e->msg);
                 rc = 1;
                 schedule_wait(d);
-        } else if (rc < 0)
+        } else if (rc < 0 && !keep_unverified(d, parsed->uuid, e))
                 set_guest(d, parsed->uuid, gname, MCS_GUEST_FAILED, e->msg);
         count_reservation(d, o, rc);
 done:

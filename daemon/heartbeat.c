@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "mcs-message-ids.h"
 #include "metrics.h"
 
 static int64_t wall_us(void) {
@@ -21,12 +22,14 @@ static void beat(mcsd *d) {
         metrics_registry_write(d->metrics, METRICS_WRITER_HEARTBEAT, metrics_mono_ns() - t0, r == 0);
         if (r < 0) {
                 if (!d->heartbeat_failing)
-                        log_msg(MCS_LOG_WARNING, "registry heartbeat failed: %s", e.msg);
+                        log_event(MCS_MSGID_REGISTRY_FAILING, MCS_LOG_WARNING, NULL, NULL, NULL,
+                                  "registry heartbeat failed: %s", e.msg);
                 d->heartbeat_failing = true;
                 return;
         }
         if (d->heartbeat_failing)
-                log_msg(MCS_LOG_INFO, "registry heartbeat works again");
+                log_event(MCS_MSGID_REGISTRY_RECOVERED, MCS_LOG_INFO, NULL, NULL, NULL,
+                          "registry heartbeat works again");
         d->heartbeat_failing = false;
 }
 

@@ -20,6 +20,7 @@
 
 #include "hook-params.h"
 #include "log.h"
+#include "mcs-message-ids.h"
 #include "mcs-domain-label.h"
 #include "mcs-group-commit.h"
 #include "mcs-guest-images.h"
@@ -163,6 +164,19 @@ typedef struct hook_call {
         int64_t t0_ns;      /* accepted then (metrics_mono_ns) */
 } hook_call;
 
+/* Operations whose refusal stops a guest from running (as mcsctl hook's). */
+static bool gates_start(mcs_hook_op op) {
+        return op == MCS_HOOK_PREPARE || op == MCS_HOOK_START || op == MCS_HOOK_RESTORE || op == MCS_HOOK_MIGRATE;
+}
+
+/* The journal's id for a request mcsd could not decide: a hook that may
+ * fail open lets a start go on, one that fails closed refuses it. */
+static const char *undecided_id(const hook_call *c) {
+        if (!gates_start(c->rq.op))
+                return NULL;
+        return c->may_go_on ? MCS_MSGID_FAIL_OPEN : MCS_MSGID_HOOK_REFUSED;
+}
+
 /* The registry part of the decision: made for every call of a group in
  * one batch. No file is touched and nothing is answered before it is
  * durable. */
@@ -175,7 +189,7 @@ static void decide_registry(hook_server *h, hook_call *c) {
         /* Late for a hook that may fail open: decided all the same, since the
          * guest may be running; what that reserves is kept (decide_finish). */
         if (why_late && c->may_go_on)
-                log_guest(MCS_LOG_WARNING, rq->name, rq->uuid, NULL,
+                log_event(MCS_MSGID_FAIL_OPEN, MCS_LOG_WARNING, rq->name, rq->uuid, NULL,
                           "hook %s (pid %d): a late request for guest '%s' (%s) is decided all the same: with "
                           "hook_fail_open the start may have gone on",
                           mcs_hook_op_name(rq->op), (int) c->peer.pid, rq->name, why_late);
@@ -193,8 +207,8 @@ static void decide_registry(hook_server *h, hook_call *c) {
                 mcs_hook_request unlabelled = *rq;
                 unlabelled.label = NULL;
                 if (mcs_hook_decide(h->reg, &h->cfg, &unlabelled, &c->v, &e) < 0) {
-                        log_guest(MCS_LOG_ERROR, rq->name, rq->uuid, NULL, "hook %s for guest '%s': %s",
-                                  mcs_hook_op_name(rq->op), rq->name, e.msg);
+                        log_event(undecided_id(c), MCS_LOG_ERROR, rq->name, rq->uuid, NULL,
+                                  "hook %s for guest '%s': %s", mcs_hook_op_name(rq->op), rq->name, e.msg);
                         c->failed = fail_mcs(&c->err, &e) < 0;
                 }
         } else if (policy == MCS_LABELS_RESERVE || policy == MCS_LABELS_OFF) {
@@ -202,8 +216,8 @@ static void decide_registry(hook_server *h, hook_call *c) {
                 c->v = (mcs_hook_verdict){.allow = true};
                 set_msg(&c->v, "libvirt on this host has no SELinux security driver; mcsd labels no guest here");
         } else if (mcs_hook_decide(h->reg, &h->cfg, rq, &c->v, &e) < 0) {
-                log_guest(MCS_LOG_ERROR, rq->name, rq->uuid, NULL, "hook %s for guest '%s': %s", mcs_hook_op_name(rq->op),
-                          rq->name, e.msg);
+                log_event(undecided_id(c), MCS_LOG_ERROR, rq->name, rq->uuid, NULL, "hook %s for guest '%s': %s",
+                          mcs_hook_op_name(rq->op), rq->name, e.msg);
                 c->failed = fail_mcs(&c->err, &e) < 0;
         }
 }
@@ -228,7 +242,8 @@ static void decide_finish(hook_server *h, hook_call *c) {
          * nothing is undone, the guest may run on it (reconcile releases a
          * dynamic record whose guest never ran, after undefine_grace). */
         if ((why_late = stale(c->params, c->fd, late, sizeof late)) && c->may_go_on) {
-                log_guest(v->allow ? MCS_LOG_WARNING : MCS_LOG_ERROR, rq->name, rq->uuid, rq->label,
+                log_event(MCS_MSGID_FAIL_OPEN, v->allow ? MCS_LOG_WARNING : MCS_LOG_ERROR, rq->name, rq->uuid,
+                          rq->label,
                           "hook %s (pid %d): the hook gave up on guest '%s' (%s) and may have let it start "
                           "(hook_fail_open); %s%s%s",
                           op, (int) c->peer.pid, rq->name, why_late,
@@ -249,7 +264,10 @@ static void decide_finish(hook_server *h, hook_call *c) {
         /* A late decision for a fail-open hook goes on as a timely one. */
         if (v->released[0])
                 restore_images(h, rq, v);
-        log_guest(v->allow ? (v->msg[0] ? MCS_LOG_INFO : MCS_LOG_DEBUG) : MCS_LOG_ERROR, rq->name, rq->uuid, rq->label,
+        log_event(!v->allow && gates_start(rq->op) ? MCS_MSGID_HOOK_REFUSED
+                  : v->allow && v->created       ? MCS_MSGID_RESERVED
+                                                 : NULL,
+                  v->allow ? (v->msg[0] ? MCS_LOG_INFO : MCS_LOG_DEBUG) : MCS_LOG_ERROR, rq->name, rq->uuid, rq->label,
                   "hook %s (pid %d): guest '%s' %s%s%s", op, (int) c->peer.pid, rq->name, v->allow ? "allowed" : "REFUSED",
                   v->msg[0] ? ": " : "", v->msg);
 }

@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
 #include <sys/stat.h>
 #include <syslog.h>
 #include <stdatomic.h>
@@ -41,8 +43,8 @@ static int syslog_priority(mcs_log_level lvl) {
         return prio[lvl];
 }
 
-static void emit(mcs_log_level lvl, const char *name, const char *uuid, const char *label, const char *fmt,
-                 va_list ap) __attribute__((format(printf, 5, 0)));
+static void emit(const char *id, mcs_log_level lvl, const char *name, const char *uuid, const char *label,
+                 const char *fmt, va_list ap) __attribute__((format(printf, 6, 0)));
 /* Control bytes become \xNN: names, paths and messages may come from
  * shared storage or a client, and a line end in one would forge a log line
  * (or, in a journal field, a field of its own). */
@@ -57,18 +59,30 @@ static const char *escape(const char *in, char *out, size_t len) {
         return out;
 }
 
-static void emit(mcs_log_level lvl, const char *name, const char *uuid, const char *label, const char *fmt,
-                 va_list ap) {
+static void emit(const char *id, mcs_log_level lvl, const char *name, const char *uuid, const char *label,
+                 const char *fmt, va_list ap) {
         char raw[2048], msg[2048], ename[1024], euuid[192], elabel[1024];
         if ((int) lvl > log_threshold)
                 return;
         vsnprintf(raw, sizeof raw, fmt, ap);
         escape(raw, msg, sizeof msg);
         if (log_to_journal) {
-                sd_journal_send("MESSAGE=%s", msg, "PRIORITY=%d", syslog_priority(lvl), "SYSLOG_IDENTIFIER=mcsd",
-                                "MCS_GUEST_NAME=%s", escape(name, ename, sizeof ename), "MCS_GUEST_UUID=%s",
-                                escape(uuid, euuid, sizeof euuid), "MCS_LABEL=%s", escape(label, elabel, sizeof elabel),
-                                "MCS_GUESTS_WAITING=%ld", guests_waiting < 0 ? 0 : guests_waiting, NULL);
+                /* One field a line; MESSAGE_ID only for an event kind. */
+                char f[8][2200];
+                struct iovec iov[8];
+                int n = 0;
+                snprintf(f[n++], sizeof f[0], "MESSAGE=%s", msg);
+                snprintf(f[n++], sizeof f[0], "PRIORITY=%d", syslog_priority(lvl));
+                snprintf(f[n++], sizeof f[0], "SYSLOG_IDENTIFIER=mcsd");
+                snprintf(f[n++], sizeof f[0], "MCS_GUEST_NAME=%s", escape(name, ename, sizeof ename));
+                snprintf(f[n++], sizeof f[0], "MCS_GUEST_UUID=%s", escape(uuid, euuid, sizeof euuid));
+                snprintf(f[n++], sizeof f[0], "MCS_LABEL=%s", escape(label, elabel, sizeof elabel));
+                snprintf(f[n++], sizeof f[0], "MCS_GUESTS_WAITING=%ld", guests_waiting < 0 ? 0 : guests_waiting);
+                if (id)
+                        snprintf(f[n++], sizeof f[0], "MESSAGE_ID=%s", id);
+                for (int i = 0; i < n; i++)
+                        iov[i] = (struct iovec){.iov_base = f[i], .iov_len = strlen(f[i])};
+                sd_journal_sendv(iov, n);
                 return;
         }
         fprintf(stderr, "mcsd: %s: %s\n", mcs_log_level_name(lvl), msg);
@@ -77,14 +91,22 @@ static void emit(mcs_log_level lvl, const char *name, const char *uuid, const ch
 void log_msg(mcs_log_level lvl, const char *fmt, ...) {
         va_list ap;
         va_start(ap, fmt);
-        emit(lvl, NULL, NULL, NULL, fmt, ap);
+        emit(NULL, lvl, NULL, NULL, NULL, fmt, ap);
         va_end(ap);
 }
 
 void log_guest(mcs_log_level lvl, const char *name, const char *uuid, const char *label, const char *fmt, ...) {
         va_list ap;
         va_start(ap, fmt);
-        emit(lvl, name, uuid, label, fmt, ap);
+        emit(NULL, lvl, name, uuid, label, fmt, ap);
+        va_end(ap);
+}
+
+void log_event(const char *id, mcs_log_level lvl, const char *name, const char *uuid, const char *label,
+               const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        emit(id, lvl, name, uuid, label, fmt, ap);
         va_end(ap);
 }
 

@@ -17,6 +17,11 @@ void log_msg(mcs_log_level lvl, const char *fmt, ...) __attribute__((format(prin
 void log_guest(mcs_log_level lvl, const char *name, const char *uuid, const char *label, const char *fmt, ...)
         __attribute__((format(printf, 5, 6)));
 
+/* The same, for an event kind with a MESSAGE_ID (message-ids.h); id may be
+ * NULL. Off the journal the id is not printed. */
+void log_event(const char *id, mcs_log_level lvl, const char *name, const char *uuid, const char *label,
+               const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
 /* How many guests wait for a label: every journal entry from now on carries
  * it as MCS_GUESTS_WAITING. Returns true when the count changed (from
  * unknown, the first time only when it is not 0). */

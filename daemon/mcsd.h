@@ -27,6 +27,16 @@ typedef struct guest_entry {
         /* The static label mcsd last wrote into the guest's XML ("": none
          * since mcsd started): a label mcsd wrote is not an operator's. */
         char written[MCS_RANGE_STRMAX];
+        /* A collision: the reservation its label overlaps (a guest of this
+         * host that runs with a label another guest of this host holds), or,
+         * for the holder marked by it, that guest's UUID in partner. */
+        mcs_record other;
+        char partner[MCS_UUID_STRLEN + 1];
+        /* A managed guest that a reconcile could not verify (the registry
+         * failed): since when (wall clock, ms; 0: verified) and why. Its
+         * label is held and unchanged as far as mcsd knows: it stays managed. */
+        int64_t unverified_ms;
+        char *unverified_why;
 } guest_entry;
 
 /* A redefinition mcsd made, watched until libvirt's events for it have

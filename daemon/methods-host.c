@@ -112,6 +112,7 @@ static void check_one(request *rq, virDomainPtr dom, json_object *problems) {
                 .refused = g && g->status == MCS_GUEST_REFUSED ? g->why : NULL,
                 .failed = g && g->status == MCS_GUEST_FAILED ? g->why : NULL,
                 .waiting = g && g->status == MCS_GUEST_WAITING ? g->why : NULL,
+                .collision = g && g->status == MCS_GUEST_COLLISION ? g->why : NULL,
                 .policy = d->policy,
                 .dom = &parsed,
                 .persistent = persistent == 1,
@@ -136,6 +137,32 @@ static void check_one(request *rq, virDomainPtr dom, json_object *problems) {
         mcs_domain_clear(&parsed);
 }
 
+/* The registry fails: this host's guests as libvirt and mcsd's table have
+ * them, each with the status mcsd last gave it (a collision or a failure
+ * known before is a problem still); their reservations are not compared. */
+static json_object *libvirt_only(request *rq, virDomainPtr *doms, int n, json_object *problems) {
+        json_object *a = json_object_new_array();
+        for (int i = 0; i < n; i++) {
+                char uuid[VIR_UUID_STRING_BUFLEN] = "";
+                virDomainGetUUIDString(doms[i], uuid);
+                const guest_entry *g = guests_find(rq->d, uuid);
+                json_object *o = json_object_new_object();
+                json_object_object_add(o, "uuid", json_str(uuid));
+                json_object_object_add(o, "name", json_str(virDomainGetName(doms[i])));
+                json_object_object_add(o, "active", json_object_new_boolean(virDomainIsActive(doms[i]) == 1));
+                json_object_object_add(o, "status", json_str(g ? mcs_guest_status_name(g->status) : NULL));
+                json_object_object_add(o, "why", json_str(g && g->why && *g->why ? g->why : NULL));
+                guest_unverified_json(g, o);
+                json_object_array_add(a, o);
+                if (g && g->status == MCS_GUEST_COLLISION) {
+                        char what[MCS_ERR_MSG_MAX + 16];
+                        snprintf(what, sizeof what, "COLLISION: %s", g->why);
+                        add_problem(problems, uuid, g->name, what);
+                }
+        }
+        return a;
+}
+
 int method_check(request *rq, json_object **result, reply_err *err) {
         mcsd *d = rq->d;
         virDomainPtr *doms = NULL;
@@ -148,19 +175,27 @@ int method_check(request *rq, json_object **result, reply_err *err) {
         mcs_filter f = MCS_FILTER_ALL;
         f.host = d->host_id;
         _cleanup_free_ uuid_str *uuids = domain_sorted_uuids(doms, n);
-        if (!uuids || mcs_registry_list(d->reg, &f, &mine, &e) < 0) {
+        if (!uuids) {
                 domain_list_free(doms, n);
-                return uuids ? fail_mcs(err, &e) : fail(err, "no-memory", "out of memory");
+                return fail(err, "no-memory", "out of memory");
         }
         json_object *problems = json_object_new_array();
-        for (int i = 0; i < n; i++)
-                check_one(rq, doms[i], problems);
-        for (size_t i = 0; i < mine.n; i++)
-                if (!domain_listed(uuids, n, mine.v[i].uuid))
-                        mcs_check_orphan(&mine.v[i], d->host_id, add_problem, problems);
         json_object *o = json_object_new_object();
         json_object_object_add(o, "guests", json_object_new_int(n));
-        json_object_object_add(o, "records", json_object_new_int64((int64_t) mine.n));
+        if (mcs_registry_list(d->reg, &f, &mine, &e) < 0) {
+                /* One failed read says it: no guest is asked again (each
+                 * would wait out the same timeout). */
+                json_object_object_add(o, "records", NULL);
+                json_object_object_add(o, "registry_error", json_str(e.msg));
+                json_object_object_add(o, "libvirt", libvirt_only(rq, doms, n, problems));
+        } else {
+                for (int i = 0; i < n; i++)
+                        check_one(rq, doms[i], problems);
+                for (size_t i = 0; i < mine.n; i++)
+                        if (!domain_listed(uuids, n, mine.v[i].uuid))
+                                mcs_check_orphan(&mine.v[i], d->host_id, add_problem, problems);
+                json_object_object_add(o, "records", json_object_new_int64((int64_t) mine.n));
+        }
         json_object_object_add(o, "problems", problems);
         mcs_record_list_clear(&mine);
         domain_list_free(doms, n);
@@ -242,8 +277,8 @@ int method_gc(request *rq, json_object **result, reply_err *err) {
                                 mcs_record_list_clear(&l);
                                 return fail_mcs(err, &e);
                         }
-                        log_change(rq, "gc released %s of guest '%s' (%s, host %s)", rec->label, rec->name, rec->uuid,
-                                   rec->host);
+                        log_change_event(rq, MCS_MSGID_RELEASED, rec, "gc released %s of guest '%s' (%s, host %s)",
+                                         rec->label, rec->name, rec->uuid, rec->host);
                         images_restore(d, rec->uuid, rec->label);
                         guests_label_freed(d);
                 }

@@ -58,6 +58,11 @@ int method_status(request *rq, json_object **result, reply_err *err) {
         json_object_object_add(x, "refused", json_object_new_int64((int64_t) count[MCS_GUEST_REFUSED]));
         json_object_object_add(x, "failed", json_object_new_int64((int64_t) count[MCS_GUEST_FAILED]));
         json_object_object_add(x, "waiting", json_object_new_int64((int64_t) count[MCS_GUEST_WAITING]));
+        json_object_object_add(x, "collision", json_object_new_int64((int64_t) count[MCS_GUEST_COLLISION]));
+        size_t unverified = 0;
+        for (size_t i = 0; i < d->n_guests; i++)
+                unverified += d->guests[i].unverified_ms != 0;
+        json_object_object_add(x, "unverified", json_object_new_int64((int64_t) unverified));
         json_object_object_add(o, "guests", x);
         x = json_object_new_object();
         json_object_object_add(x, "connected", json_object_new_int64((int64_t) d->n_clients));
@@ -157,6 +162,20 @@ static json_object *libvirt_json(mcsd *d, virDomainPtr dom) {
         guest_entry *g = guests_find(d, uuid);
         json_object_object_add(o, "status", json_str(g ? mcs_guest_status_name(g->status) : NULL));
         json_object_object_add(o, "why", json_str(g && g->why && *g->why ? g->why : NULL));
+        guest_unverified_json(g, o);
+        /* A collision: the reservation its label overlaps, or the guest of
+         * this host that runs with a label overlapping its own. */
+        if (g && g->status == MCS_GUEST_COLLISION && g->other.label)
+                json_object_object_add(o, "collides_with", record_json(&g->other));
+        else if (g && g->status == MCS_GUEST_COLLISION && g->partner[0]) {
+                const guest_entry *p = guests_find(d, g->partner);
+                json_object *x = json_object_new_object();
+                json_object_object_add(x, "uuid", json_str(g->partner));
+                json_object_object_add(x, "name", json_str(p ? p->name : NULL));
+                json_object_object_add(x, "host", json_str(d->host_id));
+                json_object_object_add(x, "state", json_str("running"));
+                json_object_object_add(o, "collides_with", x);
+        }
         if (domain_parse(dom, persistent == 1, &parsed, &e) < 0) {
                 json_object_object_add(o, "error", json_str(e.msg));
                 return o;
@@ -191,7 +210,9 @@ int method_show(request *rq, json_object **result, reply_err *err) {
                             rq->d->host_id);
         }
         int r = mcs_registry_get(rq->d->reg, g.uuid, &rec, &e);
-        if (r < 0 && r != -MCS_E_NOTFOUND) {
+        /* The registry failing, a guest of this host is still shown as
+         * libvirt has it, with the registry's error beside it. */
+        if (r < 0 && r != -MCS_E_NOTFOUND && !g.dom) {
                 resolved_clear(&g);
                 return fail_mcs(err, &e);
         }
@@ -199,6 +220,8 @@ int method_show(request *rq, json_object **result, reply_err *err) {
         json_object_object_add(o, "uuid", json_str(g.uuid));
         json_object_object_add(o, "name", json_str(g.name));
         json_object_object_add(o, "reservation", r == 0 ? record_json(&rec) : NULL);
+        if (r < 0 && r != -MCS_E_NOTFOUND)
+                json_object_object_add(o, "registry_error", json_str(e.msg));
         json_object_object_add(o, "libvirt", g.dom ? libvirt_json(rq->d, g.dom) : NULL);
         mcs_record_clear(&rec);
         resolved_clear(&g);
@@ -240,7 +263,8 @@ static int reserve_finish(request *rq, void *state, json_object **result, reply_
         mcs_err e = {0};
 
         if (w->created) {
-                log_change(rq, "reserved %s for guest '%s' (%s)", w->rec.label, w->rec.name, w->rec.uuid);
+                log_change_event(rq, MCS_MSGID_RESERVED, &w->rec, "reserved %s for guest '%s' (%s)", w->rec.label,
+                                 w->rec.name, w->rec.uuid);
                 metrics_reservation(d->metrics, METRICS_RESERVE_CREATED);
         }
         /* A guest defined here gets the label into its XML at once. */
@@ -327,7 +351,8 @@ static int release_write(request *rq, void *state, reply_err *err) {
 static int release_finish(request *rq, void *state, json_object **result, reply_err *err) {
         release_state *w = state;
         (void) err;
-        log_change(rq, "released %s of guest '%s' (%s, host %s)", w->rec.label, w->rec.name, w->rec.uuid, w->rec.host);
+        log_change_event(rq, MCS_MSGID_RELEASED, &w->rec, "released %s of guest '%s' (%s, host %s)", w->rec.label,
+                         w->rec.name, w->rec.uuid, w->rec.host);
         metrics_release(rq->d->metrics, METRICS_RELEASE_RELEASED);
         images_restore(rq->d, w->rec.uuid, w->rec.label);
         guests_label_freed(rq->d);

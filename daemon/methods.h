@@ -5,6 +5,7 @@
 #include <json-c/json.h>
 
 #include "mcs-protocol.h"
+#include "mcs-message-ids.h"
 #include "mcsd.h"
 
 typedef struct request {
@@ -49,8 +50,16 @@ int param_required(request *rq, const char *key, const char **out, reply_err *er
 json_object *json_str(const char *s); /* NULL s: JSON null */
 json_object *record_json(const mcs_record *rec);
 
+/* A managed guest a reconcile could not verify: "unverified_since" (an
+ * ISO 8601 time) and "unverified_why" added to o; nothing otherwise. */
+void guest_unverified_json(const guest_entry *g, json_object *o);
+
 /* Logs a change with the peer who asked for it. */
 void log_change(request *rq, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The same for an event kind with a MESSAGE_ID (mcs-message-ids.h) about
+ * the guest of rec (its name, UUID and label go to the journal fields). */
+void log_change_event(request *rq, const char *id, const mcs_record *rec, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
 
 /* A guest named by UUID or by name: on this host first, then in the registry. */
 typedef struct resolved {

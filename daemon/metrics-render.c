@@ -87,21 +87,19 @@ static void hosts_part(mcsd *d, metrics_text *t) {
 }
 
 static void guests_part(mcsd *d, metrics_text *t) {
-        size_t count[MCS_GUEST_STATUSES];
-        bool collision = false;
+        size_t count[MCS_GUEST_STATUSES], unverified = 0;
 
         guests_count(d, count);
         metrics_text_family(t, "mcsd_guests", "gauge", "This host's guests by status.");
         for (size_t i = 0; i < MCS_GUEST_STATUSES; i++) {
-                const char *name = mcs_guest_status_name((mcs_guest_status) i);
-                const char *l[] = {"status", name, NULL};
-                collision |= !strcmp(name, "collision");
+                const char *l[] = {"status", mcs_guest_status_name((mcs_guest_status) i), NULL};
                 metrics_text_sample(t, "mcsd_guests", l, (double) count[i]);
         }
-        /* The alert on a live collision reads this series: it exists, at 0,
-         * with an mcsd whose statuses have no collision. */
-        if (!collision)
-                metrics_text_sample(t, "mcsd_guests", (const char *[]){"status", "collision", NULL}, 0);
+        for (size_t i = 0; i < d->n_guests; i++)
+                unverified += d->guests[i].unverified_ms != 0;
+        gauge(t, "mcsd_guests_unverified",
+              "This host's guests whose status stands from before the registry failed: not verified since.",
+              (double) unverified);
 }
 
 static void counters_part(metrics_text *t, const metrics_snapshot *s) {

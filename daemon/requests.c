@@ -6,8 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
+#include "mcs-message-ids.h"
 #include "methods.h"
 
 static int param(request *rq, const char *key, json_type want, json_object **out, reply_err *err) {
@@ -63,13 +65,40 @@ json_object *record_json(const mcs_record *rec) {
         return o;
 }
 
-void log_change(request *rq, const char *fmt, ...) {
+void guest_unverified_json(const guest_entry *g, json_object *o) {
+        char when[32];
+        struct tm tm;
+        time_t t;
+        if (!g || !g->unverified_ms)
+                return;
+        t = (time_t) (g->unverified_ms / 1000);
+        gmtime_r(&t, &tm);
+        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        json_object_object_add(o, "unverified_since", json_str(when));
+        json_object_object_add(o, "unverified_why", json_str(g->unverified_why));
+}
+
+static void change(request *rq, const char *id, const mcs_record *rec, const char *fmt, va_list ap)
+        __attribute__((format(printf, 4, 0)));
+static void change(request *rq, const char *id, const mcs_record *rec, const char *fmt, va_list ap) {
         char what[MCS_ERR_MSG_MAX];
+        vsnprintf(what, sizeof what, fmt, ap);
+        log_event(id, MCS_LOG_INFO, rec ? rec->name : NULL, rec ? rec->uuid : NULL, rec ? rec->label : NULL,
+                  "uid %u pid %d: %s", (unsigned) rq->peer->cred.uid, (int) rq->peer->cred.pid, what);
+}
+
+void log_change(request *rq, const char *fmt, ...) {
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(what, sizeof what, fmt, ap);
+        change(rq, NULL, NULL, fmt, ap);
         va_end(ap);
-        log_msg(MCS_LOG_INFO, "uid %u pid %d: %s", (unsigned) rq->peer->cred.uid, (int) rq->peer->cred.pid, what);
+}
+
+void log_change_event(request *rq, const char *id, const mcs_record *rec, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        change(rq, id, rec, fmt, ap);
+        va_end(ap);
 }
 
 int need_libvirt(request *rq, reply_err *err) {

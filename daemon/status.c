@@ -37,10 +37,11 @@ void mcsd_update_status(mcsd *d) {
         char status[sizeof d->last_status];
         guests_count(d, count);
         snprintf(status, sizeof status,
-                 "%s %s; %s; %zu guests: %zu managed, %zu unmanaged, %zu refused, %zu failed, %zu waiting for a label",
+                 "%s %s; %s; %zu guests: %zu managed, %zu unmanaged, %zu refused, %zu failed, %zu waiting for a label, "
+                 "%zu in collision",
                  d->conn ? "connected to" : "waiting for", d->cfg.uri, guests_policy_text(d), d->n_guests,
                  count[MCS_GUEST_MANAGED], count[MCS_GUEST_UNMANAGED], count[MCS_GUEST_REFUSED], count[MCS_GUEST_FAILED],
-                 count[MCS_GUEST_WAITING]);
+                 count[MCS_GUEST_WAITING], count[MCS_GUEST_COLLISION]);
         /* Every journal entry carries the count; a change is one line. */
         if (log_set_guests_waiting((long) count[MCS_GUEST_WAITING]))
                 log_msg(count[MCS_GUEST_WAITING] ? MCS_LOG_WARNING : MCS_LOG_INFO, "%zu %s for a label",

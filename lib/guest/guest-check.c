@@ -69,6 +69,10 @@ unsigned mcs_check_guest(const mcs_check_guest_input *in, mcs_check_report repor
                 return 0;
         if (!in->persistent && !d->label)
                 return 0; /* a transient guest without a label yet: nothing to hold */
+        if (in->collision)
+                say(&c, "COLLISION: %s", in->collision);
+        if (in->collision && !rec)
+                return c.n;
         if (in->refused) {
                 say(&c, "its label is refused: %s", in->refused);
                 return c.n;

@@ -11,7 +11,7 @@
 
 #define CONTEXT_MAX (4u * 256u + MCS_RANGE_STRMAX)
 
-static const char *const status_names[] = {"managed", "unmanaged", "refused", "failed", "waiting"};
+static const char *const status_names[] = {"managed", "unmanaged", "refused", "failed", "waiting", "collision"};
 
 const char *mcs_guest_status_name(mcs_guest_status s) {
         return (unsigned) s < MCS_ARRAY_SIZE(status_names) ? status_names[s] : "?";
@@ -20,6 +20,7 @@ const char *mcs_guest_status_name(mcs_guest_status s) {
 void mcs_guest_outcome_clear(mcs_guest_outcome *o) {
         free(o->new_xml);
         mcs_record_clear(&o->rec);
+        mcs_record_clear(&o->other);
         *o = (mcs_guest_outcome){0};
 }
 
@@ -57,6 +58,52 @@ static int judge_edit(void *ctx, const mcs_record *cur, bool same, mcs_err *e) {
         return MCS_HOLD_REPLACE;
 }
 
+/* The reservation of another guest than uuid whose label equals, contains
+ * or is contained in level: 0 with *out, -MCS_E_NOTFOUND, or an error. The
+ * registry said "conflict" without a record: read them all, which only a
+ * guest that collides pays for. */
+static int find_overlap(mcs_registry *r, const char *uuid, const char *level, mcs_record *out, mcs_err *e) {
+        mcs_record_list l = {0};
+        mcs_range want, held;
+        int rc = -MCS_E_NOTFOUND;
+        if (mcs_range_parse(level, &want, NULL) < 0)
+                return rc;
+        if (mcs_registry_list(r, &MCS_FILTER_ALL, &l, e) < 0)
+                return -(int) e->code;
+        for (size_t i = 0; i < l.n && rc == -MCS_E_NOTFOUND; i++)
+                if (strcmp(l.v[i].uuid, uuid) && mcs_range_parse(l.v[i].label, &held, NULL) == 0 &&
+                    mcs_catset_conflict(&want.high.cats, &held.high.cats))
+                        rc = mcs_record_copy(out, &l.v[i], e);
+        mcs_record_list_clear(&l);
+        return rc;
+}
+
+void mcs_guest_collision_why(char *buf, size_t len, const char *level, const char *host, const mcs_record *h,
+                             bool runs) {
+        if (snprintf(buf, len,
+                     "runs with %s on host %s while guest '%s' (%s) holds %s on host %s%s; %s. Stop one of them: mcsd "
+                     "gives it a free pair when it is redefined without its label or with `mcsctl relabel`",
+                     level, host, h->name, h->uuid, h->label, h->host, runs ? " and runs" : " (not running)",
+                     runs ? "both run now and can read each other's images"
+                          : "if that guest starts, the two can read each other's images") < 0)
+                buf[0] = '\0';
+}
+
+/* A running guest refused its label: a collision when another guest's
+ * reservation overlaps it. Returns 1 (o filled in), 0 (a plain refusal),
+ * or an error. */
+static int collision(mcs_registry *r, const mcs_domain *d, const char *level, mcs_guest_outcome *o, mcs_err *e) {
+        int rc = find_overlap(r, d->uuid, level, &o->other, e);
+        if (rc == -MCS_E_NOTFOUND)
+                return 0;
+        if (rc < 0)
+                return rc;
+        mcs_guest_collision_why(o->why, sizeof o->why, level, r ? mcs_registry_host(r) : "?", &o->other,
+                                o->other.state != MCS_STATE_RESERVED);
+        o->status = MCS_GUEST_COLLISION;
+        return 1;
+}
+
 /* A guest whose XML carries a label (static, or a running transient guest's):
  * the registry must hold exactly that label for it. */
 static int register_label(mcs_registry *r, const mcs_domain *d, mcs_kind kind, bool active, mcs_guest_outcome *o,
@@ -72,6 +119,16 @@ static int register_label(mcs_registry *r, const mcs_domain *d, mcs_kind kind, b
         mcs_guest g = {.uuid = d->uuid, .name = d->name, .kind = kind};
         edit_judge j = {r, kind, active};
         int rc = mcs_guest_hold_label(r, &g, level, judge_edit, &j, &held, &o->rec, e);
+        if (rc == -MCS_E_CONFLICT && active) {
+                /* A running guest refused its label: a collision when
+                 * another guest's reservation overlaps it. */
+                mcs_err ce = {0};
+                int c = collision(r, d, level, o, &ce);
+                if (c != 0) {
+                        *e = ce;
+                        return c < 0 ? c : 0;
+                }
+        }
         if (rc < 0)
                 return refusal(rc) ? outcome(o, MCS_GUEST_REFUSED, e->msg) : rc;
         o->created = held == MCS_HELD_RESERVED || held == MCS_HELD_REPLACED;

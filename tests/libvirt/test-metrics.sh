@@ -63,7 +63,11 @@ same_as_status() {
 	local s k
 	s=$(M --json status)
 	for k in $(jq -r '.guests | keys[]' <<<"$s"); do
-		[ "$(metric "mcsd_guests{status=\"$k\"}" "$1")" = "$(jq -r ".guests.$k" <<<"$s")" ] || return 1
+		if [ "$k" = unverified ]; then
+			[ "$(metric mcsd_guests_unverified "$1")" = "$(jq -r .guests.unverified <<<"$s")" ] || return 1
+		else
+			[ "$(metric "mcsd_guests{status=\"$k\"}" "$1")" = "$(jq -r ".guests.$k" <<<"$s")" ] || return 1
+		fi
 	done
 	[ "$(metric mcsd_labels_held "$1")" = "$(jq -r .labels.held <<<"$s")" ] &&
 		[ "$(metric mcsd_pool_free_pairs "$1")" = "$(jq -r .labels.free_pairs <<<"$s")" ] &&

@@ -40,7 +40,9 @@ for unit in mcsd.service mcsd.socket mcsd-hook.socket; do
 	installed 644 "$UNITDIR/$unit"
 done
 grep -qx "ExecStart=$SBINDIR/mcsd" "$D$UNITDIR/mcsd.service" || fail "mcsd.service: $(grep ExecStart "$D$UNITDIR/mcsd.service")"
-ok "systemd units in $UNITDIR, ExecStart the installed mcsd"
+installed 644 "$PREFIX/lib/systemd/catalog/mcsd.catalog"
+cmp -s "$SOURCE_ROOT/contrib/systemd/mcsd.catalog" "$D$PREFIX/lib/systemd/catalog/mcsd.catalog" || fail "mcsd.catalog differs"
+ok "systemd units in $UNITDIR, ExecStart the installed mcsd; the journal catalog in $PREFIX/lib/systemd/catalog"
 
 docdir=$DATADIR/doc/mcsd
 installed 644 "$docdir/mcsd.conf.example"

@@ -67,7 +67,8 @@ mcsd_files=(/usr/sbin/mcsd /usr/bin/mcsctl /etc/libvirt/hooks/qemu.d/mcsd /etc/l
 	/lib/systemd/system/mcsd.service /lib/systemd/system/mcsd.socket /lib/systemd/system/mcsd-hook.socket
 	/usr/share/man/man8/mcsd.8.gz /usr/share/man/man8/mcsctl.8.gz /usr/share/man/man5/mcsd.conf.5.gz
 	/usr/share/bash-completion/completions/mcsctl /usr/share/doc/mcsd/mcsd.conf.example
-	/usr/share/doc/mcsd/mcsd.md /usr/share/doc/mcsd/hook.md /usr/share/doc/mcsd/copyright)
+	/usr/share/doc/mcsd/mcsd.md /usr/share/doc/mcsd/hook.md /usr/share/doc/mcsd/copyright
+	/usr/lib/systemd/catalog/mcsd.catalog)
 lib_files=("$libdir/libmcs.so.0" "$libdir/libmcs.so.$VERSION")
 dev_files=("$libdir/libmcs.so" "$libdir/pkgconfig/libmcs.pc" /usr/include/mcs/mcs-registry.h /usr/include/mcs/mcs-level.h)
 if [ $policy = yes ]; then
@@ -177,7 +178,8 @@ rpmhas() {
 rpmhas mcsd '/usr/s\?bin/mcsd' /usr/bin/mcsctl /etc/libvirt/hooks/qemu.d/mcsd /etc/libvirt/hooks/lxc.d/mcsd \
 	'/usr/lib/systemd/system/mcsd.service' '/usr/lib/systemd/system/mcsd.socket' '/usr/lib/systemd/system/mcsd-hook.socket' \
 	'/usr/share/man/man8/mcsd.8.*' '/usr/share/man/man8/mcsctl.8.*' '/usr/share/man/man5/mcsd.conf.5.*' \
-	/usr/share/bash-completion/completions/mcsctl /usr/share/doc/mcsd/mcsd.conf.example
+	/usr/share/bash-completion/completions/mcsctl /usr/share/doc/mcsd/mcsd.conf.example \
+	/usr/lib/systemd/catalog/mcsd.catalog
 rpmhas mcsd-libs '/usr/lib[0-9]*/libmcs.so.0' "/usr/lib[0-9]*/libmcs.so.$VERSION"
 rpmhas mcsd-devel '/usr/lib[0-9]*/libmcs.so' '/usr/lib[0-9]*/pkgconfig/libmcs.pc' /usr/include/mcs/mcs-registry.h
 configs=$(rpm --dbpath "$T/db" -qcp "$(find "$T/RPMS" -name "mcsd-$VERSION-1*.rpm")")

@@ -69,6 +69,11 @@ START_TEST(agreement_and_registry_discrepancies) {
         ck_assert_uint_eq(run(&in), 1);
         ck_assert_ptr_nonnull(strstr(found, "its label is refused: label s0:c1,c2 is held by guest vm9"));
         in.refused = NULL;
+        /* A running guest in collision holds nothing: that one line says it. */
+        in.collision = "runs with s0:c1,c2 on host h1 while guest 'vm9' holds s0:c1,c2 on host h2 and runs";
+        ck_assert_uint_eq(run(&in), 1);
+        ck_assert_ptr_nonnull(strstr(found, "COLLISION: runs with s0:c1,c2 on host h1 while guest 'vm9'"));
+        in.collision = NULL;
         in.excluded = true;
         ck_assert_uint_eq(run(&in), 0);
         mcs_domain_clear(&d);

@@ -360,6 +360,19 @@ START_TEST(rules_dynamic_static_and_unmanaged) {
         ck_assert_msg(strstr(o.why, "held by guest vm1") && strstr(o.why, "on host h1"), "%s", o.why);
         mcs_guest_outcome_clear(&o);
 
+        /* The same label on a guest that runs: a collision, with the holder's
+         * reservation (vm1 does not run: its record is reserved). */
+        apply_as(r, &cfg, "kvm", "vm2", UUID_B, sl, true, true, NULL, &o);
+        ck_assert_int_eq(o.status, MCS_GUEST_COLLISION);
+        ck_assert_str_eq(o.other.uuid, UUID_A);
+        ck_assert_str_eq(o.other.label, first);
+        ck_assert_msg(strstr(o.why, "while guest 'vm1' (" UUID_A ") holds") && strstr(o.why, "on host h1 (not running)") &&
+                              strstr(o.why, "if that guest starts, the two can read each other's images") &&
+                              strstr(o.why, "Stop one of them"),
+                      "%s", o.why);
+        ck_assert_str_eq(mcs_guest_status_name(o.status), "collision");
+        mcs_guest_outcome_clear(&o);
+
         /* The operator moves vm1 to a static label of its own: the old pair is freed. */
         apply(r, &cfg, "kvm", "vm1", UUID_A, "<seclabel type='static'><label>u:r:t:s0:c1000,c1001</label></seclabel>",
               true, &o);

@@ -18,6 +18,7 @@ typedef struct mcs_check_guest_input {
         const char *refused;           /* why mcsd refused the guest's label, NULL if it did not */
         const char *failed;            /* why mcsd failed to apply the rules to it, NULL if it did not */
         const char *waiting;           /* why it waits for a label (the pool is exhausted), NULL if it does not */
+        const char *collision;         /* why it runs in collision with another guest, NULL if it does not */
         mcs_label_policy policy;       /* OFF: nothing is checked; RESERVE: the XML keeps no label */
         const mcs_record *rec;         /* its reservation, NULL if none */
         const char *host_id;           /* this host */

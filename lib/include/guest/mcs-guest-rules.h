@@ -16,9 +16,11 @@ typedef enum mcs_guest_status {
         MCS_GUEST_REFUSED,   /* its label is held by another guest or isolates nothing */
         MCS_GUEST_FAILED,    /* mcsd could not do what the rules ask (the reason says why) */
         MCS_GUEST_WAITING,   /* waiting for a label: no free pair is left in the range */
+        MCS_GUEST_COLLISION, /* runs with a label another guest's reservation equals, contains or is
+                              * contained in: the two can read each other's images now */
 } mcs_guest_status;
 
-#define MCS_GUEST_STATUSES 5
+#define MCS_GUEST_STATUSES 6
 
 /* What a host's libvirt lets mcsd do (see mcs-host-caps.h). */
 typedef enum mcs_label_policy {
@@ -37,6 +39,7 @@ typedef struct mcs_guest_outcome {
         bool adopted;              /* a running dynamic guest's live label became its reservation */
         bool deferred;             /* a running guest's new static label waits for it to stop (why says
                                     * which); rec is the old reservation, still held */
+        mcs_record other;          /* for a collision: the reservation its label overlaps */
 } mcs_guest_outcome;
 
 /* d is the parsed xml (its kept document, if any, is used up to write the
@@ -57,5 +60,11 @@ int mcs_guest_apply_rules(mcs_registry *r, const mcs_config *cfg, mcs_label_poli
 mcs_label_policy mcs_label_policy_for(bool takes_labels, const mcs_config *cfg);
 
 void mcs_guest_outcome_clear(mcs_guest_outcome *o);
+
+/* The reason of a collision: a guest running on host with level, whose
+ * label the reservation h overlaps; runs says whether h's guest runs (the
+ * record's state, or for a guest of the same host what libvirt says). */
+void mcs_guest_collision_why(char *buf, size_t len, const char *level, const char *host, const mcs_record *h,
+                             bool runs);
 
 const char *mcs_guest_status_name(mcs_guest_status s);
