@@ -91,7 +91,11 @@ static int run_batch(mcsd *d, entry **v, size_t n, reply_err *why) {
         bool fault = false;
         for (size_t i = 0; i < n && !fault; i++) {
                 request rq = entry_request(d, v[i]);
+                /* Each write's history entry names the peer that asked for it. */
+                mcs_actor who = {.known = true, .uid = v[i]->peer.cred.uid, .pid = v[i]->peer.cred.pid};
+                mcs_registry_set_actor(d->reg, &who);
                 v[i]->r = v[i]->ops->write(&rq, v[i]->state, &v[i]->err);
+                mcs_registry_set_actor(d->reg, NULL);
                 if (v[i]->r < 0 && v[i]->err.fault && batched) {
                         fault = true;
                         *why = v[i]->err;

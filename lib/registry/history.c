@@ -42,7 +42,7 @@ static bool overlaps(const mcs_label *want, const char *held_text) {
 static bool matches(const struct page *p, const mcs_history_entry *h) {
         const mcs_history_query *q = &p->q;
         return (!q->before || h->seq < q->before) && (!q->uuid || strcmp(h->rec.uuid, q->uuid) == 0) &&
-               (!q->host || strcmp(h->rec.host, q->host) == 0) && (!q->since_us || h->at_us >= q->since_us) &&
+               (!q->name || strcmp(h->rec.name, q->name) == 0) && (!q->host || strcmp(h->rec.host, q->host) == 0) && (!q->since_us || h->at_us >= q->since_us) &&
                (!q->until_us || h->at_us <= q->until_us) && (!q->label || overlaps(&p->label, h->rec.label));
 }
 
@@ -86,6 +86,8 @@ static int check_query(const mcs_history_query *q, struct page *p, mcs_err *e) {
                         return r;
                 p->q.label = p->label.text;
         }
+        if (q->name && (r = mcs_registry_check_text("guest name", q->name, MCS_NAME_MAX, true, e)) < 0)
+                return r;
         if (q->host && (r = mcs_registry_check_text("host id", q->host, MCS_HOST_MAX, false, e)) < 0)
                 return r;
         if (q->limit > MCS_HISTORY_PAGE_MAX)

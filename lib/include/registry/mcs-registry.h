@@ -260,6 +260,7 @@ int mcs_registry_history(mcs_registry *r, const char *uuid, mcs_history_list *ou
 #define MCS_HISTORY_PAGE_MAX 1000u
 typedef struct mcs_history_query {
         const char *uuid;  /* NULL: any guest */
+        const char *name;  /* NULL: any; else the guest's name the entry recorded */
         const char *label; /* NULL: any label */
         const char *host;  /* NULL: any host */
         int64_t since_us, until_us;
