@@ -1,4 +1,5 @@
 /* mcsctl: inspect and change mcsd's reservations through its control socket. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -563,8 +564,10 @@ static int history_count(json_object *p, const char *key, const char *text, long
         char *end;
         if (!text)
                 return 0;
+        errno = 0;
         long long v = strtoll(text, &end, 10);
-        if (!*text || *end || v < 1 || v > max || text[0] == '+' || text[0] == ' ') {
+        /* Digits only: strtoll would take a sign or leading blanks. */
+        if (!*text || *end || errno || strspn(text, "0123456789") != strlen(text) || v < 1 || v > max) {
                 fprintf(stderr, "mcsctl history: --%s '%s' is not a number from 1 to %lld\n", key, text, max);
                 return -1;
         }

@@ -419,6 +419,10 @@ contains "$ERR" "'yesterday' is not a time"
 expect_rc 2 M history --limit 1001
 contains "$ERR" "--limit '1001' is not a number from 1 to 1000"
 expect_rc 2 M history --before x
+for n in ' 5' +5 -5 99999999999999999999; do
+	expect_rc 2 M history --before "$n"
+	contains "$ERR" "--before '$n' is not a number from 1 to 9223372036854775807"
+done
 expect_rc 1 M history --label s0
 contains "$ERR" "has no category"
 expect_rc 1 M history --label bogus
