@@ -620,6 +620,9 @@ static int cmd_history(const cmd *c, int argc, char **argv) {
                 history_table(obj(r, "entries"));
                 if (num(r, "next"))
                         printf("more: add --before %lld for the next page\n", num(r, "next"));
+                else if (num(r, "history_from"))
+                        printf("the history begins at entry %lld: the registry's older entries were moved away, "
+                               "and their history with them\n", num(r, "history_from"));
         }
         json_object_put(r);
         return EXIT_OK;

@@ -115,12 +115,19 @@ int method_history(request *rq, json_object **result, reply_err *err) {
                         return fail(err, MCS_PERR_BAD_REQUEST, "%s: %s", rq->method, e.msg);
                 return fail_mcs(err, &e);
         }
+        uint64_t first = 0;
+        if (mcs_registry_history_start(rq->d->reg, &first, &e) < 0) {
+                mcs_history_list_clear(&l);
+                return fail_mcs(err, &e);
+        }
         json_object *o = json_object_new_object(), *v = json_object_new_array();
         for (size_t i = 0; i < l.n; i++)
                 json_object_array_add(v, entry_json(&l.v[i]));
         json_object_object_add(o, "entries", v);
         json_object_object_add(o, "next", next ? json_object_new_int64((int64_t) next) : NULL);
         json_object_object_add(o, "backend", json_str(mcs_registry_backend_name(rq->d->reg)));
+        /* Entries an operator moved away (dir, nfs) took their history: say so. */
+        json_object_object_add(o, "history_from", first ? json_object_new_int64((int64_t) first) : NULL);
         mcs_history_list_clear(&l);
         *result = o;
         return 0;

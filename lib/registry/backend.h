@@ -159,6 +159,9 @@ typedef struct mcs_backend_ops {
         /* Optional: who asks for the writes that follow (NULL: nobody
          * outside mcsd); each history entry they append records it. */
         void (*set_actor)(mcs_backend *b, const mcs_actor *who);
+        /* Optional (absent: the history is whole): the seq of the oldest
+         * history entry left when older ones are gone, else 0. */
+        int (*history_start)(mcs_backend *b, uint64_t *first, mcs_err *e);
 } mcs_backend_ops;
 
 /* True when ops, as its backend compiled it, has the operation and it is set. */

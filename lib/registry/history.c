@@ -19,6 +19,11 @@ void mcs_registry_set_actor(mcs_registry *reg, const mcs_actor *who) {
                 reg->ops->set_actor(reg->b, who && who->known ? who : NULL);
 }
 
+int mcs_registry_history_start(mcs_registry *reg, uint64_t *first, mcs_err *e) {
+        *first = 0;
+        return MCS_BACKEND_HAS(reg->ops, history_start) ? reg->ops->history_start(reg->b, first, e) : 0;
+}
+
 /* The query as a backend gets it: checked and canonical. */
 struct page {
         mcs_history_query q;

@@ -72,7 +72,11 @@ static void six_changes(mcs_registry *a, mcs_registry *b) {
 START_TEST(history_newest_first_with_filters) {
         mcs_registry *a = B->open("host-a", "c0.c1023"), *b = B->open("host-b", "c0.c1023");
         mcs_history_list l;
+        mcs_err e = {0};
+        uint64_t first = 1;
         six_changes(a, b);
+        ck_assert_ok(mcs_registry_history_start(b, &first, &e), &e);
+        ck_assert_uint_eq(first, 0); /* whole */
 
         query(b, &(mcs_history_query){0}, &l, NULL);
         rows_are(&l, "reserve 3 release 2 reserve 2 release 1 state 1 reserve 1");

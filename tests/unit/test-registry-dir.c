@@ -368,6 +368,9 @@ START_TEST(snapshot_starts_new_handles) {
         ck_assert_int_eq(h.v[0].op, MCS_OP_RELEASE);
         ck_assert_uint_eq(h.v[0].seq, 1000);
         mcs_history_list_clear(&h);
+        uint64_t first;
+        ck_assert_ok(mcs_registry_history_start(b, &first, &e), &e);
+        ck_assert_uint_eq(first, 1000); /* said, not silently left out */
         mcs_guest g = guest(U1, "after");
         ck_assert_ok(mcs_registry_reserve(b, &g, &rec, NULL, &e), &e);
         mcs_record_clear(&rec);

@@ -272,6 +272,11 @@ typedef struct mcs_history_query {
 int mcs_registry_history_query(mcs_registry *r, const mcs_history_query *q, mcs_history_list *out, uint64_t *next,
                                mcs_err *e);
 
+/* Where the history begins: 0 when it is whole (sqlite and etcd never
+ * trim it); else the seq of the oldest entry left (dir/nfs: the entries
+ * before it were moved away by an operator, their history with them). */
+int mcs_registry_history_start(mcs_registry *r, uint64_t *first, mcs_err *e);
+
 /* The actor the handle's next writes record in their history entries,
  * until set again; NULL: none (mcsd's own changes). */
 void mcs_registry_set_actor(mcs_registry *r, const mcs_actor *who);

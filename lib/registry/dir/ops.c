@@ -287,6 +287,17 @@ static int d_history_page(mcs_backend *b, const mcs_history_query *q, mcs_histor
         return r < 0 ? r : 0;
 }
 
+/* Entry 1 missing while others are there: moved away (the load refuses
+ * a log without its start unless a snapshot covers it). */
+static int d_history_start(mcs_backend *b, uint64_t *first, mcs_err *e) {
+        uint64_t lowest;
+        int r = dir_refresh(b, e);
+        if (r < 0 || (r = dir_lowest_entry(b, &lowest, e)) < 0)
+                return r;
+        *first = lowest > 1 ? lowest : b->seq && !lowest ? b->seq + 1 : 0;
+        return 0;
+}
+
 static void d_set_actor(mcs_backend *b, const mcs_actor *who) {
         b->who = who ? *who : (mcs_actor){0};
 }
@@ -518,7 +529,7 @@ static void d_close(mcs_backend *b) {
                 .forget_original = d_forget_original, .heartbeat = d_heartbeat, .hosts = d_hosts,              \
                 .health = d_health, .import_record = d_import_record, .import_history = d_import_history,      \
                 .import_original = d_import_original, .writable = d_writable, .history_page = d_history_page, \
-                .set_actor = d_set_actor,                                \
+                .set_actor = d_set_actor, .history_start = d_history_start,                             \
         }
 
 const mcs_backend_ops mcs_backend_dir = DIR_OPS("dir", dir_open_location);
