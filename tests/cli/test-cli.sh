@@ -408,7 +408,7 @@ next=$(jq -r .next <<<"$OUT")
 expect_rc 0 nobody history hist-vm --limit 1
 contains "$OUT" "more: add --before $next for the next page"
 expect_rc 0 nobody --json history hist-vm --limit 1 --before "$next"
-expect_eq "second page" "$(jq -r '"\(.entries[0].op) \(.next)"' <<<"$OUT")" "reserve null"
+expect_eq "second page" "$(jq -r '"\(.entries[0].op) \(.next) \(.history_from)"' <<<"$OUT")" "reserve null null"
 expect_rc 0 nobody --json history --host h1 --since 1h --until "$(date -u -d '+1 day' +%F)" --limit 1000
 [ "$(jq '.entries | length' <<<"$OUT")" -ge 2 ] || fail "history --since 1h: $OUT"
 expect_rc 0 nobody --json history --host elsewhere
