@@ -1,4 +1,5 @@
 /* mcsctl: inspect and change mcsd's reservations through its control socket. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -9,6 +10,7 @@
 #include "client.h"
 #include "hook.h"
 #include "mcs-config.h"
+#include "mcs-registry.h"
 #include "table.h"
 
 typedef struct cmd cmd;
@@ -59,7 +61,8 @@ static void help(const cmd *c, FILE *f) {
 }
 
 /* Parses a command's options; returns the index of the first operand, or
- * -1 after printing the error (or -2 after --help). */
+ * -1 after printing the error (or -2 after --help). want_operands below
+ * 0: up to -want_operands of them. */
 static int parse(const cmd *c, int argc, char **argv, const struct option *lo, const char *so,
                  void (*set)(int opt, const char *arg, void *ctx), void *ctx, int want_operands) {
         int ch;
@@ -79,11 +82,13 @@ static int parse(const cmd *c, int argc, char **argv, const struct option *lo, c
                 }
                 set(ch, optarg, ctx);
         }
-        if (argc - optind != want_operands) {
+        int at_most = want_operands < 0 ? -want_operands : want_operands;
+        want_operands = want_operands < 0 ? 0 : want_operands;
+        if (argc - optind < want_operands || argc - optind > at_most) {
                 if (argc - optind < want_operands)
                         fprintf(stderr, "mcsctl %s: missing %s\n", c->name, c->args);
                 else
-                        fprintf(stderr, "mcsctl %s: unexpected argument '%s'\n", c->name, argv[optind + want_operands]);
+                        fprintf(stderr, "mcsctl %s: unexpected argument '%s'\n", c->name, argv[optind + at_most]);
                 help(c, stderr);
                 return -1;
         }
@@ -564,6 +569,112 @@ static int cmd_metrics(const cmd *c, int argc, char **argv) {
         return EXIT_OK;
 }
 
+/* ---- history ---- */
+
+typedef struct history_args {
+        json_object *p;
+        const char *since, *until, *limit, *before;
+} history_args;
+
+static void history_set(int opt, const char *arg, void *ctx) {
+        history_args *a = ctx;
+        switch (opt) {
+        case 'l': json_object_object_add(a->p, "label", json_object_new_string(arg)); break;
+        case 'H': json_object_object_add(a->p, "host", json_object_new_string(arg)); break;
+        case 's': a->since = arg; break;
+        case 'u': a->until = arg; break;
+        case 'n': a->limit = arg; break;
+        case 'b': a->before = arg; break;
+        }
+}
+
+/* A TIME option as mcsd takes it: checked here (a usage error, not
+ * mcsd's), an age turned into the time it names on this clock. */
+static int history_time(json_object *p, const char *key, const char *text) {
+        struct timespec ts;
+        int64_t us;
+        mcs_err e = {0};
+        char iso[32];
+        if (!text)
+                return 0;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        if (mcs_history_parse_time(text, (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000, &us, &e) < 0) {
+                fprintf(stderr, "mcsctl history: --%s: %s\n", key, e.msg);
+                return -1;
+        }
+        format_time(us, iso, sizeof iso);
+        json_object_object_add(p, key, json_object_new_string(iso));
+        return 0;
+}
+
+static int history_count(json_object *p, const char *key, const char *text, long long max) {
+        char *end;
+        if (!text)
+                return 0;
+        errno = 0;
+        long long v = strtoll(text, &end, 10);
+        /* Digits only: strtoll would take a sign or leading blanks. */
+        if (!*text || *end || errno || strspn(text, "0123456789") != strlen(text) || v < 1 || v > max) {
+                fprintf(stderr, "mcsctl history: --%s '%s' is not a number from 1 to %lld\n", key, text, max);
+                return -1;
+        }
+        json_object_object_add(p, key, json_object_new_int64(v));
+        return 0;
+}
+
+static void history_table(json_object *entries) {
+        static const char *const head[] = {"TIME", "OP", "NAME", "UUID", "LABEL", "STATE", "HOST", "ASKED BY"};
+        table *t = table_new(8, head);
+        for (size_t k = 0; k < json_object_array_length(entries); k++) {
+                json_object *x = json_object_array_get_idx(entries, k), *uid = obj(x, "uid");
+                char by[64];
+                if (uid && !json_object_is_type(uid, json_type_null))
+                        snprintf(by, sizeof by, "uid %lld pid %lld", num(x, "uid"), num(x, "pid"));
+                else
+                        snprintf(by, sizeof by, "mcsd");
+                const char *row[] = {str(x, "time"), str(x, "op"), str(x, "name"), str(x, "uuid"),
+                                     str(x, "label"), str(x, "state"), str(x, "host"), by};
+                table_add(t, row);
+        }
+        table_print(t);
+        table_free(t);
+}
+
+static int cmd_history(const cmd *c, int argc, char **argv) {
+        static const struct option lo[] = {{"label", required_argument, NULL, 'l'}, {"host", required_argument, NULL, 'H'},
+                                           {"since", required_argument, NULL, 's'}, {"until", required_argument, NULL, 'u'},
+                                           {"limit", required_argument, NULL, 'n'}, {"before", required_argument, NULL, 'b'},
+                                           {"help", no_argument, NULL, 'h'},        {0}};
+        history_args a = {.p = json_object_new_object()};
+        json_object *r;
+        int i = parse(c, argc, argv, lo, ":l:H:s:u:n:b:h", history_set, &a, -1);
+        if (i < 0 || history_time(a.p, "since", a.since) < 0 || history_time(a.p, "until", a.until) < 0 ||
+            history_count(a.p, "limit", a.limit, MCS_HISTORY_PAGE_MAX) < 0 ||
+            history_count(a.p, "before", a.before, INT64_MAX) < 0) {
+                json_object_put(a.p);
+                if (i >= 0)
+                        help(c, stderr);
+                return i == -2 ? EXIT_OK : EXIT_USAGE;
+        }
+        if (i < argc)
+                json_object_object_add(a.p, "guest", json_object_new_string(argv[i]));
+        int rc = call("history", a.p, &r);
+        if (rc)
+                return rc;
+        if (json_out)
+                print_json(r);
+        else {
+                history_table(obj(r, "entries"));
+                if (num(r, "next"))
+                        printf("more: add --before %lld for the next page\n", num(r, "next"));
+                else if (num(r, "history_from"))
+                        printf("the history begins at entry %lld: the registry's older entries were moved away, "
+                               "and their history with them\n", num(r, "history_from"));
+        }
+        json_object_put(r);
+        return EXIT_OK;
+}
+
 static const cmd commands[] = {
         {"status", "", "daemon, registry, libvirt connection, label counts",  "Show the daemon, its registry, its libvirt connection and how many labels are held.", "",
          cmd_status},
@@ -576,6 +687,20 @@ static const cmd commands[] = {
         {"show", "GUEST", "one guest: reservation, labels, disk images",  "Show a guest (by name or UUID): its reservation, and on this host its XML label, live\n"
                           "label and the labels of its disk images.",
          "", cmd_show},
+        {"history", "[GUEST]", "who held which label, when, where, asked by whom",
+         "Show the registry's history, newest first: every reservation, release and state change, with\n"
+         "its time (UTC), guest, label, host, and the uid and pid that asked through the control socket\n"
+         "(\"mcsd\" for mcsd's own changes). GUEST is a name or UUID; a name no guest has now matches the\n"
+         "entries recorded under it. TIME is ISO-8601 UTC (2026-12-01T10:00:00Z), 'YYYY-MM-DD[ HH:MM[:SS]]'\n"
+         "(UTC) or an age: 30m, 2h, 3d, 1w. On dir:// and nfs:// registries the history is the log: entries\n"
+         "an operator moved away (docs/registry.md) are no longer in it.",
+         "      --label LEVEL    only labels equal to, containing or contained in LEVEL\n"
+         "      --host HOST      only entries recorded on HOST\n"
+         "      --since TIME     only entries at or after TIME\n"
+         "      --until TIME     only entries at or before TIME\n"
+         "      --limit N        at most N entries (default 50, at most 1000)\n"
+         "      --before SEQ     the page after the one that said 'more: add --before SEQ'\n",
+         cmd_history},
         {"reserve", "GUEST", "reserve a label for a guest, defined yet or not", 
          "Reserve a label for a guest (a name on this host or in the registry, or a UUID, also of a guest\n"
          "not defined yet). No host can take the label afterwards. A guest defined here gets it in its XML.",
@@ -624,9 +749,9 @@ static void usage(FILE *f) {
                    "Inspect and change mcsd's label reservations.\n\nCommands:\n");
         for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
                 const cmd *c = &commands[i];
-                fprintf(f, "  %-8s %-6s %s\n", c->name, c->args, c->brief);
+                fprintf(f, "  %-8s %-7s %s\n", c->name, c->args, c->brief);
         }
-        fprintf(f, "  %-8s %-6s %s\n", "hook", "...", "libvirt's hook entry point (contrib/libvirt/hooks)");
+        fprintf(f, "  %-8s %-7s %s\n", "hook", "...", "libvirt's hook entry point (contrib/libvirt/hooks)");
         fprintf(f, "\nGlobal options:\n"
                    "  -s, --socket PATH    mcsd's control socket (default $MCSD_SOCKET or " MCS_DEFAULT_SOCKET ")\n"
                    "  -j, --json           print mcsd's JSON result instead of text\n"

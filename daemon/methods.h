@@ -88,6 +88,9 @@ int method_show(request *rq, json_object **result, reply_err *err);
 int method_reserve(request *rq, json_object **result, reply_err *err);
 int method_release(request *rq, json_object **result, reply_err *err);
 
+/* methods-history.c */
+int method_history(request *rq, json_object **result, reply_err *err);
+
 /* methods-host.c */
 int method_relabel(request *rq, json_object **result, reply_err *err);
 int method_check(request *rq, json_object **result, reply_err *err);

@@ -10,18 +10,20 @@
 #include <string.h>
 
 #include "log.h"
+#include "mcs-macro.h"
 #include "methods.h"
 
 static const struct method {
         const char *name;
         method_fn fn;
         bool changes;              /* reserved to root and admin_group */
-        const char *const params[4];
+        const char *const params[8];
 } methods[] = {
         {"status", method_status, false, {NULL}},
         {"list", method_list, false, {"host", "state", "kind", "name"}},
         {"show", method_show, false, {"guest"}},
         {"check", method_check, false, {NULL}},
+        {"history", method_history, false, {"guest", "label", "host", "since", "until", "limit", "before"}},
         {"reserve", method_reserve, true, {"guest", "label", "name"}},
         {"release", method_release, true, {"guest"}},
         {"relabel", method_relabel, true, {"guest"}},
@@ -53,7 +55,7 @@ static int check_envelope(json_object *req, json_object **id, const struct metho
                 json_object_object_foreach(v, pkey, pval) {
                         (void) pval;
                         bool known = false;
-                        for (size_t i = 0; i < 4 && (*m)->params[i]; i++)
+                        for (size_t i = 0; i < MCS_ARRAY_SIZE((*m)->params) && (*m)->params[i]; i++)
                                 known |= !strcmp((*m)->params[i], pkey);
                         if (!known) {
                                 char q[MCS_QUOTE_MAX];
@@ -87,7 +89,14 @@ char *control_dispatch(mcsd *d, const control_peer *peer, control_client *origin
         json_object *empty = params ? NULL : json_object_new_object();
         request rq = {.d = d, .peer = peer, .method = m->name, .params = params ? params : empty, .id = id,
                       .origin = origin};
+        /* The history records who asked for each change it makes now (a
+         * write queued for a group records it there: write-group.c). */
+        mcs_actor who = {.known = true, .uid = peer->cred.uid, .pid = peer->cred.pid};
+        if (m->changes)
+                mcs_registry_set_actor(d->reg, &who);
         int r = m->fn(&rq, &result, &err);
+        if (m->changes)
+                mcs_registry_set_actor(d->reg, NULL);
         json_object_put(empty);
         if (r < 0)
                 goto error;

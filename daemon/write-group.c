@@ -83,7 +83,11 @@ static int write_entry(void *ctx, size_t i, mcs_err *e) {
         batch *b = ctx;
         entry *x = b->v[i];
         request rq = entry_request(b->d, x);
+        /* Each write's history entry names the peer that asked for it. */
+        mcs_actor who = {.known = true, .uid = x->peer.cred.uid, .pid = x->peer.cred.pid};
+        mcs_registry_set_actor(b->d->reg, &who);
         x->r = x->ops->write(&rq, x->state, &x->err);
+        mcs_registry_set_actor(b->d->reg, NULL);
         if (x->r < 0)
                 return mcs_fail(e, x->err.fault ? x->err.mcs : MCS_E_INVALID, "%s", x->err.msg);
         return 0;

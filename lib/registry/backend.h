@@ -44,6 +44,8 @@ typedef struct mcs_change {
  * operation then returns 0), or an error, which the operation returns. */
 typedef int (*mcs_change_fn)(void *ctx, const mcs_change *c, mcs_err *e);
 typedef int (*mcs_record_fn)(void *ctx, const mcs_record *rec, mcs_err *e);
+/* May take h->rec and h's strings over (leaving them zeroed). */
+typedef int (*mcs_history_fn)(void *ctx, mcs_history_entry *h, mcs_err *e);
 
 /* A host that writes to the registry, and when it last said it was alive. */
 typedef struct mcs_host_beat {
@@ -146,6 +148,20 @@ typedef struct mcs_backend_ops {
          * write is decided; an error refuses the write (the backend knows its
          * state is not the newest, and a decision against it could be wrong). */
         int (*writable)(mcs_backend *b, mcs_err *e);
+
+        /* Optional: the history newest first, from the entry below
+         * q->before (0: the newest), to fn until it returns non-zero. A
+         * backend applies what filters of q it can cheaply (uuid, host,
+         * times), and may hand over entries that do not match: the registry
+         * checks every filter again (label always). q->uuid is canonical.
+         * Without it the registry reads the whole history. */
+        int (*history_page)(mcs_backend *b, const mcs_history_query *q, mcs_history_fn fn, void *ctx, mcs_err *e);
+        /* Optional: who asks for the writes that follow (NULL: nobody
+         * outside mcsd); each history entry they append records it. */
+        void (*set_actor)(mcs_backend *b, const mcs_actor *who);
+        /* Optional (absent: the history is whole): the seq of the oldest
+         * history entry left when older ones are gone, else 0. */
+        int (*history_start)(mcs_backend *b, uint64_t *first, mcs_err *e);
 } mcs_backend_ops;
 
 /* True when ops, as its backend compiled it, has the operation and it is set. */
@@ -182,3 +198,4 @@ int mcs_stored_original_check(const mcs_original *o, const char *where, mcs_err 
 int mcs_stored_host_check(const char *host, const char *where, mcs_err *e);
 int mcs_stored_label_check(const char *label, const char *where, mcs_err *e);
 int mcs_stored_path_check(const char *path, const char *where, mcs_err *e);
+int mcs_stored_actor_check(const mcs_actor *who, const char *where, mcs_err *e);

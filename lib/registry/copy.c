@@ -136,6 +136,11 @@ static int compare_history(const mcs_history_list *a, const mcs_history_list *b,
                         r = differs(e, where, "operation", mcs_history_op_name(x->op), mcs_history_op_name(y->op));
                 else if (x->at_us != y->at_us)
                         r = differs_num(e, where, "at_us", x->at_us, y->at_us);
+                else if (x->who.known != y->who.known || x->who.uid != y->who.uid)
+                        r = differs_num(e, where, "who's uid", x->who.known ? (long long) x->who.uid : -1,
+                                        y->who.known ? (long long) y->who.uid : -1);
+                else if (x->who.pid != y->who.pid)
+                        r = differs_num(e, where, "who's pid", x->who.pid, y->who.pid);
                 else
                         r = compare_record(where, &x->rec, &y->rec, e);
         }

@@ -72,3 +72,12 @@ int mcs_stored_original_check(const mcs_original *o, const char *where, mcs_err 
                 r = mcs_fail(e, MCS_E_INVALID, "unusable original label for %s", mcs_quote(o->path, q, sizeof q));
         return schema(r, where, "an original label", e);
 }
+
+int mcs_stored_actor_check(const mcs_actor *who, const char *where, mcs_err *e) {
+        int r = 0;
+        /* uid -1 is "no uid"; pids are 1 .. PID_MAX_LIMIT (2^22) on Linux. */
+        if (who->known && (who->uid == UINT32_MAX || who->pid <= 0 || who->pid > (1 << 22)))
+                r = mcs_fail(e, MCS_E_INVALID, "uid %u pid %d is no process that could have asked",
+                             (unsigned) who->uid, (int) who->pid);
+        return schema(r, where, "who asked", e);
+}

@@ -311,7 +311,7 @@ grep -qE "^vm1 +$vm1 +kept +$vm1_label" <<<"$OUT" || fail "import: $OUT"
 ok "import reports every guest of this host"
 
 # ---- usage, help, exit codes ----
-for c in status list show reserve release relabel check import gc; do
+for c in status list show history reserve release relabel check import gc; do
 	expect_rc 0 M "$c" --help
 	contains "$OUT" "Usage: mcsctl [GLOBAL OPTIONS] $c"
 done
@@ -373,6 +373,73 @@ expect_error '{"version":1,"method":"show","params":{"guest":null}}\n' bad-reque
 expect_error '{"version":1,"method":"show","params":{"guest":["vm1"]}}\n' bad-request "show: parameter 'guest' must be a string"
 expect_error '{"version":1,"method":"gc","params":{"dry_run":"yes"}}\n' bad-request "gc: parameter 'dry_run' must be a boolean"
 expect_error '{"version":1,"method":"nfs_export","params":{"path":"/x","remove":1}}\n' bad-request "nfs_export: parameter 'remove' must be a boolean"
+# ---- history: who held a label, where, and who asked ----
+# An operator's reserve and release through mcsctl: each history entry
+# names the uid and pid of the mcsctl that asked (exec: $! is its pid). A
+# reader may ask.
+hist=66666666-2222-3333-4444-555555555555
+(exec "$MCSCTL" --socket "$SOCK" reserve "$hist" --label s0:c40,c41 --name hist-vm) >"$WORK/hist.out" 2>&1 &
+pid_reserve=$!
+wait "$pid_reserve" || fail "reserve for the history: $(cat "$WORK/hist.out")"
+(exec "$MCSCTL" --socket "$SOCK" release "$hist") >"$WORK/hist.out" 2>&1 &
+pid_release=$!
+wait "$pid_release" || fail "release for the history: $(cat "$WORK/hist.out")"
+for q in "--label s0:c40.c45" "--label s0:c41" "--label s0:c40,c41" "hist-vm" "$hist"; do
+	expect_rc 0 nobody --json history $q
+	expect_eq "history $q" "$(jq -r '.entries[] | "\(.op) \(.name) \(.label) \(.host) \(.uid) \(.pid)"' <<<"$OUT")" \
+		"release hist-vm s0:c40,c41 h1 0 $pid_release
+reserve hist-vm s0:c40,c41 h1 0 $pid_reserve"
+done
+expect_rc 0 nobody history --label s0:c40.c45
+contains "$OUT" "ASKED BY"
+contains "$(grep ' release ' <<<"$OUT")" "uid 0 pid $pid_release"
+contains "$(grep ' reserve ' <<<"$OUT")" "uid 0 pid $pid_reserve"
+grep -qE '^20[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z +reserve +hist-vm' <<<"$OUT" || fail "no ISO time: $OUT"
+expect_rc 0 nobody --json history --label s0:c42,c43
+expect_eq "history of a label nobody overlapped" "$(jq -c .entries <<<"$OUT")" "[]"
+# mcsd's own change (vm1 labelled when defined, its oldest entry) names nobody.
+expect_rc 0 nobody --json history vm1
+expect_eq "vm1's first entry" "$(jq -r '.entries[-1] | "\(.op) \(.uuid) \(.uid) \(.pid)"' <<<"$OUT")" "reserve $vm1 null null"
+[ "$(jq -r '[.entries[] | select(.uuid != "'"$vm1"'")] | length' <<<"$OUT")" = 0 ] || fail "history vm1: $OUT"
+# Pages of one: newest first, each page goes on where the last stopped.
+expect_rc 0 nobody --json history hist-vm --limit 1
+expect_eq "first page" "$(jq -r '.entries[0].op' <<<"$OUT")" release
+next=$(jq -r .next <<<"$OUT")
+expect_rc 0 nobody history hist-vm --limit 1
+contains "$OUT" "more: add --before $next for the next page"
+expect_rc 0 nobody --json history hist-vm --limit 1 --before "$next"
+expect_eq "second page" "$(jq -r '"\(.entries[0].op) \(.next) \(.history_from)"' <<<"$OUT")" "reserve null null"
+expect_rc 0 nobody --json history --host h1 --since 1h --until "$(date -u -d '+1 day' +%F)" --limit 1000
+[ "$(jq '.entries | length' <<<"$OUT")" -ge 2 ] || fail "history --since 1h: $OUT"
+expect_rc 0 nobody --json history --host elsewhere
+expect_eq "history of another host" "$(jq -c .entries <<<"$OUT")" "[]"
+# Bad arguments: usage errors from mcsctl, bad requests from mcsd.
+expect_rc 2 M history --since yesterday
+contains "$ERR" "'yesterday' is not a time"
+expect_rc 2 M history --limit 1001
+contains "$ERR" "--limit '1001' is not a number from 1 to 1000"
+expect_rc 2 M history --before x
+for n in ' 5' +5 -5 99999999999999999999; do
+	expect_rc 2 M history --before "$n"
+	contains "$ERR" "--before '$n' is not a number from 1 to 9223372036854775807"
+done
+expect_rc 1 M history --label s0
+contains "$ERR" "has no category"
+expect_rc 1 M history --label bogus
+contains "$ERR" "bogus"
+expect_error '{"version":1,"method":"history","params":{"limit":0}}\n' bad-request "history: parameter 'limit' must be an integer from 1 to 1000"
+expect_error '{"version":1,"method":"history","params":{"limit":"5"}}\n' bad-request "parameter 'limit' must be an integer"
+expect_error '{"version":1,"method":"history","params":{"limit":2.5}}\n' bad-request "parameter 'limit' must be an integer"
+expect_error '{"version":1,"method":"history","params":{"before":-1}}\n' bad-request "parameter 'before' must be an integer"
+expect_error '{"version":1,"method":"history","params":{"since":"last tuesday"}}\n' bad-request "history: parameter 'since': 'last tuesday' is not a time"
+expect_error '{"version":1,"method":"history","params":{"until":"2026-02-30"}}\n' bad-request "is not a time"
+expect_error '{"version":1,"method":"history","params":{"since":"2026-12-02","until":"2026-12-01"}}\n' bad-request "ends before it begins"
+expect_error '{"version":1,"method":"history","params":{"label":"s0:c9,c1024"}}\n' bad-request "history: "
+expect_error '{"version":1,"method":"history","params":{"host":"a b"}}\n' bad-request "host id 'a b' has a space"
+expect_error '{"version":1,"method":"history","params":{"guest":7}}\n' bad-request "parameter 'guest' must be a string"
+expect_error '{"version":1,"method":"history","params":{"who":1}}\n' bad-request "history: unknown parameter 'who'"
+ok "history: a reader finds every holder of an overlapping label, newest first, paged, with the uid and pid that asked"
+
 # An id is echoed exactly, or refused (without an id in the reply).
 big=123456789012345678901234567890123456789012345678901234567890
 expect_error '{"version":1,"method":"status","id":'$big'}\n' bad-request "'id' is an integer too large to echo exactly"

@@ -924,6 +924,7 @@ void registry_api_add(TCase *tc, const registry_api_backend *b) {
         if (b->save_copy && b->put_back_copy)
                 tcase_add_test(tc, older_copy_put_back);
         tcase_add_test(tc, original_labels);
+        registry_history_add(tc, b);
 }
 
 TCase *registry_api_tcase(const registry_api_backend *b) {

@@ -33,5 +33,7 @@ typedef struct registry_api_backend {
 /* Adds the shared cases, and a checked fixture running b's setup and
  * teardown around every case of tc. One backend a process. */
 void registry_api_add(TCase *tc, const registry_api_backend *b);
+/* The history query cases (registry-history.c); registry_api_add adds them. */
+void registry_history_add(TCase *tc, const registry_api_backend *b);
 /* A new TCase "api" holding them. */
 TCase *registry_api_tcase(const registry_api_backend *b);

@@ -72,7 +72,10 @@ static void fill_source(void) {
                 ck_assert_ok(mcs_registry_set_state(i % 2 ? a : b, U1, MCS_STATE_RESERVED, &rec, &e), &e);
                 mcs_record_clear(&rec);
         }
+        /* Asked through the control socket: who asked is copied too. */
+        mcs_registry_set_actor(a, &(mcs_actor){.known = true, .uid = 1000, .pid = 4321});
         ck_assert_ok(mcs_registry_set_name(a, U2, "db-renamed", 0, &rec, &e), &e);
+        mcs_registry_set_actor(a, NULL);
         mcs_record_clear(&rec);
         ck_assert_ok(mcs_registry_set_state(b, U2, MCS_STATE_RUNNING, &rec, &e), &e);
         mcs_record_clear(&rec);
@@ -173,6 +176,12 @@ START_TEST(copy_keeps_everything) {
 
         /* The copy is a working registry: its view knows the copied labels. */
         mcs_registry *d = open_at(dest_path, "host-c");
+        mcs_history_list l;
+        ck_assert_ok(mcs_registry_history_query(d, &(mcs_history_query){.uuid = U2, .limit = 2}, &l, NULL, &e), &e);
+        ck_assert_str_eq(l.v[1].rec.name, "db-renamed"); /* the rename, before the state change */
+        ck_assert(l.v[1].who.known && l.v[1].who.uid == 1000 && l.v[1].who.pid == 4321);
+        ck_assert(!l.v[0].who.known);
+        mcs_history_list_clear(&l);
         mcs_guest g = {.uuid = "66666666-6666-6666-6666-666666666666", .name = "new", .kind = MCS_KIND_STATIC};
         bool created;
         ck_assert_fails(mcs_registry_reserve_label(d, &g, "s0:c31,c32", &rec, &created, &e), &e, MCS_E_CONFLICT,

@@ -193,6 +193,35 @@ END_TEST
 
 /* ---- writers killed at random instants ---- */
 
+/* The history over this storage (the nfs suite runs it over NFSv3): who
+ * asked travels in who/<token> and comes back to another handle, newest
+ * first, found by an overlapping label. */
+START_TEST(history_with_who) {
+        mcs_registry *a = open_as("host-a"), *b = open_as("host-b");
+        mcs_actor who = {.known = true, .uid = 500, .pid = 777};
+        mcs_guest g = {.uuid = "12121212-1212-4212-8212-121212121212", .name = "hist", .kind = MCS_KIND_STATIC};
+        mcs_history_list l;
+        mcs_record rec;
+        mcs_err e = {0};
+        mcs_registry_set_actor(a, &who);
+        ck_assert_ok(mcs_registry_reserve_label(a, &g, "s0:c2,c3", &rec, NULL, &e), &e);
+        mcs_record_clear(&rec);
+        mcs_registry_set_actor(a, NULL);
+        ck_assert_ok(mcs_registry_release(a, g.uuid, NULL, &e), &e);
+        ck_assert_ok(mcs_registry_history_query(b, &(mcs_history_query){.label = "s0:c1.c5"}, &l, NULL, &e), &e);
+        ck_assert_uint_eq(l.n, 2);
+        ck_assert_int_eq(l.v[0].op, MCS_OP_RELEASE);
+        ck_assert(!l.v[0].who.known);
+        ck_assert_int_eq(l.v[1].op, MCS_OP_RESERVE);
+        ck_assert(l.v[1].who.known);
+        ck_assert_uint_eq(l.v[1].who.uid, 500);
+        ck_assert_int_eq(l.v[1].who.pid, 777);
+        mcs_history_list_clear(&l);
+        mcs_registry_close(b);
+        mcs_registry_close(a);
+}
+END_TEST
+
 START_TEST(sigkill_writers) {
         int rounds = scale(30), steady = scale(300);
         char *out;
@@ -258,6 +287,7 @@ int main(void) {
         tcase_add_test(tc, four_processes_race);
         tcase_add_test(tc, dominance_race);
         tcase_add_test(tc, sigkill_writers);
+        tcase_add_test(tc, history_with_who);
         suite_add_tcase(s, tc);
         return test_run(s);
 }

@@ -65,12 +65,70 @@ static int count_files(const char *sub) {
         return n;
 }
 
+static char *slurp(const char *path, size_t *len);
+
 static void write_file(const char *path, const char *text) {
         FILE *f = fopen(path, "w");
         ck_assert_ptr_nonnull(f);
         fputs(text, f);
         ck_assert_int_eq(fclose(f), 0);
 }
+
+/* Who asked for an entry lives in who/<token>, not in the entry, whose
+ * text stays what an mcsd that predates it parses; a who file that is not
+ * exactly what mcsd writes stops the history read, naming it. */
+START_TEST(who_asked_beside_the_entry) {
+        mcs_registry *r = open_as("host-a", "c0.c1023");
+        mcs_actor who = {.known = true, .uid = 1000, .pid = 4242};
+        mcs_guest g1 = guest(U1, "one"), g2 = guest(U2, "two");
+        mcs_history_list l;
+        mcs_record rec;
+        mcs_err e = {0};
+        char path[4096], name[64];
+        size_t len;
+
+        mcs_registry_set_actor(r, &who);
+        ck_assert_ok(mcs_registry_reserve(r, &g1, &rec, NULL, &e), &e);
+        mcs_record_clear(&rec);
+        mcs_registry_set_actor(r, NULL);
+        ck_assert_ok(mcs_registry_reserve(r, &g2, &rec, NULL, &e), &e);
+        mcs_record_clear(&rec);
+        ck_assert_int_eq(count_files("who"), 1);
+
+        snprintf(path, sizeof path, "%s/log/00000000000000000001", reg_dir);
+        char *entry = slurp(path, &len), *token = strstr(entry, "\ntoken=");
+        ck_assert_ptr_nonnull(token);
+        ck_assert_ptr_null(strstr(entry, "\tuid="));
+        ck_assert_ptr_null(strstr(entry, "4242"));
+        snprintf(name, sizeof name, "who/%.32s", token + 7);
+        free(entry);
+        snprintf(path, sizeof path, "%s/%s", reg_dir, name);
+        char *text = slurp(path, &len);
+        ck_assert_str_eq(text, "mcs-dir-who 1\nuid=1000\tpid=4242\n");
+        free(text);
+
+        ck_assert_ok(mcs_registry_history_query(r, &(mcs_history_query){0}, &l, NULL, &e), &e);
+        ck_assert_uint_eq(l.n, 2);
+        ck_assert(!l.v[0].who.known);
+        ck_assert(l.v[1].who.known);
+        ck_assert_uint_eq(l.v[1].who.uid, 1000);
+        ck_assert_int_eq(l.v[1].who.pid, 4242);
+        mcs_history_list_clear(&l);
+
+        static const char *const bad[] = {"mcs-dir-who 1\nuid=0\tpid=0\n", "mcs-dir-who 1\nuid=01\tpid=5\n",
+                                          "mcs-dir-who 1\nuid=0\tpid=5\nuid=0\tpid=5\n", "mcs-dir-who 1\nuid=-1\tpid=5\n",
+                                          "mcs-dir-who 1\nuid=4294967295\tpid=5\n", "mcs-dir-who 2\nuid=0\tpid=5\n",
+                                          "mcs-dir-who 1\nuid=0\tpid=5"};
+        for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+                write_file(path, bad[i]);
+                e = (mcs_err){0};
+                ck_assert_msg(mcs_registry_history_query(r, &(mcs_history_query){0}, &l, NULL, &e) ==
+                                      -(int) MCS_E_SCHEMA, "who file %zu accepted", i);
+                ck_assert_msg(strstr(e.msg, name) != NULL, "who file %zu: %s", i, e.msg);
+        }
+        mcs_registry_close(r);
+}
+END_TEST
 
 /* One reservation on disk: one entry in the log (reserving it again
  * writes none), nothing left in tmp/, the entry linked once. */
@@ -310,6 +368,9 @@ START_TEST(snapshot_starts_new_handles) {
         ck_assert_int_eq(h.v[0].op, MCS_OP_RELEASE);
         ck_assert_uint_eq(h.v[0].seq, 1000);
         mcs_history_list_clear(&h);
+        uint64_t first;
+        ck_assert_ok(mcs_registry_history_start(b, &first, &e), &e);
+        ck_assert_uint_eq(first, 1000); /* said, not silently left out */
         mcs_guest g = guest(U1, "after");
         ck_assert_ok(mcs_registry_reserve(b, &g, &rec, NULL, &e), &e);
         mcs_record_clear(&rec);
@@ -999,6 +1060,7 @@ int main(void) {
         tcase_add_checked_fixture(tc, setup, teardown);
         tcase_set_timeout(tc, 120);
         tcase_add_test(tc, reservation_layout);
+        tcase_add_test(tc, who_asked_beside_the_entry);
         tcase_add_test(tc, batch_without_a_shared_commit);
         tcase_add_test(tc, locations_and_foreign_directories);
         tcase_add_test(tc, replaced_directory_is_noticed);

@@ -388,6 +388,42 @@ END_TEST
 /* A copy fills a registry through the backend's import operations: records,
  * history and originals exactly as given; a handle open meanwhile sees the
  * imported records as held. */
+/* A history entry's "who" is read back exactly ({uid, pid}), absent for
+ * an entry without it, and refused when no process could have asked. */
+START_TEST(history_who_is_checked) {
+        char *loc = etcd_location(&shared, "whohist", NULL);
+        mcs_registry *reg = open_shared("whohist", "host-a", NULL);
+        mcs_registry_config cfg = {.create = true, .host_id = "copier", .busy_timeout_ms = 15000};
+        mcs_backend *b;
+        mcs_history_list l;
+        mcs_err e = {0};
+        mcs_catset_add_range(&cfg.pool, 0, 1023);
+        ck_assert_ok(mcs_backend_etcd.open(loc + strlen("etcd:"), &cfg, &b, &e), &e);
+        mcs_record rec = {.name = (char *) "w", .label = (char *) "s0:c3,c4", .kind = MCS_KIND_STATIC,
+                          .host = (char *) "old-host", .created_us = 1000, .updated_us = 2000, .generation = 7};
+        snprintf(rec.uuid, sizeof rec.uuid, "%s", U1);
+        mcs_history_entry h = {.at_us = 900, .op = MCS_OP_RESERVE, .rec = rec};
+        ck_assert_ok(mcs_backend_etcd.import_history(b, &h, &e), &e);
+        h.at_us = 950;
+        h.who = (mcs_actor){.known = true, .uid = 0, .pid = 31337};
+        ck_assert_ok(mcs_backend_etcd.import_history(b, &h, &e), &e);
+        ck_assert_ok(mcs_registry_history_query(reg, &(mcs_history_query){0}, &l, NULL, &e), &e);
+        ck_assert_uint_eq(l.n, 2);
+        ck_assert(l.v[0].who.known);
+        ck_assert_int_eq(l.v[0].who.pid, 31337);
+        ck_assert(!l.v[1].who.known);
+        mcs_history_list_clear(&l);
+        h.at_us = 990;
+        h.who.pid = -4;
+        ck_assert_ok(mcs_backend_etcd.import_history(b, &h, &e), &e);
+        ck_assert_fails(mcs_registry_history_query(reg, &(mcs_history_query){0}, &l, NULL, &e), &e, MCS_E_SCHEMA,
+                        "who is no uid and pid");
+        mcs_backend_etcd.close(b);
+        mcs_registry_close(reg);
+        free(loc);
+}
+END_TEST
+
 START_TEST(imports_fill_a_registry) {
         char *loc = etcd_location(&shared, "import", NULL);
         mcs_registry *reg = open_shared("import", "host-a", NULL);
@@ -744,6 +780,7 @@ int main(void) {
         tcase_add_test(tc, compaction_and_a_new_registry_at_the_prefix);
         tcase_add_test(tc, registry_made_only_when_told);
         tcase_add_test(tc, imports_fill_a_registry);
+        tcase_add_test(tc, history_who_is_checked);
         tcase_add_test(tc, copy_between_sqlite_and_etcd);
         tcase_add_test(tc, lost_answer_is_recognised);
         tcase_add_test(tc, silent_endpoint_is_skipped);

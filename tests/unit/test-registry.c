@@ -87,6 +87,62 @@ START_TEST(history_is_append_only) {
 }
 END_TEST
 
+/* Who asked (history.who_uid, who_pid): columns added to a file without
+ * them, no new schema version; an older mcsd's insert, which names its
+ * columns, still works and records nobody; a value no process could have
+ * is refused on reading. */
+START_TEST(history_who_columns_are_additive) {
+        const char *cols = "SELECT count(*) FROM pragma_table_info('history') WHERE name IN ('who_uid', 'who_pid')";
+        const char *old_insert = "INSERT INTO history (at_us, op, uuid, name, label, kind, host, state, generation) "
+                                 "VALUES (5, 'release', '" U2 "', 'old', 's0:c3,c4', 'static', 'old-host', "
+                                 "'reserved', 1)";
+        mcs_actor who = {.known = true, .uid = 7, .pid = 99};
+        mcs_history_list l;
+        mcs_err e = {0};
+        mcs_record rec;
+        mcs_guest g = guest(U1, "alpha");
+
+        mcs_registry_close(test_open_registry("host-a", "c0.c1023"));
+        sqlite3 *db = raw_open();
+        ck_assert_int_eq(raw_int(db, cols), 2);
+        ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 5);
+        /* A file from before: no such columns, and an older mcsd's row. */
+        ck_assert_int_eq(sqlite3_exec(db, "ALTER TABLE history DROP COLUMN who_uid; ALTER TABLE history DROP COLUMN "
+                                          "who_pid", NULL, NULL, NULL), SQLITE_OK);
+        ck_assert_int_eq(sqlite3_exec(db, old_insert, NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(db);
+
+        mcs_registry *r = test_open_registry("host-a", "c0.c1023");
+        mcs_registry_set_actor(r, &who);
+        ck_assert_ok(mcs_registry_reserve(r, &g, &rec, NULL, &e), &e);
+        mcs_record_clear(&rec);
+        db = raw_open();
+        ck_assert_int_eq(raw_int(db, cols), 2);
+        ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 5);
+        ck_assert_int_eq(sqlite3_exec(db, old_insert, NULL, NULL, NULL), SQLITE_OK); /* an older mcsd, still */
+        sqlite3_close(db);
+        ck_assert_ok(mcs_registry_history_query(r, &(mcs_history_query){0}, &l, NULL, &e), &e);
+        ck_assert_uint_eq(l.n, 3);
+        ck_assert(!l.v[0].who.known);
+        ck_assert_str_eq(l.v[0].rec.host, "old-host");
+        ck_assert(l.v[1].who.known);
+        ck_assert_uint_eq(l.v[1].who.uid, 7);
+        ck_assert_int_eq(l.v[1].who.pid, 99);
+        ck_assert(!l.v[2].who.known);
+        mcs_history_list_clear(&l);
+
+        db = raw_open();
+        ck_assert_int_eq(sqlite3_exec(db, "INSERT INTO history (at_us, op, uuid, name, label, kind, host, state, "
+                                          "generation, who_uid, who_pid) VALUES (6, 'state', '" U1 "', 'alpha', "
+                                          "'s0:c1,c2', 'dynamic', 'h', 'running', 9, 0, -3)", NULL, NULL, NULL),
+                         SQLITE_OK);
+        sqlite3_close(db);
+        ck_assert_fails(mcs_registry_history_query(r, &(mcs_history_query){0}, &l, NULL, &e), &e, MCS_E_SCHEMA,
+                        "who asked is not a uid and pid");
+        mcs_registry_close(r);
+}
+END_TEST
+
 /* A new file has no index that nothing reads; one an older mcsd puts
  * back (it knows the same version) is dropped at the next open. A file
  * that cannot be written at open (here: locked by another writer past the
@@ -512,6 +568,7 @@ int main(void) {
         tcase_set_timeout(tc, 60);
         tcase_add_test(tc, default_location_is_the_configured_one);
         tcase_add_test(tc, history_is_append_only);
+        tcase_add_test(tc, history_who_columns_are_additive);
         tcase_add_test(tc, unique_label_backstops_a_stale_cache);
         tcase_add_test(tc, migrates_version_1);
         tcase_add_test(tc, unused_index_is_dropped);

@@ -58,11 +58,21 @@ typedef enum mcs_history_op {
         MCS_OP_STATE,
 } mcs_history_op;
 
+/* Who asked for a change: the peer of mcsd's control socket (SO_PEERCRED).
+ * Changes mcsd makes on its own (libvirt events, reconcile, the hook) have
+ * none (known false). */
+typedef struct mcs_actor {
+        bool known;
+        uint32_t uid;
+        int32_t pid;
+} mcs_actor;
+
 typedef struct mcs_history_entry {
         uint64_t seq;
         int64_t at_us;
         mcs_history_op op;
         mcs_record rec; /* the record as the operation left it (or removed it) */
+        mcs_actor who;  /* who asked, when it came through the control socket */
 } mcs_history_entry;
 
 typedef struct mcs_history_list {
@@ -238,6 +248,43 @@ int mcs_registry_find_label(mcs_registry *r, const char *label, mcs_record *out,
 int mcs_registry_list(mcs_registry *r, const mcs_filter *f, mcs_record_list *out, mcs_err *e);
 /* uuid NULL: the whole history, oldest first. */
 int mcs_registry_history(mcs_registry *r, const char *uuid, mcs_history_list *out, mcs_err *e);
+
+/* A page of the history, newest first. Every filter set must match:
+ * label: the entry's label equals, contains or is contained in it (the
+ * guests that could have read a holder of label's images, or been read);
+ * since_us/until_us: at_us within [since_us, until_us] (0: unbounded);
+ * before: only entries with seq below it (0: from the newest), so a page
+ * goes on from the *next of the one before. limit: 0 is
+ * MCS_HISTORY_PAGE_DEFAULT, above MCS_HISTORY_PAGE_MAX is refused. */
+#define MCS_HISTORY_PAGE_DEFAULT 50u
+#define MCS_HISTORY_PAGE_MAX 1000u
+typedef struct mcs_history_query {
+        const char *uuid;  /* NULL: any guest */
+        const char *name;  /* NULL: any; else the guest's name the entry recorded */
+        const char *label; /* NULL: any label */
+        const char *host;  /* NULL: any host */
+        int64_t since_us, until_us;
+        uint64_t before;
+        size_t limit;
+} mcs_history_query;
+/* *next: the seq to pass as before for the next page, 0 when this page is
+ * the last. */
+int mcs_registry_history_query(mcs_registry *r, const mcs_history_query *q, mcs_history_list *out, uint64_t *next,
+                               mcs_err *e);
+
+/* Where the history begins: 0 when it is whole (sqlite and etcd never
+ * trim it); else the seq of the oldest entry left (dir/nfs: the entries
+ * before it were moved away by an operator, their history with them). */
+int mcs_registry_history_start(mcs_registry *r, uint64_t *first, mcs_err *e);
+
+/* The actor the handle's next writes record in their history entries,
+ * until set again; NULL: none (mcsd's own changes). */
+void mcs_registry_set_actor(mcs_registry *r, const mcs_actor *who);
+
+/* A time for a history query: ISO-8601 UTC ("2026-12-01T10:00:00Z", the
+ * Z and seconds optional), "YYYY-MM-DD[ HH:MM[:SS]]" (UTC), or an age
+ * before now_us: a number and s, m, h, d or w ("2h", "3d"). */
+int mcs_history_parse_time(const char *text, int64_t now_us, int64_t *out_us, mcs_err *e);
 int mcs_registry_stats(mcs_registry *r, mcs_alloc_stats *out, mcs_err *e);
 
 /* Remembers path's label before guest uuid's replaced it. The first label

@@ -36,6 +36,9 @@ typedef struct dir_entry {
         int64_t at_us;
         mcs_record rec;    /* record operations */
         mcs_original orig; /* original operations (path only for FORGET) */
+        /* Who asked (record operations). Not in the entry's text: in
+         * who/<token>, which an mcsd that predates it never reads. */
+        mcs_actor who;
 } dir_entry;
 
 /* A string-keyed hash table; keys point into the values. */
@@ -85,6 +88,7 @@ struct mcs_backend {
          * not be replayed. The state above stays the last good one, for
          * reads; a write decided against it could duplicate a label. */
         mcs_err stop;
+        mcs_actor who; /* who asks for the writes that follow (set_actor) */
         /* The last snapshot this handle did not write because a reader
          * would refuse it (longer than io->read_max), for health: 0, none. */
         uint64_t snap_skipped;
@@ -109,6 +113,9 @@ void dir_hostkey(const char *host, char *out, size_t len);
 int dir_heartbeat_parse(char *text, char **host, int64_t *seen_us);
 int dir_heartbeat_format(const char *host, int64_t seen_us, char **out);
 void dir_original_free(void *o);
+/* who/<token>: "mcs-dir-who 1", then "uid=U<TAB>pid=P". */
+int dir_who_format(const mcs_actor *who, char *out, size_t len);
+int dir_who_parse(const char *text, mcs_actor *out, mcs_err *e);
 void dir_record_free(void *r);
 
 /* log.c: the algorithm. */
@@ -124,6 +131,10 @@ int dir_writable(const dirb *b, mcs_err *e);
 int dir_append(dirb *b, const dir_entry *en, mcs_err *e);
 void dir_mark(const dirb *b, const char *token, char *out, size_t len);
 int dir_read_entry(dirb *b, uint64_t seq, dir_entry *en, char token[DIR_TOKEN_LEN + 1], mcs_err *e);
+/* Who asked for the entry with token (en->who known false when nobody did). */
+int dir_read_who(dirb *b, const char *token, mcs_actor *out, mcs_err *e);
+/* The lowest entry number the log lists (0: none). */
+int dir_lowest_entry(dirb *b, uint64_t *out, mcs_err *e);
 void dir_cleanup_tmp(dirb *b);
 /* Writes data to a new file in tmp/, complete and synced; its name in tmp. */
 int dir_put_tmp(dirb *b, const char *data, size_t len, char *tmp, size_t tmp_len, mcs_err *e);

@@ -546,6 +546,57 @@ static int first_entry_free(dirb *b, mcs_err *e) {
         return newest ? -(int) MCS_E_STALE : 0;
 }
 
+/* who/<token>, written before the entry it belongs to, so that no entry
+ * is ever visible without it; one whose entry lost its race is removed
+ * (one left by a crash names no entry: nothing reads it). The directory
+ * is made on first use: registries older than it have none. */
+static int put_who(dirb *b, const char *token, const mcs_actor *who, mcs_err *e) {
+        char text[64], tmp[256], name[64];
+        int r = b->io->ops->mkdir(b->io, "who");
+        if (r < 0)
+                return dir_fail(b, r, "create", "who", e);
+        if (dir_who_format(who, text, sizeof text) < 0)
+                return mcs_fail(e, MCS_E_INVALID, "uid %u pid %d cannot be recorded", (unsigned) who->uid,
+                                (int) who->pid);
+        if ((r = dir_put_tmp(b, text, strlen(text), tmp, sizeof tmp, e)) < 0)
+                return r;
+        snprintf(name, sizeof name, "who/%s", token);
+        if ((r = publish(b, tmp, name, NULL, e)) < 0)
+                return r;
+        if (r == 0) /* a fresh random token taken: our own link, answered twice */
+                return mcs_fail(e, MCS_E_IO, "registry %s:%s: %s exists already", b->scheme, b->io->where, name);
+        r = b->io->ops->sync_dir(b->io, "who");
+        return r < 0 ? dir_fail(b, r, "sync", "who", e) : 0;
+}
+
+int dir_read_who(dirb *b, const char *token, mcs_actor *out, mcs_err *e) {
+        char name[64];
+        _cleanup_free_ char *text = NULL;
+        size_t len;
+        *out = (mcs_actor){0};
+        snprintf(name, sizeof name, "who/%s", token);
+        int r = b->io->ops->read(b->io, name, &text, &len);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return dir_fail(b, r, "read", name, e);
+        if (strlen(text) != len || dir_who_parse(text, out, e) < 0) {
+                *out = (mcs_actor){0};
+                if (e && !e->code)
+                        mcs_fail(e, MCS_E_SCHEMA, "a NUL byte");
+                mcs_err_prefix(e, "registry %s:%s: %s", b->scheme, b->io->where, name);
+                return -(int) MCS_E_SCHEMA;
+        }
+        return 0;
+}
+
+int dir_lowest_entry(dirb *b, uint64_t *out, mcs_err *e) {
+        struct span log = {0};
+        int r = b->io->ops->list(b->io, "log", note_span, &log);
+        *out = log.lowest;
+        return r < 0 ? dir_fail(b, r, "list", "log", e) : 0;
+}
+
 int dir_append(dirb *b, const dir_entry *en, mcs_err *e) {
         char token[DIR_TOKEN_LEN + 1], tmp[256], name[64];
         _cleanup_free_ char *text = NULL;
@@ -554,12 +605,20 @@ int dir_append(dirb *b, const dir_entry *en, mcs_err *e) {
                 return r;
         if (random_hex(token, DIR_TOKEN_LEN) < 0)
                 return mcs_fail(e, MCS_E_IO, "no random bytes: %s", strerror(errno));
-        if ((r = dir_entry_format(en, token, &text, e)) < 0 || (r = dir_put_tmp(b, text, strlen(text), tmp, sizeof tmp, e)) < 0)
+        if ((r = dir_entry_format(en, token, &text, e)) < 0 ||
+            (en->who.known && (r = put_who(b, token, &en->who, e)) < 0) ||
+            (r = dir_put_tmp(b, text, strlen(text), tmp, sizeof tmp, e)) < 0)
                 return r;
         uint64_t seq = b->seq + 1;
         entry_name(seq, name, sizeof name);
-        if ((r = publish(b, tmp, name, token, e)) <= 0)
+        if ((r = publish(b, tmp, name, token, e)) <= 0) {
+                if (r == 0 && en->who.known) { /* lost the race: nobody will publish it */
+                        char who[64];
+                        snprintf(who, sizeof who, "who/%s", token);
+                        b->io->ops->unlink(b->io, who);
+                }
                 return r < 0 ? r : -(int) MCS_E_STALE;
+        }
         if ((r = b->io->ops->sync_dir(b->io, "log")) < 0)
                 return dir_fail(b, r, "sync", "log", e);
         if ((r = apply(b, seq, token, en, e)) < 0)
@@ -577,7 +636,7 @@ struct foreign {
 };
 
 static int count_foreign(void *ctx, const char *name) {
-        static const char *const ours[] = {"log", "snap", "tmp", "hosts", "registry-id"};
+        static const char *const ours[] = {"log", "snap", "tmp", "hosts", "who", "registry-id"};
         struct foreign *f = ctx;
         for (size_t i = 0; i < MCS_ARRAY_SIZE(ours); i++)
                 if (strcmp(name, ours[i]) == 0)

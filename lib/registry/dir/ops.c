@@ -148,7 +148,7 @@ static int d_create(mcs_backend *b, mcs_record *rec, const mcs_catset *claims, c
          * uuid went up by one generation an entry at most, so this one is
          * above every generation they had. */
         rec->generation = b->seq + 1;
-        dir_entry en = {.op = DIR_RESERVE, .at_us = rec->created_us, .rec = *rec};
+        dir_entry en = {.op = DIR_RESERVE, .at_us = rec->created_us, .rec = *rec, .who = b->who};
         return dir_append(b, &en, e);
 }
 
@@ -165,7 +165,7 @@ static int update_step(dirb *b, void *arg, mcs_err *e) {
                 return mcs_fail(e, MCS_E_NOTFOUND, "no reservation for %s", a->rec->uuid);
         if ((r = mcs_registry_check_same_record(now, a->rec, a->if_generation, e)) < 0)
                 return r;
-        dir_entry en = {.op = DIR_STATE, .at_us = a->rec->updated_us, .rec = *a->rec};
+        dir_entry en = {.op = DIR_STATE, .at_us = a->rec->updated_us, .rec = *a->rec, .who = b->who};
         return dir_append(b, &en, e);
 }
 
@@ -191,7 +191,7 @@ static int remove_step(dirb *b, void *arg, mcs_err *e) {
         mcs_record gone;
         if ((r = mcs_record_copy(&gone, now, e)) < 0)
                 return r;
-        dir_entry en = {.op = DIR_RELEASE, .at_us = mcs_registry_now_us(), .rec = gone};
+        dir_entry en = {.op = DIR_RELEASE, .at_us = mcs_registry_now_us(), .rec = gone, .who = b->who};
         if ((r = dir_append(b, &en, e)) < 0 || !a->out)
                 mcs_record_clear(&gone);
         else
@@ -207,6 +207,37 @@ static int d_remove(mcs_backend *b, const char *uuid, const char *if_host, uint6
 
 /* ---- history: read back from the log ---- */
 
+/* Entry seq as a history entry: 1 and *h filled, 0 when it is none (an
+ * original's entry, or moved away by an operator), or an error. */
+static int history_entry(dirb *b, uint64_t seq, mcs_history_entry *h, mcs_err *e) {
+        dir_entry en;
+        char token[DIR_TOKEN_LEN + 1];
+        int r = dir_read_entry(b, seq, &en, token, e);
+        if (r == -(int) MCS_E_NOTFOUND)
+                return 0;
+        if (r < 0)
+                return r;
+        if (en.op != DIR_RESERVE && en.op != DIR_RELEASE && en.op != DIR_STATE && en.op != DIR_IMPORT_HISTORY) {
+                dir_entry_clear(&en);
+                return 0;
+        }
+        *h = (mcs_history_entry){.seq = seq, .at_us = en.at_us};
+        h->op = en.op == DIR_IMPORT_HISTORY ? en.hop
+                : en.op == DIR_RESERVE      ? MCS_OP_RESERVE
+                : en.op == DIR_RELEASE      ? MCS_OP_RELEASE
+                                            : MCS_OP_STATE;
+        h->rec = en.rec;
+        if (en.op != DIR_IMPORT_HISTORY)
+                h->rec.created_us = h->rec.updated_us = en.at_us;
+        en.rec = (mcs_record){0};
+        dir_entry_clear(&en);
+        if ((r = dir_read_who(b, token, &h->who, e)) < 0) {
+                mcs_record_clear(&h->rec);
+                return r;
+        }
+        return 1;
+}
+
 static int d_history(mcs_backend *b, const char *uuid, mcs_history_list *out, mcs_err *e) {
         size_t cap = 0;
         int r = dir_refresh(b, e);
@@ -214,40 +245,61 @@ static int d_history(mcs_backend *b, const char *uuid, mcs_history_list *out, mc
         if (r < 0)
                 return r;
         for (uint64_t seq = 1; seq <= b->seq; seq++) {
-                dir_entry en;
-                char token[DIR_TOKEN_LEN + 1];
-                r = dir_read_entry(b, seq, &en, token, e);
-                if (r == -(int) MCS_E_NOTFOUND) { /* moved away by an operator after a snapshot */
-                        r = 0;
+                mcs_history_entry h;
+                if ((r = history_entry(b, seq, &h, e)) <= 0) {
+                        if (r < 0)
+                                break;
                         continue;
                 }
-                if (r < 0)
-                        break;
-                bool keep = (en.op == DIR_RESERVE || en.op == DIR_RELEASE || en.op == DIR_STATE ||
-                             en.op == DIR_IMPORT_HISTORY) && (!uuid || strcmp(en.rec.uuid, uuid) == 0);
-                if (keep && mcs_grow((void **) &out->v, &cap, out->n, sizeof *out->v, 16) < 0) {
-                        dir_entry_clear(&en);
+                if (uuid && strcmp(h.rec.uuid, uuid)) {
+                        mcs_record_clear(&h.rec);
+                        continue;
+                }
+                if (mcs_grow((void **) &out->v, &cap, out->n, sizeof *out->v, 16) < 0) {
+                        mcs_record_clear(&h.rec);
                         r = mcs_fail(e, MCS_E_NOMEM, "out of memory");
                         break;
                 }
-                if (keep) {
-                        mcs_history_entry *h = &out->v[out->n++];
-                        h->seq = seq;
-                        h->at_us = en.at_us;
-                        h->op = en.op == DIR_IMPORT_HISTORY ? en.hop
-                                : en.op == DIR_RESERVE      ? MCS_OP_RESERVE
-                                : en.op == DIR_RELEASE      ? MCS_OP_RELEASE
-                                                            : MCS_OP_STATE;
-                        h->rec = en.rec;
-                        if (en.op != DIR_IMPORT_HISTORY)
-                                h->rec.created_us = h->rec.updated_us = en.at_us;
-                        en.rec = (mcs_record){0};
-                }
-                dir_entry_clear(&en);
+                out->v[out->n++] = h;
         }
         if (r < 0)
                 mcs_history_list_clear(out);
         return r < 0 ? r : 0;
+}
+
+/* Newest first: entries from the one below q->before back to the lowest
+ * the log lists (entries below it were moved away with their history;
+ * snapshots keep only the state). Each entry is one file read, so the
+ * walk stops as soon as the page is full. */
+static int d_history_page(mcs_backend *b, const mcs_history_query *q, mcs_history_fn fn, void *ctx, mcs_err *e) {
+        uint64_t lowest;
+        int r = dir_refresh(b, e);
+        if (r < 0 || (r = dir_lowest_entry(b, &lowest, e)) < 0 || !lowest)
+                return r;
+        uint64_t top = q->before && q->before - 1 < b->seq ? q->before - 1 : b->seq;
+        for (uint64_t seq = top; r == 0 && seq >= lowest && seq > 0; seq--) {
+                mcs_history_entry h;
+                if ((r = history_entry(b, seq, &h, e)) <= 0)
+                        continue;
+                r = fn(ctx, &h, e);
+                mcs_record_clear(&h.rec);
+        }
+        return r < 0 ? r : 0;
+}
+
+/* Entry 1 missing while others are there: moved away (the load refuses
+ * a log without its start unless a snapshot covers it). */
+static int d_history_start(mcs_backend *b, uint64_t *first, mcs_err *e) {
+        uint64_t lowest;
+        int r = dir_refresh(b, e);
+        if (r < 0 || (r = dir_lowest_entry(b, &lowest, e)) < 0)
+                return r;
+        *first = lowest > 1 ? lowest : b->seq && !lowest ? b->seq + 1 : 0;
+        return 0;
+}
+
+static void d_set_actor(mcs_backend *b, const mcs_actor *who) {
+        b->who = who ? *who : (mcs_actor){0};
 }
 
 /* ---- originals ---- */
@@ -347,7 +399,7 @@ static int d_import_record(mcs_backend *b, const mcs_record *rec, mcs_err *e) {
 
 static int import_history_step(dirb *b, void *arg, mcs_err *e) {
         const mcs_history_entry *h = arg;
-        dir_entry en = {.op = DIR_IMPORT_HISTORY, .hop = h->op, .at_us = h->at_us, .rec = h->rec};
+        dir_entry en = {.op = DIR_IMPORT_HISTORY, .hop = h->op, .at_us = h->at_us, .rec = h->rec, .who = h->who};
         return dir_append(b, &en, e);
 }
 
@@ -476,7 +528,8 @@ static void d_close(mcs_backend *b) {
                 .remember_original = d_remember_original, .originals = d_originals,                            \
                 .forget_original = d_forget_original, .heartbeat = d_heartbeat, .hosts = d_hosts,              \
                 .health = d_health, .import_record = d_import_record, .import_history = d_import_history,      \
-                .import_original = d_import_original, .writable = d_writable,                                  \
+                .import_original = d_import_original, .writable = d_writable, .history_page = d_history_page, \
+                .set_actor = d_set_actor, .history_start = d_history_start,                             \
         }
 
 const mcs_backend_ops mcs_backend_dir = DIR_OPS("dir", dir_open_location);

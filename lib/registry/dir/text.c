@@ -378,3 +378,30 @@ int dir_heartbeat_format(const char *host, int64_t seen_us, char **out) {
         fputc('\n', f);
         return fclose(f) == 0 ? 0 : -1;
 }
+
+/* ---- who asked for an entry: who/<token> ---- */
+
+#define WHO_MAGIC "mcs-dir-who 1"
+
+int dir_who_format(const mcs_actor *who, char *out, size_t len) {
+        int n = snprintf(out, len, WHO_MAGIC "\nuid=%" PRIu32 "\tpid=%" PRId32 "\n", who->uid, who->pid);
+        return n < 0 || (size_t) n >= len ? -1 : 0;
+}
+
+int dir_who_parse(const char *text, mcs_actor *out, mcs_err *e) {
+        char uid[16], pid[16], again[64];
+        int64_t u, p;
+        mcs_actor who;
+        /* Exactly what dir_who_format writes: the numbers read back must
+         * format into the same text (no sign, no leading zero, no more). */
+        if (strncmp(text, WHO_MAGIC "\nuid=", sizeof WHO_MAGIC + 4) ||
+            sscanf(text + sizeof WHO_MAGIC + 4, "%10[0-9]\tpid=%10[0-9]", uid, pid) != 2 || parse_int(uid, &u) < 0 ||
+            parse_int(pid, &p) < 0 || u > UINT32_MAX || p > INT32_MAX ||
+            (who = (mcs_actor){.known = true, .uid = (uint32_t) u, .pid = (int32_t) p},
+             dir_who_format(&who, again, sizeof again) < 0) ||
+            strcmp(again, text))
+                return mcs_fail(e, MCS_E_SCHEMA, "not a record of who asked of this version (expected '%s')",
+                                WHO_MAGIC);
+        *out = who;
+        return mcs_stored_actor_check(out, "who", e);
+}

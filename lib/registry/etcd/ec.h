@@ -31,6 +31,7 @@ struct mcs_backend {
         long lease_ttl_s;
         int64_t lease;    /* this host's heartbeat lease, 0: none yet */
         CURL *curl;
+        mcs_actor who; /* who asks for the writes that follow (set_actor) */
 };
 typedef struct mcs_backend ec;
 
@@ -112,7 +113,7 @@ int ec_record_parse(const ec *b, const char *text, mcs_record *rec, mcs_err *e);
 /* The feed key's value: the change a write made. */
 char *ec_change_json(mcs_history_op op, const char *uuid, const char *label);
 int ec_change_parse(const ec *b, const char *text, mcs_history_op *op, char **uuid, char **label, mcs_err *e);
-char *ec_history_json(mcs_history_op op, int64_t at_us, const mcs_record *rec);
+char *ec_history_json(mcs_history_op op, int64_t at_us, const mcs_record *rec, const mcs_actor *who);
 int ec_history_parse(const ec *b, const char *text, mcs_history_entry *h, mcs_err *e);
 /* A fresh history key for uuid: hist/<uuid>/<random>. */
 char *ec_history_key(const ec *b, const char *uuid);
@@ -138,6 +139,7 @@ int ec_import_record(mcs_backend *b, const mcs_record *rec, mcs_err *e);
 /* ---- history.c ---- */
 int ec_history(mcs_backend *b, const char *uuid, mcs_history_list *out, mcs_err *e);
 int ec_import_history(mcs_backend *b, const mcs_history_entry *h, mcs_err *e);
+void ec_set_actor(mcs_backend *b, const mcs_actor *who);
 
 /* ---- originals.c ---- */
 int ec_remember_original(mcs_backend *b, const char *uuid, const char *path, const char *context, mcs_err *e);

@@ -44,7 +44,7 @@ int ec_history(mcs_backend *b, const char *uuid, mcs_history_list *out, mcs_err 
 }
 
 int ec_import_history(mcs_backend *b, const mcs_history_entry *h, mcs_err *e) {
-        _cleanup_free_ char *k = ec_history_key(b, h->rec.uuid), *v = ec_history_json(h->op, h->at_us, &h->rec);
+        _cleanup_free_ char *k = ec_history_key(b, h->rec.uuid), *v = ec_history_json(h->op, h->at_us, &h->rec, &h->who);
         if (!k || !v)
                 return ec_fail_nomem(e);
         json_object *op = ec_op_put(k, v, 0), *put = NULL, *reply = NULL;
@@ -56,4 +56,10 @@ int ec_import_history(mcs_backend *b, const mcs_history_entry *h, mcs_err *e) {
         json_object_put(op);
         json_object_put(reply);
         return r;
+}
+
+/* No history_page: etcd orders keys by name, not by revision, so a page
+ * is cut from the whole (or the guest's) history, read and sorted above. */
+void ec_set_actor(mcs_backend *b, const mcs_actor *who) {
+        b->who = who ? *who : (mcs_actor){0};
 }

@@ -188,7 +188,7 @@ int ec_change_parse(const ec *b, const char *text, mcs_history_op *op, char **uu
         return r;
 }
 
-char *ec_history_json(mcs_history_op op, int64_t at_us, const mcs_record *rec) {
+char *ec_history_json(mcs_history_op op, int64_t at_us, const mcs_record *rec, const mcs_actor *who) {
         json_object *o = json_object_new_object(), *r = record_obj(rec);
         if (!o || !r) {
                 json_object_put(o);
@@ -198,7 +198,40 @@ char *ec_history_json(mcs_history_op op, int64_t at_us, const mcs_record *rec) {
         json_object_object_add(o, "op", json_object_new_string(mcs_history_op_name(op)));
         json_object_object_add(o, "at_us", json_object_new_int64(at_us));
         json_object_object_add(o, "record", r);
+        /* Optional: an mcsd that predates it ignores fields it does not read. */
+        if (who->known) {
+                json_object *w = json_object_new_object();
+                if (!w) {
+                        json_object_put(o);
+                        return NULL;
+                }
+                json_object_object_add(w, "uid", json_object_new_int64(who->uid));
+                json_object_object_add(w, "pid", json_object_new_int64(who->pid));
+                json_object_object_add(o, "who", w);
+        }
         return to_text(o);
+}
+
+/* "who" of a history entry: absent (nobody outside mcsd), or exactly
+ * {uid, pid} as ec_history_json writes it. */
+static int who_from(const ec *b, json_object *o, mcs_actor *out, mcs_err *e) {
+        json_object *w;
+        int64_t uid, pid;
+        int r;
+        *out = (mcs_actor){0};
+        if (!json_object_object_get_ex(o, "who", &w))
+                return 0;
+        if (!json_object_is_type(w, json_type_object) || json_object_object_length(w) != 2)
+                return mcs_fail(e, MCS_E_SCHEMA, "registry %s: a history entry: field who is not {uid, pid}",
+                                b->location);
+        if ((r = int_field(b, w, "uid", &uid, "a history entry's who", e)) < 0 ||
+            (r = int_field(b, w, "pid", &pid, "a history entry's who", e)) < 0)
+                return r;
+        if (uid < 0 || uid > UINT32_MAX || pid <= 0 || pid > INT32_MAX)
+                return mcs_fail(e, MCS_E_SCHEMA, "registry %s: a history entry: who is no uid and pid",
+                                b->location);
+        *out = (mcs_actor){.known = true, .uid = (uint32_t) uid, .pid = (int32_t) pid};
+        return mcs_stored_actor_check(out, b->location, e);
 }
 
 int ec_history_parse(const ec *b, const char *text, mcs_history_entry *h, mcs_err *e) {
@@ -219,7 +252,8 @@ int ec_history_parse(const ec *b, const char *text, mcs_history_entry *h, mcs_er
                 r = mcs_fail(e, MCS_E_SCHEMA, "registry %s: a history entry has no record", b->location);
                 goto done;
         }
-        r = record_from(b, rec, &h->rec, "a history entry", e);
+        if ((r = record_from(b, rec, &h->rec, "a history entry", e)) == 0 && (r = who_from(b, o, &h->who, e)) < 0)
+                mcs_record_clear(&h->rec);
 done:
         free(op);
         json_object_put(o);

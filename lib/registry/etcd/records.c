@@ -131,7 +131,7 @@ int ec_create(mcs_backend *b, mcs_record *rec, const mcs_catset *claims, const m
         rec->generation = view->pos + 1;
         _cleanup_free_ char *rk = ec_key(b, "rec/", rec->uuid), *lk = ec_key(b, "label/", rec->label);
         _cleanup_free_ char *hk = ec_history_key(b, rec->uuid), *hp = ec_history_prefix(b, rec->uuid);
-        _cleanup_free_ char *hist = ec_history_json(MCS_OP_RESERVE, rec->created_us, rec);
+        _cleanup_free_ char *hist = ec_history_json(MCS_OP_RESERVE, rec->created_us, rec, &b->who);
         _cleanup_free_ char *he = hp ? ec_prefix_end(hp) : NULL;
         json_object *cmp = json_object_new_array(), *ops = json_object_new_array(), *fail = NULL;
         int r = check_claims(b, rec, claims, e);
@@ -186,7 +186,7 @@ static int guarded_write(ec *b, const char *uuid, int64_t mod_rev, const mcs_rec
         const mcs_record *h = rec ? rec : old;
         _cleanup_free_ char *rk = ec_key(b, "rec/", uuid), *lk = ec_key(b, "label/", old->label);
         _cleanup_free_ char *fk = ec_key(b, "feed", NULL), *hk = ec_history_key(b, uuid);
-        _cleanup_free_ char *hist = ec_history_json(op, rec ? rec->updated_us : mcs_registry_now_us(), h);
+        _cleanup_free_ char *hist = ec_history_json(op, rec ? rec->updated_us : mcs_registry_now_us(), h, &b->who);
         _cleanup_free_ char *change = ec_change_json(op, uuid, h->label), *value = rec ? ec_record_json(rec) : NULL;
         json_object *cmp = json_object_new_array(), *ops = json_object_new_array(), *fail = NULL;
         ec_txn t;

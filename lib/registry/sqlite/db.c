@@ -38,8 +38,12 @@ static const char *const sql_text[Q__MAX] = {
                      "WHERE uuid = ?1 AND generation = ?7",
         [Q_HISTORY_ADD] = "INSERT INTO history (at_us, op, uuid, name, label, kind, host, state, generation) "
                           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        [Q_HISTORY_ADD_WHO] = "INSERT INTO history (at_us, op, uuid, name, label, kind, host, state, generation, "
+                              "who_uid, who_pid) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         [Q_HISTORY_ALL] = "SELECT " HISTORY_COLUMNS " FROM history ORDER BY seq",
         [Q_HISTORY_UUID] = "SELECT " HISTORY_COLUMNS " FROM history WHERE uuid = ?1 ORDER BY seq",
+        [Q_HISTORY_ALL_WHO] = "SELECT " HISTORY_COLUMNS ", who_uid, who_pid FROM history ORDER BY seq",
+        [Q_HISTORY_UUID_WHO] = "SELECT " HISTORY_COLUMNS ", who_uid, who_pid FROM history WHERE uuid = ?1 ORDER BY seq",
         [Q_ORIG_INSERT] = "INSERT INTO originals (path, uuid, context, host, saved_us) VALUES (?1, ?2, ?3, ?4, ?5) "
                           "ON CONFLICT (path) DO NOTHING",
         [Q_ORIG_OWNER] = "SELECT uuid FROM originals WHERE path = ?1",
@@ -223,6 +227,51 @@ static void drop_unused_indexes(sq *s) {
         }
 }
 
+/* Who asked for a change (mcs_actor): two nullable columns of history,
+ * added without a new schema version. An mcsd that predates them names
+ * its columns in every statement, so it goes on reading and appending
+ * (its rows have none); a new version would lock every host not yet
+ * upgraded out of the file. ALTER TABLE ... ADD COLUMN rewrites no row.
+ * Best effort, like drop_unused_indexes: a file this host cannot write now
+ * still opens, its rows then record nobody, and a later open adds them. */
+static int has_column(sq *s, const char *table, const char *column, bool *out, mcs_err *e) {
+        sqlite3_stmt *st;
+        int rc = sqlite3_prepare_v2(s->db, "SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2", -1, &st, NULL);
+        if (rc != SQLITE_OK)
+                return sq_fail(s, rc, "reading the schema", e);
+        sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, column, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+        sqlite3_finalize(st);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+                return sq_fail(s, rc, "reading the schema", e);
+        *out = rc == SQLITE_ROW;
+        return 0;
+}
+
+static void add_who_columns(sq *s) {
+        mcs_err ignored = {0};
+        bool uid = false, pid = false;
+        s->has_who = false;
+        if (has_column(s, "history", "who_uid", &uid, &ignored) < 0 ||
+            has_column(s, "history", "who_pid", &pid, &ignored) < 0)
+                return;
+        if (!uid || !pid) {
+                if (sq_exec(s, "BEGIN IMMEDIATE", &ignored) < 0)
+                        return;
+                /* Again under the lock: another host may have added them meanwhile. */
+                if (has_column(s, "history", "who_uid", &uid, &ignored) < 0 ||
+                    (!uid && sq_exec(s, "ALTER TABLE history ADD COLUMN who_uid INTEGER", &ignored) < 0) ||
+                    has_column(s, "history", "who_pid", &pid, &ignored) < 0 ||
+                    (!pid && sq_exec(s, "ALTER TABLE history ADD COLUMN who_pid INTEGER", &ignored) < 0) ||
+                    sq_exec(s, "COMMIT", &ignored) < 0) {
+                        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+                        return;
+                }
+        }
+        s->has_who = true;
+}
+
 static void disconnect_db(sq *s) {
         for (int i = 0; i < Q__MAX; i++) {
                 sqlite3_finalize(s->st[i]);
@@ -284,6 +333,7 @@ static int connect_db(sq *s, mcs_err *e) {
         if ((r = migrate(s, e)) < 0)
                 return r;
         drop_unused_indexes(s);
+        add_who_columns(s);
         struct stat st;
         if (stat(s->path, &st) < 0)
                 return mcs_fail(e, MCS_E_IO, "registry %s: %s", s->path, strerror(errno));
@@ -376,5 +426,7 @@ const mcs_backend_ops mcs_backend_sqlite = {
         .health = sq_health,
         .import_record = sq_import_record,
         .import_history = sq_import_history,
+        .history_page = sq_history_page,
+        .set_actor = sq_set_actor,
         .import_original = sq_import_original,
 };

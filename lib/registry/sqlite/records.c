@@ -190,9 +190,10 @@ int sq_scan(mcs_backend *s, mcs_record_fn fn, void *ctx, mcs_cursor *at, mcs_err
 
 /* ---- writes ---- */
 
-static int history_add(sq *s, mcs_history_op op, const mcs_record *rec, int64_t at, mcs_err *e) {
+static int history_add(sq *s, mcs_history_op op, const mcs_record *rec, int64_t at, const mcs_actor *who,
+                       mcs_err *e) {
         sqlite3_stmt *st;
-        int r = sq_prep(s, Q_HISTORY_ADD, &st, e);
+        int r = sq_prep(s, s->has_who ? Q_HISTORY_ADD_WHO : Q_HISTORY_ADD, &st, e);
         if (r < 0)
                 return r;
         sqlite3_bind_int64(st, 1, at);
@@ -204,6 +205,10 @@ static int history_add(sq *s, mcs_history_op op, const mcs_record *rec, int64_t 
         sq_bind_text(st, 7, rec->host);
         sq_bind_text(st, 8, mcs_state_name(rec->state));
         sqlite3_bind_int64(st, 9, (int64_t) rec->generation);
+        if (s->has_who && who->known) { /* else NULL, bound by default */
+                sqlite3_bind_int64(st, 10, who->uid);
+                sqlite3_bind_int64(st, 11, who->pid);
+        }
         int rc = sqlite3_step(st);
         sqlite3_reset(st);
         return rc == SQLITE_DONE ? 0 : sq_fail(s, rc, "append history", e);
@@ -258,7 +263,7 @@ static int create(sq *s, mcs_record *rec, const mcs_cursor *view, mcs_err *e) {
         rec->generation = now + 1;
         if ((r = insert_record(s, rec, e)) < 0)
                 return r;
-        return history_add(s, MCS_OP_RESERVE, rec, rec->created_us, e);
+        return history_add(s, MCS_OP_RESERVE, rec, rec->created_us, &s->who, e);
 }
 
 int sq_create(mcs_backend *s, mcs_record *rec, const mcs_catset *claims, const mcs_cursor *view, mcs_err *e) {
@@ -288,7 +293,7 @@ static int update(sq *s, const mcs_record *rec, uint64_t if_generation, mcs_err 
         sqlite3_reset(st);
         if (rc != SQLITE_DONE)
                 return sq_fail(s, rc, "update reservation", e);
-        return history_add(s, MCS_OP_STATE, rec, rec->updated_us, e);
+        return history_add(s, MCS_OP_STATE, rec, rec->updated_us, &s->who, e);
 }
 
 int sq_update(mcs_backend *s, const mcs_record *rec, uint64_t if_generation, mcs_err *e) {
@@ -314,7 +319,7 @@ static int remove_if(sq *s, const char *uuid, const char *if_host, uint64_t if_g
                 r = sq_fail(s, rc, "delete reservation", e);
                 goto fail;
         }
-        if ((r = history_add(s, MCS_OP_RELEASE, rec, mcs_registry_now_us(), e)) < 0)
+        if ((r = history_add(s, MCS_OP_RELEASE, rec, mcs_registry_now_us(), &s->who, e)) < 0)
                 goto fail;
         return 0;
 fail:
@@ -340,15 +345,42 @@ int sq_remove(mcs_backend *s, const char *uuid, const char *if_host, uint64_t if
         return 0;
 }
 
+/* Who asked, from the two columns at c0 (NULL: nobody outside mcsd). */
+static int read_who(sq *s, sqlite3_stmt *st, int c0, mcs_history_entry *h, mcs_err *e) {
+        h->who = (mcs_actor){0};
+        if (sqlite3_column_type(st, c0) == SQLITE_NULL && sqlite3_column_type(st, c0 + 1) == SQLITE_NULL)
+                return 0;
+        sqlite3_int64 uid = sqlite3_column_int64(st, c0), pid = sqlite3_column_int64(st, c0 + 1);
+        if (sqlite3_column_type(st, c0) != SQLITE_INTEGER || sqlite3_column_type(st, c0 + 1) != SQLITE_INTEGER ||
+            uid < 0 || uid > UINT32_MAX || pid <= 0 || pid > INT32_MAX)
+                return mcs_fail(e, MCS_E_SCHEMA, "registry %s: history row %llu: who asked is not a uid and pid",
+                                s->path, (unsigned long long) h->seq);
+        h->who = (mcs_actor){.known = true, .uid = (uint32_t) uid, .pid = (int32_t) pid};
+        return mcs_stored_actor_check(&h->who, s->path, e);
+}
+
+/* One row of HISTORY_COLUMNS (and who_uid, who_pid when with_who). */
+static int read_history_row(sq *s, sqlite3_stmt *st, bool with_who, mcs_history_entry *h, mcs_err *e) {
+        *h = (mcs_history_entry){0};
+        h->seq = (uint64_t) sqlite3_column_int64(st, 0);
+        h->at_us = sqlite3_column_int64(st, 1);
+        if (mcs_history_op_from_name((const char *) sqlite3_column_text(st, 2), &h->op) < 0)
+                return mcs_fail(e, MCS_E_SCHEMA, "registry %s: history row %llu has an unknown operation", s->path,
+                                (unsigned long long) h->seq);
+        int r = read_record(s, st, 3, &h->rec, e);
+        if (r == 0 && with_who && (r = read_who(s, st, 12, h, e)) < 0)
+                mcs_record_clear(&h->rec);
+        return r;
+}
+
 int sq_history(mcs_backend *s, const char *uuid, mcs_history_list *out, mcs_err *e) {
         sqlite3_stmt *st;
         size_t cap = 0;
         *out = (mcs_history_list){0};
         SQ_CHECK_FILE_OR_RETURN(s, e);
-        int r = sq_prep(s, uuid ? Q_HISTORY_UUID : Q_HISTORY_ALL, &st, e), rc;
-
-        out->v = NULL;
-        out->n = 0;
+        enum stmt_id id = uuid ? (s->has_who ? Q_HISTORY_UUID_WHO : Q_HISTORY_UUID)
+                               : (s->has_who ? Q_HISTORY_ALL_WHO : Q_HISTORY_ALL);
+        int r = sq_prep(s, id, &st, e), rc;
         if (r < 0)
                 return r;
         if (uuid)
@@ -358,15 +390,7 @@ int sq_history(mcs_backend *s, const char *uuid, mcs_history_list *out, mcs_err 
                         r = mcs_fail(e, MCS_E_NOMEM, "out of memory");
                         break;
                 }
-                mcs_history_entry *h = &out->v[out->n];
-                h->seq = (uint64_t) sqlite3_column_int64(st, 0);
-                h->at_us = sqlite3_column_int64(st, 1);
-                if (mcs_history_op_from_name((const char *) sqlite3_column_text(st, 2), &h->op) < 0) {
-                        r = mcs_fail(e, MCS_E_SCHEMA, "registry %s: history row %llu has an unknown operation",
-                                     s->path, (unsigned long long) h->seq);
-                        break;
-                }
-                if ((r = read_record(s, st, 3, &h->rec, e)) < 0)
+                if ((r = read_history_row(s, st, s->has_who, &out->v[out->n], e)) < 0)
                         break;
                 out->n++;
         }
@@ -376,6 +400,53 @@ int sq_history(mcs_backend *s, const char *uuid, mcs_history_list *out, mcs_err 
         if (r < 0)
                 mcs_history_list_clear(out);
         return r;
+}
+
+/* A page newest first: the guest, host and times go into the SQL (the
+ * rowid walked backwards, or history_by_uuid for one guest), the label is
+ * the registry's to check. The statement is built per query from fixed
+ * pieces; every value is bound. */
+static int page(sq *s, const mcs_history_query *q, mcs_history_fn fn, void *ctx, mcs_err *e) {
+        char sql[512];
+        sqlite3_stmt *st;
+        snprintf(sql, sizeof sql,
+                 "SELECT seq, at_us, op, uuid, name, label, kind, host, state, at_us, at_us, generation%s "
+                 "FROM history WHERE seq < ?1%s%s%s%s ORDER BY seq DESC",
+                 s->has_who ? ", who_uid, who_pid" : "", q->uuid ? " AND uuid = ?2" : "",
+                 q->host ? " AND host = ?3" : "", q->since_us ? " AND at_us >= ?4" : "",
+                 q->until_us ? " AND at_us <= ?5" : "");
+        int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL), r = 0;
+        if (rc != SQLITE_OK)
+                return sq_fail(s, rc, "prepare a history query", e);
+        sqlite3_bind_int64(st, 1, q->before ? (sqlite3_int64) q->before : INT64_MAX);
+        if (q->uuid)
+                sq_bind_text(st, 2, q->uuid);
+        if (q->host)
+                sq_bind_text(st, 3, q->host);
+        if (q->since_us)
+                sqlite3_bind_int64(st, 4, q->since_us);
+        if (q->until_us)
+                sqlite3_bind_int64(st, 5, q->until_us);
+        while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+                mcs_history_entry h;
+                if ((r = read_history_row(s, st, s->has_who, &h, e)) < 0)
+                        break;
+                r = fn(ctx, &h, e);
+                mcs_record_clear(&h.rec);
+        }
+        sqlite3_finalize(st);
+        if (r == 0 && rc != SQLITE_DONE)
+                r = sq_fail(s, rc, "read history", e);
+        return r < 0 ? r : 0;
+}
+
+int sq_history_page(mcs_backend *s, const mcs_history_query *q, mcs_history_fn fn, void *ctx, mcs_err *e) {
+        int r = sq_begin(s, false, e);
+        return r < 0 ? r : sq_end(s, page(s, q, fn, ctx, e), e);
+}
+
+void sq_set_actor(mcs_backend *s, const mcs_actor *who) {
+        s->who = who ? *who : (mcs_actor){0};
 }
 
 /* ---- a copy from another registry fills this one ---- */
@@ -392,5 +463,5 @@ int sq_import_record(mcs_backend *s, const mcs_record *rec, mcs_err *e) {
 
 int sq_import_history(mcs_backend *s, const mcs_history_entry *h, mcs_err *e) {
         int r = sq_begin(s, true, e);
-        return r < 0 ? r : sq_end(s, history_add(s, h->op, &h->rec, h->at_us, e), e);
+        return r < 0 ? r : sq_end(s, history_add(s, h->op, &h->rec, h->at_us, &h->who, e), e);
 }

@@ -20,8 +20,11 @@ enum stmt_id {
         Q_DELETE,
         Q_UPDATE,
         Q_HISTORY_ADD,
+        Q_HISTORY_ADD_WHO,
         Q_HISTORY_ALL,
         Q_HISTORY_UUID,
+        Q_HISTORY_ALL_WHO,
+        Q_HISTORY_UUID_WHO,
         Q_ORIG_INSERT,
         Q_ORIG_OWNER,
         Q_ORIG_LIST,
@@ -39,6 +42,10 @@ struct mcs_backend {
         unsigned busy_ms;
         bool create; /* mcs_registry_config.create */
         bool in_section; /* inside write_begin .. write_end */
+        /* The history table has who_uid and who_pid (added at open, best
+         * effort: db.c add_who_columns). */
+        bool has_who;
+        mcs_actor who; /* who asks for the writes that follow (set_actor) */
         dev_t dev;       /* the file open, to notice another at the path */
         ino_t ino;
         sqlite3_stmt *st[Q__MAX];
@@ -77,6 +84,8 @@ int sq_update(mcs_backend *b, const mcs_record *rec, uint64_t if_generation, mcs
 int sq_remove(mcs_backend *b, const char *uuid, const char *if_host, uint64_t if_generation, mcs_record *out,
               mcs_err *e);
 int sq_history(mcs_backend *b, const char *uuid, mcs_history_list *out, mcs_err *e);
+int sq_history_page(mcs_backend *b, const mcs_history_query *q, mcs_history_fn fn, void *ctx, mcs_err *e);
+void sq_set_actor(mcs_backend *b, const mcs_actor *who);
 int sq_import_record(mcs_backend *b, const mcs_record *rec, mcs_err *e);
 int sq_import_history(mcs_backend *b, const mcs_history_entry *h, mcs_err *e);
 
