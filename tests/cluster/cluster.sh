@@ -24,8 +24,11 @@
 #       nfs: ganesha only (rpcbind stays); etcd: cluster_etcd_stop/start M
 #       stop or start member M (1-3).
 #   cluster_cut_host I / cluster_join_host I
-#       host I's veth down on the bridge (the host loses the registry
-#       server, nothing else) / up again.
+#       host I's end of its veth pair down (the host loses the registry
+#       server at once: connections fail, nothing hangs; it keeps its
+#       libvirtd and sockets) / up again. cluster_blackhole_host I: the
+#       bridge's end down instead: the host's packets go nowhere, so every
+#       call waits for its timeout.
 #   cluster_down    stops every mcsd, libvirtd and server it started.
 #
 # Needs root, iproute2 and, for its backend, etcd or rpcbind and
@@ -143,8 +146,13 @@ cluster_server_stop() {
 	esac
 }
 
-cluster_cut_host() { ip link set "vh$1" down; }
-cluster_join_host() { ip link set "vh$1" up; }
+cluster_cut_host() { ip -n "h$1" link set eth0 down; }
+cluster_join_host() {
+	ip link set "vh$1" up
+	ip -n "h$1" link set eth0 up
+	ip -n "h$1" addr replace "$CLUSTER_NET.$1/24" dev eth0
+}
+cluster_blackhole_host() { ip link set "vh$1" down; }
 
 # --- the hosts ---------------------------------------------------------------
 # cluster_host_conf I [LINE...]: host I's mcsd config.

@@ -67,23 +67,36 @@ sys.exit(0 if g["waiting"] == 0 and g["failed"] == 0 and g["managed"] + g["refus
 guests_on() { virsh -q -c "$(cluster_uri "$1")" list --all --name | grep -c .; }
 all_settled() { settled 1 "$(guests_on 1)" && settled 2 "$(guests_on 2)" && settled 3 "$(guests_on 3)"; }
 
+# held_at_least K: the registry holds K labels or more (h1 asked).
+held_at_least() {
+	cluster_mcsctl 1 --json status | python3 -c 'import json, sys
+sys.exit(0 if (json.load(sys.stdin)["labels"]["held"] or 0) >= int(sys.argv[1]) else 1)' "$1"
+}
 t0=$SECONDS
 pids=()
 for h in 1 2 3; do
 	virsh -q -c "$(cluster_uri $h)" <"$WORK/h$h.virsh" >/dev/null &
 	pids+=($!)
 done
-# Mid-run: the server restarted (nfs), a member lost and later back (etcd).
+# Mid-run, once a quarter of the guests hold labels: the server restarted
+# (nfs), a member lost, and back once half do (etcd).
 case $BACKEND in
-nfs) sleep 2; cluster_server_stop; cluster_server_start; echo "# ganesha restarted $((SECONDS - t0)) s into the defines" ;;
-etcd) sleep 2; cluster_etcd_stop 3; echo "# etcd member 3 stopped $((SECONDS - t0)) s into the defines" ;;
+nfs | etcd)
+	wait_for 120 held_at_least $((N / 4)) || fail "a quarter of the guests were not labelled in 120 s"
+	if [ "$BACKEND" = nfs ]; then
+		cluster_server_stop
+		cluster_server_start
+		echo "# ganesha restarted $((SECONDS - t0)) s into the run"
+	else
+		cluster_etcd_stop 3
+		echo "# etcd member 3 stopped $((SECONDS - t0)) s into the run"
+		wait_for 120 held_at_least $((N / 2)) || fail "half the guests were not labelled in 120 s with one member lost"
+		cluster_server_start
+		echo "# etcd member 3 back $((SECONDS - t0)) s into the run"
+	fi
+	;;
 esac
 wait "${pids[@]}" || fail "virsh define failed"
-echo "# $((3 * (PER + 2))) guests defined in $((SECONDS - t0)) s"
-if [ "$BACKEND" = etcd ]; then
-	cluster_server_start
-	echo "# etcd member 3 back $((SECONDS - t0)) s in"
-fi
 wait_for 240 all_settled || fail "not every guest was decided: $(cat "$WORK"/st?.json | tr -d ' \n' | grep -o '"guests":{[^}]*}')"
 echo "# every guest decided $((SECONDS - t0)) s after the first define"
 
