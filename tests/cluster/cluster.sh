@@ -14,7 +14,8 @@
 #       bridge br0 by a veth pair each (vhI on the bridge, eth0 inside),
 #       each with its own private libvirtd (test driver) and its own mcsd
 #       (host id hI, sockets $WORK/hI.sock and $WORK/hI-hook.sock, config
-#       $WORK/hI.conf with pool range c0.c63 and the extra CONFIG-LINEs).
+#       $WORK/hI.conf with pool range $CLUSTER_RANGE, c0.c63 unless set,
+#       and the extra CONFIG-LINEs).
 #       The registry is made once, by h1's `mcsd --init-registry`; no mcsd
 #       has registry_create. Sets REG and CLUSTER_HOSTS.
 #   cluster_host_run I CMD...   CMD in host I's network namespace
@@ -160,19 +161,20 @@ cluster_host_conf() {
 	local i=$1
 	shift
 	printf '%s\n' "uri = $(cluster_uri "$i")" "registry = $REG" "host_id = h$i" "socket = $WORK/h$i.sock" \
-		"hook_socket = $WORK/h$i-hook.sock" "range = c0.c63" "$@" >"$WORK/h$i.conf"
+		"hook_socket = $WORK/h$i-hook.sock" "range = ${CLUSTER_RANGE:-c0.c63}" "$@" >"$WORK/h$i.conf"
 }
 
 # cluster_mcsd_start I...: starts those hosts' mcsd all at once, each in
 # its host's namespace, then waits for each one's first reconcile.
 cluster_mcsd_start() {
-	local i
+	local i before=()
 	for i in "$@"; do
+		before[i]=$(grep -c 'reconciled' "$WORK/h$i.log" 2>/dev/null || true)
 		nsenter --net="/run/netns/h$i" "$MCSD" --config "$WORK/h$i.conf" >>"$WORK/h$i.log" 2>&1 &
 		echo $! >"$WORK/h$i.mcsd.pid"
 	done
 	for i in "$@"; do
-		wait_for 120 grep -q 'reconciled' "$WORK/h$i.log" || fail "mcsd h$i did not reconcile; see its log"
+		wait_for 120 log_count_above "$WORK/h$i.log" 'reconciled' "${before[i]:-0}" || fail "mcsd h$i did not reconcile; see its log"
 	done
 }
 
