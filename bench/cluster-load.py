@@ -8,7 +8,10 @@ a fixed time by concurrent writers. One line of figures on stdout:
   cluster-load.py raw-sqlite SECONDS THREADS FILE   commits of one row (mcsd's journal settings)
   cluster-load.py raw-dir SECONDS THREADS DIR       exclusive creates, written and fsync'd
   cluster-load.py raw-etcd SECONDS THREADS HOST:PORT,...  single-key create-if-absent transactions
+  cluster-load.py hook TIMEOUT CONNS HOOKSOCKET=XMLDUMP...  every guest of each dump's start begin,
+      all at once (CONNS connections per hook socket), as libvirt's hook sends it; each must be allowed
 """
+import re
 import base64
 import http.client
 import json
@@ -21,12 +24,21 @@ import time
 import uuid
 
 
+errors = []
+
+
 def run(seconds, workers):
     """Runs each worker(deadline, latencies) on a thread; returns all latencies (s) and the wall time."""
     lat = [[] for _ in workers]
     deadline = time.monotonic() + seconds
     t0 = time.monotonic()
-    threads = [threading.Thread(target=w, args=(deadline, lat[i])) for i, w in enumerate(workers)]
+
+    def guarded(w, i):
+        try:
+            w(deadline, lat[i])
+        except BaseException as e:  # a failed worker fails the run
+            errors.append(f"{type(e).__name__}: {e}")
+    threads = [threading.Thread(target=guarded, args=(w, i)) for i, w in enumerate(workers)]
     for t in threads:
         t.start()
     for t in threads:
@@ -50,7 +62,7 @@ def reserver(path, tag):
             reply = json.loads(f.readline())
             lat.append(time.monotonic() - t)
             if "result" not in reply:
-                sys.exit(f"reserve through {path}: {reply}")
+                raise RuntimeError(f"reserve through {path}: {reply}")
         s.close()
     return work
 
@@ -109,8 +121,27 @@ def raw_etcd(endpoint, tag):
             r = json.loads(c.getresponse().read())
             lat.append(time.monotonic() - t)
             if not r.get("succeeded"):
-                sys.exit(f"etcd txn at {endpoint}: {r}")
+                raise RuntimeError(f"etcd txn at {endpoint}: {r}")
         c.close()
+    return work
+
+
+def hooker(path, xmls):
+    """Each start on a connection of its own, as each hook process makes it."""
+    def work(deadline, lat):
+        for n, (name, xml) in enumerate(xmls):
+            req = {"version": 1, "method": "hook", "id": n, "params": {
+                "op": "start", "name": name, "xml": xml, "deadline": int(time.time() * 1000 + 60000)}}
+            t = time.monotonic()
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                s.connect(path)
+                f = s.makefile("rwb")
+                f.write(json.dumps(req).encode() + b"\n")
+                f.flush()
+                reply = json.loads(f.readline())
+            lat.append(time.monotonic() - t)
+            if not (reply.get("result") or {}).get("allow"):
+                raise RuntimeError(f"start of {name} through {path} not allowed: {reply}")
     return work
 
 
@@ -118,7 +149,14 @@ def main():
     mode, seconds, conc = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
     targets = sys.argv[4:]
     tag = f"{os.getpid()}"
-    if mode == "reserve":
+    if mode == "hook":
+        workers = []
+        for t in targets:
+            path, dump = t.split("=", 1)
+            doms = re.findall(r"<domain.*?</domain>", open(dump).read(), re.S)
+            xmls = [(re.search(r"<name>(.*?)</name>", d).group(1), d) for d in doms]
+            workers += [hooker(path, xmls[k::conc]) for k in range(conc)]
+    elif mode == "reserve":
         workers = [reserver(p, f"{tag}-{i}-{k}") for i, p in enumerate(targets) for k in range(conc)]
     elif mode == "raw-etcd":
         eps = targets[0].split(",")
@@ -127,6 +165,8 @@ def main():
         make = {"raw-sqlite": raw_sqlite, "raw-dir": raw_dir}[mode]
         workers = [make(targets[0], f"{tag}-{k}") for k in range(conc)]
     lat, wall = run(seconds, workers)
+    if errors:
+        sys.exit("; ".join(errors[:5]))
     lat.sort()
     p99 = lat[int(0.99 * (len(lat) - 1))] * 1000 if lat else 0
     print(f"ops {len(lat)} per_s {len(lat) / wall:.1f} p99_ms {p99:.2f}")
