@@ -6,15 +6,23 @@
 # baseline in the same run: reading the raw store once (sqlite: SELECT
 # every row; dir: reading the newest snapshot and the log after it).
 # dir: also the newest snapshot's size against the read cap (128 MiB).
-# MCS_FULL_BACKENDS chooses ("sqlite dir" by default). etcd and nfs:// are
-# not measured here (see docs/benchmarks.md).
+# etcd: a single etcd of its own on a free local port; its size is the
+# dbSize of /v3/maintenance/status, its baseline one range get of every key
+# (etcdctl). MCS_FULL_BACKENDS chooses ("sqlite dir etcd" by default; etcd
+# only where the etcd binary is). nfs:// is not measured here (see
+# docs/benchmarks.md).
 set -euo pipefail
 : "${BENCH_FULL:?}"
 pairs=${MCS_FULL_PAIRS:-523776}
-backends=${MCS_FULL_BACKENDS:-sqlite dir}
+backends=${MCS_FULL_BACKENDS:-sqlite dir etcd}
 base=${MCS_BENCH_DIR:-/var/tmp}
 work=$(mktemp -d "$base/mcsd-bench-full.XXXXXX")
-trap '[ -n "${KEEP_WORK:-}" ] || rm -rf "$work"' EXIT
+etcd_pid=
+cleanup() {
+	if [ -n "$etcd_pid" ]; then kill "$etcd_pid" 2>/dev/null || true; wait "$etcd_pid" 2>/dev/null || true; fi
+	[ -n "${KEEP_WORK:-}" ] || rm -rf "$work"
+}
+trap cleanup EXIT
 read_cap=$((128 << 20)) # DIR_IO_READ_MAX in lib/registry/dir/io.h
 
 now() { date +%s.%N; }
@@ -49,6 +57,28 @@ dir_raw() {
 	find "$work/dir/log" -type f -newer "$work/dir/snap/$snap" -exec cat {} + 
 }
 
+etcd_port=
+# Every key under the registry's prefix, in one range request.
+etcd_raw() {
+	curl -sf -X POST -d '{"key":"L21jcy1iZW5jaC8=","range_end":"L21jcy1iZW5jaDA="}' \
+		"http://127.0.0.1:$etcd_port/v3/kv/range" | wc -c
+}
+start_etcd() {
+	etcd_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	local peer=$((etcd_port + 1))
+	etcd --name bench --data-dir "$work/etcd" --listen-client-urls "http://127.0.0.1:$etcd_port" \
+		--advertise-client-urls "http://127.0.0.1:$etcd_port" --listen-peer-urls "http://127.0.0.1:$peer" \
+		--initial-advertise-peer-urls "http://127.0.0.1:$peer" --initial-cluster "bench=http://127.0.0.1:$peer" \
+		--logger zap --log-level error >"$work/etcd.log" 2>&1 &
+	etcd_pid=$!
+	for _ in $(seq 100); do
+		curl -sf "http://127.0.0.1:$etcd_port/health" >/dev/null && return 0
+		sleep 0.1
+	done
+	echo "bench-full-registry: etcd did not start: $(tail -3 "$work/etcd.log")" >&2
+	exit 1
+}
+
 for backend in $backends; do
 	case $backend in
 	sqlite)
@@ -63,6 +93,14 @@ for backend in $backends; do
 		snap_bytes=$(stat -c %s "$work/dir/snap/$snap")
 		report full_registry_dir_snapshot_bytes "$snap_bytes" bytes
 		report full_registry_dir_snapshot_vs_read_cap_ratio "$(echo "$snap_bytes / $read_cap" | bc -l)" x
+		;;
+	etcd)
+		command -v etcd >/dev/null || { echo "bench-full-registry: no etcd here; etcd not measured" >&2; continue; }
+		start_etcd
+		run etcd "etcd://127.0.0.1:$etcd_port/mcs-bench" etcd_raw
+		db_size=$(curl -sf -X POST -d '{}' "http://127.0.0.1:$etcd_port/v3/maintenance/status" |
+			python3 -c 'import json, sys; print(json.load(sys.stdin)["dbSize"])')
+		report full_registry_etcd_size_bytes "$db_size" bytes
 		;;
 	*) echo "bench-full-registry: unknown backend $backend" >&2; exit 2 ;;
 	esac
