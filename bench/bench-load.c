@@ -29,7 +29,7 @@
 #include "bench-util.h"
 #include "mcs-registry.h"
 
-#define HOSTS 3
+#define HOSTS_MAX 3
 #define UNDEFINE_EVERY 5 /* a fifth of the guests each wave */
 #define LABEL_TIMEOUT_S 120.0
 #define QUIET_TIMEOUT_S 120.0
@@ -42,7 +42,7 @@ typedef struct guest {
 } guest;
 
 typedef struct host {
-        int id; /* 0..HOSTS-1; host_id "h<id+1>" */
+        int id; /* 0..hosts-1; host_id "h<id+1>" */
         const char *uri, *conf;
         virConnectPtr cmd, ev; /* defines and undefines; events */
         pid_t mcsd;
@@ -57,17 +57,18 @@ static struct {
         pthread_cond_t labelled; /* a guest got its label */
         guest *g;
         size_t n, cap;
-        host h[HOSTS];
+        host h[HOSTS_MAX];
+        int hosts; /* how many: 3, or 1 for the one-host baseline */
         int window;
         atomic_bool stop_loop;
 } S = {.lock = PTHREAD_MUTEX_INITIALIZER, .labelled = PTHREAD_COND_INITIALIZER};
 
-static pid_t children[HOSTS];
+static pid_t children[HOSTS_MAX];
 static char notify_file[108];
 
 /* On any exit: no mcsd outlives the benchmark, nor its notify socket. */
 static void at_exit(void) {
-        for (int i = 0; i < HOSTS; i++)
+        for (int i = 0; i < S.hosts; i++)
                 if (children[i] > 0)
                         kill(children[i], SIGTERM);
         if (notify_file[0])
@@ -222,11 +223,11 @@ static void *define_phase(void *arg) {
 }
 
 static void run_define_phase(void) {
-        pthread_t t[HOSTS];
-        for (int i = 0; i < HOSTS; i++)
+        pthread_t t[HOSTS_MAX];
+        for (int i = 0; i < S.hosts; i++)
                 if (pthread_create(&t[i], NULL, define_phase, &S.h[i]))
                         BENCH_DIE("pthread_create failed");
-        for (int i = 0; i < HOSTS; i++)
+        for (int i = 0; i < S.hosts; i++)
                 pthread_join(t[i], NULL);
 }
 
@@ -301,7 +302,7 @@ static int by_uuid(const void *a, const void *b) {
 static size_t list_libvirt(seen **out) {
         seen *v = NULL;
         size_t n = 0;
-        for (int h = 0; h < HOSTS; h++) {
+        for (int h = 0; h < S.hosts; h++) {
                 virDomainPtr *doms;
                 int k = virConnectListAllDomains(S.h[h].cmd, &doms, 0);
                 if (k < 0)
@@ -436,6 +437,13 @@ static void check(mcs_registry *r, int *duplicates, int *mismatches) {
         *mismatches = mis;
 }
 
+/* A figure, named after the run: load_one_host_* for the one-host baseline. */
+static void report(const char *prefix, const char *name, double value, const char *unit) {
+        char full[96];
+        snprintf(full, sizeof full, "%s%s", prefix, name);
+        bench_report(full, value, unit);
+}
+
 static void connect_host(host *h) {
         if (!(h->cmd = virConnectOpen(h->uri)) || !(h->ev = virConnectOpen(h->uri)))
                 BENCH_DIE("connect %s: %s", h->uri, virGetLastErrorMessage());
@@ -445,10 +453,11 @@ static void connect_host(host *h) {
 }
 
 int main(int argc, char **argv) {
-        if (argc != 3 + 2 * HOSTS)
-                BENCH_DIE("usage: bench-load MCSD REGISTRY URI1 CONF1 URI2 CONF2 URI3 CONF3");
+        if (argc != 3 + 2 * HOSTS_MAX && argc != 3 + 2)
+                BENCH_DIE("usage: bench-load MCSD REGISTRY URI1 CONF1 [URI2 CONF2 URI3 CONF3]");
+        S.hosts = (argc - 3) / 2;
         int seconds = env_int("MCS_LOAD_SECONDS", 600, 0);
-        int peak = env_int("MCS_LOAD_GUESTS", 10000, HOSTS);
+        int peak = env_int("MCS_LOAD_GUESTS", 10000, S.hosts);
         S.window = env_int("MCS_LOAD_WINDOW", 8, 1);
         const char *mcsd = argv[1], *registry = argv[2];
         virSetErrorFunc(NULL, bench_quiet);
@@ -457,16 +466,16 @@ int main(int argc, char **argv) {
 
         atexit(at_exit);
         int nfd = bench_notify_socket("bench-load-notify", 120, notify_file, sizeof notify_file);
-        for (int i = 0; i < HOSTS; i++) {
+        for (int i = 0; i < S.hosts; i++) {
                 host *h = &S.h[i];
                 h->id = i;
                 h->uri = argv[3 + 2 * i];
                 h->conf = argv[4 + 2 * i];
-                h->want = peak / HOSTS + (i < peak % HOSTS);
+                h->want = peak / S.hosts + (i < peak % S.hosts);
                 h->mcsd = children[i] = bench_start_mcsd(mcsd, h->conf, notify_file);
         }
-        bench_wait_ready(nfd, HOSTS);
-        for (int i = 0; i < HOSTS; i++)
+        bench_wait_ready(nfd, S.hosts);
+        for (int i = 0; i < S.hosts; i++)
                 connect_host(&S.h[i]);
         pthread_t loop;
         if (virEventAddTimeout(50, bench_tick, NULL, NULL) < 0 ||
@@ -484,7 +493,7 @@ int main(int argc, char **argv) {
                 wave_note(waves, from, w0);
                 if (waves == 1) {
                         first_wave_s = bench_now() - t0;
-                        for (int i = 0; i < HOSTS; i++)
+                        for (int i = 0; i < S.hosts; i++)
                                 S.h[i].rss_start_kib = rss_kib(S.h[i].mcsd);
                 }
                 if (bench_now() - t0 >= seconds)
@@ -495,14 +504,14 @@ int main(int argc, char **argv) {
 
         mcs_registry *r = open_registry(registry);
         int live = 0;
-        for (int i = 0; i < HOSTS; i++)
+        for (int i = 0; i < S.hosts; i++)
                 live += S.h[i].live;
         wait_quiet(r, live);
         int duplicates, mismatches;
         check(r, &duplicates, &mismatches);
         mcs_registry_close(r);
         long rss_start = 0, rss_end = 0;
-        for (int i = 0; i < HOSTS; i++) {
+        for (int i = 0; i < S.hosts; i++) {
                 host *h = &S.h[i];
                 h->rss_end_kib = rss_kib(h->mcsd);
                 fprintf(stderr, "bench-load: h%d mcsd VmRSS %ld kB after the first wave, %ld kB at the end\n",
@@ -523,24 +532,30 @@ int main(int argc, char **argv) {
         double d50 = bench_median(def, S.n);
         fprintf(stderr, "bench-load: %zu guests defined in %u waves over %.1f s (first wave %.1f s); window %d\n",
                 S.n, waves, run_s, first_wave_s, S.window);
-        bench_report("load_guests_peak", peak, "guests");
-        bench_report("load_guests_defined", (double) S.n, "guests");
-        bench_report("load_waves", waves, "waves");
-        bench_report("load_labels_per_s", (double) S.n / run_s, "guests/s");
-        bench_report("load_duplicates", duplicates, "labels");
-        bench_report("load_mismatches", mismatches, "guests");
-        bench_report("load_rss_start_kib", (double) rss_start, "KiB");
-        bench_report("load_rss_end_kib", (double) rss_end, "KiB");
-        bench_report("load_rss_growth_ratio", (double) rss_end / (double) rss_start, "x");
-        bench_report("load_define_to_label_ms_p50", p50, "ms");
-        bench_report("load_define_to_label_ms_p99", p99, "ms");
-        bench_report("load_define_ms_p50", d50, "ms");
-        bench_report("load_define_to_label_vs_define_ratio", p50 / d50, "x");
+        /* The one-host baseline's figures are load_one_host_*; with three
+         * hosts, MCS_LOAD_ONE_HOST_RATE (that run's labels/s) gives the ratio. */
+        const char *prefix = S.hosts == 1 ? "load_one_host_" : "load_";
+        report(prefix, "guests_peak", peak, "guests");
+        report(prefix, "guests_defined", (double) S.n, "guests");
+        report(prefix, "waves", waves, "waves");
+        report(prefix, "labels_per_s", (double) S.n / run_s, "guests/s");
+        report(prefix, "duplicates", duplicates, "labels");
+        report(prefix, "mismatches", mismatches, "guests");
+        report(prefix, "rss_start_kib", (double) rss_start, "KiB");
+        report(prefix, "rss_end_kib", (double) rss_end, "KiB");
+        report(prefix, "rss_growth_ratio", (double) rss_end / (double) rss_start, "x");
+        report(prefix, "define_to_label_ms_p50", p50, "ms");
+        report(prefix, "define_to_label_ms_p99", p99, "ms");
+        report(prefix, "define_ms_p50", d50, "ms");
+        report(prefix, "define_to_label_vs_define_ratio", p50 / d50, "x");
+        const char *one = getenv("MCS_LOAD_ONE_HOST_RATE");
+        if (S.hosts > 1 && one && atof(one) > 0)
+                bench_report("load_vs_one_host_ratio", (double) S.n / run_s / atof(one), "x");
         free(lat);
         free(def);
 
         int failed = 0;
-        for (int i = 0; i < HOSTS; i++) {
+        for (int i = 0; i < S.hosts; i++) {
                 int st;
                 kill(S.h[i].mcsd, SIGTERM);
                 waitpid(S.h[i].mcsd, &st, 0);
@@ -552,7 +567,7 @@ int main(int argc, char **argv) {
         }
         atomic_store(&S.stop_loop, true);
         pthread_join(loop, NULL);
-        for (int i = 0; i < HOSTS; i++) {
+        for (int i = 0; i < S.hosts; i++) {
                 virConnectClose(S.h[i].ev);
                 virConnectClose(S.h[i].cmd);
         }

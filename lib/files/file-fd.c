@@ -195,6 +195,23 @@ int mcs_fd_setcon(int fd, const char *con) {
         return setfilecon_raw(p, con);
 }
 
+/* setxattrat(2) came in Linux 6.13 with one number on every architecture
+ * (the generic table); older headers lack the name. */
+#ifndef SYS_setxattrat
+#define SYS_setxattrat 463
+#endif
+
+struct mcs_xattr_args {
+        uint64_t value;
+        uint32_t size;
+        uint32_t flags;
+};
+
+int mcs_fd_setcon_entry(int dfd, const char *name, const char *con) {
+        struct mcs_xattr_args a = {.value = (uint64_t) (uintptr_t) con, .size = (uint32_t) strlen(con) + 1};
+        return (int) syscall(SYS_setxattrat, dfd, name, AT_SYMLINK_NOFOLLOW, "security.selinux", &a, sizeof a);
+}
+
 int mcs_fd_removecon(int fd) {
         char p[32];
         fd_path(fd, p);

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,7 @@ typedef struct walk {
         size_t n, cap;
         unsigned busy;          /* workers reading a directory */
         bool stop;              /* an unrecoverable error */
+        atomic_bool no_setxattrat; /* the kernel lacks it: every entry by descriptor */
         const char *context;
         int root_fd;            /* every directory is opened beneath it */
         mcs_tree_stats st;
@@ -101,6 +103,35 @@ static char *join(const char *dir, const char *name) {
         return path;
 }
 
+/* A regular file (as readdir saw it) labelled by its name beneath dfd,
+ * without opening it: an open costs twice the label itself. Should the
+ * name have been swapped since readdir, what is labelled is whatever the
+ * tree's writer put at that name in this directory: never what a symlink
+ * points to (it is not followed), nothing outside the directory (no path
+ * is walked), and no device is opened nor FIFO waited on (nothing is
+ * opened). 1 when done, 0 when the kernel lacks setxattrat (then the
+ * descriptor route below serves this and every later entry). */
+static int label_by_name(walk *w, int dfd, const char *dir, const char *name, uint64_t *labelled, uint64_t *skipped) {
+        if (atomic_load_explicit(&w->no_setxattrat, memory_order_relaxed))
+                return 0;
+        if (mcs_fd_setcon_entry(dfd, name, w->context) == 0) {
+                (*labelled)++;
+                return 1;
+        }
+        int err = errno;
+        if (err == ENOSYS) {
+                atomic_store_explicit(&w->no_setxattrat, true, memory_order_relaxed);
+                return 0;
+        }
+        if (err == ENOENT) /* gone meanwhile */
+                (*skipped)++;
+        else {
+                _cleanup_free_ char *path = join(dir, name);
+                record_error(w, err, path ? path : name);
+        }
+        return 1;
+}
+
 /* Labels one entry of the directory dfd through its own descriptor, after
  * checking its type on that descriptor (readdir's d_type may be stale).
  * Returns 1 for a directory to walk into, 0 when done with it. */
@@ -110,6 +141,8 @@ static int label_entry(walk *w, int dfd, const char *dir, const char *name, unsi
                 (*skipped)++;
                 return 0;
         }
+        if (type == DT_REG && label_by_name(w, dfd, dir, name, labelled, skipped))
+                return 0;
         struct stat st;
         int fd = mcs_fd_open_entry(dfd, name);
         if (fd < 0 || fstat(fd, &st) < 0) {

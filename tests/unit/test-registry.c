@@ -3,7 +3,9 @@
  * the history's triggers, the journal and directory syncs, the file gone or
  * locked, batches that commit once or not at all. */
 #include <fcntl.h>
+#include <pthread.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -463,6 +465,93 @@ START_TEST(write_failure_shows_in_health) {
 }
 END_TEST
 
+/* The default VFS wrapped to see every sleep a waiter for the lock asks for. */
+static struct {
+        sqlite3_vfs *real;
+        sqlite3_vfs shim;
+        atomic_int sleeps;
+        atomic_int max_us;
+        atomic_llong total_us;
+} busy_vfs;
+
+static int counting_sleep(sqlite3_vfs *vfs, int us) {
+        (void) vfs;
+        atomic_fetch_add(&busy_vfs.sleeps, 1);
+        atomic_fetch_add(&busy_vfs.total_us, us);
+        for (int m = atomic_load(&busy_vfs.max_us); us > m && !atomic_compare_exchange_weak(&busy_vfs.max_us, &m, us);)
+                ;
+        return busy_vfs.real->xSleep(busy_vfs.real, us);
+}
+
+static void busy_vfs_install(void) {
+        busy_vfs.real = sqlite3_vfs_find(NULL);
+        busy_vfs.shim = *busy_vfs.real;
+        busy_vfs.shim.zName = "mcs-test-counting";
+        busy_vfs.shim.xSleep = counting_sleep;
+        atomic_store(&busy_vfs.sleeps, 0);
+        atomic_store(&busy_vfs.max_us, 0);
+        atomic_store(&busy_vfs.total_us, 0);
+        ck_assert_int_eq(sqlite3_vfs_register(&busy_vfs.shim, 1), SQLITE_OK);
+}
+
+static void busy_vfs_remove(void) {
+        sqlite3_vfs_unregister(&busy_vfs.shim);
+        sqlite3_vfs_register(busy_vfs.real, 1);
+}
+
+/* The other writer: commits once the waiter has retried ten times (or
+ * after 10 s, which fails the test). */
+static void *commit_after_retries(void *arg) {
+        sqlite3 *db = arg;
+        for (int i = 0; i < 10000 && atomic_load(&busy_vfs.sleeps) < 10; i++)
+                usleep(1000);
+        ck_assert_int_eq(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+        return NULL;
+}
+
+/* A write that finds the file locked by another writer retries every
+ * couple of milliseconds (not sqlite's steps of up to 100 ms, which keep
+ * a host asleep long after a few-millisecond write is done), gets the
+ * lock once it is free, and gives up as busy after busy_timeout. */
+START_TEST(busy_waiter_retries_within_milliseconds) {
+        busy_vfs_install();
+        mcs_registry_config cfg = {.create = true, .host_id = "host-a", .busy_timeout_ms = 10000};
+        mcs_registry *r;
+        mcs_record rec;
+        mcs_err e = {0};
+        mcs_catset_add_range(&cfg.pool, 0, 1023);
+        ck_assert_ok(mcs_registry_open(test_db_path, &cfg, &r, &e), &e);
+        mcs_guest g1 = static_guest(U1, "g1"), g2 = static_guest(U2, "g2");
+
+        sqlite3 *db = raw_open();
+        ck_assert_int_eq(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+        pthread_t t;
+        ck_assert_int_eq(pthread_create(&t, NULL, commit_after_retries, db), 0);
+        ck_assert_ok(mcs_registry_reserve_label(r, &g1, "s0:c1,c2", &rec, NULL, &e), &e);
+        pthread_join(t, NULL);
+        mcs_record_clear(&rec);
+        ck_assert_int_ge(atomic_load(&busy_vfs.sleeps), 10);
+        ck_assert_msg(atomic_load(&busy_vfs.max_us) <= 2000, "a waiter slept %d us at once",
+                      atomic_load(&busy_vfs.max_us));
+        mcs_registry_close(r);
+
+        /* Never released: the write waits busy_timeout in all, then fails. */
+        cfg.busy_timeout_ms = 300;
+        ck_assert_ok(mcs_registry_open(test_db_path, &cfg, &r, &e), &e);
+        ck_assert_int_eq(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+        atomic_store(&busy_vfs.total_us, 0);
+        atomic_store(&busy_vfs.max_us, 0);
+        ck_assert_fails(mcs_registry_reserve_label(r, &g2, "s0:c3,c4", &rec, NULL, &e), &e, MCS_E_BUSY,
+                        "locked by another writer for more than 300 ms");
+        ck_assert_int_le(atomic_load(&busy_vfs.total_us), 300000);
+        ck_assert_int_le(atomic_load(&busy_vfs.max_us), 2000);
+        ck_assert_int_eq(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(db);
+        mcs_registry_close(r);
+        busy_vfs_remove();
+}
+END_TEST
+
 START_TEST(batch_commits_once_or_not_at_all) {
         mcs_registry *r = test_open_registry("host-a", "c0.c5"), *other = test_open_registry("host-b", "c0.c5");
         mcs_record rec;
@@ -577,6 +666,7 @@ int main(void) {
         tcase_add_test(tc, commit_syncs_the_directory);
         tcase_add_test(tc, registry_file_removed_then_back);
         tcase_add_test(tc, write_failure_shows_in_health);
+        tcase_add_test(tc, busy_waiter_retries_within_milliseconds);
         tcase_add_test(tc, batch_commits_once_or_not_at_all);
         tcase_add_test(tc, labels_outside_the_allowed_range);
         tcase_add_test(tc, registry_made_only_when_told);

@@ -6,6 +6,7 @@
 #include <selinux/selinux.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -441,6 +442,84 @@ START_TEST(tree_relabel_races_a_symlink_swap) {
 }
 END_TEST
 
+/* A regular file of the tree is swapped for a symlink to an outside file
+ * and back while the tree is relabelled: the outside file never gets the
+ * label (a file labelled by its name has the link itself labelled, never
+ * what it points to). */
+START_TEST(tree_relabel_races_a_file_swap) {
+        char *dir = test_tmpdir(), root[4200], f[4200], spare[4200], out[4200];
+        mcs_tree_stats st;
+        sh("mkdir -p \"$D/tree\" \"$D/outside\" && cd \"$D/tree\" && "
+           "for i in 1 2 3 4 5 6 7 8; do : >f$i; done && : >\"$D/outside/o\" && ln -s ../outside/o swap",
+           dir);
+        snprintf(root, sizeof root, "%s/tree", dir);
+        snprintf(f, sizeof f, "%s/tree/f4", dir);
+        snprintf(spare, sizeof spare, "%s/tree/swap", dir);
+        pid_t pid = start_swapper(f, spare);
+        for (int i = 0; i < 400; i++) {
+                mcs_err e = {0};
+                mcs_tree_relabel(root, NULL, 0, i % 2 ? IMG "s0:c1,c2" : IMG "s0:c3,c4", 2, &st, &e);
+        }
+        stop_swapper(pid, f, spare);
+        snprintf(out, sizeof out, "%s/outside/o", dir);
+        char *c = label_of(out);
+        ck_assert_msg(!c || !strstr(c, "svirt_image_t"), "%s outside the tree was labelled %s", out, c);
+        freecon(c);
+        test_rmtree(dir);
+        free(dir);
+}
+END_TEST
+
+/* Regular files are labelled by name, without a descriptor of their own
+ * (an open costs more than the label): with room for the root's and one
+ * directory's descriptors only, a one-thread walk still labels every file.
+ * Not where the kernel (or valgrind) lacks setxattrat: files then go
+ * through descriptors. */
+START_TEST(tree_relabel_opens_no_regular_file) {
+        char *dir = test_tmpdir(), path[4200];
+        mcs_tree_stats st;
+        mcs_err e = {0};
+        sh("mkdir -p \"$D/tree\" && cd \"$D/tree\" && for i in 1 2 3 4 5; do : >f$i; done", dir);
+        snprintf(path, sizeof path, "%s/tree", dir);
+        int dfd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        ck_assert_int_ge(dfd, 0);
+        int probe = mcs_fd_setcon_entry(dfd, "f1", IMG "s0");
+        int err = errno;
+        close(dfd);
+        if (probe < 0 && err == ENOSYS) {
+                fprintf(stderr, "tree_relabel_opens_no_regular_file: no setxattrat here; not checked\n");
+                test_rmtree(dir);
+                free(dir);
+                return;
+        }
+        ck_assert_int_eq(probe, 0);
+        /* Every descriptor number below the limit taken, but two. */
+        int top = 0;
+        for (int fd = 0; fd < 1024; fd++)
+                if (fcntl(fd, F_GETFD) >= 0)
+                        top = fd + 1;
+        int filler;
+        while ((filler = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0 && filler < top)
+                ;
+        ck_assert_int_eq(filler, top);
+        close(filler);
+        struct rlimit lim;
+        ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &lim), 0);
+        struct rlimit tight = {.rlim_cur = (rlim_t) top + 2, .rlim_max = lim.rlim_max};
+        ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &tight), 0);
+        int r = mcs_tree_relabel(path, NULL, 0, IMG "s0:c1,c2", 1, &st, &e);
+        setrlimit(RLIMIT_NOFILE, &lim);
+        ck_assert_ok(r, &e);
+        ck_assert_uint_eq(st.labelled, 6);
+        snprintf(path, sizeof path, "%s/tree/f5", dir);
+        char *c = label_of(path);
+        ck_assert_str_eq(c, IMG "s0:c1,c2");
+        freecon(c);
+        test_rmtree(dir);
+        free(dir);
+}
+END_TEST
+
 /* The parent directory of an image is swapped for a symlink to an outside
  * directory holding a file of the same name, while the image is labelled
  * again and again: the outside file never gets the label. */
@@ -718,6 +797,8 @@ int main(void) {
         tcase_add_test(tc, contexts_checked_against_the_policy);
         tcase_add_test(tc, tree_relabel);
         tcase_add_test(tc, tree_relabel_races_a_symlink_swap);
+        tcase_add_test(tc, tree_relabel_races_a_file_swap);
+        tcase_add_test(tc, tree_relabel_opens_no_regular_file);
         tcase_add_test(tc, label_file_races_a_parent_swap);
         tcase_add_test(tc, open_beneath_a_root);
         tcase_add_test(tc, backing_label_allow_list);

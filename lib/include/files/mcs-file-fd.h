@@ -58,5 +58,11 @@ int mcs_fd_open_entry(int dfd, const char *name);
 /* The file's context (freecon it), or -1 with errno. */
 int mcs_fd_getcon(int fd, char **con);
 int mcs_fd_setcon(int fd, const char *con);
+
+/* Sets the context of the entry name of directory dfd itself (a symlink
+ * is not followed), with setxattrat(2) (Linux 6.13): nothing is opened,
+ * so no device's open is run and no FIFO blocks, and no path is walked.
+ * -1 with errno; ENOSYS where the kernel lacks it. */
+int mcs_fd_setcon_entry(int dfd, const char *name, const char *con);
 /* Takes the security.selinux attribute off. */
 int mcs_fd_removecon(int fd);

@@ -309,7 +309,7 @@ static int connect_db(sq *s, mcs_err *e) {
         if (rc != SQLITE_OK)
                 return s->db ? sq_fail(s, rc, "open", e) : mcs_fail(e, MCS_E_NOMEM, "registry %s: out of memory", s->path);
         sqlite3_extended_result_codes(s->db, 1);
-        sqlite3_busy_timeout(s->db, (int) s->busy_ms);
+        sq_set_busy_handler(s);
         /* Refuse schema tricks through the SQL interface; run no schema-defined functions. */
         sqlite3_db_config(s->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
         sqlite3_db_config(s->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);

@@ -4,6 +4,7 @@
 
 #include <sqlite3.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "../backend.h"
@@ -40,6 +41,8 @@ struct mcs_backend {
         char *path;
         char *host;
         unsigned busy_ms;
+        uint64_t busy_since_us; /* when the current wait for the lock began */
+        uint32_t busy_seed;     /* the jitter of the retries (busy.c) */
         bool create; /* mcs_registry_config.create */
         bool in_section; /* inside write_begin .. write_end */
         /* The history table has who_uid and who_pid (added at open, best
@@ -51,6 +54,12 @@ struct mcs_backend {
         sqlite3_stmt *st[Q__MAX];
 };
 typedef struct mcs_backend sq;
+
+/* Waits for another process's write lock with short sleeps, for up to
+ * busy_ms (busy.c). */
+void sq_set_busy_handler(sq *s);
+/* The sleep before retry count + 1 (0 first), in microseconds. */
+unsigned sq_busy_delay_us(int count, uint32_t *seed);
 
 int sq_fail(sq *s, int rc, const char *what, mcs_err *e);
 /* A cached statement, reset and ready for binding. */
