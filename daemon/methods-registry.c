@@ -254,7 +254,13 @@ static int reserve_write(request *rq, void *state, reply_err *err) {
         mcs_record_clear(&w->rec);
         int r = w->label ? mcs_registry_reserve_label(rq->d->reg, &mg, w->label, &w->rec, &w->created, &e)
                          : mcs_registry_reserve(rq->d->reg, &mg, &w->rec, &w->created, &e);
-        return r < 0 ? fail_mcs(err, &e) : 0;
+        if (r == 0)
+                return 0; /* counted once it is committed (reserve_finish) */
+        metrics_reservation(rq->d->metrics, r == -MCS_E_EXHAUSTED ? METRICS_RESERVE_EXHAUSTED
+                                            : r == -MCS_E_CONFLICT || r == -MCS_E_INVALID || r == -MCS_E_EXISTS
+                                                    ? METRICS_RESERVE_REFUSED
+                                                    : METRICS_RESERVE_FAILED);
+        return fail_mcs(err, &e);
 }
 
 static int reserve_finish(request *rq, void *state, json_object **result, reply_err *err) {
@@ -343,8 +349,10 @@ static int release_write(request *rq, void *state, reply_err *err) {
         if (w->rec.state != MCS_STATE_RESERVED)
                 return fail(err, MCS_PERR_IN_USE, "guest '%s' %s with %s on host %s; stop it there first", w->rec.name,
                             w->rec.state == MCS_STATE_MIGRATING ? "migrates" : "runs", w->rec.label, w->rec.host);
-        if (mcs_registry_release_if(d->reg, w->g.uuid, w->rec.host, w->rec.generation, NULL, &e) < 0)
+        if ((r = mcs_registry_release_if(d->reg, w->g.uuid, w->rec.host, w->rec.generation, NULL, &e)) < 0) {
+                metrics_release(d->metrics, r == -MCS_E_CHANGED ? METRICS_RELEASE_KEPT : METRICS_RELEASE_FAILED);
                 return fail_mcs(err, &e);
+        }
         return 0;
 }
 

@@ -68,6 +68,19 @@ expect_eq "reservations created" "$(grep '^mcsd_reservations_total{result="creat
 	"mcsd_reservations_total{result=\"created\"} $((3 + free))"
 ok "mcsctl metrics passes promtool check metrics and counts the hook request"
 
+# A reservation the control socket refuses, or cannot make, is counted by
+# its result too.
+refused_before=$(awk '$1 == "mcsd_reservations_total{result=\"refused\"}" { print $2 }' "$WORK/metrics.txt")
+exhausted_before=$(awk '$1 == "mcsd_reservations_total{result=\"exhausted\"}" { print $2 }' "$WORK/metrics.txt")
+M reserve 00000000-0000-4000-8000-0000000000f1 --label "$ST" >/dev/null 2>&1 && fail "a reservation of st1's label for another guest was made"
+M reserve 00000000-0000-4000-8000-0000000000f2 >/dev/null 2>&1 && fail "a reservation was made in a full pool"
+M metrics >"$WORK/metrics2.txt" || fail "mcsctl metrics failed"
+expect_eq "refused reservations" "$(awk '$1 == "mcsd_reservations_total{result=\"refused\"}" { print $2 }' "$WORK/metrics2.txt")" \
+	"$((refused_before + 1))"
+expect_eq "exhausted reservations" "$(awk '$1 == "mcsd_reservations_total{result=\"exhausted\"}" { print $2 }' "$WORK/metrics2.txt")" \
+	"$((exhausted_before + 1))"
+ok "a refused or exhausted mcsctl reserve is counted by its result"
+
 # metric NAME{LABELS} in FILE: its value, or "absent".
 metric() { awk -v k="$1" '$1 == k { print $2; f = 1 } END { if (!f) print "absent" }' "$2"; }
 # same_as_status FILE: every guest status, labels held and pairs free agree.
