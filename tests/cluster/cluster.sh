@@ -71,14 +71,7 @@ cluster_mcsctl() { local i=$1; shift; "$MCSCTL" --socket "$WORK/h$i.sock" "$@"; 
 cluster_nfs_up() { cluster_in srv rpcinfo -T tcp $CLUSTER_NET.100 mountd 3 && cluster_in srv rpcinfo -T tcp $CLUSTER_NET.100 nfs 3; }
 cluster_nfs_serve() {
 	cluster_ns srv $CLUSTER_NET.100
-	mkdir -p "$WORK/export"
-	cat >"$WORK/ganesha.conf" <<-CONF
-	NFS_CORE_PARAM { Protocols = 3; NFS_Port = 2049; MNT_Port = 20048; Enable_NLM = false; Enable_RQUOTA = false; Mount_Path_Pseudo = true; }
-	NFSV4 { Graceless = true; }
-	NFS_KRB5 { Active_krb5 = false; }
-	EXPORT { Export_Id = 1; Path = $WORK/export; Pseudo = /export; Protocols = 3; Transports = TCP; Access_Type = RW; Squash = No_Root_Squash; Sectype = sys; FSAL { Name = VFS; } }
-	LOG { Default_Log_Level = EVENT; }
-	CONF
+	ganesha_conf
 	nsenter --net=/run/netns/srv rpcbind -f -w &
 	echo $! >"$WORK/rpcbind.daemon.pid"
 	wait_for 30 cluster_in srv rpcinfo -p $CLUSTER_NET.100 || fail "rpcbind did not answer"

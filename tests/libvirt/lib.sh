@@ -266,7 +266,9 @@ hook_start() {
 # in their own network and mount namespaces): rpcbind and nfs-ganesha
 # serving $WORK/export over NFSv3 on loopback as 127.0.0.1:/export.
 # nfs_serve starts both; the cleanup stops them (their *.daemon.pid).
-nfs_serve() {
+# ganesha_conf: $WORK/ganesha.conf exporting $WORK/export over NFSv3 as
+# /export (nfs_serve here, cluster_nfs_serve in tests/cluster/cluster.sh).
+ganesha_conf() {
 	mkdir -p "$WORK/export"
 	cat >"$WORK/ganesha.conf" <<-CONF
 	NFS_CORE_PARAM { Protocols = 3; NFS_Port = 2049; MNT_Port = 20048; Enable_NLM = false; Enable_RQUOTA = false; Mount_Path_Pseudo = true; }
@@ -275,6 +277,9 @@ nfs_serve() {
 	EXPORT { Export_Id = 1; Path = $WORK/export; Pseudo = /export; Protocols = 3; Transports = TCP; Access_Type = RW; Squash = No_Root_Squash; Sectype = sys; FSAL { Name = VFS; } }
 	LOG { Default_Log_Level = EVENT; }
 	CONF
+}
+nfs_serve() {
+	ganesha_conf
 	rpcbind -f -w &
 	echo $! >"$WORK/rpcbind.daemon.pid"
 	wait_for 30 rpcinfo -p 127.0.0.1 || fail "rpcbind did not answer"
