@@ -411,12 +411,23 @@ static void stop_swapper(pid_t pid, const char *dir, const char *spare) {
                 renameat2(AT_FDCWD, dir, AT_FDCWD, spare, RENAME_EXCHANGE);
 }
 
+/* Relabels the tree at root 400 times, with two labels in turn, while
+ * victim and spare are swapped again and again. */
+static void relabel_while_swapping(const char *root, const char *victim, const char *spare) {
+        mcs_tree_stats st;
+        pid_t pid = start_swapper(victim, spare);
+        for (int i = 0; i < 400; i++) {
+                mcs_err e = {0};
+                mcs_tree_relabel(root, NULL, 0, i % 2 ? IMG "s0:c1,c2" : IMG "s0:c3,c4", 2, &st, &e);
+        }
+        stop_swapper(pid, victim, spare);
+}
+
 /* A directory inside the tree is swapped for a symlink to an outside
  * directory and back while the tree is relabelled, again and again: the
  * files outside never get the label. */
 START_TEST(tree_relabel_races_a_symlink_swap) {
         char *dir = test_tmpdir(), root[4200], a[4200], spare[4200], out[4200];
-        mcs_tree_stats st;
         sh("mkdir -p \"$D/tree/a/sub\" \"$D/outside/deep\" && cd \"$D/tree\" && "
            "for i in 1 2 3 4 5 6 7 8; do mkdir d$i; : >d$i/f; : >a/f$i; done && : >a/sub/g && "
            ": >\"$D/outside/o\" && : >\"$D/outside/deep/p\" && ln -s ../outside swap",
@@ -424,12 +435,7 @@ START_TEST(tree_relabel_races_a_symlink_swap) {
         snprintf(root, sizeof root, "%s/tree", dir);
         snprintf(a, sizeof a, "%s/tree/a", dir);
         snprintf(spare, sizeof spare, "%s/tree/swap", dir);
-        pid_t pid = start_swapper(a, spare);
-        for (int i = 0; i < 400; i++) {
-                mcs_err e = {0};
-                mcs_tree_relabel(root, NULL, 0, i % 2 ? IMG "s0:c1,c2" : IMG "s0:c3,c4", 2, &st, &e);
-        }
-        stop_swapper(pid, a, spare);
+        relabel_while_swapping(root, a, spare);
         const char *outside[] = {"outside", "outside/o", "outside/deep", "outside/deep/p"};
         for (size_t i = 0; i < sizeof outside / sizeof outside[0]; i++) {
                 snprintf(out, sizeof out, "%s/%s", dir, outside[i]);
@@ -448,19 +454,13 @@ END_TEST
  * what it points to). */
 START_TEST(tree_relabel_races_a_file_swap) {
         char *dir = test_tmpdir(), root[4200], f[4200], spare[4200], out[4200];
-        mcs_tree_stats st;
         sh("mkdir -p \"$D/tree\" \"$D/outside\" && cd \"$D/tree\" && "
            "for i in 1 2 3 4 5 6 7 8; do : >f$i; done && : >\"$D/outside/o\" && ln -s ../outside/o swap",
            dir);
         snprintf(root, sizeof root, "%s/tree", dir);
         snprintf(f, sizeof f, "%s/tree/f4", dir);
         snprintf(spare, sizeof spare, "%s/tree/swap", dir);
-        pid_t pid = start_swapper(f, spare);
-        for (int i = 0; i < 400; i++) {
-                mcs_err e = {0};
-                mcs_tree_relabel(root, NULL, 0, i % 2 ? IMG "s0:c1,c2" : IMG "s0:c3,c4", 2, &st, &e);
-        }
-        stop_swapper(pid, f, spare);
+        relabel_while_swapping(root, f, spare);
         snprintf(out, sizeof out, "%s/outside/o", dir);
         char *c = label_of(out);
         ck_assert_msg(!c || !strstr(c, "svirt_image_t"), "%s outside the tree was labelled %s", out, c);
