@@ -401,13 +401,11 @@ static void decide_group(hook_server *h, hook_call *calls, size_t n) {
         bool fault = mcs_registry_group_write(h->reg, parsed, decide_one, &g, &stands, &e) < 0;
         if (fault)
                 fail_mcs(&why, &e);
-        for (size_t i = stands; i < parsed; i++) {
-                parsed_calls[i]->failed = true;
-                parsed_calls[i]->err = why;
-        }
-        bool stored = !fault; /* each call's own storage failure, when there was no shared commit */
-        for (size_t i = 0; i < n; i++)
-                stored &= !(calls[i].parsed && calls[i].failed && calls[i].err.fault);
+        for (size_t i = stands; i < parsed; i++)
+                parsed_calls[i]->failed =
+                        fail(&parsed_calls[i]->err, why.code, "hook: not stored, the registry failed: %s", why.msg) < 0;
+        /* A storage failure stops the group, so only a failed group stored nothing. */
+        bool stored = !fault;
         if (parsed)
                 metrics_registry_write(h->metrics, METRICS_WRITER_HOOK, metrics_mono_ns() - t0, stored);
         if (fault)
@@ -417,9 +415,7 @@ static void decide_group(hook_server *h, hook_call *calls, size_t n) {
                 hook_call *c = &calls[i];
                 if (!c->parsed)
                         continue;
-                if (c->failed && c->err.fault && fault)
-                        c->failed = fail(&c->err, why.code, "hook: not stored, the registry failed: %s", why.msg) < 0;
-                else if (!c->failed)
+                if (!c->failed)
                         decide_finish(h, c);
                 if (!c->failed && c->v.created)
                         metrics_reservation(h->metrics, METRICS_RESERVE_CREATED);

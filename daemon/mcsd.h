@@ -252,6 +252,8 @@ char *control_error_reply(const char *code, const char *fmt, ...) __attribute__(
 /* status.c: what this host's guests add up to */
 /* This host's guests by status, indexed by mcs_guest_status. */
 void guests_count(const mcsd *d, size_t count[MCS_GUEST_STATUSES]);
+/* This host's guests whose status stands from before the registry failed. */
+size_t guests_unverified(const mcsd *d);
 /* One line on what mcsd does with labels on this host, for status and logs. */
 const char *guests_policy_text(const mcsd *d);
 /* Sends systemd READY=1 the first time, then STATUS= when its text changes. */

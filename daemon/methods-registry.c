@@ -59,10 +59,7 @@ int method_status(request *rq, json_object **result, reply_err *err) {
         json_object_object_add(x, "failed", json_object_new_int64((int64_t) count[MCS_GUEST_FAILED]));
         json_object_object_add(x, "waiting", json_object_new_int64((int64_t) count[MCS_GUEST_WAITING]));
         json_object_object_add(x, "collision", json_object_new_int64((int64_t) count[MCS_GUEST_COLLISION]));
-        size_t unverified = 0;
-        for (size_t i = 0; i < d->n_guests; i++)
-                unverified += d->guests[i].unverified_ms != 0;
-        json_object_object_add(x, "unverified", json_object_new_int64((int64_t) unverified));
+        json_object_object_add(x, "unverified", json_object_new_int64((int64_t) guests_unverified(d)));
         json_object_object_add(o, "guests", x);
         x = json_object_new_object();
         json_object_object_add(x, "connected", json_object_new_int64((int64_t) d->n_clients));

@@ -87,7 +87,7 @@ static void hosts_part(mcsd *d, metrics_text *t) {
 }
 
 static void guests_part(mcsd *d, metrics_text *t) {
-        size_t count[MCS_GUEST_STATUSES], unverified = 0;
+        size_t count[MCS_GUEST_STATUSES];
 
         guests_count(d, count);
         metrics_text_family(t, "mcsd_guests", "gauge", "This host's guests by status.");
@@ -95,11 +95,9 @@ static void guests_part(mcsd *d, metrics_text *t) {
                 const char *l[] = {"status", mcs_guest_status_name((mcs_guest_status) i), NULL};
                 metrics_text_sample(t, "mcsd_guests", l, (double) count[i]);
         }
-        for (size_t i = 0; i < d->n_guests; i++)
-                unverified += d->guests[i].unverified_ms != 0;
         gauge(t, "mcsd_guests_unverified",
               "This host's guests whose status stands from before the registry failed: not verified since.",
-              (double) unverified);
+              (double) guests_unverified(d));
 }
 
 static void counters_part(metrics_text *t, const metrics_snapshot *s) {

@@ -15,6 +15,13 @@ void guests_count(const mcsd *d, size_t count[MCS_GUEST_STATUSES]) {
                 count[d->guests[i].status]++;
 }
 
+size_t guests_unverified(const mcsd *d) {
+        size_t n = 0;
+        for (size_t i = 0; i < d->n_guests; i++)
+                n += d->guests[i].unverified_ms != 0;
+        return n;
+}
+
 const char *guests_policy_text(const mcsd *d) {
         if (!d->secmodels_known)
                 return "libvirt's security drivers not known yet";

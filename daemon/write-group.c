@@ -118,11 +118,10 @@ static void flush(write_group *g) {
         size_t n = take(g, v), stands = n;
         int64_t t0 = metrics_mono_ns();
         int rc = n ? run_batch(g->d, v, n, &stands, &why) : 0;
-        bool stored_all = rc == 0; /* a write refused (conflict, in use) is no storage failure */
-        for (size_t i = 0; i < n; i++)
-                stored_all &= !(v[i]->r < 0 && v[i]->err.fault);
+        /* A storage failure stops the group, so only a failed group stored
+         * nothing; a write refused (conflict, in use) is no storage failure. */
         if (n)
-                metrics_registry_write(g->d->metrics, METRICS_WRITER_CLIENT, metrics_mono_ns() - t0, stored_all);
+                metrics_registry_write(g->d->metrics, METRICS_WRITER_CLIENT, metrics_mono_ns() - t0, rc == 0);
         if (rc < 0) {
                 log_msg(MCS_LOG_WARNING, "control socket: %zu of %zu writes meant to share one commit were not stored: %s",
                         n - stands, n, why.msg);
