@@ -162,6 +162,12 @@ typedef struct mcs_backend_ops {
         /* Optional (absent: the history is whole): the seq of the oldest
          * history entry left when older ones are gone, else 0. */
         int (*history_start)(mcs_backend *b, uint64_t *first, mcs_err *e);
+        /* Optional: import_record for many at once, where the backend can
+         * share round trips and commits between them (a copy of a full
+         * pool one record at a time takes an hour on etcd). History is
+         * imported one entry at a time: etcd orders it by revision, and
+         * entries sharing a transaction would share one. */
+        int (*import_records)(mcs_backend *b, const mcs_record *v, size_t n, mcs_err *e);
 } mcs_backend_ops;
 
 /* True when ops, as its backend compiled it, has the operation and it is set. */

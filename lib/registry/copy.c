@@ -247,9 +247,13 @@ int mcs_registry_verify_copy(const char *from, const char *to, const mcs_registr
 static int import_all(mcs_registry *to, const snapshot *s, mcs_copy_report *out, mcs_err *e) {
         const mcs_backend_ops *ops = to->ops;
         int r = 0;
-        for (size_t i = 0; r == 0 && i < s->records.n; i++)
-                if ((r = ops->import_record(to->b, &s->records.v[i], e)) == 0)
-                        out->records++;
+        if (MCS_BACKEND_HAS(ops, import_records)) {
+                if ((r = ops->import_records(to->b, s->records.v, s->records.n, e)) == 0)
+                        out->records = s->records.n;
+        } else
+                for (size_t i = 0; r == 0 && i < s->records.n; i++)
+                        if ((r = ops->import_record(to->b, &s->records.v[i], e)) == 0)
+                                out->records++;
         for (size_t i = 0; r == 0 && i < s->history.n; i++)
                 if ((r = ops->import_history(to->b, &s->history.v[i], e)) == 0)
                         out->history++;

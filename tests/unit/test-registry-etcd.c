@@ -482,6 +482,63 @@ START_TEST(imports_fill_a_registry) {
 }
 END_TEST
 
+/* A copy's records go in many to a transaction: 300 records,
+ * one a range of 100 categories (a key each: it fills a transaction of its
+ * own), every one there afterwards and held by the view; a batch whose
+ * label is taken is refused whole, nothing of it written. */
+START_TEST(batched_imports_fill_a_registry) {
+        enum { N = 300 };
+        char *loc = etcd_location(&shared, "bulk", NULL);
+        mcs_registry_config cfg = {.create = true, .host_id = "copier", .busy_timeout_ms = 15000};
+        mcs_backend *b;
+        mcs_err e = {0};
+        mcs_catset_add_range(&cfg.pool, 0, 1023);
+        ck_assert_ok(mcs_backend_etcd.open(loc + strlen("etcd:"), &cfg, &b, &e), &e);
+        static mcs_record v[N];
+        static char labels[N][32], names[N][16];
+        for (int i = 0; i < N; i++) {
+                if (i == 150)
+                        snprintf(labels[i], sizeof labels[i], "s0:c500.c599");
+                else
+                        snprintf(labels[i], sizeof labels[i], "s0:c%d,c%d", i / 10, 200 + i);
+                snprintf(names[i], sizeof names[i], "bulk-%d", i);
+                v[i] = (mcs_record){.name = names[i], .label = labels[i], .kind = MCS_KIND_STATIC,
+                                    .host = (char *) "old-host", .created_us = 1000 + i, .updated_us = 2000 + i,
+                                    .generation = 1};
+                snprintf(v[i].uuid, sizeof v[i].uuid, "00000000-0000-4000-8000-%012d", i);
+        }
+        ck_assert_ok(mcs_backend_etcd.import_records(b, v, N, &e), &e);
+        /* Two new guests, the second with a label taken: neither is written. */
+        mcs_record more[2] = {v[0], v[1]};
+        snprintf(more[0].uuid, sizeof more[0].uuid, "%s", U3);
+        more[0].label = (char *) "s0:c900,c901";
+        snprintf(more[1].uuid, sizeof more[1].uuid, "%s", U4);
+        ck_assert_fails(mcs_backend_etcd.import_records(b, more, 2, &e), &e, MCS_E_EXISTS, "is there already");
+        mcs_backend_etcd.close(b);
+
+        mcs_registry *reg = open_shared("bulk", "host-a", NULL);
+        mcs_record_list l;
+        mcs_alloc_stats st;
+        mcs_record got;
+        ck_assert_ok(mcs_registry_list(reg, NULL, &l, &e), &e);
+        ck_assert_uint_eq(l.n, N);
+        mcs_record_list_clear(&l);
+        ck_assert_ok(mcs_registry_get(reg, "00000000-0000-4000-8000-000000000150", &got, &e), &e);
+        ck_assert_str_eq(got.label, "s0:c500.c599");
+        ck_assert_int_eq(got.created_us, 1150);
+        mcs_record_clear(&got);
+        ck_assert_fails(mcs_registry_get(reg, U3, &got, &e), &e, MCS_E_NOTFOUND, "");
+        ck_assert_ok(mcs_registry_stats(reg, &st, &e), &e);
+        mcs_guest g = guest("55555555-5555-4555-8555-555555555555", "new", MCS_KIND_STATIC);
+        ck_assert_fails(mcs_registry_reserve_label(reg, &g, "s0:c550", &got, NULL, &e), &e, MCS_E_CONFLICT,
+                        "bulk-150");
+        ck_assert_fails(mcs_registry_reserve_label(reg, &g, "s0:c29,c499", &got, NULL, &e), &e, MCS_E_CONFLICT,
+                        "bulk-299");
+        mcs_registry_close(reg);
+        free(loc);
+}
+END_TEST
+
 /* ---- processes racing ---- */
 
 /* Moving a registry between backends: sqlite -> etcd -> sqlite, every
@@ -780,6 +837,7 @@ int main(void) {
         tcase_add_test(tc, compaction_and_a_new_registry_at_the_prefix);
         tcase_add_test(tc, registry_made_only_when_told);
         tcase_add_test(tc, imports_fill_a_registry);
+        tcase_add_test(tc, batched_imports_fill_a_registry);
         tcase_add_test(tc, history_who_is_checked);
         tcase_add_test(tc, copy_between_sqlite_and_etcd);
         tcase_add_test(tc, lost_answer_is_recognised);

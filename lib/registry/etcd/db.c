@@ -82,6 +82,7 @@ const mcs_backend_ops mcs_backend_etcd = {
         .health = ec_health,
         .import_record = ec_import_record,
         .import_history = ec_import_history,
+        .import_records = ec_import_records,
         .set_actor = ec_set_actor,
         .import_original = ec_import_original,
 };

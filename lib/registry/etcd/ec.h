@@ -135,6 +135,7 @@ int ec_update(mcs_backend *b, const mcs_record *rec, uint64_t if_generation, mcs
 int ec_remove(mcs_backend *b, const char *uuid, const char *if_host, uint64_t if_generation, mcs_record *out,
               mcs_err *e);
 int ec_import_record(mcs_backend *b, const mcs_record *rec, mcs_err *e);
+int ec_import_records(mcs_backend *b, const mcs_record *v, size_t n, mcs_err *e);
 
 /* ---- history.c ---- */
 int ec_history(mcs_backend *b, const char *uuid, mcs_history_list *out, mcs_err *e);
