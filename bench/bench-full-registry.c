@@ -2,6 +2,8 @@
  *
  *   bench-full-registry fill LOCATION N   reserves the first N pairs, in
  *       batches (one commit each where the backend shares commits)
+ *   bench-full-registry copy FROM TO     mcs_registry_copy, as mcsd
+ *       --copy-registry does (etcd is filled this way: see the script)
  *   bench-full-registry measure LOCATION  opens it as mcsd does at start-up
  *       (open, then the allocator's view built from the registry) and prints
  *       the time, the view's held pairs and this process's VmRSS/VmHWM
@@ -9,8 +11,10 @@
  * bench-full-registry.sh runs both per backend, in separate processes so
  * the start-up figures hold nothing of the fill, and adds the sizes and a
  * baseline (reading the raw store once). */
+#include <dirent.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bench-util.h"
 #include "mcs-registry.h"
@@ -41,6 +45,33 @@ static long status_kib(const char *field) {
         return kib;
 }
 
+/* A dir:// fill writes a snapshot of every record each 1,000 entries
+ * (27 GB over a full fill) and keeps them all; an operator may move the
+ * older ones away (docs/registry.md), and so does the fill, so that a
+ * full registry fits on a RAM disk. Start-up reads the newest only. */
+static void prune_old_snapshots(const char *location) {
+        char snap[4096], path[4400], newest[256] = "";
+        if (strncmp(location, "dir://", 6))
+                return;
+        snprintf(snap, sizeof snap, "%s/snap", location + 6);
+        for (int pass = 0; pass < 2; pass++) {
+                DIR *d = opendir(snap);
+                if (!d)
+                        return;
+                struct dirent *de;
+                while ((de = readdir(d)))
+                        if (de->d_name[0] != '.') {
+                                if (pass == 0 && strcmp(de->d_name, newest) > 0)
+                                        snprintf(newest, sizeof newest, "%s", de->d_name);
+                                else if (pass == 1 && strcmp(de->d_name, newest)) {
+                                        snprintf(path, sizeof path, "%s/%s", snap, de->d_name);
+                                        unlink(path);
+                                }
+                        }
+                closedir(d);
+        }
+}
+
 static void fill(const char *location, long want) {
         mcs_registry *r = open_location(location, true);
         mcs_err e = {0};
@@ -59,8 +90,11 @@ static void fill(const char *location, long want) {
                         if (mcs_registry_reserve_label(r, &g, label, &rec, NULL, &e) < 0)
                                 BENCH_DIE("reserve %s: %s", label, e.msg);
                         mcs_record_clear(&rec);
-                        if ((done + 1) % BATCH == 0 && mcs_registry_batch_end(r, true, &e) < 0)
-                                BENCH_DIE("commit: %s", e.msg);
+                        if ((done + 1) % BATCH == 0) {
+                                if (mcs_registry_batch_end(r, true, &e) < 0)
+                                        BENCH_DIE("commit: %s", e.msg);
+                                prune_old_snapshots(location);
+                        }
                 }
         if (done % BATCH != 0 && mcs_registry_batch_end(r, true, &e) < 0)
                 BENCH_DIE("commit: %s", e.msg);
@@ -81,12 +115,26 @@ static void measure(const char *location) {
         mcs_registry_close(r);
 }
 
+static void copy(const char *from, const char *to) {
+        mcs_registry_config cfg = {.create = true, .host_id = "bench", .busy_timeout_ms = 30000};
+        mcs_copy_report rep;
+        mcs_err e = {0};
+        mcs_catset_add_range(&cfg.pool, 0, MCS_NCATS - 1);
+        double t0 = bench_now();
+        if (mcs_registry_copy(from, to, &cfg, &rep, &e) < 0)
+                BENCH_DIE("copy %s to %s: %s", from, to, e.msg);
+        fprintf(stderr, "bench-full-registry: %zu records and %zu history entries copied and verified in %.1f s\n",
+                rep.records_verified, rep.history_verified, bench_now() - t0);
+}
+
 int main(int argc, char **argv) {
         if (argc == 4 && !strcmp(argv[1], "fill"))
                 fill(argv[2], strtol(argv[3], NULL, 10));
+        else if (argc == 4 && !strcmp(argv[1], "copy"))
+                copy(argv[2], argv[3]);
         else if (argc == 3 && !strcmp(argv[1], "measure"))
                 measure(argv[2]);
         else
-                BENCH_DIE("usage: bench-full-registry fill LOCATION N | measure LOCATION");
+                BENCH_DIE("usage: bench-full-registry fill LOCATION N | copy FROM TO | measure LOCATION");
         return 0;
 }
