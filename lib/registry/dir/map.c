@@ -6,10 +6,19 @@
 
 #include "dir.h"
 
+/* FNV-1a, then splitmix64's finalizer: the table keeps the low bits, and
+ * FNV's low k bits depend only on the low k bits of each byte. UUIDs and
+ * labels that differ in a few digits then crowded into long runs (a full
+ * registry's start-up spent half its time in strcmp along them). */
 static size_t hash(const char *s) {
-        uint64_t h = 1469598103934665603ull; /* FNV-1a */
+        uint64_t h = 1469598103934665603ull;
         for (; *s; s++)
                 h = (h ^ (unsigned char) *s) * 1099511628211ull;
+        h ^= h >> 30;
+        h *= 0xbf58476d1ce4e5b9ull;
+        h ^= h >> 27;
+        h *= 0x94d049bb133111ebull;
+        h ^= h >> 31;
         return (size_t) h;
 }
 
