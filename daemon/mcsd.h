@@ -1,5 +1,6 @@
 /* The daemon's state, shared by its parts: the connection (connection.c),
- * the guests it follows (guests.c) and the main loop (main.c). */
+ * the guests it follows (guests.c, apply.c, guest-table.c, releases.c)
+ * and the main loop (main.c). */
 #pragma once
 
 #include <libvirt/libvirt.h>
