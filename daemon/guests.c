@@ -71,7 +71,7 @@ static int reconcile_batch(mcsd *d, virDomainPtr *doms, int n, const reconcile_l
         apply_port port = apply_libvirt_port(d->conn);
         bool waiting = false;
         for (int i = 0; i < n; i++) {
-                char uuid[VIR_UUID_STRING_BUFLEN];
+                char uuid[VIR_UUID_STRING_BUFLEN] = ""; /* unknown: each guest is asked */
                 virDomainGetUUIDString(doms[i], uuid);
                 items[i] = (apply_item){apply_libvirt_dom(doms[i]), in_set(&k->persistent, uuid),
                                         in_set(&k->active, uuid)};
