@@ -21,6 +21,17 @@ int domain_parse(virDomainPtr dom, bool persistent, mcs_domain *out, mcs_err *e)
         return mcs_domain_parse(xml, out, e);
 }
 
+bool domain_exists(virConnectPtr conn, const char *uuid, bool *exists) {
+        virDomainPtr dom = virDomainLookupByUUIDString(conn, uuid);
+        if (dom) {
+                virDomainFree(dom);
+                *exists = true;
+                return true;
+        }
+        *exists = false;
+        return virGetLastErrorCode() == VIR_ERR_NO_DOMAIN;
+}
+
 char *domain_live_label(virDomainPtr dom) {
         _cleanup_free_ char *xml = virDomainGetXMLDesc(dom, 0);
         mcs_domain live = {0};

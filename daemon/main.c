@@ -340,7 +340,8 @@ static int start(mcsd *d) {
                 d->watchdog_ms = (int64_t) (wd_usec / 1000);
                 virEventAddTimeout((int) (wd_usec / 2000), on_watchdog, d, NULL);
         }
-        d->events = (guest_events){.reconcile = guests_reconcile, .lifecycle = guests_on_lifecycle};
+        d->events = (guest_events){.reconcile = guests_reconcile, .lifecycle = guests_on_lifecycle,
+                                   .retry = guests_schedule_retry, .label_freed = guests_label_freed};
         heartbeat_start(d);
         metrics_file_start(d);
         d->backoff_ms = d->cfg.reconnect_min_ms;

@@ -1,5 +1,6 @@
 /* The daemon's state, shared by its parts: the connection (connection.c),
- * the guests it follows (guests.c) and the main loop (main.c). */
+ * the guests it follows (guests.c, apply.c, guest-table.c, releases.c)
+ * and the main loop (main.c). */
 #pragma once
 
 #include <libvirt/libvirt.h>
@@ -78,12 +79,14 @@ typedef struct client_port {
         void (*answer)(control_client *c, char *reply);
 } client_port;
 
-/* What the libvirt connection and the heartbeat tell the guests' code
- * above them; main.c wires it to guests.c. */
+/* What the libvirt connection, the heartbeat and the delayed releases tell
+ * the guests' scheduler above them; main.c wires it to guests.c. */
 typedef struct mcsd mcsd;
 typedef struct guest_events {
         void (*reconcile)(mcsd *d); /* look at every guest again */
         int (*lifecycle)(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *d);
+        void (*retry)(mcsd *d);       /* something failed: reconcile again soon */
+        void (*label_freed)(mcsd *d); /* a label was freed here: waiting guests try again */
 } guest_events;
 
 struct mcsd {
@@ -169,6 +172,9 @@ int domain_parse(virDomainPtr dom, bool persistent, mcs_domain *out, mcs_err *e)
 /* A running guest's process context from its live XML; NULL when its XML
  * carries none (a host without SELinux) or cannot be read. */
 char *domain_live_label(virDomainPtr dom);
+/* Whether libvirt has the guest; false when the lookup failed otherwise
+ * (not known to be gone). */
+bool domain_exists(virConnectPtr conn, const char *uuid, bool *exists);
 void domain_list_free(virDomainPtr *doms, int n);
 /* The guests' UUIDs sorted, so that each lookup is a bsearch. */
 uuid_str *domain_sorted_uuids(virDomainPtr *doms, int n);
@@ -179,18 +185,19 @@ void conn_start(mcsd *d);                /* connect now, or schedule a retry */
 void conn_stop(mcsd *d);                 /* deregister and close */
 void conn_apply_keepalive(mcsd *d);
 
-/* guests.c */
+/* guests.c: the scheduler (events, reconcile, retry and wait timers);
+ * apply.h, guest-table.h and releases.h declare the parts below it. */
 void guests_reconcile(mcsd *d);
 int guests_on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *opaque);
 void guests_clear(mcsd *d);
 void guests_schedule_retry(mcsd *d);
 /* A label was freed here: guests waiting for one try again at once. */
 void guests_label_freed(mcsd *d);
-/* Applies the rules to one guest; rep (may be NULL) gets what happened.
+/* Applies the rules to one guest (apply_one) and, when it waits for a
+ * label, arms the wait timer; rep (may be NULL) gets what happened.
  * Returns 0, 1 when the guest waits for a label (no free pair is left:
  * logged once, and in rep), or -1 (logged, and in rep->why). */
 int guests_apply(mcsd *d, virDomainPtr dom, guest_report *rep);
-guest_entry *guests_find(mcsd *d, const char *uuid);
 
 /* redefines.c: mcsd's own redefinitions, watched for a racing undefine */
 /* mcsd just defined xml_after (as libvirt now holds it) for uuid. */

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "guest-table.h"
 #include "mcs-guest-check.h"
 #include "mcs-macro.h"
 #include "methods.h"

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "mcs-level.h"
+#include "guest-table.h"
 #include "heartbeat.h"
 #include "methods.h"
 #include "metrics.h"

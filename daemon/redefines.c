@@ -1,6 +1,6 @@
 /* mcsd's own redefinitions, watched until libvirt's events for them have
  * arrived. libvirt has no compare-and-set define: mcsd re-reads a guest's
- * XML right before writing it (guests.c), but an undefine can still land
+ * XML right before writing it (apply.c), but an undefine can still land
  * between that read and the define, which then re-creates a guest its
  * owner just deleted. libvirt reports a define that created a guest as
  * DEFINED/ADDED, so the events show it: an UNDEFINED after mcsd's read,
