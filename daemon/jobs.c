@@ -25,6 +25,7 @@ struct job {
         bool semanage;
         json_object *id;     /* the request's id (a reference) */
         control_client *client; /* NULL once it has gone */
+        const client_port *port; /* how to answer client */
         /* Written by the thread, read in the main loop once done is set. */
         json_object *result;
         reply_err err;
@@ -78,7 +79,7 @@ static void reap(mcsd *d, bool all) {
                 if (j->client) {
                         char *reply = control_reply(j->id, j->result, &j->err);
                         j->result = NULL; /* consumed */
-                        d->client_port->answer(j->client, reply);
+                        j->port->answer(j->client, reply);
                 }
                 job_free(j);
         }
@@ -134,7 +135,7 @@ int job_start(request *rq, job_fn run, void *arg, void (*free_arg)(void *), bool
                 return fail(err, "no-memory", j ? "this request cannot wait for a reply" : "out of memory");
         }
         *j = (job){.d = d, .run = run, .free_arg = free_arg, .arg = arg, .semanage = semanage,
-                   .id = json_object_get(rq->id), .client = rq->origin};
+                   .id = json_object_get(rq->id), .client = rq->origin, .port = rq->port};
         int r = pthread_create(&j->tid, NULL, job_main, j);
         if (r != 0) {
                 job_free(j);
@@ -142,7 +143,7 @@ int job_start(request *rq, job_fn run, void *arg, void (*free_arg)(void *), bool
         }
         j->next = d->jobs;
         d->jobs = j;
-        rq->d->client_port->wait(rq->origin, forget_client, j);
+        rq->port->wait(rq->origin, forget_client, j);
         return 1;
 }
 

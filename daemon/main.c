@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "control.h"
 #include "copy-registry.h"
 #include "heartbeat.h"
 #include "log.h"
@@ -90,7 +91,7 @@ static void reload(mcsd *d) {
         mcs_config_clear(&d->cfg);
         d->cfg = n;
         log_set_level(d->cfg.log_level);
-        control_resolve_admin(d);
+        control_resolve_admin(d->control);
         hook_server_reload(d);
         log_msg(MCS_LOG_INFO, "reloaded %s%s%s", d->config_path, reopen ? "; registry reopened" : "",
                 reconnect ? "; reconnecting" : "");
@@ -285,7 +286,9 @@ static int load_config(mcsd *d, const options *o) {
  * the control socket's clients go first, so their queued writes and jobs
  * are forgotten, not answered. */
 static int start_listening(mcsd *d, mcs_err *e) {
-        return listen_take_systemd(d, mcs_config_hook_socket(&d->cfg), e);
+        int control_fd;
+        int r = listen_take_systemd(mcs_config_hook_socket(&d->cfg), &control_fd, &d->passed_hook_fd, e);
+        return r < 0 ? r : control_new(&d->control, d, control_fd, e);
 }
 static void stop_nothing(mcsd *d) {
         (void) d;
@@ -382,8 +385,7 @@ int main(int argc, char **argv) {
                 return mcsd_copy_registry(o.config_path, o.config_given, MACHINE_ID, o.copy_from, o.copy_to);
 
         mcsd d = {.config_path = o.config_path, .lifecycle_cb = -1, .reconnect_timer = -1, .pending_timer = -1,
-                  .redefine_timer = -1, .retry_timer = -1, .wait_timer = -1, .listen_fd = -1, .listen_watch = -1,
-                  .sweep_timer = -1, .passed_control_fd = -1, .passed_hook_fd = -1, .hook_policy = -1,
+                  .redefine_timer = -1, .retry_timer = -1, .wait_timer = -1, .passed_hook_fd = -1, .hook_policy = -1,
                   .jobs_pipe = {-1, -1}, .jobs_watch = -1, .signal_fd = -1};
         if (load_config(&d, &o) < 0)
                 rc = 1;
