@@ -17,6 +17,7 @@
 #include "control.h"
 #include "copy-registry.h"
 #include "heartbeat.h"
+#include "jobs.h"
 #include "log.h"
 #include "mcs-macro.h"
 #include "mcs-policy.h"
@@ -386,7 +387,7 @@ int main(int argc, char **argv) {
 
         mcsd d = {.config_path = o.config_path, .lifecycle_cb = -1, .reconnect_timer = -1, .pending_timer = -1,
                   .redefine_timer = -1, .retry_timer = -1, .wait_timer = -1, .passed_hook_fd = -1, .hook_policy = -1,
-                  .jobs_pipe = {-1, -1}, .jobs_watch = -1, .signal_fd = -1};
+                  .signal_fd = -1};
         if (load_config(&d, &o) < 0)
                 rc = 1;
         else if (o.mode == RUN_INIT_REGISTRY)

@@ -65,7 +65,7 @@ typedef struct control_peer {
 typedef struct control control;
 typedef struct control_client control_client;
 typedef struct hook_server hook_server;
-typedef struct job job;
+typedef struct jobs jobs;
 typedef struct write_group write_group;
 typedef struct mcsd_metrics mcsd_metrics;
 
@@ -128,10 +128,8 @@ struct mcsd {
         int passed_hook_fd;       /* from systemd, -1: none */
         hook_server *hook;
         mcs_images *images;       /* image types and policy checker, loaded on first use */
-        job *jobs;                /* file work running on threads (jobs.c) */
+        jobs *jobs;               /* file work running on threads (jobs.h) */
         write_group *writes;      /* the control socket's writes waiting for a shared commit */
-        int jobs_pipe[2], jobs_watch; /* -1: none */
-        pthread_mutex_t jobs_lock, semanage_lock;
         int64_t watchdog_ms;      /* systemd's WatchdogSec; 0: none */
         bool watchdog_held;       /* pings held back: the hook thread is stuck */
         bool heartbeat_failing;   /* the last registry heartbeat failed (logged once) */
@@ -202,10 +200,6 @@ void redefines_clear(mcsd *d);
 /* write-group.c: group commit of the control socket's writes */
 int write_group_start(mcsd *d, mcs_err *e);
 void write_group_stop(mcsd *d); /* drops the writes still queued: none was acknowledged */
-
-/* jobs.c: file work off the main loop */
-int jobs_start(mcsd *d, mcs_err *e);
-void jobs_stop(mcsd *d); /* waits for the running jobs */
 
 /* images.c: a guest's images */
 /* Puts back the original labels of the images of uuid, which held level. */

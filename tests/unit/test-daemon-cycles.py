@@ -86,6 +86,8 @@ for name in sorted(objects):
 OWNED = {
     'control': 'control.c',
     'control_client': 'control.c',
+    'jobs': 'jobs.c',
+    'job': 'jobs.c',
     'hook_server': 'hook-server.c',
     'write_group': 'write-group.c',
 }
