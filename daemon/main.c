@@ -81,7 +81,7 @@ static void reload(mcsd *d) {
         if (reopen) {
                 mcs_registry_close(d->reg);
                 d->reg = x.reg;
-                d->registry_breaks = 0;
+                heartbeat_registry_reopened(d->heartbeat);
                 d->types = x.types;
                 d->pool = x.pool;
                 strcpy(d->host_id, x.host_id);
@@ -345,7 +345,10 @@ static int start(mcsd *d) {
                 virEventAddTimeout((int) (wd_usec / 2000), on_watchdog, d, NULL);
         }
         d->events = (guest_events){.reconcile = guests_reconcile, .lifecycle = guests_on_lifecycle};
-        heartbeat_start(d);
+        if (heartbeat_start(d, &e) < 0) {
+                log_msg(MCS_LOG_ERROR, "%s", e.msg);
+                return -1;
+        }
         metrics_file_start(d);
         d->backoff_ms = d->cfg.reconnect_min_ms;
         conn_start(d);
@@ -366,6 +369,7 @@ static int run(mcsd *d) {
 static void stop(mcsd *d) {
         for (size_t i = MCS_ARRAY_SIZE(parts); i-- > 0;)
                 parts[i].stop(d);
+        heartbeat_stop(d);
         conn_stop(d);
         mcs_images_free(d->images);
         guests_clear(d);

@@ -64,6 +64,7 @@ typedef struct control_peer {
 
 typedef struct control control;
 typedef struct control_client control_client;
+typedef struct heartbeat heartbeat;
 typedef struct hook_server hook_server;
 typedef struct jobs jobs;
 typedef struct write_group write_group;
@@ -132,8 +133,7 @@ struct mcsd {
         write_group *writes;      /* the control socket's writes waiting for a shared commit */
         int64_t watchdog_ms;      /* systemd's WatchdogSec; 0: none */
         bool watchdog_held;       /* pings held back: the hook thread is stuck */
-        bool heartbeat_failing;   /* the last registry heartbeat failed (logged once) */
-        uint64_t registry_breaks; /* mcs_registry_breaks of d->reg last seen */
+        heartbeat *heartbeat;     /* this host's heartbeat (heartbeat.h) */
 
         int signal_fd;            /* SIGTERM, SIGINT, SIGHUP; -1: none */
         mcsd_metrics *metrics;    /* counters and histograms (metrics.h); NULL: none counted */

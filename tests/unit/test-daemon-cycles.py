@@ -88,6 +88,7 @@ OWNED = {
     'control_client': 'control.c',
     'jobs': 'jobs.c',
     'job': 'jobs.c',
+    'heartbeat': 'heartbeat.c',
     'hook_server': 'hook-server.c',
     'write_group': 'write-group.c',
 }
