@@ -370,7 +370,8 @@ static int resolve_group(const char *name, gid_t *out, const char *key, mcs_err 
 void control_resolve_admin(control *ctl) {
         const mcs_config *cfg = &ctl->d->cfg;
         mcs_err e = {0};
-        ctl->admin_gid_valid = cfg->admin_group && resolve_group(cfg->admin_group, &ctl->admin_gid, "admin_group", &e) == 0;
+        ctl->admin_gid_valid =
+                cfg->admin_group && resolve_group(cfg->admin_group, &ctl->admin_gid, "admin_group", &e) == 0;
         if (cfg->admin_group && !ctl->admin_gid_valid)
                 log_msg(MCS_LOG_WARNING, "%s; only root may change reservations", e.msg);
 }
@@ -411,7 +412,8 @@ int control_start(mcsd *d, mcs_err *e) {
                 if (getsockname(ctl->listen_fd, (struct sockaddr *) &sa, &len) == 0 && sa.sun_path[0])
                         snprintf(ctl->socket_path, sizeof ctl->socket_path, "%s", sa.sun_path);
         } else {
-                if (cfg->socket_group && (r = resolve_group(cfg->socket_group, &ctl->socket_gid, "socket_group", e)) < 0)
+                if (cfg->socket_group &&
+                    (r = resolve_group(cfg->socket_group, &ctl->socket_gid, "socket_group", e)) < 0)
                         return r;
                 if ((r = listen_unix(path, cfg->socket_mode, cfg->socket_group ? &ctl->socket_gid : NULL,
                                      &ctl->listen_fd, e)) < 0)

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "connection.h"
 #include "control.h"
 #include "copy-registry.h"
 #include "heartbeat.h"
@@ -97,10 +98,9 @@ static void reload(mcsd *d) {
         log_msg(MCS_LOG_INFO, "reloaded %s%s%s", d->config_path, reopen ? "; registry reopened" : "",
                 reconnect ? "; reconnecting" : "");
         if (reconnect || !d->conn) {
-                d->backoff_ms = d->cfg.reconnect_min_ms;
-                conn_start(d);
+                connection_reconnect(d->connection);
         } else {
-                conn_apply_keepalive(d);
+                connection_apply_keepalive(d->connection);
                 guests_reconcile(d);
         }
 }
@@ -302,6 +302,11 @@ static const struct part {
         {hook_server_start, hook_server_stop}, {control_start, control_stop},
 };
 
+/* d->conn is the connection's to set: the rest of the daemon reads it. */
+static void publish_conn(mcsd *d, virConnectPtr conn) {
+        d->conn = conn;
+}
+
 /* The registry, signals, the event loop, the parts, the watchdog and the
  * first connection. Whatever it set up, stop() takes down. */
 static int start(mcsd *d) {
@@ -350,8 +355,10 @@ static int start(mcsd *d) {
                 return -1;
         }
         metrics_file_start(d);
-        d->backoff_ms = d->cfg.reconnect_min_ms;
-        conn_start(d);
+        if (connection_start(d, publish_conn, &e) < 0) {
+                log_msg(MCS_LOG_ERROR, "%s", e.msg);
+                return -1;
+        }
         return 0;
 }
 
@@ -370,7 +377,7 @@ static void stop(mcsd *d) {
         for (size_t i = MCS_ARRAY_SIZE(parts); i-- > 0;)
                 parts[i].stop(d);
         heartbeat_stop(d);
-        conn_stop(d);
+        connection_stop(d);
         mcs_images_free(d->images);
         guests_clear(d);
         redefines_clear(d);
@@ -389,9 +396,8 @@ int main(int argc, char **argv) {
         if (o.mode == RUN_COPY_REGISTRY)
                 return mcsd_copy_registry(o.config_path, o.config_given, MACHINE_ID, o.copy_from, o.copy_to);
 
-        mcsd d = {.config_path = o.config_path, .lifecycle_cb = -1, .reconnect_timer = -1, .pending_timer = -1,
-                  .redefine_timer = -1, .retry_timer = -1, .wait_timer = -1, .passed_hook_fd = -1, .hook_policy = -1,
-                  .signal_fd = -1};
+        mcsd d = {.config_path = o.config_path, .pending_timer = -1, .redefine_timer = -1, .retry_timer = -1,
+                  .wait_timer = -1, .passed_hook_fd = -1, .hook_policy = -1, .signal_fd = -1};
         if (load_config(&d, &o) < 0)
                 rc = 1;
         else if (o.mode == RUN_INIT_REGISTRY)

@@ -62,6 +62,7 @@ typedef struct control_peer {
         bool admin;        /* uid 0 or a member of admin_group: may change reservations */
 } control_peer;
 
+typedef struct connection connection;
 typedef struct control control;
 typedef struct control_client control_client;
 typedef struct heartbeat heartbeat;
@@ -98,12 +99,11 @@ struct mcsd {
         mcs_domain_types types;
         mcs_registry *reg;
 
+        connection *connection;   /* the libvirt connection, its reconnects (connection.h) */
+        /* The connection it holds now (NULL: none), published by it through
+         * main.c; only read everywhere else. */
         virConnectPtr conn;
         guest_events events;      /* set before the connection starts */
-        int lifecycle_cb;         /* -1: none */
-        int reconnect_timer;      /* -1: none */
-        unsigned backoff_ms;      /* next reconnect delay */
-        bool connected_once;
         mcs_secmodels secmodels;  /* the security drivers of the connected libvirt */
         bool secmodels_known;     /* read since mcsd started */
         mcs_label_policy policy;  /* what those drivers let mcsd do, with without_selinux */
@@ -166,11 +166,6 @@ void domain_list_free(virDomainPtr *doms, int n);
 /* The guests' UUIDs sorted, so that each lookup is a bsearch. */
 uuid_str *domain_sorted_uuids(virDomainPtr *doms, int n);
 bool domain_listed(uuid_str *uuids, int n, const char *uuid);
-
-/* connection.c */
-void conn_start(mcsd *d);                /* connect now, or schedule a retry */
-void conn_stop(mcsd *d);                 /* deregister and close */
-void conn_apply_keepalive(mcsd *d);
 
 /* guests.c */
 void guests_reconcile(mcsd *d);

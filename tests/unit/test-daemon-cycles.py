@@ -89,6 +89,7 @@ OWNED = {
     'jobs': 'jobs.c',
     'job': 'jobs.c',
     'heartbeat': 'heartbeat.c',
+    'connection': 'connection.c',
     'hook_server': 'hook-server.c',
     'write_group': 'write-group.c',
 }
