@@ -10,7 +10,7 @@
 struct connection {
         mcsd *d;                  /* its config and events are read; the lifecycle events' opaque */
         void (*publish)(mcsd *d, virConnectPtr conn);
-        virConnectPtr conn;       /* NULL: none */
+        virConnectPtr handle;     /* the connection; NULL: none */
         int lifecycle_cb;         /* -1: none */
         int reconnect_timer;      /* -1: none */
         unsigned backoff_ms;      /* next reconnect delay */
@@ -46,39 +46,39 @@ static void on_close(virConnectPtr conn, int reason, void *opaque) {
 void connection_apply_keepalive(connection *c) {
         const mcs_config *cfg = &c->d->cfg;
         int interval = (int) cfg->keepalive_interval_s ? (int) cfg->keepalive_interval_s : -1;
-        if (c->conn && virConnectSetKeepAlive(c->conn, interval, cfg->keepalive_count) < 0)
+        if (c->handle && virConnectSetKeepAlive(c->handle, interval, cfg->keepalive_count) < 0)
                 log_msg(MCS_LOG_WARNING, "%s: keepalive not available: %s", cfg->uri, virGetLastErrorMessage());
 }
 
 static void disconnect(connection *c) {
-        if (!c->conn)
+        if (!c->handle)
                 return;
         if (c->lifecycle_cb >= 0)
-                virConnectDomainEventDeregisterAny(c->conn, c->lifecycle_cb);
+                virConnectDomainEventDeregisterAny(c->handle, c->lifecycle_cb);
         c->lifecycle_cb = -1;
-        virConnectUnregisterCloseCallback(c->conn, on_close);
+        virConnectUnregisterCloseCallback(c->handle, on_close);
         c->publish(c->d, NULL);
-        virConnectClose(c->conn);
-        c->conn = NULL;
+        virConnectClose(c->handle);
+        c->handle = NULL;
 }
 
 /* Connects now, or schedules a retry. */
 static void try_connect(connection *c) {
         mcsd *d = c->d;
         disconnect(c);
-        c->conn = virConnectOpen(d->cfg.uri);
-        if (!c->conn) {
+        c->handle = virConnectOpen(d->cfg.uri);
+        if (!c->handle) {
                 log_msg(c->connected_once ? MCS_LOG_DEBUG : MCS_LOG_WARNING, "cannot connect to %s: %s", d->cfg.uri,
                         virGetLastErrorMessage());
                 schedule_reconnect(c);
                 mcsd_update_status(d);
                 return;
         }
-        c->publish(d, c->conn);
+        c->publish(d, c->handle);
         connection_apply_keepalive(c);
-        if (virConnectRegisterCloseCallback(c->conn, on_close, c, NULL) < 0)
+        if (virConnectRegisterCloseCallback(c->handle, on_close, c, NULL) < 0)
                 log_msg(MCS_LOG_WARNING, "%s: no close callback: %s", d->cfg.uri, virGetLastErrorMessage());
-        c->lifecycle_cb = virConnectDomainEventRegisterAny(c->conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+        c->lifecycle_cb = virConnectDomainEventRegisterAny(c->handle, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
                                                            VIR_DOMAIN_EVENT_CALLBACK(d->events.lifecycle), d, NULL);
         if (c->lifecycle_cb < 0) {
                 log_msg(MCS_LOG_ERROR, "%s: cannot follow lifecycle events: %s", d->cfg.uri, virGetLastErrorMessage());

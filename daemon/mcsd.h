@@ -1,5 +1,7 @@
-/* The daemon's state, shared by its parts: the connection (connection.c),
- * the guests it follows (guests.c) and the main loop (main.c). */
+/* The daemon's state, shared by its parts: the guests it follows
+ * (guests.c) and the main loop (main.c). The control socket, the jobs, the
+ * heartbeat and the libvirt connection keep their own state behind
+ * handles (control.h, jobs.h, heartbeat.h, connection.h). */
 #pragma once
 
 #include <libvirt/libvirt.h>

@@ -11,7 +11,9 @@ calling it (docs/architecture.md).
 Also checks that each part listed in OWNED keeps its state behind an opaque
 handle: its struct is defined in its own .c file and nowhere else (its header
 only declares `typedef struct NAME NAME;`), so no other file of daemon/ can
-write, or read, that part's fields: the compiler refuses."""
+write, or read, that part's fields: the compiler refuses; and that the
+fields of struct mcsd a part publishes for the others (PUBLISHED) are
+assigned by one file only."""
 import collections
 import json
 import os
@@ -109,6 +111,14 @@ for struct, owner in OWNED.items():
         if f != owner:
             owner_fails.append(f'FAIL: struct {struct} is defined in {f}: only {owner} may see inside it '
                                f'(other files get `typedef struct {struct} {struct};` and its functions)')
+# Fields of struct mcsd a part publishes for the others to read: the one
+# file that assigns them (the callback the part was given).
+PUBLISHED = {'conn': 'main.c'}
+for field, writer in PUBLISHED.items():
+    assignment = re.compile(r'->\s*' + re.escape(field) + r'\s*=(?!=)')
+    for f, text in texts.items():
+        if f != writer and assignment.search(text):
+            owner_fails.append(f'FAIL: {f} assigns ->{field}: only {writer} may (the others read it)')
 for line in owner_fails:
     print(line)
 
