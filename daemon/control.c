@@ -13,6 +13,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "control.h"
 #include "log.h"
 #include "mcs-macro.h"
 #include "mcs-protocol.h"
@@ -22,8 +23,22 @@
 #define ACCEPT_BATCH 64
 #define SWEEP_MS 250
 
+struct control {
+        mcsd *d;                     /* requests go to it; its config is read */
+        int listen_fd, listen_watch, sweep_timer; /* -1: none */
+        int passed_fd;               /* systemd's socket, taken at start; -1: none */
+        char socket_path[108];
+        bool socket_created;         /* mcsd bound it (not systemd): unlinked at exit */
+        gid_t socket_gid, admin_gid;
+        bool admin_gid_valid;
+        control_client **clients;
+        size_t n_clients;
+        int64_t refusal_logged_ms;   /* the last "refusing" warning; 0: none yet */
+        unsigned refusals_unlogged;  /* refused since, not logged one by one */
+};
+
 struct control_client {
-        mcsd *d;
+        control *ctl;
         int fd, watch;
         control_peer peer;
         char *in;
@@ -38,6 +53,9 @@ struct control_client {
         void (*forget)(void *waiter);
 };
 
+/* How the parts that answer a request later reach its client. */
+static const client_port port;
+
 static void client_free(control_client *c) {
         close(c->fd);
         free(c->in);
@@ -46,12 +64,12 @@ static void client_free(control_client *c) {
 }
 
 static void client_close(control_client *c) {
-        mcsd *d = c->d;
+        control *ctl = c->ctl;
         if (c->waiter)
                 c->forget(c->waiter); /* it finishes; its reply is dropped */
-        for (size_t i = 0; i < d->n_clients; i++)
-                if (d->clients[i] == c) {
-                        d->clients[i] = d->clients[--d->n_clients];
+        for (size_t i = 0; i < ctl->n_clients; i++)
+                if (ctl->clients[i] == c) {
+                        ctl->clients[i] = ctl->clients[--ctl->n_clients];
                         break;
                 }
         /* libvirt's loop never dispatches a removed handle again, nor touches
@@ -78,7 +96,7 @@ static int client_flush(control_client *c) {
                 c->out_len = c->out_off = 0;
                 if (c->close_after_write)
                         return -1;
-                c->deadline_ms = mcsd_now_ms() + c->d->cfg.client_timeout_ms;
+                c->deadline_ms = mcsd_now_ms() + c->ctl->d->cfg.client_timeout_ms;
         }
         virEventUpdateHandle(c->watch, c->out ? VIR_EVENT_HANDLE_WRITABLE : VIR_EVENT_HANDLE_READABLE);
         return 0;
@@ -105,7 +123,7 @@ static void client_process(control_client *c) {
                         return;
                 }
                 size_t len = (size_t) (nl - c->in);
-                char *reply = control_dispatch(c->d, &c->peer, c, c->in, len);
+                char *reply = control_dispatch(c->ctl->d, &c->peer, c, &port, c->in, len);
                 if (reply != reply_deferred)
                         client_reply(c, reply, false);
                 c->in_len -= len + 1;
@@ -185,7 +203,7 @@ static void client_answer(control_client *c, char *reply) {
                 client_close(c);
                 return;
         }
-        c->deadline_ms = mcsd_now_ms() + c->d->cfg.client_timeout_ms;
+        c->deadline_ms = mcsd_now_ms() + c->ctl->d->cfg.client_timeout_ms;
         client_reply(c, reply, false);
         if (client_pump(c) == 0 && !c->out)
                 virEventUpdateHandle(c->watch, VIR_EVENT_HANDLE_READABLE);
@@ -223,36 +241,36 @@ static bool in_group(const control_peer *p, int fd, gid_t gid) {
 #define REFUSAL_LOG_MS 1000
 
 /* Logs how many refusals went unlogged, once their second is over. */
-static void log_unlogged_refusals(mcsd *d, int64_t now) {
-        if (!d->refusals_unlogged || now - d->refusal_logged_ms < REFUSAL_LOG_MS)
+static void log_unlogged_refusals(control *ctl, int64_t now) {
+        if (!ctl->refusals_unlogged || now - ctl->refusal_logged_ms < REFUSAL_LOG_MS)
                 return;
         log_msg(MCS_LOG_WARNING, "control socket: refused %u more clients (too many clients) since the last warning",
-                d->refusals_unlogged);
-        d->refusals_unlogged = 0;
+                ctl->refusals_unlogged);
+        ctl->refusals_unlogged = 0;
 }
 
 /* One warning a second at most, so that no client can flood the log by
  * connecting over and over; the others are counted. */
-static void log_refusal(mcsd *d, const control_peer *peer) {
+static void log_refusal(control *ctl, const control_peer *peer) {
         int64_t now = mcsd_now_ms();
-        if (d->refusal_logged_ms && now - d->refusal_logged_ms < REFUSAL_LOG_MS) {
-                d->refusals_unlogged++;
+        if (ctl->refusal_logged_ms && now - ctl->refusal_logged_ms < REFUSAL_LOG_MS) {
+                ctl->refusals_unlogged++;
                 return;
         }
-        log_unlogged_refusals(d, now);
+        log_unlogged_refusals(ctl, now);
         log_msg(MCS_LOG_WARNING, "control socket: refusing uid %u pid %d: %u clients already", peer->cred.uid,
-                peer->cred.pid, d->cfg.max_clients);
-        d->refusal_logged_ms = now;
+                peer->cred.pid, ctl->d->cfg.max_clients);
+        ctl->refusal_logged_ms = now;
 }
 
 /* Makes room for an admin when every slot is taken: drops the non-admin
  * client idle the longest (its deadline is the earliest; one waiting for
  * its reply, or in the middle of a request, is busy and kept), so that
  * readers can never lock root out. */
-static void evict_idle_reader(mcsd *d) {
+static void evict_idle_reader(control *ctl) {
         control_client *victim = NULL;
-        for (size_t i = 0; i < d->n_clients; i++) {
-                control_client *c = d->clients[i];
+        for (size_t i = 0; i < ctl->n_clients; i++) {
+                control_client *c = ctl->clients[i];
                 if (c->peer.admin || c->out || c->in_len)
                         continue;
                 if (!victim || c->deadline_ms < victim->deadline_ms)
@@ -266,7 +284,7 @@ static void evict_idle_reader(mcsd *d) {
         client_close(victim);
 }
 
-static void accept_one(mcsd *d, int cfd) {
+static void accept_one(control *ctl, int cfd) {
         control_peer peer = {0};
         socklen_t len = sizeof peer.cred;
         if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &peer.cred, &len) < 0) {
@@ -274,18 +292,18 @@ static void accept_one(mcsd *d, int cfd) {
                 close(cfd);
                 return;
         }
-        peer.admin = peer.cred.uid == 0 || (d->admin_gid_valid && in_group(&peer, cfd, d->admin_gid));
-        if (d->n_clients >= d->cfg.max_clients && peer.admin)
-                evict_idle_reader(d);
-        if (d->n_clients >= d->cfg.max_clients) {
-                log_refusal(d, &peer);
+        peer.admin = peer.cred.uid == 0 || (ctl->admin_gid_valid && in_group(&peer, cfd, ctl->admin_gid));
+        if (ctl->n_clients >= ctl->d->cfg.max_clients && peer.admin)
+                evict_idle_reader(ctl);
+        if (ctl->n_clients >= ctl->d->cfg.max_clients) {
+                log_refusal(ctl, &peer);
                 refuse_client(cfd, MCS_PERR_TOO_MANY, "too many clients; try again later");
                 return;
         }
         control_client *c = calloc(1, sizeof *c);
-        control_client **v = realloc(d->clients, (d->n_clients + 1) * sizeof *v);
+        control_client **v = realloc(ctl->clients, (ctl->n_clients + 1) * sizeof *v);
         if (v)
-                d->clients = v;
+                ctl->clients = v;
         if (!c || !v || !(c->in = malloc(MCS_REQUEST_MAX))) {
                 if (c)
                         free(c->in);
@@ -293,20 +311,20 @@ static void accept_one(mcsd *d, int cfd) {
                 refuse_client(cfd, "no-memory", "out of memory");
                 return;
         }
-        c->d = d;
+        c->ctl = ctl;
         c->fd = cfd;
         c->peer = peer;
-        c->deadline_ms = mcsd_now_ms() + d->cfg.client_timeout_ms;
+        c->deadline_ms = mcsd_now_ms() + ctl->d->cfg.client_timeout_ms;
         c->watch = virEventAddHandle(cfd, VIR_EVENT_HANDLE_READABLE, on_client, c, NULL);
         if (c->watch < 0) {
                 client_free(c);
                 return;
         }
-        d->clients[d->n_clients++] = c;
+        ctl->clients[ctl->n_clients++] = c;
 }
 
 static void on_listen(int watch, int fd, int events, void *opaque) {
-        mcsd *d = opaque;
+        control *ctl = opaque;
         (void) watch;
         (void) events;
         for (int i = 0; i < ACCEPT_BATCH; i++) {
@@ -316,18 +334,18 @@ static void on_listen(int watch, int fd, int events, void *opaque) {
                                 log_msg(MCS_LOG_WARNING, "control socket: accept: %s", strerror(errno));
                         return;
                 }
-                accept_one(d, cfd);
+                accept_one(ctl, cfd);
         }
 }
 
 /* Drops clients past their deadline: idle, or not reading their reply. */
 static void on_sweep(int timer, void *opaque) {
-        mcsd *d = opaque;
+        control *ctl = opaque;
         int64_t now = mcsd_now_ms();
         (void) timer;
-        log_unlogged_refusals(d, now);
-        for (size_t i = 0; i < d->n_clients;) {
-                control_client *c = d->clients[i];
+        log_unlogged_refusals(ctl, now);
+        for (size_t i = 0; i < ctl->n_clients;) {
+                control_client *c = ctl->clients[i];
                 if (c->deadline_ms > now || c->waiter) {
                         i++;
                         continue;
@@ -336,7 +354,7 @@ static void on_sweep(int timer, void *opaque) {
                         c->peer.cred.pid);
                 if (!c->out)
                         send_last_words(c->fd, control_error_reply(MCS_PERR_TIMEOUT, "no complete request within %u ms",
-                                                                   d->cfg.client_timeout_ms));
+                                                                   ctl->d->cfg.client_timeout_ms));
                 client_close(c); /* swaps the last client into slot i */
         }
 }
@@ -349,59 +367,85 @@ static int resolve_group(const char *name, gid_t *out, const char *key, mcs_err 
         return 0;
 }
 
-void control_resolve_admin(mcsd *d) {
+void control_resolve_admin(control *ctl) {
+        const mcs_config *cfg = &ctl->d->cfg;
         mcs_err e = {0};
-        d->admin_gid_valid = d->cfg.admin_group && resolve_group(d->cfg.admin_group, &d->admin_gid, "admin_group", &e) == 0;
-        if (d->cfg.admin_group && !d->admin_gid_valid)
+        ctl->admin_gid_valid =
+                cfg->admin_group && resolve_group(cfg->admin_group, &ctl->admin_gid, "admin_group", &e) == 0;
+        if (cfg->admin_group && !ctl->admin_gid_valid)
                 log_msg(MCS_LOG_WARNING, "%s; only root may change reservations", e.msg);
 }
 
-static const client_port port = {.wait = client_wait, .answer = client_answer};
+static size_t client_connected(const control_client *c) {
+        return c->ctl->n_clients;
+}
+
+static const client_port port = {.wait = client_wait, .answer = client_answer, .connected = client_connected};
+
+int control_new(control **out, mcsd *d, int passed_fd, mcs_err *e) {
+        control *ctl = calloc(1, sizeof *ctl);
+        *out = NULL;
+        if (!ctl) {
+                if (passed_fd >= 0)
+                        close(passed_fd);
+                return mcs_fail(e, MCS_E_NOMEM, "out of memory");
+        }
+        *ctl = (control){.d = d, .listen_fd = -1, .listen_watch = -1, .sweep_timer = -1, .passed_fd = passed_fd};
+        *out = ctl;
+        return 0;
+}
 
 int control_start(mcsd *d, mcs_err *e) {
-        const char *path = d->cfg.socket ? d->cfg.socket : MCS_DEFAULT_SOCKET;
-        bool passed = d->passed_control_fd >= 0;
+        control *ctl = d->control;
+        const mcs_config *cfg = &d->cfg;
+        const char *path = cfg->socket ? cfg->socket : MCS_DEFAULT_SOCKET;
+        bool passed = ctl->passed_fd >= 0;
         int r;
 
-        snprintf(d->socket_path, sizeof d->socket_path, "%s", path);
-        d->client_port = &port;
-        control_resolve_admin(d);
+        snprintf(ctl->socket_path, sizeof ctl->socket_path, "%s", path);
+        control_resolve_admin(ctl);
         if (passed) {
-                d->listen_fd = d->passed_control_fd;
+                ctl->listen_fd = ctl->passed_fd;
+                ctl->passed_fd = -1;
                 struct sockaddr_un sa;
                 socklen_t len = sizeof sa;
-                if (getsockname(d->listen_fd, (struct sockaddr *) &sa, &len) == 0 && sa.sun_path[0])
-                        snprintf(d->socket_path, sizeof d->socket_path, "%s", sa.sun_path);
+                if (getsockname(ctl->listen_fd, (struct sockaddr *) &sa, &len) == 0 && sa.sun_path[0])
+                        snprintf(ctl->socket_path, sizeof ctl->socket_path, "%s", sa.sun_path);
         } else {
-                if (d->cfg.socket_group && (r = resolve_group(d->cfg.socket_group, &d->socket_gid, "socket_group", e)) < 0)
+                if (cfg->socket_group &&
+                    (r = resolve_group(cfg->socket_group, &ctl->socket_gid, "socket_group", e)) < 0)
                         return r;
-                if ((r = listen_unix(path, d->cfg.socket_mode, d->cfg.socket_group ? &d->socket_gid : NULL,
-                                     &d->listen_fd, e)) < 0)
+                if ((r = listen_unix(path, cfg->socket_mode, cfg->socket_group ? &ctl->socket_gid : NULL,
+                                     &ctl->listen_fd, e)) < 0)
                         return r;
-                d->socket_created = true;
+                ctl->socket_created = true;
         }
-        d->listen_watch = virEventAddHandle(d->listen_fd, VIR_EVENT_HANDLE_READABLE, on_listen, d, NULL);
-        d->sweep_timer = virEventAddTimeout(SWEEP_MS, on_sweep, d, NULL);
-        if (d->listen_watch < 0 || d->sweep_timer < 0)
+        ctl->listen_watch = virEventAddHandle(ctl->listen_fd, VIR_EVENT_HANDLE_READABLE, on_listen, ctl, NULL);
+        ctl->sweep_timer = virEventAddTimeout(SWEEP_MS, on_sweep, ctl, NULL);
+        if (ctl->listen_watch < 0 || ctl->sweep_timer < 0)
                 return mcs_fail(e, MCS_E_IO, "cannot watch the control socket");
-        log_msg(MCS_LOG_INFO, "control socket %s%s", d->socket_path, passed ? " (from systemd)" : "");
+        log_msg(MCS_LOG_INFO, "control socket %s%s", ctl->socket_path, passed ? " (from systemd)" : "");
         return 0;
 }
 
 void control_stop(mcsd *d) {
-        while (d->n_clients)
-                client_close(d->clients[0]);
-        free(d->clients);
-        d->clients = NULL;
-        if (d->listen_watch >= 0)
-                virEventRemoveHandle(d->listen_watch);
-        if (d->sweep_timer >= 0)
-                virEventRemoveTimeout(d->sweep_timer);
-        d->listen_watch = d->sweep_timer = -1;
-        if (d->listen_fd >= 0)
-                close(d->listen_fd);
-        d->listen_fd = -1;
+        control *ctl = d->control;
+        if (!ctl)
+                return;
+        while (ctl->n_clients)
+                client_close(ctl->clients[0]);
+        free(ctl->clients);
+        if (ctl->listen_watch >= 0)
+                virEventRemoveHandle(ctl->listen_watch);
+        if (ctl->sweep_timer >= 0)
+                virEventRemoveTimeout(ctl->sweep_timer);
+        if (ctl->listen_fd >= 0)
+                close(ctl->listen_fd);
+        if (ctl->passed_fd >= 0) /* never started: still systemd's */
+                close(ctl->passed_fd);
         /* A socket systemd passed stays; systemd owns it. */
-        if (d->socket_created)
-                unlink(d->socket_path);
+        if (ctl->socket_created)
+                unlink(ctl->socket_path);
+        free(ctl);
+        d->control = NULL;
 }

@@ -1,12 +1,20 @@
 #include "heartbeat.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "log.h"
 #include "mcs-message-ids.h"
 #include "metrics.h"
+
+struct heartbeat {
+        mcsd *d;                  /* its registry, metrics, host id and events are read */
+        int timer;                /* -1: none */
+        bool failing;             /* the last beat failed (logged once) */
+        uint64_t registry_breaks; /* mcs_registry_breaks of d->reg last seen */
+};
 
 static int64_t wall_us(void) {
         struct timespec ts;
@@ -15,33 +23,35 @@ static int64_t wall_us(void) {
 }
 
 /* One line when the heartbeat starts failing and one when it works again. */
-static void beat(mcsd *d) {
+static void beat(heartbeat *hb) {
+        mcsd *d = hb->d;
         mcs_err e = {0};
         int64_t t0 = metrics_mono_ns();
         int r = mcs_registry_heartbeat(d->reg, &e);
         metrics_registry_write(d->metrics, METRICS_WRITER_HEARTBEAT, metrics_mono_ns() - t0, r == 0);
         if (r < 0) {
-                if (!d->heartbeat_failing)
+                if (!hb->failing)
                         log_event(MCS_MSGID_REGISTRY_FAILING, MCS_LOG_WARNING, NULL, NULL, NULL,
                                   "registry heartbeat failed: %s", e.msg);
-                d->heartbeat_failing = true;
+                hb->failing = true;
                 return;
         }
-        if (d->heartbeat_failing)
+        if (hb->failing)
                 log_event(MCS_MSGID_REGISTRY_RECOVERED, MCS_LOG_INFO, NULL, NULL, NULL,
                           "registry heartbeat works again");
-        d->heartbeat_failing = false;
+        hb->failing = false;
 }
 
 /* A registry replaced under mcsd (recreated after its directory was
  * removed, an older copy put back) lacks what this host holds: register
  * every guest again. */
-static void notice_replaced_registry(mcsd *d) {
+static void notice_replaced_registry(heartbeat *hb) {
+        mcsd *d = hb->d;
         mcs_err e = {0};
         uint64_t breaks = mcs_registry_breaks(d->reg, &e);
-        if (breaks <= d->registry_breaks)
+        if (breaks <= hb->registry_breaks)
                 return;
-        d->registry_breaks = breaks;
+        hb->registry_breaks = breaks;
         log_msg(MCS_LOG_WARNING, "the registry at %s is not the one mcsd was following (replaced, recreated or "
                 "restored from an older copy): reconciling every guest to register its label again",
                 mcs_registry_location(d->reg));
@@ -55,9 +65,36 @@ static void on_heartbeat(int timer, void *opaque) {
         notice_replaced_registry(opaque);
 }
 
-void heartbeat_start(mcsd *d) {
-        beat(d);
-        virEventAddTimeout(MCSD_HEARTBEAT_MS, on_heartbeat, d, NULL);
+int heartbeat_start(mcsd *d, mcs_err *e) {
+        heartbeat *hb = calloc(1, sizeof *hb);
+        if (!hb)
+                return mcs_fail(e, MCS_E_NOMEM, "out of memory");
+        *hb = (heartbeat){.d = d, .timer = -1};
+        d->heartbeat = hb;
+        beat(hb);
+        hb->timer = virEventAddTimeout(MCSD_HEARTBEAT_MS, on_heartbeat, hb, NULL);
+        if (hb->timer < 0)
+                return mcs_fail(e, MCS_E_IO, "cannot set up the heartbeat's timer");
+        return 0;
+}
+
+void heartbeat_stop(mcsd *d) {
+        heartbeat *hb = d->heartbeat;
+        if (!hb)
+                return;
+        if (hb->timer >= 0)
+                virEventRemoveTimeout(hb->timer);
+        free(hb);
+        d->heartbeat = NULL;
+}
+
+void heartbeat_registry_reopened(heartbeat *hb) {
+        if (hb)
+                hb->registry_breaks = 0;
+}
+
+bool heartbeat_failing(const heartbeat *hb) {
+        return hb && hb->failing;
 }
 
 void heartbeat_status(mcsd *d, json_object *reg_json) {
@@ -67,7 +104,7 @@ void heartbeat_status(mcsd *d, json_object *reg_json) {
 
         if (mcs_registry_health(d->reg, health, sizeof health, &e) < 0)
                 snprintf(health, sizeof health, "failing: %s", e.msg);
-        else if (d->heartbeat_failing)
+        else if (heartbeat_failing(d->heartbeat))
                 snprintf(health + strlen(health), sizeof health - strlen(health), "; this host's heartbeat fails");
         json_object_object_add(reg_json, "health", json_object_new_string(health));
 

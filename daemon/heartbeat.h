@@ -11,8 +11,20 @@
  * only `mcsctl gc --host H` releases them, on the operator's word. */
 #define MCSD_HOST_SILENT_US (6LL * MCSD_HEARTBEAT_MS * 1000)
 
-/* Beats once now, then every MCSD_HEARTBEAT_MS on the main loop. */
-void heartbeat_start(mcsd *d);
+/* This host's heartbeat (heartbeat.c): its timer, whether it fails, the
+ * registry's breaks last seen. Only heartbeat.c sees inside. */
+typedef struct heartbeat heartbeat;
+
+/* Sets up d->heartbeat: beats once now, then every MCSD_HEARTBEAT_MS on
+ * the main loop; a replaced registry asks d->events for a reconcile. */
+int heartbeat_start(mcsd *d, mcs_err *e);
+/* Stops the timer and frees d->heartbeat (NULL after). */
+void heartbeat_stop(mcsd *d);
+/* d->reg was replaced by a registry opened anew (a reload): its breaks
+ * count from 0. */
+void heartbeat_registry_reopened(heartbeat *hb);
+/* Whether the last beat failed (false before the first). */
+bool heartbeat_failing(const heartbeat *hb);
 
 /* Adds "health" (one line) and "hosts" ([{host, seen_us, silent}]) to the
  * registry object of status. */

@@ -14,9 +14,9 @@
 #include "mcs-macro.h"
 #include "mcsd.h"
 
-int listen_take_systemd(mcsd *d, const char *hook_path, mcs_err *e) {
+int listen_take_systemd(const char *hook_path, int *control_fd, int *hook_fd, mcs_err *e) {
         int n = sd_listen_fds(1);
-        d->passed_control_fd = d->passed_hook_fd = -1;
+        *control_fd = *hook_fd = -1;
         if (n < 0)
                 return mcs_fail(e, MCS_E_IO, "socket activation: %s", strerror(-n));
         for (int fd = SD_LISTEN_FDS_START; fd < SD_LISTEN_FDS_START + n; fd++) {
@@ -25,9 +25,9 @@ int listen_take_systemd(mcsd *d, const char *hook_path, mcs_err *e) {
                 fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
                 fcntl(fd, F_SETFD, FD_CLOEXEC);
                 if (sd_is_socket_unix(fd, SOCK_STREAM, 1, hook_path, 0) > 0)
-                        d->passed_hook_fd = fd;
-                else if (d->passed_control_fd < 0)
-                        d->passed_control_fd = fd;
+                        *hook_fd = fd;
+                else if (*control_fd < 0)
+                        *control_fd = fd;
                 else
                         return mcs_fail(e, MCS_E_INVALID, "socket activation: more than one socket besides the hook's %s",
                                         hook_path);

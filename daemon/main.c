@@ -14,8 +14,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "connection.h"
+#include "control.h"
 #include "copy-registry.h"
 #include "heartbeat.h"
+#include "jobs.h"
 #include "log.h"
 #include "mcs-macro.h"
 #include "mcs-policy.h"
@@ -79,7 +82,7 @@ static void reload(mcsd *d) {
         if (reopen) {
                 mcs_registry_close(d->reg);
                 d->reg = x.reg;
-                d->registry_breaks = 0;
+                heartbeat_registry_reopened(d->heartbeat);
                 d->types = x.types;
                 d->pool = x.pool;
                 strcpy(d->host_id, x.host_id);
@@ -90,15 +93,14 @@ static void reload(mcsd *d) {
         mcs_config_clear(&d->cfg);
         d->cfg = n;
         log_set_level(d->cfg.log_level);
-        control_resolve_admin(d);
+        control_resolve_admin(d->control);
         hook_server_reload(d);
         log_msg(MCS_LOG_INFO, "reloaded %s%s%s", d->config_path, reopen ? "; registry reopened" : "",
                 reconnect ? "; reconnecting" : "");
         if (reconnect || !d->conn) {
-                d->backoff_ms = d->cfg.reconnect_min_ms;
-                conn_start(d);
+                connection_reconnect(d->connection);
         } else {
-                conn_apply_keepalive(d);
+                connection_apply_keepalive(d->connection);
                 guests_reconcile(d);
         }
 }
@@ -285,7 +287,9 @@ static int load_config(mcsd *d, const options *o) {
  * the control socket's clients go first, so their queued writes and jobs
  * are forgotten, not answered. */
 static int start_listening(mcsd *d, mcs_err *e) {
-        return listen_take_systemd(d, mcs_config_hook_socket(&d->cfg), e);
+        int control_fd;
+        int r = listen_take_systemd(mcs_config_hook_socket(&d->cfg), &control_fd, &d->passed_hook_fd, e);
+        return r < 0 ? r : control_new(&d->control, d, control_fd, e);
 }
 static void stop_nothing(mcsd *d) {
         (void) d;
@@ -297,6 +301,11 @@ static const struct part {
         {start_listening, stop_nothing},     {jobs_start, jobs_stop},       {write_group_start, write_group_stop},
         {hook_server_start, hook_server_stop}, {control_start, control_stop},
 };
+
+/* d->conn is the connection's to set: the rest of the daemon reads it. */
+static void publish_conn(mcsd *d, virConnectPtr conn) {
+        d->conn = conn;
+}
 
 /* The registry, signals, the event loop, the parts, the watchdog and the
  * first connection. Whatever it set up, stop() takes down. */
@@ -342,10 +351,15 @@ static int start(mcsd *d) {
         }
         d->events = (guest_events){.reconcile = guests_reconcile, .lifecycle = guests_on_lifecycle,
                                    .retry = guests_schedule_retry, .label_freed = guests_label_freed};
-        heartbeat_start(d);
+        if (heartbeat_start(d, &e) < 0) {
+                log_msg(MCS_LOG_ERROR, "%s", e.msg);
+                return -1;
+        }
         metrics_file_start(d);
-        d->backoff_ms = d->cfg.reconnect_min_ms;
-        conn_start(d);
+        if (connection_start(d, publish_conn, &e) < 0) {
+                log_msg(MCS_LOG_ERROR, "%s", e.msg);
+                return -1;
+        }
         return 0;
 }
 
@@ -363,7 +377,8 @@ static int run(mcsd *d) {
 static void stop(mcsd *d) {
         for (size_t i = MCS_ARRAY_SIZE(parts); i-- > 0;)
                 parts[i].stop(d);
-        conn_stop(d);
+        heartbeat_stop(d);
+        connection_stop(d);
         mcs_images_free(d->images);
         guests_clear(d);
         redefines_clear(d);
@@ -382,10 +397,8 @@ int main(int argc, char **argv) {
         if (o.mode == RUN_COPY_REGISTRY)
                 return mcsd_copy_registry(o.config_path, o.config_given, MACHINE_ID, o.copy_from, o.copy_to);
 
-        mcsd d = {.config_path = o.config_path, .lifecycle_cb = -1, .reconnect_timer = -1, .pending_timer = -1,
-                  .redefine_timer = -1, .retry_timer = -1, .wait_timer = -1, .listen_fd = -1, .listen_watch = -1,
-                  .sweep_timer = -1, .passed_control_fd = -1, .passed_hook_fd = -1, .hook_policy = -1,
-                  .jobs_pipe = {-1, -1}, .jobs_watch = -1, .signal_fd = -1};
+        mcsd d = {.config_path = o.config_path, .pending_timer = -1, .redefine_timer = -1, .retry_timer = -1,
+                  .wait_timer = -1, .passed_hook_fd = -1, .hook_policy = -1, .signal_fd = -1};
         if (load_config(&d, &o) < 0)
                 rc = 1;
         else if (o.mode == RUN_INIT_REGISTRY)

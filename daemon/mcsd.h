@@ -1,6 +1,8 @@
-/* The daemon's state, shared by its parts: the connection (connection.c),
- * the guests it follows (guests.c, apply.c, guest-table.c, releases.c)
- * and the main loop (main.c). */
+/* The daemon's state, shared by its parts: the guests it follows
+ * (guests.c, apply.c, guest-table.c, releases.c) and the main loop
+ * (main.c). The control socket, the jobs, the heartbeat and the libvirt
+ * connection keep their own state behind handles (control.h, jobs.h,
+ * heartbeat.h, connection.h). */
 #pragma once
 
 #include <libvirt/libvirt.h>
@@ -63,20 +65,26 @@ typedef struct control_peer {
         bool admin;        /* uid 0 or a member of admin_group: may change reservations */
 } control_peer;
 
+typedef struct connection connection;
+typedef struct control control;
 typedef struct control_client control_client;
+typedef struct heartbeat heartbeat;
 typedef struct hook_server hook_server;
-typedef struct job job;
+typedef struct jobs jobs;
 typedef struct write_group write_group;
 typedef struct mcsd_metrics mcsd_metrics;
 
 /* How a part that answers a control request later (a job, the write group)
- * reaches the client: the control socket fills it in at start, so those
- * parts hand replies back without calling up into the socket's code. */
+ * reaches the client: the control socket hands it over with each request,
+ * so those parts hand replies back without calling up into the socket's
+ * code. */
 typedef struct client_port {
         /* Nothing more is answered to c until answer() hands it the reply
          * (malloc'ed, taken over); forget(waiter) if the client goes first. */
         void (*wait)(control_client *c, void (*forget)(void *waiter), void *waiter);
         void (*answer)(control_client *c, char *reply);
+        /* How many clients the socket of c has connected (status). */
+        size_t (*connected)(const control_client *c);
 } client_port;
 
 /* What the libvirt connection, the heartbeat and the delayed releases tell
@@ -96,12 +104,11 @@ struct mcsd {
         mcs_domain_types types;
         mcs_registry *reg;
 
+        connection *connection;   /* the libvirt connection, its reconnects (connection.h) */
+        /* The connection it holds now (NULL: none), published by it through
+         * main.c; only read everywhere else. */
         virConnectPtr conn;
         guest_events events;      /* set before the connection starts */
-        int lifecycle_cb;         /* -1: none */
-        int reconnect_timer;      /* -1: none */
-        unsigned backoff_ms;      /* next reconnect delay */
-        bool connected_once;
         mcs_secmodels secmodels;  /* the security drivers of the connected libvirt */
         bool secmodels_known;     /* read since mcsd started */
         mcs_label_policy policy;  /* what those drivers let mcsd do, with without_selinux */
@@ -123,27 +130,15 @@ struct mcsd {
 
         mcs_catset pool;          /* the categories dynamic pairs come from */
 
-        int listen_fd, listen_watch, sweep_timer; /* -1: none */
-        char socket_path[108];
-        bool socket_created;      /* mcsd bound it (not systemd): unlinked at exit */
-        gid_t socket_gid, admin_gid;
-        bool admin_gid_valid;
-        control_client **clients;
-        const client_port *client_port; /* set by control_start */
-        size_t n_clients;
-        int64_t refusal_logged_ms; /* the last "refusing" warning; 0: none yet */
-        unsigned refusals_unlogged; /* refused since, not logged one by one */
-        int passed_control_fd, passed_hook_fd; /* from systemd, -1: none */
+        control *control;         /* the control socket and its clients (control.h) */
+        int passed_hook_fd;       /* from systemd, -1: none */
         hook_server *hook;
         mcs_images *images;       /* image types and policy checker, loaded on first use */
-        job *jobs;                /* file work running on threads (jobs.c) */
+        jobs *jobs;               /* file work running on threads (jobs.h) */
         write_group *writes;      /* the control socket's writes waiting for a shared commit */
-        int jobs_pipe[2], jobs_watch; /* -1: none */
-        pthread_mutex_t jobs_lock, semanage_lock;
         int64_t watchdog_ms;      /* systemd's WatchdogSec; 0: none */
         bool watchdog_held;       /* pings held back: the hook thread is stuck */
-        bool heartbeat_failing;   /* the last registry heartbeat failed (logged once) */
-        uint64_t registry_breaks; /* mcs_registry_breaks of d->reg last seen */
+        heartbeat *heartbeat;     /* this host's heartbeat (heartbeat.h) */
 
         int signal_fd;            /* SIGTERM, SIGINT, SIGHUP; -1: none */
         mcsd_metrics *metrics;    /* counters and histograms (metrics.h); NULL: none counted */
@@ -180,11 +175,6 @@ void domain_list_free(virDomainPtr *doms, int n);
 uuid_str *domain_sorted_uuids(virDomainPtr *doms, int n);
 bool domain_listed(uuid_str *uuids, int n, const char *uuid);
 
-/* connection.c */
-void conn_start(mcsd *d);                /* connect now, or schedule a retry */
-void conn_stop(mcsd *d);                 /* deregister and close */
-void conn_apply_keepalive(mcsd *d);
-
 /* guests.c: the scheduler (events, reconcile, retry and wait timers);
  * apply.h, guest-table.h and releases.h declare the parts below it. */
 void guests_reconcile(mcsd *d);
@@ -211,18 +201,9 @@ void redefines_note_event(mcsd *d, const char *uuid, int event, int detail);
 bool redefines_is_echo(mcsd *d, virDomainPtr dom, const char *uuid, int event, int detail);
 void redefines_clear(mcsd *d);
 
-/* control.c: the socket */
-int control_start(mcsd *d, mcs_err *e);
-void control_stop(mcsd *d);
-void control_resolve_admin(mcsd *d);
-
 /* write-group.c: group commit of the control socket's writes */
 int write_group_start(mcsd *d, mcs_err *e);
 void write_group_stop(mcsd *d); /* drops the writes still queued: none was acknowledged */
-
-/* jobs.c: file work off the main loop */
-int jobs_start(mcsd *d, mcs_err *e);
-void jobs_stop(mcsd *d); /* waits for the running jobs */
 
 /* images.c: a guest's images */
 /* Puts back the original labels of the images of uuid, which held level. */
@@ -234,7 +215,9 @@ int images_label(mcsd *d, const mcs_domain *parsed, const char *level, mcs_image
                  mcs_err *e);
 
 /* listen.c */
-int listen_take_systemd(mcsd *d, const char *hook_path, mcs_err *e);
+/* The sockets systemd passed: the hook's (matched by hook_path) and one
+ * other, the control socket's; -1 for each not passed. */
+int listen_take_systemd(const char *hook_path, int *control_fd, int *hook_fd, mcs_err *e);
 int listen_unix(const char *path, unsigned mode, const gid_t *group, int *out, mcs_err *e);
 
 /* hook-server.c: the hook socket's thread */
@@ -252,8 +235,9 @@ void hook_server_set_policy(mcsd *d, int policy);
 
 /* methods.c: one request line in, one reply line (malloc'ed, ending in
  * "\n") out; NULL only when out of memory; reply_deferred when a job or
- * the write group answers origin later (control_client_answer). */
-char *control_dispatch(mcsd *d, const control_peer *peer, control_client *origin, const char *line, size_t len);
+ * the write group answers origin later (through port). */
+char *control_dispatch(mcsd *d, const control_peer *peer, control_client *origin, const client_port *port,
+                       const char *line, size_t len);
 char *control_error_reply(const char *code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* status.c: what this host's guests add up to */

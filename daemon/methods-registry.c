@@ -63,7 +63,8 @@ int method_status(request *rq, json_object **result, reply_err *err) {
         json_object_object_add(x, "unverified", json_object_new_int64((int64_t) guests_unverified(d)));
         json_object_object_add(o, "guests", x);
         x = json_object_new_object();
-        json_object_object_add(x, "connected", json_object_new_int64((int64_t) d->n_clients));
+        size_t connected = rq->origin ? rq->port->connected(rq->origin) : 0;
+        json_object_object_add(x, "connected", json_object_new_int64((int64_t) connected));
         json_object_object_add(x, "max", json_object_new_int64((int64_t) d->cfg.max_clients));
         json_object_object_add(o, "clients", x);
         write_group_stats ws;

@@ -15,6 +15,7 @@ typedef struct request {
         json_object *params; /* an object, maybe empty */
         json_object *id;     /* the request's id, or NULL */
         control_client *origin; /* the control client asking; NULL: none that can wait */
+        const client_port *port; /* how a part answering later reaches origin */
 } request;
 
 typedef struct reply_err {

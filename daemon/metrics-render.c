@@ -27,7 +27,7 @@ static void registry_part(mcsd *d, metrics_text *t, const metrics_snapshot *s) {
         /* A registry whose last write failed still answers its check: the
          * line then says "failing since ..." instead of "ok: ...". */
         bool up = mcs_registry_health(d->reg, health, sizeof health, &e) == 0 && !strncmp(health, "ok", 2) &&
-                  !d->heartbeat_failing;
+                  !heartbeat_failing(d->heartbeat);
         metrics_text_family(t, "mcsd_registry_up", "gauge",
                             "Whether the registry answers and this host's heartbeat is stored (1) or not (0).");
         metrics_text_sample(t, "mcsd_registry_up", backend, up);

@@ -68,7 +68,8 @@ static int check_envelope(json_object *req, json_object **id, const struct metho
         return 0;
 }
 
-char *control_dispatch(mcsd *d, const control_peer *peer, control_client *origin, const char *line, size_t len) {
+char *control_dispatch(mcsd *d, const control_peer *peer, control_client *origin, const client_port *port,
+                       const char *line, size_t len) {
         json_object *req = NULL, *id = NULL, *params = NULL, *result = NULL;
         const struct method *m = NULL;
         reply_err err = {0};
@@ -88,7 +89,7 @@ char *control_dispatch(mcsd *d, const control_peer *peer, control_client *origin
         }
         json_object *empty = params ? NULL : json_object_new_object();
         request rq = {.d = d, .peer = peer, .method = m->name, .params = params ? params : empty, .id = id,
-                      .origin = origin};
+                      .origin = origin, .port = port};
         /* The history records who asked for each change it makes now (a
          * write queued for a group records it there: write-group.c). */
         mcs_actor who = {.known = true, .uid = peer->cred.uid, .pid = peer->cred.pid};

@@ -27,6 +27,7 @@ typedef struct entry {
         const group_write_ops *ops;
         void *state;
         control_client *client; /* NULL once it has gone: the write is dropped */
+        const client_port *port; /* how to answer client */
         control_peer peer;
         const char *method;
         json_object *id;
@@ -109,7 +110,7 @@ static void answer(mcsd *d, entry *x) {
                 request rq = entry_request(d, x);
                 x->r = x->ops->finish(&rq, x->state, &result, &x->err);
         }
-        d->client_port->answer(x->client, control_reply(x->id, x->r == 0 ? result : NULL, &x->err));
+        x->port->answer(x->client, control_reply(x->id, x->r == 0 ? result : NULL, &x->err));
 }
 
 static void flush(write_group *g) {
@@ -164,10 +165,10 @@ int group_write(request *rq, const group_write_ops *ops, void *state, json_objec
                 return r;
         }
         *x = (entry){.ops = ops, .state = state, .client = rq->origin, .peer = *rq->peer, .method = rq->method,
-                     .id = json_object_get(rq->id)};
+                     .id = json_object_get(rq->id), .port = rq->port};
         *g->tail = x;
         g->tail = &x->next;
-        rq->d->client_port->wait(rq->origin, forget_client, x);
+        rq->port->wait(rq->origin, forget_client, x);
         /* Fires on the loop's next turn: the clients ready now are read first. */
         virEventUpdateTimeout(g->timer, 0);
         return 1;
