@@ -21,8 +21,15 @@
 
 static void schedule_wait(mcsd *d);
 
+int guests_init(mcsd *d, mcs_err *e) {
+        if (!(d->guests = guest_table_new(d->host_id)))
+                return mcs_fail(e, MCS_E_NOMEM, "out of memory");
+        return 0;
+}
+
 void guests_clear(mcsd *d) {
-        guests_table_clear(d);
+        guest_table_free(d->guests);
+        d->guests = NULL;
         releases_clear(d);
 }
 
@@ -88,7 +95,7 @@ static int reconcile_batch(mcsd *d, virDomainPtr *doms, int n, const reconcile_l
 static void guest_gone(mcsd *d, const char *uuid, bool stopped) {
         mcs_record rec = {0};
         mcs_err e = {0};
-        guests_drop(d, uuid);
+        guests_drop(d->guests, uuid);
         int r = mcs_registry_get(d->reg, uuid, &rec, &e);
         if (r == -MCS_E_NOTFOUND)
                 return;
@@ -159,7 +166,7 @@ int guests_on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int det
                 if (!(event == VIR_DOMAIN_EVENT_STOPPED && detail == VIR_DOMAIN_EVENT_STOPPED_MIGRATED))
                         guest_gone(d, uuid, event == VIR_DOMAIN_EVENT_STOPPED);
                 else
-                        guests_drop(d, uuid);
+                        guests_drop(d->guests, uuid);
         } else if (guests_apply(d, dom, NULL) < 0) {
                 guests_schedule_retry(d);
         }
@@ -236,9 +243,9 @@ void guests_reconcile(mcsd *d) {
                 guests_schedule_retry(d);
                 return;
         }
-        for (size_t i = 0; i < d->n_guests;)
-                if (!domain_listed(uuids, n, d->guests[i].uuid))
-                        guests_drop(d, d->guests[i].uuid);
+        for (size_t i = 0; i < guests_size(d->guests);)
+                if (!domain_listed(uuids, n, guest_uuid(guests_at(d->guests, i))))
+                        guests_drop(d->guests, guest_uuid(guests_at(d->guests, i)));
                 else
                         i++;
         mcs_err stop = {0};
@@ -308,12 +315,12 @@ static void on_wait_timer(int timer, void *opaque) {
         d->wait_armed = false;
         if (!d->conn)
                 return; /* the reconcile on reconnect tries them */
-        uuid_str *uuids = calloc(d->n_guests + 1, sizeof *uuids);
+        uuid_str *uuids = calloc(guests_size(d->guests) + 1, sizeof *uuids);
         if (!uuids)
                 return;
-        for (size_t i = 0; i < d->n_guests; i++)
-                if (d->guests[i].status == MCS_GUEST_WAITING)
-                        snprintf(uuids[n++], sizeof uuids[0], "%s", d->guests[i].uuid);
+        for (size_t i = 0; i < guests_size(d->guests); i++)
+                if (guest_status(guests_at(d->guests, i)) == MCS_GUEST_WAITING)
+                        snprintf(uuids[n++], sizeof uuids[0], "%s", guest_uuid(guests_at(d->guests, i)));
         for (size_t i = 0; i < n; i++) {
                 virDomainPtr dom = virDomainLookupByUUIDString(d->conn, uuids[i]);
                 if (!dom)

@@ -303,7 +303,7 @@ static const struct part {
 static int start(mcsd *d) {
         derived x = {0};
         mcs_err e = {0};
-        if (metrics_new(&d->metrics, &e) < 0 || derive(&d->cfg, &x, &e) < 0) {
+        if (guests_init(d, &e) < 0 || metrics_new(&d->metrics, &e) < 0 || derive(&d->cfg, &x, &e) < 0) {
                 log_msg(MCS_LOG_ERROR, "%s", e.msg);
                 return -1;
         }

@@ -20,25 +20,9 @@
 #include "clock.h"
 #include "registry-open.h"
 
-typedef struct guest_entry {
-        char uuid[MCS_UUID_STRLEN + 1];
-        char *name;
-        mcs_guest_status status;
-        char *why;
-        /* The static label mcsd last wrote into the guest's XML ("": none
-         * since mcsd started): a label mcsd wrote is not an operator's. */
-        char written[MCS_RANGE_STRMAX];
-        /* A collision: the reservation its label overlaps (a guest of this
-         * host that runs with a label another guest of this host holds), or,
-         * for the holder marked by it, that guest's UUID in partner. */
-        mcs_record other;
-        char partner[MCS_UUID_STRLEN + 1];
-        /* A managed guest that a reconcile could not verify (the registry
-         * failed): since when (wall clock, ms; 0: verified) and why. Its
-         * label is held and unchanged as far as mcsd knows: it stays managed. */
-        int64_t unverified_ms;
-        char *unverified_why;
-} guest_entry;
+/* guest-table.c's, opaque (guest-table.h). */
+typedef struct guest_table guest_table;
+typedef struct guest_entry guest_entry;
 
 /* A redefinition mcsd made, watched until libvirt's events for it have
  * arrived (redefines.c): an undefine that raced it is undone. */
@@ -107,8 +91,7 @@ struct mcsd {
         mcs_label_policy policy;  /* what those drivers let mcsd do, with without_selinux */
         int hook_policy;          /* the same, as handed to the hook thread; -1 until libvirt answered */
 
-        guest_entry *guests;
-        size_t n_guests;
+        guest_table *guests;      /* guest-table.c's */
         pending_release *pending;
         size_t n_pending;
         int pending_timer;        /* -1: none */
@@ -187,6 +170,9 @@ void conn_apply_keepalive(mcsd *d);
 
 /* guests.c: the scheduler (events, reconcile, retry and wait timers);
  * apply.h, guest-table.h and releases.h declare the parts below it. */
+/* The guests' state (the guest table), before anything else starts;
+ * guests_clear frees it. */
+int guests_init(mcsd *d, mcs_err *e);
 void guests_reconcile(mcsd *d);
 int guests_on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *opaque);
 void guests_clear(mcsd *d);

@@ -195,6 +195,8 @@ static void setup(void) {
         pthread_mutex_init(&t.f.lock, NULL);
         mcs_config_init(&t.d.cfg);
         snprintf(t.d.host_id, sizeof t.d.host_id, "host-a");
+        t.d.guests = guest_table_new(t.d.host_id);
+        ck_assert_ptr_nonnull(t.d.guests);
         t.d.reg = test_open_registry("host-a", "c0.c1023");
         t.d.policy = MCS_LABELS_WRITE;
         t.d.pending_timer = t.d.redefine_timer = t.d.retry_timer = t.d.wait_timer = -1;
@@ -214,7 +216,7 @@ static void setup(void) {
 }
 
 static void teardown(void) {
-        guests_table_clear(&t.d);
+        guest_table_free(t.d.guests);
         releases_clear(&t.d);
         redefines_clear(&t.d);
         mcs_registry_close(t.d.reg);
@@ -273,10 +275,10 @@ START_TEST(unlabelled_guest_gets_a_pair_and_its_label_is_defined) {
         assert_static_label(g, rec.label);
         /* read, then read again right before the define */
         ck_assert_int_eq(g->reads, 2);
-        const guest_entry *e = guests_find(&t.d, UUID(1));
+        const guest_entry *e = guests_find(t.d.guests, UUID(1));
         ck_assert_ptr_nonnull(e);
-        ck_assert_int_eq(e->status, MCS_GUEST_MANAGED);
-        ck_assert_str_eq(e->written, rec.label);
+        ck_assert_int_eq(guest_status(e), MCS_GUEST_MANAGED);
+        ck_assert_str_eq(guest_written(e), rec.label);
         ck_assert_uint_eq(t.d.n_redefines, 1);
         ck_assert_str_eq(t.d.redefines[0].xml, g->xml);
         ck_assert_uint_eq(reservations(METRICS_RESERVE_CREATED), 1);
@@ -351,7 +353,7 @@ START_TEST(guest_gone_before_the_define_is_not_written) {
         ck_assert_int_eq(t.f.defines, 0);
         ck_assert_int_eq(g->reads, 1);
         ck_assert_uint_eq(t.d.n_redefines, 0);
-        ck_assert_ptr_null(guests_find(&t.d, UUID(4)));
+        ck_assert_ptr_null(guests_find(t.d.guests, UUID(4)));
         /* The reservation stands until the undefine's event lets it go. */
         ck_assert(registry_holds(UUID(4), &rec));
         ck_assert_uint_eq(t.d.n_pending, 0);
@@ -370,11 +372,11 @@ START_TEST(define_failure_leaves_the_guest_failed) {
         ck_assert_int_eq(apply_one(&t.d, &t.port, g, &rep), -1);
         ck_assert(rep.failed);
         ck_assert_str_eq(rep.why, "cannot write its static label: fake: the define is refused");
-        const guest_entry *e = guests_find(&t.d, UUID(5));
+        const guest_entry *e = guests_find(t.d.guests, UUID(5));
         ck_assert_ptr_nonnull(e);
-        ck_assert_int_eq(e->status, MCS_GUEST_FAILED);
-        ck_assert_str_eq(e->why, "cannot write its static label: fake: the define is refused");
-        ck_assert(!e->written[0]);
+        ck_assert_int_eq(guest_status(e), MCS_GUEST_FAILED);
+        ck_assert_str_eq(guest_why(e), "cannot write its static label: fake: the define is refused");
+        ck_assert(!guest_written(e)[0]);
         ck_assert_ptr_null(strstr(g->xml, "<seclabel"));
         ck_assert_uint_eq(t.d.n_redefines, 0);
         ck_assert(registry_holds(UUID(5), &rec));
@@ -386,7 +388,7 @@ START_TEST(define_failure_leaves_the_guest_failed) {
         ck_assert_int_eq(apply_one(&t.d, &t.port, g, &rep), 0);
         ck_assert_str_eq(rep.label, rec.label);
         assert_static_label(g, rec.label);
-        ck_assert_int_eq(guests_find(&t.d, UUID(5))->status, MCS_GUEST_MANAGED);
+        ck_assert_int_eq(guest_status(guests_find(t.d.guests, UUID(5))), MCS_GUEST_MANAGED);
         mcs_record_clear(&rec);
 }
 END_TEST
@@ -456,7 +458,7 @@ START_TEST(batch_shares_one_commit_and_labels_each_guest) {
                 mcs_record rec = {0};
                 ck_assert(registry_holds(uuids[i], &rec));
                 assert_static_label(&t.f.g[i], rec.label);
-                ck_assert_int_eq(guests_find(&t.d, uuids[i])->status, MCS_GUEST_MANAGED);
+                ck_assert_int_eq(guest_status(guests_find(t.d.guests, uuids[i])), MCS_GUEST_MANAGED);
                 snprintf(labels[i], sizeof labels[i], "%s", rec.label);
                 for (int j = 0; j < i; j++)
                         ck_assert_str_ne(labels[i], labels[j]);
