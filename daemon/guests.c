@@ -22,7 +22,7 @@
 static void schedule_wait(mcsd *d);
 
 int guests_init(mcsd *d, mcs_err *e) {
-        if (!(d->guests = guest_table_new(d->host_id)))
+        if (!(d->guests = guest_table_new(d->host_id)) || !(d->releases = releases_new()))
                 return mcs_fail(e, MCS_E_NOMEM, "out of memory");
         return 0;
 }
@@ -30,7 +30,8 @@ int guests_init(mcsd *d, mcs_err *e) {
 void guests_clear(mcsd *d) {
         guest_table_free(d->guests);
         d->guests = NULL;
-        releases_clear(d);
+        releases_free(d->releases);
+        d->releases = NULL;
 }
 
 int guests_apply(mcsd *d, virDomainPtr dom, guest_report *rep) {

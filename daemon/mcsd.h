@@ -23,6 +23,7 @@
 /* guest-table.c's, opaque (guest-table.h). */
 typedef struct guest_table guest_table;
 typedef struct guest_entry guest_entry;
+typedef struct release_queue release_queue; /* releases.c's (releases.h) */
 
 /* A redefinition mcsd made, watched until libvirt's events for it have
  * arrived (redefines.c): an undefine that raced it is undone. */
@@ -33,13 +34,6 @@ typedef struct own_redefine {
         bool echo_due;  /* libvirt's DEFINED/UPDATED for this define has not arrived yet */
         int64_t due_ms; /* looked at once its events have settled */
 } own_redefine;
-
-/* A guest that went away; its reservation is released at `due` unless it
- * comes back first. */
-typedef struct pending_release {
-        char uuid[MCS_UUID_STRLEN + 1];
-        int64_t due_ms;
-} pending_release;
 
 /* Who is on the other end of a control connection. */
 typedef struct control_peer {
@@ -92,9 +86,7 @@ struct mcsd {
         int hook_policy;          /* the same, as handed to the hook thread; -1 until libvirt answered */
 
         guest_table *guests;      /* guest-table.c's */
-        pending_release *pending;
-        size_t n_pending;
-        int pending_timer;        /* -1: none */
+        release_queue *releases;  /* releases.c's */
         own_redefine *redefines;  /* mcsd's redefinitions whose events are still awaited */
         size_t n_redefines;
         int redefine_timer;       /* -1: none */
@@ -170,8 +162,8 @@ void conn_apply_keepalive(mcsd *d);
 
 /* guests.c: the scheduler (events, reconcile, retry and wait timers);
  * apply.h, guest-table.h and releases.h declare the parts below it. */
-/* The guests' state (the guest table), before anything else starts;
- * guests_clear frees it. */
+/* The guests' state (the guest table, the delayed releases), before
+ * anything else starts; guests_clear frees it. */
 int guests_init(mcsd *d, mcs_err *e);
 void guests_reconcile(mcsd *d);
 int guests_on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *opaque);

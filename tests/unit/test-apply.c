@@ -197,9 +197,11 @@ static void setup(void) {
         snprintf(t.d.host_id, sizeof t.d.host_id, "host-a");
         t.d.guests = guest_table_new(t.d.host_id);
         ck_assert_ptr_nonnull(t.d.guests);
+        t.d.releases = releases_new();
+        ck_assert_ptr_nonnull(t.d.releases);
         t.d.reg = test_open_registry("host-a", "c0.c1023");
         t.d.policy = MCS_LABELS_WRITE;
-        t.d.pending_timer = t.d.redefine_timer = t.d.retry_timer = t.d.wait_timer = -1;
+        t.d.redefine_timer = t.d.retry_timer = t.d.wait_timer = -1;
         t.d.events = (guest_events){.retry = no_retry, .label_freed = no_retry};
         char *types;
         ck_assert_int_ge(asprintf(&types, "%s/virtual_domain_context", test_dir), 0);
@@ -217,7 +219,7 @@ static void setup(void) {
 
 static void teardown(void) {
         guest_table_free(t.d.guests);
-        releases_clear(&t.d);
+        releases_free(t.d.releases);
         redefines_clear(&t.d);
         mcs_registry_close(t.d.reg);
         mcs_config_clear(&t.d.cfg);
@@ -356,7 +358,7 @@ START_TEST(guest_gone_before_the_define_is_not_written) {
         ck_assert_ptr_null(guests_find(t.d.guests, UUID(4)));
         /* The reservation stands until the undefine's event lets it go. */
         ck_assert(registry_holds(UUID(4), &rec));
-        ck_assert_uint_eq(t.d.n_pending, 0);
+        ck_assert_uint_eq(releases_count(&t.d), 0);
         mcs_record_clear(&rec);
 }
 END_TEST
@@ -407,9 +409,13 @@ static void note_timer(int timer, int timeout) {
         timer_calls_in_batch += mcs_registry_in_batch(t.d.reg);
 }
 
+/* What adding a timer returns: -1 (failed), or an id while the test wants
+ * the release timer to exist. */
+static int next_timer = -1;
+
 static int no_timer(int timeout, virEventTimeoutCallback cb, void *opaque, virFreeCallback ff) {
         (void) timeout, (void) cb, (void) opaque, (void) ff;
-        return -1;
+        return next_timer;
 }
 
 static int no_remove(int id) {
@@ -435,16 +441,16 @@ START_TEST(batch_shares_one_commit_and_labels_each_guest) {
         mcs_err stop = {0};
 
         virEventRegisterImpl(no_handle, no_update_handle, no_remove, no_timer, note_timer, no_remove);
-        t.d.pending_timer = 1;
         for (int i = 0; i < N; i++) {
                 char name[16];
                 snprintf(name, sizeof name, "g%d", i);
                 items[i] = (apply_item){add_guest(&t.f, name, uuids[i]), 1, 0};
-                t.d.pending = realloc(t.d.pending, (t.d.n_pending + 1) * sizeof *t.d.pending);
-                ck_assert_ptr_nonnull(t.d.pending);
-                snprintf(t.d.pending[t.d.n_pending].uuid, sizeof t.d.pending[0].uuid, "%s", uuids[i]);
-                t.d.pending[t.d.n_pending++].due_ms = INT64_MAX;
+                next_timer = 1;
+                releases_schedule(&t.d, uuids[i]);
+                next_timer = -1;
         }
+        ck_assert_uint_eq(releases_count(&t.d), N);
+        timer_calls = timer_calls_in_batch = 0;
         ck_assert_int_eq(apply_batch(&t.d, &t.port, items, N, &waiting, &stop), 0);
         ck_assert_msg(!stop.code, "stopped: %s", stop.msg);
         ck_assert(!waiting);
@@ -452,7 +458,7 @@ START_TEST(batch_shares_one_commit_and_labels_each_guest) {
         ck_assert_int_eq(timer_calls, N);
         ck_assert_int_eq(timer_calls_in_batch, N);
         ck_assert(!t.f.defined_in_batch);
-        ck_assert_uint_eq(t.d.n_pending, 0);
+        ck_assert_uint_eq(releases_count(&t.d), 0);
         ck_assert_int_eq(t.f.defines, N);
         for (int i = 0; i < N; i++) {
                 mcs_record rec = {0};

@@ -15,9 +15,11 @@ src = os.path.join(sys.argv[1], 'daemon')
 OWNED = {
     'guest_table': 'guest-table.c',
     'guest_entry': 'guest-table.c',
+    'release_queue': 'releases.c',
+    'pending_release': 'releases.c',
 }
 # fields that left struct mcsd for one of the handles above
-MOVED_FIELDS = ['n_guests']
+MOVED_FIELDS = ['n_guests', 'pending', 'n_pending', 'pending_timer']
 
 
 def strip_comments(text):
