@@ -13,6 +13,7 @@
 #include "mcs-message-ids.h"
 #include "mcs-macro.h"
 #include "metrics.h"
+#include "redefines.h"
 #include "releases.h"
 
 /* How many times a guest whose XML keeps changing under mcsd is read

@@ -13,6 +13,7 @@
 #include "mcs-macro.h"
 #include "metrics.h"
 #include "mcsd.h"
+#include "redefines.h"
 #include "releases.h"
 
 #define RETRY_MS 1000
@@ -22,7 +23,8 @@
 static void schedule_wait(mcsd *d);
 
 int guests_init(mcsd *d, mcs_err *e) {
-        if (!(d->guests = guest_table_new(d->host_id)) || !(d->releases = releases_new()))
+        if (!(d->guests = guest_table_new(d->host_id)) || !(d->releases = releases_new()) ||
+            !(d->redefines = redefines_new()))
                 return mcs_fail(e, MCS_E_NOMEM, "out of memory");
         return 0;
 }
@@ -32,6 +34,8 @@ void guests_clear(mcsd *d) {
         d->guests = NULL;
         releases_free(d->releases);
         d->releases = NULL;
+        redefines_free(d->redefines);
+        d->redefines = NULL;
 }
 
 int guests_apply(mcsd *d, virDomainPtr dom, guest_report *rep) {

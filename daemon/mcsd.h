@@ -24,16 +24,7 @@
 typedef struct guest_table guest_table;
 typedef struct guest_entry guest_entry;
 typedef struct release_queue release_queue; /* releases.c's (releases.h) */
-
-/* A redefinition mcsd made, watched until libvirt's events for it have
- * arrived (redefines.c): an undefine that raced it is undone. */
-typedef struct own_redefine {
-        char uuid[MCS_UUID_STRLEN + 1];
-        char *xml;      /* the persistent XML as libvirt holds it after mcsd's define */
-        int seen;       /* what the guest's events since then say (redefines.c) */
-        bool echo_due;  /* libvirt's DEFINED/UPDATED for this define has not arrived yet */
-        int64_t due_ms; /* looked at once its events have settled */
-} own_redefine;
+typedef struct redefine_watch redefine_watch; /* redefines.c's (redefines.h) */
 
 /* Who is on the other end of a control connection. */
 typedef struct control_peer {
@@ -87,9 +78,7 @@ struct mcsd {
 
         guest_table *guests;      /* guest-table.c's */
         release_queue *releases;  /* releases.c's */
-        own_redefine *redefines;  /* mcsd's redefinitions whose events are still awaited */
-        size_t n_redefines;
-        int redefine_timer;       /* -1: none */
+        redefine_watch *redefines; /* redefines.c's */
         int retry_timer;          /* reconcile again after an error; -1: none */
         int retry_delay_ms;       /* its delay: 1 s, doubling while reconciles fail, to 30 s; 0: 1 s */
         int wait_timer;           /* try guests waiting for a label again; -1: none */
@@ -161,8 +150,10 @@ void conn_stop(mcsd *d);                 /* deregister and close */
 void conn_apply_keepalive(mcsd *d);
 
 /* guests.c: the scheduler (events, reconcile, retry and wait timers);
- * apply.h, guest-table.h and releases.h declare the parts below it. */
-/* The guests' state (the guest table, the delayed releases), before
+ * apply.h, guest-table.h, releases.h and redefines.h declare the parts
+ * below it. */
+/* The guests' state (the guest table, the delayed releases, mcsd's own
+ * redefinitions), before
  * anything else starts; guests_clear frees it. */
 int guests_init(mcsd *d, mcs_err *e);
 void guests_reconcile(mcsd *d);
@@ -176,18 +167,6 @@ void guests_label_freed(mcsd *d);
  * Returns 0, 1 when the guest waits for a label (no free pair is left:
  * logged once, and in rep), or -1 (logged, and in rep->why). */
 int guests_apply(mcsd *d, virDomainPtr dom, guest_report *rep);
-
-/* redefines.c: mcsd's own redefinitions, watched for a racing undefine */
-/* mcsd just defined xml_after (as libvirt now holds it) for uuid. */
-void redefines_add(mcsd *d, const char *uuid, char *xml_after);
-/* Every lifecycle event, before it is acted on. */
-void redefines_note_event(mcsd *d, const char *uuid, int event, int detail);
-/* True for the DEFINED/UPDATED event of mcsd's own define (the first after
- * it) while the guest's XML is still exactly what mcsd wrote: the rules
- * already decided that state, and applying them again would only conclude
- * there is nothing to do. */
-bool redefines_is_echo(mcsd *d, virDomainPtr dom, const char *uuid, int event, int detail);
-void redefines_clear(mcsd *d);
 
 /* control.c: the socket */
 int control_start(mcsd *d, mcs_err *e);

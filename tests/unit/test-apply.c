@@ -8,6 +8,7 @@
 #include "apply.h"
 #include "guest-table.h"
 #include "metrics.h"
+#include "redefines.h"
 #include "releases.h"
 #include "test-util.h"
 
@@ -199,9 +200,11 @@ static void setup(void) {
         ck_assert_ptr_nonnull(t.d.guests);
         t.d.releases = releases_new();
         ck_assert_ptr_nonnull(t.d.releases);
+        t.d.redefines = redefines_new();
+        ck_assert_ptr_nonnull(t.d.redefines);
         t.d.reg = test_open_registry("host-a", "c0.c1023");
         t.d.policy = MCS_LABELS_WRITE;
-        t.d.redefine_timer = t.d.retry_timer = t.d.wait_timer = -1;
+        t.d.retry_timer = t.d.wait_timer = -1;
         t.d.events = (guest_events){.retry = no_retry, .label_freed = no_retry};
         char *types;
         ck_assert_int_ge(asprintf(&types, "%s/virtual_domain_context", test_dir), 0);
@@ -220,7 +223,7 @@ static void setup(void) {
 static void teardown(void) {
         guest_table_free(t.d.guests);
         releases_free(t.d.releases);
-        redefines_clear(&t.d);
+        redefines_free(t.d.redefines);
         mcs_registry_close(t.d.reg);
         mcs_config_clear(&t.d.cfg);
         metrics_free(t.metrics);
@@ -281,8 +284,8 @@ START_TEST(unlabelled_guest_gets_a_pair_and_its_label_is_defined) {
         ck_assert_ptr_nonnull(e);
         ck_assert_int_eq(guest_status(e), MCS_GUEST_MANAGED);
         ck_assert_str_eq(guest_written(e), rec.label);
-        ck_assert_uint_eq(t.d.n_redefines, 1);
-        ck_assert_str_eq(t.d.redefines[0].xml, g->xml);
+        ck_assert_uint_eq(redefines_count(&t.d), 1);
+        ck_assert_str_eq(redefines_xml(&t.d, UUID(1)), g->xml);
         ck_assert_uint_eq(reservations(METRICS_RESERVE_CREATED), 1);
 
         /* Applied again: it holds its label, nothing is written. */
@@ -309,7 +312,7 @@ START_TEST(guest_changed_between_read_and_define_is_not_written) {
 
         ck_assert_int_eq(apply_one(&t.d, &t.port, g, &rep), 0);
         ck_assert_int_eq(t.f.defines, 0);
-        ck_assert_uint_eq(t.d.n_redefines, 0);
+        ck_assert_uint_eq(redefines_count(&t.d), 0);
         /* each try: read, read again before the define, stale */
         ck_assert_int_eq(g->reads, 2 * STALE_TRIES);
         ck_assert_ptr_nonnull(strstr(g->xml, "<description>rewrite"));
@@ -354,7 +357,7 @@ START_TEST(guest_gone_before_the_define_is_not_written) {
         ck_assert_int_eq(apply_one(&t.d, &t.port, g, &rep), 0);
         ck_assert_int_eq(t.f.defines, 0);
         ck_assert_int_eq(g->reads, 1);
-        ck_assert_uint_eq(t.d.n_redefines, 0);
+        ck_assert_uint_eq(redefines_count(&t.d), 0);
         ck_assert_ptr_null(guests_find(t.d.guests, UUID(4)));
         /* The reservation stands until the undefine's event lets it go. */
         ck_assert(registry_holds(UUID(4), &rec));
@@ -380,7 +383,7 @@ START_TEST(define_failure_leaves_the_guest_failed) {
         ck_assert_str_eq(guest_why(e), "cannot write its static label: fake: the define is refused");
         ck_assert(!guest_written(e)[0]);
         ck_assert_ptr_null(strstr(g->xml, "<seclabel"));
-        ck_assert_uint_eq(t.d.n_redefines, 0);
+        ck_assert_uint_eq(redefines_count(&t.d), 0);
         ck_assert(registry_holds(UUID(5), &rec));
         ck_assert_int_eq(rec.kind, MCS_KIND_DYNAMIC);
         ck_assert_uint_eq(reservations(METRICS_RESERVE_FAILED), 1);
@@ -470,7 +473,7 @@ START_TEST(batch_shares_one_commit_and_labels_each_guest) {
                         ck_assert_str_ne(labels[i], labels[j]);
                 mcs_record_clear(&rec);
         }
-        ck_assert_uint_eq(t.d.n_redefines, N);
+        ck_assert_uint_eq(redefines_count(&t.d), N);
         ck_assert_uint_eq(reservations(METRICS_RESERVE_CREATED), N);
 }
 END_TEST

@@ -17,9 +17,12 @@ OWNED = {
     'guest_entry': 'guest-table.c',
     'release_queue': 'releases.c',
     'pending_release': 'releases.c',
+    'redefine_watch': 'redefines.c',
+    'own_redefine': 'redefines.c',
 }
 # fields that left struct mcsd for one of the handles above
-MOVED_FIELDS = ['n_guests', 'pending', 'n_pending', 'pending_timer']
+MOVED_FIELDS = ['n_guests', 'pending', 'n_pending', 'pending_timer',
+                'n_redefines', 'redefine_timer']
 
 
 def strip_comments(text):
