@@ -382,7 +382,7 @@ int main(int argc, char **argv) {
                 return mcsd_copy_registry(o.config_path, o.config_given, MACHINE_ID, o.copy_from, o.copy_to);
 
         mcsd d = {.config_path = o.config_path, .lifecycle_cb = -1, .reconnect_timer = -1,
-                  .retry_timer = -1, .wait_timer = -1, .listen_fd = -1, .listen_watch = -1,
+                  .listen_fd = -1, .listen_watch = -1,
                   .sweep_timer = -1, .passed_control_fd = -1, .passed_hook_fd = -1, .hook_policy = -1,
                   .jobs_pipe = {-1, -1}, .jobs_watch = -1, .signal_fd = -1};
         if (load_config(&d, &o) < 0)

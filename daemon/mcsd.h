@@ -25,6 +25,7 @@ typedef struct guest_table guest_table;
 typedef struct guest_entry guest_entry;
 typedef struct release_queue release_queue; /* releases.c's (releases.h) */
 typedef struct redefine_watch redefine_watch; /* redefines.c's (redefines.h) */
+typedef struct guest_scheduler guest_scheduler; /* guests.c's */
 
 /* Who is on the other end of a control connection. */
 typedef struct control_peer {
@@ -79,11 +80,7 @@ struct mcsd {
         guest_table *guests;      /* guest-table.c's */
         release_queue *releases;  /* releases.c's */
         redefine_watch *redefines; /* redefines.c's */
-        int retry_timer;          /* reconcile again after an error; -1: none */
-        int retry_delay_ms;       /* its delay: 1 s, doubling while reconciles fail, to 30 s; 0: 1 s */
-        int wait_timer;           /* try guests waiting for a label again; -1: none */
-        bool wait_armed;
-        int wait_delay_ms;        /* its backoff: 1 s doubling to 60 s, back to 1 s when a label is freed */
+        guest_scheduler *sched;   /* guests.c's: its retry and wait timers */
 
         mcs_catset pool;          /* the categories dynamic pairs come from */
 
@@ -152,9 +149,9 @@ void conn_apply_keepalive(mcsd *d);
 /* guests.c: the scheduler (events, reconcile, retry and wait timers);
  * apply.h, guest-table.h, releases.h and redefines.h declare the parts
  * below it. */
-/* The guests' state (the guest table, the delayed releases, mcsd's own
- * redefinitions), before
- * anything else starts; guests_clear frees it. */
+/* The guests' state (the scheduler's timers, the guest table, the delayed
+ * releases, mcsd's own redefinitions), made before anything else starts;
+ * guests_clear frees it. */
 int guests_init(mcsd *d, mcs_err *e);
 void guests_reconcile(mcsd *d);
 int guests_on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *opaque);

@@ -204,7 +204,6 @@ static void setup(void) {
         ck_assert_ptr_nonnull(t.d.redefines);
         t.d.reg = test_open_registry("host-a", "c0.c1023");
         t.d.policy = MCS_LABELS_WRITE;
-        t.d.retry_timer = t.d.wait_timer = -1;
         t.d.events = (guest_events){.retry = no_retry, .label_freed = no_retry};
         char *types;
         ck_assert_int_ge(asprintf(&types, "%s/virtual_domain_context", test_dir), 0);

@@ -19,10 +19,12 @@ OWNED = {
     'pending_release': 'releases.c',
     'redefine_watch': 'redefines.c',
     'own_redefine': 'redefines.c',
+    'guest_scheduler': 'guests.c',
 }
 # fields that left struct mcsd for one of the handles above
 MOVED_FIELDS = ['n_guests', 'pending', 'n_pending', 'pending_timer',
-                'n_redefines', 'redefine_timer']
+                'n_redefines', 'redefine_timer', 'retry_timer', 'retry_delay_ms', 'wait_timer', 'wait_armed',
+                'wait_delay_ms']
 
 
 def strip_comments(text):
