@@ -108,10 +108,13 @@ static void entry_free(guest_entry *g) {
         mcs_record_clear(&g->other);
 }
 
-void guests_drop(guest_table *t, const char *uuid) {
-        guest_entry *g = find(t, uuid);
+void guests_drop(guest_table *t, const char *uuid_in) {
+        guest_entry *g = find(t, uuid_in);
         if (!g)
                 return;
+        /* uuid_in may be g's own, which the last entry overwrites below. */
+        char uuid[MCS_UUID_STRLEN + 1];
+        snprintf(uuid, sizeof uuid, "%s", uuid_in);
         bool collided = g->status == MCS_GUEST_COLLISION;
         if (collided)
                 log_event(MCS_MSGID_COLLISION_CLEARED, MCS_LOG_INFO, g->name, uuid, NULL,

@@ -58,7 +58,7 @@ void guests_set_collision(guest_table *t, const char *uuid, const char *partner,
 /* The guest holds the reservation that partner's label overlaps. */
 void guests_set_partner(guest_table *t, const char *uuid, const char *partner);
 /* Forgets the guest; a collision it was in is cleared (logged), and so are
- * those of the guests it had marked. */
+ * those of the guests it had marked. uuid may be the entry's own. */
 void guests_drop(guest_table *t, const char *uuid);
 
 /* The running guest of this host whose collision names uuid, if any. */

@@ -477,6 +477,32 @@ START_TEST(batch_shares_one_commit_and_labels_each_guest) {
 }
 END_TEST
 
+/* ---- the guest table ----
+ * A reconcile drops the guests libvirt no longer lists, naming each by the
+ * UUID in its own entry: the partners of one in collision are freed all
+ * the same, and no other guest's. */
+
+START_TEST(dropped_guest_in_collision_frees_its_partner) {
+        mcs_record other = {.name = (char *) "g2", .label = (char *) "s0:c1,c2", .host = (char *) "host-a"};
+        snprintf(other.uuid, sizeof other.uuid, "%s", UUID(2));
+        /* 1 is refused the label 2 holds; 2 runs with it; 3 only follows. */
+        guests_set(t.d.guests, UUID(1), "g1", MCS_GUEST_COLLISION, "overlaps g2");
+        guests_set_collision(t.d.guests, UUID(1), "", &other);
+        guests_set(t.d.guests, UUID(2), "g2", MCS_GUEST_COLLISION, "holds what g1 runs with");
+        guests_set_partner(t.d.guests, UUID(2), UUID(1));
+        guests_set(t.d.guests, UUID(3), "g3", MCS_GUEST_MANAGED, "");
+        ck_assert_str_eq(guest_uuid(guests_at(t.d.guests, 0)), UUID(1));
+
+        guests_drop(t.d.guests, guest_uuid(guests_at(t.d.guests, 0)));
+        ck_assert_ptr_null(guests_find(t.d.guests, UUID(1)));
+        const guest_entry *g2 = guests_find(t.d.guests, UUID(2));
+        ck_assert_ptr_nonnull(g2);
+        ck_assert_int_eq(guest_status(g2), MCS_GUEST_MANAGED);
+        ck_assert_str_eq(guest_partner(g2), "");
+        ck_assert_int_eq(guest_status(guests_find(t.d.guests, UUID(3))), MCS_GUEST_MANAGED);
+}
+END_TEST
+
 int main(void) {
         Suite *s = suite_create("apply");
         TCase *tc = tcase_create("decisions");
@@ -487,6 +513,7 @@ int main(void) {
         tcase_add_test(tc, guest_gone_before_the_define_is_not_written);
         tcase_add_test(tc, define_failure_leaves_the_guest_failed);
         tcase_add_test(tc, batch_shares_one_commit_and_labels_each_guest);
+        tcase_add_test(tc, dropped_guest_in_collision_frees_its_partner);
         suite_add_tcase(s, tc);
         return test_run(s);
 }
