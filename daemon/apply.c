@@ -13,6 +13,7 @@
 #include "mcs-message-ids.h"
 #include "mcs-macro.h"
 #include "metrics.h"
+#include "redefines.h"
 #include "releases.h"
 
 /* How many times a guest whose XML keeps changing under mcsd is read
@@ -246,11 +247,11 @@ static bool apply_read(applying *a) {
  * static label (or mcsd's that the reservation still matches) is left to
  * the usual rules. */
 static bool label_mcsd_wrote(mcsd *d, const applying *a) {
-        const guest_entry *g = guests_find(d, a->parsed.uuid);
+        const guest_entry *g = guests_find(d->guests, a->parsed.uuid);
         char level[MCS_RANGE_STRMAX];
         mcs_record cur = {0};
-        if (a->persistent != 1 || a->parsed.mode != MCS_SECLABEL_STATIC || !a->parsed.label || !g || !g->written[0] ||
-            mcs_context_level(a->parsed.label, level, sizeof level, NULL) < 0 || strcmp(level, g->written) ||
+        if (a->persistent != 1 || a->parsed.mode != MCS_SECLABEL_STATIC || !a->parsed.label || !g || !guest_written(g)[0] ||
+            mcs_context_level(a->parsed.label, level, sizeof level, NULL) < 0 || strcmp(level, guest_written(g)) ||
             mcs_registry_get(d->reg, a->parsed.uuid, &cur, NULL) < 0)
                 return false;
         bool moved = cur.kind == MCS_KIND_DYNAMIC && strcmp(cur.label, level);
@@ -276,20 +277,7 @@ static void holder_why(char *buf, size_t len, const mcsd *d, const char *label, 
  * reconcile that could not run says nothing new about any of them.
  * Returns false for a new or failed guest, or another error (it is failed). */
 static bool keep_unverified(mcsd *d, const char *uuid, const mcs_err *e) {
-        guest_entry *g = guests_find(d, uuid);
-        if (!g || !mcs_registry_fault_code(e->code) || g->status == MCS_GUEST_FAILED)
-                return false;
-        if (!g->unverified_ms) {
-                struct timespec ts;
-                clock_gettime(CLOCK_REALTIME, &ts);
-                g->unverified_ms = (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-        }
-        char *why = strdup(e->msg);
-        if (why) {
-                free(g->unverified_why);
-                g->unverified_why = why;
-        }
-        return true;
+        return mcs_registry_fault_code(e->code) && guests_mark_unverified(d->guests, uuid, e->msg);
 }
 
 /* Records the guest's outcome in the table, with the collisions it starts
@@ -297,17 +285,17 @@ static bool keep_unverified(mcsd *d, const char *uuid, const mcs_err *e) {
 static void record_outcome(mcsd *d, applying *a) {
         mcs_domain *parsed = &a->parsed;
         mcs_guest_outcome *o = &a->o;
-        const guest_entry *was = guests_find(d, parsed->uuid);
-        bool collided = was && was->status == MCS_GUEST_COLLISION;
+        const guest_entry *was = guests_find(d->guests, parsed->uuid);
+        bool collided = was && guest_status(was) == MCS_GUEST_COLLISION;
         char partner[MCS_UUID_STRLEN + 1] = "";
 
         /* It holds its label; another guest of this host runs with one
          * that overlaps it, and was refused for that. */
         const guest_entry *c =
-                o->status == MCS_GUEST_MANAGED && is_active(a) == 1 ? guests_collider_of(d, parsed->uuid) : NULL;
+                o->status == MCS_GUEST_MANAGED && is_active(a) == 1 ? guests_collider_of(d->guests, parsed->uuid) : NULL;
         if (c) {
-                snprintf(partner, sizeof partner, "%s", c->uuid);
-                holder_why(o->why, sizeof o->why, d, o->rec.label, c->name, c->uuid);
+                snprintf(partner, sizeof partner, "%s", guest_uuid(c));
+                holder_why(o->why, sizeof o->why, d, o->rec.label, guest_name(c), guest_uuid(c));
                 o->status = MCS_GUEST_COLLISION;
         }
         /* The holder is a guest of this host: libvirt says whether it runs
@@ -324,41 +312,31 @@ static void record_outcome(mcsd *d, applying *a) {
                 mcs_guest_collision_why(o->why, sizeof o->why, level, d->host_id, &o->other,
                                         o->other.state != MCS_STATE_RESERVED);
         }
-        bool changed = guests_set(d, parsed->uuid, parsed->name, o->status, o->why);
-        guest_entry *g = guests_find(d, parsed->uuid);
-        if (g) { /* verified now */
-                g->unverified_ms = 0;
-                free(g->unverified_why);
-                g->unverified_why = NULL;
-        }
-        if (g && o->status == MCS_GUEST_COLLISION) {
-                snprintf(g->partner, sizeof g->partner, "%s", partner);
-                mcs_record_clear(&g->other);
-                if (!partner[0] && mcs_record_copy(&g->other, &o->other, NULL) < 0)
-                        g->other = (mcs_record){0};
-        }
+        bool changed = guests_set(d->guests, parsed->uuid, parsed->name, o->status, o->why);
+        guests_mark_verified(d->guests, parsed->uuid);
+        if (o->status == MCS_GUEST_COLLISION)
+                guests_set_collision(d->guests, parsed->uuid, partner, &o->other);
         log_outcome(d, parsed, o, changed);
         if (collided && o->status != MCS_GUEST_COLLISION) {
                 log_event(MCS_MSGID_COLLISION_CLEARED, MCS_LOG_INFO, parsed->name, parsed->uuid, NULL,
                           "collision cleared: guest '%s' (%s) on host %s is %s now", parsed->name, parsed->uuid,
                           d->host_id, mcs_guest_status_name(o->status));
-                guests_unmark_partners(d, parsed->uuid, "no longer does");
+                guests_unmark_partners(d->guests, parsed->uuid, "no longer does");
         }
         /* The holder runs here too: it is in collision as well. */
         if (o->status != MCS_GUEST_COLLISION || partner[0] || strcmp(o->other.host, d->host_id) ||
             o->other.state != MCS_STATE_RUNNING)
                 return;
-        guest_entry *h = guests_find(d, o->other.uuid);
-        if (!h || (h->status != MCS_GUEST_MANAGED && h->status != MCS_GUEST_COLLISION))
+        const guest_entry *h = guests_find(d->guests, o->other.uuid);
+        if (!h || (guest_status(h) != MCS_GUEST_MANAGED && guest_status(h) != MCS_GUEST_COLLISION))
                 return;
         char why[MCS_ERR_MSG_MAX];
-        _cleanup_free_ char *hname = strdup(h->name ? h->name : "");
+        _cleanup_free_ char *hname = strdup(guest_name(h) ? guest_name(h) : "");
         holder_why(why, sizeof why, d, o->other.label, parsed->name, parsed->uuid);
-        if (hname && guests_set(d, o->other.uuid, hname, MCS_GUEST_COLLISION, why))
+        if (hname && guests_set(d->guests, o->other.uuid, hname, MCS_GUEST_COLLISION, why))
                 log_event(MCS_MSGID_COLLISION, MCS_LOG_ERROR, hname, o->other.uuid, o->other.label,
                           "COLLISION: guest '%s' (%s) %s", hname, o->other.uuid, why);
-        if ((h = guests_find(d, o->other.uuid)))
-                snprintf(h->partner, sizeof h->partner, "%s", parsed->uuid);
+        guests_set_partner(d->guests, o->other.uuid, parsed->uuid);
 }
 
 /* The registry's part: what the rules make of the guest read. */
@@ -484,11 +462,8 @@ static int apply_finish(mcsd *d, applying *a, guest_report *rep) {
                 }
         }
         record_outcome(d, a);
-        if (o->new_xml) {
-                guest_entry *g = guests_find(d, parsed->uuid);
-                if (g)
-                        snprintf(g->written, sizeof g->written, "%s", o->rec.label);
-        }
+        if (o->new_xml)
+                guests_set_written(d->guests, parsed->uuid, o->rec.label);
         rc = 0;
 out:
         if (!parsed->uuid[0])
@@ -496,14 +471,14 @@ out:
         /* An error counts as a failure too, with its reason, until mcsd succeeds. */
         const char *gname = parsed->name ? parsed->name : a->port->name(a->port->ctx, a->dom);
         if (rc < 0 && e->code == MCS_E_EXHAUSTED) {
-                if (guests_set(d, parsed->uuid, gname, MCS_GUEST_WAITING, e->msg))
+                if (guests_set(d->guests, parsed->uuid, gname, MCS_GUEST_WAITING, e->msg))
                         log_guest(MCS_LOG_WARNING, gname, parsed->uuid, NULL, "guest '%s' is waiting for a label: %s", gname,
                                   e->msg);
                 o->status = MCS_GUEST_WAITING;
                 snprintf(o->why, sizeof o->why, "%s", e->msg);
                 rc = 1;
         } else if (rc < 0 && !keep_unverified(d, parsed->uuid, e))
-                guests_set(d, parsed->uuid, gname, MCS_GUEST_FAILED, e->msg);
+                guests_set(d->guests, parsed->uuid, gname, MCS_GUEST_FAILED, e->msg);
         count_reservation(d, o, rc);
 done:
         report(rep, parsed, o, rc < 0 ? e->msg : NULL);

@@ -13,17 +13,42 @@
 #include "mcs-macro.h"
 #include "metrics.h"
 #include "mcsd.h"
+#include "redefines.h"
 #include "releases.h"
 
 #define RETRY_MS 1000
 #define WAIT_MIN_MS 1000
 #define WAIT_MAX_MS 60000
 
+/* The scheduler's own state: its two timers. */
+struct guest_scheduler {
+        int retry_timer;    /* reconcile again after an error; -1: none */
+        int retry_delay_ms; /* its delay: 1 s, doubling while reconciles fail, to 30 s; 0: 1 s */
+        int wait_timer;     /* try guests waiting for a label again; -1: none */
+        bool wait_armed;
+        int wait_delay_ms;  /* its backoff: 1 s doubling to 60 s, back to 1 s when a label is freed */
+};
+
 static void schedule_wait(mcsd *d);
 
+int guests_init(mcsd *d, mcs_err *e) {
+        if ((d->sched = calloc(1, sizeof *d->sched)))
+                d->sched->retry_timer = d->sched->wait_timer = -1;
+        if (!d->sched || !(d->guests = guest_table_new(d->host_id)) || !(d->releases = releases_new()) ||
+            !(d->redefines = redefines_new()))
+                return mcs_fail(e, MCS_E_NOMEM, "out of memory");
+        return 0;
+}
+
 void guests_clear(mcsd *d) {
-        guests_table_clear(d);
-        releases_clear(d);
+        guest_table_free(d->guests);
+        d->guests = NULL;
+        releases_free(d->releases);
+        d->releases = NULL;
+        redefines_free(d->redefines);
+        d->redefines = NULL;
+        free(d->sched); /* its timers stay: the loop has stopped */
+        d->sched = NULL;
 }
 
 int guests_apply(mcsd *d, virDomainPtr dom, guest_report *rep) {
@@ -88,7 +113,7 @@ static int reconcile_batch(mcsd *d, virDomainPtr *doms, int n, const reconcile_l
 static void guest_gone(mcsd *d, const char *uuid, bool stopped) {
         mcs_record rec = {0};
         mcs_err e = {0};
-        guests_drop(d, uuid);
+        guests_drop(d->guests, uuid);
         int r = mcs_registry_get(d->reg, uuid, &rec, &e);
         if (r == -MCS_E_NOTFOUND)
                 return;
@@ -159,7 +184,7 @@ int guests_on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int det
                 if (!(event == VIR_DOMAIN_EVENT_STOPPED && detail == VIR_DOMAIN_EVENT_STOPPED_MIGRATED))
                         guest_gone(d, uuid, event == VIR_DOMAIN_EVENT_STOPPED);
                 else
-                        guests_drop(d, uuid);
+                        guests_drop(d->guests, uuid);
         } else if (guests_apply(d, dom, NULL) < 0) {
                 guests_schedule_retry(d);
         }
@@ -236,9 +261,9 @@ void guests_reconcile(mcsd *d) {
                 guests_schedule_retry(d);
                 return;
         }
-        for (size_t i = 0; i < d->n_guests;)
-                if (!domain_listed(uuids, n, d->guests[i].uuid))
-                        guests_drop(d, d->guests[i].uuid);
+        for (size_t i = 0; i < guests_size(d->guests);)
+                if (!domain_listed(uuids, n, guest_uuid(guests_at(d->guests, i))))
+                        guests_drop(d->guests, guest_uuid(guests_at(d->guests, i)));
                 else
                         i++;
         mcs_err stop = {0};
@@ -269,7 +294,7 @@ void guests_reconcile(mcsd *d) {
         if (failed)
                 guests_schedule_retry(d);
         else
-                d->retry_delay_ms = 0;
+                d->sched->retry_delay_ms = 0;
         metrics_reconcile(d->metrics, (mcsd_now_ms() - t0) * 1000000, !failed);
         log_msg(MCS_LOG_INFO, "reconciled %d guests in %lld ms (%d failed)", n, (long long) (mcsd_now_ms() - t0), failed);
         mcsd_update_status(d);
@@ -281,18 +306,20 @@ void guests_reconcile(mcsd *d) {
 
 static void on_retry_timer(int timer, void *opaque) {
         mcsd *d = opaque;
+        guest_scheduler *sc = d->sched;
         virEventUpdateTimeout(timer, -1);
-        int delay = d->retry_delay_ms ? d->retry_delay_ms : RETRY_MS;
-        d->retry_delay_ms = delay * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : delay * 2;
+        int delay = sc->retry_delay_ms ? sc->retry_delay_ms : RETRY_MS;
+        sc->retry_delay_ms = delay * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : delay * 2;
         guests_reconcile(d);
 }
 
 void guests_schedule_retry(mcsd *d) {
-        int delay = d->retry_delay_ms ? d->retry_delay_ms : RETRY_MS;
-        if (d->retry_timer >= 0)
-                virEventUpdateTimeout(d->retry_timer, delay);
+        guest_scheduler *sc = d->sched;
+        int delay = sc->retry_delay_ms ? sc->retry_delay_ms : RETRY_MS;
+        if (sc->retry_timer >= 0)
+                virEventUpdateTimeout(sc->retry_timer, delay);
         else
-                d->retry_timer = virEventAddTimeout(delay, on_retry_timer, d, NULL);
+                sc->retry_timer = virEventAddTimeout(delay, on_retry_timer, d, NULL);
 }
 
 /* ---- guests waiting for a label ----
@@ -302,18 +329,19 @@ void guests_schedule_retry(mcsd *d) {
 
 static void on_wait_timer(int timer, void *opaque) {
         mcsd *d = opaque;
+        guest_scheduler *sc = d->sched;
         size_t n = 0;
         bool still = false;
         virEventUpdateTimeout(timer, -1);
-        d->wait_armed = false;
+        sc->wait_armed = false;
         if (!d->conn)
                 return; /* the reconcile on reconnect tries them */
-        uuid_str *uuids = calloc(d->n_guests + 1, sizeof *uuids);
+        uuid_str *uuids = calloc(guests_size(d->guests) + 1, sizeof *uuids);
         if (!uuids)
                 return;
-        for (size_t i = 0; i < d->n_guests; i++)
-                if (d->guests[i].status == MCS_GUEST_WAITING)
-                        snprintf(uuids[n++], sizeof uuids[0], "%s", d->guests[i].uuid);
+        for (size_t i = 0; i < guests_size(d->guests); i++)
+                if (guest_status(guests_at(d->guests, i)) == MCS_GUEST_WAITING)
+                        snprintf(uuids[n++], sizeof uuids[0], "%s", guest_uuid(guests_at(d->guests, i)));
         for (size_t i = 0; i < n; i++) {
                 virDomainPtr dom = virDomainLookupByUUIDString(d->conn, uuids[i]);
                 if (!dom)
@@ -326,32 +354,34 @@ static void on_wait_timer(int timer, void *opaque) {
         }
         free(uuids);
         if (still) {
-                d->wait_delay_ms = d->wait_delay_ms * 2 > WAIT_MAX_MS ? WAIT_MAX_MS : d->wait_delay_ms * 2;
-                virEventUpdateTimeout(timer, d->wait_delay_ms);
-                d->wait_armed = true;
+                sc->wait_delay_ms = sc->wait_delay_ms * 2 > WAIT_MAX_MS ? WAIT_MAX_MS : sc->wait_delay_ms * 2;
+                virEventUpdateTimeout(timer, sc->wait_delay_ms);
+                sc->wait_armed = true;
         } else
-                d->wait_delay_ms = WAIT_MIN_MS;
+                sc->wait_delay_ms = WAIT_MIN_MS;
         mcsd_update_status(d);
 }
 
 /* Arms the timer unless it is armed: a guest that starts waiting does not
  * hurry the others. */
 static void schedule_wait(mcsd *d) {
-        if (d->wait_delay_ms < WAIT_MIN_MS)
-                d->wait_delay_ms = WAIT_MIN_MS;
-        if (d->wait_timer < 0)
-                d->wait_timer = virEventAddTimeout(d->wait_delay_ms, on_wait_timer, d, NULL);
-        else if (!d->wait_armed)
-                virEventUpdateTimeout(d->wait_timer, d->wait_delay_ms);
-        d->wait_armed = true;
+        guest_scheduler *sc = d->sched;
+        if (sc->wait_delay_ms < WAIT_MIN_MS)
+                sc->wait_delay_ms = WAIT_MIN_MS;
+        if (sc->wait_timer < 0)
+                sc->wait_timer = virEventAddTimeout(sc->wait_delay_ms, on_wait_timer, d, NULL);
+        else if (!sc->wait_armed)
+                virEventUpdateTimeout(sc->wait_timer, sc->wait_delay_ms);
+        sc->wait_armed = true;
 }
 
 void guests_label_freed(mcsd *d) {
+        guest_scheduler *sc = d->sched;
         size_t count[MCS_GUEST_STATUSES];
         guests_count(d, count);
-        if (!count[MCS_GUEST_WAITING] || d->wait_timer < 0)
+        if (!count[MCS_GUEST_WAITING] || sc->wait_timer < 0)
                 return;
-        d->wait_delay_ms = WAIT_MIN_MS;
-        virEventUpdateTimeout(d->wait_timer, 0);
-        d->wait_armed = true;
+        sc->wait_delay_ms = WAIT_MIN_MS;
+        virEventUpdateTimeout(sc->wait_timer, 0);
+        sc->wait_armed = true;
 }

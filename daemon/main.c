@@ -312,7 +312,7 @@ static void publish_conn(mcsd *d, virConnectPtr conn) {
 static int start(mcsd *d) {
         derived x = {0};
         mcs_err e = {0};
-        if (metrics_new(&d->metrics, &e) < 0 || derive(&d->cfg, &x, &e) < 0) {
+        if (guests_init(d, &e) < 0 || metrics_new(&d->metrics, &e) < 0 || derive(&d->cfg, &x, &e) < 0) {
                 log_msg(MCS_LOG_ERROR, "%s", e.msg);
                 return -1;
         }
@@ -381,7 +381,6 @@ static void stop(mcsd *d) {
         connection_stop(d);
         mcs_images_free(d->images);
         guests_clear(d);
-        redefines_clear(d);
         mcs_registry_close(d->reg);
         mcs_config_clear(&d->cfg);
         metrics_free(d->metrics);
@@ -397,8 +396,7 @@ int main(int argc, char **argv) {
         if (o.mode == RUN_COPY_REGISTRY)
                 return mcsd_copy_registry(o.config_path, o.config_given, MACHINE_ID, o.copy_from, o.copy_to);
 
-        mcsd d = {.config_path = o.config_path, .pending_timer = -1, .redefine_timer = -1, .retry_timer = -1,
-                  .wait_timer = -1, .passed_hook_fd = -1, .hook_policy = -1, .signal_fd = -1};
+        mcsd d = {.config_path = o.config_path, .passed_hook_fd = -1, .hook_policy = -1, .signal_fd = -1};
         if (load_config(&d, &o) < 0)
                 rc = 1;
         else if (o.mode == RUN_INIT_REGISTRY)

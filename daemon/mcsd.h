@@ -22,42 +22,12 @@
 #include "clock.h"
 #include "registry-open.h"
 
-typedef struct guest_entry {
-        char uuid[MCS_UUID_STRLEN + 1];
-        char *name;
-        mcs_guest_status status;
-        char *why;
-        /* The static label mcsd last wrote into the guest's XML ("": none
-         * since mcsd started): a label mcsd wrote is not an operator's. */
-        char written[MCS_RANGE_STRMAX];
-        /* A collision: the reservation its label overlaps (a guest of this
-         * host that runs with a label another guest of this host holds), or,
-         * for the holder marked by it, that guest's UUID in partner. */
-        mcs_record other;
-        char partner[MCS_UUID_STRLEN + 1];
-        /* A managed guest that a reconcile could not verify (the registry
-         * failed): since when (wall clock, ms; 0: verified) and why. Its
-         * label is held and unchanged as far as mcsd knows: it stays managed. */
-        int64_t unverified_ms;
-        char *unverified_why;
-} guest_entry;
-
-/* A redefinition mcsd made, watched until libvirt's events for it have
- * arrived (redefines.c): an undefine that raced it is undone. */
-typedef struct own_redefine {
-        char uuid[MCS_UUID_STRLEN + 1];
-        char *xml;      /* the persistent XML as libvirt holds it after mcsd's define */
-        int seen;       /* what the guest's events since then say (redefines.c) */
-        bool echo_due;  /* libvirt's DEFINED/UPDATED for this define has not arrived yet */
-        int64_t due_ms; /* looked at once its events have settled */
-} own_redefine;
-
-/* A guest that went away; its reservation is released at `due` unless it
- * comes back first. */
-typedef struct pending_release {
-        char uuid[MCS_UUID_STRLEN + 1];
-        int64_t due_ms;
-} pending_release;
+/* guest-table.c's, opaque (guest-table.h). */
+typedef struct guest_table guest_table;
+typedef struct guest_entry guest_entry;
+typedef struct release_queue release_queue; /* releases.c's (releases.h) */
+typedef struct redefine_watch redefine_watch; /* redefines.c's (redefines.h) */
+typedef struct guest_scheduler guest_scheduler; /* guests.c's */
 
 /* Who is on the other end of a control connection. */
 typedef struct control_peer {
@@ -114,19 +84,10 @@ struct mcsd {
         mcs_label_policy policy;  /* what those drivers let mcsd do, with without_selinux */
         int hook_policy;          /* the same, as handed to the hook thread; -1 until libvirt answered */
 
-        guest_entry *guests;
-        size_t n_guests;
-        pending_release *pending;
-        size_t n_pending;
-        int pending_timer;        /* -1: none */
-        own_redefine *redefines;  /* mcsd's redefinitions whose events are still awaited */
-        size_t n_redefines;
-        int redefine_timer;       /* -1: none */
-        int retry_timer;          /* reconcile again after an error; -1: none */
-        int retry_delay_ms;       /* its delay: 1 s, doubling while reconciles fail, to 30 s; 0: 1 s */
-        int wait_timer;           /* try guests waiting for a label again; -1: none */
-        bool wait_armed;
-        int wait_delay_ms;        /* its backoff: 1 s doubling to 60 s, back to 1 s when a label is freed */
+        guest_table *guests;      /* guest-table.c's */
+        release_queue *releases;  /* releases.c's */
+        redefine_watch *redefines; /* redefines.c's */
+        guest_scheduler *sched;   /* guests.c's: its retry and wait timers */
 
         mcs_catset pool;          /* the categories dynamic pairs come from */
 
@@ -176,7 +137,12 @@ uuid_str *domain_sorted_uuids(virDomainPtr *doms, int n);
 bool domain_listed(uuid_str *uuids, int n, const char *uuid);
 
 /* guests.c: the scheduler (events, reconcile, retry and wait timers);
- * apply.h, guest-table.h and releases.h declare the parts below it. */
+ * apply.h, guest-table.h, releases.h and redefines.h declare the parts
+ * below it. */
+/* The guests' state (the scheduler's timers, the guest table, the delayed
+ * releases, mcsd's own redefinitions), made before anything else starts;
+ * guests_clear frees it. */
+int guests_init(mcsd *d, mcs_err *e);
 void guests_reconcile(mcsd *d);
 int guests_on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *opaque);
 void guests_clear(mcsd *d);
@@ -189,17 +155,6 @@ void guests_label_freed(mcsd *d);
  * logged once, and in rep), or -1 (logged, and in rep->why). */
 int guests_apply(mcsd *d, virDomainPtr dom, guest_report *rep);
 
-/* redefines.c: mcsd's own redefinitions, watched for a racing undefine */
-/* mcsd just defined xml_after (as libvirt now holds it) for uuid. */
-void redefines_add(mcsd *d, const char *uuid, char *xml_after);
-/* Every lifecycle event, before it is acted on. */
-void redefines_note_event(mcsd *d, const char *uuid, int event, int detail);
-/* True for the DEFINED/UPDATED event of mcsd's own define (the first after
- * it) while the guest's XML is still exactly what mcsd wrote: the rules
- * already decided that state, and applying them again would only conclude
- * there is nothing to do. */
-bool redefines_is_echo(mcsd *d, virDomainPtr dom, const char *uuid, int event, int detail);
-void redefines_clear(mcsd *d);
 
 /* write-group.c: group commit of the control socket's writes */
 int write_group_start(mcsd *d, mcs_err *e);

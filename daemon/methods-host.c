@@ -108,12 +108,13 @@ static void check_one(request *rq, virDomainPtr dom, json_object *problems) {
                         labels[i] = NULL;
                         errs[i] = errno == ENODATA || errno == ENOTSUP ? 0 : errno;
                 }
-        guest_entry *g = guests_find(d, parsed.uuid);
+        const guest_entry *g = guests_find(d->guests, parsed.uuid);
+        mcs_guest_status st = g ? guest_status(g) : MCS_GUEST_STATUSES;
         mcs_check_guest_input in = {
-                .refused = g && g->status == MCS_GUEST_REFUSED ? g->why : NULL,
-                .failed = g && g->status == MCS_GUEST_FAILED ? g->why : NULL,
-                .waiting = g && g->status == MCS_GUEST_WAITING ? g->why : NULL,
-                .collision = g && g->status == MCS_GUEST_COLLISION ? g->why : NULL,
+                .refused = st == MCS_GUEST_REFUSED ? guest_why(g) : NULL,
+                .failed = st == MCS_GUEST_FAILED ? guest_why(g) : NULL,
+                .waiting = st == MCS_GUEST_WAITING ? guest_why(g) : NULL,
+                .collision = st == MCS_GUEST_COLLISION ? guest_why(g) : NULL,
                 .policy = d->policy,
                 .dom = &parsed,
                 .persistent = persistent == 1,
@@ -146,19 +147,19 @@ static json_object *libvirt_only(request *rq, virDomainPtr *doms, int n, json_ob
         for (int i = 0; i < n; i++) {
                 char uuid[VIR_UUID_STRING_BUFLEN] = "";
                 virDomainGetUUIDString(doms[i], uuid);
-                const guest_entry *g = guests_find(rq->d, uuid);
+                const guest_entry *g = guests_find(rq->d->guests, uuid);
                 json_object *o = json_object_new_object();
                 json_object_object_add(o, "uuid", json_str(uuid));
                 json_object_object_add(o, "name", json_str(virDomainGetName(doms[i])));
                 json_object_object_add(o, "active", json_object_new_boolean(virDomainIsActive(doms[i]) == 1));
-                json_object_object_add(o, "status", json_str(g ? mcs_guest_status_name(g->status) : NULL));
-                json_object_object_add(o, "why", json_str(g && g->why && *g->why ? g->why : NULL));
+                json_object_object_add(o, "status", json_str(g ? mcs_guest_status_name(guest_status(g)) : NULL));
+                json_object_object_add(o, "why", json_str(g && guest_why(g) && *guest_why(g) ? guest_why(g) : NULL));
                 guest_unverified_json(g, o);
                 json_object_array_add(a, o);
-                if (g && g->status == MCS_GUEST_COLLISION) {
+                if (g && guest_status(g) == MCS_GUEST_COLLISION) {
                         char what[MCS_ERR_MSG_MAX + 16];
-                        snprintf(what, sizeof what, "COLLISION: %s", g->why);
-                        add_problem(problems, uuid, g->name, what);
+                        snprintf(what, sizeof what, "COLLISION: %s", guest_why(g));
+                        add_problem(problems, uuid, guest_name(g), what);
                 }
         }
         return a;

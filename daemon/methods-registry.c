@@ -158,19 +158,20 @@ static json_object *libvirt_json(mcsd *d, virDomainPtr dom) {
         json_object_object_add(o, "name", json_str(virDomainGetName(dom)));
         json_object_object_add(o, "persistent", json_object_new_boolean(persistent == 1));
         json_object_object_add(o, "active", json_object_new_boolean(active == 1));
-        guest_entry *g = guests_find(d, uuid);
-        json_object_object_add(o, "status", json_str(g ? mcs_guest_status_name(g->status) : NULL));
-        json_object_object_add(o, "why", json_str(g && g->why && *g->why ? g->why : NULL));
+        const guest_entry *g = guests_find(d->guests, uuid);
+        mcs_guest_status st = g ? guest_status(g) : MCS_GUEST_STATUSES;
+        json_object_object_add(o, "status", json_str(g ? mcs_guest_status_name(st) : NULL));
+        json_object_object_add(o, "why", json_str(g && guest_why(g) && *guest_why(g) ? guest_why(g) : NULL));
         guest_unverified_json(g, o);
         /* A collision: the reservation its label overlaps, or the guest of
          * this host that runs with a label overlapping its own. */
-        if (g && g->status == MCS_GUEST_COLLISION && g->other.label)
-                json_object_object_add(o, "collides_with", record_json(&g->other));
-        else if (g && g->status == MCS_GUEST_COLLISION && g->partner[0]) {
-                const guest_entry *p = guests_find(d, g->partner);
+        if (st == MCS_GUEST_COLLISION && guest_other(g)->label)
+                json_object_object_add(o, "collides_with", record_json(guest_other(g)));
+        else if (st == MCS_GUEST_COLLISION && guest_partner(g)[0]) {
+                const guest_entry *p = guests_find(d->guests, guest_partner(g));
                 json_object *x = json_object_new_object();
-                json_object_object_add(x, "uuid", json_str(g->partner));
-                json_object_object_add(x, "name", json_str(p ? p->name : NULL));
+                json_object_object_add(x, "uuid", json_str(guest_partner(g)));
+                json_object_object_add(x, "name", json_str(p ? guest_name(p) : NULL));
                 json_object_object_add(x, "host", json_str(d->host_id));
                 json_object_object_add(x, "state", json_str("running"));
                 json_object_object_add(o, "collides_with", x);

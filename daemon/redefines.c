@@ -14,7 +14,7 @@
 
 #include "log.h"
 #include "mcs-macro.h"
-#include "mcsd.h"
+#include "redefines.h"
 
 /* How long a guest's events must be quiet before mcsd decides: the events
  * of its own define come within one libvirt round trip. */
@@ -27,43 +27,86 @@ enum {
         SEEN_OTHER,     /* anything else: someone else defined or used it since; left alone */
 };
 
-static own_redefine *find(mcsd *d, const char *uuid) {
-        for (size_t i = 0; i < d->n_redefines; i++)
-                if (!strcmp(d->redefines[i].uuid, uuid))
-                        return &d->redefines[i];
+/* A redefinition mcsd made, watched until libvirt's events for it have
+ * arrived. */
+typedef struct own_redefine {
+        char uuid[MCS_UUID_STRLEN + 1];
+        char *xml;      /* the persistent XML as libvirt holds it after mcsd's define */
+        int seen;       /* what the guest's events since then say (SEEN_*) */
+        bool echo_due;  /* libvirt's DEFINED/UPDATED for this define has not arrived yet */
+        int64_t due_ms; /* looked at once its events have settled */
+} own_redefine;
+
+struct redefine_watch {
+        own_redefine *v;
+        size_t n;
+        int timer; /* -1: none */
+};
+
+redefine_watch *redefines_new(void) {
+        redefine_watch *w = calloc(1, sizeof *w);
+        if (w)
+                w->timer = -1;
+        return w;
+}
+
+void redefines_free(redefine_watch *w) {
+        if (!w)
+                return;
+        for (size_t i = 0; i < w->n; i++)
+                free(w->v[i].xml);
+        free(w->v);
+        free(w);
+}
+
+static own_redefine *find(const redefine_watch *w, const char *uuid) {
+        for (size_t i = 0; i < w->n; i++)
+                if (!strcmp(w->v[i].uuid, uuid))
+                        return &w->v[i];
         return NULL;
 }
 
-static void drop(mcsd *d, own_redefine *r) {
+size_t redefines_count(const mcsd *d) {
+        return d->redefines->n;
+}
+
+const char *redefines_xml(const mcsd *d, const char *uuid) {
+        const own_redefine *r = find(d->redefines, uuid);
+        return r ? r->xml : NULL;
+}
+
+static void drop(redefine_watch *w, own_redefine *r) {
         free(r->xml);
-        *r = d->redefines[--d->n_redefines];
+        *r = w->v[--w->n];
 }
 
 static void on_timer(int timer, void *opaque);
 
 static void arm(mcsd *d) {
+        redefine_watch *w = d->redefines;
         int64_t next = INT64_MAX, now = mcsd_now_ms();
-        for (size_t i = 0; i < d->n_redefines; i++)
-                if (d->redefines[i].due_ms < next)
-                        next = d->redefines[i].due_ms;
-        int delay = d->n_redefines == 0 ? -1 : next <= now ? 0 : (int) (next - now);
-        if (d->redefine_timer >= 0)
-                virEventUpdateTimeout(d->redefine_timer, delay);
+        for (size_t i = 0; i < w->n; i++)
+                if (w->v[i].due_ms < next)
+                        next = w->v[i].due_ms;
+        int delay = w->n == 0 ? -1 : next <= now ? 0 : (int) (next - now);
+        if (w->timer >= 0)
+                virEventUpdateTimeout(w->timer, delay);
         else if (delay >= 0)
-                d->redefine_timer = virEventAddTimeout(delay, on_timer, d, NULL);
+                w->timer = virEventAddTimeout(delay, on_timer, d, NULL);
 }
 
 void redefines_add(mcsd *d, const char *uuid, char *xml_after) {
-        own_redefine *r = find(d, uuid);
+        redefine_watch *w = d->redefines;
+        own_redefine *r = find(w, uuid);
         if (!r) {
-                own_redefine *v = realloc(d->redefines, (d->n_redefines + 1) * sizeof *v);
+                own_redefine *v = realloc(w->v, (w->n + 1) * sizeof *v);
                 if (!v) {
                         log_msg(MCS_LOG_ERROR, "out of memory; guest %s: a racing undefine of it goes unnoticed", uuid);
                         free(xml_after);
                         return;
                 }
-                d->redefines = v;
-                r = &v[d->n_redefines++];
+                w->v = v;
+                r = &v[w->n++];
                 *r = (own_redefine){0};
                 strcpy(r->uuid, uuid);
         }
@@ -76,7 +119,7 @@ void redefines_add(mcsd *d, const char *uuid, char *xml_after) {
 }
 
 void redefines_note_event(mcsd *d, const char *uuid, int event, int detail) {
-        own_redefine *r = find(d, uuid);
+        own_redefine *r = find(d->redefines, uuid);
         if (!r)
                 return;
         bool added = event == VIR_DOMAIN_EVENT_DEFINED && detail == VIR_DOMAIN_EVENT_DEFINED_ADDED;
@@ -93,7 +136,7 @@ void redefines_note_event(mcsd *d, const char *uuid, int event, int detail) {
 }
 
 bool redefines_is_echo(mcsd *d, virDomainPtr dom, const char *uuid, int event, int detail) {
-        own_redefine *r = find(d, uuid);
+        own_redefine *r = find(d->redefines, uuid);
         if (event != VIR_DOMAIN_EVENT_DEFINED || detail != VIR_DOMAIN_EVENT_DEFINED_UPDATED || !r || !r->echo_due)
                 return false;
         r->echo_due = false;
@@ -141,24 +184,26 @@ static void on_timer(int timer, void *opaque) {
                 redefines_clear(d);
                 return;
         }
-        for (size_t i = 0; i < d->n_redefines;) {
-                own_redefine *r = &d->redefines[i];
+        redefine_watch *w = d->redefines;
+        for (size_t i = 0; i < w->n;) {
+                own_redefine *r = &w->v[i];
                 if (r->due_ms > now) {
                         i++;
                         continue;
                 }
                 if (r->seen == SEEN_READDED)
                         undo(d, r);
-                drop(d, r);
+                drop(w, r);
         }
         arm(d);
 }
 
 void redefines_clear(mcsd *d) {
-        while (d->n_redefines)
-                drop(d, &d->redefines[0]);
-        free(d->redefines);
-        d->redefines = NULL;
-        if (d->redefine_timer >= 0)
-                virEventUpdateTimeout(d->redefine_timer, -1);
+        redefine_watch *w = d->redefines;
+        while (w->n)
+                drop(w, &w->v[0]);
+        free(w->v);
+        w->v = NULL;
+        if (w->timer >= 0)
+                virEventUpdateTimeout(w->timer, -1);
 }

@@ -11,24 +11,57 @@
 
 #define RETRY_MS 1000
 
+/* A guest that went away; its reservation is released at due_ms unless it
+ * comes back first. */
+typedef struct pending_release {
+        char uuid[MCS_UUID_STRLEN + 1];
+        int64_t due_ms;
+} pending_release;
+
+struct release_queue {
+        pending_release *v;
+        size_t n;
+        int timer; /* -1: none */
+};
+
+release_queue *releases_new(void) {
+        release_queue *q = calloc(1, sizeof *q);
+        if (q)
+                q->timer = -1;
+        return q;
+}
+
+void releases_free(release_queue *q) {
+        if (!q)
+                return;
+        free(q->v);
+        free(q);
+}
+
+size_t releases_count(const mcsd *d) {
+        return d->releases->n;
+}
+
 static void on_pending_timer(int timer, void *opaque);
 
 void releases_arm(mcsd *d) {
+        release_queue *q = d->releases;
         int64_t next = INT64_MAX, now = mcsd_now_ms();
-        for (size_t i = 0; i < d->n_pending; i++)
-                if (d->pending[i].due_ms < next)
-                        next = d->pending[i].due_ms;
-        int delay = d->n_pending == 0 ? -1 : next <= now ? 0 : (int) (next - now);
-        if (d->pending_timer >= 0)
-                virEventUpdateTimeout(d->pending_timer, delay);
+        for (size_t i = 0; i < q->n; i++)
+                if (q->v[i].due_ms < next)
+                        next = q->v[i].due_ms;
+        int delay = q->n == 0 ? -1 : next <= now ? 0 : (int) (next - now);
+        if (q->timer >= 0)
+                virEventUpdateTimeout(q->timer, delay);
         else if (delay >= 0)
-                d->pending_timer = virEventAddTimeout(delay, on_pending_timer, d, NULL);
+                q->timer = virEventAddTimeout(delay, on_pending_timer, d, NULL);
 }
 
 bool releases_cancel(mcsd *d, const char *uuid) {
-        for (size_t i = 0; i < d->n_pending; i++)
-                if (!strcmp(d->pending[i].uuid, uuid)) {
-                        d->pending[i] = d->pending[--d->n_pending];
+        release_queue *q = d->releases;
+        for (size_t i = 0; i < q->n; i++)
+                if (!strcmp(q->v[i].uuid, uuid)) {
+                        q->v[i] = q->v[--q->n];
                         releases_arm(d);
                         return true;
                 }
@@ -36,24 +69,19 @@ bool releases_cancel(mcsd *d, const char *uuid) {
 }
 
 void releases_schedule(mcsd *d, const char *uuid) {
-        for (size_t i = 0; i < d->n_pending; i++)
-                if (!strcmp(d->pending[i].uuid, uuid))
+        release_queue *q = d->releases;
+        for (size_t i = 0; i < q->n; i++)
+                if (!strcmp(q->v[i].uuid, uuid))
                         return;
-        pending_release *v = realloc(d->pending, (d->n_pending + 1) * sizeof *v);
+        pending_release *v = realloc(q->v, (q->n + 1) * sizeof *v);
         if (!v) {
                 log_msg(MCS_LOG_ERROR, "out of memory; guest %s keeps its reservation", uuid);
                 return;
         }
-        d->pending = v;
-        strcpy(v[d->n_pending].uuid, uuid);
-        v[d->n_pending++].due_ms = mcsd_now_ms() + d->cfg.undefine_grace_ms;
+        q->v = v;
+        strcpy(v[q->n].uuid, uuid);
+        v[q->n++].due_ms = mcsd_now_ms() + d->cfg.undefine_grace_ms;
         releases_arm(d);
-}
-
-void releases_clear(mcsd *d) {
-        free(d->pending);
-        d->pending = NULL;
-        d->n_pending = 0;
 }
 
 bool releases_release_gone(mcsd *d, const char *uuid, const char *why) {
@@ -93,35 +121,36 @@ bool releases_release_gone(mcsd *d, const char *uuid, const char *why) {
 
 static void on_pending_timer(int timer, void *opaque) {
         mcsd *d = opaque;
+        release_queue *q = d->releases;
         int64_t now = mcsd_now_ms();
         (void) timer;
         if (!d->conn) {
                 /* Cannot tell whether the guest came back: the releases stay
                  * pending, and the reconcile after the reconnect arms the
                  * timer again. */
-                virEventUpdateTimeout(d->pending_timer, -1);
+                virEventUpdateTimeout(q->timer, -1);
                 return;
         }
-        for (size_t i = 0; i < d->n_pending;) {
-                if (d->pending[i].due_ms > now) {
+        for (size_t i = 0; i < q->n;) {
+                if (q->v[i].due_ms > now) {
                         i++;
                         continue;
                 }
                 char uuid[MCS_UUID_STRLEN + 1];
                 bool exists;
-                strcpy(uuid, d->pending[i].uuid);
+                strcpy(uuid, q->v[i].uuid);
                 if (!domain_exists(d->conn, uuid, &exists)) {
                         /* Not known to be gone: keep the label, ask again later. */
                         log_msg(MCS_LOG_WARNING, "guest %s: lookup failed (%s); keeping its label for now", uuid,
                                 virGetLastErrorMessage());
-                        d->pending[i++].due_ms = now + RETRY_MS;
+                        q->v[i++].due_ms = now + RETRY_MS;
                         continue;
                 }
                 if (!exists && !releases_release_gone(d, uuid, "gone for the grace period")) {
-                        d->pending[i++].due_ms = now + RETRY_MS;
+                        q->v[i++].due_ms = now + RETRY_MS;
                         continue;
                 }
-                d->pending[i] = d->pending[--d->n_pending];
+                q->v[i] = q->v[--q->n];
         }
         releases_arm(d);
         mcsd_update_status(d);

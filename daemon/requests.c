@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "guest-table.h"
 #include "log.h"
 #include "mcs-message-ids.h"
 #include "methods.h"
@@ -69,13 +70,15 @@ void guest_unverified_json(const guest_entry *g, json_object *o) {
         char when[32];
         struct tm tm;
         time_t t;
-        if (!g || !g->unverified_ms)
+        const char *why = NULL;
+        int64_t since = g ? guest_unverified(g, &why) : 0;
+        if (!since)
                 return;
-        t = (time_t) (g->unverified_ms / 1000);
+        t = (time_t) (since / 1000);
         gmtime_r(&t, &tm);
         strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
         json_object_object_add(o, "unverified_since", json_str(when));
-        json_object_object_add(o, "unverified_why", json_str(g->unverified_why));
+        json_object_object_add(o, "unverified_why", json_str(why));
 }
 
 static void change(request *rq, const char *id, const mcs_record *rec, const char *fmt, va_list ap)

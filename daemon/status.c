@@ -5,20 +5,21 @@
 #include <string.h>
 #include <systemd/sd-daemon.h>
 
+#include "guest-table.h"
 #include "log.h"
 #include "mcsd.h"
 
 void guests_count(const mcsd *d, size_t count[MCS_GUEST_STATUSES]) {
         for (size_t i = 0; i < MCS_GUEST_STATUSES; i++)
                 count[i] = 0;
-        for (size_t i = 0; i < d->n_guests; i++)
-                count[d->guests[i].status]++;
+        for (size_t i = 0; i < guests_size(d->guests); i++)
+                count[guest_status(guests_at(d->guests, i))]++;
 }
 
 size_t guests_unverified(const mcsd *d) {
         size_t n = 0;
-        for (size_t i = 0; i < d->n_guests; i++)
-                n += d->guests[i].unverified_ms != 0;
+        for (size_t i = 0; i < guests_size(d->guests); i++)
+                n += guest_unverified(guests_at(d->guests, i), NULL) != 0;
         return n;
 }
 
@@ -46,7 +47,7 @@ void mcsd_update_status(mcsd *d) {
         snprintf(status, sizeof status,
                  "%s %s; %s; %zu guests: %zu managed, %zu unmanaged, %zu refused, %zu failed, %zu waiting for a label, "
                  "%zu in collision",
-                 d->conn ? "connected to" : "waiting for", d->cfg.uri, guests_policy_text(d), d->n_guests,
+                 d->conn ? "connected to" : "waiting for", d->cfg.uri, guests_policy_text(d), guests_size(d->guests),
                  count[MCS_GUEST_MANAGED], count[MCS_GUEST_UNMANAGED], count[MCS_GUEST_REFUSED], count[MCS_GUEST_FAILED],
                  count[MCS_GUEST_WAITING], count[MCS_GUEST_COLLISION]);
         /* Every journal entry carries the count; a change is one line. */

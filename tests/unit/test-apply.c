@@ -8,6 +8,7 @@
 #include "apply.h"
 #include "guest-table.h"
 #include "metrics.h"
+#include "redefines.h"
 #include "releases.h"
 #include "test-util.h"
 
@@ -195,9 +196,14 @@ static void setup(void) {
         pthread_mutex_init(&t.f.lock, NULL);
         mcs_config_init(&t.d.cfg);
         snprintf(t.d.host_id, sizeof t.d.host_id, "host-a");
+        t.d.guests = guest_table_new(t.d.host_id);
+        ck_assert_ptr_nonnull(t.d.guests);
+        t.d.releases = releases_new();
+        ck_assert_ptr_nonnull(t.d.releases);
+        t.d.redefines = redefines_new();
+        ck_assert_ptr_nonnull(t.d.redefines);
         t.d.reg = test_open_registry("host-a", "c0.c1023");
         t.d.policy = MCS_LABELS_WRITE;
-        t.d.pending_timer = t.d.redefine_timer = t.d.retry_timer = t.d.wait_timer = -1;
         t.d.events = (guest_events){.retry = no_retry, .label_freed = no_retry};
         char *types;
         ck_assert_int_ge(asprintf(&types, "%s/virtual_domain_context", test_dir), 0);
@@ -214,9 +220,9 @@ static void setup(void) {
 }
 
 static void teardown(void) {
-        guests_table_clear(&t.d);
-        releases_clear(&t.d);
-        redefines_clear(&t.d);
+        guest_table_free(t.d.guests);
+        releases_free(t.d.releases);
+        redefines_free(t.d.redefines);
         mcs_registry_close(t.d.reg);
         mcs_config_clear(&t.d.cfg);
         metrics_free(t.metrics);
@@ -273,12 +279,12 @@ START_TEST(unlabelled_guest_gets_a_pair_and_its_label_is_defined) {
         assert_static_label(g, rec.label);
         /* read, then read again right before the define */
         ck_assert_int_eq(g->reads, 2);
-        const guest_entry *e = guests_find(&t.d, UUID(1));
+        const guest_entry *e = guests_find(t.d.guests, UUID(1));
         ck_assert_ptr_nonnull(e);
-        ck_assert_int_eq(e->status, MCS_GUEST_MANAGED);
-        ck_assert_str_eq(e->written, rec.label);
-        ck_assert_uint_eq(t.d.n_redefines, 1);
-        ck_assert_str_eq(t.d.redefines[0].xml, g->xml);
+        ck_assert_int_eq(guest_status(e), MCS_GUEST_MANAGED);
+        ck_assert_str_eq(guest_written(e), rec.label);
+        ck_assert_uint_eq(redefines_count(&t.d), 1);
+        ck_assert_str_eq(redefines_xml(&t.d, UUID(1)), g->xml);
         ck_assert_uint_eq(reservations(METRICS_RESERVE_CREATED), 1);
 
         /* Applied again: it holds its label, nothing is written. */
@@ -305,7 +311,7 @@ START_TEST(guest_changed_between_read_and_define_is_not_written) {
 
         ck_assert_int_eq(apply_one(&t.d, &t.port, g, &rep), 0);
         ck_assert_int_eq(t.f.defines, 0);
-        ck_assert_uint_eq(t.d.n_redefines, 0);
+        ck_assert_uint_eq(redefines_count(&t.d), 0);
         /* each try: read, read again before the define, stale */
         ck_assert_int_eq(g->reads, 2 * STALE_TRIES);
         ck_assert_ptr_nonnull(strstr(g->xml, "<description>rewrite"));
@@ -350,11 +356,11 @@ START_TEST(guest_gone_before_the_define_is_not_written) {
         ck_assert_int_eq(apply_one(&t.d, &t.port, g, &rep), 0);
         ck_assert_int_eq(t.f.defines, 0);
         ck_assert_int_eq(g->reads, 1);
-        ck_assert_uint_eq(t.d.n_redefines, 0);
-        ck_assert_ptr_null(guests_find(&t.d, UUID(4)));
+        ck_assert_uint_eq(redefines_count(&t.d), 0);
+        ck_assert_ptr_null(guests_find(t.d.guests, UUID(4)));
         /* The reservation stands until the undefine's event lets it go. */
         ck_assert(registry_holds(UUID(4), &rec));
-        ck_assert_uint_eq(t.d.n_pending, 0);
+        ck_assert_uint_eq(releases_count(&t.d), 0);
         mcs_record_clear(&rec);
 }
 END_TEST
@@ -370,13 +376,13 @@ START_TEST(define_failure_leaves_the_guest_failed) {
         ck_assert_int_eq(apply_one(&t.d, &t.port, g, &rep), -1);
         ck_assert(rep.failed);
         ck_assert_str_eq(rep.why, "cannot write its static label: fake: the define is refused");
-        const guest_entry *e = guests_find(&t.d, UUID(5));
+        const guest_entry *e = guests_find(t.d.guests, UUID(5));
         ck_assert_ptr_nonnull(e);
-        ck_assert_int_eq(e->status, MCS_GUEST_FAILED);
-        ck_assert_str_eq(e->why, "cannot write its static label: fake: the define is refused");
-        ck_assert(!e->written[0]);
+        ck_assert_int_eq(guest_status(e), MCS_GUEST_FAILED);
+        ck_assert_str_eq(guest_why(e), "cannot write its static label: fake: the define is refused");
+        ck_assert(!guest_written(e)[0]);
         ck_assert_ptr_null(strstr(g->xml, "<seclabel"));
-        ck_assert_uint_eq(t.d.n_redefines, 0);
+        ck_assert_uint_eq(redefines_count(&t.d), 0);
         ck_assert(registry_holds(UUID(5), &rec));
         ck_assert_int_eq(rec.kind, MCS_KIND_DYNAMIC);
         ck_assert_uint_eq(reservations(METRICS_RESERVE_FAILED), 1);
@@ -386,7 +392,7 @@ START_TEST(define_failure_leaves_the_guest_failed) {
         ck_assert_int_eq(apply_one(&t.d, &t.port, g, &rep), 0);
         ck_assert_str_eq(rep.label, rec.label);
         assert_static_label(g, rec.label);
-        ck_assert_int_eq(guests_find(&t.d, UUID(5))->status, MCS_GUEST_MANAGED);
+        ck_assert_int_eq(guest_status(guests_find(t.d.guests, UUID(5))), MCS_GUEST_MANAGED);
         mcs_record_clear(&rec);
 }
 END_TEST
@@ -405,9 +411,13 @@ static void note_timer(int timer, int timeout) {
         timer_calls_in_batch += mcs_registry_in_batch(t.d.reg);
 }
 
+/* What adding a timer returns: -1 (failed), or an id while the test wants
+ * the release timer to exist. */
+static int next_timer = -1;
+
 static int no_timer(int timeout, virEventTimeoutCallback cb, void *opaque, virFreeCallback ff) {
         (void) timeout, (void) cb, (void) opaque, (void) ff;
-        return -1;
+        return next_timer;
 }
 
 static int no_remove(int id) {
@@ -433,16 +443,16 @@ START_TEST(batch_shares_one_commit_and_labels_each_guest) {
         mcs_err stop = {0};
 
         virEventRegisterImpl(no_handle, no_update_handle, no_remove, no_timer, note_timer, no_remove);
-        t.d.pending_timer = 1;
         for (int i = 0; i < N; i++) {
                 char name[16];
                 snprintf(name, sizeof name, "g%d", i);
                 items[i] = (apply_item){add_guest(&t.f, name, uuids[i]), 1, 0};
-                t.d.pending = realloc(t.d.pending, (t.d.n_pending + 1) * sizeof *t.d.pending);
-                ck_assert_ptr_nonnull(t.d.pending);
-                snprintf(t.d.pending[t.d.n_pending].uuid, sizeof t.d.pending[0].uuid, "%s", uuids[i]);
-                t.d.pending[t.d.n_pending++].due_ms = INT64_MAX;
+                next_timer = 1;
+                releases_schedule(&t.d, uuids[i]);
+                next_timer = -1;
         }
+        ck_assert_uint_eq(releases_count(&t.d), N);
+        timer_calls = timer_calls_in_batch = 0;
         ck_assert_int_eq(apply_batch(&t.d, &t.port, items, N, &waiting, &stop), 0);
         ck_assert_msg(!stop.code, "stopped: %s", stop.msg);
         ck_assert(!waiting);
@@ -450,20 +460,46 @@ START_TEST(batch_shares_one_commit_and_labels_each_guest) {
         ck_assert_int_eq(timer_calls, N);
         ck_assert_int_eq(timer_calls_in_batch, N);
         ck_assert(!t.f.defined_in_batch);
-        ck_assert_uint_eq(t.d.n_pending, 0);
+        ck_assert_uint_eq(releases_count(&t.d), 0);
         ck_assert_int_eq(t.f.defines, N);
         for (int i = 0; i < N; i++) {
                 mcs_record rec = {0};
                 ck_assert(registry_holds(uuids[i], &rec));
                 assert_static_label(&t.f.g[i], rec.label);
-                ck_assert_int_eq(guests_find(&t.d, uuids[i])->status, MCS_GUEST_MANAGED);
+                ck_assert_int_eq(guest_status(guests_find(t.d.guests, uuids[i])), MCS_GUEST_MANAGED);
                 snprintf(labels[i], sizeof labels[i], "%s", rec.label);
                 for (int j = 0; j < i; j++)
                         ck_assert_str_ne(labels[i], labels[j]);
                 mcs_record_clear(&rec);
         }
-        ck_assert_uint_eq(t.d.n_redefines, N);
+        ck_assert_uint_eq(redefines_count(&t.d), N);
         ck_assert_uint_eq(reservations(METRICS_RESERVE_CREATED), N);
+}
+END_TEST
+
+/* ---- the guest table ----
+ * A reconcile drops the guests libvirt no longer lists, naming each by the
+ * UUID in its own entry: the partners of one in collision are freed all
+ * the same, and no other guest's. */
+
+START_TEST(dropped_guest_in_collision_frees_its_partner) {
+        mcs_record other = {.name = (char *) "g2", .label = (char *) "s0:c1,c2", .host = (char *) "host-a"};
+        snprintf(other.uuid, sizeof other.uuid, "%s", UUID(2));
+        /* 1 is refused the label 2 holds; 2 runs with it; 3 only follows. */
+        guests_set(t.d.guests, UUID(1), "g1", MCS_GUEST_COLLISION, "overlaps g2");
+        guests_set_collision(t.d.guests, UUID(1), "", &other);
+        guests_set(t.d.guests, UUID(2), "g2", MCS_GUEST_COLLISION, "holds what g1 runs with");
+        guests_set_partner(t.d.guests, UUID(2), UUID(1));
+        guests_set(t.d.guests, UUID(3), "g3", MCS_GUEST_MANAGED, "");
+        ck_assert_str_eq(guest_uuid(guests_at(t.d.guests, 0)), UUID(1));
+
+        guests_drop(t.d.guests, guest_uuid(guests_at(t.d.guests, 0)));
+        ck_assert_ptr_null(guests_find(t.d.guests, UUID(1)));
+        const guest_entry *g2 = guests_find(t.d.guests, UUID(2));
+        ck_assert_ptr_nonnull(g2);
+        ck_assert_int_eq(guest_status(g2), MCS_GUEST_MANAGED);
+        ck_assert_str_eq(guest_partner(g2), "");
+        ck_assert_int_eq(guest_status(guests_find(t.d.guests, UUID(3))), MCS_GUEST_MANAGED);
 }
 END_TEST
 
@@ -477,6 +513,7 @@ int main(void) {
         tcase_add_test(tc, guest_gone_before_the_define_is_not_written);
         tcase_add_test(tc, define_failure_leaves_the_guest_failed);
         tcase_add_test(tc, batch_shares_one_commit_and_labels_each_guest);
+        tcase_add_test(tc, dropped_guest_in_collision_frees_its_partner);
         suite_add_tcase(s, tc);
         return test_run(s);
 }
