@@ -539,6 +539,48 @@ START_TEST(batched_imports_fill_a_registry) {
 }
 END_TEST
 
+/* A registry larger than one page of a range (10,000 keys, json.c): the
+ * scan reads page after page at one revision and hands every record over
+ * once; the view holds them all. */
+START_TEST(scan_reads_every_page) {
+        enum { N = 25000 };
+        char *loc = etcd_location(&shared, "pages", NULL);
+        mcs_registry_config cfg = {.create = true, .host_id = "copier", .busy_timeout_ms = 15000};
+        mcs_backend *b;
+        mcs_err e = {0};
+        mcs_catset_add_range(&cfg.pool, 0, 1023);
+        ck_assert_ok(mcs_backend_etcd.open(loc + strlen("etcd:"), &cfg, &b, &e), &e);
+        mcs_record *v = calloc(N, sizeof *v);
+        char (*labels)[24] = calloc(N, sizeof *labels);
+        ck_assert_ptr_nonnull(v);
+        ck_assert_ptr_nonnull(labels);
+        for (int i = 0; i < N; i++) {
+                snprintf(labels[i], sizeof labels[i], "s0:c%d,c%d", i / 900, 100 + i % 900);
+                v[i] = (mcs_record){.name = (char *) "paged", .label = labels[i], .kind = MCS_KIND_STATIC,
+                                    .host = (char *) "old-host", .created_us = 1, .updated_us = 1, .generation = 1};
+                snprintf(v[i].uuid, sizeof v[i].uuid, "00000000-0000-4000-8000-%012d", i);
+        }
+        ck_assert_ok(mcs_backend_etcd.import_records(b, v, N, &e), &e);
+        mcs_backend_etcd.close(b);
+        free(v);
+        free(labels);
+
+        mcs_registry *reg = open_shared("pages", "host-a", NULL);
+        mcs_alloc_stats st;
+        mcs_record_list l;
+        ck_assert_ok(mcs_registry_stats(reg, &st, &e), &e);
+        ck_assert_uint_eq(st.held_pairs, N);
+        ck_assert_ok(mcs_registry_list(reg, NULL, &l, &e), &e);
+        ck_assert_uint_eq(l.n, N);
+        mcs_record_list_clear(&l);
+        mcs_record got;
+        mcs_guest g = guest("55555555-5555-4555-8555-555555555555", "new", MCS_KIND_STATIC);
+        ck_assert_fails(mcs_registry_reserve_label(reg, &g, "s0:c27,c799", &got, NULL, &e), &e, MCS_E_CONFLICT, "paged");
+        mcs_registry_close(reg);
+        free(loc);
+}
+END_TEST
+
 /* ---- processes racing ---- */
 
 /* Moving a registry between backends: sqlite -> etcd -> sqlite, every
@@ -838,6 +880,7 @@ int main(void) {
         tcase_add_test(tc, registry_made_only_when_told);
         tcase_add_test(tc, imports_fill_a_registry);
         tcase_add_test(tc, batched_imports_fill_a_registry);
+        tcase_add_test(tc, scan_reads_every_page);
         tcase_add_test(tc, history_who_is_checked);
         tcase_add_test(tc, copy_between_sqlite_and_etcd);
         tcase_add_test(tc, lost_answer_is_recognised);

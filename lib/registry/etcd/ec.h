@@ -102,7 +102,12 @@ void ec_txn_clear(ec_txn *t);
 /* The kvs of response i (a response_range) of t. */
 int ec_txn_kvs(const ec_txn *t, size_t i, ec_kvs *l, const char *what, mcs_err *e);
 
-/* Every key under a prefix at one revision (0: now; *rev gets it), page by page. */
+/* Every key under a prefix at one revision (0: now; *rev gets it), page by
+ * page, to fn (which may take the kv's strings over, leaving NULLs) until
+ * it returns an error; one page is held at a time. */
+typedef int (*ec_kv_fn)(void *ctx, ec_kv *kv, mcs_err *e);
+int ec_range_each(ec *b, const char *prefix, int64_t *rev, ec_kv_fn fn, void *ctx, const char *what, mcs_err *e);
+/* The same, into one list. */
 int ec_range_all(ec *b, const char *prefix, int64_t *rev, ec_kvs *out, const char *what, mcs_err *e);
 
 /* ---- layout.c: key names, stored values ---- */

@@ -216,18 +216,46 @@ int ec_changes(mcs_backend *b, mcs_cursor *at, mcs_change_fn fn, void *ctx, mcs_
         return r;
 }
 
+/* Each record of a page parsed and handed to the caller's fn, so that a
+ * scan holds one page, not every record's JSON (160 MB at full size). */
+typedef struct scan_ctx {
+        ec *b;
+        mcs_record_fn fn;
+        void *ctx;
+        bool stopped;  /* fn asked to stop (> 0) */
+        size_t handed; /* records handed to fn */
+} scan_ctx;
+
+static int scan_one(void *opaque, ec_kv *kv, mcs_err *e) {
+        scan_ctx *s = opaque;
+        mcs_record rec;
+        if (s->stopped)
+                return 0;
+        int r = ec_record_parse(s->b, kv->value, &rec, e);
+        if (r < 0)
+                return r;
+        r = s->fn(s->ctx, &rec, e);
+        s->handed++;
+        mcs_record_clear(&rec);
+        if (r > 0)
+                s->stopped = true;
+        return r < 0 ? r : 0;
+}
+
 int ec_scan(mcs_backend *b, mcs_record_fn fn, void *ctx, mcs_cursor *at, mcs_err *e) {
         _cleanup_free_ char *rp = ec_key(b, "rec/", NULL);
         state s = {0};
-        ec_kvs kvs = {0};
         int r = rp ? 0 : ec_fail_nomem(e);
-        /* Compaction may take the revision away while the pages are read: again. */
+        /* Compaction may take the revision away while the pages are read:
+         * again, as long as nothing was handed over yet (fn cannot take a
+         * record back); after that the scan fails and the caller scans anew. */
         for (int attempt = 0; r == 0 && attempt < 5; attempt++) {
                 if ((r = read_state(b, &s, e)) < 0)
                         break;
                 int64_t rev = s.rev;
-                r = ec_range_all(b, rp, &rev, &kvs, "read the reservations", e);
-                if (r != -(int) MCS_E_STALE || attempt == 4)
+                scan_ctx sc = {b, fn, ctx, false, 0};
+                r = ec_range_each(b, rp, &rev, scan_one, &sc, "read the reservations", e);
+                if (r != -(int) MCS_E_STALE || attempt == 4 || sc.handed > 0)
                         break;
                 state_clear(&s);
                 r = 0;
@@ -238,19 +266,8 @@ int ec_scan(mcs_backend *b, mcs_record_fn fn, void *ctx, mcs_cursor *at, mcs_err
                                                           b->location)
                                                : r;
         }
-        for (size_t i = 0; r == 0 && i < kvs.n; i++) {
-                mcs_record rec;
-                if ((r = ec_record_parse(b, kvs.v[i].value, &rec, e)) < 0)
-                        break;
-                r = fn(ctx, &rec, e);
-                mcs_record_clear(&rec);
-        }
-        if (r >= 0) {
-                r = 0;
-                at->pos = (uint64_t) s.rev;
-                snprintf(at->mark, sizeof at->mark, "%s", s.mark);
-        }
-        ec_kvs_clear(&kvs);
+        at->pos = (uint64_t) s.rev;
+        snprintf(at->mark, sizeof at->mark, "%s", s.mark);
         state_clear(&s);
-        return r;
+        return 0;
 }

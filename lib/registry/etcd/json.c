@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "ec.h"
+#include "mcs-macro.h"
 
 int ec_fail_nomem(mcs_err *e) {
         return mcs_fail(e, MCS_E_NOMEM, "out of memory");
@@ -337,45 +338,75 @@ int ec_txn_kvs(const ec_txn *t, size_t i, ec_kvs *l, const char *what, mcs_err *
 }
 
 /* Pages through [prefix, end) at one revision: the first page fixes it. */
-int ec_range_all(ec *b, const char *prefix, int64_t *rev, ec_kvs *out, const char *what, mcs_err *e) {
-        char *end = ec_prefix_end(prefix), *from = strdup(prefix);
-        int r = 0;
-        *out = (ec_kvs){0};
-        if (!end || !from) {
-                r = ec_fail_nomem(e);
-                goto done;
-        }
+/* Keys a page of a range asks for. etcd 3.4 counts every key left in the
+ * range for each page it answers, so n keys in pages of P cost about
+ * n^2 / 2P steps of etcd's. At 523,776 records, a scan in pages of 500
+ * took 40 s, 5,000: 13 s, 10,000: 10.8 s, 20,000: 8.4 s; the page is held
+ * parsed while its records are handed over, and mcsd's RSS after the scan
+ * was 23, 36 and 60 MB for the last three. A page of records is about 4 MB
+ * of JSON, well within the reply limit (http.c). */
+#define RANGE_PAGE 10000
+
+int ec_range_each(ec *b, const char *prefix, int64_t *rev, ec_kv_fn fn, void *ctx, const char *what, mcs_err *e) {
+        _cleanup_free_ char *end = ec_prefix_end(prefix), *from = strdup(prefix);
+        if (!end || !from)
+                return ec_fail_nomem(e);
         for (;;) {
-                json_object *req = ec_range_req(from, end, *rev, 500), *reply = NULL;
-                if (!req) {
-                        r = ec_fail_nomem(e);
-                        break;
-                }
-                r = ec_post(b, "/v3/kv/range", req, what, &reply, e);
+                ec_kvs page = {0};
+                json_object *req = ec_range_req(from, end, *rev, RANGE_PAGE), *reply = NULL;
+                if (!req)
+                        return ec_fail_nomem(e);
+                int r = ec_post(b, "/v3/kv/range", req, what, &reply, e);
                 json_object_put(req);
                 if (r == 0 && !*rev)
                         r = ec_json_header(reply, rev, NULL, what, e);
-                size_t before = out->n;
                 if (r == 0)
-                        r = ec_json_kvs(reply, out, what, e);
+                        r = ec_json_kvs(reply, &page, what, e);
                 json_object_put(reply);
-                if (r < 0 || !out->more || out->n == before)
-                        break;
-                /* the next page starts just after the last key */
-                free(from);
-                size_t n = strlen(out->v[out->n - 1].key);
-                if (!(from = malloc(n + 2))) {
-                        r = ec_fail_nomem(e);
-                        break;
+                bool last = r < 0 || !page.more || page.n == 0;
+                if (!last) {
+                        /* the next page starts just after the last key: key +
+                         * "\x01" (keys here hold no control bytes); taken
+                         * before fn, which may take the key over */
+                        size_t n = strlen(page.v[page.n - 1].key);
+                        char *next = malloc(n + 2);
+                        if (!next)
+                                r = ec_fail_nomem(e);
+                        else {
+                                memcpy(next, page.v[page.n - 1].key, n);
+                                next[n] = 1;
+                                next[n + 1] = 0;
+                                free(from);
+                                from = next;
+                        }
                 }
-                /* key + "\x01" is the next possible key: keys here hold no control bytes */
-                memcpy(from, out->v[out->n - 1].key, n);
-                from[n] = 1;
-                from[n + 1] = 0;
+                for (size_t i = 0; r == 0 && i < page.n; i++)
+                        r = fn(ctx, &page.v[i], e);
+                ec_kvs_clear(&page);
+                if (r < 0)
+                        return r;
+                if (last)
+                        return 0;
         }
-done:
-        free(end);
-        free(from);
+}
+
+/* Takes kv over into the list. */
+static int collect(void *ctx, ec_kv *kv, mcs_err *e) {
+        ec_kvs *out = ctx;
+        if (out->n % 64 == 0) {
+                ec_kv *v = realloc(out->v, (out->n + 64) * sizeof *v);
+                if (!v)
+                        return ec_fail_nomem(e);
+                out->v = v;
+        }
+        out->v[out->n++] = *kv;
+        *kv = (ec_kv){0};
+        return 0;
+}
+
+int ec_range_all(ec *b, const char *prefix, int64_t *rev, ec_kvs *out, const char *what, mcs_err *e) {
+        *out = (ec_kvs){0};
+        int r = ec_range_each(b, prefix, rev, collect, out, what, e);
         if (r < 0)
                 ec_kvs_clear(out);
         return r;
