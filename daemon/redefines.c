@@ -3,11 +3,15 @@
  * XML right before writing it (apply.c), but an undefine can still land
  * between that read and the define, which then re-creates a guest its
  * owner just deleted. libvirt reports a define that created a guest as
- * DEFINED/ADDED, so the events show it: an UNDEFINED after mcsd's read,
- * then one DEFINED/ADDED (mcsd's own) and nothing else for the guest. Such
- * a re-creation is undone once the guest's events have settled, only if
- * the guest is still exactly what mcsd wrote and does not run; its
- * UNDEFINED event then lets the reservation go as after any undefine. */
+ * DEFINED/ADDED, so the events show it: one UNDEFINED and one
+ * DEFINED/ADDED (mcsd's own), no DEFINED/UPDATED (mcsd's define found no
+ * guest to update), nothing else defined and no start after the ADDED.
+ * The two may come in either order: the test driver queues an undefine's
+ * event after it let go of its guest list, so a define in between reports
+ * its ADDED first. Such a re-creation is undone once the guest's events
+ * have settled, only if the guest is still exactly what mcsd wrote and
+ * does not run; its UNDEFINED event then lets the reservation go as after
+ * any undefine. */
 #include <libvirt/virterror.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,22 +24,24 @@
  * of its own define come within one libvirt round trip. */
 #define SETTLE_MS 1000
 
-enum {
-        SEEN_NOTHING,   /* no undefine since mcsd's define */
-        SEEN_UNDEFINED, /* an UNDEFINED since mcsd's define */
-        SEEN_READDED,   /* UNDEFINED then DEFINED/ADDED, nothing after: mcsd's define re-created it */
-        SEEN_OTHER,     /* anything else: someone else defined or used it since; left alone */
-};
-
 /* A redefinition mcsd made, watched until libvirt's events for it have
- * arrived. */
+ * arrived: the guest's events since, counted. */
 typedef struct own_redefine {
         char uuid[MCS_UUID_STRLEN + 1];
-        char *xml;      /* the persistent XML as libvirt holds it after mcsd's define */
-        int seen;       /* what the guest's events since then say (SEEN_*) */
-        bool echo_due;  /* libvirt's DEFINED/UPDATED for this define has not arrived yet */
-        int64_t due_ms; /* looked at once its events have settled */
+        char *xml;              /* the persistent XML as libvirt holds it after mcsd's define */
+        unsigned undefined;     /* UNDEFINED events */
+        unsigned added;         /* DEFINED/ADDED events */
+        unsigned defined_other; /* other DEFINED events, but the echo below */
+        bool started_after_add; /* a STARTED after a DEFINED/ADDED: the guest was used */
+        bool echo_due;          /* libvirt's DEFINED/UPDATED for this define has not arrived yet */
+        bool echo_now;          /* the event being handled is that DEFINED/UPDATED */
+        int64_t due_ms;         /* looked at once its events have settled */
 } own_redefine;
+
+/* mcsd's define re-created a guest undefined meanwhile: see the top. */
+static bool recreated(const own_redefine *r) {
+        return r->undefined == 1 && r->added == 1 && r->defined_other == 0 && r->echo_due && !r->started_after_add;
+}
 
 struct redefine_watch {
         own_redefine *v;
@@ -112,7 +118,8 @@ void redefines_add(mcsd *d, const char *uuid, char *xml_after) {
         }
         free(r->xml);
         r->xml = xml_after;
-        r->seen = SEEN_NOTHING;
+        r->undefined = r->added = r->defined_other = 0;
+        r->started_after_add = r->echo_now = false;
         r->echo_due = true;
         r->due_ms = mcsd_now_ms() + SETTLE_MS;
         arm(d);
@@ -122,25 +129,28 @@ void redefines_note_event(mcsd *d, const char *uuid, int event, int detail) {
         own_redefine *r = find(d->redefines, uuid);
         if (!r)
                 return;
-        bool added = event == VIR_DOMAIN_EVENT_DEFINED && detail == VIR_DOMAIN_EVENT_DEFINED_ADDED;
-        if (event == VIR_DOMAIN_EVENT_UNDEFINED)
-                r->seen = SEEN_UNDEFINED;
-        else if (r->seen == SEEN_UNDEFINED && added)
-                r->seen = SEEN_READDED;
-        else if (r->seen != SEEN_NOTHING || added)
-                /* The re-created guest was used or defined again, or a
-                 * create mcsd did not make (mcsd's define found the guest). */
-                r->seen = SEEN_OTHER;
+        r->echo_now = false;
+        if (event == VIR_DOMAIN_EVENT_DEFINED && detail == VIR_DOMAIN_EVENT_DEFINED_UPDATED && r->echo_due) {
+                r->echo_due = false;
+                r->echo_now = true;
+        } else if (event == VIR_DOMAIN_EVENT_UNDEFINED)
+                r->undefined++;
+        else if (event == VIR_DOMAIN_EVENT_DEFINED && detail == VIR_DOMAIN_EVENT_DEFINED_ADDED)
+                r->added++;
+        else if (event == VIR_DOMAIN_EVENT_DEFINED)
+                r->defined_other++;
+        else if (event == VIR_DOMAIN_EVENT_STARTED && r->added)
+                r->started_after_add = true;
         r->due_ms = mcsd_now_ms() + SETTLE_MS;
         arm(d);
 }
 
 bool redefines_is_echo(mcsd *d, virDomainPtr dom, const char *uuid, int event, int detail) {
         own_redefine *r = find(d->redefines, uuid);
-        if (event != VIR_DOMAIN_EVENT_DEFINED || detail != VIR_DOMAIN_EVENT_DEFINED_UPDATED || !r || !r->echo_due)
+        if (event != VIR_DOMAIN_EVENT_DEFINED || detail != VIR_DOMAIN_EVENT_DEFINED_UPDATED || !r || !r->echo_now)
                 return false;
-        r->echo_due = false;
-        if (r->seen != SEEN_NOTHING)
+        r->echo_now = false;
+        if (r->undefined || r->added || r->defined_other)
                 return false;
         /* One read instead of the whole path: if anyone defined the guest
          * since, its XML differs and the rules see it. */
@@ -191,7 +201,7 @@ static void on_timer(int timer, void *opaque) {
                         i++;
                         continue;
                 }
-                if (r->seen == SEEN_READDED)
+                if (recreated(r))
                         undo(d, r);
                 drop(w, r);
         }
