@@ -62,11 +62,17 @@ test_watchdog() {
 			"In flight: $(cat "$WORK/.calling" 2>/dev/null || echo 'no libvirt call'); the test's processes:" >&"$MCS_STDERR"
 		ps -o pid=,etimes=,args= --ppid "$test_pid" >&"$MCS_STDERR" || true
 		touch "$WORK/.watchdog"
-		# The test runs its trap once its foreground command ends: end that
-		# (and any other child in the test's session; not the servers, which
-		# left it, nor this watchdog, which ignores it), then the test.
-		pkill -TERM -P "$test_pid" -s 0 2>/dev/null || true
+		# The test runs its trap once its foreground command ends. So: note
+		# its children in its session (not the servers, which left it, nor
+		# this watchdog, which ignores TERM), end the test (its TERM waits
+		# for that command), then those children. In the other order a
+		# child's end could start the cleanup (set -e) and the test's TERM,
+		# arriving next, cut it short before it ignores TERM; and children
+		# looked up after the TERM could be the cleanup's own.
+		local kids
+		kids=$(pgrep -P "$test_pid" -s 0 || true)
 		kill -TERM "$test_pid"
+		[ -z "$kids" ] || kill -TERM $kids 2>/dev/null || true
 	) </dev/null &
 }
 test_watchdog
