@@ -17,7 +17,9 @@
 #   (mcsd --copy-registry's code: many records to a transaction) of a
 #   sqlite registry filled as above whose history was emptied first (a
 #   copy puts each history entry on its own: 45 minutes at full size here),
-#   so its figures hold the records, not their history; its size is the
+#   then each record's reservation entry written into its history many to
+#   a transaction (etcd-add-history.py: the order of history does not
+#   change the size or the start-up); its size is the
 #   dbSize of /v3/maintenance/status, its baseline one range get of every
 #   key (curl).
 # MCS_FULL_BACKENDS chooses ("sqlite dir nfs etcd" by default; etcd only
@@ -107,6 +109,7 @@ etcd_fill() {
 	# (the schema keeps history append-only: the trigger goes first)
 	sqlite3 "$work/etcd-source.db" 'DROP TRIGGER history_no_delete; DELETE FROM history'
 	"$BENCH_FULL" copy "$work/etcd-source.db" "etcd://127.0.0.1:$etcd_port/mcs-bench"
+	python3 "$(dirname "$0")/etcd-add-history.py" "http://127.0.0.1:$etcd_port" mcs-bench
 	restart_etcd
 }
 
