@@ -79,5 +79,7 @@ for how in group first; do
 	if [ $how = group ]; then kill -KILL -- "-$top"; else kill -KILL "$top"; fi
 	wait "$top" 2>/dev/null || true
 	wait_for 10 eval '[ -z "$(in_ns "$ns")" ]' || fail "after kill -9 ($how), still running in the test's namespace: $(in_ns "$ns")"
+	# A test killed with SIGKILL runs no cleanup: its directory is this one's to remove.
+	rm -rf "$(cat "$WORK/killed.work")"
 	ok "kill -9 of the test ($how): nothing of what it started is left (was: $running)"
 done
