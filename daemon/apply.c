@@ -65,12 +65,7 @@ static const char *port_error(const applying *a) {
  * XML carries none (a host without SELinux) or cannot be read. */
 static char *live_label(applying *a) {
         _cleanup_free_ char *xml = a->port->live_xml(a->port->ctx, a->dom);
-        mcs_domain live = {0};
-        if (!xml || mcs_domain_parse(xml, &live, NULL) < 0)
-                return NULL;
-        char *label = MCS_TAKE_PTR(live.label);
-        mcs_domain_clear(&live);
-        return label;
+        return domain_xml_label(xml);
 }
 
 static void check_live_label(mcsd *d, applying *a, const mcs_record *rec) {

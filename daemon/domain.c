@@ -32,14 +32,18 @@ bool domain_exists(virConnectPtr conn, const char *uuid, bool *exists) {
         return virGetLastErrorCode() == VIR_ERR_NO_DOMAIN;
 }
 
-char *domain_live_label(virDomainPtr dom) {
-        _cleanup_free_ char *xml = virDomainGetXMLDesc(dom, 0);
+char *domain_xml_label(const char *xml) {
         mcs_domain live = {0};
         if (!xml || mcs_domain_parse(xml, &live, NULL) < 0)
                 return NULL;
         char *label = MCS_TAKE_PTR(live.label);
         mcs_domain_clear(&live);
         return label;
+}
+
+char *domain_live_label(virDomainPtr dom) {
+        _cleanup_free_ char *xml = virDomainGetXMLDesc(dom, 0);
+        return domain_xml_label(xml);
 }
 
 void domain_list_free(virDomainPtr *doms, int n) {

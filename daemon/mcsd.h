@@ -127,6 +127,8 @@ char *domain_xml(virDomainPtr dom, bool persistent);
 int domain_parse(virDomainPtr dom, bool persistent, mcs_domain *out, mcs_err *e);
 /* A running guest's process context from its live XML; NULL when its XML
  * carries none (a host without SELinux) or cannot be read. */
+/* The security label a domain XML carries (NULL: none, or it does not parse). */
+char *domain_xml_label(const char *xml);
 char *domain_live_label(virDomainPtr dom);
 /* Whether libvirt has the guest; false when the lookup failed otherwise
  * (not known to be gone). */
